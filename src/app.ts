@@ -1,0 +1,48 @@
+import http from "node:http";
+import type { Config } from "./config/parse-config.js";
+import type { Logger } from "./log.js";
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly log: Logger;
+  /** Git smart-HTTP routes; answers false when the request is not one of its own. */
+  readonly gitHandler?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+  /** API routes; answers false when the request is not one of its own. */
+  readonly apiHandler?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+  readonly onClose?: () => Promise<void>;
+}
+
+export interface App {
+  readonly server: http.Server;
+  close(): Promise<void>;
+}
+
+/** Builds the HTTP server without listening: tests call listen(0) themselves. */
+export function createApp(deps: AppDeps): App {
+  const server = http.createServer({ requestTimeout: 0 }, (req, res) => {
+    res.on("error", (err) => deps.log.debug({ err }, "response error"));
+    req.on("error", (err) => deps.log.debug({ err }, "request error"));
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (url.pathname === "/healthz" && (req.method === "GET" || req.method === "HEAD")) {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ status: "ok" }));
+      return;
+    }
+    if (deps.gitHandler?.(req, res)) return;
+    if (deps.apiHandler?.(req, res)) return;
+    res.writeHead(404, { "Content-Type": "text/plain" });
+    res.end("not found\n");
+  });
+  // Pushes can be slow and builds long: only idle keep-alive connections time out.
+  server.headersTimeout = 60_000;
+  return {
+    server,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await deps.onClose?.();
+    },
+  };
+}

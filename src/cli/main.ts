@@ -1,0 +1,143 @@
+import path from "node:path";
+import { parseConfig } from "../config/parse-config.js";
+import { createDockerRuntime } from "../docker/dockerode-runtime.js";
+import { isSlugforgeError } from "../errors.js";
+import { ensureHost } from "../host/setup.js";
+import { startServer } from "../main.js";
+import { buildStack, shortId } from "../stack/build-stack.js";
+import { LABELS, stackNames } from "../stack/recipes.js";
+import { formatTable } from "./table.js";
+
+const USAGE = `Usage: slugforge <command> [options]
+
+Server and host:
+  serve                 start the server (PORT, SLUGFORGE_DATA, SLUGFORGE_TOKEN, ...)
+  setup                 make sure a Docker engine answers and the stack images exist
+  stack build [name]    make the stack's build and run images from Debian packages
+  stack ls [--json]     list stack images
+
+Run \`slugforge <command> --help\` for a command's options.`;
+
+type Say = (line: string) => void;
+
+/** Runs one CLI command; resolves with the exit code. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const say: Say = (line) => console.log(line);
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        say(USAGE);
+        return command === undefined ? 2 : 0;
+      case "serve":
+        return await serve(env, say);
+      case "setup":
+        return await setup(rest, env, say);
+      case "stack":
+        return await stack(rest, env, say);
+      default:
+        console.error(`slugforge: unknown command "${command}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (isSlugforgeError(err)) {
+      console.error(`error ${err.code}: ${err.message}\n  ${err.hint}`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+function settings(env: NodeJS.ProcessEnv) {
+  const parsed = parseConfig(env);
+  if (parsed.errors) {
+    throw new Error(`the settings are not usable:\n  ${parsed.errors.join("\n  ")}`);
+  }
+  return parsed.config;
+}
+
+async function serve(env: NodeJS.ProcessEnv, say: Say): Promise<number> {
+  const server = await startServer(env, say);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  say("stopping");
+  await server.close();
+  return 0;
+}
+
+async function setup(args: string[], env: NodeJS.ProcessEnv, say: Say): Promise<number> {
+  if (args.includes("--help")) {
+    say(`Usage: slugforge setup [--no-stack]
+
+Makes sure this host can build: a Docker engine that answers (on Debian, as root, installs
+docker.io and starts dockerd where needed), debootstrap, and the stack images.
+SLUGFORGE_SKIP_HOST_SETUP=1 skips installing and starting anything (only checks the engine).`);
+    return 0;
+  }
+  const config = settings(env);
+  const runtime = createDockerRuntime({ dockerHost: config.dockerHost });
+  if (env.SLUGFORGE_SKIP_HOST_SETUP === "1") {
+    const { version } = await runtime.ping();
+    say(`host setup skipped (SLUGFORGE_SKIP_HOST_SETUP=1); docker engine ${version} answers`);
+  } else {
+    await ensureHost({ runtime, logDir: path.join(config.dataDir, "logs"), say });
+  }
+  if (!args.includes("--no-stack")) {
+    await buildStack(config.stack, { runtime, workDir: path.join(config.dataDir, "stack"), say, mirror: env.SLUGFORGE_DEBIAN_MIRROR });
+  }
+  return 0;
+}
+
+async function stack(args: string[], env: NodeJS.ProcessEnv, say: Say): Promise<number> {
+  const [sub, ...rest] = args;
+  const config = settings(env);
+  const runtime = createDockerRuntime({ dockerHost: config.dockerHost });
+  if (sub === "build") {
+    if (rest.includes("--help")) {
+      say(`Usage: slugforge stack build [name] [--force]\n\nStacks: ${stackNames().join(", ")} (default ${config.stack}).`);
+      return 0;
+    }
+    const name = rest.find((a) => !a.startsWith("--")) ?? config.stack;
+    await runtime.ping();
+    await buildStack(name, {
+      runtime,
+      workDir: path.join(config.dataDir, "stack"),
+      say,
+      force: rest.includes("--force"),
+      mirror: env.SLUGFORGE_DEBIAN_MIRROR,
+    });
+    return 0;
+  }
+  if (sub === "ls") {
+    const images = await runtime.listImages("slugforge/stack");
+    const rows = images.map((image) => ({
+      stack: image.labels[LABELS.stack] ?? "?",
+      role: image.labels[LABELS.role] ?? "?",
+      image: image.tags[0] ?? "",
+      id: shortId(image.id),
+      sizeMB: Math.round(image.sizeBytes / 1e6),
+      age: formatAge(image.createdAt),
+      recipe: image.labels[LABELS.recipe] ?? "",
+    }));
+    if (rest.includes("--json")) say(JSON.stringify(rows, null, 2));
+    else if (rows.length === 0) say("no stack images; run `slugforge stack build`");
+    else say(formatTable(rows, ["stack", "role", "image", "id", "sizeMB", "age", "recipe"]));
+    return 0;
+  }
+  console.error(`Usage: slugforge stack build [name] | slugforge stack ls [--json]`);
+  return 2;
+}
+
+function formatAge(date: Date): string {
+  const s = Math.max(0, (Date.now() - date.getTime()) / 1000);
+  if (s < 120) return `${Math.round(s)}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  if (s < 172800) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86400)}d`;
+}

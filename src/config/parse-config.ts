@@ -1,0 +1,141 @@
+import path from "node:path";
+
+export type NetworkMode = "bridge" | "none" | "host";
+
+export interface BuildMount {
+  readonly host: string;
+  readonly container: string;
+  readonly readOnly: boolean;
+}
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  /** Undefined means: generate one on first start and keep it in the data folder. */
+  readonly token: string | undefined;
+  readonly stack: string;
+  readonly buildTimeoutMs: number;
+  readonly buildConcurrency: number;
+  readonly buildNetwork: NetworkMode;
+  readonly buildMounts: readonly BuildMount[];
+  readonly buildMemoryBytes: number;
+  readonly buildCpus: number;
+  readonly buildPids: number;
+  readonly maxPushBytes: number;
+  readonly maxSlugBytes: number;
+  readonly dockerHost: string | undefined;
+  readonly logLevel: string;
+}
+
+export type ParseResult = { config: Config; errors?: undefined } | { config?: undefined; errors: string[] };
+
+const MB = 1024 * 1024;
+
+/** Reads settings from an environment object; returns a frozen config, or every error at once. */
+export function parseConfig(env: Record<string, string | undefined>, cwd = process.cwd()): ParseResult {
+  const errors: string[] = [];
+  const int = (name: string, fallback: number, min: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) {
+      errors.push(`${name}=${raw}: expected a whole number of at least ${min}`);
+      return fallback;
+    }
+    return n;
+  };
+  const duration = (name: string, fallbackMs: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return fallbackMs;
+    const ms = parseDuration(raw);
+    if (ms === undefined) {
+      errors.push(`${name}=${raw}: expected a duration such as 900, 90s, 15m or 1h (a bare number is seconds)`);
+      return fallbackMs;
+    }
+    return ms;
+  };
+  const bytes = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return fallback;
+    const n = parseBytes(raw);
+    if (n === undefined) {
+      errors.push(`${name}=${raw}: expected a size such as 500000000, 500MB or 2GiB`);
+      return fallback;
+    }
+    return n;
+  };
+
+  const network = (env.SLUGFORGE_BUILD_NETWORK ?? "bridge") || "bridge";
+  if (!["bridge", "none", "host"].includes(network)) {
+    errors.push(`SLUGFORGE_BUILD_NETWORK=${network}: expected bridge, none or host`);
+  }
+  const token = env.SLUGFORGE_TOKEN === "" ? undefined : env.SLUGFORGE_TOKEN;
+  if (token !== undefined && token.length < 8) {
+    errors.push("SLUGFORGE_TOKEN: must be at least 8 characters (or unset it to have one generated)");
+  }
+  const stack = env.SLUGFORGE_STACK || "debian-13";
+  if (!/^[a-z0-9][a-z0-9.-]*$/.test(stack)) errors.push(`SLUGFORGE_STACK=${stack}: expected a name like debian-13`);
+
+  const config: Config = {
+    port: int("PORT", 5000, 0),
+    host: env.SLUGFORGE_HOST || "0.0.0.0",
+    dataDir: path.resolve(cwd, env.SLUGFORGE_DATA || ".slugforge"),
+    token,
+    stack,
+    buildTimeoutMs: duration("SLUGFORGE_BUILD_TIMEOUT", 15 * 60_000),
+    buildConcurrency: int("SLUGFORGE_BUILD_CONCURRENCY", 2, 1),
+    buildNetwork: network as NetworkMode,
+    buildMounts: parseMounts(env.SLUGFORGE_BUILD_MOUNTS, errors),
+    buildMemoryBytes: bytes("SLUGFORGE_BUILD_MEMORY", 2048 * MB),
+    buildCpus: int("SLUGFORGE_BUILD_CPUS", 2, 1),
+    buildPids: int("SLUGFORGE_BUILD_PIDS", 1024, 16),
+    maxPushBytes: bytes("SLUGFORGE_MAX_PUSH_BYTES", 1024 * MB),
+    maxSlugBytes: bytes("SLUGFORGE_MAX_SLUG_BYTES", 500 * 1000 * 1000),
+    dockerHost: env.DOCKER_HOST || undefined,
+    logLevel: env.SLUGFORGE_LOG_LEVEL || env.LOG_LEVEL || "info",
+  };
+  if (config.port > 65535) errors.push(`PORT=${config.port}: expected 0 to 65535`);
+  if (errors.length > 0) return { errors };
+  return { config: Object.freeze(config) };
+}
+
+export function parseDuration(raw: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const unit = m[2] ?? "s";
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit] ?? 1000;
+  const ms = Math.round(n * factor);
+  return ms > 0 ? ms : undefined;
+}
+
+export function parseBytes(raw: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib|k|m|g)?$/i.exec(raw.trim());
+  if (!m) return undefined;
+  const unit = (m[2] ?? "b").toLowerCase();
+  const factors: Record<string, number> = {
+    b: 1, k: 1024, kb: 1000, kib: 1024, m: MB, mb: 1000 * 1000, mib: MB, g: 1024 * MB, gb: 1e9, gib: 1024 * MB,
+  };
+  const n = Math.round(Number(m[1]) * (factors[unit] ?? 1));
+  return n > 0 ? n : undefined;
+}
+
+function parseMounts(raw: string | undefined, errors: string[]): BuildMount[] {
+  if (!raw) return [];
+  const mounts: BuildMount[] = [];
+  for (const item of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const parts = item.split(":");
+    const [host, container, mode] = parts;
+    if (parts.length < 2 || parts.length > 3 || !host || !container || !path.isAbsolute(host) || !path.isAbsolute(container)) {
+      errors.push(`SLUGFORGE_BUILD_MOUNTS: "${item}": expected /host/path:/container/path[:ro|rw], absolute paths`);
+      continue;
+    }
+    if (mode !== undefined && mode !== "ro" && mode !== "rw") {
+      errors.push(`SLUGFORGE_BUILD_MOUNTS: "${item}": the mode must be ro or rw`);
+      continue;
+    }
+    mounts.push({ host, container, readOnly: mode !== "rw" });
+  }
+  return mounts;
+}

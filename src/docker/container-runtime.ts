@@ -1,0 +1,80 @@
+import type { Readable, Writable } from "node:stream";
+
+/**
+ * What slugforge needs from a container engine, in our own types. The dockerode implementation
+ * lives alone in dockerode-runtime.ts; tests of the layers above may fake this interface.
+ */
+export interface ContainerRuntime {
+  /** Resolves with the engine's version, or rejects with DOCKER_UNAVAILABLE. */
+  ping(): Promise<{ version: string }>;
+  inspectImage(ref: string): Promise<ImageInfo | undefined>;
+  listImages(repository: string): Promise<ImageInfo[]>;
+  /** Makes an image from a root filesystem tar stream (docker import). */
+  importImage(rootfs: Readable, ref: string, labels: Record<string, string>): Promise<ImageInfo>;
+  removeImage(ref: string): Promise<void>;
+  /** Creates and starts a container that idles until exec'd into; remove() ends it. */
+  start(spec: ContainerSpec): Promise<Container>;
+  /** Runs one command in a fresh container and removes it; resolves with the exit code. */
+  runOnce(spec: ContainerSpec & { cmd: string[] }, io: ExecIO): Promise<number>;
+  /** Ids of containers carrying a label (for sweeping strays). */
+  listContainers(label: string): Promise<string[]>;
+  removeContainer(id: string): Promise<void>;
+}
+
+export interface ImageInfo {
+  readonly id: string;
+  readonly tags: readonly string[];
+  readonly sizeBytes: number;
+  readonly createdAt: Date;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface Mount {
+  readonly host: string;
+  readonly container: string;
+  readonly readOnly: boolean;
+}
+
+export interface ContainerSpec {
+  readonly image: string;
+  readonly name?: string;
+  /** "uid:gid" or a user name known to the image. */
+  readonly user?: string;
+  readonly env?: Readonly<Record<string, string>>;
+  readonly workdir?: string;
+  readonly mounts?: readonly Mount[];
+  /** Empty writable tmpfs mounts (path -> options such as "size=64m"). */
+  readonly tmpfs?: Readonly<Record<string, string>>;
+  readonly network?: "bridge" | "none" | "host";
+  readonly memoryBytes?: number;
+  readonly cpus?: number;
+  readonly pidsLimit?: number;
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Drop every capability and forbid privilege gain (build containers). */
+  readonly hardened?: boolean;
+}
+
+export interface ExecIO {
+  readonly stdout?: Writable;
+  readonly stderr?: Writable;
+  readonly stdin?: Readable;
+  readonly signal?: AbortSignal;
+}
+
+export interface ExecOptions extends ExecIO {
+  readonly env?: Readonly<Record<string, string>>;
+  readonly user?: string;
+  readonly workdir?: string;
+}
+
+export interface Container {
+  readonly id: string;
+  /** Runs a command inside; resolves with its exit code. Aborting the signal kills the container. */
+  exec(cmd: readonly string[], options?: ExecOptions): Promise<number>;
+  /** Extracts a tar stream into a directory of the container. */
+  putArchive(tar: Readable, dir: string): Promise<void>;
+  /** A tar stream of a path inside the container (entries rooted at its base name). */
+  getArchive(path: string): Promise<Readable>;
+  /** Stops and removes the container; safe to call twice. */
+  remove(): Promise<void>;
+}

@@ -1,0 +1,233 @@
+import Docker from "dockerode";
+import { PassThrough, type Readable, type Writable } from "node:stream";
+import { SlugforgeError } from "../errors.js";
+import type { Container, ContainerRuntime, ContainerSpec, ExecIO, ExecOptions, ImageInfo } from "./container-runtime.js";
+
+/** The one place dockerode is used. DOCKER_HOST-style URLs select a remote engine. */
+export function createDockerRuntime(options: { dockerHost?: string } = {}): ContainerRuntime {
+  const docker = new Docker(modemOptions(options.dockerHost));
+
+  const unavailable = (err: unknown): SlugforgeError =>
+    new SlugforgeError("DOCKER_UNAVAILABLE", `the Docker engine does not answer (${errorText(err)})`, { cause: err });
+
+  const toImageInfo = (raw: Docker.ImageInspectInfo): ImageInfo => ({
+    id: raw.Id,
+    tags: raw.RepoTags ?? [],
+    sizeBytes: raw.Size,
+    createdAt: new Date(raw.Created),
+    labels: raw.Config?.Labels ?? {},
+  });
+
+  const inspectImage = async (ref: string): Promise<ImageInfo | undefined> => {
+    try {
+      return toImageInfo(await docker.getImage(ref).inspect());
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw unavailable(err);
+    }
+  };
+
+  const start = async (spec: ContainerSpec & { cmd?: string[] }): Promise<Container> => {
+    let raw: Docker.Container;
+    try {
+      raw = await docker.createContainer(createOptions(spec));
+    } catch (err) {
+      if (statusOf(err) === 404) {
+        throw new SlugforgeError("STACK_MISSING", `image ${spec.image} is missing; run \`slugforge stack build\``, { cause: err });
+      }
+      throw unavailable(err);
+    }
+    const container = wrapContainer(docker, raw);
+    try {
+      await raw.start();
+    } catch (err) {
+      await container.remove();
+      throw unavailable(err);
+    }
+    return container;
+  };
+
+  return {
+    async ping() {
+      try {
+        const v = await docker.version();
+        return { version: v.Version };
+      } catch (err) {
+        throw unavailable(err);
+      }
+    },
+    inspectImage,
+    async listImages(repository) {
+      const list = await docker.listImages({ filters: JSON.stringify({ reference: [repository] }) });
+      const infos: ImageInfo[] = [];
+      for (const item of list) {
+        const info = await inspectImage(item.Id);
+        if (info) infos.push({ ...info, tags: item.RepoTags ?? info.tags });
+      }
+      return infos;
+    },
+    async importImage(rootfs, ref, labels) {
+      const [repo, tag] = splitRef(ref);
+      const changes = Object.entries(labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`);
+      let stream: NodeJS.ReadableStream;
+      try {
+        stream = await docker.importImage(rootfs as unknown as string, { repo, tag, changes } as object);
+      } catch (err) {
+        throw unavailable(err);
+      }
+      await new Promise<void>((resolve, reject) => {
+        docker.modem.followProgress(stream, (err: Error | null, output: Array<{ error?: string }>) => {
+          const failed = err ?? output.find((o) => o.error)?.error;
+          if (failed) reject(new SlugforgeError("INTERNAL", `docker import of ${ref} failed: ${errorText(failed)}`));
+          else resolve();
+        });
+      });
+      const info = await inspectImage(ref);
+      if (!info) throw new SlugforgeError("INTERNAL", `docker import of ${ref} left no image`);
+      return info;
+    },
+    async removeImage(ref) {
+      try {
+        await docker.getImage(ref).remove({ force: true });
+      } catch (err) {
+        if (statusOf(err) !== 404) throw unavailable(err);
+      }
+    },
+    start,
+    async runOnce(spec, io) {
+      const container = await start({ ...spec, cmd: ["sleep", "infinity"] });
+      try {
+        return await container.exec(spec.cmd, { ...io, user: spec.user, env: spec.env, workdir: spec.workdir });
+      } finally {
+        await container.remove();
+      }
+    },
+    async listContainers(label) {
+      const list = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [label] }) });
+      return list.map((c) => c.Id);
+    },
+    async removeContainer(id) {
+      await removeQuietly(docker.getContainer(id));
+    },
+  };
+}
+
+function wrapContainer(docker: Docker, raw: Docker.Container): Container {
+  let removed: Promise<void> | undefined;
+  const remove = (): Promise<void> => (removed ??= removeQuietly(raw));
+  return {
+    id: raw.id,
+    async exec(cmd, options: ExecOptions = {}) {
+      if (options.signal?.aborted) throw abortError(options.signal);
+      const exec = await raw.exec({
+        Cmd: [...cmd],
+        Env: options.env ? Object.entries(options.env).map(([k, v]) => `${k}=${v}`) : undefined,
+        User: options.user,
+        WorkingDir: options.workdir,
+        AttachStdout: true,
+        AttachStderr: true,
+        AttachStdin: options.stdin !== undefined,
+        Tty: false,
+      });
+      const stream = await exec.start({ hijack: true, stdin: options.stdin !== undefined });
+      const onAbort = (): void => {
+        // The exec has no kill of its own: ending the container ends it.
+        void remove();
+        stream.destroy();
+      };
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      try {
+        await pumpExec(docker, stream, options);
+      } finally {
+        options.signal?.removeEventListener("abort", onAbort);
+      }
+      if (options.signal?.aborted) throw abortError(options.signal);
+      const info = await exec.inspect();
+      return info.ExitCode ?? -1;
+    },
+    async putArchive(tar, dir) {
+      await raw.putArchive(tar as unknown as string, { path: dir });
+    },
+    async getArchive(path) {
+      return (await raw.getArchive({ path })) as unknown as Readable;
+    },
+    remove,
+  };
+}
+
+/** Copies an exec's multiplexed stream to stdout/stderr; feeds stdin when given. */
+function pumpExec(docker: Docker, stream: NodeJS.ReadWriteStream, io: ExecIO): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const out = io.stdout ?? new PassThrough().resume();
+    const err = io.stderr ?? new PassThrough().resume();
+    docker.modem.demuxStream(stream, out as Writable, err as Writable);
+    if (io.stdin) {
+      io.stdin.on("error", reject);
+      io.stdin.pipe(stream);
+    }
+    stream.on("end", () => resolve());
+    stream.on("close", () => resolve());
+    stream.on("error", (e) => (io.signal?.aborted ? resolve() : reject(e)));
+  });
+}
+
+function createOptions(spec: ContainerSpec & { cmd?: string[] }): Docker.ContainerCreateOptions {
+  return {
+    Image: spec.image,
+    name: spec.name,
+    Cmd: spec.cmd ?? ["sleep", "infinity"],
+    User: spec.user,
+    WorkingDir: spec.workdir,
+    Env: spec.env ? Object.entries(spec.env).map(([k, v]) => `${k}=${v}`) : undefined,
+    Labels: { ...spec.labels },
+    AttachStdout: false,
+    AttachStderr: false,
+    Tty: false,
+    HostConfig: {
+      Init: true,
+      NetworkMode: spec.network ?? "bridge",
+      Binds: spec.mounts?.map((m) => `${m.host}:${m.container}:${m.readOnly ? "ro" : "rw"}`),
+      Tmpfs: spec.tmpfs ? { ...spec.tmpfs } : undefined,
+      Memory: spec.memoryBytes,
+      MemorySwap: spec.memoryBytes,
+      NanoCpus: spec.cpus ? Math.round(spec.cpus * 1e9) : undefined,
+      PidsLimit: spec.pidsLimit,
+      CapDrop: spec.hardened ? ["ALL"] : undefined,
+      SecurityOpt: spec.hardened ? ["no-new-privileges"] : undefined,
+    },
+  };
+}
+
+async function removeQuietly(raw: Docker.Container): Promise<void> {
+  try {
+    await raw.remove({ force: true, v: true });
+  } catch (err) {
+    const status = statusOf(err);
+    if (status !== 404 && status !== 409) throw err;
+  }
+}
+
+function modemOptions(dockerHost: string | undefined): Docker.DockerOptions {
+  if (!dockerHost) return { socketPath: "/var/run/docker.sock" };
+  const url = new URL(dockerHost);
+  if (url.protocol === "unix:") return { socketPath: url.pathname };
+  const protocol = url.protocol === "https:" ? "https" : "http";
+  return { host: url.hostname, port: Number(url.port || (protocol === "https" ? 2376 : 2375)), protocol };
+}
+
+function splitRef(ref: string): [string, string] {
+  const i = ref.lastIndexOf(":");
+  return i > ref.lastIndexOf("/") ? [ref.slice(0, i), ref.slice(i + 1)] : [ref, "latest"];
+}
+
+function statusOf(err: unknown): number | undefined {
+  return typeof err === "object" && err !== null && "statusCode" in err ? Number((err as { statusCode: unknown }).statusCode) : undefined;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error("aborted");
+}

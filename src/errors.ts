@@ -1,0 +1,69 @@
+/**
+ * Every error a user or operator can meet, in one place. docs/errors.md documents the same
+ * list; test/unit/errors.test.ts fails when the two disagree.
+ */
+export const ERROR_CODES = {
+  NO_BUILDPACK_DETECTED: { status: 422, user: true, hint: "Add the files a buildpack looks for, or name a buildpack with BUILDPACK_URL or a .buildpacks file." },
+  BUILDPACK_NOT_FOUND: { status: 422, user: true, hint: "Check the buildpack name or URL (and its #ref) in BUILDPACK_URL or .buildpacks." },
+  COMPILE_FAILED: { status: 422, user: true, hint: "Read the build output above, fix the app and push again." },
+  RELEASE_INVALID: { status: 422, user: true, hint: "The buildpack's bin/release must print a YAML mapping; fix the buildpack." },
+  SLUG_TOO_LARGE: { status: 413, user: true, hint: "Add a .slugignore for files the app does not need at run time, or raise SLUGFORGE_MAX_SLUG_BYTES." },
+  BUILD_TIMEOUT: { status: 504, user: true, hint: "Make the build faster, or raise SLUGFORGE_BUILD_TIMEOUT." },
+  BUILD_CANCELLED: { status: 409, user: true, hint: "The push was interrupted before the build finished; push again." },
+  PUSH_TOO_LARGE: { status: 413, user: true, hint: "Push less (keep build artefacts out of git), or raise SLUGFORGE_MAX_PUSH_BYTES." },
+  BRANCH_NOT_DEPLOYABLE: { status: 403, user: true, hint: "Push to main (or master): git push paas HEAD:main." },
+  APP_NAME_INVALID: { status: 400, user: true, hint: "App names are 2 to 30 characters: a lower-case letter, then lower-case letters, digits or dashes." },
+  APP_NOT_FOUND: { status: 404, user: true, hint: "Create the app with a first push or `slugforge apps:create NAME`." },
+  UNAUTHORIZED: { status: 401, user: true, hint: "Use the API token as the password: http://user:TOKEN@host:port/APP.git, or set SLUGFORGE_TOKEN." },
+  BAD_REQUEST: { status: 400, user: true, hint: "Check the request against the API reference in docs/api.md." },
+  CONFIG_INVALID: { status: 400, user: true, hint: "Fix the settings named above; each line says what is expected." },
+  DOCKER_UNAVAILABLE: { status: 503, user: false, hint: "Start the Docker engine (`slugforge setup` does it on Debian as root) and check DOCKER_HOST." },
+  STACK_MISSING: { status: 503, user: false, hint: "Build the stack images with `slugforge stack build`." },
+  HOST_SETUP_FAILED: { status: 500, user: false, hint: "Install what is named above by hand, or set SLUGFORGE_SKIP_HOST_SETUP=1 if you manage Docker yourself." },
+  INTERRUPTED: { status: 500, user: false, hint: "The server stopped while this build ran; push again." },
+  INTERNAL: { status: 500, user: false, hint: "This is a bug in slugforge; the operator log has the details under the build id." },
+} as const satisfies Record<string, { status: number; user: boolean; hint: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface SlugforgeErrorOptions {
+  cause?: unknown;
+  data?: Record<string, unknown>;
+}
+
+/** One error type for the whole server: a stable code, what to do about it, and structured data. */
+export class SlugforgeError extends Error {
+  readonly code: ErrorCode;
+  readonly data: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: SlugforgeErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "SlugforgeError";
+    this.code = code;
+    this.data = options.data ?? {};
+  }
+
+  /** True when the pusher caused it (bad input); false when it is ours or the host's. */
+  get userCaused(): boolean {
+    return ERROR_CODES[this.code].user;
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+
+  get hint(): string {
+    return ERROR_CODES[this.code].hint;
+  }
+}
+
+export function isSlugforgeError(err: unknown): err is SlugforgeError {
+  return err instanceof SlugforgeError;
+}
+
+/** Wraps anything thrown into a SlugforgeError, keeping the original as the cause. */
+export function toSlugforgeError(err: unknown, fallback: ErrorCode = "INTERNAL"): SlugforgeError {
+  if (err instanceof SlugforgeError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new SlugforgeError(fallback, message, { cause: err });
+}

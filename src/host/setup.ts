@@ -1,0 +1,99 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, openSync } from "node:fs";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ContainerRuntime } from "../docker/container-runtime.js";
+import { SlugforgeError } from "../errors.js";
+import { hasCommand, runProcess } from "../util/run-process.js";
+
+export interface HostSetupOptions {
+  readonly runtime: ContainerRuntime;
+  /** Where dockerd's own log goes when we start it. */
+  readonly logDir: string;
+  /** Prints each action for the person running the command. */
+  readonly say: (line: string) => void;
+  /** Also make sure debootstrap is there (needed to build stack images). */
+  readonly needDebootstrap?: boolean;
+  readonly engineWaitMs?: number;
+}
+
+/**
+ * Makes sure a Docker engine answers (installing Debian's docker.io and starting dockerd where
+ * needed) and that debootstrap is present. Idempotent: on a ready host it only checks.
+ */
+export async function ensureHost(options: HostSetupOptions): Promise<void> {
+  const { runtime, say } = options;
+  const engine = await runtime.ping().catch(() => undefined);
+  if (engine) {
+    say(`docker engine: answering (version ${engine.version})`);
+  } else {
+    if (!(await hasCommand("dockerd"))) {
+      say("docker engine: not installed; installing Debian's docker.io");
+      await aptInstall(["docker.io"], say);
+    }
+    say("docker engine: installed but not running; starting dockerd");
+    startDockerd(options.logDir);
+    const version = await waitForEngine(runtime, options.engineWaitMs ?? 60_000);
+    say(`docker engine: answering (version ${version})`);
+  }
+  if (options.needDebootstrap !== false) {
+    if (await hasCommand("debootstrap")) say("debootstrap: present");
+    else {
+      say("debootstrap: missing; installing it");
+      await aptInstall(["debootstrap"], say);
+    }
+  }
+}
+
+async function aptInstall(packages: string[], say: (line: string) => void): Promise<void> {
+  const why = cannotInstall();
+  if (why) {
+    throw new SlugforgeError("HOST_SETUP_FAILED", `${packages.join(", ")} is needed but ${why}. Install it yourself (as root: apt-get install ${packages.join(" ")}), or set SLUGFORGE_SKIP_HOST_SETUP=1 if you manage Docker yourself.`);
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  say("  apt-get update");
+  const update = await runProcess("apt-get", ["update"], { env });
+  if (update.code !== 0) say(`  apt-get update failed (${lastLine(update.stderr)}); trying the install with the lists we have`);
+  say(`  apt-get install -y ${packages.join(" ")}`);
+  const started = Date.now();
+  const install = await runProcess("apt-get", ["install", "-y", "--no-install-recommends", ...packages], { env });
+  if (install.code !== 0) {
+    throw new SlugforgeError("HOST_SETUP_FAILED", `apt-get install ${packages.join(" ")} failed: ${lastLine(install.stderr || install.stdout)}`);
+  }
+  say(`  installed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+function cannotInstall(): string | undefined {
+  if (typeof process.getuid === "function" && process.getuid() !== 0) return "slugforge is not running as root";
+  if (!existsSync("/etc/debian_version")) return "this is not a Debian system";
+  return undefined;
+}
+
+function startDockerd(logDir: string): void {
+  if (typeof process.getuid === "function" && process.getuid() !== 0) {
+    throw new SlugforgeError("DOCKER_UNAVAILABLE", "dockerd is installed but not running, and only root can start it. Start it yourself (systemctl start docker, or sudo dockerd &).");
+  }
+  mkdirSync(logDir, { recursive: true });
+  const log = openSync(path.join(logDir, "dockerd.log"), "a");
+  // Detached, in its own session: the engine outlives this command and the server.
+  const child = spawn("dockerd", [], { detached: true, stdio: ["ignore", log, log] });
+  child.unref();
+}
+
+async function waitForEngine(runtime: ContainerRuntime, waitMs: number): Promise<string> {
+  const deadline = Date.now() + waitMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      return (await runtime.ping()).version;
+    } catch (err) {
+      lastError = err;
+      await sleep(250);
+    }
+  }
+  throw new SlugforgeError("DOCKER_UNAVAILABLE", `dockerd was started but its API did not answer within ${waitMs / 1000} s; see its log`, { cause: lastError });
+}
+
+function lastLine(text: string): string {
+  return text.trim().split("\n").slice(-1)[0] ?? "";
+}

@@ -1,0 +1,73 @@
+import { spawn, type StdioOptions } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
+
+export interface RunOptions {
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly signal?: AbortSignal;
+  readonly timeoutMs?: number;
+  readonly stdin?: Readable | string;
+  /** Where output goes as it comes; when absent it is collected and returned. */
+  readonly stdout?: Writable;
+  readonly stderr?: Writable;
+}
+
+export interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a program with an argument array (no shell) and resolves when it exits, whatever the code. */
+export function runProcess(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const stdio: StdioOptions = [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"];
+    const child = spawn(file, [...args], {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      signal: options.signal,
+      timeout: options.timeoutMs,
+      stdio,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    if (options.stdout) child.stdout?.pipe(options.stdout, { end: false });
+    else child.stdout?.on("data", (b: Buffer) => out.push(b));
+    if (options.stderr) child.stderr?.pipe(options.stderr, { end: false });
+    else child.stderr?.on("data", (b: Buffer) => err.push(b));
+    if (typeof options.stdin === "string") child.stdin?.end(options.stdin);
+    else if (options.stdin) {
+      child.stdin?.on("error", () => undefined);
+      options.stdin.pipe(child.stdin!);
+    }
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      resolve({
+        code: code ?? (signal ? 128 + signalNumber(signal) : 1),
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+      });
+    });
+  });
+}
+
+/** Like runProcess, but rejects with the program's stderr when it exits non-zero. */
+export async function runChecked(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const result = await runProcess(file, args, options);
+  if (result.code !== 0) {
+    const detail = (result.stderr || result.stdout).trim().split("\n").slice(-5).join("\n");
+    throw new Error(`${file} ${args.join(" ")} exited with ${result.code}${detail ? `: ${detail}` : ""}`);
+  }
+  return result;
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  const table: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+  return table[signal] ?? 0;
+}
+
+/** True when a program is on PATH. */
+export async function hasCommand(name: string): Promise<boolean> {
+  const result = await runProcess("sh", ["-c", `command -v "$1"`, "sh", name]).catch(() => undefined);
+  return result?.code === 0;
+}
