@@ -1,0 +1,46 @@
+import type { ErrorCode } from "../errors.js";
+
+/** Where the pushed commit can be read while git holds it in quarantine (from the pre-receive hook's env). */
+export interface SourceRef {
+  /** The bare repository. */
+  readonly gitDir: string;
+  readonly objectDirectory?: string;
+  readonly alternateObjectDirectories?: string;
+  readonly quarantinePath?: string;
+}
+
+export interface BuildRequest {
+  readonly app: string;
+  /** The commit to build (the pushed new rev). */
+  readonly commit: string;
+  /** The ref being updated, e.g. refs/heads/main. */
+  readonly ref: string;
+  readonly source: SourceRef;
+  /** `git push -o` values, as given. */
+  readonly pushOptions: readonly string[];
+}
+
+/** The build's output for people: the pusher's terminal (git sideband) and the stored build log. */
+export interface BuildOutput {
+  write(chunk: string | Buffer): void;
+}
+
+export type BuildStatus = "queued" | "building" | "succeeded" | "failed" | "cancelled";
+
+export interface BuildResult {
+  readonly buildId: string;
+  readonly status: "succeeded" | "failed" | "cancelled";
+  readonly error?: { readonly code: ErrorCode; readonly message: string };
+  /** Where the slug was written (succeeded builds only). */
+  readonly slugPath?: string;
+  readonly processTypes?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Runs builds for pushes. The git layer calls it from the pre-receive bridge; output is written
+ * as it is produced; aborting the signal (the pusher went away) cancels the build.
+ * It never throws for a failed build: failures come back as a result with an error code.
+ */
+export interface Builder {
+  build(request: BuildRequest, output: BuildOutput, signal: AbortSignal): Promise<BuildResult>;
+}
