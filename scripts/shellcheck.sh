@@ -20,9 +20,8 @@ mapfile -t files < <(
         [ -f "$f" ] || continue
         case "$f" in
           *.sh | .ci/run) echo "$f" ;;
-          buildpacks/*/bin/* | test/fixtures/*/bin/* | test/fixtures/buildpacks/*/bin/*)
-            head -n1 "$f" | grep -qE '^#!.*\b(ba)?sh\b' && echo "$f" ;;
-          *) ;;
+          *.ts | *.js | *.json | *.md | *.py | *.txt | *.yml | *.yaml | *.toml | *.lock) ;;
+          *) head -c 64 "$f" | head -n1 | grep -qE '^#!.*[/ ](ba)?sh$' && echo "$f" ;;
         esac
       done
 )
