@@ -1,0 +1,103 @@
+import { realpath } from "node:fs/promises";
+import type http from "node:http";
+import type { Logger } from "../log.js";
+import { advertiseRefs } from "./advertise.js";
+import { isValidAppName, parseGitPath, parseService, validGitProtocol, type GitService } from "./app-path.js";
+import { checkBasicAuth } from "./basic-auth.js";
+import { GitChildren } from "./git-children.js";
+import type { HookBridge } from "./hook-bridge.js";
+import { replyText, replyUnauthorized } from "./http-replies.js";
+import { createRepo, repoExists, repoPath } from "./repos.js";
+import { bodyDecoder, runRpc } from "./rpc.js";
+
+export interface GitHandlerDeps {
+  /** Where the bare repos live: <reposDir>/<app>.git. */
+  readonly reposDir: string;
+  /** The server-owned core.hooksPath, with the pre-receive shim in it (installHooks). */
+  readonly hooksDir: string;
+  /** The API token: the HTTP Basic password for every git request. */
+  readonly token: string;
+  readonly bridge: Pick<HookBridge, "openPush" | "socketPath">;
+  readonly log: Logger;
+  /** receive.maxInputSize, and the byte count past which a push is answered PUSH_TOO_LARGE. */
+  readonly maxPushBytes: number;
+  /** Called after a first authenticated push created the app's repo. */
+  readonly onAppCreated?: (app: string) => void | Promise<void>;
+}
+
+export interface GitHandler {
+  /** For createApp's gitHandler: true when the request was ours (answered or being answered). */
+  handle(req: http.IncomingMessage, res: http.ServerResponse): boolean;
+  /** Pids (= process group ids) of the git processes running now. */
+  activeProcesses(): number[];
+  /** Kills running git processes (their pushes fail) and waits for them. */
+  close(): Promise<void>;
+}
+
+/** The smart-HTTP receiver: `/<app>.git/info/refs`, `/<app>.git/git-receive-pack`, `/<app>.git/git-upload-pack`. */
+export function createGitHandler(deps: GitHandlerDeps): GitHandler {
+  const log = deps.log.child({ component: "git" });
+  const children = new GitChildren((gitDir, swept) => log.info({ gitDir, swept }, "swept leftover quarantine"));
+  const ctx = { hooksDir: deps.hooksDir, maxPushBytes: deps.maxPushBytes, children, bridge: deps.bridge, log };
+
+  async function dispatch(req: http.IncomingMessage, res: http.ServerResponse, app: string, route: string): Promise<void> {
+    if (!checkBasicAuth(req.headers.authorization, deps.token)) {
+      req.resume();
+      return replyUnauthorized(res);
+    }
+    if (!isValidAppName(app)) {
+      return replyText(res, 404, "APP_NAME_INVALID: app names are 2 to 30 characters: a lower-case letter, then lower-case letters, digits or dashes.");
+    }
+    const gitProtocol = validGitProtocol(req.headers["git-protocol"]);
+    if (route === "info/refs") {
+      if (req.method !== "GET" && req.method !== "HEAD") return replyText(res, 405, "method not allowed", { Allow: "GET" });
+      const service = parseService(req.url ?? "");
+      if (!service) return replyText(res, 403, "slugforge serves only smart HTTP: service=git-receive-pack or service=git-upload-pack.");
+      if (!(await repoExists(deps.reposDir, app))) {
+        // Only an authenticated push creates an app; a fetch of an unknown one creates nothing.
+        if (service !== "git-receive-pack") return notFound(res, app);
+        if (await createRepo(deps.reposDir, app)) {
+          log.info({ app }, "app created by a first push");
+          await deps.onAppCreated?.(app);
+        }
+      }
+      return advertiseRefs(ctx, res, service, await realpath(repoPath(deps.reposDir, app)), gitProtocol);
+    }
+    const service = route as GitService;
+    if (req.method !== "POST") return replyText(res, 405, "method not allowed", { Allow: "POST" });
+    if (req.headers["content-type"] !== `application/x-${service}-request`) {
+      req.resume();
+      return replyText(res, 415, `BAD_REQUEST: expected Content-Type application/x-${service}-request.`);
+    }
+    const decoder = bodyDecoder(req.headers["content-encoding"]);
+    if (decoder === "unsupported") {
+      req.resume();
+      return replyText(res, 415, "BAD_REQUEST: unsupported Content-Encoding (gzip, deflate or none).");
+    }
+    if (!(await repoExists(deps.reposDir, app))) {
+      req.resume();
+      return notFound(res, app);
+    }
+    runRpc(ctx, req, res, { app, service, gitDir: await realpath(repoPath(deps.reposDir, app)), gitProtocol, decoder });
+  }
+
+  return {
+    handle(req, res) {
+      const parsed = parseGitPath(req.url ?? "");
+      if (!parsed) return false;
+      res.on("error", (err) => log.debug({ err }, "git response error"));
+      req.on("error", (err) => log.debug({ err }, "git request error"));
+      dispatch(req, res, parsed.app, parsed.route).catch((err: unknown) => {
+        log.error({ err, app: parsed.app }, "git request failed");
+        replyText(res, 500, "INTERNAL: the git request failed; the operator log has details.");
+      });
+      return true;
+    },
+    activeProcesses: () => children.pids(),
+    close: () => children.killAll(),
+  };
+}
+
+function notFound(res: http.ServerResponse, app: string): void {
+  replyText(res, 404, `APP_NOT_FOUND: repository '${app}' not found. A first push creates it.`);
+}

@@ -1,0 +1,113 @@
+import path from "node:path";
+import type { Builder, BuildOutput } from "../build/types.js";
+import type { Logger } from "../log.js";
+import { runProcess } from "../util/run-process.js";
+import type { AppLocks } from "./app-lock.js";
+import { minimalGitEnv } from "./git-process.js";
+import { isZeroSha, type HookRequest } from "./hook-protocol.js";
+import type { PushSession } from "./push-sessions.js";
+import { decidePush } from "./ref-policy.js";
+
+export interface GateDeps {
+  readonly builder: Builder;
+  readonly locks: AppLocks;
+  readonly log: Logger;
+}
+
+/** ok: let git update the ref. fail: reject the push; code names why (an ErrorCode, or REF_MOVED). */
+export type GateOutcome = { readonly ok: true } | { readonly ok: false; readonly code: string };
+
+/**
+ * Decides one push from inside its pre-receive hook: policy, then the app's lock, then a check
+ * that the branch is still where the pusher saw it, then the build. `write` goes to the pusher.
+ */
+export async function gatePush(deps: GateDeps, session: PushSession, hook: HookRequest, write: (text: string) => void): Promise<GateOutcome> {
+  const log = deps.log.child({ app: session.app, push: session.id });
+  const fail = (code: string, ...lines: string[]): GateOutcome => {
+    for (const line of lines) write(`!     ${line}\n`);
+    return { ok: false, code };
+  };
+  if (hook.app !== session.app || !sourceInside(session.gitDir, hook)) {
+    log.warn({ hookApp: hook.app }, "hook call does not match its push");
+    return fail("INTERNAL", "slugforge: this hook call does not match the push; rejected.");
+  }
+  const decision = decidePush(await branches(session.gitDir), hook.refs);
+  if (decision.kind === "noop") return { ok: true };
+  if (decision.kind === "refuse") return fail(decision.code, ...decision.lines);
+  const update = decision.update;
+
+  let release: () => void;
+  try {
+    release = await deps.locks.acquire(session.app, {
+      signal: session.signal,
+      onQueued: (position) => write(`-----> Waiting for another push to ${session.app} to finish (position ${position})\n`),
+    });
+  } catch {
+    return fail("BUILD_CANCELLED", "BUILD_CANCELLED: the push was interrupted while it waited; nothing was built.");
+  }
+  // Held until receive-pack exits, so the ref update is inside the lock too.
+  void session.closed.then(release);
+
+  const current = await revParse(session.gitDir, update.ref);
+  const expected = isZeroSha(update.old) ? undefined : update.old;
+  if (current !== expected) {
+    const name = update.ref.replace(/^refs\/heads\//, "");
+    return fail(
+      "REF_MOVED",
+      `${name} changed on the server while this push waited (it is now ${current ? current.slice(0, 7) : "gone"}).`,
+      `Nothing was built. Fetch and push again: git pull --rebase <remote> ${name} && git push <remote> HEAD:${name}`,
+    );
+  }
+
+  const output: BuildOutput = {
+    write: (chunk) => write((typeof chunk === "string" ? chunk : chunk.toString("utf8")).replaceAll("\0", "")),
+  };
+  log.info({ ref: update.ref, commit: update.new }, "building push");
+  try {
+    const result = await deps.builder.build(
+      {
+        app: session.app,
+        commit: update.new,
+        ref: update.ref,
+        source: {
+          gitDir: session.gitDir,
+          objectDirectory: hook.objectDirectory,
+          alternateObjectDirectories: hook.alternateObjectDirectories,
+          quarantinePath: hook.quarantinePath,
+        },
+        pushOptions: hook.pushOptions,
+      },
+      output,
+      session.signal,
+    );
+    log.info({ buildId: result.buildId, status: result.status }, "build finished");
+    if (result.status === "succeeded") return { ok: true };
+    const code = result.error?.code ?? (result.status === "cancelled" ? "BUILD_CANCELLED" : "INTERNAL");
+    const message = result.error?.message ?? (result.status === "cancelled" ? "the build was cancelled" : "the build failed");
+    return fail(code, `${code}: ${message} (build ${result.buildId})`);
+  } catch (err) {
+    log.error({ err }, "builder threw");
+    return fail("INTERNAL", `INTERNAL: the build could not run; the operator log has details (push ${session.id}).`);
+  }
+}
+
+/** The quarantine paths the hook reports must be this repo's, not some other directory. */
+function sourceInside(gitDir: string, hook: HookRequest): boolean {
+  const root = path.resolve(gitDir) + path.sep;
+  const inside = (p: string | undefined): boolean => p === undefined || p === "" || path.resolve(gitDir, p).startsWith(root);
+  const alternates = (hook.alternateObjectDirectories ?? "").split(":").filter(Boolean);
+  return inside(hook.objectDirectory) && inside(hook.quarantinePath) && alternates.every((a) => inside(a)) && path.resolve(hook.cwd) === path.resolve(gitDir);
+}
+
+async function branches(gitDir: string): Promise<{ hasMain: boolean; hasMaster: boolean }> {
+  const r = await runProcess("git", ["--git-dir", gitDir, "for-each-ref", "--format=%(refname)", "refs/heads/main", "refs/heads/master"], {
+    env: minimalGitEnv(),
+  });
+  const refs = r.stdout.split("\n");
+  return { hasMain: refs.includes("refs/heads/main"), hasMaster: refs.includes("refs/heads/master") };
+}
+
+async function revParse(gitDir: string, ref: string): Promise<string | undefined> {
+  const r = await runProcess("git", ["--git-dir", gitDir, "rev-parse", "--verify", "--quiet", ref], { env: minimalGitEnv() });
+  return r.code === 0 ? r.stdout.trim() : undefined;
+}

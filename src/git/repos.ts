@@ -1,0 +1,76 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import { runChecked } from "../util/run-process.js";
+import { minimalGitEnv } from "./git-process.js";
+
+/** Bare repos live at <reposDir>/<app>.git; the name must already be validated. */
+export function repoPath(reposDir: string, app: string): string {
+  return path.join(reposDir, `${app}.git`);
+}
+
+export async function repoExists(reposDir: string, app: string): Promise<boolean> {
+  try {
+    return (await stat(path.join(repoPath(reposDir, app), "HEAD"))).isFile();
+  } catch {
+    return false;
+  }
+}
+
+const creating = new Map<string, Promise<boolean>>();
+
+/**
+ * Creates the bare repo for a first push, HEAD on main. It is made under a temporary name and
+ * renamed into place, so a half-made repo is never served and two racing first pushes create it
+ * once. Resolves true only for the call that created it.
+ */
+export function createRepo(reposDir: string, app: string): Promise<boolean> {
+  const key = repoPath(reposDir, app);
+  const pending = creating.get(key);
+  if (pending) return pending.then(() => false);
+  const work = (async () => {
+    if (await repoExists(reposDir, app)) return false;
+    await mkdir(reposDir, { recursive: true });
+    const tmp = path.join(reposDir, `.tmp-${app}-${randomBytes(6).toString("hex")}`);
+    try {
+      await runChecked("git", ["init", "--quiet", "--bare", "-b", "main", tmp], { env: minimalGitEnv() });
+      await rename(tmp, key);
+      return true;
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      if (await repoExists(reposDir, app)) return false;
+      throw err;
+    }
+  })();
+  creating.set(key, work);
+  return work.finally(() => creating.delete(key));
+}
+
+/**
+ * Removes `objects/tmp_objdir-incoming-*` left by a receive-pack that was killed (git 2.39 leaves
+ * them). Only safe when no receive-pack is running on the repo; the caller makes sure of that.
+ */
+export async function sweepQuarantine(gitDir: string): Promise<string[]> {
+  const objects = path.join(gitDir, "objects");
+  let names: string[];
+  try {
+    names = await readdir(objects);
+  } catch {
+    return [];
+  }
+  const stale = names.filter((n) => n.startsWith("tmp_objdir-incoming-"));
+  await Promise.all(stale.map((n) => rm(path.join(objects, n), { recursive: true, force: true, maxRetries: 3 })));
+  return stale.map((n) => path.join(objects, n));
+}
+
+/** At startup nothing runs yet, so every repo's leftover quarantine is stale. */
+export async function sweepAllQuarantines(reposDir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(reposDir);
+  } catch {
+    return [];
+  }
+  const swept = await Promise.all(names.filter((n) => n.endsWith(".git")).map((n) => sweepQuarantine(path.join(reposDir, n))));
+  return swept.flat();
+}

@@ -1,0 +1,133 @@
+import type http from "node:http";
+import { Writable, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import zlib from "node:zlib";
+import type { Logger } from "../log.js";
+import type { GitService } from "./app-path.js";
+import type { GitChildren } from "./git-children.js";
+import { gitServerConfig, killProcessGroup, minimalGitEnv, spawnGit } from "./git-process.js";
+import type { HookBridge } from "./hook-bridge.js";
+import { NO_CACHE_HEADERS, replyText } from "./http-replies.js";
+import { PushCommandHead, pushTooLargeResult } from "./push-limit.js";
+
+export interface RpcContext {
+  readonly hooksDir: string;
+  readonly maxPushBytes: number;
+  readonly children: GitChildren;
+  readonly bridge: Pick<HookBridge, "openPush" | "socketPath">;
+  readonly log: Logger;
+}
+
+/** The decoder for a request's Content-Encoding, or "unsupported". */
+export function bodyDecoder(encoding: string | undefined): zlib.Gunzip | zlib.Inflate | undefined | "unsupported" {
+  const e = (encoding ?? "").trim().toLowerCase();
+  if (e === "" || e === "identity") return undefined;
+  if (e === "gzip" || e === "x-gzip") return zlib.createGunzip();
+  if (e === "deflate") return zlib.createInflate();
+  return "unsupported";
+}
+
+/**
+ * POST git-receive-pack / git-upload-pack: the request body goes to `git <svc> --stateless-rpc`,
+ * its output comes back as it is produced. The response head waits for git's first byte so a
+ * push over the size limit can still get a proper report. If the client goes away before git is
+ * done, git's whole process group (hook included) is killed and the push's build is cancelled.
+ */
+export function runRpc(
+  ctx: RpcContext,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  spec: { app: string; service: GitService; gitDir: string; gitProtocol: string | undefined; decoder: zlib.Gunzip | zlib.Inflate | undefined },
+): void {
+  const { app, service, gitDir } = spec;
+  const isPush = service === "git-receive-pack";
+  const log = ctx.log.child({ app, service });
+  const session = isPush ? ctx.bridge.openPush(app, gitDir) : undefined;
+  const env = minimalGitEnv({
+    ...(session ? session.hookEnv(ctx.bridge.socketPath) : {}),
+    ...(spec.gitProtocol && !isPush ? { GIT_PROTOCOL: spec.gitProtocol } : {}),
+  });
+  const child = spawnGit([...gitServerConfig(ctx.hooksDir, ctx.maxPushBytes), service.slice(4), "--stateless-rpc", gitDir], env);
+  ctx.children.add(child, gitDir, isPush);
+  let exited = false;
+  let replaced = false; // we answered ourselves (push too large); git's output is dropped
+  let stderr = "";
+
+  const head = (): void => {
+    if (!res.headersSent) res.writeHead(200, { "Content-Type": `application/x-${service}-result`, ...NO_CACHE_HEADERS });
+  };
+  child.stdout.on("data", (chunk: Buffer) => {
+    if (replaced || res.destroyed) return;
+    head();
+    if (!res.write(chunk)) {
+      child.stdout.pause();
+      res.once("drain", () => child.stdout.resume());
+    }
+  });
+  child.stderr.on("data", (b: Buffer) => (stderr = (stderr + b.toString("utf8")).slice(-4000)));
+  child.stdin.on("error", (err) => log.debug({ err }, "git stdin closed early"));
+  child.on("error", (err) => {
+    log.error({ err }, "cannot run git");
+    replyText(res, 500, "INTERNAL: the server could not run git.");
+  });
+  child.on("close", (code, signal) => {
+    exited = true;
+    session?.close();
+    if (code !== 0) log.info({ code, signal, stderr: stderr.trim() }, "git exited with an error");
+    void ctx.children
+      .exited(child, gitDir, isPush, code === 0)
+      .then(undefined, (err: unknown) => log.warn({ err, gitDir }, "quarantine sweep failed"));
+    if (!replaced && !res.destroyed) {
+      head();
+      res.end();
+    }
+  });
+  res.on("close", () => {
+    if (exited) return;
+    log.info({ push: session?.id }, "client went away before git finished; stopping it");
+    session?.abort("the pusher went away");
+    killProcessGroup(child.pid);
+  });
+
+  const commands = isPush ? new PushCommandHead() : undefined;
+  let received = 0;
+  // A Writable, not a pipe into stdin: when git stops reading (it exited, or we stopped it) the
+  // rest of the body is drained and dropped instead of tearing down the client's request.
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      received += chunk.length;
+      commands?.push(chunk);
+      if (isPush && received > ctx.maxPushBytes && !replaced && !res.headersSent) {
+        replaced = true;
+        log.info({ received, limit: ctx.maxPushBytes }, "push too large");
+        killProcessGroup(child.pid);
+        res.writeHead(200, { "Content-Type": `application/x-${service}-result`, ...NO_CACHE_HEADERS });
+        res.end(pushTooLargeResult(commands!, ctx.maxPushBytes));
+      }
+      if (replaced || !child.stdin.writable) return done();
+      if (child.stdin.write(chunk)) return done();
+      const resume = (): void => {
+        child.stdin.off("drain", resume);
+        child.stdin.off("close", resume);
+        done();
+      };
+      child.stdin.on("drain", resume);
+      child.stdin.on("close", resume);
+    },
+    final(done) {
+      if (child.stdin.writable) child.stdin.end();
+      done();
+    },
+  });
+  const streams: (Readable | Writable)[] = [req, ...(spec.decoder ? [spec.decoder] : []), sink];
+  pipeline(streams).catch((err: unknown) => {
+    if (exited || res.destroyed) return;
+    // A broken gzip body or a request that died: stop git; answer if nothing was sent yet.
+    log.info({ err }, "request body failed");
+    killProcessGroup(child.pid);
+    if (!res.headersSent) {
+      replaced = true;
+      replyText(res, 400, "BAD_REQUEST: the request body could not be read.");
+    }
+  });
+}
