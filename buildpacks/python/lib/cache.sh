@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The installed environment, kept in CACHE_DIR between builds.
+#
+#   CACHE_DIR/.heroku/python/            copy of BUILD_DIR/.heroku/python (interpreter + packages)
+#   CACHE_DIR/.heroku/python-cache-key   what that copy was built from (see cache::key)
+#   CACHE_DIR/.heroku/python-version     "python-X.Y.Z" of the last build (sticky major version)
+#   CACHE_DIR/.heroku/pip-cache/         pip's HTTP and wheel cache (PIP_CACHE_DIR)
+#
+# Restoring copies (never moves) the environment, and saving replaces it only at the end of a
+# successful compile, so a failed build leaves the previous cache as it was.
+
+# Prints the cache key: one "name=value" line per input that decides the installed packages.
+function cache::key() {
+	local stack="${1}" python_version="${2}" package_manager="${3}" pip_version="${4}" deps_sha="${5}"
+	echo "stack=${stack}"
+	echo "python=${python_version}"
+	echo "package-manager=${package_manager}"
+	echo "pip=${pip_version}"
+	echo "dependencies-sha256=${deps_sha}"
+	utils::pip_config_summary
+}
+
+function cache::_value() {
+	local key_text="${1}" name="${2}"
+	local line
+	while IFS= read -r line; do
+		if [[ "${line}" == "${name}="* ]]; then
+			echo "${line#*=}"
+			return 0
+		fi
+	done <<<"${key_text}"
+	echo "unknown"
+}
+
+# Prints, one per line, why the cached environment can't be used for the new key.
+function cache::invalidation_reasons() {
+	local old="${1}" new="${2}" deps_file="${3}"
+	local name old_value new_value
+	if [[ -z "${old}" ]]; then
+		echo "The buildpack cache format has changed"
+		return 0
+	fi
+	for name in stack python package-manager pip; do
+		old_value="$(cache::_value "${old}" "${name}")"
+		new_value="$(cache::_value "${new}" "${name}")"
+		if [[ "${old_value}" != "${new_value}" ]]; then
+			case "${name}" in
+				stack) echo "The stack has changed from ${old_value} to ${new_value}" ;;
+				python) echo "The Python version has changed from ${old_value} to ${new_value}" ;;
+				package-manager) echo "The package manager has changed from ${old_value} to ${new_value}" ;;
+				pip) echo "The pip version has changed from ${old_value} to ${new_value}" ;;
+				*) ;;
+			esac
+		fi
+	done
+	if [[ "$(cache::_value "${old}" dependencies-sha256)" != "$(cache::_value "${new}" dependencies-sha256)" ]]; then
+		echo "The contents of ${deps_file} changed"
+	fi
+	if [[ "$(grep '^PIP_' <<<"${old}")" != "$(grep '^PIP_' <<<"${new}")" ]]; then
+		echo "The package index config vars (PIP_INDEX_URL, PIP_FIND_LINKS, ...) changed"
+	fi
+}
+
+# Decides whether to reuse the cached environment; restores it when so. Sets CACHE_REUSED=1|0.
+function cache::restore() {
+	local cache_dir="${1}" build_dir="${2}" new_key="${3}" deps_file="${4}"
+	local old_key="" reasons
+	CACHE_REUSED=0
+	if [[ ! -d "${cache_dir}/.heroku/python" ]]; then
+		return 0
+	fi
+	old_key="$(cat "${cache_dir}/.heroku/python-cache-key" 2>/dev/null || true)"
+	if [[ "${old_key}" == "${new_key}" && -x "${cache_dir}/.heroku/python/bin/python" ]]; then
+		output::step "Restoring cache"
+		output::info "- Nothing that decides the installed packages changed (${deps_file} sha256 $(cache::_value "${new_key}" dependencies-sha256 | cut -c1-12))"
+		cp -a "${cache_dir}/.heroku/python" "${build_dir}/.heroku/python"
+		# shellcheck disable=SC2034 # read by bin/compile
+		CACHE_REUSED=1
+		return 0
+	fi
+	reasons="$(cache::invalidation_reasons "${old_key}" "${new_key}" "${deps_file}")"
+	output::step "Discarding cache since:"
+	while IFS= read -r line; do
+		output::info "- ${line}"
+	done <<<"${reasons}"
+	if [[ -d "${cache_dir}/.heroku/pip-cache" ]]; then
+		output::info "(pip's download and wheel cache is kept, so unchanged packages install from it)"
+	fi
+}
+
+# Replaces the cached environment with this build's. Called only when the build has succeeded.
+function cache::save() {
+	local cache_dir="${1}" build_dir="${2}" key="${3}" python_version="${4}"
+	output::step "Saving cache"
+	mkdir -p "${cache_dir}/.heroku"
+	rm -rf "${cache_dir}/.heroku/python.new"
+	cp -a "${build_dir}/.heroku/python" "${cache_dir}/.heroku/python.new"
+	rm -rf "${cache_dir}/.heroku/python"
+	mv "${cache_dir}/.heroku/python.new" "${cache_dir}/.heroku/python"
+	echo "${key}" >"${cache_dir}/.heroku/python-cache-key"
+	echo "python-${python_version}" >"${cache_dir}/.heroku/python-version"
+}

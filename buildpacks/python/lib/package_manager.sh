@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Exactly one package manager per app, chosen by its lockfile or requirements file.
+#
+# pip: requirements.txt; Pipenv: Pipfile.lock; Poetry: poetry.lock; uv: uv.lock. The tools
+# themselves are not installed: pip installs every kind, from the lockfile's pinned entries.
+
+# Prints "pip", "pipenv", "poetry" or "uv", or fails explaining what is wrong.
+function package_manager::determine() {
+	local build_dir="${1}"
+	local -a found=()
+
+	if [[ -f "${build_dir}/Pipfile.lock" ]]; then
+		found+=("Pipfile.lock (Pipenv)")
+	elif [[ -f "${build_dir}/Pipfile" ]]; then
+		utils::fail <<-EOF
+			Error: No 'Pipfile.lock' found!
+
+			A 'Pipfile' file was found, but no 'Pipfile.lock'. The lockfile
+			pins the exact versions of every dependency, and is what gets
+			installed. Generate it and commit it:
+
+			   $ pipenv lock
+			   $ git add Pipfile.lock && git commit -m "Add Pipfile.lock"
+
+			If you don't use Pipenv, delete the 'Pipfile' instead.
+		EOF
+	fi
+	[[ -f "${build_dir}/requirements.txt" ]] && found+=("requirements.txt (pip)")
+	[[ -f "${build_dir}/poetry.lock" ]] && found+=("poetry.lock (Poetry)")
+	[[ -f "${build_dir}/uv.lock" ]] && found+=("uv.lock (uv)")
+
+	if ((${#found[@]} > 1)); then
+		utils::fail <<-EOF
+			Error: Multiple Python package manager files were found.
+
+			Exactly one package manager file should be in the root
+			directory of your app, but these were found:
+
+			$(printf '%s\n' "${found[@]}")
+
+			Having several makes it unclear which dependencies get
+			installed. Decide which package manager your app uses, and
+			delete the files of the others, then commit the change.
+		EOF
+	fi
+
+	if ((${#found[@]} == 1)); then
+		case "${found[0]}" in
+			Pipfile.lock*) echo "pipenv" ;;
+			requirements.txt*) echo "pip" ;;
+			poetry.lock*) echo "poetry" ;;
+			uv.lock*) echo "uv" ;;
+			*) return 1 ;;
+		esac
+		return 0
+	fi
+
+	if [[ -f "${build_dir}/setup.py" ]]; then
+		utils::fail <<-EOF
+			Error: Implicit setup.py file support has been sunset.
+
+			Your app has a 'setup.py' file but no package manager file.
+			Installing an app from its setup.py without one is no longer
+			supported. Add a 'requirements.txt' that installs the project
+			itself:
+
+			   $ echo "--editable ." > requirements.txt
+			   $ git add requirements.txt && git commit -m "Add requirements.txt"
+
+			Or move to a package manager with a lockfile, such as uv.
+		EOF
+	fi
+
+	utils::fail <<-EOF
+		Error: Couldn't find any supported Python package manager files.
+
+		$(detect::no_project_files_message "${build_dir}")
+	EOF
+}
+
+# The name people know the package manager by, for messages.
+function package_manager::display_name() {
+	case "${1}" in
+		pip) echo "pip" ;;
+		pipenv) echo "Pipenv" ;;
+		poetry) echo "Poetry" ;;
+		uv) echo "uv" ;;
+		*) echo "${1}" ;;
+	esac
+}

@@ -1,0 +1,346 @@
+#!/usr/bin/env bash
+# Which Python the app asked for, and which one the stack can give it.
+#
+# Precedence (as Heroku's buildpack): runtime.txt (deprecated), .python-version, Pipfile.lock
+# (Pipenv apps only), the major version of the last build (sticky), the newest the stack provides.
+# Versions come from the build image's own interpreters (/usr/bin/python3.N); there is no download.
+
+# Oldest and newest minor versions that exist upstream and are not end-of-life.
+OLDEST_SUPPORTED_MINOR=10
+NEWEST_KNOWN_MINOR=14
+
+# Set by python_version::read_requested.
+# shellcheck disable=SC2034 # read by bin/compile
+REQUESTED_PYTHON_VERSION=""
+PYTHON_VERSION_ORIGIN=""
+
+# Lines of a version file with whitespace trimmed, and blank lines and comments dropped.
+function python_version::_significant_lines() {
+	local file="${1}"
+	sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' -e '/^$/d' -e '/^#/d' "${file}" | tr -d '\000'
+}
+
+function python_version::_is_valid() {
+	[[ "${1}" =~ ^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?$ ]]
+}
+
+# The interpreters the stack provides, one "X.Y.Z /path/to/pythonX.Y" per line, newest first.
+function python_version::available() {
+	local path version
+	for path in /usr/bin/python3.[0-9]*; do
+		[[ "${path}" =~ /python3\.[0-9]+$ && -x "${path}" ]] || continue
+		version="$("${path}" -S -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)" || continue
+		echo "${version} ${path}"
+	done | sort -t. -k1,1nr -k2,2nr -k3,3nr
+}
+
+# "3.13 (3.13.5)" style list of what the stack provides, for messages.
+function python_version::available_list() {
+	local version path
+	while read -r version path; do
+		echo "- ${version%.*} (Python ${version})"
+	done < <(python_version::available)
+}
+
+function python_version::_fail_runtime_txt() {
+	utils::fail <<-EOF
+		Error: Invalid Python version in runtime.txt.
+
+		The Python version specified in 'runtime.txt' isn't in
+		the correct format.
+
+		The runtime.txt file is deprecated anyway: delete it and put the
+		Python version in a '.python-version' file instead, for example:
+
+		   $ git rm runtime.txt
+		   $ echo "3.13" > .python-version
+		   $ git add .python-version && git commit -m "Use .python-version"
+
+		We recommend giving only the major version (such as '3.13'),
+		so that your app gets patch updates automatically.
+	EOF
+}
+
+function python_version::_check_misspelled_python_version_file() {
+	local build_dir="${1}"
+	local name
+	local misspellings=(
+		" .python-version" ". python-version" ".python_version.txt" ".python_version"
+		".python-version " ",python-version" ".python-version." ".python-version.py"
+		".python-version.rtf" ".python-version.txt" ".python-version.TXT" ".Python-version"
+		".python.version" ".pythonversion" "'.python-version'" "python_version.txt"
+		"python_version" "python-version." "python-version.txt" "python-version"
+	)
+	for name in "${misspellings[@]}"; do
+		if [[ -e "${build_dir}/${name}" ]]; then
+			utils::fail <<-EOF
+				Error: Your .python-version file is spelled incorrectly.
+
+				Found a file named '${name}', but the Python version
+				file must be named exactly '.python-version' (with a leading
+				dot, a hyphen, and no file extension).
+
+				Rename it, for example:
+
+				   $ git mv '${name}' .python-version
+				   $ git commit -m "Rename the Python version file"
+			EOF
+		fi
+	done
+}
+
+function python_version::_read_python_version_file() {
+	local file="${1}"
+	local -a lines
+	mapfile -t lines < <(python_version::_significant_lines "${file}")
+	if ((${#lines[@]} == 0)); then
+		utils::fail <<-EOF
+			Error: No Python version found in .python-version.
+
+			The '.python-version' file is empty, or has only comments.
+			Put the Python major version your app uses in it, such as:
+
+			   $ echo "3.13" > .python-version
+		EOF
+	fi
+	if ((${#lines[@]} > 1)); then
+		utils::fail <<-EOF
+			Error: Multiple Python versions found in .python-version.
+
+			The '.python-version' file has these versions:
+
+			$(printf '%s\n' "${lines[@]}")
+
+			It must hold exactly one (such as '3.13'). Remove the others.
+		EOF
+	fi
+	if ! python_version::_is_valid "${lines[0]}"; then
+		if LC_ALL=C grep -q $'^\xef\xbb\xbf\|\x00' "${file}" 2>/dev/null || ! iconv -f UTF-8 -t UTF-8 "${file}" >/dev/null 2>&1; then
+			utils::fail <<-EOF
+				Error: Unable to read .python-version.
+
+				The '.python-version' file isn't plain UTF-8 text without a
+				byte order mark (it may be UTF-16 or have a BOM). Save it as
+				plain text, for example:
+
+				   $ echo "3.13" > .python-version
+			EOF
+		fi
+		utils::fail <<-EOF
+			Error: Invalid Python version in .python-version.
+
+			The Python version specified in '.python-version' isn't
+			in the correct format:
+
+			${lines[0]//[^[:print:]]/�}
+
+			It must be a major version such as '3.13' (recommended,
+			so your app gets patch updates) or an exact version such
+			as '3.13.5', with no 'python-' prefix or other text.
+		EOF
+	fi
+	echo "${lines[0]}"
+}
+
+function python_version::_read_pipfile_lock() {
+	local file="${1}"
+	local version
+	if ! version="$(python3 -S - "${file}" <<-'PY'
+		import json, sys
+		with open(sys.argv[1], encoding="utf-8") as f:
+		    meta = json.load(f).get("_meta", {}).get("requires", {})
+		print(meta.get("python_full_version") or meta.get("python_version") or "")
+	PY
+	)"; then
+		utils::fail <<-EOF
+			Error: Can't parse Pipfile.lock.
+
+			'Pipfile.lock' isn't valid JSON. Regenerate it with:
+
+			   $ pipenv lock
+
+			and commit the result.
+		EOF
+	fi
+	if [[ -n "${version}" ]] && ! python_version::_is_valid "${version}"; then
+		utils::fail <<-EOF
+			Error: Invalid Python version in Pipfile.lock.
+
+			The Python version '${version}' in the 'python_version' or
+			'python_full_version' of 'Pipfile.lock' isn't an exact
+			version such as '3.13' or '3.13.5'.
+
+			Set 'python_version = "3.13"' in the [requires] section of
+			'Pipfile', then run 'pipenv lock' and commit both files.
+		EOF
+	fi
+	echo "${version}"
+}
+
+# Sets REQUESTED_PYTHON_VERSION (may be empty) and PYTHON_VERSION_ORIGIN.
+function python_version::read_requested() {
+	local build_dir="${1}" cache_dir="${2}" package_manager="${3}"
+	local contents cached
+
+	if [[ -f "${build_dir}/runtime.txt" ]]; then
+		contents="$(python_version::_significant_lines "${build_dir}/runtime.txt")"
+		if [[ "${contents}" =~ ^python-((0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?)$ ]]; then
+			REQUESTED_PYTHON_VERSION="${BASH_REMATCH[1]}"
+			PYTHON_VERSION_ORIGIN="runtime.txt"
+			return 0
+		fi
+		python_version::_fail_runtime_txt
+	fi
+
+	python_version::_check_misspelled_python_version_file "${build_dir}"
+
+	if [[ -f "${build_dir}/.python-version" ]]; then
+		REQUESTED_PYTHON_VERSION="$(python_version::_read_python_version_file "${build_dir}/.python-version")"
+		PYTHON_VERSION_ORIGIN=".python-version"
+		return 0
+	fi
+
+	if [[ "${package_manager}" == "pipenv" ]]; then
+		REQUESTED_PYTHON_VERSION="$(python_version::_read_pipfile_lock "${build_dir}/Pipfile.lock")"
+		if [[ -n "${REQUESTED_PYTHON_VERSION}" ]]; then
+			PYTHON_VERSION_ORIGIN="Pipfile.lock"
+			return 0
+		fi
+	fi
+
+	cached="$(cat "${cache_dir}/.heroku/python-version" 2>/dev/null || true)"
+	if [[ "${cached}" =~ ^python-(([0-9]+)\.([0-9]+))\.[0-9]+$ ]]; then
+		REQUESTED_PYTHON_VERSION="${BASH_REMATCH[1]}"
+		PYTHON_VERSION_ORIGIN="cached"
+		return 0
+	fi
+
+	REQUESTED_PYTHON_VERSION=""
+	# shellcheck disable=SC2034 # read by bin/compile
+	PYTHON_VERSION_ORIGIN="default"
+}
+
+# Prints "X.Y.Z /usr/bin/pythonX.Y" for the request, or fails with the versions available.
+function python_version::resolve() {
+	local requested="${1}" origin="${2}"
+	local major minor which="requested" version path
+	[[ "${origin}" == "cached" ]] && which="cached"
+
+	if [[ -z "${requested}" ]]; then
+		python_version::available | head -n 1
+		return 0
+	fi
+
+	IFS=. read -r major minor _ <<<"${requested}"
+	if ((major < 3 || (major == 3 && minor < OLDEST_SUPPORTED_MINOR))); then
+		utils::fail <<-EOF
+			Error: The ${which} Python version has reached end-of-life.
+
+			Python ${major}.${minor} has reached its upstream end-of-life, and
+			is therefore no longer receiving security updates:
+			https://devguide.python.org/versions/#supported-versions
+
+			Upgrade your app to a newer Python version. This stack provides:
+
+			$(python_version::available_list)
+
+			Then update the version in '${origin}'.
+		EOF
+	fi
+	if ((major > 3 || (major == 3 && minor > NEWEST_KNOWN_MINOR))); then
+		utils::fail <<-EOF
+			Error: The ${which} Python version isn't recognised.
+
+			The requested Python version ${major}.${minor} isn't a known
+			version. Check that it's spelled correctly and isn't a
+			future release. This stack provides:
+
+			$(python_version::available_list)
+
+			Update the version in '${origin}' to one of these.
+		EOF
+	fi
+
+	while read -r version path; do
+		if [[ "${version}" == "${requested}" || "${version%.*}" == "${requested}" ]]; then
+			echo "${version} ${path}"
+			return 0
+		fi
+	done < <(python_version::available)
+
+	utils::fail <<-EOF
+		Error: The requested Python version isn't available.
+
+		Python ${requested} (from '${origin}') isn't provided by the
+		'${STACK}' stack, and this build server can't download other
+		Python versions. The versions available are:
+
+		$(python_version::available_list)
+
+		Use one of these by giving only its major version, for example:
+
+		   $ echo "$(python_version::available | head -n 1 | cut -d. -f1,2)" > .python-version
+
+		Giving the major version alone lets the app follow the patch
+		releases the stack provides.
+	EOF
+}
+
+# Prints the version line and the warnings that go with the origin of the version.
+function python_version::announce() {
+	local requested="${1}" origin="${2}" version="${3}"
+	local major="${version%.*}"
+	case "${origin}" in
+		default)
+			output::step "No Python version was specified. Using the buildpack default: Python ${major}"
+			;;
+		cached)
+			output::step "No Python version was specified. Using the same major version as the last build: Python ${major}"
+			;;
+		*)
+			output::step "Using Python ${requested} specified in ${origin}"
+			;;
+	esac
+
+	case "${origin}" in
+		default | cached)
+			output::warning <<-EOF
+				Warning: No Python version was specified.
+
+				Your app doesn't specify a Python version, so the build used
+				the default (Python ${major}). A later build may pick a newer
+				major version, which could break your app.
+
+				Add a '.python-version' file with the major version to use:
+
+				   $ echo "${major}" > .python-version
+				   $ git add .python-version && git commit -m "Pin Python ${major}"
+			EOF
+			;;
+		runtime.txt)
+			output::warning <<-EOF
+				Warning: The runtime.txt file is deprecated.
+
+				The runtime.txt file is deprecated since it has been replaced
+				by the more widely supported .python-version file:
+				https://devcenter.heroku.com/changelog-items/3141
+
+				Switch to '.python-version' (we recommend the major version
+				only, such as '${major}'):
+
+				   $ git rm runtime.txt
+				   $ echo "${major}" > .python-version
+				   $ git add .python-version && git commit -m "Use .python-version"
+			EOF
+			;;
+		*) ;;
+	esac
+	if [[ "${major}" == "3.10" ]]; then
+		output::warning <<-EOF
+			Warning: Support for Python 3.10 is deprecated!
+
+			Python 3.10 reaches its upstream end-of-life in October 2026.
+			Upgrade to a newer Python version.
+		EOF
+	fi
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Small helpers shared by the compile steps.
+
+# Config vars that must never leak from the app's config into the buildpack's own processes:
+# they would change which interpreter or libraries the build runs with.
+ENV_DIR_DENYLIST_REGEX='^(PATH|CPATH|CPPATH|LD_PRELOAD|LIBRARY_PATH|LD_LIBRARY_PATH|PYTHONHOME|PYTHONPATH)$'
+
+# The pip settings an app may give as config vars (private indexes, a mounted wheelhouse, ...).
+PIP_CONFIG_VARS=(PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_FIND_LINKS PIP_NO_INDEX PIP_TRUSTED_HOST)
+
+# Prints the error box read from stdin and fails the build.
+function utils::fail() {
+	output::error
+	exit 1
+}
+
+# Lists the config var names in ENV_DIR that may be exported (valid names, not denylisted).
+function utils::env_dir_names() {
+	local env_dir="${1}"
+	local path name
+	[[ -d "${env_dir}" ]] || return 0
+	for path in "${env_dir}"/*; do
+		[[ -f "${path}" ]] || continue
+		name="$(basename "${path}")"
+		[[ "${name}" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || continue
+		[[ "${name}" =~ ${ENV_DIR_DENYLIST_REGEX} ]] && continue
+		echo "${name}"
+	done
+}
+
+# Exports every allowed config var from ENV_DIR into the current shell (use in a subshell).
+function utils::export_env_dir() {
+	local env_dir="${1}"
+	local name
+	while IFS= read -r name; do
+		export "${name}=$(cat "${env_dir}/${name}")"
+	done < <(utils::env_dir_names "${env_dir}")
+}
+
+# Exports the pip settings (PIP_INDEX_URL and friends) the app set as config vars.
+function utils::export_pip_config() {
+	local env_dir="${1}"
+	local name
+	for name in "${PIP_CONFIG_VARS[@]}"; do
+		if [[ -f "${env_dir}/${name}" ]]; then
+			export "${name}=$(cat "${env_dir}/${name}")"
+		fi
+	done
+}
+
+# The pip settings as "NAME=value" lines, for the dependency cache key.
+function utils::pip_config_summary() {
+	local name
+	for name in "${PIP_CONFIG_VARS[@]}"; do
+		echo "${name}=${!name:-}"
+	done
+}
+
+# Runs a command with its stdout and stderr merged and indented; keeps its exit status.
+function utils::run_indented() {
+	"$@" |& output::indent
+	return "${PIPESTATUS[0]}"
+}
