@@ -81,7 +81,10 @@ export async function gatePush(deps: GateDeps, session: PushSession, hook: HookR
       session.signal,
     );
     log.info({ buildId: result.buildId, status: result.status }, "build finished");
-    if (result.status === "succeeded") return { ok: true };
+    if (result.status === "succeeded") {
+      await pointHeadAt(session.gitDir, update.ref);
+      return { ok: true };
+    }
     const code = result.error?.code ?? (result.status === "cancelled" ? "BUILD_CANCELLED" : "INTERNAL");
     const message = result.error?.message ?? (result.status === "cancelled" ? "the build was cancelled" : "the build failed");
     return fail(code, `${code}: ${message} (build ${result.buildId})`);
@@ -110,4 +113,10 @@ async function branches(gitDir: string): Promise<{ hasMain: boolean; hasMaster: 
 async function revParse(gitDir: string, ref: string): Promise<string | undefined> {
   const r = await runProcess("git", ["--git-dir", gitDir, "rev-parse", "--verify", "--quiet", ref], { env: minimalGitEnv() });
   return r.code === 0 ? r.stdout.trim() : undefined;
+}
+
+/** Repos start with HEAD on main; one that deploys master gets HEAD there so clones check it out. */
+async function pointHeadAt(gitDir: string, ref: string): Promise<void> {
+  if (ref !== "refs/heads/master") return;
+  await runProcess("git", ["--git-dir", gitDir, "symbolic-ref", "HEAD", ref], { env: minimalGitEnv() });
 }
