@@ -1,0 +1,56 @@
+/** Schema migrations, applied in order inside one transaction each; never edit a shipped one. */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE apps (
+    name TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE config_vars (
+    app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (app, key)
+  );
+  CREATE TABLE builds (
+    id TEXT PRIMARY KEY,
+    app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+    commit_sha TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error_code TEXT,
+    error_message TEXT,
+    buildpacks TEXT NOT NULL DEFAULT '[]',
+    phases TEXT NOT NULL DEFAULT '[]',
+    slug_id TEXT,
+    created_at TEXT NOT NULL,
+    finished_at TEXT
+  );
+  CREATE INDEX builds_app ON builds(app, created_at);
+  CREATE TABLE build_output (
+    build_id TEXT NOT NULL REFERENCES builds(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    chunk BLOB NOT NULL,
+    PRIMARY KEY (build_id, seq)
+  );
+  CREATE TABLE slugs (
+    id TEXT NOT NULL,
+    app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+    size_bytes INTEGER NOT NULL,
+    commit_sha TEXT NOT NULL,
+    buildpacks TEXT NOT NULL,
+    stack TEXT NOT NULL,
+    process_types TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (app, id)
+  );
+  CREATE TABLE releases (
+    app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    slug_id TEXT,
+    config TEXT NOT NULL,
+    process_types TEXT NOT NULL,
+    description TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (app, version)
+  );
+  `,
+];

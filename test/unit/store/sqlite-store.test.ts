@@ -1,0 +1,61 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openSqliteStore } from "../../../src/store/sqlite-store.js";
+import type { MetadataStore } from "../../../src/store/types.js";
+
+describe("sqlite metadata store", () => {
+  let dir: string;
+  let store: MetadataStore;
+  const file = (): string => path.join(dir, "meta.db");
+
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "sf-store-"));
+    store = openSqliteStore(file());
+  });
+  afterEach(() => {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const slug = (id: string) => ({ id, app: "web", sizeBytes: 10, commit: "c".repeat(40), buildpacks: ["python"], stack: "debian-13", processTypes: { web: "python app.py" }, createdAt: new Date().toISOString() });
+
+  it("creates apps once and lists them", () => {
+    store.createApp("web");
+    expect(() => store.createApp("web")).toThrow(/already exists/);
+    expect(store.ensureApp("api").name).toBe("api");
+    expect(store.listApps().map((a) => a.name)).toEqual(["api", "web"]);
+  });
+
+  it("numbers releases per app: deploy, config change, rollback", () => {
+    store.createApp("web");
+    expect(store.updateConfigVars("web", { GREETING: "hi" }).release).toBeUndefined();
+    store.putSlug(slug("sha256:aa"));
+    const v1 = store.createDeployRelease("web", "sha256:aa", { web: "python app.py" }, "Deploy ccccccc");
+    expect(v1).toMatchObject({ version: 1, slugId: "sha256:aa", config: { GREETING: "hi" } });
+    const { release: v2 } = store.updateConfigVars("web", { GREETING: "hello", OLD: null });
+    expect(v2).toMatchObject({ version: 2, slugId: "sha256:aa", description: "Set GREETING config vars; Remove OLD config vars", config: { GREETING: "hello" } });
+    store.putSlug(slug("sha256:bb"));
+    store.createDeployRelease("web", "sha256:bb", {}, "Deploy ddddddd");
+    const v4 = store.rollback("web", 1);
+    expect(v4).toMatchObject({ version: 4, slugId: "sha256:aa", description: "Rollback to v1", config: { GREETING: "hi" } });
+    expect(store.getConfigVars("web")).toEqual({ GREETING: "hi" });
+    expect(store.listReleases("web").map((r) => r.version)).toEqual([4, 3, 2, 1]);
+    expect(() => store.rollback("web", 9)).toThrow(/no release v9/);
+  });
+
+  it("keeps build output in order and marks interrupted builds failed after a restart", () => {
+    store.createApp("web");
+    store.createBuild({ id: "b1", app: "web", commit: "abc" });
+    store.updateBuild("b1", { status: "building" });
+    store.appendBuildOutput("b1", Buffer.from("one\n"));
+    store.appendBuildOutput("b1", Buffer.from("two\n"));
+    expect(store.readBuildOutput("b1").map((c) => c.chunk.toString())).toEqual(["one\n", "two\n"]);
+    expect(store.readBuildOutput("b1", 1).map((c) => c.seq)).toEqual([2]);
+    store.close();
+    store = openSqliteStore(file());
+    expect(store.failInterruptedBuilds()).toBe(1);
+    expect(store.getBuild("b1")).toMatchObject({ status: "failed", errorCode: "INTERRUPTED" });
+  });
+});
