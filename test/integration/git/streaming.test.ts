@@ -1,0 +1,107 @@
+import fs from "node:fs";
+import path from "node:path";
+import git from "isomorphic-git";
+import gitHttp from "isomorphic-git/http/node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FakeBuilder } from "../../helpers/fake-builder.js";
+import { GitClient } from "../../helpers/git-client.js";
+import { startGitServer, TEST_TOKEN, type TestGitServer } from "../../helpers/git-server.js";
+import { tmpDirs } from "../../helpers/tmp-dir.js";
+
+const dirs = tmpDirs();
+let server: TestGitServer;
+let client: GitClient;
+const builder = new FakeBuilder();
+
+beforeAll(async () => {
+  // A short bridge keepalive so the 30 s test also exercises it; git's own keepalive covers the client.
+  server = await startGitServer(await dirs.make(), builder, { keepAliveMs: 5000 });
+  client = new GitClient(await dirs.make());
+});
+afterAll(async () => {
+  await server.close();
+  await dirs.cleanup();
+});
+
+async function serverRef(app: string): Promise<string> {
+  return client.ok(["--git-dir", path.join(server.reposDir, `${app}.git`), "rev-parse", "refs/heads/main"], server.dataDir);
+}
+
+describe("build output", () => {
+  it("streams live: the first line arrives seconds before the push ends", async () => {
+    builder.plan = { steps: ["-----> step one", { sleepMs: 3000 }, "-----> step two"] };
+    const work = await dirs.make();
+    await client.initRepo(work);
+    const run = client.spawnTimed(["push", "--progress", server.url("live-app"), "HEAD:main"], work);
+    const result = await run.done;
+    expect(result.code, result.stderr).toBe(0);
+    const first = run.lines.find((l) => l.text.includes("step one"));
+    const second = run.lines.find((l) => l.text.includes("step two"));
+    expect(first).toBeDefined();
+    expect(second).toBeDefined();
+    expect(result.ms - first!.t).toBeGreaterThanOrEqual(2000);
+    expect(second!.t - first!.t).toBeGreaterThanOrEqual(2500);
+  });
+
+  it("carries \\r progress, ANSI and a line over 64 KiB intact", async () => {
+    const long = "x".repeat(70_000);
+    builder.plan = { steps: ["progress 1%\rprogress 100%", "\u001b[1;32mgreen\u001b[0m ✓", long] };
+    const work = await dirs.make();
+    await client.initRepo(work);
+    const push = await client.run(["push", server.url("bytes-app"), "HEAD:main"], work);
+    expect(push.code, push.stderr).toBe(0);
+    expect(push.stderr).toContain("progress 100%");
+    expect(push.stderr).toContain("\u001b[1;32mgreen\u001b[0m ✓");
+    // git re-prefixes each 128-byte piece's line start only; the bytes all arrive.
+    expect(push.stderr.replace(/remote: /g, "").replace(/\s/g, "")).toContain(long);
+  });
+});
+
+describe("a build silent for 30 s", () => {
+  it("succeeds with the git CLI", async () => {
+    builder.plan = { steps: ["-----> thinking", { sleepMs: 30_000 }, "-----> done"] };
+    const work = await dirs.make();
+    const head = await client.initRepo(work);
+    const push = await client.run(["push", server.url("silent-cli"), "HEAD:main"], work);
+    expect(push.code, push.stderr).toBe(0);
+    expect(push.stderr).toContain("-----> done");
+    expect(await serverRef("silent-cli")).toBe(head);
+  }, 90_000);
+
+  it("succeeds with isomorphic-git (keepalive under its 5 s socket timeout)", async () => {
+    builder.plan = { steps: ["-----> thinking", { sleepMs: 30_000 }, "-----> done"] };
+    const work = await dirs.make();
+    const head = await client.initRepo(work);
+    const messages: string[] = [];
+    const result = await git.push({
+      fs,
+      http: gitHttp,
+      dir: work,
+      url: `http://127.0.0.1:${server.port}/silent-iso.git`,
+      ref: "main",
+      remoteRef: "main",
+      onAuth: () => ({ username: "git", password: TEST_TOKEN }),
+      onMessage: (m) => void messages.push(m),
+    });
+    expect(result.ok).toBe(true);
+    expect(result.refs["refs/heads/main"]?.ok).toBe(true);
+    expect(messages.join("")).toContain("-----> done");
+    expect(await serverRef("silent-iso")).toBe(head);
+  }, 90_000);
+
+  it("isomorphic-git sees a failed build as a per-ref error", async () => {
+    builder.plan = { steps: ["-----> compiling"], fail: { code: "COMPILE_FAILED", message: "nope" } };
+    const work = await dirs.make();
+    await client.initRepo(work);
+    const push = git.push({
+      fs,
+      http: gitHttp,
+      dir: work,
+      url: `http://127.0.0.1:${server.port}/iso-fail.git`,
+      ref: "main",
+      remoteRef: "main",
+      onAuth: () => ({ username: "git", password: TEST_TOKEN }),
+    });
+    await expect(push).rejects.toMatchObject({ code: "GitPushError", data: { result: { refs: { "refs/heads/main": { ok: false, error: "pre-receive hook declined" } } } } });
+  });
+});
