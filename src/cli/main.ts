@@ -7,6 +7,9 @@ import { startServer } from "../main.js";
 import { buildStack, shortId } from "../stack/build-stack.js";
 import { LABELS, stackNames } from "../stack/recipes.js";
 import { formatTable } from "./table.js";
+import { ApiError, createApiClient } from "./api-client.js";
+import { API_COMMANDS, UsageError } from "./api-commands.js";
+import { existsSync, readFileSync } from "node:fs";
 
 const USAGE = `Usage: slugforge <command> [options]
 
@@ -16,6 +19,10 @@ Server and host:
   stack build [name]    make the stack's build and run images from Debian packages
   stack ls [--json]     list stack images
 
+Apps, builds, slugs and releases (talk to a running server: SLUGFORGE_URL, SLUGFORGE_TOKEN):
+${Object.values(API_COMMANDS).map((c) => `  ${c.usage.padEnd(36)}${c.summary}`).join("\n")}
+
+Exit codes: 0 success, 1 the command failed, 2 wrong usage.
 Run \`slugforge <command> --help\` for a command's options.`;
 
 type Say = (line: string) => void;
@@ -39,12 +46,49 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       case "stack":
         return await stack(rest, env, say);
       default:
+        if (API_COMMANDS[command]) return await apiCommand(command, rest, env);
         console.error(`slugforge: unknown command "${command}"\n\n${USAGE}`);
         return 2;
     }
   } catch (err) {
     if (isSlugforgeError(err)) {
       console.error(`error ${err.code}: ${err.message}\n  ${err.hint}`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+async function apiCommand(name: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const spec = API_COMMANDS[name]!;
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(`Usage: slugforge ${spec.usage}\n\n${spec.summary}.\nServer: SLUGFORGE_URL (default http://127.0.0.1:$PORT), token: SLUGFORGE_TOKEN (default: the data folder's token file).`);
+    return 0;
+  }
+  const json = args.includes("--json");
+  const positional = args.filter((a) => a !== "--json");
+  const unknown = positional.find((a) => a.startsWith("--"));
+  if (unknown || positional.length < spec.min) {
+    console.error(`${unknown ? `unknown option ${unknown}\n` : ""}Usage: slugforge ${spec.usage}`);
+    return 2;
+  }
+  const config = settings(env);
+  const url = env.SLUGFORGE_URL || `http://127.0.0.1:${config.port}`;
+  const tokenFile = path.join(config.dataDir, "token");
+  const token = config.token ?? (existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : "");
+  if (!token) {
+    console.error("no API token: set SLUGFORGE_TOKEN (the server printed one on its first start, and keeps it in its data folder)");
+    return 2;
+  }
+  try {
+    return await spec.run(createApiClient(url, token), positional, { out: (t) => console.log(t), raw: process.stdout, json });
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`${err.message}\nUsage: slugforge ${spec.usage}`);
+      return 2;
+    }
+    if (err instanceof ApiError) {
+      console.error(`error ${err.id}: ${err.message}`);
       return 1;
     }
     throw err;

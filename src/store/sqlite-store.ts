@@ -187,6 +187,18 @@ export function openSqliteStore(file: string): MetadataStore {
       const row = db.prepare("SELECT * FROM releases WHERE app = ? AND version = ?").get(app, version) as Row | undefined;
       return row ? toRelease(row) : undefined;
     },
+    stats() {
+      const byStatus = db.prepare("SELECT status, COUNT(*) AS n FROM builds GROUP BY status").all() as Row[];
+      const durations = db
+        .prepare("SELECT (julianday(finished_at) - julianday(created_at)) * 86400.0 AS s FROM builds WHERE finished_at IS NOT NULL")
+        .all() as Row[];
+      const bytes = db.prepare("SELECT COALESCE(SUM(size_bytes), 0) AS b FROM (SELECT DISTINCT id, size_bytes FROM slugs)").get() as Row;
+      return {
+        buildsByStatus: Object.fromEntries(byStatus.map((r) => [String(r.status), Number(r.n)])),
+        buildDurationsS: durations.map((r) => Number(r.s)),
+        slugBytes: Number(bytes.b),
+      };
+    },
     close: () => db.close(),
   };
 }

@@ -88,5 +88,14 @@ export interface MetadataStore {
   listReleases(app: string): ReleaseRecord[];
   getRelease(app: string, version: number): ReleaseRecord | undefined;
 
+  stats(): StoreStats;
+
   close(): void;
+}
+
+export interface StoreStats {
+  readonly buildsByStatus: Readonly<Record<string, number>>;
+  /** Wall times of finished builds, in seconds. */
+  readonly buildDurationsS: readonly number[];
+  readonly slugBytes: number;
 }

@@ -1,0 +1,150 @@
+import type http from "node:http";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import { SlugforgeError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { MetadataStore } from "../store/types.js";
+import { checkAuthorization } from "./auth.js";
+import { fail, readJson, sendError, sendJson } from "./http-json.js";
+import { renderMetrics } from "./metrics.js";
+import { createRouter, type RouteContext } from "./router.js";
+
+const APP_NAME = /^[a-z][a-z0-9-]{1,29}$/;
+const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export interface SlugBlobs {
+  /** A stream of the slug's bytes that errors if they do not hash to the id; undefined when absent. */
+  open(id: string): Promise<Readable | undefined>;
+}
+
+export interface ApiDeps {
+  readonly token: string;
+  readonly store: MetadataStore;
+  readonly slugs: SlugBlobs;
+  readonly log: Logger;
+  /** Builds waiting for a slot, for /metrics. */
+  readonly queueDepth: () => number;
+  /** How often a followed build's output is polled. */
+  readonly followIntervalMs?: number;
+}
+
+/** The JSON API, shaped after Heroku's Platform API. Answers false for paths it does not own. */
+export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
+  const { store } = deps;
+  const router = createRouter();
+  const app = (ctx: RouteContext): string => {
+    const name = ctx.params.app!;
+    if (!store.getApp(name)) fail("APP_NOT_FOUND", `no app named "${name}"`);
+    return name;
+  };
+
+  router.add("GET", "/api/apps", ({ res }) => sendJson(res, 200, store.listApps()));
+  router.add("POST", "/api/apps", async ({ req, res }) => {
+    const body = (await readJson(req)) as { name?: unknown };
+    const name = typeof body?.name === "string" ? body.name : "";
+    if (!APP_NAME.test(name)) fail("APP_NAME_INVALID", `"${name}" is not a valid app name`);
+    sendJson(res, 201, store.createApp(name));
+  });
+  router.add("GET", "/api/apps/:app", (ctx) => sendJson(ctx.res, 200, store.getApp(app(ctx))));
+  router.add("DELETE", "/api/apps/:app", (ctx) => {
+    const name = app(ctx);
+    store.deleteApp(name);
+    sendJson(ctx.res, 200, { name, deleted: true });
+  });
+  router.add("GET", "/api/apps/:app/config-vars", (ctx) => sendJson(ctx.res, 200, store.getConfigVars(app(ctx))));
+  router.add("PATCH", "/api/apps/:app/config-vars", async (ctx) => {
+    const name = app(ctx);
+    const body = await readJson(ctx.req);
+    if (typeof body !== "object" || body === null || Array.isArray(body)) fail("BAD_REQUEST", 'send an object: {"KEY": "value", "OLD": null}');
+    const changes: Record<string, string | null> = {};
+    for (const [key, value] of Object.entries(body)) {
+      if (!CONFIG_KEY.test(key)) fail("CONFIG_INVALID", `"${key}" is not a valid config var name (letters, digits and _; not starting with a digit)`);
+      if (value !== null && typeof value !== "string") fail("CONFIG_INVALID", `the value of ${key} must be a string, or null to remove it`);
+      changes[key] = value;
+    }
+    const { config, release } = store.updateConfigVars(name, changes);
+    sendJson(ctx.res, 200, { config, release: release ?? null });
+  });
+  router.add("GET", "/api/apps/:app/builds", (ctx) => sendJson(ctx.res, 200, store.listBuilds(app(ctx))));
+  router.add("GET", "/api/builds/:id", (ctx) => sendJson(ctx.res, 200, build(ctx.params.id!)));
+  router.add("GET", "/api/builds/:id/output", (ctx) => followOutput(ctx, ctx.params.id!));
+  router.add("GET", "/api/apps/:app/slugs", (ctx) => sendJson(ctx.res, 200, store.listSlugs(app(ctx))));
+  router.add("GET", "/api/slugs/:id", (ctx) => sendJson(ctx.res, 200, slug(ctx.params.id!)));
+  router.add("GET", "/api/slugs/:id/blob", async (ctx) => {
+    const meta = slug(ctx.params.id!);
+    const stream = await deps.slugs.open(meta.id);
+    if (!stream) fail("INTERNAL", `slug ${meta.id} is recorded but its file is missing`);
+    ctx.res.writeHead(200, { "Content-Type": "application/gzip", "Content-Length": String(meta.sizeBytes), "X-Slug-Id": meta.id });
+    await pipeline(stream, ctx.res).catch((err: unknown) => {
+      deps.log.error({ err, slug: meta.id }, "slug download failed");
+      ctx.res.destroy();
+    });
+  });
+  router.add("GET", "/api/apps/:app/releases", (ctx) => sendJson(ctx.res, 200, store.listReleases(app(ctx))));
+  router.add("POST", "/api/apps/:app/releases", async (ctx) => {
+    const name = app(ctx);
+    const body = (await readJson(ctx.req)) as { release?: unknown };
+    const version = typeof body?.release === "string" ? Number(body.release.replace(/^v/, "")) : body?.release;
+    if (typeof version !== "number" || !Number.isInteger(version) || version < 1) fail("BAD_REQUEST", 'name the release to roll back to: {"release": 3}');
+    sendJson(ctx.res, 201, store.rollback(name, version));
+  });
+  router.add("GET", "/metrics", ({ res }) => {
+    res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4" });
+    res.end(renderMetrics(store.stats(), deps.queueDepth()));
+  });
+
+  function build(id: string) {
+    const record = store.getBuild(id);
+    if (!record) fail("NOT_FOUND", `no build with id ${id}`);
+    return record;
+  }
+  function slug(id: string) {
+    const record = store.getSlug(id);
+    if (!record) fail("NOT_FOUND", `no slug with id ${id}`);
+    return record;
+  }
+
+  async function followOutput(ctx: RouteContext, id: string): Promise<void> {
+    build(id);
+    ctx.res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", "X-Accel-Buffering": "no" });
+    let seq = 0;
+    let closed = false;
+    ctx.res.on("close", () => (closed = true));
+    while (!closed) {
+      for (const part of store.readBuildOutput(id, seq)) {
+        ctx.res.write(part.chunk);
+        seq = part.seq;
+      }
+      const status = store.getBuild(id)?.status;
+      if (status !== "queued" && status !== "building") {
+        // One last read: output written between the read above and the status change.
+        for (const part of store.readBuildOutput(id, seq)) ctx.res.write(part.chunk);
+        break;
+      }
+      await sleep(deps.followIntervalMs ?? 250);
+    }
+    ctx.res.end();
+  }
+
+  return (req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (!url.pathname.startsWith("/api/") && url.pathname !== "/metrics") return false;
+    void (async () => {
+      try {
+        if (!checkAuthorization(req.headers.authorization, deps.token)) {
+          res.setHeader("WWW-Authenticate", 'Basic realm="slugforge"');
+          fail("UNAUTHORIZED", "missing or wrong API token");
+        }
+        const found = router.match(req.method ?? "GET", url.pathname);
+        if (found === undefined) return sendJson(res, 404, { id: "NOT_FOUND", message: `no such endpoint: ${url.pathname}` });
+        if (found === "method") return sendJson(res, 405, { id: "BAD_REQUEST", message: `${req.method} is not allowed on ${url.pathname}` });
+        await found.handler({ req, res, params: found.params, query: url.searchParams });
+      } catch (err) {
+        if (!(err instanceof SlugforgeError) || err.code === "INTERNAL") deps.log.error({ err }, "API request failed");
+        sendError(res, err);
+      }
+    })();
+    return true;
+  };
+}

@@ -1,0 +1,166 @@
+import { createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { rename, rm } from "node:fs/promises";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ApiClient } from "./api-client.js";
+import { formatTable } from "./table.js";
+
+export interface CommandIO {
+  readonly out: (text: string) => void;
+  readonly raw: NodeJS.WritableStream;
+  readonly json: boolean;
+}
+
+interface CommandSpec {
+  readonly usage: string;
+  readonly summary: string;
+  /** Positional arguments it needs at the least. */
+  readonly min: number;
+  readonly run: (api: ApiClient, args: string[], io: CommandIO) => Promise<number>;
+}
+
+type Row = Record<string, unknown>;
+
+const list = (rows: Row[], columns: string[], io: CommandIO, empty: string): number => {
+  if (io.json) io.out(JSON.stringify(rows, null, 2));
+  else if (rows.length === 0) io.out(empty);
+  else io.out(formatTable(rows, columns));
+  return 0;
+};
+const show = (value: unknown, io: CommandIO, text: string): number => {
+  io.out(io.json ? JSON.stringify(value, null, 2) : text);
+  return 0;
+};
+const short = (id: unknown): string => String(id ?? "").replace(/^sha256:/, "").slice(0, 12);
+const app = (name: string): string => `/api/apps/${encodeURIComponent(name)}`;
+
+/** The commands that talk to a running server, by name. */
+export const API_COMMANDS: Readonly<Record<string, CommandSpec>> = {
+  apps: {
+    usage: "apps [--json]",
+    summary: "list apps",
+    min: 0,
+    run: async (api, _args, io) => list(await api.get<Row[]>("/api/apps"), ["name", "createdAt"], io, "no apps yet; a first git push creates one"),
+  },
+  "apps:create": {
+    usage: "apps:create NAME [--json]",
+    summary: "create an app",
+    min: 1,
+    run: async (api, [name], io) => {
+      const created = await api.send<Row>("POST", "/api/apps", { name });
+      return show(created, io, `created ${name}; push to it with: git remote add paas <server>/${name}.git`);
+    },
+  },
+  config: {
+    usage: "config APP [--json]",
+    summary: "show config vars",
+    min: 1,
+    run: async (api, [name], io) => {
+      const vars = await api.get<Record<string, string>>(`${app(name!)}/config-vars`);
+      const rows = Object.entries(vars).map(([key, value]) => ({ key, value }));
+      return io.json ? show(vars, io, "") : list(rows, ["key", "value"], io, `${name} has no config vars`);
+    },
+  },
+  "config:set": {
+    usage: "config:set APP KEY=VALUE... [--json]",
+    summary: "set config vars (makes a release when the app has one)",
+    min: 2,
+    run: async (api, [name, ...pairs], io) => {
+      const changes: Record<string, string> = {};
+      for (const pair of pairs) {
+        const eq = pair.indexOf("=");
+        if (eq < 1) throw new UsageError(`"${pair}" is not KEY=VALUE`);
+        changes[pair.slice(0, eq)] = pair.slice(eq + 1);
+      }
+      const result = await api.send<{ release: Row | null }>("PATCH", `${app(name!)}/config-vars`, changes);
+      const rel = result.release ? ` (release v${String(result.release.version)})` : "";
+      return show(result, io, `set ${Object.keys(changes).join(", ")} on ${name}${rel}`);
+    },
+  },
+  "config:unset": {
+    usage: "config:unset APP KEY... [--json]",
+    summary: "remove config vars",
+    min: 2,
+    run: async (api, [name, ...keys], io) => {
+      const result = await api.send<{ release: Row | null }>("PATCH", `${app(name!)}/config-vars`, Object.fromEntries(keys.map((k) => [k, null])));
+      const rel = result.release ? ` (release v${String(result.release.version)})` : "";
+      return show(result, io, `removed ${keys.join(", ")} from ${name}${rel}`);
+    },
+  },
+  builds: {
+    usage: "builds APP [--json]",
+    summary: "list an app's builds",
+    min: 1,
+    run: async (api, [name], io) => {
+      const rows = (await api.get<Row[]>(`${app(name!)}/builds`)).map((b) => ({ ...b, commit: String(b.commit).slice(0, 7), error: b.errorCode ?? "" }));
+      return list(rows, ["id", "status", "commit", "error", "createdAt"], io, `${name} has no builds`);
+    },
+  },
+  "builds:output": {
+    usage: "builds:output BUILD_ID",
+    summary: "print a build's output (follows a running build)",
+    min: 1,
+    run: async (api, [id], io) => {
+      const { body } = await api.stream(`/api/builds/${encodeURIComponent(id!)}/output`);
+      await pipeline(body, io.raw as NodeJS.WritableStream, { end: false });
+      return 0;
+    },
+  },
+  slugs: {
+    usage: "slugs APP [--json]",
+    summary: "list an app's slugs",
+    min: 1,
+    run: async (api, [name], io) => {
+      const rows = (await api.get<Row[]>(`${app(name!)}/slugs`)).map((s) => ({ ...s, short: short(s.id), commit: String(s.commit).slice(0, 7), size: s.sizeBytes }));
+      return list(rows, ["short", "size", "commit", "stack", "createdAt"], io, `${name} has no slugs`);
+    },
+  },
+  "slugs:download": {
+    usage: "slugs:download SLUG_ID [FILE]",
+    summary: "download a slug and verify its sha256",
+    min: 1,
+    run: async (api, [id, file], io) => {
+      const target = file ?? `${short(id)}.tar.gz`;
+      const expected = id!.replace(/^sha256:/, "");
+      const { body } = await api.stream(`/api/slugs/${encodeURIComponent(id!)}/blob`);
+      const hash = createHash("sha256");
+      const tmp = `${target}.part`;
+      const hasher = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          hash.update(chunk);
+          cb(null, chunk);
+        },
+      });
+      try {
+        await pipeline(body, hasher, createWriteStream(tmp));
+        const actual = hash.digest("hex");
+        if (actual !== expected) throw new Error(`the download's sha256 is ${actual}, not ${expected}: not kept; try again`);
+        await rename(tmp, target);
+      } finally {
+        await rm(tmp, { force: true });
+      }
+      return show({ id, file: target }, io, `downloaded ${id} to ${target} (sha256 verified)`);
+    },
+  },
+  releases: {
+    usage: "releases APP [--json]",
+    summary: "list an app's releases",
+    min: 1,
+    run: async (api, [name], io) => {
+      const rows = (await api.get<Row[]>(`${app(name!)}/releases`)).map((r) => ({ ...r, release: `v${String(r.version)}`, slug: short(r.slugId) }));
+      return list(rows, ["release", "description", "slug", "createdAt"], io, `${name} has no releases`);
+    },
+  },
+  rollback: {
+    usage: "rollback APP vN [--json]",
+    summary: "make a new release from an older one's slug and config",
+    min: 2,
+    run: async (api, [name, version], io) => {
+      const release = await api.send<Row>("POST", `${app(name!)}/releases`, { release: version });
+      return show(release, io, `rolled back ${name} to ${version}: now v${String(release.version)}`);
+    },
+  },
+};
+
+export class UsageError extends Error {}

@@ -1,0 +1,96 @@
+import http from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createApiHandler } from "../../../src/api/api-handler.js";
+import { silentLogger } from "../../../src/log.js";
+import { openSqliteStore } from "../../../src/store/sqlite-store.js";
+import type { MetadataStore } from "../../../src/store/types.js";
+
+const TOKEN = "test-token-123";
+
+describe("HTTP API", () => {
+  let dir: string;
+  let store: MetadataStore;
+  let server: http.Server;
+  let base: string;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "sf-api-"));
+    store = openSqliteStore(path.join(dir, "meta.db"));
+    const handler = createApiHandler({
+      token: TOKEN,
+      store,
+      log: silentLogger(),
+      queueDepth: () => 3,
+      followIntervalMs: 20,
+      slugs: { open: async (id) => (id === "sha256:aa" ? Readable.from([Buffer.from("slug-bytes")]) : undefined) },
+    });
+    server = http.createServer((req, res) => {
+      if (!handler(req, res)) res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterEach(async () => {
+    await new Promise((r) => server.close(r));
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const call = (method: string, p: string, body?: unknown, token: string | null = TOKEN) =>
+    fetch(`${base}${p}`, {
+      method,
+      headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body ? { "Content-Type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+
+  it("refuses requests without the token, with Basic or Bearer accepted", async () => {
+    const res = await call("GET", "/api/apps", undefined, null);
+    expect(res.status).toBe(401);
+    expect(res.headers.get("www-authenticate")).toMatch(/^Basic/);
+    expect(await res.json()).toMatchObject({ id: "UNAUTHORIZED" });
+    expect((await call("GET", "/api/apps", undefined, "wrong")).status).toBe(401);
+    const basic = await fetch(`${base}/api/apps`, { headers: { Authorization: `Basic ${Buffer.from(`git:${TOKEN}`).toString("base64")}` } });
+    expect(basic.status).toBe(200);
+  });
+
+  it("creates apps, validates names, sets config and rolls back", async () => {
+    expect((await call("POST", "/api/apps", { name: "Bad_Name" })).status).toBe(400);
+    expect((await call("POST", "/api/apps", { name: "web" })).status).toBe(201);
+    expect((await call("GET", "/api/apps/nope")).status).toBe(404);
+    store.putSlug({ id: "sha256:aa", app: "web", sizeBytes: 10, commit: "abc", buildpacks: [], stack: "debian-13", processTypes: {}, createdAt: new Date().toISOString() });
+    store.createDeployRelease("web", "sha256:aa", {}, "Deploy abc");
+    const patched = await (await call("PATCH", "/api/apps/web/config-vars", { GREETING: "hi" })).json();
+    expect(patched).toMatchObject({ config: { GREETING: "hi" }, release: { version: 2, description: "Set GREETING config vars" } });
+    expect((await call("PATCH", "/api/apps/web/config-vars", { "1BAD": "x" })).status).toBe(400);
+    const rolled = await (await call("POST", "/api/apps/web/releases", { release: "v1" })).json();
+    expect(rolled).toMatchObject({ version: 3, description: "Rollback to v1", slugId: "sha256:aa" });
+    const blob = await call("GET", "/api/slugs/sha256:aa/blob");
+    expect(await blob.text()).toBe("slug-bytes");
+    expect((await call("GET", "/api/slugs/sha256:zz")).status).toBe(404);
+  });
+
+  it("follows a running build's output until it ends", async () => {
+    store.createApp("web");
+    store.createBuild({ id: "b1", app: "web", commit: "abc" });
+    store.updateBuild("b1", { status: "building" });
+    store.appendBuildOutput("b1", Buffer.from("first\n"));
+    const pending = call("GET", "/api/builds/b1/output").then((r) => r.text());
+    setTimeout(() => {
+      store.appendBuildOutput("b1", Buffer.from("second\n"));
+      store.updateBuild("b1", { status: "succeeded" });
+    }, 100);
+    expect(await pending).toBe("first\nsecond\n");
+  });
+
+  it("serves Prometheus metrics", async () => {
+    const text = await (await call("GET", "/metrics")).text();
+    expect(text).toContain('slugforge_builds_total{status="succeeded"} 0');
+    expect(text).toContain("slugforge_build_queue_depth 3");
+    expect(text).toContain("slugforge_slug_bytes 0");
+  });
+});
