@@ -1,0 +1,54 @@
+import type { ResolvedBuildpack, BuildpackResolver } from "../buildpacks/resolve-buildpacks.js";
+import type { Config } from "../config/parse-config.js";
+import type { Container, ContainerRuntime } from "../docker/container-runtime.js";
+import type { Logger } from "../log.js";
+import type { SlugFile } from "../slug/slug-writer.js";
+import type { BuildPrinter } from "./build-printer.js";
+import type { BuildRequest } from "./types.js";
+
+/** What the pipeline needs from the rest of the server; the composition root supplies it. */
+export interface PipelineDeps {
+  readonly runtime: ContainerRuntime;
+  readonly config: Pick<Config, "stack" | "buildTimeoutMs" | "buildNetwork" | "buildMounts" | "buildMemoryBytes" | "buildCpus" | "buildPids" | "maxSlugBytes">;
+  readonly buildpacks: BuildpackResolver;
+  readonly getConfigVars: (app: string) => Promise<Record<string, string>>;
+  /** `<dataDir>/slugs`. */
+  readonly slugsDir: string;
+  /** `<dataDir>/cache`: `<app>/<buildpack key>.tar` per app and buildpack. */
+  readonly cacheDir: string;
+}
+
+/** A buildpack copied into the build container. */
+export interface InstalledBuildpack extends ResolvedBuildpack {
+  /** `/tmp/buildpacks/<index>-<name>` inside the container. */
+  readonly dir: string;
+  /** `/tmp/cache/<key>` inside the container. */
+  readonly cacheDir: string;
+}
+
+/** One build's state as it moves through the phases; each phase reads what earlier ones set. */
+export interface BuildContext {
+  readonly buildId: string;
+  readonly request: BuildRequest;
+  readonly out: BuildPrinter;
+  /** Aborted on cancel or timeout. */
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  readonly deps: PipelineDeps;
+  configVars: Record<string, string>;
+  container?: Container;
+  buildpacks: InstalledBuildpack[];
+  processTypes: Record<string, string>;
+  slug?: SlugFile;
+}
+
+export interface Phase {
+  readonly name: string;
+  run(ctx: BuildContext): Promise<void>;
+}
+
+/** The container a phase needs; a phase that runs before it exists is a bug. */
+export function containerOf(ctx: BuildContext): Container {
+  if (!ctx.container) throw new Error(`build ${ctx.buildId}: no build container yet`);
+  return ctx.container;
+}

@@ -1,0 +1,47 @@
+import { spawn } from "node:child_process";
+import type { Readable } from "node:stream";
+import { SlugforgeError } from "../errors.js";
+import { runProcess } from "../util/run-process.js";
+import type { SourceRef } from "./types.js";
+
+/** The environment git needs to read a pushed commit, which may still be in git's quarantine. */
+export function gitSourceEnv(source: SourceRef): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/", GIT_DIR: source.gitDir };
+  if (source.objectDirectory) env.GIT_OBJECT_DIRECTORY = source.objectDirectory;
+  if (source.alternateObjectDirectories) env.GIT_ALTERNATE_OBJECT_DIRECTORIES = source.alternateObjectDirectories;
+  if (source.quarantinePath) env.GIT_QUARANTINE_PATH = source.quarantinePath;
+  return env;
+}
+
+const MAX_SMALL_FILE = 1024 * 1024;
+
+/** A small file of the commit (`.slugignore`, `.buildpacks`), or undefined when there is none. */
+export async function readCommitFile(source: SourceRef, commit: string, file: string, signal?: AbortSignal): Promise<string | undefined> {
+  const env = gitSourceEnv(source);
+  const listing = await runProcess("git", ["ls-tree", "-l", commit, "--", file], { env, signal });
+  if (listing.code !== 0) throw new SlugforgeError("INTERNAL", `git ls-tree ${commit} failed: ${listing.stderr.trim()}`);
+  const m = /^\d+ blob ([0-9a-f]+)\s+(\d+)\t/.exec(listing.stdout);
+  if (!m) return undefined;
+  if (Number(m[2]) > MAX_SMALL_FILE) return undefined;
+  const blob = await runProcess("git", ["cat-file", "blob", m[1]!], { env, signal });
+  if (blob.code !== 0) throw new SlugforgeError("INTERNAL", `git cat-file ${m[1]} failed: ${blob.stderr.trim()}`);
+  return blob.stdout;
+}
+
+/** `git archive --format=tar <commit>` as a stream; `done` rejects when git fails. */
+export function gitArchive(source: SourceRef, commit: string, signal?: AbortSignal): { stream: Readable; done: Promise<void> } {
+  const child = spawn("git", ["archive", "--format=tar", commit], { env: gitSourceEnv(source), signal, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (b: Buffer) => {
+    if (stderr.length < 4096) stderr += b.toString("utf8");
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code === 0) resolve();
+      else reject(new SlugforgeError("INTERNAL", `git archive ${commit} exited with ${code}: ${stderr.trim()}`));
+    });
+  });
+  done.catch(() => undefined);
+  return { stream: child.stdout, done };
+}

@@ -1,0 +1,24 @@
+import { packEntries } from "../../slug/tar-pack.js";
+import { containerOf, type Phase } from "../build-context.js";
+import { BUILD_UID, ENV_DIR } from "../container-exec.js";
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * ENV_DIR: one file per config var, mode 0600, owned by the build user. The values travel only
+ * inside this tar (never on a command line, never in a log line).
+ */
+export const envPhase: Phase = {
+  name: "env",
+  async run(ctx) {
+    const names = Object.keys(ctx.configVars).filter((n) => NAME.test(n)).sort();
+    const skipped = Object.keys(ctx.configVars).filter((n) => !NAME.test(n));
+    if (skipped.length > 0) ctx.log.warn({ skipped }, "config vars with names that cannot be files were left out of ENV_DIR");
+    const tar = packEntries(
+      names.map((n) => ({ name: n, type: "file" as const, mode: 0o600, content: ctx.configVars[n] ?? "" })),
+      { uid: BUILD_UID, gid: BUILD_UID },
+    );
+    await containerOf(ctx).putArchive(tar, ENV_DIR);
+    ctx.log.debug({ count: names.length }, "ENV_DIR written");
+  },
+};

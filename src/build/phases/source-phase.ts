@@ -1,0 +1,36 @@
+import { parseSlugignore, type Slugignore } from "../../slug/slugignore.js";
+import { mapTar, type TarHeader } from "../../slug/tar-transform.js";
+import { containerOf, type Phase } from "../build-context.js";
+import { BUILD_DIR, BUILD_UID } from "../container-exec.js";
+import { gitArchive, readCommitFile } from "../git-source.js";
+
+/**
+ * The pushed commit into /app: `git archive` streamed through a filter that applies
+ * `.slugignore` (before the build, as Heroku does) and hands every file to the build user.
+ */
+export const sourcePhase: Phase = {
+  name: "source",
+  async run(ctx) {
+    const { source, commit } = ctx.request;
+    const ignoreText = await readCommitFile(source, commit, ".slugignore", ctx.signal);
+    const ignore = ignoreText === undefined ? undefined : parseSlugignore(ignoreText);
+    for (const line of ignore?.unsupported ?? []) ctx.out.error(`.slugignore: "${line}" ignored (negation is not supported)`);
+
+    const archive = gitArchive(source, commit, ctx.signal);
+    let removed = 0;
+    const filtered = mapTar(archive.stream, (h) => {
+      const kept = sourceEntry(h, ignore);
+      if (!kept && h.type !== "directory") removed++;
+      return kept;
+    });
+    await Promise.all([containerOf(ctx).putArchive(filtered, BUILD_DIR), archive.done]);
+    if (removed > 0) ctx.out.detail(`.slugignore removed ${removed} file${removed === 1 ? "" : "s"}`);
+  },
+};
+
+/** Keeps an entry of the source tar (owned by the build user) unless `.slugignore` drops it. */
+export function sourceEntry(header: TarHeader, ignore: Slugignore | undefined): TarHeader | undefined {
+  const isDir = header.type === "directory";
+  if (ignore?.ignores(header.name, isDir)) return undefined;
+  return { ...header, uid: BUILD_UID, gid: BUILD_UID, uname: "slug", gname: "slug" };
+}

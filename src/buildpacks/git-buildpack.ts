@@ -1,0 +1,86 @@
+import { createHash, randomUUID } from "node:crypto";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import { SlugforgeError } from "../errors.js";
+import { runProcess } from "../util/run-process.js";
+
+export interface FetchedBuildpack {
+  /** A checkout of the buildpack on the host, never modified once made. */
+  readonly dir: string;
+  /** The commit the URL and ref resolved to. */
+  readonly commit: string;
+}
+
+export interface FetchGitBuildpackOptions {
+  /** `<dataDir>/buildpacks`: checkouts kept per URL+ref and commit. */
+  readonly cacheDir: string;
+  readonly signal?: AbortSignal;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Fetches a buildpack from git the way Heroku does for BUILDPACK_URL: the ref (branch, tag or
+ * commit; default HEAD) is resolved with `git ls-remote`, and a checkout of that commit is kept
+ * under `<cacheDir>/<hash of url#ref>/<commit>`, made in a temp dir and renamed into place, so
+ * a later build of the same commit skips the clone and concurrent builds never see half a tree.
+ */
+export async function fetchGitBuildpack(url: string, ref: string | undefined, options: FetchGitBuildpackOptions): Promise<FetchedBuildpack> {
+  const spec = ref ? `${url}#${ref}` : url;
+  const keyDir = path.join(options.cacheDir, createHash("sha256").update(spec).digest("hex").slice(0, 16));
+  const git = async (args: string[], cwd?: string): Promise<string> => {
+    const result = await runProcess("git", ["-c", "protocol.ext.allow=never", ...args], {
+      cwd,
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/", GIT_TERMINAL_PROMPT: "0" },
+      signal: options.signal,
+      timeoutMs: options.timeoutMs ?? 300_000,
+    });
+    if (result.code !== 0) {
+      const detail = result.stderr.trim().split("\n").slice(-3).join("; ");
+      throw new SlugforgeError("BUILDPACK_NOT_FOUND", `could not fetch buildpack ${spec}: ${detail || `git exited with ${result.code}`}`, {
+        data: { buildpack: spec },
+      });
+    }
+    return result.stdout;
+  };
+
+  const known = await resolveRemote(git, url, ref);
+  if (!known && !(ref && /^[0-9a-f]{4,39}$/.test(ref))) {
+    throw new SlugforgeError("BUILDPACK_NOT_FOUND", `could not fetch buildpack ${spec}: no such ref`, { data: { buildpack: spec } });
+  }
+  if (known) {
+    const existing = path.join(keyDir, known);
+    if (await isDirectory(existing)) return { dir: existing, commit: known };
+  }
+
+  await mkdir(keyDir, { recursive: true });
+  const tmp = path.join(keyDir, `.tmp-${randomUUID()}`);
+  try {
+    await git(["clone", "--quiet", "--no-checkout", url, tmp]);
+    // Only an abbreviated commit is left for checkout to resolve; names were resolved above.
+    await git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", known ?? ref ?? "HEAD"], tmp);
+    const commit = (await git(["rev-parse", "HEAD"], tmp)).trim();
+    const final = path.join(keyDir, commit);
+    if (await isDirectory(final)) return { dir: final, commit };
+    await rename(tmp, final).catch(async (err: NodeJS.ErrnoException) => {
+      // Another build put the same commit in place first: theirs is as good as ours.
+      if (!(await isDirectory(final))) throw err;
+    });
+    return { dir: final, commit };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** The commit a ref names on the remote, when ls-remote can tell (branches, tags, HEAD, full SHAs). */
+async function resolveRemote(git: (args: string[]) => Promise<string>, url: string, ref: string | undefined): Promise<string | undefined> {
+  if (ref && /^[0-9a-f]{40}$/.test(ref)) return ref;
+  const out = await git(["ls-remote", url, ref ?? "HEAD"]);
+  const rows = out.split("\n").filter(Boolean).map((l) => l.split("\t") as [string, string]);
+  const find = (name: string): string | undefined => rows.find(([, n]) => n === name)?.[0];
+  if (!ref) return find("HEAD");
+  return find(`refs/tags/${ref}^{}`) ?? find(`refs/tags/${ref}`) ?? find(`refs/heads/${ref}`) ?? find(ref);
+}
+
+async function isDirectory(p: string): Promise<boolean> {
+  return stat(p).then((s) => s.isDirectory(), () => false);
+}

@@ -1,0 +1,112 @@
+import { execFileSync } from "node:child_process";
+import { createReadStream } from "node:fs";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { Writable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import tar from "tar-stream";
+import { createBuildService, type BuildService } from "../../../src/build/build-service.js";
+import type { BuildOutput, BuildRequest } from "../../../src/build/types.js";
+import { parseConfig, type Config } from "../../../src/config/parse-config.js";
+import { createDockerRuntime } from "../../../src/docker/dockerode-runtime.js";
+import { createLogger, silentLogger } from "../../../src/log.js";
+
+export const FIXTURE_BUILDPACKS = path.resolve(import.meta.dirname, "../../fixtures/buildpacks");
+export const SHIPPED_ORDER = ["never", "recorder", "cacher", "slow", "bad-release"];
+
+export type Files = Record<string, string | { content: string; mode: number }>;
+
+export async function tempDir(prefix = "slugforge-build-"): Promise<{ dir: string; cleanup(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export function git(args: string[], env: Record<string, string> = {}): string {
+  return execFileSync("git", args, {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH, HOME: os.tmpdir(), GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com", ...env },
+  });
+}
+
+export async function writeFiles(dir: string, files: Files): Promise<void> {
+  for (const [name, value] of Object.entries(files)) {
+    const file = path.join(dir, name);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, typeof value === "string" ? value : value.content);
+    if (typeof value !== "string") await chmod(file, value.mode);
+  }
+}
+
+/** A bare repository at `<root>/repo.git` with one commit of `files`; returns the commit. */
+export async function bareRepoWithCommit(root: string, files: Files): Promise<{ gitDir: string; commit: string }> {
+  const gitDir = path.join(root, "repo.git");
+  const work = path.join(root, "work");
+  await mkdir(work, { recursive: true });
+  git(["init", "--quiet", "--bare", "--initial-branch=main", gitDir]);
+  await writeFiles(work, files);
+  const env = { GIT_DIR: gitDir, GIT_WORK_TREE: work };
+  git(["add", "-A"], env);
+  git(["commit", "--quiet", "-m", "app"], env);
+  return { gitDir, commit: git(["rev-parse", "HEAD"], env).trim() };
+}
+
+export function testConfig(dataDir: string, env: Record<string, string> = {}): Config {
+  const parsed = parseConfig({ SLUGFORGE_DATA: dataDir, SLUGFORGE_BUILD_NETWORK: "none", SLUGFORGE_BUILD_MEMORY: "512MiB", ...env });
+  if (!parsed.config) throw new Error(parsed.errors.join("; "));
+  return parsed.config;
+}
+
+export const runtime = createDockerRuntime();
+
+export function testService(dataDir: string, options: { env?: Record<string, string>; configVars?: Record<string, string>; shipped?: string[] } = {}): BuildService {
+  return createBuildService({
+    runtime,
+    config: testConfig(dataDir, options.env),
+    log: process.env.SLUGFORGE_TEST_LOG ? createLogger(process.env.SLUGFORGE_TEST_LOG) : silentLogger(),
+    buildpacksDir: FIXTURE_BUILDPACKS,
+    shippedBuildpacks: options.shipped ?? SHIPPED_ORDER,
+    getConfigVars: async () => ({ ...options.configVars }),
+  });
+}
+
+export interface Captured extends BuildOutput {
+  readonly chunks: { at: number; data: Buffer }[];
+  text(): string;
+}
+
+export function captureOutput(): Captured {
+  const chunks: { at: number; data: Buffer }[] = [];
+  return {
+    chunks,
+    write(chunk) {
+      chunks.push({ at: Date.now(), data: Buffer.isBuffer(chunk) ? Buffer.from(chunk) : Buffer.from(chunk, "utf8") });
+    },
+    text: () => Buffer.concat(chunks.map((c) => c.data)).toString("utf8"),
+  };
+}
+
+export function request(app: string, repo: { gitDir: string; commit: string }): BuildRequest {
+  return { app, commit: repo.commit, ref: "refs/heads/main", source: { gitDir: repo.gitDir }, pushOptions: [] };
+}
+
+/** Every entry of a gzipped slug: name -> content (files) or "" (other types). */
+export async function readSlug(file: string): Promise<Map<string, { type: string; content: string; mode: number }>> {
+  const entries = new Map<string, { type: string; content: string; mode: number }>();
+  const extract = tar.extract();
+  extract.on("entry", (header, stream, next) => {
+    const parts: Buffer[] = [];
+    stream.on("data", (b: Buffer) => parts.push(b));
+    stream.on("end", () => {
+      entries.set(header.name, { type: header.type, content: Buffer.concat(parts).toString("utf8"), mode: header.mode });
+      next();
+    });
+  });
+  await pipeline(createReadStream(file), createGunzip(), extract as unknown as Writable);
+  return entries;
+}
+
+export async function buildContainers(buildId: string): Promise<string[]> {
+  return runtime.listContainers(`org.slugforge.build=${buildId}`);
+}
