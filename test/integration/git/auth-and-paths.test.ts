@@ -79,8 +79,9 @@ describe("authentication on every request", () => {
     ["GET", "/brand-new.git/info/refs?service=git-receive-pack"],
   ])("%s %s without or with a wrong token gets 401", async (method, path) => {
     const service = path.includes("upload") ? "git-upload-pack" : "git-receive-pack";
-    const headers = method === "POST" ? { "Content-Type": `application/x-${service}-request` } : {};
-    for (const extra of [{}, { Authorization: basic("wrong-token") }, { Authorization: "Bearer " + TEST_TOKEN }]) {
+    const headers: Record<string, string> = method === "POST" ? { "Content-Type": `application/x-${service}-request` } : {};
+    const attempts: Record<string, string>[] = [{}, { Authorization: basic("wrong-token") }, { Authorization: "Bearer " + TEST_TOKEN }];
+    for (const extra of attempts) {
       const r = await request(method, path, { headers: { ...headers, ...extra }, body: method === "POST" ? Buffer.from("0000") : undefined });
       expect(r.status).toBe(401);
       expect(r.headers["www-authenticate"]).toBe('Basic realm="slugforge"');
@@ -166,12 +167,13 @@ describe("paths and names", () => {
   });
 
   it("wrong Content-Type or Content-Encoding on the POST gets 415", async () => {
-    for (const headers of [
+    const variants: Record<string, string>[] = [
       { "Content-Type": "application/x-git-upload-pack-request" },
       { "Content-Type": "application/x-git-receive-pack-request; charset=utf-8" },
       { "Content-Type": "text/plain" },
       { "Content-Type": "application/x-git-receive-pack-request", "Content-Encoding": "br" },
-    ]) {
+    ];
+    for (const headers of variants) {
       const r = await request("POST", "/known.git/git-receive-pack", { headers: { Authorization: AUTH, ...headers }, body: Buffer.from("0000") });
       expect(r.status).toBe(415);
     }
