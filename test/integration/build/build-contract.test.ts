@@ -31,7 +31,7 @@ describe("build contract (real Docker, fixture buildpacks)", () => {
     expect(text).not.toContain("Never");
     expect(text).toContain("-----> Discovering process types\n       Procfile declares types     -> web, worker\n");
     expect(text).toContain("       Default types for buildpack -> exported\n");
-    expect(text).toMatch(/-----> Compressing...\n       Done: \d+(\.\d)?[BKM]\n/);
+    expect(text).toMatch(/-----> Compressing...\n {7}Done: \d+(\.\d)?[BKM]\n/);
     expect(result.processTypes).toEqual({ web: "gunicorn app:app", worker: "python worker.py", exported: "echo unset" });
     expect(await buildContainers(result.buildId)).toEqual([]);
 
