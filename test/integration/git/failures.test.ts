@@ -188,6 +188,25 @@ describe("limits", () => {
     expect(noEnv.code).toBe(1);
   });
 
+  it("the hook gives up on a bridge that stops answering", async () => {
+    const { runProcess } = await import("../../../src/util/run-process.js");
+    const socketPath = path.join(server.dataDir, "silent.sock");
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(socketPath, () => r()));
+    try {
+      const started = Date.now();
+      const r = await runProcess(path.join(server.dataDir, "hooks", "pre-receive"), [], {
+        stdin: `${ZERO} ${"1".repeat(40)} refs/heads/main\n`,
+        env: { PATH: process.env.PATH, SLUGFORGE_HOOK_SOCKET: socketPath, SLUGFORGE_PUSH_TOKEN: "x", SLUGFORGE_APP: "x", SLUGFORGE_HOOK_IDLE_TIMEOUT_MS: "500" },
+      });
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain("stopped answering");
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      silent.close();
+    }
+  });
+
   it("the hook with a forged token is refused", async () => {
     const { runProcess } = await import("../../../src/util/run-process.js");
     const r = await runProcess(path.join(server.dataDir, "hooks", "pre-receive"), [], {

@@ -64,6 +64,29 @@ describe("ref policy", () => {
     expect(next).not.toBe(head);
   });
 
+  it("refuses refs/notes and refs/for pushes cleanly, without hanging", async () => {
+    const { work, head } = await deployed("notes-app");
+    for (const ref of ["refs/notes/x", "refs/for/main"]) {
+      const push = await client.run(["push", server.url("notes-app"), `HEAD:${ref}`], work);
+      expect(push.code).toBe(1);
+      expect(push.stderr).toContain("does not deploy");
+    }
+    expect(await serverRefs("notes-app")).toBe(`refs/heads/main ${head}`);
+  });
+
+  it("allows a force push to main (as Heroku does) and builds it", async () => {
+    const { work } = await deployed("force-app");
+    await client.ok(["commit", "-q", "--amend", "-m", "rewritten"], work);
+    const rewritten = await client.ok(["rev-parse", "HEAD"], work);
+    const plain = await client.run(["push", server.url("force-app"), "HEAD:main"], work);
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).toContain("non-fast-forward");
+    const forced = await client.run(["push", "--force", server.url("force-app"), "HEAD:main"], work);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(builder.builds.at(-1)!.request.commit).toBe(rewritten);
+    expect(await serverRefs("force-app")).toBe(`refs/heads/main ${rewritten}`);
+  });
+
   it("refuses deleting main", async () => {
     const { work, head } = await deployed("delete-app");
     const push = await client.run(["push", server.url("delete-app"), ":main"], work);
