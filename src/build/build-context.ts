@@ -12,6 +12,8 @@ export interface PipelineDeps {
   readonly config: Pick<Config, "stack" | "buildTimeoutMs" | "buildNetwork" | "buildMounts" | "buildMemoryBytes" | "buildCpus" | "buildPids" | "maxSlugBytes">;
   readonly buildpacks: BuildpackResolver;
   readonly getConfigVars: (app: string) => Promise<Record<string, string>>;
+  /** Labels this server's build containers, so a sweep never touches another server's builds on a shared engine. */
+  readonly serverId: string;
   /** `<dataDir>/slugs`. */
   readonly slugsDir: string;
   /** `<dataDir>/cache`: `<app>/<buildpack key>.tar` per app and buildpack. */

@@ -1,4 +1,5 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
+import os from "node:os";
 import path from "node:path";
 import { createBuildpackResolver } from "../buildpacks/resolve-buildpacks.js";
 import type { Config } from "../config/parse-config.js";
@@ -24,6 +25,8 @@ export interface BuildServiceDeps {
   readonly getConfigVars: (app: string) => Promise<Record<string, string>>;
   /** Defaults to `config.dataDir`; slugs, caches and fetched buildpacks live under it. */
   readonly dataDir?: string;
+  /** Names this server's build containers (label org.slugforge.server); default: hash of host name and data dir. */
+  readonly serverId?: string;
 }
 
 export interface BuildService extends Builder {
@@ -38,8 +41,10 @@ const APP_NAME = /^[a-z][a-z0-9-]{1,29}$/;
 export function createBuildService(deps: BuildServiceDeps): BuildService {
   const dataDir = deps.dataDir ?? deps.config.dataDir;
   const queue = createBuildQueue(deps.config.buildConcurrency);
+  const serverId = deps.serverId ?? createHash("sha256").update(`${os.hostname()}:${path.resolve(dataDir)}`).digest("hex").slice(0, 16);
   const pipelineDeps: PipelineDeps = {
     runtime: deps.runtime,
+    serverId,
     config: deps.config,
     getConfigVars: deps.getConfigVars,
     slugsDir: path.join(dataDir, "slugs"),
@@ -79,13 +84,14 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
       log.info({ slug: processTypes.slugPath }, "build succeeded");
       return { buildId, status: "succeeded", slugPath: processTypes.slugPath, processTypes: processTypes.processTypes };
     } catch (err) {
-      return failed(buildId, err, out, log);
+      const cancelledWhileWaiting = signal.aborted && !isSlugforgeError(err);
+      return failed(buildId, cancelledWhileWaiting ? new SlugforgeError("BUILD_CANCELLED", "The build was cancelled before it started.") : err, out, log);
     }
   };
 
   return {
     build,
-    sweepStrayContainers: () => sweepStrayContainers(deps.runtime, deps.log),
+    sweepStrayContainers: () => sweepStrayContainers(deps.runtime, serverId, deps.log),
     stats: () => ({ running: queue.running, waiting: queue.waiting }),
   };
 }

@@ -2,6 +2,7 @@ import type { Phase } from "../build-context.js";
 import { BUILD_DIR, BUILD_USER } from "../container-exec.js";
 
 export const BUILD_LABEL = "org.slugforge.build";
+export const SERVER_LABEL = "org.slugforge.server";
 
 /**
  * One fresh container per build from the stack's build image: unprivileged, capabilities
@@ -23,7 +24,7 @@ export const containerPhase: Phase = {
       memoryBytes: config.buildMemoryBytes,
       cpus: config.buildCpus,
       pidsLimit: config.buildPids,
-      labels: { [BUILD_LABEL]: ctx.buildId, "org.slugforge.app": ctx.request.app },
+      labels: { [BUILD_LABEL]: ctx.buildId, [SERVER_LABEL]: ctx.deps.serverId, "org.slugforge.app": ctx.request.app },
       hardened: true,
     });
     ctx.container = container;

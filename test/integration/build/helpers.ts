@@ -60,7 +60,7 @@ export function testConfig(dataDir: string, env: Record<string, string> = {}): C
 
 export const runtime = createDockerRuntime();
 
-export function testService(dataDir: string, options: { env?: Record<string, string>; configVars?: Record<string, string>; shipped?: string[] } = {}): BuildService {
+export function testService(dataDir: string, options: { env?: Record<string, string>; configVars?: Record<string, string>; shipped?: string[]; serverId?: string } = {}): BuildService {
   return createBuildService({
     runtime,
     config: testConfig(dataDir, options.env),
@@ -68,6 +68,7 @@ export function testService(dataDir: string, options: { env?: Record<string, str
     buildpacksDir: FIXTURE_BUILDPACKS,
     shippedBuildpacks: options.shipped ?? SHIPPED_ORDER,
     getConfigVars: async () => ({ ...options.configVars }),
+    serverId: options.serverId,
   });
 }
 
@@ -97,7 +98,7 @@ export async function readSlug(file: string): Promise<Map<string, { type: string
   const extract = tar.extract();
   extract.on("entry", (header, stream, next) => {
     const parts: Buffer[] = [];
-    stream.on("data", (b: Buffer) => parts.push(b));
+    stream.on("data", (b) => parts.push(b as Buffer));
     stream.on("end", () => {
       entries.set(header.name, { type: header.type, content: Buffer.concat(parts).toString("utf8"), mode: header.mode });
       next();
