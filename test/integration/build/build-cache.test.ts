@@ -26,7 +26,7 @@ describe("build cache (real Docker)", () => {
     expect(failing.result.error?.code).toBe("COMPILE_FAILED");
     expect(failing.text).toContain("Cache count was 1");
     expect(failing.text).toContain(" !     Failing on purpose\n");
-    expect(failing.text.trimEnd().split("\n").at(-1)).toMatch(/^ !     Push rejected: COMPILE_FAILED \(build [0-9a-f-]{36}\)\. Read the build output/);
+    expect(failing.text.trimEnd().split("\n").at(-1)).toMatch(/^ ! {5}Push rejected: COMPILE_FAILED \(build [0-9a-f-]{36}\)\. Read the build output/);
 
     const third = await build("three", { CACHE: "" });
     expect(third.result.status).toBe("succeeded");
