@@ -1,3 +1,4 @@
+import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bareRepoWithCommit, buildContainers, captureOutput, readSlug, request, tempDir, testService } from "./helpers.js";
 
@@ -20,7 +21,11 @@ describe("build contract (real Docker, fixture buildpacks)", () => {
       "src/tests/kept.py": "kept",
       "app.py": "print('hi')\n",
     });
-    const service = testService(`${root.dir}/data-a`, { configVars: { DATABASE_URL: "postgres://secret@db/x", EMPTY: "", WITH_SPACE: "a b" } });
+    const logStream = new PassThrough();
+    let logs = "";
+    logStream.on("data", (b: Buffer) => (logs += b.toString()));
+    const configVars = { DATABASE_URL: "postgres://secret@db/x", EMPTY: "", WITH_SPACE: "a b" };
+    const service = testService(`${root.dir}/data-a`, { configVars, logStream });
     const out = captureOutput();
     const result = await service.build(request("contract", repo), out, new AbortController().signal);
     const text = out.text();
@@ -76,5 +81,9 @@ describe("build contract (real Docker, fixture buildpacks)", () => {
     expect(record("cache_writable").trim()).toBe("yes");
     expect(record("env_dir").trim().split("\n")).toEqual(["600 1000 DATABASE_URL=postgres://secret@db/x", "600 1000 EMPTY=", "600 1000 WITH_SPACE=a b"]);
     expect(slug.has("./app/.home-writable")).toBe(true);
+    // Operator logs (pino, debug level) carry the build's ids but never a config var's value.
+    expect(logs).toContain(result.buildId);
+    expect(logs).not.toContain("postgres://secret");
+    expect(text).not.toContain("postgres://secret");
   });
 });

@@ -60,11 +60,11 @@ export function testConfig(dataDir: string, env: Record<string, string> = {}): C
 
 export const runtime = createDockerRuntime();
 
-export function testService(dataDir: string, options: { env?: Record<string, string>; configVars?: Record<string, string>; shipped?: string[]; serverId?: string } = {}): BuildService {
+export function testService(dataDir: string, options: { env?: Record<string, string>; configVars?: Record<string, string>; shipped?: string[]; serverId?: string; logStream?: NodeJS.WritableStream } = {}): BuildService {
   return createBuildService({
     runtime,
     config: testConfig(dataDir, options.env),
-    log: process.env.SLUGFORGE_TEST_LOG ? createLogger(process.env.SLUGFORGE_TEST_LOG) : silentLogger(),
+    log: options.logStream ? createLogger("debug", options.logStream) : process.env.SLUGFORGE_TEST_LOG ? createLogger(process.env.SLUGFORGE_TEST_LOG) : silentLogger(),
     buildpacksDir: FIXTURE_BUILDPACKS,
     shippedBuildpacks: options.shipped ?? SHIPPED_ORDER,
     getConfigVars: async () => ({ ...options.configVars }),

@@ -1,0 +1,82 @@
+import { PassThrough } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { createBuildService } from "../../../src/build/build-service.js";
+import { parseConfig } from "../../../src/config/parse-config.js";
+import type { ContainerRuntime } from "../../../src/docker/container-runtime.js";
+import { SlugforgeError } from "../../../src/errors.js";
+import { createLogger } from "../../../src/log.js";
+
+function fakeRuntime(start: ContainerRuntime["start"]): ContainerRuntime {
+  const no = (): never => {
+    throw new Error("not used");
+  };
+  return { ping: no, inspectImage: no, listImages: no, importImage: no, removeImage: no, start, runOnce: no, listContainers: async () => [], removeContainer: async () => undefined };
+}
+
+function setup(start: ContainerRuntime["start"]) {
+  const logStream = new PassThrough();
+  let logs = "";
+  logStream.on("data", (b: Buffer) => (logs += b.toString()));
+  const config = parseConfig({ SLUGFORGE_DATA: "/nonexistent-slugforge-test" }).config!;
+  const service = createBuildService({
+    runtime: fakeRuntime(start),
+    config,
+    log: createLogger("info", logStream),
+    buildpacksDir: "/nonexistent",
+    getConfigVars: async () => ({ SECRET: "hunter2-value" }),
+  });
+  let output = "";
+  const out = { write: (c: string | Buffer) => void (output += c.toString()) };
+  const request = { app: "demo", commit: "0123456789abcdef0123456789abcdef01234567", ref: "refs/heads/main", source: { gitDir: "/x" }, pushOptions: [] };
+  return { service, out, request, output: () => output, logs: () => logs };
+}
+
+describe("build service failures (fake runtime)", () => {
+  it("an unexpected error becomes INTERNAL: the pusher gets the build id only, the log gets the stack", async () => {
+    const t = setup(async () => {
+      throw new Error("engine exploded at /var/lib/internal/path");
+    });
+    const result = await t.service.build(t.request, t.out, new AbortController().signal);
+    expect(result.status).toBe("failed");
+    expect(result.error?.code).toBe("INTERNAL");
+    expect(t.output()).not.toContain("exploded");
+    const lines = t.output().trimEnd().split("\n");
+    expect(lines[0]).toBe(`-----> Build ${result.buildId} of demo (0123456)`);
+    expect(lines.at(-1)).toMatch(new RegExp(`^ !     Push rejected: INTERNAL \\(build ${result.buildId}\\)\\. This is a bug`));
+    await new Promise((r) => setImmediate(r));
+    const entry = t.logs().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.msg === "build failed");
+    expect(entry).toMatchObject({ buildId: result.buildId, app: "demo", commit: t.request.commit });
+    expect(String((entry?.err as { stack?: string })?.stack)).toContain("engine exploded");
+    expect(t.logs()).not.toContain("hunter2-value");
+  });
+
+  it("a known operator-side error keeps its code and message (STACK_MISSING)", async () => {
+    const t = setup(async () => {
+      throw new SlugforgeError("STACK_MISSING", "image slugforge/stack:debian-13-build is missing; run `slugforge stack build`");
+    });
+    const result = await t.service.build(t.request, t.out, new AbortController().signal);
+    expect(result.error?.code).toBe("STACK_MISSING");
+    expect(t.output()).toContain(" !     image slugforge/stack:debian-13-build is missing");
+  });
+
+  it("refuses an app name that could escape the data folder", async () => {
+    const t = setup(async () => {
+      throw new Error("must not start");
+    });
+    const result = await t.service.build({ ...t.request, app: "../etc" }, t.out, new AbortController().signal);
+    expect(result.error?.code).toBe("APP_NAME_INVALID");
+  });
+
+  it("already cancelled: BUILD_CANCELLED, status cancelled, nothing started", async () => {
+    let started = false;
+    const t = setup(async () => {
+      started = true;
+      throw new Error("must not start");
+    });
+    const controller = new AbortController();
+    controller.abort();
+    const result = await t.service.build(t.request, t.out, controller.signal);
+    expect(result).toMatchObject({ status: "cancelled", error: { code: "BUILD_CANCELLED" } });
+    expect(started).toBe(false);
+  });
+});
