@@ -17,14 +17,23 @@ const http = require("node:http");
 const env = process.env;
 const CONTROL = ${JSON.stringify(CONTROL_PREFIX)};
 const say = (line) => { try { process.stdout.write(line + "\\n"); } catch (_) { /* client gone */ } };
-const fail = (line) => { say("!     " + line); process.exit(1); };
+// Exit only once stdout has drained: a pipe write can still be queued, and exit() would drop it.
+let exiting = false;
+const exit = (code) => {
+  if (exiting) return;
+  exiting = true;
+  process.stdout.write("", () => process.exit(code));
+  setTimeout(() => process.exit(code), 10000).unref();
+};
+const fail = (line) => { if (!exiting) say("!     " + line); exit(1); };
 const socketPath = env.${HOOK_ENV.socket};
 const token = env.${HOOK_ENV.token};
-if (!socketPath || !token) fail("slugforge: this repository is served by slugforge; push through its HTTP URL.");
 const idleMs = Number(env.${HOOK_ENV.idleTimeoutMs}) || 120000;
 const input = [];
-process.stdin.on("data", (c) => input.push(c));
+if (!socketPath || !token) fail("slugforge: this repository is served by slugforge; push through its HTTP URL.");
+else process.stdin.on("data", (c) => input.push(c));
 process.stdin.on("end", () => {
+  if (exiting) return;
   const refs = Buffer.concat(input).toString("utf8").split("\\n").filter(Boolean).map((line) => {
     const [oldRev, newRev, ref] = line.split(" ");
     return { old: oldRev, new: newRev, ref };
@@ -75,10 +84,10 @@ process.stdin.on("end", () => {
     });
     res.on("end", () => {
       clearTimeout(timer);
-      if (res.statusCode !== 200) fail("slugforge: the build server refused the hook (HTTP " + res.statusCode + ").");
-      if (status === "ok") process.exit(0);
-      if (status === undefined) fail("slugforge: the build server's answer ended early; the push was rejected. Try again.");
-      process.exit(1);
+      if (res.statusCode !== 200) return fail("slugforge: the build server refused the hook (HTTP " + res.statusCode + ").");
+      if (status === "ok") return exit(0);
+      if (status === undefined) return fail("slugforge: the build server's answer ended early; the push was rejected. Try again.");
+      exit(1);
     });
     res.on("error", () => fail("slugforge: the connection to the build server broke; the push was rejected."));
   });
