@@ -1,0 +1,28 @@
+import type { Readable } from "node:stream";
+
+export interface StoredSlug {
+  /** `sha256:<hex>` of the file's bytes. */
+  readonly id: string;
+  readonly sizeBytes: number;
+}
+
+/**
+ * Where slug files live. Narrow enough for an object store later: slugs are written once, by
+ * content, and never changed; reads verify the bytes against the id.
+ */
+export interface SlugStore {
+  /** Stores a gzip stream; resolves with its id once it is durable. The same bytes are kept once. */
+  put(bytes: Readable): Promise<StoredSlug>;
+  /** The slug's bytes; the stream errors (CORRUPT) at its end if they do not hash to the id. */
+  get(id: string): Promise<Readable | undefined>;
+  stat(id: string): Promise<StoredSlug | undefined>;
+  list(): Promise<StoredSlug[]>;
+  /** For retention; a no-op for an absent slug. */
+  delete(id: string): Promise<void>;
+}
+
+export const SLUG_ID = /^sha256:([0-9a-f]{64})$/;
+
+export function parseSlugId(id: string): string | undefined {
+  return SLUG_ID.exec(id)?.[1];
+}
