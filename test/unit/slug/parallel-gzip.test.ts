@@ -1,0 +1,43 @@
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
+import { gunzipSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { createParallelGzip } from "../../../src/slug/parallel-gzip.js";
+
+async function compress(input: Buffer, chunk = 7000, blockBytes = 64 * 1024): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < input.length; i += chunk) parts.push(input.subarray(i, i + chunk));
+  return buffer(Readable.from(parts).pipe(createParallelGzip({ blockBytes, concurrency: 3 })));
+}
+
+describe("parallel gzip", () => {
+  const input = Buffer.concat([randomBytes(300_000), Buffer.alloc(500_000, "slugforge "), randomBytes(1234)]);
+
+  it("round-trips through zlib and is the same for the same input", async () => {
+    const a = await compress(input);
+    expect(gunzipSync(a).equals(input)).toBe(true);
+    expect((await compress(input, 999)).equals(a)).toBe(true);
+    expect(a.length).toBeLessThan(input.length);
+  });
+
+  it("is one valid gzip stream for gzip -t and gunzip", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sf-gz-"));
+    try {
+      const file = path.join(dir, "x.gz");
+      writeFileSync(file, await compress(input));
+      execFileSync("gzip", ["-t", file]);
+      expect(execFileSync("gzip", ["-dc", file]).equals(input)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("gives a valid stream for empty input", async () => {
+    expect(gunzipSync(await compress(Buffer.alloc(0))).length).toBe(0);
+  });
+});
