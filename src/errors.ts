@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   BUILD_TIMEOUT: { status: 504, user: true, hint: "Make the build faster, or raise SLUGFORGE_BUILD_TIMEOUT." },
   BUILD_CANCELLED: { status: 409, user: true, hint: "The push was interrupted before the build finished; push again." },
   PUSH_TOO_LARGE: { status: 413, user: true, hint: "Push less (keep build artefacts out of git), or raise SLUGFORGE_MAX_PUSH_BYTES." },
+  REF_MOVED: { status: 409, user: true, hint: "Someone deployed while this push waited: fetch, rebase and push again." },
   BRANCH_NOT_DEPLOYABLE: { status: 403, user: true, hint: "Push to main (or master): git push paas HEAD:main." },
   APP_NAME_INVALID: { status: 400, user: true, hint: "App names are 2 to 30 characters: a lower-case letter, then lower-case letters, digits or dashes." },
   APP_NOT_FOUND: { status: 404, user: true, hint: "Create the app with a first push or `slugforge apps:create NAME`." },

@@ -1,5 +1,6 @@
 import path from "node:path";
 import type { Builder, BuildOutput } from "../build/types.js";
+import type { ErrorCode } from "../errors.js";
 import type { Logger } from "../log.js";
 import { runProcess } from "../util/run-process.js";
 import type { AppLocks } from "./app-lock.js";
@@ -14,8 +15,8 @@ export interface GateDeps {
   readonly log: Logger;
 }
 
-/** ok: let git update the ref. fail: reject the push; code names why (an ErrorCode, or REF_MOVED). */
-export type GateOutcome = { readonly ok: true } | { readonly ok: false; readonly code: string };
+/** ok: let git update the ref. fail: reject the push; code names why. */
+export type GateOutcome = { readonly ok: true } | { readonly ok: false; readonly code: ErrorCode };
 
 /**
  * Decides one push from inside its pre-receive hook: policy, then the app's lock, then a check
@@ -23,7 +24,7 @@ export type GateOutcome = { readonly ok: true } | { readonly ok: false; readonly
  */
 export async function gatePush(deps: GateDeps, session: PushSession, hook: HookRequest, write: (text: string) => void): Promise<GateOutcome> {
   const log = deps.log.child({ app: session.app, push: session.id });
-  const fail = (code: string, ...lines: string[]): GateOutcome => {
+  const fail = (code: ErrorCode, ...lines: string[]): GateOutcome => {
     for (const line of lines) write(`!     ${line}\n`);
     return { ok: false, code };
   };
