@@ -32,8 +32,13 @@ export function mapTar(input: Readable, map: TarMapper): Readable {
       body.resume();
       return;
     }
-    const sink = pack.entry(withoutOverridingPax(mapped), (err) => (err ? extract.destroy(err) : next()));
-    body.pipe(sink as unknown as Writable);
+    try {
+      const sink = pack.entry(withoutOverridingPax(mapped), (err) => (err ? extract.destroy(err) : next()));
+      body.pipe(sink as unknown as Writable);
+    } catch (err) {
+      // The reader went away (pack destroyed): stop reading the input too.
+      extract.destroy(err as Error);
+    }
   });
   extract.on("finish", () => pack.finalize());
   pipeline(input, extract as unknown as Writable).catch((err: Error) => pack.destroy(err));
