@@ -2,7 +2,7 @@ import type { ResolvedBuildpack, BuildpackResolver } from "../buildpacks/resolve
 import type { Config } from "../config/parse-config.js";
 import type { Container, ContainerRuntime } from "../docker/container-runtime.js";
 import type { Logger } from "../log.js";
-import type { SlugFile } from "../slug/slug-writer.js";
+import type { SlugStore } from "../slug/slug-store.js";
 import type { BuildPrinter } from "./build-printer.js";
 import type { BuildRequest } from "./types.js";
 
@@ -14,10 +14,21 @@ export interface PipelineDeps {
   readonly getConfigVars: (app: string) => Promise<Record<string, string>>;
   /** Labels this server's build containers, so a sweep never touches another server's builds on a shared engine. */
   readonly serverId: string;
-  /** `<dataDir>/slugs`. */
+  /** `<dataDir>/slugs`: where writeSlug puts slugs when no SlugStore is given. */
   readonly slugsDir: string;
+  /** When given, slugs go here instead of `slugsDir`. */
+  readonly slugStore?: SlugStore;
   /** `<dataDir>/cache`: `<app>/<buildpack key>.tar` per app and buildpack. */
   readonly cacheDir: string;
+}
+
+export interface BuiltSlug {
+  readonly sha256: string;
+  readonly sizeBytes: number;
+  /** SlugStore id (`sha256:<hex>`), when a store holds it. */
+  readonly id?: string;
+  /** The file, when writeSlug wrote it. */
+  readonly path?: string;
 }
 
 /** A buildpack copied into the build container. */
@@ -41,7 +52,7 @@ export interface BuildContext {
   container?: Container;
   buildpacks: InstalledBuildpack[];
   processTypes: Record<string, string>;
-  slug?: SlugFile;
+  slug?: BuiltSlug;
 }
 
 export interface Phase {

@@ -6,6 +6,7 @@ import type { Config } from "../config/parse-config.js";
 import type { ContainerRuntime } from "../docker/container-runtime.js";
 import { ERROR_CODES, SlugforgeError, isSlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
+import type { SlugStore } from "../slug/slug-store.js";
 import type { BuildContext, PipelineDeps } from "./build-context.js";
 import { createBuildPrinter, type BuildPrinter } from "./build-printer.js";
 import { createBuildQueue } from "./build-queue.js";
@@ -25,6 +26,8 @@ export interface BuildServiceDeps {
   readonly getConfigVars: (app: string) => Promise<Record<string, string>>;
   /** Defaults to `config.dataDir`; slugs, caches and fetched buildpacks live under it. */
   readonly dataDir?: string;
+  /** Where slugs go (e.g. createFsSlugStore(<dataDir>/slugs)); without it, `<dataDir>/slugs/<sha256>.tar.gz` files. */
+  readonly slugStore?: SlugStore;
   /** Names this server's build containers (label org.slugforge.server); default: hash of host name and data dir. */
   readonly serverId?: string;
 }
@@ -48,6 +51,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     config: deps.config,
     getConfigVars: deps.getConfigVars,
     slugsDir: path.join(dataDir, "slugs"),
+    slugStore: deps.slugStore,
     cacheDir: path.join(dataDir, "cache"),
     buildpacks: createBuildpackResolver({
       shippedDir: deps.buildpacksDir,
@@ -63,7 +67,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     out.step(`Build ${buildId} of ${request.app} (${request.commit.slice(0, 7)})`);
     try {
       if (!APP_NAME.test(request.app)) throw new SlugforgeError("APP_NAME_INVALID", `"${request.app}" is not a valid app name.`);
-      const processTypes = await queue.run(request.app, signal, (w) => tellWaiting(out, w), async () => {
+      const made = await queue.run(request.app, signal, (w) => tellWaiting(out, w), async () => {
         log.info("build started");
         const deadline = startDeadline(signal, deps.config.buildTimeoutMs);
         const ctx: BuildContext = {
@@ -73,7 +77,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
         try {
           ctx.configVars = await deps.getConfigVars(request.app);
           await runPipeline(ctx);
-          return { processTypes: ctx.processTypes, slugPath: ctx.slug?.path };
+          return { processTypes: ctx.processTypes, slug: ctx.slug };
         } catch (err) {
           // After an abort, whatever broke (a killed exec, a cut stream) is the abort's doing.
           throw deadline.signal.aborted ? deadline.signal.reason : err;
@@ -81,8 +85,8 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
           deadline.dispose();
         }
       });
-      log.info({ slug: processTypes.slugPath }, "build succeeded");
-      return { buildId, status: "succeeded", slugPath: processTypes.slugPath, processTypes: processTypes.processTypes };
+      log.info({ slug: made.slug }, "build succeeded");
+      return { buildId, status: "succeeded", slugPath: made.slug?.path, slug: made.slug, processTypes: made.processTypes };
     } catch (err) {
       const cancelledWhileWaiting = signal.aborted && !isSlugforgeError(err);
       return failed(buildId, cancelledWhileWaiting ? new SlugforgeError("BUILD_CANCELLED", "The build was cancelled before it started.") : err, out, log);

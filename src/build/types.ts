@@ -31,8 +31,10 @@ export interface BuildResult {
   readonly buildId: string;
   readonly status: "succeeded" | "failed" | "cancelled";
   readonly error?: { readonly code: ErrorCode; readonly message: string };
-  /** Where the slug was written (succeeded builds only). */
+  /** Where the slug was written (succeeded builds only; absent when a SlugStore holds it). */
   readonly slugPath?: string;
+  /** The slug made by a succeeded build: its content hash, compressed size, and store id when a SlugStore holds it. */
+  readonly slug?: { readonly sha256: string; readonly sizeBytes: number; readonly id?: string; readonly path?: string };
   readonly processTypes?: Readonly<Record<string, string>>;
 }
 

@@ -8,6 +8,7 @@ import { createGzip } from "node:zlib";
 import { SlugforgeError } from "../errors.js";
 import { formatSize } from "./format-size.js";
 import { createDirectorySizes, type DirectorySize } from "./directory-sizes.js";
+import type { SlugStore, StoredSlug } from "./slug-store.js";
 import { mapTar, type TarHeader } from "./tar-transform.js";
 
 export interface WriteSlugOptions {
@@ -34,34 +35,59 @@ export interface SlugFile {
 export async function writeSlug(tar: Readable, options: WriteSlugOptions): Promise<SlugFile> {
   await mkdir(options.slugsDir, { recursive: true });
   const tmp = path.join(options.slugsDir, `.tmp-${randomUUID()}`);
-  const sizes = createDirectorySizes(2);
-  const counter = new HashAndLimit(options.maxBytes);
+  const slug = compressSlug(tar, options.maxBytes);
   let kept = false;
   try {
-    const rerooted = mapTar(tar, (h) => {
-      const mapped = rerootUnderApp(h);
-      if (mapped && mapped.type === "file") sizes.add(mapped.name, mapped.size ?? 0);
-      return mapped;
-    });
-    await pipeline(rerooted, createGzip(), counter, createWriteStream(tmp, { flags: "wx", mode: 0o600 }), { signal: options.signal });
-    if (counter.exceeded) {
-      throw new SlugforgeError(
-        "SLUG_TOO_LARGE",
-        `Compiled slug size: ${formatSize(counter.bytes)} is too large (max is ${formatSize(options.maxBytes)}). Largest directories: ${describe(sizes.largest(5))}`,
-        { data: { size: counter.bytes, maxBytes: options.maxBytes, largestDirectories: sizes.largest(5) } },
-      );
-    }
+    await pipeline(slug.stream, createWriteStream(tmp, { flags: "wx", mode: 0o600 }), { signal: options.signal });
     await fsyncFile(tmp);
-    const sha256 = counter.digest();
+    const sha256 = slug.sha256();
     const final = path.join(options.slugsDir, `${sha256}.tar.gz`);
     await chmod(tmp, 0o444);
     await rename(tmp, final);
     kept = true;
     await syncDirectory(options.slugsDir);
-    return { path: final, sha256, size: counter.bytes };
+    return { path: final, sha256, size: slug.bytes() };
   } finally {
     if (!kept) await rm(tmp, { force: true });
   }
+}
+
+/** The same slug bytes handed to a SlugStore (which owns durability and naming). */
+export async function storeSlug(tar: Readable, store: SlugStore, options: { maxBytes: number; signal?: AbortSignal }): Promise<StoredSlug & { sha256: string }> {
+  const slug = compressSlug(tar, options.maxBytes);
+  const onAbort = (): void => void slug.stream.destroy(options.signal?.reason as Error);
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    const stored = await store.put(slug.stream);
+    return { ...stored, sha256: slug.sha256() };
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
+ * The streaming core: re-root, gzip, hash and count in one pass. Over `maxBytes` the stream
+ * errors with SLUG_TOO_LARGE at its end (after counting everything, so the message can say
+ * which directories made it big), and no consumer ever sees a complete slug.
+ */
+export function compressSlug(tar: Readable, maxBytes: number): { stream: Readable; sha256(): string; bytes(): number } {
+  const sizes = createDirectorySizes(2);
+  const rerooted = mapTar(tar, (h) => {
+    const mapped = rerootUnderApp(h);
+    if (mapped && mapped.type === "file") sizes.add(mapped.name, mapped.size ?? 0);
+    return mapped;
+  });
+  const counter = new HashAndLimit(maxBytes, (bytes) => {
+    const largest = sizes.largest(5);
+    return new SlugforgeError(
+      "SLUG_TOO_LARGE",
+      `Compiled slug size: ${formatSize(bytes)} is too large (max is ${formatSize(maxBytes)}). Largest directories: ${describe(largest)}`,
+      { data: { size: bytes, maxBytes, largestDirectories: largest } },
+    );
+  });
+  pipeline(rerooted, createGzip(), counter).catch(() => undefined);
+  let digest: string | undefined;
+  return { stream: counter, sha256: () => (digest ??= counter.digest()), bytes: () => counter.bytes };
 }
 
 /** `app/x` (or `./app/x`, `x` under any one top directory) -> `./app/x`; drops `.git` anywhere. */
@@ -77,20 +103,23 @@ function describe(dirs: readonly DirectorySize[]): string {
   return dirs.map((d) => `${d.path} ${formatSize(d.bytes)}`).join(", ") || "(none)";
 }
 
-/** Hashes and counts the compressed bytes; past the limit it stops writing them (but keeps counting). */
+/** Hashes and counts the compressed bytes; past the limit it stops passing them on and fails at the end. */
 class HashAndLimit extends Transform {
   bytes = 0;
   private readonly hash = createHash("sha256");
-  constructor(private readonly maxBytes: number) {
+  constructor(
+    private readonly maxBytes: number,
+    private readonly tooLarge: (bytes: number) => Error,
+  ) {
     super();
-  }
-  get exceeded(): boolean {
-    return this.bytes > this.maxBytes;
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
     this.hash.update(chunk);
-    done(null, this.exceeded ? undefined : chunk);
+    done(null, this.bytes > this.maxBytes ? undefined : chunk);
+  }
+  override _flush(done: TransformCallback): void {
+    done(this.bytes > this.maxBytes ? this.tooLarge(this.bytes) : null);
   }
   digest(): string {
     return this.hash.digest("hex");

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, stat } from "node:fs/promises";
 import path from "node:path";
+import { createFsSlugStore } from "../../../src/slug/fs-slug-store.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bareRepoWithCommit, captureOutput, git, readSlug, request, tempDir, testService, writeFiles } from "./helpers.js";
 
@@ -48,5 +49,21 @@ describe("source and slug edges (real Docker, real git)", () => {
     expect(out.text().trimEnd().split("\n").at(-1)).toContain(`Push rejected: SLUG_TOO_LARGE (build ${result.buildId})`);
     expect(await readdir(`${data}/slugs`)).toEqual([]);
     expect(await stat(`${data}/cache/large`).catch(() => undefined)).toBeUndefined();
+  });
+
+  it("hands the slug to a SlugStore when one is given; an over-size slug is never stored", async () => {
+    const store = createFsSlugStore(`${root.dir}/store`);
+    const repo = await bareRepoWithCommit(`${root.dir}/stored`, { RECORD: "", "Procfile": "web: python3 app.py\n" });
+    const result = await testService(`${root.dir}/data-store`, { slugStore: store }).build(request("stored", repo), captureOutput(), new AbortController().signal);
+    expect(result.error).toBeUndefined();
+    expect(result.slugPath).toBeUndefined();
+    expect(result.slug?.id).toBe(`sha256:${result.slug?.sha256}`);
+    expect(await store.stat(result.slug!.id!)).toEqual({ id: result.slug!.id, sizeBytes: result.slug!.sizeBytes });
+
+    const big = await bareRepoWithCommit(`${root.dir}/stored-big`, { RECORD: "", "data.bin": randomBytes(20_000).toString("hex") });
+    const service = testService(`${root.dir}/data-store`, { slugStore: store, env: { SLUGFORGE_MAX_SLUG_BYTES: "2KiB" } });
+    const rejected = await service.build(request("stored", big), captureOutput(), new AbortController().signal);
+    expect(rejected.error?.code).toBe("SLUG_TOO_LARGE");
+    expect((await store.list()).map((s) => s.id)).toEqual([result.slug!.id]);
   });
 });

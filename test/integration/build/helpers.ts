@@ -12,6 +12,7 @@ import type { BuildOutput, BuildRequest } from "../../../src/build/types.js";
 import { parseConfig, type Config } from "../../../src/config/parse-config.js";
 import { createDockerRuntime } from "../../../src/docker/dockerode-runtime.js";
 import { createLogger, silentLogger } from "../../../src/log.js";
+import type { SlugStore } from "../../../src/slug/slug-store.js";
 
 export const FIXTURE_BUILDPACKS = path.resolve(import.meta.dirname, "../../fixtures/buildpacks");
 export const SHIPPED_ORDER = ["never", "recorder", "cacher", "slow", "bad-release"];
@@ -60,7 +61,7 @@ export function testConfig(dataDir: string, env: Record<string, string> = {}): C
 
 export const runtime = createDockerRuntime();
 
-export function testService(dataDir: string, options: { env?: Record<string, string>; configVars?: Record<string, string>; shipped?: string[]; serverId?: string; logStream?: NodeJS.WritableStream } = {}): BuildService {
+export function testService(dataDir: string, options: { env?: Record<string, string>; configVars?: Record<string, string>; shipped?: string[]; serverId?: string; logStream?: NodeJS.WritableStream; slugStore?: SlugStore } = {}): BuildService {
   return createBuildService({
     runtime,
     config: testConfig(dataDir, options.env),
@@ -69,6 +70,7 @@ export function testService(dataDir: string, options: { env?: Record<string, str
     shippedBuildpacks: options.shipped ?? SHIPPED_ORDER,
     getConfigVars: async () => ({ ...options.configVars }),
     serverId: options.serverId,
+    slugStore: options.slugStore,
   });
 }
 
