@@ -1,9 +1,11 @@
+import { execFile } from "node:child_process";
 import { createReadStream, createWriteStream } from "node:fs";
 import { lstat, mkdtemp, readdir, readFile, readlink, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { promisify } from "node:util";
 import tar from "tar-stream";
 import type { Container, ContainerRuntime, Mount } from "../../src/docker/container-runtime.js";
 import { createDockerRuntime } from "../../src/docker/dockerode-runtime.js";
@@ -46,6 +48,8 @@ export interface BuildOptions {
   readonly appDir?: string;
   /** Files added to (or replacing those of) the app: path relative to the app root -> contents. */
   readonly files?: Readonly<Record<string, string | { content: string; mode: number }>>;
+  /** Paths of `appDir` left out of the app (relative to its root). */
+  readonly omit?: readonly string[];
   /** Config vars, written one file per var into ENV_DIR. */
   readonly configVars?: Readonly<Record<string, string>>;
   /** The cache of an earlier successful build (BuildResult.cacheTar), restored into CACHE_DIR. */
@@ -205,6 +209,24 @@ export function createBuildpackHarness(runtime: ContainerRuntime = createDockerR
   };
 }
 
+const execFileP = promisify(execFile);
+
+/**
+ * Makes (or finds, when it is up to date) the wheelhouse of Debian-built wheels with
+ * scripts/make-wheelhouse.sh, and returns a read-only mount of it at /wheelhouse plus the config
+ * vars that point pip at it.
+ */
+export async function ensureWheelhouse(): Promise<{ mount: Mount; configVars: Record<string, string>; dir: string }> {
+  const repo = path.resolve(import.meta.dirname, "../..");
+  const dir = process.env.SLUGFORGE_WHEELHOUSE ?? path.join(repo, ".slugforge/wheelhouse/debian-13");
+  await execFileP("bash", [path.join(repo, "scripts/make-wheelhouse.sh"), dir], { timeout: 300_000 });
+  return {
+    dir,
+    mount: { host: dir, container: "/wheelhouse", readOnly: true },
+    configVars: { PIP_FIND_LINKS: "/wheelhouse", PIP_NO_INDEX: "1" },
+  };
+}
+
 /** Procfile lines `name: command`; comments and blank lines ignored. */
 export function parseProcfile(text: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -255,6 +277,7 @@ while ((SECONDS < deadline)); do
   sleep 0.2
 done
 {
+:
 ${options.afterRequest ?? ""}
 } >&2
 echo "----- process output -----" >&2
@@ -301,7 +324,8 @@ async function packApp(options: BuildOptions): Promise<Readable> {
   const overlay = options.files ?? {};
   void (async () => {
     try {
-      if (options.appDir) await addDir(pack, options.appDir, "", (rel) => rel in overlay);
+      const omit = new Set(options.omit ?? []);
+      if (options.appDir) await addDir(pack, options.appDir, "", (rel) => rel in overlay || omit.has(rel));
       for (const [name, value] of Object.entries(overlay)) {
         const { content, mode } = typeof value === "string" ? { content: value, mode: 0o644 } : value;
         await addEntry(pack, { name, mode, uid: SLUG_UID, gid: SLUG_UID }, Buffer.from(content));

@@ -7,7 +7,10 @@
 #   CACHE_DIR/.heroku/pip-cache/         pip's HTTP and wheel cache (PIP_CACHE_DIR)
 #
 # Restoring copies (never moves) the environment, and saving replaces it only at the end of a
-# successful compile, so a failed build leaves the previous cache as it was.
+# successful compile, so a failed build leaves the previous cache as it was. Copies are hard links
+# when CACHE_DIR and the build dir share a filesystem (thousands of small files: a plain copy of a
+# Django environment takes seconds); pip and Python replace files rather than rewrite them, so the
+# two trees never change each other. Across filesystems it falls back to a real copy.
 
 # Prints the cache key: one "name=value" line per input that decides the installed packages.
 function cache::key() {
@@ -73,7 +76,7 @@ function cache::restore() {
 	if [[ "${old_key}" == "${new_key}" && -x "${cache_dir}/.heroku/python/bin/python" ]]; then
 		output::step "Restoring cache"
 		output::info "- Nothing that decides the installed packages changed (${deps_file} sha256 $(cache::_value "${new_key}" dependencies-sha256 | cut -c1-12))"
-		cp -a "${cache_dir}/.heroku/python" "${build_dir}/.heroku/python"
+		cache::_copy "${cache_dir}/.heroku/python" "${build_dir}/.heroku/python"
 		# shellcheck disable=SC2034 # read by bin/compile
 		CACHE_REUSED=1
 		return 0
@@ -88,15 +91,32 @@ function cache::restore() {
 	fi
 }
 
+# Copies a tree, as hard links where possible.
+function cache::_copy() {
+	local from="${1}" to="${2}"
+	if ! cp -al "${from}" "${to}" 2>/dev/null; then
+		rm -rf "${to}"
+		cp -a "${from}" "${to}"
+	fi
+}
+
 # Replaces the cached environment with this build's. Called only when the build has succeeded.
+# When the build reused the cache, the cached copy already holds the same packages.
 function cache::save() {
-	local cache_dir="${1}" build_dir="${2}" key="${3}" python_version="${4}"
-	output::step "Saving cache"
+	local cache_dir="${1}" build_dir="${2}" key="${3}" python_version="${4}" reused="${5}"
 	mkdir -p "${cache_dir}/.heroku"
-	rm -rf "${cache_dir}/.heroku/python.new"
-	cp -a "${build_dir}/.heroku/python" "${cache_dir}/.heroku/python.new"
-	rm -rf "${cache_dir}/.heroku/python"
-	mv "${cache_dir}/.heroku/python.new" "${cache_dir}/.heroku/python"
+	if ((reused)) && [[ -d "${cache_dir}/.heroku/python" ]]; then
+		output::step "Keeping the cache (the installed packages didn't change)"
+	else
+		output::step "Saving cache"
+		rm -rf "${cache_dir}/.heroku/python.new" "${cache_dir}/.heroku/python.old"
+		cache::_copy "${build_dir}/.heroku/python" "${cache_dir}/.heroku/python.new"
+		if [[ -d "${cache_dir}/.heroku/python" ]]; then
+			mv "${cache_dir}/.heroku/python" "${cache_dir}/.heroku/python.old"
+		fi
+		mv "${cache_dir}/.heroku/python.new" "${cache_dir}/.heroku/python"
+		rm -rf "${cache_dir}/.heroku/python.old"
+	fi
 	echo "${key}" >"${cache_dir}/.heroku/python-cache-key"
 	echo "python-${python_version}" >"${cache_dir}/.heroku/python-version"
 }
