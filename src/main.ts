@@ -1,31 +1,121 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { createApp } from "./app.js";
+import { fileURLToPath } from "node:url";
+import { createApiHandler } from "./api/api-handler.js";
+import { createApp, type App } from "./app.js";
+import { createBuildService } from "./build/build-service.js";
+import { createStoreRecorder } from "./build/store-recorder.js";
 import { parseConfig, type Config } from "./config/parse-config.js";
+import type { ContainerRuntime } from "./docker/container-runtime.js";
+import { createDockerRuntime } from "./docker/dockerode-runtime.js";
 import { SlugforgeError } from "./errors.js";
-import { createLogger } from "./log.js";
+import { createGitHandler, createHookBridge, installHooks, sweepAllQuarantines } from "./git/index.js";
+import { createLogger, type Logger } from "./log.js";
+import { createFsSlugStore } from "./slug/fs-slug-store.js";
+import { openSqliteStore } from "./store/sqlite-store.js";
 
-/** The composition root: reads the environment, builds real adapters, listens, handles signals. */
+/** The shipped buildpacks, beside src/ and dist/. */
+export const SHIPPED_BUILDPACKS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "buildpacks");
+
+export interface ServerOptions {
+  readonly log?: Logger;
+  readonly runtime?: ContainerRuntime;
+  readonly say?: (line: string) => void;
+  readonly buildpacksDir?: string;
+  readonly shippedBuildpacks?: readonly string[];
+}
+
+export interface Server {
+  readonly app: App;
+  readonly token: string;
+  /** Listens on config.port (0 picks one); resolves with the port. */
+  listen(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** The composition root: builds every real adapter from a config, without listening yet. */
+export async function createServer(config: Config, options: ServerOptions = {}): Promise<Server> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const say = options.say ?? (() => undefined);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const token = resolveToken(config, say);
+  const runtime = options.runtime ?? createDockerRuntime({ dockerHost: config.dockerHost });
+
+  const store = openSqliteStore(path.join(config.dataDir, "metadata.db"));
+  const interrupted = store.failInterruptedBuilds();
+  if (interrupted) log.warn({ interrupted }, "builds left running by the previous process were marked failed (INTERRUPTED)");
+  const slugs = createFsSlugStore(path.join(config.dataDir, "slugs"));
+  await slugs.sweepTemp();
+
+  const buildService = createBuildService({
+    runtime,
+    config,
+    log,
+    buildpacksDir: options.buildpacksDir ?? SHIPPED_BUILDPACKS_DIR,
+    shippedBuildpacks: options.shippedBuildpacks,
+    getConfigVars: async (app) => store.getConfigVars(app),
+    slugStore: slugs,
+    recorder: createStoreRecorder(store, { stack: config.stack, log }),
+  });
+  await buildService.sweepStrayContainers().catch((err: unknown) => log.warn({ err }, "could not sweep stray build containers"));
+
+  const reposDir = path.join(config.dataDir, "repos");
+  const hooksDir = path.join(config.dataDir, "hooks");
+  await installHooks(hooksDir);
+  await sweepAllQuarantines(reposDir);
+  const bridge = createHookBridge({ socketPath: path.join(config.dataDir, "hook.sock"), builder: buildService, log });
+  await bridge.listen();
+  const git = createGitHandler({
+    reposDir,
+    hooksDir,
+    token,
+    bridge,
+    log,
+    maxPushBytes: config.maxPushBytes,
+    onAppCreated: (app) => void store.ensureApp(app),
+  });
+  const api = createApiHandler({ token, store, slugs, log, queueDepth: () => buildService.stats().waiting });
+
+  const app = createApp({
+    config,
+    log,
+    gitHandler: git.handle,
+    apiHandler: api,
+    onClose: async () => {
+      await git.close();
+      await bridge.close();
+      store.close();
+    },
+  });
+  return {
+    app,
+    token,
+    async listen() {
+      await new Promise<void>((resolve, reject) => {
+        app.server.once("error", reject);
+        app.server.listen(config.port, config.host, () => resolve());
+      });
+      const address = app.server.address();
+      const port = typeof address === "object" && address ? address.port : config.port;
+      log.info({ port, dataDir: config.dataDir }, "listening");
+      return port;
+    },
+    close: () => app.close(),
+  };
+}
+
+/** `slugforge serve`: reads the environment, starts everything, prints where it listens. */
 export async function startServer(env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<{ close(): Promise<void>; port: number }> {
   const parsed = parseConfig(env);
   if (parsed.errors) {
     throw new SlugforgeError("CONFIG_INVALID", `the settings are not usable:\n  ${parsed.errors.join("\n  ")}`);
   }
-  const config = parsed.config;
-  const log = createLogger(config.logLevel);
-  mkdirSync(config.dataDir, { recursive: true });
-  const token = resolveToken(config, say);
-  const app = createApp({ config: { ...config, token }, log });
-  await new Promise<void>((resolve, reject) => {
-    app.server.once("error", reject);
-    app.server.listen(config.port, config.host, () => resolve());
-  });
-  const address = app.server.address();
-  const port = typeof address === "object" && address ? address.port : config.port;
-  log.info({ port, dataDir: config.dataDir }, "listening");
-  say(`slugforge listening on http://${config.host}:${port} (data in ${config.dataDir})`);
-  return { close: () => app.close(), port };
+  const server = await createServer(parsed.config, { say });
+  const port = await server.listen();
+  say(`slugforge listening on http://${parsed.config.host}:${port} (data in ${parsed.config.dataDir})`);
+  say(`push an app: git remote add paas http://git:<token>@<this host>:${port}/<app>.git && git push paas main`);
+  return { close: () => server.close(), port };
 }
 
 /** SLUGFORGE_TOKEN, or the one kept in the data folder, or a new one printed once. */

@@ -1,9 +1,9 @@
 import type http from "node:http";
-import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
+import type { SlugStore } from "../slug/slug-store.js";
 import type { MetadataStore } from "../store/types.js";
 import { checkAuthorization } from "./auth.js";
 import { fail, readJson, sendError, sendJson } from "./http-json.js";
@@ -13,15 +13,11 @@ import { createRouter, type RouteContext } from "./router.js";
 const APP_NAME = /^[a-z][a-z0-9-]{1,29}$/;
 const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export interface SlugBlobs {
-  /** A stream of the slug's bytes that errors if they do not hash to the id; undefined when absent. */
-  open(id: string): Promise<Readable | undefined>;
-}
 
 export interface ApiDeps {
   readonly token: string;
   readonly store: MetadataStore;
-  readonly slugs: SlugBlobs;
+  readonly slugs: Pick<SlugStore, "get">;
   readonly log: Logger;
   /** Builds waiting for a slot, for /metrics. */
   readonly queueDepth: () => number;
@@ -73,7 +69,7 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
   router.add("GET", "/api/slugs/:id", (ctx) => sendJson(ctx.res, 200, slug(ctx.params.id!)));
   router.add("GET", "/api/slugs/:id/blob", async (ctx) => {
     const meta = slug(ctx.params.id!);
-    const stream = await deps.slugs.open(meta.id);
+    const stream = await deps.slugs.get(meta.id);
     if (!stream) fail("INTERNAL", `slug ${meta.id} is recorded but its file is missing`);
     ctx.res.writeHead(200, { "Content-Type": "application/gzip", "Content-Length": String(meta.sizeBytes), "X-Slug-Id": meta.id });
     await pipeline(stream, ctx.res).catch((err: unknown) => {

@@ -53,6 +53,10 @@ export interface BuildContext {
   buildpacks: InstalledBuildpack[];
   processTypes: Record<string, string>;
   slug?: BuiltSlug;
+  /** The commit's time (from git archive's entries): slug mtimes are clamped to it. */
+  sourceDate?: Date;
+  /** Wall time of each phase that ran. */
+  phases: { phase: string; ms: number }[];
 }
 
 export interface Phase {

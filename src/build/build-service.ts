@@ -13,7 +13,7 @@ import { createBuildQueue } from "./build-queue.js";
 import { startDeadline } from "./deadline.js";
 import { runPipeline } from "./pipeline.js";
 import { sweepStrayContainers } from "./sweep.js";
-import type { BuildOutput, BuildRequest, BuildResult, Builder } from "./types.js";
+import type { BuildOutput, BuildRecorder, BuildRequest, BuildResult, Builder } from "./types.js";
 
 export interface BuildServiceDeps {
   readonly runtime: ContainerRuntime;
@@ -30,6 +30,8 @@ export interface BuildServiceDeps {
   readonly slugStore?: SlugStore;
   /** Names this server's build containers (label org.slugforge.server); default: hash of host name and data dir. */
   readonly serverId?: string;
+  /** Keeps build records, output, slugs and releases (the metadata store's recorder in the server). */
+  readonly recorder?: BuildRecorder;
 }
 
 export interface BuildService extends Builder {
@@ -61,18 +63,35 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
   };
 
   const build = async (request: BuildRequest, output: BuildOutput, signal: AbortSignal): Promise<BuildResult> => {
-    const buildId = randomUUID();
+    const buildId = request.buildId ?? randomUUID();
     const log = deps.log.child({ buildId, app: request.app, commit: request.commit });
-    const out = createBuildPrinter(safeOutput(output, log));
+    const recorder = deps.recorder ? safeRecorder(deps.recorder, log) : undefined;
+    recorder?.queued(buildId, request);
+    const out = createBuildPrinter(safeOutput(teeOutput(output, recorder, buildId), log));
+    let ctx: BuildContext | undefined;
+    const finish = (result: BuildResult): BuildResult => {
+      const done: BuildResult = {
+        ...result,
+        buildpacks: ctx?.buildpacks.map((b) => (b.commit ? `${b.spec}@${b.commit}` : b.spec)) ?? [],
+        phases: ctx?.phases ?? [],
+      };
+      const lines = recorder?.finished(request, done);
+      if (lines && lines.length) {
+        out.step("Launching...");
+        for (const line of lines) out.detail(line);
+      }
+      return done;
+    };
     out.step(`Build ${buildId} of ${request.app} (${request.commit.slice(0, 7)})`);
     try {
       if (!APP_NAME.test(request.app)) throw new SlugforgeError("APP_NAME_INVALID", `"${request.app}" is not a valid app name.`);
       const made = await queue.run(request.app, signal, (w) => tellWaiting(out, w), async () => {
         log.info("build started");
+        recorder?.started(buildId);
         const deadline = startDeadline(signal, deps.config.buildTimeoutMs);
-        const ctx: BuildContext = {
+        ctx = {
           buildId, request, out, log, signal: deadline.signal, deps: pipelineDeps,
-          configVars: {}, buildpacks: [], processTypes: {},
+          configVars: {}, buildpacks: [], processTypes: {}, phases: [],
         };
         try {
           ctx.configVars = await deps.getConfigVars(request.app);
@@ -86,10 +105,10 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
         }
       });
       log.info({ slug: made.slug }, "build succeeded");
-      return { buildId, status: "succeeded", slugPath: made.slug?.path, slug: made.slug, processTypes: made.processTypes };
+      return finish({ buildId, status: "succeeded", slugPath: made.slug?.path, slug: made.slug, processTypes: made.processTypes });
     } catch (err) {
       const cancelledWhileWaiting = signal.aborted && !isSlugforgeError(err);
-      return failed(buildId, cancelledWhileWaiting ? new SlugforgeError("BUILD_CANCELLED", "The build was cancelled before it started.") : err, out, log);
+      return finish(failed(buildId, cancelledWhileWaiting ? new SlugforgeError("BUILD_CANCELLED", "The build was cancelled before it started.") : err, out, log));
     }
   };
 
@@ -116,6 +135,41 @@ function failed(buildId: string, err: unknown, out: BuildPrinter, log: Logger): 
   if (shown) out.error(message);
   out.error(`Push rejected: ${code} (build ${buildId}). ${ERROR_CODES[code].hint}`);
   return { buildId, status: code === "BUILD_CANCELLED" ? "cancelled" : "failed", error: { code, message } };
+}
+
+/** Everything the pusher sees is also kept with the build. */
+function teeOutput(output: BuildOutput, recorder: BuildRecorder | undefined, buildId: string): BuildOutput {
+  if (!recorder) return output;
+  return {
+    write(chunk) {
+      recorder.output(buildId, typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk);
+      output.write(chunk);
+    },
+  };
+}
+
+/** A recorder that fails (a full disk) is logged; the build and the pusher carry on. */
+function safeRecorder(recorder: BuildRecorder, log: Logger): BuildRecorder {
+  const guard = <A extends unknown[]>(name: string, fn: (...args: A) => void) => (...args: A): void => {
+    try {
+      fn(...args);
+    } catch (err) {
+      log.error({ err }, `build recorder: ${name} failed`);
+    }
+  };
+  return {
+    queued: guard("queued", (id, request) => recorder.queued(id, request)),
+    started: guard("started", (id) => recorder.started(id)),
+    output: guard("output", (id, chunk) => recorder.output(id, chunk)),
+    finished: (request, result) => {
+      try {
+        return recorder.finished(request, result);
+      } catch (err) {
+        log.error({ err }, "build recorder: finished failed");
+        return undefined;
+      }
+    },
+  };
 }
 
 /** The caller's output must not break a build (a pusher that vanished is its problem, not ours). */

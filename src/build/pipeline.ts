@@ -27,7 +27,11 @@ export async function runPipeline(ctx: BuildContext, phases: readonly Phase[] = 
     for (const phase of phases) {
       ctx.signal.throwIfAborted();
       const started = Date.now();
-      await phase.run(ctx);
+      try {
+        await phase.run(ctx);
+      } finally {
+        ctx.phases.push({ phase: phase.name, ms: Date.now() - started });
+      }
       ctx.log.debug({ phase: phase.name, ms: Date.now() - started }, "phase done");
     }
     ctx.signal.throwIfAborted();

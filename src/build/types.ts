@@ -10,6 +10,8 @@ export interface SourceRef {
 }
 
 export interface BuildRequest {
+  /** Chosen by the caller when it must know the id up front; a fresh UUID otherwise. */
+  readonly buildId?: string;
   readonly app: string;
   /** The commit to build (the pushed new rev). */
   readonly commit: string;
@@ -36,6 +38,22 @@ export interface BuildResult {
   /** The slug made by a succeeded build: its content hash, compressed size, and store id when a SlugStore holds it. */
   readonly slug?: { readonly sha256: string; readonly sizeBytes: number; readonly id?: string; readonly path?: string };
   readonly processTypes?: Readonly<Record<string, string>>;
+  /** The buildpacks that ran, as named (with `@<commit>` for git buildpacks). */
+  readonly buildpacks?: readonly string[];
+  /** Wall time of each phase that ran, in order. */
+  readonly phases?: readonly { readonly phase: string; readonly ms: number }[];
+}
+
+/**
+ * Told about a build as it happens, so it can be kept (the build record, its output, its slug and
+ * release). `finished` runs before build() resolves: when a push is accepted, its records exist.
+ */
+export interface BuildRecorder {
+  queued(buildId: string, request: BuildRequest): void;
+  started(buildId: string): void;
+  output(buildId: string, chunk: Buffer): void;
+  /** Returns lines for the pusher about what was kept (e.g. `Released v3`), shown under "Launching...". */
+  finished(request: BuildRequest, result: BuildResult): readonly string[] | void;
 }
 
 /**

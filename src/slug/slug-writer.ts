@@ -4,11 +4,11 @@ import { chmod, mkdir, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGzip } from "node:zlib";
 import { SlugforgeError } from "../errors.js";
 import { formatSize } from "./format-size.js";
 import { createDirectorySizes, type DirectorySize } from "./directory-sizes.js";
 import type { SlugStore, StoredSlug } from "./slug-store.js";
+import { createParallelGzip } from "./parallel-gzip.js";
 import { mapTar, type TarHeader } from "./tar-transform.js";
 
 export interface WriteSlugOptions {
@@ -32,10 +32,10 @@ export interface SlugFile {
  * and sha256-hashed in one streaming pass into a temp file that is fsynced and renamed to
  * `<sha256>.tar.gz` (mode 0444). The slug appears whole or not at all.
  */
-export async function writeSlug(tar: Readable, options: WriteSlugOptions): Promise<SlugFile> {
+export async function writeSlug(tar: Readable, options: WriteSlugOptions & ReproducibleOptions): Promise<SlugFile> {
   await mkdir(options.slugsDir, { recursive: true });
   const tmp = path.join(options.slugsDir, `.tmp-${randomUUID()}`);
-  const slug = compressSlug(tar, options.maxBytes);
+  const slug = compressSlug(tar, options.maxBytes, options);
   let kept = false;
   try {
     await pipeline(slug.stream, createWriteStream(tmp, { flags: "wx", mode: 0o600 }), { signal: options.signal });
@@ -53,8 +53,8 @@ export async function writeSlug(tar: Readable, options: WriteSlugOptions): Promi
 }
 
 /** The same slug bytes handed to a SlugStore (which owns durability and naming). */
-export async function storeSlug(tar: Readable, store: SlugStore, options: { maxBytes: number; signal?: AbortSignal }): Promise<StoredSlug & { sha256: string }> {
-  const slug = compressSlug(tar, options.maxBytes);
+export async function storeSlug(tar: Readable, store: SlugStore, options: { maxBytes: number; signal?: AbortSignal } & ReproducibleOptions): Promise<StoredSlug & { sha256: string }> {
+  const slug = compressSlug(tar, options.maxBytes, options);
   const onAbort = (): void => void slug.stream.destroy(options.signal?.reason as Error);
   options.signal?.addEventListener("abort", onAbort, { once: true });
   try {
@@ -70,10 +70,11 @@ export async function storeSlug(tar: Readable, store: SlugStore, options: { maxB
  * errors with SLUG_TOO_LARGE at its end (after counting everything, so the message can say
  * which directories made it big), and no consumer ever sees a complete slug.
  */
-export function compressSlug(tar: Readable, maxBytes: number): { stream: Readable; sha256(): string; bytes(): number } {
+export function compressSlug(tar: Readable, maxBytes: number, reproducible: ReproducibleOptions = {}): { stream: Readable; sha256(): string; bytes(): number } {
   const sizes = createDirectorySizes(2);
   const rerooted = mapTar(tar, (h) => {
-    const mapped = rerootUnderApp(h);
+    const rooted = rerootUnderApp(h);
+    const mapped = rooted && normaliseEntry(rooted, reproducible);
     if (mapped && mapped.type === "file") sizes.add(mapped.name, mapped.size ?? 0);
     return mapped;
   });
@@ -85,9 +86,38 @@ export function compressSlug(tar: Readable, maxBytes: number): { stream: Readabl
       { data: { size: bytes, maxBytes, largestDirectories: largest } },
     );
   });
-  pipeline(rerooted, createGzip(), counter).catch(() => undefined);
+  pipeline(rerooted, createParallelGzip(), counter).catch(() => undefined);
   let digest: string | undefined;
   return { stream: counter, sha256: () => (digest ??= counter.digest()), bytes: () => counter.bytes };
+}
+
+export interface ReproducibleOptions {
+  /** Later mtimes are clamped to this (the commit's time, as SOURCE_DATE_EPOCH); default 2000-01-01. */
+  readonly clampMtime?: Date;
+}
+
+const DEFAULT_CLAMP = new Date("2000-01-01T00:00:00Z");
+export const SLUG_OWNER = { uid: 1000, gid: 1000, uname: "slug", gname: "slug" } as const;
+
+/**
+ * The same tree gives the same slug bytes: only the fields a slug needs are kept (no pax records,
+ * no device numbers), every entry is owned by the app user, permission bits lose setuid/setgid, and
+ * mtimes are clamped to the commit's time (files made by the build get that time; older files such
+ * as a copied standard library keep theirs, so their .pyc files stay valid). Entry order is the
+ * order the engine walks /app in, which is sorted.
+ */
+export function normaliseEntry(h: TarHeader, options: ReproducibleOptions = {}): TarHeader {
+  const clamp = options.clampMtime ?? DEFAULT_CLAMP;
+  const mtime = h.mtime && h.mtime.getTime() < clamp.getTime() ? new Date(Math.floor(h.mtime.getTime() / 1000) * 1000) : clamp;
+  return {
+    name: h.name,
+    type: h.type,
+    mode: (h.mode ?? (h.type === "directory" ? 0o755 : 0o644)) & 0o1777,
+    ...SLUG_OWNER,
+    mtime,
+    size: h.type === "file" ? h.size : 0,
+    linkname: h.linkname,
+  };
 }
 
 /** `app/x` (or `./app/x`, `x` under any one top directory) -> `./app/x`; drops `.git` anywhere. */

@@ -10,7 +10,7 @@ export const slugPhase: Phase = {
     ctx.out.step("Compressing...");
     const tar = await containerOf(ctx).getArchive(BUILD_DIR);
     const { slugStore, slugsDir, config } = ctx.deps;
-    const limits = { maxBytes: config.maxSlugBytes, signal: ctx.signal };
+    const limits = { maxBytes: config.maxSlugBytes, signal: ctx.signal, clampMtime: ctx.sourceDate };
     if (slugStore) {
       const stored = await storeSlug(tar, slugStore, limits);
       ctx.slug = { sha256: stored.sha256, sizeBytes: stored.sizeBytes, id: stored.id };

@@ -19,6 +19,8 @@ export const sourcePhase: Phase = {
     const archive = gitArchive(source, commit, ctx.signal);
     let removed = 0;
     const filtered = mapTar(archive.stream, (h) => {
+      // git archive stamps every entry with the commit's time.
+      if (!ctx.sourceDate && h.mtime) ctx.sourceDate = h.mtime;
       const kept = sourceEntry(h, ignore);
       if (!kept && h.type !== "directory") removed++;
       return kept;

@@ -27,7 +27,7 @@ describe("HTTP API", () => {
       log: silentLogger(),
       queueDepth: () => 3,
       followIntervalMs: 20,
-      slugs: { open: async (id) => (id === "sha256:aa" ? Readable.from([Buffer.from("slug-bytes")]) : undefined) },
+      slugs: { get: async (id) => (id === "sha256:aa" ? Readable.from([Buffer.from("slug-bytes")]) : undefined) },
     });
     server = http.createServer((req, res) => {
       if (!handler(req, res)) res.writeHead(404).end();

@@ -1,0 +1,48 @@
+import type { Logger } from "../log.js";
+import type { MetadataStore } from "../store/types.js";
+import type { BuildRecorder } from "./types.js";
+
+/**
+ * Keeps builds in the metadata store: the record and its status, the output as it streams (so
+ * `builds:output` can follow a running build), and for a succeeded build its slug and release vN.
+ */
+export function createStoreRecorder(store: MetadataStore, options: { stack: string; log: Logger }): BuildRecorder {
+  return {
+    queued(buildId, request) {
+      store.ensureApp(request.app);
+      store.createBuild({ id: buildId, app: request.app, commit: request.commit });
+    },
+    started(buildId) {
+      store.updateBuild(buildId, { status: "building" });
+    },
+    output(buildId, chunk) {
+      store.appendBuildOutput(buildId, chunk);
+    },
+    finished(request, result) {
+      const slugId = result.slug?.id ?? (result.slug ? `sha256:${result.slug.sha256}` : null);
+      store.updateBuild(result.buildId, {
+        status: result.status,
+        errorCode: result.error?.code ?? null,
+        errorMessage: result.error?.message ?? null,
+        buildpacks: result.buildpacks ?? [],
+        phases: result.phases ?? [],
+        slugId,
+      });
+      if (result.status !== "succeeded" || !result.slug || !slugId) return [];
+      const processTypes = result.processTypes ?? {};
+      store.putSlug({
+        id: slugId,
+        app: request.app,
+        sizeBytes: result.slug.sizeBytes,
+        commit: request.commit,
+        buildpacks: result.buildpacks ?? [],
+        stack: options.stack,
+        processTypes,
+        createdAt: new Date().toISOString(),
+      });
+      const release = store.createDeployRelease(request.app, slugId, processTypes, `Deploy ${request.commit.slice(0, 7)}`);
+      options.log.info({ buildId: result.buildId, app: request.app, release: release.version, slugId }, "released");
+      return [`Released v${release.version}`, `Slug ${slugId}`];
+    },
+  };
+}
