@@ -89,6 +89,16 @@ function python_version::_check_misspelled_python_version_file() {
 	done
 }
 
+# A byte order mark, NUL bytes (UTF-16) or invalid UTF-8: saved by an editor in another encoding.
+function python_version::_is_unreadable_text() {
+	local file="${1}"
+	local head
+	head="$(head -c 3 "${file}" | od -An -tx1 | tr -d ' \n')"
+	[[ "${head}" == efbbbf* || "${head}" == fffe* || "${head}" == feff* ]] && return 0
+	[[ "$(tr -d '\000' <"${file}" | wc -c)" != "$(wc -c <"${file}")" ]] && return 0
+	! iconv -f UTF-8 -t UTF-8 "${file}" >/dev/null 2>&1
+}
+
 function python_version::_read_python_version_file() {
 	local file="${1}"
 	local -a lines
@@ -115,7 +125,7 @@ function python_version::_read_python_version_file() {
 		EOF
 	fi
 	if ! python_version::_is_valid "${lines[0]}"; then
-		if LC_ALL=C grep -q $'^\xef\xbb\xbf\|\x00' "${file}" 2>/dev/null || ! iconv -f UTF-8 -t UTF-8 "${file}" >/dev/null 2>&1; then
+		if python_version::_is_unreadable_text "${file}"; then
 			utils::fail <<-EOF
 				Error: Unable to read .python-version.
 
