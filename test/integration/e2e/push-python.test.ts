@@ -34,7 +34,7 @@ describe("git push builds the app", () => {
     expect(result.stderr).toMatch(/remote: -----> Build [0-9a-f-]{36} of hello-py/);
     expect(result.stderr).toContain("remote: -----> Python app detected");
     expect(result.stderr).toMatch(/Procfile declares types\s+-> web/);
-    expect(result.stderr).toMatch(/remote:        Released v1/);
+    expect(result.stderr).toMatch(/remote: {8}Released v1/);
     expect(result.stderr).toMatch(/\* \[new branch\]\s+main -> main/);
     expect((await git.ok(["ls-remote", server.url("hello-py"), "refs/heads/main"], work)).split(/\s/)[0]).toBe(commit);
 
