@@ -1,0 +1,111 @@
+import { cp } from "node:fs/promises";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDockerRuntime } from "../../../src/docker/dockerode-runtime.js";
+import { GitClient } from "../../helpers/git-client.js";
+import { tmpDirs } from "../../helpers/tmp-dir.js";
+import { startServer, type RunningServer } from "./server.js";
+
+const FIXTURE_BUILDPACKS = path.resolve(import.meta.dirname, "../../fixtures/buildpacks");
+const dirs = tmpDirs();
+const runtime = createDockerRuntime();
+let server: RunningServer;
+let git: GitClient;
+let slowUrl: string;
+
+/** A fixture buildpack as its own git repo, for a file:// buildpack URL. */
+async function buildpackRepo(name: string): Promise<string> {
+  const dir = await dirs.make(`sf-bp-${name}-`);
+  await cp(path.join(FIXTURE_BUILDPACKS, name), dir, { recursive: true });
+  await git.ok(["init", "-q", "-b", "main"], dir);
+  await git.ok(["add", "-A"], dir);
+  await git.ok(["commit", "-q", "-m", name], dir);
+  return `file://${dir}`;
+}
+
+async function slowApp(seconds: number): Promise<string> {
+  const work = await dirs.make("sf-e2e-slow-");
+  await git.initRepo(work);
+  await git.commit(work, "SLOW", `${seconds}\n`, "slow build");
+  return work;
+}
+
+async function buildContainers(): Promise<string[]> {
+  return runtime.listContainers("org.slugforge.build");
+}
+
+beforeAll(async () => {
+  git = new GitClient(await dirs.make("sf-e2e-home-"));
+  server = await startServer(await dirs.make("sf-e2e-data-"));
+  slowUrl = await buildpackRepo("slow");
+});
+afterAll(async () => {
+  await server?.close();
+  await dirs.cleanup();
+});
+
+describe("push lifecycle with a real engine", () => {
+  it("streams output live: the first line arrives seconds before the push ends (BUILDPACK_URL, file://)", async () => {
+    expect((await server.api("POST", "/api/apps", { name: "live" })).status).toBe(201);
+    await server.api("PATCH", "/api/apps/live/config-vars", { BUILDPACK_URL: `${slowUrl}#main` });
+    const work = await slowApp(3);
+    const push = git.spawnTimed(["push", server.url("live"), "main"], work);
+    const result = await push.done;
+    expect(result.code, result.stderr).toBe(0);
+    const first = push.lines.find((l) => l.text.includes("Starting slow compile"));
+    const last = push.lines.find((l) => l.text.includes("Slow compile done"));
+    expect(first && last).toBeTruthy();
+    expect(result.ms - first!.t).toBeGreaterThanOrEqual(2000);
+    expect(last!.t - first!.t).toBeGreaterThanOrEqual(2500);
+    expect(result.stderr).toContain("caf\u00e9 \u2713");
+  });
+
+  it("a pusher who hits Ctrl-C mid-build cancels it: container removed, ref unchanged, recorded cancelled, next push works", async () => {
+    expect((await server.api("POST", "/api/apps", { name: "quitter" })).status).toBe(201);
+    await server.api("PATCH", "/api/apps/quitter/config-vars", { BUILDPACK_URL: slowUrl });
+    const work = await slowApp(60);
+    const push = git.spawnTimed(["push", server.url("quitter"), "main"], work);
+    const deadline = Date.now() + 60_000;
+    while (!push.lines.some((l) => l.text.includes("Starting slow compile")) && Date.now() < deadline) await sleep(100);
+    expect((await buildContainers()).length).toBeGreaterThan(0);
+    push.interrupt("SIGINT");
+    const result = await push.done;
+    expect(result.code).not.toBe(0);
+
+    let builds: { status: string; errorCode: string }[] = [];
+    for (let i = 0; i < 100; i++) {
+      builds = (await server.api<typeof builds>("GET", "/api/apps/quitter/builds")).body;
+      if (builds[0]?.status !== "building" && (await buildContainers()).length === 0) break;
+      await sleep(200);
+    }
+    expect(builds[0]).toMatchObject({ status: "cancelled", errorCode: "BUILD_CANCELLED" });
+    expect(await buildContainers()).toEqual([]);
+    expect((await git.run(["ls-remote", "--exit-code", server.url("quitter"), "refs/heads/main"], work)).code).not.toBe(0);
+    expect((await fetch(`${server.base}/healthz`)).status).toBe(200);
+
+    await git.commit(work, "SLOW", "1\n", "faster");
+    const again = await git.run(["push", server.url("quitter"), "main"], work);
+    expect(again.code, again.stderr).toBe(0);
+  });
+
+  it("builds two apps pushed at the same time", async () => {
+    for (const app of ["twin-a", "twin-b"]) {
+      expect((await server.api("POST", "/api/apps", { name: app })).status).toBe(201);
+      await server.api("PATCH", `/api/apps/${app}/config-vars`, { BUILDPACK_URL: slowUrl });
+    }
+    const work = await slowApp(3);
+    const started = Date.now();
+    const pushes = ["twin-a", "twin-b"].map((app) => ({ at: Date.now() - started, run: git.spawnTimed(["push", server.url(app), "main"], work) }));
+    const results = await Promise.all(pushes.map((p) => p.run.done));
+    for (const r of results) expect(r.code, r.stderr).toBe(0);
+    // Both 3 s builds ran side by side (concurrency 2): each started compiling before the other finished.
+    const when = (p: (typeof pushes)[number], text: string): number => p.at + (p.run.lines.find((l) => l.text.includes(text))?.t ?? Number.NaN);
+    const [a, b] = pushes as [(typeof pushes)[number], (typeof pushes)[number]];
+    expect(when(a, "Starting slow compile")).toBeLessThan(when(b, "Slow compile done"));
+    expect(when(b, "Starting slow compile")).toBeLessThan(when(a, "Slow compile done"));
+    for (const app of ["twin-a", "twin-b"]) {
+      expect((await server.api<unknown[]>("GET", `/api/apps/${app}/releases`)).body).toHaveLength(1);
+    }
+  });
+});
