@@ -1,0 +1,190 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { cp, readFile, readdir } from "node:fs/promises";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDockerRuntime } from "../../../src/docker/dockerode-runtime.js";
+import { runChecked, runProcess } from "../../../src/util/run-process.js";
+import { GitClient } from "../../helpers/git-client.js";
+import { tmpDirs } from "../../helpers/tmp-dir.js";
+
+// The server as an operator runs it (`slugforge serve`, a process of its own), so it can be
+// killed with SIGKILL and started again on the same data folder; the CLI talks to it.
+const REPO = path.resolve(import.meta.dirname, "../../..");
+const BIN = path.join(REPO, "bin/slugforge.js");
+const TOKEN = "process-token-0123456789";
+const SECRET = "hunter2-never-log-this-value";
+const dirs = tmpDirs();
+const runtime = createDockerRuntime();
+let git: GitClient;
+let dataDir: string;
+let staticUrl: string;
+let slowUrl: string;
+
+interface Child {
+  proc: ChildProcess;
+  port: number;
+  stderr: () => string;
+}
+
+async function startChild(): Promise<Child> {
+  const proc = spawn(process.execPath, [BIN, "serve"], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: "0",
+      SLUGFORGE_HOST: "127.0.0.1",
+      SLUGFORGE_DATA: dataDir,
+      SLUGFORGE_TOKEN: TOKEN,
+      SLUGFORGE_BUILD_NETWORK: "none",
+      SLUGFORGE_LOG_LEVEL: "debug",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  proc.stdout!.on("data", (b: Buffer) => (out += b.toString()));
+  proc.stderr!.on("data", (b: Buffer) => (err += b.toString()));
+  for (let i = 0; i < 300; i++) {
+    const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+    if (m) return { proc, port: Number(m[1]), stderr: () => err };
+    if (proc.exitCode !== null) break;
+    await sleep(100);
+  }
+  throw new Error(`server did not start:\n${out}\n${err}`);
+}
+
+function cli(child: Child, args: string[]) {
+  return runProcess(process.execPath, [BIN, ...args], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, SLUGFORGE_URL: `http://127.0.0.1:${child.port}`, SLUGFORGE_TOKEN: TOKEN, SLUGFORGE_DATA: dataDir },
+    cwd: dataDir,
+  });
+}
+
+async function buildpackRepo(name: string): Promise<string> {
+  const dir = await dirs.make(`sf-bp-${name}-`);
+  await cp(path.join(REPO, "test/fixtures/buildpacks", name), dir, { recursive: true });
+  await git.ok(["init", "-q", "-b", "main"], dir);
+  await git.ok(["add", "-A"], dir);
+  await git.ok(["commit", "-q", "-m", name], dir);
+  return `file://${dir}`;
+}
+
+async function killHard(child: Child): Promise<void> {
+  child.proc.kill("SIGKILL");
+  await new Promise((r) => (child.proc.exitCode !== null || child.proc.signalCode !== null ? r(null) : child.proc.once("exit", r)));
+}
+
+async function waitForLine(push: ReturnType<GitClient["spawnTimed"]>, text: string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (!push.lines.some((l) => l.text.includes(text))) {
+    if (Date.now() > deadline) throw new Error(`never saw "${text}":\n${push.lines.map((l) => l.text).join("\n")}`);
+    await sleep(50);
+  }
+}
+
+const url = (child: Child, app: string): string => `http://git:${TOKEN}@127.0.0.1:${child.port}/${app}.git`;
+
+beforeAll(async () => {
+  // The CLI and `serve` run from dist/: make sure it is the code under test.
+  await runChecked("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: REPO });
+  git = new GitClient(await dirs.make("sf-proc-home-"));
+  dataDir = await dirs.make("sf-proc-data-");
+  staticUrl = await buildpackRepo("static");
+  slowUrl = await buildpackRepo("slow");
+}, 300_000);
+afterAll(async () => {
+  await dirs.cleanup();
+});
+
+describe("the server as a process, with the CLI", () => {
+  it("reproducible slugs, releases through the CLI, verified download, no config values in any log", async () => {
+    const child = await startChild();
+    try {
+      for (const app of ["repro-a", "repro-b"]) {
+        const created = await cli(child, ["apps:create", app]);
+        expect(created.code, created.stderr).toBe(0);
+        expect((await cli(child, ["config:set", app, `BUILDPACK_URL=${staticUrl}`, `API_SECRET=${SECRET}`])).code).toBe(0);
+      }
+      expect((await cli(child, ["apps:create", "Not_Valid"])).code).toBe(1);
+      const work = await dirs.make("sf-proc-app-");
+      await git.initRepo(work);
+      for (const app of ["repro-a", "repro-b"]) {
+        const push = await git.run(["push", url(child, app), "main"], work);
+        expect(push.code, push.stderr).toBe(0);
+        expect(push.stderr).not.toContain(SECRET);
+      }
+      const slugsOf = async (app: string) => JSON.parse((await cli(child, ["slugs", app, "--json"])).stdout) as { id: string }[];
+      const [a] = await slugsOf("repro-a");
+      const [b] = await slugsOf("repro-b");
+      expect(a!.id).toMatch(/^sha256:/);
+      expect(b!.id).toBe(a!.id);
+
+      expect((await cli(child, ["config:set", "repro-a", "GREETING=hi"])).stdout).toContain("release v2");
+      expect((await cli(child, ["rollback", "repro-a", "v1"])).stdout).toContain("now v3");
+      const releases = await cli(child, ["releases", "repro-a"]);
+      expect(releases.stdout).toMatch(/^RELEASE\s+DESCRIPTION\s+SLUG\s+CREATEDAT/);
+      expect(releases.stdout).toMatch(/v3\s+Rollback to v1/);
+      expect(releases.stdout).toMatch(/v2\s+Set GREETING config vars/);
+
+      const file = path.join(dataDir, "download.tar.gz");
+      const download = await cli(child, ["slugs:download", a!.id, file]);
+      expect(download.code, download.stderr).toBe(0);
+      expect(`sha256:${createHash("sha256").update(await readFile(file)).digest("hex")}`).toBe(a!.id);
+      expect((await cli(child, ["slugs:download", `sha256:${"0".repeat(64)}`, file])).code).toBe(1);
+
+      const builds = JSON.parse((await cli(child, ["builds", "repro-a", "--json"])).stdout) as { id: string }[];
+      const output = await cli(child, ["builds:output", builds[0]!.id]);
+      expect(output.stdout).toContain("Writing static files");
+      expect(output.stdout).not.toContain(SECRET);
+      expect(child.stderr()).toContain('"msg":"listening"');
+      expect(child.stderr()).not.toContain(SECRET);
+    } finally {
+      child.proc.kill("SIGTERM");
+    }
+  });
+
+  it("kill -9 during a build, and during slug writing: a restart leaves no torn state", async () => {
+    let child = await startChild();
+    for (const [app, bp] of [["killed-build", slowUrl], ["killed-slug", staticUrl]] as const) {
+      expect((await cli(child, ["apps:create", app])).code).toBe(0);
+      expect((await cli(child, ["config:set", app, `BUILDPACK_URL=${bp}`])).code).toBe(0);
+    }
+    const work = await dirs.make("sf-proc-kill-");
+    await git.initRepo(work);
+    await git.commit(work, "SLOW", "120\n", "slow");
+    await git.commit(work, "BULK_MB", "400\n", "bulky");
+
+    const pushBuild = git.spawnTimed(["push", url(child, "killed-build"), "main"], work);
+    await waitForLine(pushBuild, "Starting slow compile");
+    await killHard(child);
+    expect((await pushBuild.done).code).not.toBe(0);
+
+    child = await startChild();
+    const pushSlug = git.spawnTimed(["push", url(child, "killed-slug"), "main"], work);
+    await waitForLine(pushSlug, "Compressing...");
+    await killHard(child);
+    expect((await pushSlug.done).code).not.toBe(0);
+    // The orphaned build containers are still there until the next start sweeps them.
+
+    child = await startChild();
+    try {
+      for (const app of ["killed-build", "killed-slug"]) {
+        const builds = JSON.parse((await cli(child, ["builds", app, "--json"])).stdout) as { status: string; errorCode: string }[];
+        expect(builds[0], app).toMatchObject({ status: "failed", errorCode: "INTERRUPTED" });
+        expect(JSON.parse((await cli(child, ["slugs", app, "--json"])).stdout)).toEqual([]);
+        expect((await git.run(["ls-remote", "--exit-code", url(child, app), "refs/heads/main"], work)).code).not.toBe(0);
+      }
+      const slugFiles = await readdir(path.join(dataDir, "slugs", "sha256"), { recursive: true });
+      expect(slugFiles.filter((f) => String(f).includes(".tmp"))).toEqual([]);
+      expect(await runtime.listContainers("org.slugforge.build")).toEqual([]);
+      // Nothing is stuck: the same app builds again.
+      await git.commit(work, "BULK_MB", "1\n", "smaller");
+      const again = await git.run(["push", url(child, "killed-slug"), "main"], work);
+      expect(again.code, again.stderr).toBe(0);
+    } finally {
+      child.proc.kill("SIGTERM");
+    }
+  });
+});
