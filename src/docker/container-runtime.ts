@@ -75,6 +75,16 @@ export interface Container {
   putArchive(tar: Readable, dir: string): Promise<void>;
   /** A tar stream of a path inside the container (entries rooted at its base name). */
   getArchive(path: string): Promise<Readable>;
+  /**
+   * Paths changed in the container's own filesystem since it started from its image, as
+   * `docker diff` lists them (mounts and tmpfs are not included).
+   */
+  changes(): Promise<FileChange[]>;
   /** Stops and removes the container; safe to call twice. */
   remove(): Promise<void>;
+}
+
+export interface FileChange {
+  readonly path: string;
+  readonly kind: "added" | "changed" | "deleted";
 }

@@ -1,7 +1,7 @@
 import Docker from "dockerode";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { SlugforgeError } from "../errors.js";
-import type { Container, ContainerRuntime, ContainerSpec, ExecIO, ExecOptions, ImageInfo } from "./container-runtime.js";
+import type { Container, ContainerRuntime, ContainerSpec, ExecIO, ExecOptions, FileChange, ImageInfo } from "./container-runtime.js";
 
 /** The one place dockerode is used. DOCKER_HOST-style URLs select a remote engine. */
 export function createDockerRuntime(options: { dockerHost?: string } = {}): ContainerRuntime {
@@ -151,9 +151,16 @@ function wrapContainer(docker: Docker, raw: Docker.Container): Container {
     async getArchive(path) {
       return (await raw.getArchive({ path })) as unknown as Readable;
     },
+    async changes() {
+      const list = ((await raw.changes()) ?? []) as Array<{ Path: string; Kind: number }>;
+      return list.map((c): FileChange => ({ path: c.Path, kind: CHANGE_KINDS[c.Kind] ?? "changed" }));
+    },
     remove,
   };
 }
+
+/** The Engine API's numbering of `docker diff` kinds. */
+const CHANGE_KINDS: Record<number, FileChange["kind"]> = { 0: "changed", 1: "added", 2: "deleted" };
 
 /** Copies an exec's multiplexed stream to stdout/stderr; feeds stdin when given. */
 function pumpExec(docker: Docker, stream: NodeJS.ReadWriteStream, io: ExecIO): Promise<void> {
