@@ -1,4 +1,5 @@
 import type { ResolvedBuildpack, BuildpackResolver } from "../buildpacks/resolve-buildpacks.js";
+import type { ReleaseInfo } from "../buildpacks/release-yaml.js";
 import type { Config } from "../config/parse-config.js";
 import type { Container, ContainerRuntime } from "../docker/container-runtime.js";
 import type { Logger } from "../log.js";
@@ -57,6 +58,22 @@ export interface BuildContext {
   sourceDate?: Date;
   /** Wall time of each phase that ran. */
   phases: { phase: string; ms: number }[];
+  /**
+   * Buildpacks chosen by the caller (`slugforge buildpack test`): used in this order instead of
+   * the app's or the shipped ones, and, as with the app's own list, each must accept the app.
+   */
+  namedBuildpacks?: readonly ResolvedBuildpack[];
+  /** Each bin/detect that ran, in order (kept so tools can check the detect contract). */
+  detections?: Detection[];
+  /** What the last buildpack's bin/release printed, once the release phase has run. */
+  release?: ReleaseInfo;
+}
+
+export interface Detection {
+  readonly buildpack: string;
+  readonly exitCode: number;
+  /** What bin/detect printed on stdout (the app type's name, by the contract). */
+  readonly stdout: string;
 }
 
 export interface Phase {

@@ -17,8 +17,10 @@ const CACHE_ROOT = "/tmp/cache";
 export const buildpacksPhase: Phase = {
   name: "buildpacks",
   async run(ctx) {
-    const refs = await appBuildpacks(ctx);
-    const candidates = refs ? await ctx.deps.buildpacks.resolve(refs, ctx.signal) : await ctx.deps.buildpacks.shipped();
+    const named = ctx.namedBuildpacks;
+    const refs = named ? undefined : await appBuildpacks(ctx);
+    const candidates = named ? [...named] : refs ? await ctx.deps.buildpacks.resolve(refs, ctx.signal) : await ctx.deps.buildpacks.shipped();
+    const everyOne = named !== undefined || refs !== undefined;
     for (const bp of candidates) {
       if (bp.commit) ctx.out.step(`Using buildpack ${bp.spec} (${bp.commit.slice(0, 7)})`);
     }
@@ -27,12 +29,12 @@ export const buildpacksPhase: Phase = {
     for (const bp of installed) {
       const name = await detect(ctx, bp);
       if (name === undefined) {
-        if (refs) throw await noneDetected(ctx, installed, `${bp.spec} does not accept this app (bin/detect failed).`);
+        if (everyOne) throw await noneDetected(ctx, installed, `${bp.spec} does not accept this app (bin/detect failed).`);
         continue;
       }
       ctx.out.step(`${name} app detected`);
       chosen.push(bp);
-      if (!refs) break;
+      if (!everyOne) break;
     }
     if (chosen.length === 0) throw await noneDetected(ctx, installed, "No buildpack detected this app.");
     ctx.buildpacks = chosen;
@@ -67,6 +69,7 @@ async function install(ctx: BuildContext, buildpacks: readonly ResolvedBuildpack
 async function detect(ctx: BuildContext, bp: InstalledBuildpack): Promise<string | undefined> {
   const result = await captureInBuild(ctx, [`${bp.dir}/bin/detect`, BUILD_DIR], buildEnv(ctx));
   ctx.log.debug({ buildpack: bp.spec, code: result.code }, "detect");
+  (ctx.detections ??= []).push({ buildpack: bp.spec, exitCode: result.code, stdout: result.stdout });
   if (result.code !== 0) return undefined;
   return result.stdout.trim().split("\n")[0]?.trim() || bp.name;
 }

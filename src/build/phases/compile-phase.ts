@@ -33,11 +33,15 @@ export const compilePhase: Phase = {
   },
 };
 
-export function compileCommand(bp: InstalledBuildpack, earlier: readonly InstalledBuildpack[]): string[] {
+/**
+ * The command line of `bin/<program>` (compile, or the testpack's test-compile, which takes the
+ * same arguments) with the earlier buildpacks' exports sourced first.
+ */
+export function compileCommand(bp: InstalledBuildpack, earlier: readonly InstalledBuildpack[], program = "compile"): string[] {
   const args = [BUILD_DIR, bp.cacheDir, ENV_DIR];
-  if (earlier.length === 0) return [`${bp.dir}/bin/compile`, ...args];
+  if (earlier.length === 0) return [`${bp.dir}/bin/${program}`, ...args];
   // Our own paths (index and a sanitised name), so single quotes are safe.
   const sources = earlier.map((e) => `if [ -f '${e.dir}/export' ]; then . '${e.dir}/export'; fi`);
-  const script = [...sources, `exec '${bp.dir}/bin/compile' "$@"`].join("\n");
-  return ["bash", "-c", script, "compile", ...args];
+  const script = [...sources, `exec '${bp.dir}/bin/${program}' "$@"`].join("\n");
+  return ["bash", "-c", script, program, ...args];
 }

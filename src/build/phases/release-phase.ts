@@ -16,6 +16,7 @@ export const releasePhase: Phase = {
   name: "release",
   async run(ctx) {
     const release = await runRelease(ctx);
+    ctx.release = release;
     const procfile = await readProcfile(ctx);
     ctx.out.step("Discovering process types");
     const declared = procfile ? Object.keys(procfile) : [];
