@@ -15,10 +15,8 @@ export interface PipelineDeps {
   readonly getConfigVars: (app: string) => Promise<Record<string, string>>;
   /** Labels this server's build containers, so a sweep never touches another server's builds on a shared engine. */
   readonly serverId: string;
-  /** `<dataDir>/slugs`: where writeSlug puts slugs when no SlugStore is given. */
-  readonly slugsDir: string;
-  /** When given, slugs go here instead of `slugsDir`. */
-  readonly slugStore?: SlugStore;
+  /** Where slugs go. */
+  readonly slugStore: SlugStore;
   /** `<dataDir>/cache`: `<app>/<buildpack key>.tar` per app and buildpack. */
   readonly cacheDir: string;
 }
@@ -26,10 +24,8 @@ export interface PipelineDeps {
 export interface BuiltSlug {
   readonly sha256: string;
   readonly sizeBytes: number;
-  /** SlugStore id (`sha256:<hex>`), when a store holds it. */
-  readonly id?: string;
-  /** The file, when writeSlug wrote it. */
-  readonly path?: string;
+  /** The slug store's id (`sha256:<hex>`). */
+  readonly id: string;
 }
 
 /** A buildpack copied into the build container. */

@@ -6,6 +6,7 @@ import type { Config } from "../config/parse-config.js";
 import type { ContainerRuntime } from "../docker/container-runtime.js";
 import { ERROR_CODES, SlugforgeError, isSlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { createFsSlugStore } from "../slug/fs-slug-store.js";
 import type { SlugStore } from "../slug/slug-store.js";
 import type { BuildContext, PipelineDeps } from "./build-context.js";
 import { createBuildPrinter, type BuildPrinter } from "./build-printer.js";
@@ -26,7 +27,7 @@ export interface BuildServiceDeps {
   readonly getConfigVars: (app: string) => Promise<Record<string, string>>;
   /** Defaults to `config.dataDir`; slugs, caches and fetched buildpacks live under it. */
   readonly dataDir?: string;
-  /** Where slugs go (e.g. createFsSlugStore(<dataDir>/slugs)); without it, `<dataDir>/slugs/<sha256>.tar.gz` files. */
+  /** Where slugs go; default createFsSlugStore(<dataDir>/slugs). */
   readonly slugStore?: SlugStore;
   /** Names this server's build containers (label org.slugforge.server); default: hash of host name and data dir. */
   readonly serverId?: string;
@@ -52,8 +53,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     serverId,
     config: deps.config,
     getConfigVars: deps.getConfigVars,
-    slugsDir: path.join(dataDir, "slugs"),
-    slugStore: deps.slugStore,
+    slugStore: deps.slugStore ?? createFsSlugStore(path.join(dataDir, "slugs")),
     cacheDir: path.join(dataDir, "cache"),
     buildpacks: createBuildpackResolver({
       shippedDir: deps.buildpacksDir,
@@ -105,7 +105,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
         }
       });
       log.info({ slug: made.slug }, "build succeeded");
-      return finish({ buildId, status: "succeeded", slugPath: made.slug?.path, slug: made.slug, processTypes: made.processTypes });
+      return finish({ buildId, status: "succeeded", slug: made.slug, processTypes: made.processTypes });
     } catch (err) {
       const cancelledWhileWaiting = signal.aborted && !isSlugforgeError(err);
       return finish(failed(buildId, cancelledWhileWaiting ? new SlugforgeError("BUILD_CANCELLED", "The build was cancelled before it started.") : err, out, log));

@@ -19,7 +19,7 @@ export function createStoreRecorder(store: MetadataStore, options: { stack: stri
       store.appendBuildOutput(buildId, chunk);
     },
     finished(request, result) {
-      const slugId = result.slug?.id ?? (result.slug ? `sha256:${result.slug.sha256}` : null);
+      const slugId = result.slug?.id ?? null;
       store.updateBuild(result.buildId, {
         status: result.status,
         errorCode: result.error?.code ?? null,

@@ -33,10 +33,8 @@ export interface BuildResult {
   readonly buildId: string;
   readonly status: "succeeded" | "failed" | "cancelled";
   readonly error?: { readonly code: ErrorCode; readonly message: string };
-  /** Where the slug was written (succeeded builds only; absent when a SlugStore holds it). */
-  readonly slugPath?: string;
-  /** The slug made by a succeeded build: its content hash, compressed size, and store id when a SlugStore holds it. */
-  readonly slug?: { readonly sha256: string; readonly sizeBytes: number; readonly id?: string; readonly path?: string };
+  /** The slug made by a succeeded build: its content hash, compressed size and slug store id. */
+  readonly slug?: { readonly sha256: string; readonly sizeBytes: number; readonly id: string };
   readonly processTypes?: Readonly<Record<string, string>>;
   /** The buildpacks that ran, as named (with `@<commit>` for git buildpacks). */
   readonly buildpacks?: readonly string[];

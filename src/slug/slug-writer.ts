@@ -1,7 +1,4 @@
-import { createHash, randomUUID } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { chmod, mkdir, open, rename, rm } from "node:fs/promises";
-import path from "node:path";
+import { createHash } from "node:crypto";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { SlugforgeError } from "../errors.js";
@@ -11,48 +8,12 @@ import type { SlugStore, StoredSlug } from "./slug-store.js";
 import { createParallelGzip } from "./parallel-gzip.js";
 import { mapTar, type TarHeader } from "./tar-transform.js";
 
-export interface WriteSlugOptions {
-  /** Where slugs live: `<dataDir>/slugs`. */
-  readonly slugsDir: string;
-  /** Compressed size limit; over it the slug is not kept and SLUG_TOO_LARGE is thrown. */
-  readonly maxBytes: number;
-  readonly signal?: AbortSignal;
-}
-
-export interface SlugFile {
-  readonly path: string;
-  readonly sha256: string;
-  /** Compressed bytes. */
-  readonly size: number;
-}
-
 /**
- * Turns a tar of the built app directory (entries rooted at one top directory, as `docker cp`
- * gives them) into a Heroku slug: every entry re-rooted under `./app/`, `.git` dropped, gzipped
- * and sha256-hashed in one streaming pass into a temp file that is fsynced and renamed to
- * `<sha256>.tar.gz` (mode 0444). The slug appears whole or not at all.
+ * Turns a tar of the built app directory (entries rooted at one top directory, as the engine's
+ * archive gives them) into a slug in the store: every entry re-rooted under `./app/`, `.git`
+ * dropped, normalised, gzipped and sha256-hashed in one streaming pass. The store owns durability
+ * and naming; over the limit the stream fails, so no store ever keeps a partial or oversize slug.
  */
-export async function writeSlug(tar: Readable, options: WriteSlugOptions & ReproducibleOptions): Promise<SlugFile> {
-  await mkdir(options.slugsDir, { recursive: true });
-  const tmp = path.join(options.slugsDir, `.tmp-${randomUUID()}`);
-  const slug = compressSlug(tar, options.maxBytes, options);
-  let kept = false;
-  try {
-    await pipeline(slug.stream, createWriteStream(tmp, { flags: "wx", mode: 0o600 }), { signal: options.signal });
-    await fsyncFile(tmp);
-    const sha256 = slug.sha256();
-    const final = path.join(options.slugsDir, `${sha256}.tar.gz`);
-    await chmod(tmp, 0o444);
-    await rename(tmp, final);
-    kept = true;
-    await syncDirectory(options.slugsDir);
-    return { path: final, sha256, size: slug.bytes() };
-  } finally {
-    if (!kept) await rm(tmp, { force: true });
-  }
-}
-
-/** The same slug bytes handed to a SlugStore (which owns durability and naming). */
 export async function storeSlug(tar: Readable, store: SlugStore, options: { maxBytes: number; signal?: AbortSignal } & ReproducibleOptions): Promise<StoredSlug & { sha256: string }> {
   const slug = compressSlug(tar, options.maxBytes, options);
   const onAbort = (): void => void slug.stream.destroy(options.signal?.reason as Error);
@@ -153,25 +114,5 @@ class HashAndLimit extends Transform {
   }
   digest(): string {
     return this.hash.digest("hex");
-  }
-}
-
-async function fsyncFile(file: string): Promise<void> {
-  const handle = await open(file, "r+");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } catch {
-    // Some filesystems refuse fsync on a directory; the rename is still atomic.
-  } finally {
-    await handle.close();
   }
 }

@@ -1,5 +1,5 @@
 import { formatSize } from "../../slug/format-size.js";
-import { storeSlug, writeSlug } from "../../slug/slug-writer.js";
+import { storeSlug } from "../../slug/slug-writer.js";
 import { containerOf, type Phase } from "../build-context.js";
 import { BUILD_DIR } from "../container-exec.js";
 
@@ -9,15 +9,9 @@ export const slugPhase: Phase = {
   async run(ctx) {
     ctx.out.step("Compressing...");
     const tar = await containerOf(ctx).getArchive(BUILD_DIR);
-    const { slugStore, slugsDir, config } = ctx.deps;
-    const limits = { maxBytes: config.maxSlugBytes, signal: ctx.signal, clampMtime: ctx.sourceDate };
-    if (slugStore) {
-      const stored = await storeSlug(tar, slugStore, limits);
-      ctx.slug = { sha256: stored.sha256, sizeBytes: stored.sizeBytes, id: stored.id };
-    } else {
-      const file = await writeSlug(tar, { ...limits, slugsDir });
-      ctx.slug = { sha256: file.sha256, sizeBytes: file.size, path: file.path };
-    }
+    const { slugStore, config } = ctx.deps;
+    const stored = await storeSlug(tar, slugStore, { maxBytes: config.maxSlugBytes, signal: ctx.signal, clampMtime: ctx.sourceDate });
+    ctx.slug = { sha256: stored.sha256, sizeBytes: stored.sizeBytes, id: stored.id };
     ctx.out.detail(`Done: ${formatSize(ctx.slug.sizeBytes)}`);
     ctx.log.info({ sha256: ctx.slug.sha256, bytes: ctx.slug.sizeBytes, id: ctx.slug.id }, "slug written");
   },

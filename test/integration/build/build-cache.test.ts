@@ -1,6 +1,6 @@
 import { readdir } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bareRepoWithCommit, captureOutput, readSlug, request, tempDir, testService } from "./helpers.js";
+import { bareRepoWithCommit, captureOutput, readSlug, slugFile, request, tempDir, testService } from "./helpers.js";
 
 describe("build cache (real Docker)", () => {
   let root: { dir: string; cleanup(): Promise<void> };
@@ -31,7 +31,7 @@ describe("build cache (real Docker)", () => {
     const third = await build("three", { CACHE: "" });
     expect(third.result.status).toBe("succeeded");
     expect(third.text).toContain("Cache count was 1");
-    const slug = await readSlug(third.result.slugPath!);
+    const slug = await readSlug(slugFile(data, third.result));
     expect(slug.get("./app/count-seen")?.content.trim()).toBe("1");
 
     const fourth = await build("four", { CACHE: "" });

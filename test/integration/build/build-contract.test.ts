@@ -1,6 +1,6 @@
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bareRepoWithCommit, buildContainers, captureOutput, readSlug, request, tempDir, testService } from "./helpers.js";
+import { bareRepoWithCommit, buildContainers, captureOutput, readSlug, slugFile, request, tempDir, testService } from "./helpers.js";
 
 describe("build contract (real Docker, fixture buildpacks)", () => {
   let root: { dir: string; cleanup(): Promise<void> };
@@ -40,7 +40,7 @@ describe("build contract (real Docker, fixture buildpacks)", () => {
     expect(result.processTypes).toEqual({ web: "gunicorn app:app", worker: "python worker.py", exported: "echo unset" });
     expect(await buildContainers(result.buildId)).toEqual([]);
 
-    const slug = await readSlug(result.slugPath!);
+    const slug = await readSlug(slugFile(`${root.dir}/data-a`, result));
     const names = [...slug.keys()];
     expect(names.every((n) => n === "./app/" || n.startsWith("./app/"))).toBe(true);
     expect(names.some((n) => n.includes(".git/") || n.endsWith("/.git"))).toBe(false);
@@ -48,7 +48,7 @@ describe("build contract (real Docker, fixture buildpacks)", () => {
     expect(names).toContain("./app/app.py");
     expect(names).toContain("./app/src/tests/kept.py");
     expect(names.filter((n) => /design\.psd|docs\/|\.\/app\/tests/.test(n))).toEqual([]);
-    expect(result.slugPath).toMatch(/\/slugs\/[0-9a-f]{64}\.tar\.gz$/);
+    expect(result.slug?.id).toMatch(/^sha256:[0-9a-f]{64}$/);
 
     const record = (name: string): string => slug.get(`./app/.record/${name}`)?.content ?? "";
     expect(record("argv").trim().split("\n")).toEqual([

@@ -1,7 +1,7 @@
 import { cp } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FIXTURE_BUILDPACKS, bareRepoWithCommit, captureOutput, git, readSlug, request, tempDir, testService, writeFiles } from "./helpers.js";
+import { FIXTURE_BUILDPACKS, bareRepoWithCommit, captureOutput, git, readSlug, slugFile, request, tempDir, testService, writeFiles } from "./helpers.js";
 
 describe("app-chosen buildpacks (real Docker, git buildpacks over file://)", () => {
   let root: { dir: string; cleanup(): Promise<void> };
@@ -31,7 +31,7 @@ describe("app-chosen buildpacks (real Docker, git buildpacks over file://)", () 
     expect(result.error).toBeUndefined();
     const text = out.text();
     expect(text.indexOf("-----> Exporter app detected")).toBeLessThan(text.indexOf("-----> Recorder app detected"));
-    const slug = await readSlug(result.slugPath!);
+    const slug = await readSlug(slugFile(`${root.dir}/data`, result));
     const env = slug.get("./app/.record/env")!.content;
     expect(env).toContain("EXPORTED_FROM_FIRST=yes\n");
     expect(env).toMatch(/^PATH=\/app\/\.exporter\/bin:\/usr\/local\/sbin:/m);
@@ -46,7 +46,7 @@ describe("app-chosen buildpacks (real Docker, git buildpacks over file://)", () 
     const result = await testService(`${root.dir}/data`).build(request("gitref", repo), out, new AbortController().signal);
     expect(result.error).toBeUndefined();
     expect(out.text()).toContain(`-----> Using buildpack file://${bpRepo}#v1 (${v1.slice(0, 7)})`);
-    const slug = await readSlug(result.slugPath!);
+    const slug = await readSlug(slugFile(`${root.dir}/data`, result));
     expect(slug.get("./app/buildpack-version")?.content).toBe("1\n");
   });
 
@@ -57,7 +57,7 @@ describe("app-chosen buildpacks (real Docker, git buildpacks over file://)", () 
     const result = await service.build(request("bpurl", repo), out, new AbortController().signal);
     expect(result.error).toBeUndefined();
     expect(out.text()).toContain("-----> Versioned app detected");
-    const slug = await readSlug(result.slugPath!);
+    const slug = await readSlug(slugFile(`${root.dir}/data`, result));
     expect(slug.get("./app/buildpack-version")?.content).toBe("2\n");
   });
 

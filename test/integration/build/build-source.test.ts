@@ -3,7 +3,7 @@ import { mkdir, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { createFsSlugStore } from "../../../src/slug/fs-slug-store.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bareRepoWithCommit, captureOutput, git, readSlug, request, tempDir, testService, writeFiles } from "./helpers.js";
+import { bareRepoWithCommit, captureOutput, git, readSlug, slugFile, request, tempDir, testService, writeFiles } from "./helpers.js";
 
 describe("source and slug edges (real Docker, real git)", () => {
   let root: { dir: string; cleanup(): Promise<void> };
@@ -34,7 +34,7 @@ describe("source and slug edges (real Docker, real git)", () => {
     const out = captureOutput();
     const result = await testService(`${root.dir}/data`).build({ ...request("quarantined", base), commit, source }, out, new AbortController().signal);
     expect(result.error).toBeUndefined();
-    const slug = await readSlug(result.slugPath!);
+    const slug = await readSlug(slugFile(`${root.dir}/data`, result));
     expect(slug.get("./app/new.txt")?.content).toBe("pushed");
     expect(slug.get("./app/.record/env")?.content).toContain(`SOURCE_VERSION=${commit}\n`);
   });
@@ -47,7 +47,7 @@ describe("source and slug edges (real Docker, real git)", () => {
     expect(result.error?.code).toBe("SLUG_TOO_LARGE");
     expect(result.error?.message).toMatch(/Compiled slug size: .* is too large \(max is 2K\)/);
     expect(out.text().trimEnd().split("\n").at(-1)).toContain(`Push rejected: SLUG_TOO_LARGE (build ${result.buildId})`);
-    expect(await readdir(`${data}/slugs`)).toEqual([]);
+    expect(await readdir(`${data}/slugs/sha256`)).toEqual([]);
     expect(await stat(`${data}/cache/large`).catch(() => undefined)).toBeUndefined();
   });
 
@@ -56,7 +56,6 @@ describe("source and slug edges (real Docker, real git)", () => {
     const repo = await bareRepoWithCommit(`${root.dir}/stored`, { RECORD: "", "Procfile": "web: python3 app.py\n" });
     const result = await testService(`${root.dir}/data-store`, { slugStore: store }).build(request("stored", repo), captureOutput(), new AbortController().signal);
     expect(result.error).toBeUndefined();
-    expect(result.slugPath).toBeUndefined();
     expect(result.slug?.id).toBe(`sha256:${result.slug?.sha256}`);
     expect(await store.stat(result.slug!.id!)).toEqual({ id: result.slug!.id, sizeBytes: result.slug!.sizeBytes });
 

@@ -94,6 +94,12 @@ export function request(app: string, repo: { gitDir: string; commit: string }): 
   return { app, commit: repo.commit, ref: "refs/heads/main", source: { gitDir: repo.gitDir }, pushOptions: [] };
 }
 
+/** Where the default filesystem slug store keeps a build's slug. */
+export function slugFile(dataDir: string, result: { slug?: { sha256: string } }): string {
+  const hex = result.slug!.sha256;
+  return path.join(dataDir, "slugs", "sha256", hex.slice(0, 2), `${hex}.tar.gz`);
+}
+
 /** Every entry of a gzipped slug: name -> content (files) or "" (other types). */
 export async function readSlug(file: string): Promise<Map<string, { type: string; content: string; mode: number }>> {
   const entries = new Map<string, { type: string; content: string; mode: number }>();

@@ -9,7 +9,8 @@ import { createGunzip } from "node:zlib";
 import tar from "tar-stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isSlugforgeError } from "../../../src/errors.js";
-import { rerootUnderApp, writeSlug } from "../../../src/slug/slug-writer.js";
+import { createFsSlugStore } from "../../../src/slug/fs-slug-store.js";
+import { normaliseEntry, rerootUnderApp, storeSlug } from "../../../src/slug/slug-writer.js";
 
 function dockerStyleTar(files: Record<string, string>): Readable {
   const pack = tar.pack();
@@ -34,36 +35,53 @@ async function names(file: string): Promise<string[]> {
   return out;
 }
 
-describe("writeSlug", () => {
+describe("storeSlug", () => {
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), "slug-writer-"));
   });
   afterEach(async () => rm(dir, { recursive: true, force: true }));
 
-  it("re-roots under ./app/, drops .git, names the file by its sha256, mode 0444, no temp left", async () => {
-    const slug = await writeSlug(dockerStyleTar({ "web.py": "x", ".git/": "", ".git/HEAD": "ref", "vendor/": "", "vendor/lib/.git/": "", "vendor/a.py": "a" }), {
-      slugsDir: dir,
+  const fileOf = (hex: string): string => path.join(dir, "sha256", hex.slice(0, 2), `${hex}.tar.gz`);
+
+  it("re-roots under ./app/, drops .git, stores by sha256, read-only", async () => {
+    const slug = await storeSlug(dockerStyleTar({ "web.py": "x", ".git/": "", ".git/HEAD": "ref", "vendor/": "", "vendor/lib/.git/": "", "vendor/a.py": "a" }), createFsSlugStore(dir), {
       maxBytes: 1e9,
     });
-    expect(await names(slug.path)).toEqual(["./app/", "./app/web.py", "./app/vendor/", "./app/vendor/a.py"]);
+    const file = fileOf(slug.sha256);
+    expect(await names(file)).toEqual(["./app/", "./app/web.py", "./app/vendor/", "./app/vendor/a.py"]);
     const hash = createHash("sha256");
-    await pipeline(createReadStream(slug.path), hash);
+    await pipeline(createReadStream(file), hash);
     expect(slug.sha256).toBe(hash.digest("hex"));
-    expect(path.basename(slug.path)).toBe(`${slug.sha256}.tar.gz`);
-    expect((await stat(slug.path)).mode & 0o777).toBe(0o444);
-    expect((await stat(slug.path)).size).toBe(slug.size);
-    expect(await readdir(dir)).toEqual([path.basename(slug.path)]);
+    expect(slug.id).toBe(`sha256:${slug.sha256}`);
+    expect((await stat(file)).mode & 0o777).toBe(0o444);
+    expect((await stat(file)).size).toBe(slug.sizeBytes);
+  });
+
+  it("gives the same bytes for the same tree, whatever the owners and build-time mtimes", async () => {
+    const tree = (mtime: Date, uid: number): Readable => {
+      const pack = tar.pack();
+      pack.entry({ name: "app/", type: "directory", mode: 0o755, mtime, uid });
+      pack.entry({ name: "app/run", mode: 0o4755, mtime, uid, uname: `u${uid}` }, "#!/bin/sh\n");
+      pack.finalize();
+      return Readable.from(pack as unknown as AsyncIterable<Buffer>);
+    };
+    const clampMtime = new Date("2024-05-01T00:00:00Z");
+    const a = await storeSlug(tree(new Date(), 0), createFsSlugStore(dir), { maxBytes: 1e9, clampMtime });
+    const b = await storeSlug(tree(new Date(Date.now() + 5000), 1234), createFsSlugStore(dir), { maxBytes: 1e9, clampMtime });
+    expect(b.id).toBe(a.id);
+    const header = normaliseEntry({ name: "./app/old.py", type: "file", mode: 0o6644, mtime: new Date("2020-01-01T00:00:00.5Z") }, { clampMtime });
+    expect(header).toMatchObject({ mode: 0o644, uid: 1000, gid: 1000, mtime: new Date("2020-01-01T00:00:00Z") });
   });
 
   it("SLUG_TOO_LARGE names the largest directories and keeps nothing", async () => {
     const random = (n: number): string => Array.from({ length: n }, () => Math.random().toString(36).slice(2)).join("");
-    const err = await writeSlug(dockerStyleTar({ "big/": "", "big/a": random(5000), "small/": "", "small/b": "b" }), { slugsDir: dir, maxBytes: 2048 }).catch((e: unknown) => e);
+    const err = await storeSlug(dockerStyleTar({ "big/": "", "big/a": random(5000), "small/": "", "small/b": "b" }), createFsSlugStore(dir), { maxBytes: 2048 }).catch((e: unknown) => e);
     expect(isSlugforgeError(err) && err.code).toBe("SLUG_TOO_LARGE");
     if (!isSlugforgeError(err)) throw err;
     expect(err.message).toMatch(/Compiled slug size: .* is too large \(max is 2K\)\. Largest directories: big \d+K, small 1B/);
     expect((err.data.largestDirectories as { path: string }[]).map((d) => d.path)).toEqual(["big", "small"]);
-    expect(await readdir(dir)).toEqual([]);
+    expect(await readdir(path.join(dir, "sha256"))).toEqual([]);
   });
 
   it("rerootUnderApp keeps the root and directory slashes", () => {
