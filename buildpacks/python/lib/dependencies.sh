@@ -15,28 +15,36 @@ function dependencies::file() {
 	esac
 }
 
+# sha256 of what decides the installed packages: requirements.txt and its includes, or the
+# lockfile plus what was exported from it (which also depends on pyproject.toml for old Poetry
+# locks, and on the export script's version).
 function dependencies::sha256() {
-	local package_manager="${1}"
+	local package_manager="${1}" export_dir="${2:-}"
 	if [[ "${package_manager}" == "pip" ]]; then
 		pip::dependencies_sha256 requirements.txt
 	else
-		sha256sum <"$(dependencies::file "${package_manager}")" | cut -d' ' -f1
+		{
+			sha256sum <"$(dependencies::file "${package_manager}")"
+			cat "${export_dir}/requirements.txt" "${export_dir}/local.txt"
+		} | sha256sum | cut -d' ' -f1
 	fi
 }
 
 # Installs the app's dependencies, unless the restored cache already holds exactly them.
+# <export-dir>: where lockfile::export wrote a lockfile's requirements (not for pip).
 function dependencies::install() {
-	local package_manager="${1}" cache_reused="${2}"
+	local package_manager="${1}" cache_reused="${2}" export_dir="${3:-}"
 	local requirements="requirements.txt"
 	local pip_cache_dir="${CACHE_DIR}/.heroku/pip-cache"
 
 	if [[ "${package_manager}" != "pip" ]]; then
-		requirements="${PYTHON_HOME}/requirements-from-$(dependencies::file "${package_manager}").txt"
-		lockfile::to_requirements "${package_manager}" "${requirements}"
+		lockfile::install "${package_manager}" "${export_dir}" "${pip_cache_dir}" "${cache_reused}"
+		dependencies::_rewrite_editable_paths "${BUILD_DIR}"
+		return 0
 	fi
 
 	if ((cache_reused)); then
-		if [[ "${package_manager}" == "pip" ]] && pip::has_local_requirements requirements.txt; then
+		if pip::has_local_requirements requirements.txt; then
 			output::step "Reinstalling dependencies: requirements.txt installs from the app's own files, which may have changed"
 		else
 			output::step "Skipping the dependency install: the cached packages match $(dependencies::file "${package_manager}")"

@@ -1,22 +1,224 @@
 #!/usr/bin/env bash
-# Pipenv, Poetry and uv lockfiles as hashed requirements for pip.
+# shellcheck disable=SC2153 # BUILD_DIR, BUILDPACK_DIR and ENV_DIR are globals set by bin/compile
+# Pipenv, Poetry and uv lockfiles, installed with pip.
+#
+# The tools themselves can't be downloaded here, and aren't needed: lib/lockfile_to_requirements.py
+# (run on the build image's python3) exports the lockfile's default / main dependencies as pinned,
+# hashed requirements, as `pipenv requirements`, `poetry export` or `uv export --no-dev` would,
+# and pip installs those from whatever index the app's PIP_* config vars name.
 
-# Writes the requirements for <package-manager>'s lockfile to <output>.
-function lockfile::to_requirements() {
-	local package_manager="${1}" output="${2}"
+# Set by lockfile::export from the helper's summary.
+LOCKFILE_PACKAGES=0
+LOCKFILE_HASHED=0
+LOCKFILE_UNHASHED=""
+LOCKFILE_EXCLUDED=""
+LOCKFILE_LOCAL=""
+
+# The command that regenerates <package-manager>'s lockfile.
+function lockfile::lock_command() {
+	case "${1}" in
+		pipenv) echo "pipenv lock" ;;
+		poetry) echo "poetry lock" ;;
+		uv) echo "uv lock" ;;
+		*) return 1 ;;
+	esac
+}
+
+# Which of the lockfile's dependencies get installed, for messages.
+function lockfile::selection() {
+	case "${1}" in
+		pipenv) echo "the [packages] of the Pipfile, without [dev-packages]" ;;
+		poetry) echo "the main group, without other groups or extras" ;;
+		uv) echo "the project's dependencies, without dev groups or extras" ;;
+		*) return 1 ;;
+	esac
+}
+
+# Writes <out-dir>/requirements.txt (pinned, hashed) and <out-dir>/local.txt (the app's own and
+# path / VCS packages) from <package-manager>'s lockfile; fails the build with advice when the
+# lockfile can't be read or is out of date.
+function lockfile::export() {
+	local package_manager="${1}" out_dir="${2}"
+	local lockfile lock_command python summary reason status=0
+	lockfile="$(dependencies::file "${package_manager}")"
+	lock_command="$(lockfile::lock_command "${package_manager}")"
+	python="$(command -v /usr/bin/python3 || command -v python3)"
+	summary="$("${python}" -I "${BUILDPACK_DIR}/lib/lockfile_to_requirements.py" \
+		"${package_manager}" "${BUILD_DIR}" "${out_dir}" 2>"${out_dir}/errors")" || status=$?
+	reason="$(cat "${out_dir}/errors")"
+	case "${status}" in
+		0) ;;
+		2)
+			utils::fail <<-EOF
+				Error: Can't parse ${lockfile}.
+
+				The buildpack couldn't read the dependencies from '${lockfile}':
+
+				${reason}
+
+				The file may have been edited by hand or mangled by a merge.
+				Regenerate it, check that it works locally, and commit it:
+
+				   $ ${lock_command}
+				   $ git add ${lockfile} && git commit -m "Regenerate ${lockfile}"
+			EOF
+			;;
+		3)
+			utils::fail <<-EOF
+				Error: ${lockfile} is out of date.
+
+				${reason}
+
+				The lockfile must match the project file next to it, or the
+				build would install dependencies other than those you asked
+				for. Update the lockfile and commit both files:
+
+				   $ ${lock_command}
+				   $ git add ${lockfile} && git commit -m "Update ${lockfile}"
+			EOF
+			;;
+		4)
+			utils::fail <<-EOF
+				Error: Can't install a dependency from ${lockfile}.
+
+				${reason}
+
+				Depend on a package from an index, a path in your app or a
+				Git repository instead, then run '${lock_command}' and commit
+				the new lockfile.
+			EOF
+			;;
+		*)
+			utils::fail <<-EOF
+				Error: Unable to export the dependencies in ${lockfile}.
+
+				The buildpack's lockfile export stopped (status ${status}):
+
+				${reason}
+
+				This is a problem with the buildpack, not your app. Please
+				report it to the operator of this build server.
+			EOF
+			;;
+	esac
+	local line
+	while IFS= read -r line; do
+		case "${line}" in
+			packages=*) LOCKFILE_PACKAGES="${line#*=}" ;;
+			hashed=*) LOCKFILE_HASHED="${line#*=}" ;;
+			unhashed=*) LOCKFILE_UNHASHED="${line#*=}" ;;
+			excluded=*) LOCKFILE_EXCLUDED="${line#*=}" ;;
+			local=*) LOCKFILE_LOCAL="${line#*=}" ;;
+			*) ;;
+		esac
+	done <<<"${summary}"
+}
+
+# Installs what lockfile::export wrote into <out-dir>. The pinned packages are skipped when the
+# cache already holds them; the app's own and path packages are reinstalled on every build,
+# since their code may have changed.
+function lockfile::install() {
+	local package_manager="${1}" out_dir="${2}" pip_cache_dir="${3}" cache_reused="${4}"
 	local lockfile
 	lockfile="$(dependencies::file "${package_manager}")"
-	utils::fail <<-EOF
-		Error: Installing from ${lockfile} isn't supported yet.
 
-		This build server's Python buildpack installs dependencies
-		from 'requirements.txt' only, for now. Export the lockfile to
-		a requirements file and commit that instead of '${lockfile}':
+	if ((cache_reused)); then
+		output::step "Skipping the dependency install: the cached packages match ${lockfile}"
+	else
+		local pip_command="pip install"
+		((LOCKFILE_HASHED)) && pip_command="pip install --require-hashes"
+		output::step "Installing dependencies from ${lockfile} using '${pip_command}'"
+		output::info "- ${LOCKFILE_PACKAGES} packages: $(lockfile::selection "${package_manager}")"
+		if [[ -n "${LOCKFILE_EXCLUDED}" ]]; then
+			output::info "- Not installed (development or optional only): ${LOCKFILE_EXCLUDED// /, }"
+		fi
+		lockfile::_warn_unhashed "${lockfile}"
+		lockfile::_pip_install "${package_manager}" "${out_dir}" "${out_dir}/requirements.txt" \
+			"${LOCKFILE_HASHED}" "${pip_cache_dir}"
+	fi
 
-		   $ uv export --no-dev -o requirements.txt      (uv)
-		   $ poetry export -o requirements.txt           (Poetry)
-		   $ pipenv requirements > requirements.txt      (Pipenv)
+	if [[ -n "${LOCKFILE_LOCAL}" ]]; then
+		output::step "Installing the app's own and path packages from ${lockfile}: ${LOCKFILE_LOCAL// /, }"
+		lockfile::_pip_install "${package_manager}" "${out_dir}" "${out_dir}/local.txt" \
+			0 "${pip_cache_dir}" --no-deps
+	fi
+}
 
-		(wanted: ${output})
+function lockfile::_warn_unhashed() {
+	local lockfile="${1}"
+	[[ -n "${LOCKFILE_UNHASHED}" ]] || return 0
+	output::warning <<-EOF
+		Warning: Some packages in ${lockfile} have no hashes.
+
+		These packages have no file hashes in '${lockfile}':
+
+		${LOCKFILE_UNHASHED// /, }
+
+		pip checks hashes only when every package has them, so this
+		build installs all of them without checking that the files
+		are the ones you locked. Lock against an index that serves
+		hashes, or see why those entries have none, and commit the
+		regenerated lockfile.
 	EOF
+}
+
+# pip install -r <requirements> <require-hashes 1|0> <pip-cache-dir> [pip options]; failures
+# explained, hash mismatches in particular.
+function lockfile::_pip_install() {
+	local package_manager="${1}" out_dir="${2}" requirements="${3}" require_hashes="${4}" cache_dir="${5}"
+	shift 5
+	local log="${out_dir}/pip.log"
+	local -a args=(install -r "${requirements}" --exists-action=w --no-input --progress-bar off
+		--src="${PYTHON_HOME}/src" --cache-dir="${cache_dir}" "$@")
+	[[ "${require_hashes}" == 1 ]] && args+=(--require-hashes)
+	if pip::_run "${PYTHON_HOME}" "${args[@]}" | tee "${log}"; then
+		return 0
+	fi
+	lockfile::_explain_hash_failure "${package_manager}" "${log}"
+	pip::_fail_install "$(package_manager::display_name "${package_manager}")"
+}
+
+# Fails with advice when pip's log shows a hash mismatch or a package missing from the lockfile.
+function lockfile::_explain_hash_failure() {
+	local package_manager="${1}" log="${2}"
+	local lockfile lock_command mismatched
+	lockfile="$(dependencies::file "${package_manager}")"
+	lock_command="$(lockfile::lock_command "${package_manager}")"
+	if grep -q "DO NOT MATCH THE HASHES" "${log}"; then
+		mismatched="$(grep -oE '^[[:space:]]+[A-Za-z0-9._-]+(\[[^]]*\])?==[^[:space:]]+ from ' "${log}" |
+			sed -E 's/^[[:space:]]+//; s/ from $//' | sort -u | paste -sd' ')"
+		utils::fail <<-EOF
+			Error: Package files don't match the hashes in ${lockfile}.
+
+			pip found these packages, but their files aren't the ones
+			'${lockfile}' records (their sha256 hashes differ):
+
+			${mismatched// /, }
+
+			The index the build uses (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL,
+			PIP_FIND_LINKS config vars, or PyPI) serves different files
+			than the ones that were locked: a mirror that rebuilt them, a
+			lockfile edited by hand, or files that were tampered with.
+
+			Lock against the same index the build uses, and commit:
+
+			   $ ${lock_command}
+			   $ git add ${lockfile} && git commit -m "Update ${lockfile}"
+
+			See the log output above for the expected and actual hashes.
+		EOF
+	fi
+	if grep -q "Hashes are required in --require-hashes mode" "${log}"; then
+		utils::fail <<-EOF
+			Error: A dependency isn't pinned in ${lockfile}.
+
+			A package needs a dependency that '${lockfile}' doesn't list
+			(see the log output above), so pip can't check its hash. The
+			lockfile is incomplete or out of date. Regenerate it and
+			commit it:
+
+			   $ ${lock_command}
+			   $ git add ${lockfile} && git commit -m "Update ${lockfile}"
+		EOF
+	fi
 }

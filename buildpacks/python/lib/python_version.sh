@@ -155,21 +155,27 @@ function python_version::_read_python_version_file() {
 function python_version::_read_pipfile_lock() {
 	local file="${1}"
 	local version
-	if ! version="$(python3 -S - "${file}" <<-'PY'
+	if ! version="$(python3 -S - "${file}" 2>&1 <<-'PY'
 		import json, sys
-		with open(sys.argv[1], encoding="utf-8") as f:
-		    meta = json.load(f).get("_meta", {}).get("requires", {})
+		try:
+		    with open(sys.argv[1], encoding="utf-8") as f:
+		        meta = json.load(f).get("_meta", {}).get("requires", {})
+		except (ValueError, AttributeError) as e:
+		    sys.exit(f"{type(e).__name__}: {e}")
 		print(meta.get("python_full_version") or meta.get("python_version") or "")
 	PY
 	)"; then
 		utils::fail <<-EOF
 			Error: Can't parse Pipfile.lock.
 
-			'Pipfile.lock' isn't valid JSON. Regenerate it with:
+			'Pipfile.lock' isn't valid JSON:
+
+			${version}
+
+			Regenerate it, and commit the result:
 
 			   $ pipenv lock
-
-			and commit the result.
+			   $ git add Pipfile.lock && git commit -m "Regenerate Pipfile.lock"
 		EOF
 	fi
 	if [[ -n "${version}" ]] && ! python_version::_is_valid "${version}"; then
