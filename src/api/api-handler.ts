@@ -5,7 +5,7 @@ import { SlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { SlugStore } from "../slug/slug-store.js";
 import type { MetadataStore } from "../store/types.js";
-import { checkAuthorization } from "./auth.js";
+import { checkAuthorization } from "../auth/token-auth.js";
 import { fail, readJson, sendError, sendJson } from "./http-json.js";
 import { renderMetrics } from "./metrics.js";
 import { createRouter, type RouteContext } from "./router.js";

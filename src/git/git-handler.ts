@@ -3,7 +3,7 @@ import type http from "node:http";
 import type { Logger } from "../log.js";
 import { advertiseRefs } from "./advertise.js";
 import { isValidAppName, parseGitPath, parseService, validGitProtocol, type GitService } from "./app-path.js";
-import { checkBasicAuth } from "./basic-auth.js";
+import { checkBasicAuth } from "../auth/token-auth.js";
 import { GitChildren } from "./git-children.js";
 import type { HookBridge } from "./hook-bridge.js";
 import { replyText, replyUnauthorized } from "./http-replies.js";

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { sameSecret } from "./basic-auth.js";
+import { sameSecret } from "../auth/token-auth.js";
 import { HOOK_ENV } from "./hook-protocol.js";
 
 /**

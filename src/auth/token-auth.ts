@@ -19,3 +19,11 @@ export function sameSecret(given: string, expected: string): boolean {
   const b = createHash("sha256").update(expected, "utf8").digest();
   return timingSafeEqual(a, b) && given.length === expected.length;
 }
+
+/** The API takes the token as a Bearer token, or as the Basic password (as git does). */
+export function checkAuthorization(header: string | undefined, token: string): boolean {
+  if (!header) return false;
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (bearer) return sameSecret(bearer[1]!, token);
+  return checkBasicAuth(header, token);
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkBasicAuth } from "../../../src/git/basic-auth.js";
+import { checkAuthorization, checkBasicAuth } from "../../../src/auth/token-auth.js";
 
 const header = (user: string, pass: string): string => `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`;
 
@@ -14,5 +14,15 @@ describe("checkBasicAuth", () => {
       expect(checkBasicAuth(h, "s3cret-token")).toBe(false);
     }
     expect(checkBasicAuth(header("git", ""), "")).toBe(false);
+  });
+});
+
+describe("checkAuthorization (API)", () => {
+  it("takes the token as Bearer or as the Basic password, nothing else", () => {
+    expect(checkAuthorization("Bearer s3cret-token", "s3cret-token")).toBe(true);
+    expect(checkAuthorization(header("git", "s3cret-token"), "s3cret-token")).toBe(true);
+    for (const h of [undefined, "", "Bearer", "Bearer wrong", "Token s3cret-token", header("git", "wrong")]) {
+      expect(checkAuthorization(h, "s3cret-token")).toBe(false);
+    }
   });
 });
