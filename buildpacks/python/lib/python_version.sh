@@ -303,6 +303,42 @@ function python_version::resolve() {
 }
 
 # Prints the version line and the warnings that go with the origin of the version.
+# uv apps must name their Python in .python-version, as uv itself expects (Heroku refuses them
+# otherwise too): the default or sticky version could differ from the one uv locked against.
+function python_version::check_uv_request() {
+	local package_manager="${1}" origin="${2}" version="${3}"
+	[[ "${package_manager}" == "uv" ]] || return 0
+	case "${origin}" in
+		runtime.txt)
+			utils::fail <<-EOF
+				Error: The runtime.txt file isn't supported when using uv.
+
+				When using the package manager uv, the Python version must
+				be given in a '.python-version' file, which uv reads too.
+				Replace runtime.txt with one:
+
+				   $ git rm runtime.txt
+				   $ uv python pin ${version%.*}
+				   $ git add .python-version && git commit -m "Use .python-version"
+			EOF
+			;;
+		default | cached)
+			utils::fail <<-EOF
+				Error: No Python version was specified.
+
+				When using the package manager uv, the Python version your
+				app uses must be given in a '.python-version' file, so that
+				the build uses the one uv locked your dependencies for.
+				Add one, for example:
+
+				   $ uv python pin ${version%.*}
+				   $ git add .python-version && git commit -m "Pin Python ${version%.*}"
+			EOF
+			;;
+		*) ;;
+	esac
+}
+
 function python_version::announce() {
 	local requested="${1}" origin="${2}" version="${3}"
 	local major="${version%.*}"

@@ -198,4 +198,19 @@ describe("python buildpack: lockfile errors", () => {
     expect(err).toContain("(added requests)");
     expect(err).toContain("$ uv lock");
   });
+
+  it("uv: an app without .python-version is refused, as uv needs to know its Python", async () => {
+    const build = await h.build({
+      buildpackDir,
+      appDir: app("python-uv"),
+      mounts,
+      configVars,
+      omit: [".python-version"],
+      files: { "uv.lock": await lockfile("python-uv", "uv.lock") },
+    });
+    expect(build.compile?.code).toBe(1);
+    const err = plain(build.compile!.stderr);
+    expect(err).toContain("Error: No Python version was specified.");
+    expect(err).toContain("$ uv python pin 3.13");
+  });
 });
