@@ -9,6 +9,7 @@ import { LABELS, stackNames } from "../stack/recipes.js";
 import { formatTable } from "./table.js";
 import { ApiError, createApiClient } from "./api-client.js";
 import { API_COMMANDS, UsageError } from "./api-commands.js";
+import { runBuildpackTestCommand } from "./buildpack-test-command.js";
 import { existsSync, readFileSync } from "node:fs";
 
 const USAGE = `Usage: slugforge <command> [options]
@@ -18,6 +19,7 @@ Server and host:
   setup                 make sure a Docker engine answers and the stack images exist
   stack build [name]    make the stack's build and run images from Debian packages
   stack ls [--json]     list stack images
+  buildpack test <buildpack> <sample>...  run a buildpack against sample apps (no server needed)
 
 Apps, builds, slugs and releases (talk to a running server: SLUGFORGE_URL, SLUGFORGE_TOKEN):
 ${Object.values(API_COMMANDS).map((c) => `  ${c.usage.padEnd(36)}${c.summary}`).join("\n")}
@@ -45,6 +47,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         return await setup(rest, env, say);
       case "stack":
         return await stack(rest, env, say);
+      case "buildpack":
+        if (rest[0] === "test") return await runBuildpackTestCommand(rest.slice(1), env);
+        console.error("Usage: slugforge buildpack test <buildpack> <sample>... (see --help)");
+        return 2;
       default:
         if (API_COMMANDS[command]) return await apiCommand(command, rest, env);
         console.error(`slugforge: unknown command "${command}"\n\n${USAGE}`);
