@@ -33,7 +33,8 @@ function cell(p: PhaseResult): string {
 }
 
 function tail(text: string): string[] {
-  // eslint-disable-next-line no-control-regex -- colour codes make no sense in a summary
-  const lines = text.replace(/\x1b\[[0-9;]*m/g, "").split(/\r?\n|\r/).filter((l) => l.trim() !== "");
+  // eslint-disable-next-line no-control-regex -- colour codes and bells make no sense in a summary
+  const plain = text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, "");
+  const lines = plain.split(/\r?\n|\r/).filter((l) => l.trim() !== "");
   return lines.slice(-TAIL_LINES);
 }
