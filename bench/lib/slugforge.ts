@@ -1,0 +1,120 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { BENCH_DIST, REPO } from "./paths.js";
+
+export const BENCH_TOKEN = "bench-token-0123456789";
+
+export interface ServerSettings {
+  readonly dataDir: string;
+  /** Folder of shipped buildpacks; default the repository's buildpacks/. */
+  readonly buildpacksDir?: string;
+  /** Detect order; default ["python"]. */
+  readonly shipped?: readonly string[];
+  /** Extra SLUGFORGE_* settings (concurrency, mounts). */
+  readonly env?: Record<string, string>;
+}
+
+export interface BenchServer {
+  readonly pid: number;
+  readonly dataDir: string;
+  readonly base: string;
+  url(app: string): string;
+  api<T>(method: string, p: string, body?: unknown): Promise<T>;
+  /** Peak resident memory of the server process since it started (VmHWM), in bytes. */
+  peakRss(): number;
+  /** Samples VmRSS every `everyMs` until the returned function is called; it returns the largest seen, in bytes. */
+  sampleRss(everyMs?: number): () => number;
+  stop(): Promise<void>;
+}
+
+/** Starts bench/server.ts (compiled) as a child process: loopback, port 0, build network none. */
+export async function startSlugforge(settings: ServerSettings): Promise<BenchServer> {
+  const child = spawn(process.execPath, [path.join(BENCH_DIST, "bench", "server.js")], {
+    cwd: REPO,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: "0",
+      SLUGFORGE_HOST: "127.0.0.1",
+      SLUGFORGE_DATA: settings.dataDir,
+      SLUGFORGE_TOKEN: BENCH_TOKEN,
+      SLUGFORGE_BUILD_NETWORK: "none",
+      SLUGFORGE_BUILD_TIMEOUT: "10m",
+      BENCH_BUILDPACKS_DIR: settings.buildpacksDir ?? path.join(REPO, "buildpacks"),
+      BENCH_SHIPPED_BUILDPACKS: (settings.shipped ?? ["python"]).join(","),
+      ...settings.env,
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const port = await readPort(child);
+  const base = `http://127.0.0.1:${port}`;
+  const pid = child.pid!;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    pid,
+    dataDir: settings.dataDir,
+    base,
+    url: (app) => `http://git:${BENCH_TOKEN}@127.0.0.1:${port}/${app}.git`,
+    async api<T>(method: string, p: string, body?: unknown): Promise<T> {
+      const res = await fetch(`${base}${p}`, {
+        method,
+        headers: { Authorization: `Bearer ${BENCH_TOKEN}`, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text.slice(0, 300)}`);
+      return (text ? JSON.parse(text) : undefined) as T;
+    },
+    peakRss: () => statusKb(pid, "VmHWM") * 1024,
+    sampleRss(everyMs = 20) {
+      let max = 0;
+      const tick = (): void => {
+        max = Math.max(max, statusKb(pid, "VmRSS") * 1024);
+      };
+      tick();
+      const timer = setInterval(tick, everyMs);
+      return () => {
+        clearInterval(timer);
+        tick();
+        return max;
+      };
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function readPort(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const onExit = (code: number | null): void => reject(new Error(`the bench server exited with ${code} before listening`));
+    child.once("exit", onExit);
+    lines.once("line", (line) => {
+      child.off("exit", onExit);
+      try {
+        resolve((JSON.parse(line) as { port: number }).port);
+      } catch {
+        reject(new Error(`the bench server said: ${line}`));
+      }
+      // Keep draining stdout so the child never blocks on it.
+      lines.on("line", () => undefined);
+    });
+  });
+}
+
+/** A `Vm*` field of /proc/<pid>/status in kB (0 once the process is gone). */
+export function statusKb(pid: number, field: string): number {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, "utf8");
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text);
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
