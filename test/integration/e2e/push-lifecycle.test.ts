@@ -3,6 +3,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDockerRuntime } from "../../../src/docker/dockerode-runtime.js";
+import { runChecked } from "../../../src/util/run-process.js";
 import { GitClient } from "../../helpers/git-client.js";
 import { tmpDirs } from "../../helpers/tmp-dir.js";
 import { startServer, type RunningServer } from "./server.js";
@@ -31,8 +32,9 @@ async function slowApp(seconds: number): Promise<string> {
   return work;
 }
 
-async function buildContainers(): Promise<string[]> {
-  return runtime.listContainers("org.slugforge.build");
+/** Build containers of one app (other test files build at the same time). */
+async function buildContainers(app: string): Promise<string[]> {
+  return runtime.listContainers(`org.slugforge.app=${app}`);
 }
 
 beforeAll(async () => {
@@ -68,7 +70,13 @@ describe("push lifecycle with a real engine", () => {
     const push = git.spawnTimed(["push", server.url("quitter"), "main"], work);
     const deadline = Date.now() + 60_000;
     while (!push.lines.some((l) => l.text.includes("Starting slow compile")) && Date.now() < deadline) await sleep(100);
-    expect((await buildContainers()).length).toBeGreaterThan(0);
+    const [running] = await buildContainers("quitter");
+    expect(running).toBeDefined();
+    // The build container runs with the limits and hardening the design asks for.
+    const inspected = JSON.parse((await runChecked("docker", ["inspect", running!])).stdout) as { Config: { User: string }; HostConfig: Record<string, unknown> }[];
+    expect(inspected[0]!.Config.User).toBe("slug");
+    expect(inspected[0]!.HostConfig).toMatchObject({ NetworkMode: "none", CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges"], PidsLimit: 1024, Memory: 2048 * 1024 * 1024 });
+    expect(inspected[0]!.HostConfig.NanoCpus).toBeGreaterThan(0);
     push.interrupt("SIGINT");
     const result = await push.done;
     expect(result.code).not.toBe(0);
@@ -76,11 +84,11 @@ describe("push lifecycle with a real engine", () => {
     let builds: { status: string; errorCode: string }[] = [];
     for (let i = 0; i < 100; i++) {
       builds = (await server.api<typeof builds>("GET", "/api/apps/quitter/builds")).body;
-      if (builds[0]?.status !== "building" && (await buildContainers()).length === 0) break;
+      if (builds[0]?.status !== "building" && (await buildContainers("quitter")).length === 0) break;
       await sleep(200);
     }
     expect(builds[0]).toMatchObject({ status: "cancelled", errorCode: "BUILD_CANCELLED" });
-    expect(await buildContainers()).toEqual([]);
+    expect(await buildContainers("quitter")).toEqual([]);
     expect((await git.run(["ls-remote", "--exit-code", server.url("quitter"), "refs/heads/main"], work)).code).not.toBe(0);
     expect((await fetch(`${server.base}/healthz`)).status).toBe(200);
 

@@ -178,7 +178,7 @@ describe("the server as a process, with the CLI", () => {
       }
       const slugFiles = await readdir(path.join(dataDir, "slugs", "sha256"), { recursive: true });
       expect(slugFiles.filter((f) => String(f).includes(".tmp"))).toEqual([]);
-      expect(await runtime.listContainers("org.slugforge.build")).toEqual([]);
+      for (const app of ["killed-build", "killed-slug"]) expect(await runtime.listContainers(`org.slugforge.app=${app}`)).toEqual([]);
       // Nothing is stuck: the same app builds again.
       await git.commit(work, "BULK_MB", "1\n", "smaller");
       const again = await git.run(["push", url(child, "killed-slug"), "main"], work);
