@@ -55,7 +55,7 @@ export async function runBuildpackTests(options: TestRunOptions): Promise<RunRep
   let keepRoot = options.keep;
   try {
     const buildpacks = await resolveBuildpackArgs(options.buildpacks, path.join(workRoot, "buildpacks"), options.signal).catch((err: unknown) => {
-      throw err instanceof SlugforgeError ? err : new TestSetupError([describeError(err)]);
+      throw new TestSetupError([describeError(err)]);
     });
     const refs = await expandSamples(options.samples).catch((err: unknown) => {
       throw new TestSetupError(describeError(err).split("\n"));
