@@ -54,7 +54,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     log,
     buildpacksDir: options.buildpacksDir ?? SHIPPED_BUILDPACKS_DIR,
     shippedBuildpacks: options.shippedBuildpacks,
-    getConfigVars: async (app) => store.getConfigVars(app),
+    getConfigVars: async (app) => ({ ...config.buildConfigVars, ...store.getConfigVars(app) }),
     slugStore: slugs,
     recorder: createStoreRecorder(store, { stack: config.stack, log }),
   });

@@ -19,6 +19,8 @@ export interface Config {
   readonly buildConcurrency: number;
   readonly buildNetwork: NetworkMode;
   readonly buildMounts: readonly BuildMount[];
+  /** Operator-wide config vars every build sees in ENV_DIR (an app's own vars win). */
+  readonly buildConfigVars: Readonly<Record<string, string>>;
   readonly buildMemoryBytes: number;
   readonly buildCpus: number;
   readonly buildPids: number;
@@ -87,6 +89,7 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     buildConcurrency: int("SLUGFORGE_BUILD_CONCURRENCY", 2, 1),
     buildNetwork: network as NetworkMode,
     buildMounts: parseMounts(env.SLUGFORGE_BUILD_MOUNTS, errors),
+    buildConfigVars: parseBuildConfigVars(env.SLUGFORGE_BUILD_CONFIG_VARS, errors),
     buildMemoryBytes: bytes("SLUGFORGE_BUILD_MEMORY", 2048 * MB),
     buildCpus: int("SLUGFORGE_BUILD_CPUS", 2, 1),
     buildPids: int("SLUGFORGE_BUILD_PIDS", 1024, 16),
@@ -119,6 +122,27 @@ export function parseBytes(raw: string): number | undefined {
   };
   const n = Math.round(Number(m[1]) * (factors[unit] ?? 1));
   return n > 0 ? n : undefined;
+}
+
+function parseBuildConfigVars(raw: string | undefined, errors: string[]): Record<string, string> {
+  if (!raw) return {};
+  const bad = (): Record<string, string> => {
+    errors.push(`SLUGFORGE_BUILD_CONFIG_VARS: expected a JSON object of string values, e.g. {"PIP_INDEX_URL":"https://pypi.example/simple"}`);
+    return {};
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return bad();
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return bad();
+  const vars: Record<string, string> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) || typeof value !== "string") return bad();
+    vars[key] = value;
+  }
+  return Object.freeze(vars);
 }
 
 function parseMounts(raw: string | undefined, errors: string[]): BuildMount[] {

@@ -30,7 +30,9 @@ describe("parseConfig", () => {
       SLUGFORGE_BUILD_MOUNTS: "/srv/wheels:/wheels:ro, /etc/ssl/ca.pem:/etc/ca.pem",
       SLUGFORGE_MAX_PUSH_BYTES: "100MiB",
       SLUGFORGE_MAX_SLUG_BYTES: "1GB",
+      SLUGFORGE_BUILD_CONFIG_VARS: '{"PIP_INDEX_URL":"https://pypi.internal/simple"}',
     });
+    expect(config?.buildConfigVars).toEqual({ PIP_INDEX_URL: "https://pypi.internal/simple" });
     expect(config).toMatchObject({
       port: 0,
       dataDir: "/data",
@@ -55,9 +57,10 @@ describe("parseConfig", () => {
       SLUGFORGE_BUILD_MOUNTS: "relative:/x",
       SLUGFORGE_BUILD_TIMEOUT: "soon",
       SLUGFORGE_TOKEN: "short",
+      SLUGFORGE_BUILD_CONFIG_VARS: '{"1BAD": "x"}',
     });
     expect(config).toBeUndefined();
-    expect(errors).toHaveLength(6);
+    expect(errors).toHaveLength(7);
     expect(errors?.join("\n")).toMatch(/PORT=http/);
     expect(errors?.join("\n")).toMatch(/SLUGFORGE_BUILD_NETWORK=wifi: expected bridge, none or host/);
   });
