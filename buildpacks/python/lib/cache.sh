@@ -5,6 +5,7 @@
 #   CACHE_DIR/.heroku/python-cache-key   what that copy was built from (see cache::key)
 #   CACHE_DIR/.heroku/python-version     "python-X.Y.Z" of the last build (sticky major version)
 #   CACHE_DIR/.heroku/pip-cache/         pip's HTTP and wheel cache (PIP_CACHE_DIR)
+#   CACHE_DIR/.heroku/python-runtimes/   the last runtime archive downloaded (lib/runtime_archive.sh)
 #
 # Restoring copies (never moves) the environment, and saving replaces it only at the end of a
 # successful compile, so a failed build leaves the previous cache as it was. Copies are hard links
@@ -15,8 +16,11 @@
 # Prints the cache key: one "name=value" line per input that decides the installed packages.
 function cache::key() {
 	local stack="${1}" python_version="${2}" package_manager="${3}" pip_version="${4}" deps_sha="${5}"
+	local python_runtime="${6:-}"
 	echo "stack=${stack}"
 	echo "python=${python_version}"
+	# Only for runtime archives, so that caches made from the stack's interpreter stay valid.
+	[[ -z "${python_runtime}" ]] || echo "python-runtime=${python_runtime}"
 	echo "package-manager=${package_manager}"
 	echo "pip=${pip_version}"
 	echo "dependencies-sha256=${deps_sha}"
@@ -43,13 +47,19 @@ function cache::invalidation_reasons() {
 		echo "The buildpack cache format has changed"
 		return 0
 	fi
-	for name in stack python package-manager pip; do
+	for name in stack python python-runtime package-manager pip; do
 		old_value="$(cache::_value "${old}" "${name}")"
 		new_value="$(cache::_value "${new}" "${name}")"
 		if [[ "${old_value}" != "${new_value}" ]]; then
 			case "${name}" in
 				stack) echo "The stack has changed from ${old_value} to ${new_value}" ;;
 				python) echo "The Python version has changed from ${old_value} to ${new_value}" ;;
+				python-runtime)
+					# Only worth saying when the version stayed the same (the line above covers the rest).
+					if [[ "$(cache::_value "${old}" python)" == "$(cache::_value "${new}" python)" ]]; then
+						echo "The Python interpreter has changed (from ${old_value:0:28}... to ${new_value:0:28}...)"
+					fi
+					;;
 				package-manager) echo "The package manager has changed from ${old_value} to ${new_value}" ;;
 				pip) echo "The pip version has changed from ${old_value} to ${new_value}" ;;
 				*) ;;

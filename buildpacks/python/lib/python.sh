@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A self-contained Python in /app/.heroku/python, copied from the build image's interpreter.
+# A self-contained Python in /app/.heroku/python, copied from the build image's interpreter or
+# unpacked from a runtime archive.
 #
 # The run image has no python3 package, so the slug carries the interpreter (Debian builds it
 # statically against libpython; it needs only libraries the run image has) and its standard
@@ -50,10 +51,28 @@ function python::install() {
 	mkdir -p "${dest}/lib/python3/dist-packages"
 }
 
+# Installs a runtime archive (see lib/runtime_archive.sh) into <dest>. Debian-built archives get
+# the same private layout as the stack's copy; others keep theirs (lib/python3.N/site-packages),
+# which lib/python3/dist-packages then points at, so that the rest of the buildpack finds it.
+function python::install_archive() {
+	local archive="${1}" dest="${2}" version="${3}" url="${4}"
+	local minor="python${version%.*}" purelib
+	runtime_archive::install "${archive}" "${dest}" "${version}" "${url}"
+	python::_use_private_layout "${dest}" "${minor}"
+	purelib="$("${dest}/bin/python3" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
+	if [[ "${purelib}" == */"${minor}/site-packages" ]]; then
+		mkdir -p "${dest}/lib/${minor}/site-packages" "${dest}/lib/python3"
+		[[ -e "${dest}/lib/python3/dist-packages" ]] || ln -s "../${minor}/site-packages" "${dest}/lib/python3/dist-packages"
+	else
+		mkdir -p "${dest}/lib/python3/dist-packages"
+	fi
+}
+
 function python::_use_private_layout() {
 	local dest="${1}" minor="${2}"
 	local sysconfig_file="${dest}/lib/${minor}/sysconfig/__init__.py"
 	[[ -f "${sysconfig_file}" ]] || sysconfig_file="${dest}/lib/${minor}/sysconfig.py"
+	grep -q "DEB_PYTHON_INSTALL_LAYOUT', 'posix_local'" "${sysconfig_file}" 2>/dev/null || return 0
 	sed -i "s/os.environ.get('DEB_PYTHON_INSTALL_LAYOUT', 'posix_local')/os.environ.get('DEB_PYTHON_INSTALL_LAYOUT', 'deb_system')/" "${sysconfig_file}"
 	"${dest}/bin/python" -m py_compile "${sysconfig_file}"
 }
@@ -70,7 +89,9 @@ function python::verify() {
 	local purelib scripts
 	purelib="$("${python_home}/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
 	scripts="$("${python_home}/bin/python" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
-	if [[ "${purelib}" != "${python_home}/lib/python3/dist-packages" || "${scripts}" != "${python_home}/bin" ]]; then
+	if [[ ("${purelib}" != "${python_home}/lib/python3/dist-packages" &&
+		! "${purelib}" =~ ^${python_home}/lib/python3\.[0-9]+/site-packages$) ||
+		"${scripts}" != "${python_home}/bin" ]]; then
 		utils::fail <<-EOF
 			Error: The copied Python interpreter has an unexpected layout.
 

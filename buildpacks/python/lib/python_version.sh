@@ -3,7 +3,8 @@
 #
 # Precedence (as Heroku's buildpack): runtime.txt (deprecated), .python-version, Pipfile.lock
 # (Pipenv apps only), the major version of the last build (sticky), the newest the stack provides.
-# Versions come from the build image's own interpreters (/usr/bin/python3.N); there is no download.
+# Versions come from the build image's own interpreters (/usr/bin/python3.N), preferred whenever
+# they match, and from runtime archives an operator offers (see lib/runtime_archive.sh).
 
 # Oldest and newest minor versions that exist upstream and are not end-of-life.
 OLDEST_SUPPORTED_MINOR=10
@@ -34,12 +35,21 @@ function python_version::available() {
 	done | sort -t. -k1,1nr -k2,2nr -k3,3nr
 }
 
-# "3.13 (3.13.5)" style list of what the stack provides, for messages.
+# "- 3.13 (Python 3.13.5)" style list of what the stack provides and the runtime archives offer,
+# for messages.
 function python_version::available_list() {
-	local version path
+	local version path template
 	while read -r version path; do
 		echo "- ${version%.*} (Python ${version})"
 	done < <(python_version::available)
+	template="$(runtime_archive::template)"
+	[[ -n "${template}" ]] || return 0
+	while read -r version; do
+		[[ -n "${version}" ]] && echo "- ${version%.*} (Python ${version}, from a runtime archive)"
+	done < <(runtime_archive::offered)
+	if [[ -z "$(runtime_archive::offered)" ]]; then
+		echo "- an exact version (such as 3.11.9) that the runtime archive store has"
+	fi
 }
 
 function python_version::_fail_runtime_txt() {
@@ -236,14 +246,16 @@ function python_version::read_requested() {
 	PYTHON_VERSION_ORIGIN="default"
 }
 
-# Prints "X.Y.Z /usr/bin/pythonX.Y" for the request, or fails with the versions available.
+# Prints "X.Y.Z stack /usr/bin/pythonX.Y" or "X.Y.Z archive <url>" for the request, or fails with
+# the versions available. The stack's interpreter wins when it matches: no download.
 function python_version::resolve() {
 	local requested="${1}" origin="${2}"
-	local major minor which="requested" version path
+	local major minor which="requested" version path template
 	[[ "${origin}" == "cached" ]] && which="cached"
+	template="$(runtime_archive::template)"
 
 	if [[ -z "${requested}" ]]; then
-		python_version::available | head -n 1
+		python_version::available | head -n 1 | sed 's/ / stack /'
 		return 0
 	fi
 
@@ -279,17 +291,40 @@ function python_version::resolve() {
 
 	while read -r version path; do
 		if [[ "${version}" == "${requested}" || "${version%.*}" == "${requested}" ]]; then
-			echo "${version} ${path}"
+			echo "${version} stack ${path}"
 			return 0
 		fi
 	done < <(python_version::available)
 
+	if [[ -n "${template}" ]]; then
+		while read -r version; do
+			if [[ -n "${version}" && ("${version}" == "${requested}" || "${version%.*}" == "${requested}") ]]; then
+				echo "${version} archive $(runtime_archive::url "${template}" "${version}")"
+				return 0
+			fi
+		done < <(runtime_archive::offered)
+		# Unlisted: an exact version is tried, and a missing archive fails at download time.
+		if [[ -z "$(runtime_archive::offered)" && "${requested}" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
+			echo "${requested} archive $(runtime_archive::url "${template}" "${requested}")"
+			return 0
+		fi
+	fi
+
+	local others
+	if [[ -z "${template}" ]]; then
+		others=$'and this build server offers no other Python versions (its\noperator can offer more as runtime archives: PYTHON_RUNTIME_URL_TEMPLATE).'
+	elif [[ -n "$(runtime_archive::offered)" ]]; then
+		others="nor by this build server's runtime archives."
+	else
+		others=$'and this build server\'s runtime archives can only be fetched\nby exact version (such as '"${requested}"$'.1): the operator hasn\'t\nlisted them in PYTHON_RUNTIME_VERSIONS.'
+	fi
 	utils::fail <<-EOF
 		Error: The requested Python version isn't available.
 
 		Python ${requested} (from '${origin}') isn't provided by the
-		'${STACK}' stack, and this build server can't download other
-		Python versions. The versions available are:
+		'${STACK}' stack, ${others}
+
+		The versions available are:
 
 		$(python_version::available_list)
 
