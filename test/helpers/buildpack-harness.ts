@@ -227,6 +227,32 @@ export async function ensureWheelhouse(): Promise<{ mount: Mount; configVars: Re
   };
 }
 
+/**
+ * Makes (or finds, when it is up to date) the Python runtime archives of scripts/make-python-runtime.sh
+ * (Python 3.11 from Debian bookworm), and returns a read-only mount of their folder at /runtimes plus
+ * the config vars an operator would set to offer them.
+ */
+export async function ensurePythonRuntimes(): Promise<{
+  mount: Mount;
+  configVars: Record<string, string>;
+  dir: string;
+  versions: string[];
+}> {
+  const repo = path.resolve(import.meta.dirname, "../..");
+  const dir = process.env.SLUGFORGE_PYTHON_RUNTIMES ?? path.join(repo, ".slugforge/runtimes");
+  await execFileP("bash", [path.join(repo, "scripts/make-python-runtime.sh"), dir], { timeout: 300_000 });
+  const versions = (await readFile(path.join(dir, "VERSIONS"), "utf8")).trim().split(/\s+/);
+  return {
+    dir,
+    versions,
+    mount: { host: dir, container: "/runtimes", readOnly: true },
+    configVars: {
+      PYTHON_RUNTIME_URL_TEMPLATE: "file:///runtimes/python-{version}-{stack}.tar.gz",
+      PYTHON_RUNTIME_VERSIONS: versions.join(" "),
+    },
+  };
+}
+
 /** Procfile lines `name: command`; comments and blank lines ignored. */
 export function parseProcfile(text: string): Record<string, string> {
   const out: Record<string, string> = {};
