@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Git } from "./git.js";
 import { REPO, type TempDirs } from "./paths.js";
-import { ok } from "./proc.js";
+import { ok, quote, sh } from "./proc.js";
 import type { ScenarioResult } from "./report.js";
 import { startSlugforge, type BenchServer } from "./slugforge.js";
 
@@ -15,6 +15,11 @@ export interface BenchContext {
   progress(line: string): void;
   /** The wheelhouse folder (made by scripts/make-wheelhouse.sh, instant when up to date). */
   wheelhouse(): Promise<string>;
+  /**
+   * The shipped buildpacks as committed (git archive HEAD), so an edit in progress in the work
+   * tree never breaks a run; `commit` names the version measured.
+   */
+  buildpacks(): Promise<{ dir: string; commit: string }>;
   /** One server with the shipped Python buildpack and the wheelhouse mounted, shared by scenarios. */
   pythonServer(): Promise<BenchServer>;
   /** Closes what the context started. */
@@ -29,6 +34,7 @@ export const WHEELHOUSE_VARS = { PIP_FIND_LINKS: "/wheelhouse", PIP_NO_INDEX: "1
 export function createContext(options: { runs: number; runsGiven: boolean; quick: boolean; tmp: TempDirs; git: Git }): BenchContext {
   let wheelhouse: Promise<string> | undefined;
   let server: Promise<BenchServer> | undefined;
+  let buildpacks: Promise<{ dir: string; commit: string }> | undefined;
   const progress = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
   const ctx: BenchContext = {
     ...options,
@@ -42,10 +48,21 @@ export function createContext(options: { runs: number; runsGiven: boolean; quick
       })();
       return wheelhouse;
     },
+    buildpacks() {
+      buildpacks ??= (async () => {
+        const root = await options.tmp.make("buildpacks");
+        const commit = (await ok("git", ["rev-parse", "HEAD"], { cwd: REPO })).stdout.trim();
+        await sh(`git -C ${quote(REPO)} archive ${commit} buildpacks | tar -xf - -C ${quote(root)}`);
+        progress(`buildpacks: as committed in ${commit.slice(0, 7)}`);
+        return { dir: path.join(root, "buildpacks"), commit };
+      })();
+      return buildpacks;
+    },
     pythonServer() {
       server ??= (async () => {
         const dir = await ctx.wheelhouse();
         return startSlugforge({
+          buildpacksDir: (await ctx.buildpacks()).dir,
           dataDir: await options.tmp.make("data-python"),
           env: { SLUGFORGE_BUILD_MOUNTS: `${dir}:/wheelhouse:ro`, SLUGFORGE_BUILD_CONCURRENCY: "2" },
         });

@@ -1,6 +1,4 @@
-import path from "node:path";
 import { ok, quote, sh } from "./proc.js";
-import { REPO } from "./paths.js";
 
 const CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -15,7 +13,7 @@ export interface FloorTimes {
  * capabilities dropped, memory/CPU/pids capped), then `tar -czf` of /app to a file on the host.
  * No git, no queue, no records: the least any build server must spend.
  */
-export async function dockerFloor(options: { appDir: string; slugFile: string; buildpack?: string; stack?: string }): Promise<FloorTimes> {
+export async function dockerFloor(options: { appDir: string; slugFile: string; buildpacksDir: string; buildpack?: string; stack?: string }): Promise<FloorTimes> {
   const stack = options.stack ?? "debian-13";
   const bp = options.buildpack ?? "python";
   const steps: Record<string, number> = {};
@@ -48,7 +46,7 @@ export async function dockerFloor(options: { appDir: string; slugFile: string; b
     const owner = "--owner=1000 --group=1000 --numeric-owner";
     await step("source + buildpack in", async () => {
       await sh(`tar -cf - ${owner} --exclude=.git -C ${quote(options.appDir)} . | docker cp -q - ${id}:/app`);
-      await sh(`tar -cf - ${owner} --transform 's,^${bp},buildpacks/0-${bp},' -C ${quote(path.join(REPO, "buildpacks"))} ${bp} | docker cp -q - ${id}:/tmp`);
+      await sh(`tar -cf - ${owner} --transform 's,^${bp},buildpacks/0-${bp},' -C ${quote(options.buildpacksDir)} ${bp} | docker cp -q - ${id}:/tmp`);
       await ok("docker", ["exec", "-u", "slug", id, "mkdir", "-p", "/tmp/env", `/tmp/cache/${bp}`]);
     });
     const dir = `/tmp/buildpacks/0-${bp}`;

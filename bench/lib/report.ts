@@ -97,7 +97,7 @@ export function formatValue(v: number, unit: Unit): string {
 export function formatTable(results: readonly ScenarioResult[]): string {
   const rows: string[][] = [["scenario", "measure", "median", "min", "max", "target", ""]];
   for (const r of results) {
-    if (r.error) rows.push([r.scenario, `ERROR: ${r.error.split("\n")[0]!.slice(0, 100)}`, "", "", "", "", "FAIL"]);
+    if (r.error) rows.push([r.scenario, `ERROR: ${r.error.split("\n")[0]!.slice(0, 60)}`, "", "", "", "", "FAIL"]);
     for (const [name, s] of Object.entries(r.metrics)) {
       const target = r.targets.find((t) => t.metric === name);
       rows.push([

@@ -16,8 +16,10 @@ export async function pushOverheadScenario(ctx: BenchContext): Promise<ScenarioR
   const work = await ctx.tmp.make("push-src");
   await fixtureRepo(ctx.git, "python-stdlib", work);
   const out = await ctx.tmp.make("push-floor");
+  const { dir: buildpacksDir, commit } = await ctx.buildpacks();
+  rec.note(`shipped Python buildpack as committed in ${commit.slice(0, 7)}, for slugforge and the floor alike`);
   // One of each first, unmeasured: the first container of a run pays for cold image layers.
-  await dockerFloor({ appDir: work, slugFile: path.join(out, "warmup.tgz") });
+  await dockerFloor({ appDir: work, buildpacksDir, slugFile: path.join(out, "warmup.tgz") });
   await ctx.git.push(server.url(appName("warm")), work);
   for (let i = 0; i < ctx.runs; i++) {
     ctx.progress(`push: run ${i + 1}/${ctx.runs}`);
@@ -27,7 +29,7 @@ export async function pushOverheadScenario(ctx: BenchContext): Promise<ScenarioR
         rec.add("slugforge git push, until accepted", "ms", r.ms);
       },
       async () => {
-        const floor = await dockerFloor({ appDir: work, slugFile: path.join(out, `slug-${i}.tgz`) });
+        const floor = await dockerFloor({ appDir: work, buildpacksDir, slugFile: path.join(out, `slug-${i}.tgz`) });
         rec.add("floor: docker CLI + tar -czf", "ms", floor.totalMs);
         for (const [name, ms] of Object.entries(floor.steps)) rec.add(`  floor step: ${name}`, "ms", ms);
       },
