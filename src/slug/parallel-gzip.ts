@@ -8,7 +8,10 @@ const gzipAsync = promisify<Buffer, ZlibOptions, Buffer>(gzip);
 export interface ParallelGzipOptions {
   /** Uncompressed bytes per gzip member; fixed so the same input gives the same output. */
   readonly blockBytes?: number;
-  /** Members compressed at once (zlib runs them on libuv's thread pool). */
+  /**
+   * Members in flight at once (zlib runs them on libuv's thread pool). More than the cores, so the
+   * producer (the tar rewrite on the main thread) keeps working while every core compresses.
+   */
   readonly concurrency?: number;
   readonly level?: number;
 }
@@ -22,7 +25,7 @@ export interface ParallelGzipOptions {
  */
 export function createParallelGzip(options: ParallelGzipOptions = {}): Transform {
   const blockBytes = options.blockBytes ?? 1024 * 1024;
-  const concurrency = Math.max(1, options.concurrency ?? Math.min(availableParallelism(), 8));
+  const concurrency = Math.max(1, options.concurrency ?? Math.min(availableParallelism() + 2, 8));
   const zlibOptions: ZlibOptions = { level: options.level ?? 6 };
   let pending: Buffer[] = [];
   let pendingBytes = 0;
