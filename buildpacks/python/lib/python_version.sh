@@ -48,7 +48,7 @@ function python_version::available_list() {
 		[[ -n "${version}" ]] && echo "- ${version%.*} (Python ${version}, from a runtime archive)"
 	done < <(runtime_archive::offered)
 	if [[ -z "$(runtime_archive::offered)" ]]; then
-		echo "- an exact version (such as 3.11.9) that the runtime archive store has"
+		echo "- an exact version (X.Y.Z) that the runtime archive store has"
 	fi
 }
 
@@ -312,11 +312,11 @@ function python_version::resolve() {
 
 	local others
 	if [[ -z "${template}" ]]; then
-		others=$'and this build server offers no other Python versions (its\noperator can offer more as runtime archives: PYTHON_RUNTIME_URL_TEMPLATE).'
+		others=$'and this build server offers no other\nPython versions (its operator can offer more as runtime\narchives with PYTHON_RUNTIME_URL_TEMPLATE).'
 	elif [[ -n "$(runtime_archive::offered)" ]]; then
 		others="nor by this build server's runtime archives."
 	else
-		others=$'and this build server\'s runtime archives can only be fetched\nby exact version (such as '"${requested}"$'.1): the operator hasn\'t\nlisted them in PYTHON_RUNTIME_VERSIONS.'
+		others=$'and this build server\'s runtime archives\ncan only be fetched by exact version (such as '"${requested}"$'.1),\nsince its operator hasn\'t listed them in PYTHON_RUNTIME_VERSIONS.'
 	fi
 	utils::fail <<-EOF
 		Error: The requested Python version isn't available.

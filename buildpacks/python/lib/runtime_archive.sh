@@ -123,11 +123,11 @@ function runtime_archive::_expected_sha256() {
 	read -r code status <<<"${result}"
 	# No checksum file (HTTP 404/410, or file:// with no such file): the archive goes unverified.
 	[[ "${code}" == 37 || ("${code}" == 22 && ("${status}" == 404 || "${status}" == 410)) ]] && return 0
-	runtime_archive::_fail_download "${url}.sha256" "${version}" "${code}" "${status}"
+	runtime_archive::_fail_download "${url}.sha256" "${version}" "${code}" "${status}" "checksum file"
 }
 
 function runtime_archive::_fail_download() {
-	local url="${1}" version="${2}" code="${3}" status="${4}"
+	local url="${1}" version="${2}" code="${3}" status="${4}" what="${5:-archive}"
 	local reason advice
 	case "${code}" in
 		22)
@@ -161,7 +161,7 @@ If the store is only down for now, retry the build."
 	utils::fail <<-EOF
 		Error: Unable to download Python ${version}.
 
-		Couldn't download the Python ${version} runtime archive from:
+		Couldn't download the Python ${version} runtime ${what} from:
 		${url}
 
 		${reason}

@@ -80,6 +80,26 @@ describe("python buildpack: a Python from a runtime archive", () => {
     expect(warm.compile!.stdout).toContain(`-----> Using cached install of Python ${version}`);
   });
 
+  it("sticks to the last build's 3.11 from the archive when .python-version goes away", async () => {
+    const sticky = await h.build({ buildpackDir, appDir, mounts, configVars: runtimes.configVars, cacheTar: cold.cacheTar, omit: [".python-version"] });
+    expect(sticky.ok, plain(sticky.compile?.output)).toBe(true);
+    expect(sticky.compile!.stdout).toContain("Using the same major version as the last build: Python 3.11");
+    expect(sticky.compile!.stdout).toContain(`-----> Using cached install of Python ${version}`);
+  });
+
+  it("fetches an exact version when the operator lists no versions, and refuses a major-only request", async () => {
+    const configVars = { PYTHON_RUNTIME_URL_TEMPLATE: runtimes.configVars.PYTHON_RUNTIME_URL_TEMPLATE! };
+    const exact = await h.build({ buildpackDir, appDir, mounts, configVars, files: { ".python-version": `${version}\n` } });
+    expect(exact.ok, plain(exact.compile?.output)).toBe(true);
+    expect(exact.compile!.stdout).toContain(`-----> Installing Python ${version} (from the runtime archive)`);
+
+    const major = await h.build({ buildpackDir, appDir, mounts, configVars });
+    const err = plain(major.compile?.stderr);
+    expect(major.ok).toBe(false);
+    expect(err).toContain("can only be fetched by exact version (such as 3.11.1),");
+    expect(err).toContain("- an exact version (X.Y.Z) that the runtime archive store has");
+  });
+
   it("keeps using the stack's Python for the stack's version when the template is set: no download", async () => {
     const build = await h.build({
       buildpackDir,
@@ -104,7 +124,7 @@ describe("python buildpack: runtime archive errors", () => {
     expect(build.ok).toBe(false);
     expect(err).toContain("Error: The requested Python version isn't available.");
     expect(err).toContain("Python 3.11 (from '.python-version') isn't provided by the");
-    expect(err).toContain("this build server offers no other Python versions");
+    expect(err).toContain("this build server offers no other\n !     Python versions");
     expect(err).toMatch(/- 3\.13 \(Python 3\.13\.\d+\)/);
     expect(err).not.toContain("runtime archive)");
   });
@@ -137,7 +157,7 @@ describe("python buildpack: runtime archive errors", () => {
     const err = plain(build.compile?.stderr);
     expect(build.ok).toBe(false);
     expect(err).toContain(`Error: Unable to download Python ${version}.`);
-    expect(err).toContain(`https://runtimes.invalid/python/3.11/${version}-debian-13.tar.gz`);
+    expect(err).toContain(`runtime checksum file from:\n !     https://runtimes.invalid/python/3.11/${version}-debian-13.tar.gz.sha256`);
     expect(err).toContain("couldn't be reached");
     expect(err).toContain("file:// template");
     expect(err).toMatch(/- 3\.13 \(Python 3\.13\.\d+\)/);
