@@ -101,7 +101,8 @@ function runtime_archive::_download() {
 }
 
 # The expected sha256 from <url>.sha256 ("<hex>" or sha256sum's "<hex>  <name>"); nothing when
-# there is no such file. Fails when it can't tell.
+# there is no such file. When it can't be downloaded: prints "<curl exit code> <HTTP status>" and
+# returns 2.
 function runtime_archive::_expected_sha256() {
 	local url="${1}" version="${2}" tmp="${3}"
 	local result code status hex
@@ -123,7 +124,8 @@ function runtime_archive::_expected_sha256() {
 	read -r code status <<<"${result}"
 	# No checksum file (HTTP 404/410, or file:// with no such file): the archive goes unverified.
 	[[ "${code}" == 37 || ("${code}" == 22 && ("${status}" == 404 || "${status}" == 410)) ]] && return 0
-	runtime_archive::_fail_download "${url}.sha256" "${version}" "${code}" "${status}" "checksum file"
+	echo "${result}"
+	return 2
 }
 
 function runtime_archive::_fail_download() {
@@ -185,7 +187,27 @@ function runtime_archive::fetch() {
 	mkdir -p "${dir}"
 	tmp="$(mktemp -d -t slugforge-python-runtime.XXXXXX)"
 
-	expected="$(runtime_archive::_expected_sha256 "${url}" "${version}" "${tmp}/sha256")"
+	local rc=0
+	expected="$(runtime_archive::_expected_sha256 "${url}" "${version}" "${tmp}/sha256")" || rc=$?
+	if ((rc == 2)); then
+		read -r code status <<<"${expected}"
+		if [[ -f "${RUNTIME_ARCHIVE_FILE}" ]]; then
+			# The store is down or unreachable, but this very URL was fetched (and checked) before.
+			output::warning <<-EOF
+				Warning: Couldn't check the Python ${version} runtime archive for changes.
+
+				Downloading '${url##*/}.sha256' failed (curl error ${code}),
+				so the build uses the archive cached from an earlier build of
+				the same URL, as it was checked then.
+			EOF
+			output::info "Using the cached runtime archive of ${url}"
+			rm -rf "${tmp}"
+			return 0
+		fi
+		runtime_archive::_fail_download "${url}.sha256" "${version}" "${code}" "${status}" "checksum file"
+	elif ((rc != 0)); then
+		exit "${rc}"
+	fi
 	if [[ -f "${RUNTIME_ARCHIVE_FILE}" ]]; then
 		actual="$(sha256sum "${RUNTIME_ARCHIVE_FILE}" | cut -d' ' -f1)"
 		if [[ -z "${expected}" || "${actual}" == "${expected}" ]]; then
