@@ -15,6 +15,8 @@ export interface BootOptions {
   readonly timeoutMs: number;
   readonly signal: AbortSignal;
   readonly labels: Readonly<Record<string, string>>;
+  /** Shell run inside the dyno after the request; its output goes to the log. */
+  readonly afterRequest?: string;
 }
 
 export interface BootAnswer {
@@ -71,7 +73,7 @@ function dynoEnv(options: BootOptions): Record<string, string> {
 }
 
 /** bash only: the run image has no curl. The answer follows a marker line on stdout. */
-export function probeScript(options: Pick<BootOptions, "command" | "path" | "timeoutMs">): string {
+export function probeScript(options: Pick<BootOptions, "command" | "path" | "timeoutMs" | "afterRequest">): string {
   const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
   const request = `GET ${options.path} HTTP/1.0\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n`;
   return `
@@ -94,6 +96,10 @@ while ((SECONDS < deadline)); do
   sleep 0.2
 done
 [ "$answered" = 1 ] || echo "no answer on port $PORT within ${seconds}s" >&2
+{
+:
+${options.afterRequest ?? ""}
+} >&2
 echo "----- process output -----" >&2
 cat /tmp/process.log >&2
 `;

@@ -1,3 +1,4 @@
+import { bootAndProbe } from "../../src/buildpack-test/boot-probe.js";
 import { execFile } from "node:child_process";
 import { createReadStream, createWriteStream } from "node:fs";
 import { lstat, mkdtemp, readdir, readFile, readlink, rm } from "node:fs/promises";
@@ -89,8 +90,6 @@ export interface BootResult {
   /** HTTP status of the answer, 0 when the process never answered. */
   readonly status: number;
   readonly body: string;
-  /** The whole HTTP response as received. */
-  readonly response: string;
   /** Output of the web process and of the boot script. */
   readonly log: string;
 }
@@ -167,25 +166,20 @@ export function createBuildpackHarness(runtime: ContainerRuntime = createDockerR
       const type = options.processType ?? "web";
       const command = build.processTypes[type];
       if (!command) throw new Error(`boot: no '${type}' process (process types: ${JSON.stringify(build.processTypes)})`);
-      const container = await runtime.start({
-        image: RUN_IMAGE,
+      const answer = await bootAndProbe(runtime, createReadStream(build.slugTar), {
+        stack: STACK,
         network: "none",
-        hardened: true,
-        memoryBytes: 1024 ** 3,
-        pidsLimit: 512,
+        mounts: [],
+        command,
+        processType: type,
+        path: options.path ?? "/",
+        env: options.env ?? {},
+        timeoutMs: (options.timeoutSeconds ?? 30) * 1000,
+        signal: new AbortController().signal,
         labels: { "org.slugforge.test": "buildpack-harness" },
+        afterRequest: options.afterRequest,
       });
-      try {
-        await container.putArchive(createReadStream(build.slugTar), "/");
-        const step = await execStep(container, ["bash", "-c", bootScript(command, options)], {
-          env: { HOME: "/app", PORT: "5000", DYNO: `${type}.1`, PATH: CLEAN_PATH, ...options.env },
-          user: "slug",
-          workdir: "/app",
-        });
-        return parseBootOutput(step.stdout, step.stderr);
-      } finally {
-        await container.remove();
-      }
+      return { ...answer };
     },
 
     async readSlugFile(build, file) {
@@ -275,55 +269,6 @@ export function parseDefaultProcessTypes(yaml: string): Record<string, string> {
     out[m[1]] = m[2];
   }
   return out;
-}
-
-const BOOT_MARK = "=====slugforge-harness-response=====";
-
-/** Sources .profile.d, starts the process, polls its port with bash's /dev/tcp, prints the answer. */
-function bootScript(command: string, options: BootOptions): string {
-  const timeout = options.timeoutSeconds ?? 30;
-  const request = `GET ${options.path ?? "/"} HTTP/1.0\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n`;
-  return `
-cd /app
-for f in .profile.d/*.sh; do [ -f "$f" ] && . "$f"; done
-( exec bash -c ${shellQuote(command)} ) >/tmp/process.log 2>&1 &
-pid=$!
-deadline=$((SECONDS + ${timeout}))
-answered=0
-while ((SECONDS < deadline)); do
-  if ! kill -0 "$pid" 2>/dev/null; then echo "process exited before answering" >&2; break; fi
-  if exec 3<>/dev/tcp/127.0.0.1/"$PORT"; then
-    printf '${request}' >&3
-    echo "${BOOT_MARK}"
-    timeout 10 cat <&3
-    exec 3<&-
-    answered=1
-    break
-  fi 2>/dev/null
-  sleep 0.2
-done
-{
-:
-${options.afterRequest ?? ""}
-} >&2
-echo "----- process output -----" >&2
-cat /tmp/process.log >&2
-[ "$answered" = 1 ]
-`;
-}
-
-function parseBootOutput(stdout: string, stderr: string): BootResult {
-  const i = stdout.indexOf(BOOT_MARK);
-  if (i < 0) return { status: 0, body: "", response: "", log: stdout + stderr };
-  const response = stdout.slice(i + BOOT_MARK.length + 1);
-  const status = Number(/^HTTP\/\d(?:\.\d)? (\d{3})/.exec(response)?.[1] ?? 0);
-  const split = response.indexOf("\r\n\r\n");
-  const body = split >= 0 ? response.slice(split + 4) : "";
-  return { status, body, response, log: stdout.slice(0, i) + stderr };
-}
-
-function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 async function execStep(
