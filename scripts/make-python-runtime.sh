@@ -28,6 +28,9 @@
 
 set -euo pipefail
 
+# shellcheck source=scripts/lib/debian-debs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/debian-debs.sh"
+
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT_DIR="${1:-${SLUGFORGE_PYTHON_RUNTIMES:-${REPO_DIR}/.slugforge/runtimes}}"
 RUNTIME_SUITE="${RUNTIME_SUITE:-bookworm}"
@@ -45,7 +48,7 @@ function runtime::fail() {
 function runtime::fingerprint() {
 	{
 		echo "${RUNTIME_SUITE} ${RUNTIME_PYTHON} ${STACK} ${STACK_IMAGE}"
-		sha256sum <"${BASH_SOURCE[0]}"
+		cat "${BASH_SOURCE[0]}" "${DEBS_LIB}" | sha256sum
 	} | sha256sum | cut -d' ' -f1
 }
 
@@ -113,6 +116,7 @@ import sys; print(\"make-python-runtime: checked on the run image: Python\", sys
 
 # Runs inside the container as root: download what isn't cached, unpack, lay out, pack.
 function runtime::container_script() {
+	debs::fetch_function
 	cat <<-'SCRIPT'
 		set -euo pipefail
 		# The image's own sources, with only the suite name changed (one-line or deb822 format).
@@ -121,14 +125,7 @@ function runtime::container_script() {
 		sed -i -E "s/\btrixie(-updates|-security)?\b/${SUITE}\1/g" "${sources[@]}"
 		packages=("${MINOR}-minimal" "lib${MINOR}-minimal" "lib${MINOR}-stdlib")
 		cd /out/.debs
-		missing=()
-		for p in "${packages[@]}"; do
-			compgen -G "${p}_*.deb" >/dev/null || missing+=("${p}")
-		done
-		if ((${#missing[@]} > 0)); then
-			apt-get update -qq
-			apt-get download -q "${missing[@]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true
-		fi
+		debs_fetch_missing "${packages[@]}"
 		root="$(mktemp -d)"
 		for p in "${packages[@]}"; do
 			deb="$(compgen -G "${p}_*.deb" | sort -V | tail -n 1)"

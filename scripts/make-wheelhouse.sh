@@ -18,6 +18,9 @@
 
 set -euo pipefail
 
+# shellcheck source=scripts/lib/debian-debs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/debian-debs.sh"
+
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT_DIR="${1:-${SLUGFORGE_WHEELHOUSE:-${REPO_DIR}/.slugforge/wheelhouse/debian-13}}"
 STACK_IMAGE="${STACK_IMAGE:-slugforge/stack:debian-13-build}"
@@ -42,7 +45,7 @@ function wheelhouse::fingerprint() {
 	{
 		printf '%s\n' "${PACKAGES[@]}"
 		echo "${STACK_IMAGE}"
-		sha256sum <"${BASH_SOURCE[0]}"
+		cat "${BASH_SOURCE[0]}" "${DEBS_LIB}" | sha256sum
 	} | sha256sum | cut -d' ' -f1
 }
 
@@ -72,18 +75,12 @@ function wheelhouse::main() {
 
 # Runs inside the container: download what isn't cached, unpack, convert, hand files back.
 function wheelhouse::container_script() {
+	debs::fetch_function
 	cat <<-'SCRIPT'
 		set -euo pipefail
 		read -r -a packages <<<"${PACKAGES}"
 		cd /out/.debs
-		missing=()
-		for p in "${packages[@]}"; do
-			compgen -G "${p}_*.deb" >/dev/null || missing+=("${p}")
-		done
-		if ((${#missing[@]} > 0)); then
-			apt-get update -qq
-			apt-get download -q "${missing[@]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true
-		fi
+		debs_fetch_missing "${packages[@]}"
 		root="$(mktemp -d)"
 		for p in "${packages[@]}"; do
 			for deb in "${p}"_*.deb; do
