@@ -1,9 +1,7 @@
 import http from "node:http";
-import type { Config } from "./config/parse-config.js";
 import type { Logger } from "./log.js";
 
 export interface AppDeps {
-  readonly config: Config;
   readonly log: Logger;
   /** Git smart-HTTP routes; answers false when the request is not one of its own. */
   readonly gitHandler?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;

@@ -78,7 +78,6 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const api = createApiHandler({ token, store, slugs, log, queueDepth: () => buildService.stats().waiting });
 
   const app = createApp({
-    config,
     log,
     gitHandler: git.handle,
     apiHandler: api,

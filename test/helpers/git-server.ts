@@ -3,7 +3,6 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { createApp } from "../../src/app.js";
 import type { Builder } from "../../src/build/types.js";
-import { parseConfig } from "../../src/config/parse-config.js";
 import { createGitHandler, type GitHandler } from "../../src/git/git-handler.js";
 import { createHookBridge, type HookBridge } from "../../src/git/hook-bridge.js";
 import { installHooks } from "../../src/git/hook-shim.js";
@@ -46,10 +45,7 @@ export async function startGitServer(dataDir: string, builder: Builder, options:
     onAppCreated: (app) => void created.push(app),
   });
   const requests: TestGitServer["requests"] = [];
-  const parsed = parseConfig({});
-  if (!parsed.config) throw new Error(parsed.errors.join("; "));
   const app = createApp({
-    config: parsed.config,
     log,
     gitHandler: (req: http.IncomingMessage, res: http.ServerResponse) => {
       const entry: TestGitServer["requests"][number] = {
