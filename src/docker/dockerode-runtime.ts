@@ -1,6 +1,7 @@
 import Docker from "dockerode";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { SlugforgeError } from "../errors.js";
+import { ExecDemuxer } from "./demux.js";
 import type { Container, ContainerRuntime, ContainerSpec, ExecIO, ExecOptions, FileChange, ImageInfo } from "./container-runtime.js";
 
 /** The one place dockerode is used. DOCKER_HOST-style URLs select a remote engine. */
@@ -137,7 +138,7 @@ function wrapContainer(docker: Docker, raw: Docker.Container): Container {
       };
       options.signal?.addEventListener("abort", onAbort, { once: true });
       try {
-        await pumpExec(docker, stream, options);
+        await pumpExec(stream, options);
       } finally {
         options.signal?.removeEventListener("abort", onAbort);
       }
@@ -162,18 +163,23 @@ function wrapContainer(docker: Docker, raw: Docker.Container): Container {
 /** The Engine API's numbering of `docker diff` kinds. */
 const CHANGE_KINDS: Record<number, FileChange["kind"]> = { 0: "changed", 1: "added", 2: "deleted" };
 
-/** Copies an exec's multiplexed stream to stdout/stderr; feeds stdin when given. */
-function pumpExec(docker: Docker, stream: NodeJS.ReadWriteStream, io: ExecIO): Promise<void> {
+/** Copies an exec's multiplexed stream to stdout/stderr with backpressure; feeds stdin when given. */
+function pumpExec(stream: NodeJS.ReadWriteStream, io: ExecIO): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const out = io.stdout ?? new PassThrough().resume();
     const err = io.stderr ?? new PassThrough().resume();
-    docker.modem.demuxStream(stream, out as Writable, err as Writable);
+    const demux = new ExecDemuxer(out as Writable, err as Writable);
+    demux.on("finish", () => resolve());
+    demux.on("error", reject);
+    stream.pipe(demux);
     if (io.stdin) {
       io.stdin.on("error", reject);
       io.stdin.pipe(stream);
     }
-    stream.on("end", () => resolve());
-    stream.on("close", () => resolve());
+    stream.on("close", () => {
+      // Closed without an end (the container went away): whatever arrived has been delivered.
+      if (!demux.writableFinished) demux.end();
+    });
     stream.on("error", (e) => (io.signal?.aborted ? resolve() : reject(e)));
   });
 }
