@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import type { Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import { SlugforgeError } from "../errors.js";
 import { runProcess } from "../util/run-process.js";
 import type { SourceRef } from "./types.js";
@@ -28,6 +28,14 @@ export async function readCommitFile(source: SourceRef, commit: string, file: st
   return blob.stdout;
 }
 
+/** The commit's committer time: what `git archive` stamps on every entry. */
+export async function commitDate(source: SourceRef, commit: string, signal?: AbortSignal): Promise<Date> {
+  const shown = await runProcess("git", ["show", "-s", "--format=%ct", commit], { env: gitSourceEnv(source), signal });
+  const seconds = Number(shown.stdout.trim());
+  if (shown.code !== 0 || !Number.isFinite(seconds)) throw new SlugforgeError("INTERNAL", `git show ${commit} failed: ${shown.stderr.trim()}`);
+  return new Date(seconds * 1000);
+}
+
 /** `git archive --format=tar <commit>` as a stream; `done` rejects when git fails. */
 export function gitArchive(source: SourceRef, commit: string, signal?: AbortSignal): { stream: Readable; done: Promise<void> } {
   const child = spawn("git", ["archive", "--format=tar", commit], { env: gitSourceEnv(source), signal, stdio: ["ignore", "pipe", "pipe"] });
@@ -43,5 +51,9 @@ export function gitArchive(source: SourceRef, commit: string, signal?: AbortSign
     });
   });
   done.catch(() => undefined);
-  return { stream: child.stdout, done };
+  // Taken at once: a child's unread stdout is thrown away when it exits, and a small archive is
+  // done before the reader (an exec being set up) is ready.
+  const stream = new PassThrough({ highWaterMark: 1024 * 1024 });
+  child.stdout.pipe(stream);
+  return { stream, done };
 }

@@ -1,9 +1,10 @@
 import { parseBuildpackRef, parseBuildpacksFile, type BuildpackRef } from "../../buildpacks/buildpack-ref.js";
 import type { ResolvedBuildpack } from "../../buildpacks/resolve-buildpacks.js";
 import { SlugforgeError } from "../../errors.js";
-import { packDirectory, packEntries } from "../../slug/tar-pack.js";
-import { containerOf, type BuildContext, type InstalledBuildpack, type Phase } from "../build-context.js";
-import { BUILD_DIR, BUILD_UID, buildEnv, captureInBuild } from "../container-exec.js";
+import path from "node:path";
+import { packDirectory } from "../../slug/tar-pack.js";
+import { type BuildContext, type InstalledBuildpack, type Phase } from "../build-context.js";
+import { BUILD_DIR, BUILD_UID, buildEnv, captureInBuild, extractIntoBuild } from "../container-exec.js";
 import { readCommitFile } from "../git-source.js";
 
 const BUILDPACKS_DIR = "/tmp/buildpacks";
@@ -53,13 +54,12 @@ async function appBuildpacks(ctx: BuildContext): Promise<BuildpackRef[] | undefi
 
 /** Each buildpack goes to `/tmp/buildpacks/<index>-<name>`, owned by the build user (it may write `export` there). */
 async function install(ctx: BuildContext, buildpacks: readonly ResolvedBuildpack[]): Promise<InstalledBuildpack[]> {
-  const container = containerOf(ctx);
   const owner = { uid: BUILD_UID, gid: BUILD_UID };
-  await container.putArchive(packEntries([{ name: "buildpacks/", type: "directory", mode: 0o755 }], owner), "/tmp");
   const installed: InstalledBuildpack[] = [];
   for (const [i, bp] of buildpacks.entries()) {
     const dirName = `${i}-${bp.name}`;
-    await container.putArchive(packDirectory(bp.hostDir, { prefix: dirName, owner, skipTopLevel: [".git"] }), BUILDPACKS_DIR);
+    const tar = packDirectory(bp.hostDir, { prefix: `${path.posix.basename(BUILDPACKS_DIR)}/${dirName}`, owner, skipTopLevel: [".git"] });
+    await extractIntoBuild(ctx, tar, path.posix.dirname(BUILDPACKS_DIR));
     installed.push({ ...bp, dir: `${BUILDPACKS_DIR}/${dirName}`, cacheDir: `${CACHE_ROOT}/${bp.key}` });
   }
   return installed;

@@ -4,8 +4,8 @@ import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { packEntries } from "../../slug/tar-pack.js";
-import { containerOf, type BuildContext, type InstalledBuildpack, type Phase } from "../build-context.js";
-import { BUILD_UID } from "../container-exec.js";
+import type { BuildContext, InstalledBuildpack, Phase } from "../build-context.js";
+import { archiveFromBuild, BUILD_UID, extractIntoBuild } from "../container-exec.js";
 
 /**
  * CACHE_DIR per app and buildpack. The host keeps each as the tar Docker gave us
@@ -17,16 +17,12 @@ import { BUILD_UID } from "../container-exec.js";
 export const cacheRestorePhase: Phase = {
   name: "cache-restore",
   async run(ctx) {
-    const container = containerOf(ctx);
     for (const bp of ctx.buildpacks) {
       const file = cacheFile(ctx, bp);
       const exists = await stat(file).then((s) => s.isFile(), () => false);
-      if (exists) {
-        await container.putArchive(createReadStream(file), path.posix.dirname(bp.cacheDir));
-      } else {
-        const dir = { name: `${bp.key}/`, type: "directory" as const, mode: 0o700 };
-        await container.putArchive(packEntries([dir], { uid: BUILD_UID, gid: BUILD_UID }), path.posix.dirname(bp.cacheDir));
-      }
+      const dir = { name: `${path.posix.basename(bp.cacheDir)}/`, type: "directory" as const, mode: 0o700 };
+      const tar = exists ? createReadStream(file) : packEntries([dir], { uid: BUILD_UID, gid: BUILD_UID });
+      await extractIntoBuild(ctx, tar, path.posix.dirname(bp.cacheDir));
       ctx.log.debug({ buildpack: bp.key, restored: exists }, "cache restored");
     }
   },
@@ -52,7 +48,7 @@ async function saveCache(ctx: BuildContext, bp: InstalledBuildpack): Promise<voi
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${randomUUID()}`;
   try {
-    const tar = await containerOf(ctx).getArchive(bp.cacheDir);
+    const tar = archiveFromBuild(ctx, bp.cacheDir);
     await pipeline(tar, createWriteStream(tmp, { flags: "wx", mode: 0o600 }), { signal: ctx.signal });
     const handle = await open(tmp, "r+");
     await handle.sync().finally(() => handle.close());

@@ -1,6 +1,6 @@
 import { packEntries } from "../../slug/tar-pack.js";
-import { containerOf, type Phase } from "../build-context.js";
-import { BUILD_UID, ENV_DIR } from "../container-exec.js";
+import type { Phase } from "../build-context.js";
+import { BUILD_UID, ENV_DIR, extractIntoBuild } from "../container-exec.js";
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -18,7 +18,7 @@ export const envPhase: Phase = {
       names.map((n) => ({ name: n, type: "file" as const, mode: 0o600, content: ctx.configVars[n] ?? "" })),
       { uid: BUILD_UID, gid: BUILD_UID },
     );
-    await containerOf(ctx).putArchive(tar, ENV_DIR);
+    await extractIntoBuild(ctx, tar, ENV_DIR);
     ctx.log.debug({ count: names.length }, "ENV_DIR written");
   },
 };

@@ -1,12 +1,13 @@
 import { parseSlugignore, type Slugignore } from "../../slug/slugignore.js";
 import { mapTar, type TarHeader } from "../../slug/tar-transform.js";
-import { containerOf, type Phase } from "../build-context.js";
-import { BUILD_DIR, BUILD_UID } from "../container-exec.js";
-import { gitArchive, readCommitFile } from "../git-source.js";
+import type { Phase } from "../build-context.js";
+import { BUILD_DIR, BUILD_UID, extractIntoBuild } from "../container-exec.js";
+import { commitDate, gitArchive, readCommitFile } from "../git-source.js";
 
 /**
- * The pushed commit into /app: `git archive` streamed through a filter that applies
- * `.slugignore` (before the build, as Heroku does) and hands every file to the build user.
+ * The pushed commit into /app: `git archive` unpacked by the build user, through a filter that
+ * applies `.slugignore` (before the build, as Heroku does) when the app has one. The commit's
+ * time is kept: slug mtimes are clamped to it.
  */
 export const sourcePhase: Phase = {
   name: "source",
@@ -16,16 +17,18 @@ export const sourcePhase: Phase = {
     const ignore = ignoreText === undefined ? undefined : parseSlugignore(ignoreText);
     for (const line of ignore?.unsupported ?? []) ctx.out.error(`.slugignore: "${line}" ignored (negation is not supported)`);
 
+    ctx.sourceDate = await commitDate(source, commit, ctx.signal);
     const archive = gitArchive(source, commit, ctx.signal);
     let removed = 0;
-    const filtered = mapTar(archive.stream, (h) => {
-      // git archive stamps every entry with the commit's time.
-      if (!ctx.sourceDate && h.mtime) ctx.sourceDate = h.mtime;
-      const kept = sourceEntry(h, ignore);
-      if (!kept && h.type !== "directory") removed++;
-      return kept;
-    });
-    await Promise.all([containerOf(ctx).putArchive(filtered, BUILD_DIR), archive.done]);
+    // Without a .slugignore git's tar goes straight in; with one, through the filter.
+    const tar = ignore
+      ? mapTar(archive.stream, (h) => {
+          const kept = sourceEntry(h, ignore);
+          if (!kept && h.type !== "directory") removed++;
+          return kept;
+        })
+      : archive.stream;
+    await Promise.all([extractIntoBuild(ctx, tar, BUILD_DIR), archive.done]);
     if (removed > 0) ctx.out.detail(`.slugignore removed ${removed} file${removed === 1 ? "" : "s"}`);
   },
 };
