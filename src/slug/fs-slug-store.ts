@@ -74,6 +74,19 @@ export function createFsSlugStore(dir: string): SlugStore & { sweepTemp(): Promi
       const hex = parseSlugId(id);
       return hex ? statHex(hex) : undefined;
     },
+    async readRange(id, offset, length) {
+      const hex = parseSlugId(id);
+      if (!hex) return undefined;
+      const handle = await open(fileOf(hex), "r").catch(() => undefined);
+      if (!handle) return undefined;
+      try {
+        const buf = Buffer.alloc(length);
+        const { bytesRead } = await handle.read(buf, 0, length, offset);
+        return bytesRead === length ? buf : undefined;
+      } finally {
+        await handle.close();
+      }
+    },
     async list() {
       const out: StoredSlug[] = [];
       for (const prefix of await readdir(root).catch(() => [] as string[])) {

@@ -1,61 +1,104 @@
+import { createHash } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { Transform, type TransformCallback } from "node:stream";
 import { promisify } from "node:util";
-import { gzip, type ZlibOptions } from "node:zlib";
+import { crc32, gzip, type ZlibOptions } from "node:zlib";
 
 const gzipAsync = promisify<Buffer, ZlibOptions, Buffer>(gzip);
 
+/** One gzip member of the output: the sha256 of the bytes it holds, and where it sits. */
+export interface GzipMember {
+  readonly sha256: string;
+  readonly rawBytes: number;
+  /** Offset of the member in the compressed output. */
+  readonly offset: number;
+  readonly bytes: number;
+}
+
+/** Decides where blocks end: given the next input bytes, the absolute offsets to cut at (ascending). */
+export interface BlockCutter {
+  feed(chunk: Buffer): number[];
+}
+
+/** Finds an earlier compressed member holding exactly these bytes, or resolves undefined. */
+export type MemberLookup = (sha256: string, raw: Buffer) => Promise<Buffer | undefined>;
+
 export interface ParallelGzipOptions {
-  /** Uncompressed bytes per gzip member; fixed so the same input gives the same output. */
+  /** Uncompressed bytes per gzip member when no cutter is given; fixed so the same input gives the same output. */
   readonly blockBytes?: number;
+  /** Where members end (default: every `blockBytes`). */
+  readonly cutter?: BlockCutter;
   /**
    * Members in flight at once (zlib runs them on libuv's thread pool). More than the cores, so the
    * producer (the tar rewrite on the main thread) keeps working while every core compresses.
    */
   readonly concurrency?: number;
   readonly level?: number;
+  /** Reuse of members compressed before (a verified copy instead of compressing again). */
+  readonly reuse?: MemberLookup;
+  /** Called for each member in output order, once it is written. */
+  readonly onMember?: (member: GzipMember & { reused: boolean }) => void;
 }
 
 /**
- * gzip on several cores: the input is cut into fixed-size blocks, each compressed as its own gzip
- * member on the thread pool, and the members are written in order. Concatenated members are one
- * valid gzip stream (RFC 1952; `gzip -t`, `tar -xz` and zlib's gunzip read them). Node's gzip
- * header carries no mtime or name, so equal input gives equal bytes. Memory stays at about
- * concurrency × block size whatever the input's size.
+ * gzip on several cores: the input is cut into blocks, each compressed as its own gzip member on
+ * the thread pool, and the members are written in order. Concatenated members are one valid gzip
+ * stream (RFC 1952; `gzip -t`, `tar -xz` and zlib's gunzip read them). Node's gzip header carries
+ * no mtime or name, so equal input gives equal bytes. Memory stays at about concurrency × block
+ * size whatever the input's size. With `reuse`, a block whose bytes an earlier output already
+ * compressed is copied from there (checked against the member's own CRC-32 and length).
  */
 export function createParallelGzip(options: ParallelGzipOptions = {}): Transform {
-  const blockBytes = options.blockBytes ?? 1024 * 1024;
+  const cutter = options.cutter ?? fixedCutter(options.blockBytes ?? 1024 * 1024);
   const concurrency = Math.max(1, options.concurrency ?? Math.min(availableParallelism() + 2, 8));
   const zlibOptions: ZlibOptions = { level: options.level ?? 6 };
+  const track = options.reuse !== undefined || options.onMember !== undefined;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
-  const inFlight: Promise<Buffer>[] = [];
+  let consumed = 0; // absolute offset of pending[0]'s first byte
+  let written = 0;
+  const inFlight: Promise<{ gz: Buffer; sha256: string; rawBytes: number; reused: boolean }>[] = [];
 
-  const cut = (): Buffer => {
-    const all = Buffer.concat(pending, pendingBytes);
-    const block = all.subarray(0, blockBytes);
-    const rest = all.subarray(blockBytes);
+  const take = (bytes: number): Buffer => {
+    const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    const block = all.subarray(0, bytes);
+    const rest = all.subarray(bytes);
     pending = rest.length ? [rest] : [];
     pendingBytes = rest.length;
+    consumed += bytes;
     return block;
+  };
+
+  const compress = (raw: Buffer): void => {
+    const job = async (): Promise<{ gz: Buffer; sha256: string; rawBytes: number; reused: boolean }> => {
+      const sha256 = track ? createHash("sha256").update(raw).digest("hex") : "";
+      const earlier = options.reuse ? await options.reuse(sha256, raw).catch(() => undefined) : undefined;
+      if (earlier && holds(earlier, raw)) return { gz: earlier, sha256, rawBytes: raw.length, reused: true };
+      return { gz: await gzipAsync(raw, zlibOptions), sha256, rawBytes: raw.length, reused: false };
+    };
+    const p = job();
+    p.catch(() => undefined);
+    inFlight.push(p);
   };
 
   // Emits finished members in order while more than `keep` are in flight.
   async function drain(stream: Transform, keep: number): Promise<void> {
     while (inFlight.length > keep) {
-      stream.push(await inFlight.shift()!);
+      const m = await inFlight.shift()!;
+      stream.push(m.gz);
+      options.onMember?.({ sha256: m.sha256, rawBytes: m.rawBytes, offset: written, bytes: m.gz.length, reused: m.reused });
+      written += m.gz.length;
     }
   }
 
   return new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      const cuts = cutter.feed(chunk);
       pending.push(chunk);
       pendingBytes += chunk.length;
       const work = async (): Promise<void> => {
-        while (pendingBytes >= blockBytes) {
-          const compressing = gzipAsync(cut(), zlibOptions);
-          compressing.catch(() => undefined);
-          inFlight.push(compressing);
+        for (const at of cuts) {
+          if (at > consumed) compress(take(at - consumed));
           await drain(this, concurrency - 1);
         }
       };
@@ -63,14 +106,35 @@ export function createParallelGzip(options: ParallelGzipOptions = {}): Transform
     },
     flush(cb: TransformCallback) {
       const work = async (): Promise<void> => {
-        if (pendingBytes > 0 || inFlight.length === 0) {
-          const last = gzipAsync(cut(), zlibOptions);
-          last.catch(() => undefined);
-          inFlight.push(last);
-        }
+        if (pendingBytes > 0 || (inFlight.length === 0 && written === 0)) compress(take(pendingBytes));
         await drain(this, 0);
       };
       work().then(() => cb(), cb);
     },
   });
+}
+
+/** A cut every `blockBytes` of input. */
+export function fixedCutter(blockBytes: number): BlockCutter {
+  let seen = 0;
+  let next = blockBytes;
+  return {
+    feed(chunk) {
+      seen += chunk.length;
+      const cuts: number[] = [];
+      while (next <= seen) {
+        cuts.push(next);
+        next += blockBytes;
+      }
+      return cuts;
+    },
+  };
+}
+
+/** Whether a gzip member's trailer (CRC-32 and length of what it holds) matches `raw`. */
+function holds(member: Buffer, raw: Buffer): boolean {
+  if (member.length < 18 || member[0] !== 0x1f || member[1] !== 0x8b) return false;
+  const crc = member.readUInt32LE(member.length - 8);
+  const size = member.readUInt32LE(member.length - 4);
+  return size === raw.length % 2 ** 32 && crc === crc32(raw);
 }

@@ -16,6 +16,11 @@ export interface SlugStore {
   /** The slug's bytes; the stream errors (CORRUPT) at its end if they do not hash to the id. */
   get(id: string): Promise<Readable | undefined>;
   stat(id: string): Promise<StoredSlug | undefined>;
+  /**
+   * `length` bytes of the slug from `offset` (unverified: the caller checks what it reads), or
+   * undefined when the slug or the range is not there.
+   */
+  readRange(id: string, offset: number, length: number): Promise<Buffer | undefined>;
   list(): Promise<StoredSlug[]>;
   /** For retention; a no-op for an absent slug. */
   delete(id: string): Promise<void>;

@@ -5,7 +5,8 @@ import { SlugforgeError } from "../errors.js";
 import { formatSize } from "./format-size.js";
 import { createDirectorySizes, type DirectorySize } from "./directory-sizes.js";
 import type { SlugStore, StoredSlug } from "./slug-store.js";
-import { createParallelGzip } from "./parallel-gzip.js";
+import { createParallelGzip, type GzipMember, type MemberLookup } from "./parallel-gzip.js";
+import { createTarCutter } from "./tar-cutter.js";
 import { mapTar, type TarHeader } from "./tar-transform.js";
 
 /**
@@ -13,17 +14,41 @@ import { mapTar, type TarHeader } from "./tar-transform.js";
  * archive gives them) into a slug in the store: every entry re-rooted under `./app/`, `.git`
  * dropped, normalised, gzipped and sha256-hashed in one streaming pass. The store owns durability
  * and naming; over the limit the stream fails, so no store ever keeps a partial or oversize slug.
+ * Given the member index of an earlier slug (`previous`), blocks of the tar that slug already held
+ * are copied from it compressed instead of being compressed again: a rebuild whose dependencies did
+ * not change recompresses only what did.
  */
-export async function storeSlug(tar: Readable, store: SlugStore, options: { maxBytes: number; signal?: AbortSignal } & ReproducibleOptions): Promise<StoredSlug & { sha256: string }> {
-  const slug = compressSlug(tar, options.maxBytes, options);
+export async function storeSlug(
+  tar: Readable,
+  store: SlugStore,
+  options: { maxBytes: number; signal?: AbortSignal; previous?: SlugMemberIndex } & ReproducibleOptions,
+): Promise<StoredSlug & { sha256: string; members: GzipMember[]; reusedBytes: number }> {
+  const reuse = options.previous ? memberLookup(store, options.previous) : undefined;
+  const slug = compressSlug(tar, options.maxBytes, options, reuse);
   const onAbort = (): void => void slug.stream.destroy(options.signal?.reason as Error);
   options.signal?.addEventListener("abort", onAbort, { once: true });
   try {
     const stored = await store.put(slug.stream);
-    return { ...stored, sha256: slug.sha256() };
+    return { ...stored, sha256: slug.sha256(), members: slug.members, reusedBytes: slug.reusedBytes() };
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
   }
+}
+
+/** Where an earlier slug's members are: enough to copy them into a new slug of a similar tree. */
+export interface SlugMemberIndex {
+  readonly slugId: string;
+  readonly members: readonly GzipMember[];
+}
+
+/** Finds a block's bytes among an earlier slug's members and reads that member from the store. */
+function memberLookup(store: SlugStore, previous: SlugMemberIndex): MemberLookup {
+  const bySha = new Map(previous.members.map((m) => [m.sha256, m]));
+  return async (sha256, raw) => {
+    const m = bySha.get(sha256);
+    if (!m || m.rawBytes !== raw.length) return undefined;
+    return store.readRange(previous.slugId, m.offset, m.bytes);
+  };
 }
 
 /**
@@ -31,7 +56,12 @@ export async function storeSlug(tar: Readable, store: SlugStore, options: { maxB
  * errors with SLUG_TOO_LARGE at its end (after counting everything, so the message can say
  * which directories made it big), and no consumer ever sees a complete slug.
  */
-export function compressSlug(tar: Readable, maxBytes: number, reproducible: ReproducibleOptions = {}): { stream: Readable; sha256(): string; bytes(): number } {
+export function compressSlug(
+  tar: Readable,
+  maxBytes: number,
+  reproducible: ReproducibleOptions = {},
+  reuse?: MemberLookup,
+): { stream: Readable; sha256(): string; bytes(): number; members: GzipMember[]; reusedBytes(): number } {
   const sizes = createDirectorySizes(2);
   const rerooted = mapTar(tar, (h) => {
     const rooted = rerootUnderApp(h);
@@ -47,9 +77,19 @@ export function compressSlug(tar: Readable, maxBytes: number, reproducible: Repr
       { data: { size: bytes, maxBytes, largestDirectories: largest } },
     );
   });
-  pipeline(rerooted, createParallelGzip(), counter).catch(() => undefined);
+  const members: GzipMember[] = [];
+  let reusedBytes = 0;
+  const gzip = createParallelGzip({
+    cutter: createTarCutter(),
+    reuse,
+    onMember: ({ reused, ...member }) => {
+      members.push(member);
+      if (reused) reusedBytes += member.rawBytes;
+    },
+  });
+  pipeline(rerooted, gzip, counter).catch(() => undefined);
   let digest: string | undefined;
-  return { stream: counter, sha256: () => (digest ??= counter.digest()), bytes: () => counter.bytes };
+  return { stream: counter, sha256: () => (digest ??= counter.digest()), bytes: () => counter.bytes, members, reusedBytes: () => reusedBytes };
 }
 
 export interface ReproducibleOptions {

@@ -1,18 +1,53 @@
+import { randomUUID } from "node:crypto";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
 import { formatSize } from "../../slug/format-size.js";
-import { storeSlug } from "../../slug/slug-writer.js";
-import { containerOf, type Phase } from "../build-context.js";
-import { BUILD_DIR } from "../container-exec.js";
+import { storeSlug, type SlugMemberIndex } from "../../slug/slug-writer.js";
+import type { BuildContext, Phase } from "../build-context.js";
+import { archiveFromBuild, BUILD_DIR } from "../container-exec.js";
 
-/** /app leaves the container as a tar stream and becomes a content-addressed slug. */
+/**
+ * /app leaves the container as a tar stream and becomes a content-addressed slug. The members of
+ * the app's last slug are offered for reuse, so what did not change since (an interpreter, the
+ * installed packages) is copied compressed rather than compressed again.
+ */
 export const slugPhase: Phase = {
   name: "slug",
   async run(ctx) {
     ctx.out.step("Compressing...");
-    const tar = await containerOf(ctx).getArchive(BUILD_DIR);
+    const tar = archiveFromBuild(ctx, BUILD_DIR);
     const { slugStore, config } = ctx.deps;
-    const stored = await storeSlug(tar, slugStore, { maxBytes: config.maxSlugBytes, signal: ctx.signal, clampMtime: ctx.sourceDate });
+    const previous = await readMemberIndex(ctx);
+    const stored = await storeSlug(tar, slugStore, { maxBytes: config.maxSlugBytes, signal: ctx.signal, clampMtime: ctx.sourceDate, previous });
     ctx.slug = { sha256: stored.sha256, sizeBytes: stored.sizeBytes, id: stored.id };
     ctx.out.detail(`Done: ${formatSize(ctx.slug.sizeBytes)}`);
-    ctx.log.info({ sha256: ctx.slug.sha256, bytes: ctx.slug.sizeBytes, id: ctx.slug.id }, "slug written");
+    ctx.log.info({ sha256: ctx.slug.sha256, bytes: ctx.slug.sizeBytes, id: ctx.slug.id, members: stored.members.length, reusedBytes: stored.reusedBytes }, "slug written");
+    await writeMemberIndex(ctx, { slugId: stored.id, members: stored.members }).catch((err: unknown) => ctx.log.warn({ err }, "could not keep the slug's member index"));
   },
 };
+
+/** `<cacheDir>/<app>/slug-members.json`: a cache like the buildpacks' (losing it only costs time). */
+function indexFile(ctx: BuildContext): string {
+  return path.join(ctx.deps.cacheDir, ctx.request.app, "slug-members.json");
+}
+
+async function readMemberIndex(ctx: BuildContext): Promise<SlugMemberIndex | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(indexFile(ctx), "utf8")) as SlugMemberIndex;
+    return typeof parsed.slugId === "string" && Array.isArray(parsed.members) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeMemberIndex(ctx: BuildContext, index: SlugMemberIndex): Promise<void> {
+  const file = indexFile(ctx);
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${randomUUID()}`;
+  try {
+    await writeFile(tmp, JSON.stringify(index), { mode: 0o600 });
+    await rename(tmp, file);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
