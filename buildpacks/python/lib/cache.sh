@@ -13,6 +13,21 @@
 # Django environment takes seconds); pip and Python replace files rather than rewrite them, so the
 # two trees never change each other. Across filesystems it falls back to a real copy.
 
+# The mtime given to everything a build installs into the environment: 1980-01-01, as in wheels.
+# shellcheck disable=SC2034 # used by bin/compile
+CACHE_FIXED_MTIME=315532800
+
+# Gives the files this build made under <dir> (newer than <marker>) the fixed mtime, so the same
+# packages are the same bytes in every build's tar: the slug writer then copies their compressed
+# blocks from the last slug instead of compressing them again. The interpreter's own standard
+# library keeps Debian's mtimes. Byte-code stays valid: with SOURCE_DATE_EPOCH set (bin/compile)
+# Python writes hash-checked .pyc files, which do not depend on mtimes.
+function cache::fix_mtimes() {
+	local dir="${1}" marker="${2}"
+	[[ -d "${dir}" ]] || return 0
+	find "${dir}" -newer "${marker}" -exec touch -h -d "@${CACHE_FIXED_MTIME}" {} +
+}
+
 # Prints the cache key: one "name=value" line per input that decides the installed packages.
 function cache::key() {
 	local stack="${1}" python_version="${2}" package_manager="${3}" pip_version="${4}" deps_sha="${5}"
