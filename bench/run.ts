@@ -119,7 +119,9 @@ async function main(): Promise<number> {
     }
   } finally {
     await ctx.close();
-    await tmp.cleanup();
+    // BENCH_KEEP=1 leaves the servers' data (slugs, caches, logs) for a look afterwards.
+    if (process.env.BENCH_KEEP) console.error("[bench] BENCH_KEEP: the sf-bench-* folders in the temp folder are kept");
+    else await tmp.cleanup();
   }
 
   const machine = await describeMachine();

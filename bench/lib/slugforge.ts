@@ -44,6 +44,7 @@ export async function startSlugforge(settings: ServerSettings): Promise<BenchSer
       SLUGFORGE_BUILD_TIMEOUT: "10m",
       BENCH_BUILDPACKS_DIR: settings.buildpacksDir ?? path.join(REPO, "buildpacks"),
       BENCH_SHIPPED_BUILDPACKS: (settings.shipped ?? ["python"]).join(","),
+      ...(process.env.BENCH_SERVER_LOG_LEVEL ? { BENCH_SERVER_LOG_LEVEL: process.env.BENCH_SERVER_LOG_LEVEL } : {}),
       ...settings.env,
     },
     stdio: ["ignore", "pipe", "inherit"],
