@@ -11,7 +11,8 @@ export interface TarCutterOptions {
 
 /**
  * Cuts a tar stream into blocks at entry boundaries picked by content: before a header whose
- * entry name hashes to zero in its low bits, once the block holds `minBytes`. Boundaries depend on
+ * entry name hashes to zero in its low bits, once the block holds `minBytes`, and around any
+ * entry of `minBytes` or more. Boundaries depend on
  * the names around them, not on offsets, so a change to one file moves only the cuts next to it:
  * the blocks before and after are byte-for-byte what an earlier slug of the same tree had, and
  * their compressed members can be reused (parallel-gzip's `reuse`).
@@ -29,6 +30,7 @@ export function createTarCutter(options: TarCutterOptions = {}): BlockCutter {
   let header: Buffer[] = []; // a header split across chunks
   let headerBytes = 0;
   let ended = false; // past the end-of-archive blocks: no more headers
+  let afterLarge = false; // the entry before was a large one
 
   const maxCuts = (upTo: number, cuts: number[]): void => {
     while (upTo - lastCut >= maxBytes) {
@@ -59,11 +61,16 @@ export function createTarCutter(options: TarCutterOptions = {}): BlockCutter {
           ended = true;
           break;
         }
-        if (at - lastCut >= minBytes && (nameHash(block) & mask) === 0) {
+        const size = bodySize(block);
+        // A large entry gets blocks of its own (cut before it and after it), so the small
+        // entries next to it (folders stamped with the build's time) do not spoil its blocks.
+        const large = size >= minBytes;
+        if (at > lastCut && (afterLarge || large || (at - lastCut >= minBytes && (nameHash(block) & mask) === 0))) {
           lastCut = at;
           cuts.push(at);
         }
-        nextHeader = at + 512 + Math.ceil(bodySize(block) / 512) * 512;
+        afterLarge = large;
+        nextHeader = at + 512 + Math.ceil(size / 512) * 512;
       }
       maxCuts(ended ? end : Math.min(end, nextHeader), cuts);
       return cuts;
