@@ -17,7 +17,7 @@ export interface PipelineDeps {
   readonly serverId: string;
   /** Where slugs go. */
   readonly slugStore: SlugStore;
-  /** `<dataDir>/cache`: `<app>/<buildpack key>.tar` per app and buildpack. */
+  /** `<dataDir>/cache`: `<app>/<buildpack key>/` per app and buildpack (see cache-phase.ts). */
   readonly cacheDir: string;
 }
 
@@ -52,6 +52,8 @@ export interface BuildContext {
   slug?: BuiltSlug;
   /** The commit's time (from git archive's entries): slug mtimes are clamped to it. */
   sourceDate?: Date;
+  /** The copy of the app's kept caches into this build's cache folder (cache-phase.ts), once started. */
+  cacheCopy?: Promise<void>;
   /** Wall time of each phase that ran. */
   phases: { phase: string; ms: number }[];
   /**

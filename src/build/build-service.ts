@@ -13,6 +13,7 @@ import { createBuildPrinter, type BuildPrinter } from "./build-printer.js";
 import { createBuildQueue } from "./build-queue.js";
 import { startDeadline } from "./deadline.js";
 import { runPipeline } from "./pipeline.js";
+import { sweepCacheWork } from "./phases/cache-phase.js";
 import { sweepStrayContainers } from "./sweep.js";
 import type { BuildOutput, BuildRecorder, BuildRequest, BuildResult, Builder } from "./types.js";
 
@@ -114,7 +115,12 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
 
   return {
     build,
-    sweepStrayContainers: () => sweepStrayContainers(deps.runtime, serverId, deps.log),
+    async sweepStrayContainers() {
+      const removed = await sweepStrayContainers(deps.runtime, serverId, deps.log);
+      const folders = await sweepCacheWork(pipelineDeps.cacheDir);
+      if (folders > 0) deps.log.warn({ folders }, "removed build cache folders a stopped process left");
+      return removed;
+    },
     stats: () => ({ running: queue.running, waiting: queue.waiting }),
   };
 }

@@ -9,9 +9,9 @@
 #
 # Restoring copies (never moves) the environment, and saving replaces it only at the end of a
 # successful compile, so a failed build leaves the previous cache as it was. Copies are hard links
-# when CACHE_DIR and the build dir share a filesystem (thousands of small files: a plain copy of a
-# Django environment takes seconds); pip and Python replace files rather than rewrite them, so the
-# two trees never change each other. Across filesystems it falls back to a real copy.
+# when CACHE_DIR and the build dir share a filesystem and a mount; pip and Python replace files
+# rather than rewrite them, so the two trees never change each other. Otherwise (slugforge mounts
+# CACHE_DIR into the build container) they are real copies.
 
 # The mtime given to everything a build installs into the environment: 1980-01-01, as in wheels.
 # shellcheck disable=SC2034 # used by bin/compile
@@ -119,10 +119,26 @@ function cache::restore() {
 # Copies a tree, as hard links where possible.
 function cache::_copy() {
 	local from="${1}" to="${2}"
-	if ! cp -al "${from}" "${to}" 2>/dev/null; then
-		rm -rf "${to}"
-		cp -a "${from}" "${to}"
+	if cache::_can_link "${from}" "$(dirname "${to}")" && cp -al "${from}" "${to}" 2>/dev/null; then
+		return 0
 	fi
+	rm -rf "${to}"
+	cp -a "${from}" "${to}"
+}
+
+# Whether a file of <tree> can be hard-linked into <dir>: it takes one filesystem *and* one mount,
+# and CACHE_DIR is often a mount of its own. Asking once is much cheaper than a cp -al that fails
+# on every file.
+function cache::_can_link() {
+	local tree="${1}" dir="${2}" file probe
+	file="$(find "${tree}" -type f -print -quit 2>/dev/null)"
+	[[ -n "${file}" ]] || return 1
+	probe="${dir}/.slugforge-link-probe.$$"
+	if ln "${file}" "${probe}" 2>/dev/null; then
+		rm -f "${probe}"
+		return 0
+	fi
+	return 1
 }
 
 # Replaces the cached environment with this build's. Called only when the build has succeeded.

@@ -6,9 +6,9 @@ import { packDirectory } from "../../slug/tar-pack.js";
 import { type BuildContext, type InstalledBuildpack, type Phase } from "../build-context.js";
 import { BUILD_DIR, BUILD_UID, buildEnv, captureInBuild, extractIntoBuild } from "../container-exec.js";
 import { readCommitFile } from "../git-source.js";
+import { CACHE_ROOT } from "./cache-phase.js";
 
 const BUILDPACKS_DIR = "/tmp/buildpacks";
-const CACHE_ROOT = "/tmp/cache";
 
 /**
  * Chooses the buildpacks (BUILDPACK_URL, else `.buildpacks`, else the shipped ones in order),
