@@ -75,7 +75,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     maxPushBytes: config.maxPushBytes,
     onAppCreated: (app) => void store.ensureApp(app),
   });
-  const api = createApiHandler({ token, store, slugs, log, queueDepth: () => buildService.stats().waiting });
+  const api = createApiHandler({ token, store, slugs, log, queueDepth: () => buildService.stats().waiting, cacheCopies: () => buildService.stats().cacheCopies });
 
   const app = createApp({
     log,
@@ -84,6 +84,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     onClose: async () => {
       await git.close();
       await bridge.close();
+      await buildService.close();
       store.close();
     },
   });

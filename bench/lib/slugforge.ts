@@ -22,6 +22,11 @@ export interface BenchServer {
   readonly base: string;
   url(app: string): string;
   api<T>(method: string, p: string, body?: unknown): Promise<T>;
+  /**
+   * Waits until the server has no background work left after a build (spare cache copies, as
+   * `slugforge_cache_copies_pending` in /metrics says); resolves with how long that took, in ms.
+   */
+  idle(timeoutMs?: number): Promise<number>;
   /** Peak resident memory of the server process since it started (VmHWM), in bytes. */
   peakRss(): number;
   /** Samples VmRSS every `everyMs` until the returned function is called; it returns the largest seen, in bytes. */
@@ -67,6 +72,16 @@ export async function startSlugforge(settings: ServerSettings): Promise<BenchSer
       const text = await res.text();
       if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text.slice(0, 300)}`);
       return (text ? JSON.parse(text) : undefined) as T;
+    },
+    async idle(timeoutMs = 60_000) {
+      const started = performance.now();
+      for (;;) {
+        const res = await fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${BENCH_TOKEN}` } });
+        const pending = Number(/^slugforge_cache_copies_pending (\d+)$/m.exec(await res.text())?.[1] ?? "0");
+        if (pending === 0) return performance.now() - started;
+        if (performance.now() - started > timeoutMs) throw new Error(`the server still had ${pending} cache copies pending after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
     },
     peakRss: () => statusKb(pid, "VmHWM") * 1024,
     sampleRss(everyMs = 20) {

@@ -21,6 +21,8 @@ export interface ApiDeps {
   readonly log: Logger;
   /** Builds waiting for a slot, for /metrics. */
   readonly queueDepth: () => number;
+  /** Spare cache copies being made in the background (see build/phases/cache-phase.ts). */
+  readonly cacheCopies?: () => number;
   /** How often a followed build's output is polled. */
   readonly followIntervalMs?: number;
 }
@@ -87,7 +89,7 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
   });
   router.add("GET", "/metrics", ({ res }) => {
     res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4" });
-    res.end(renderMetrics(store.stats(), deps.queueDepth()));
+    res.end(renderMetrics(store.stats(), deps.queueDepth(), deps.cacheCopies?.() ?? 0));
   });
 
   function build(id: string) {

@@ -1,7 +1,7 @@
 import type { ResolvedBuildpack, BuildpackResolver } from "../buildpacks/resolve-buildpacks.js";
 import type { ReleaseInfo } from "../buildpacks/release-yaml.js";
 import type { Config } from "../config/parse-config.js";
-import type { Container, ContainerRuntime } from "../docker/container-runtime.js";
+import type { Container, ContainerRuntime, ContainerSpec } from "../docker/container-runtime.js";
 import type { Logger } from "../log.js";
 import type { SlugStore } from "../slug/slug-store.js";
 import type { BuildPrinter } from "./build-printer.js";
@@ -52,8 +52,8 @@ export interface BuildContext {
   slug?: BuiltSlug;
   /** The commit's time (from git archive's entries): slug mtimes are clamped to it. */
   sourceDate?: Date;
-  /** The copy of the app's kept caches into this build's cache folder (cache-phase.ts), once started. */
-  cacheCopy?: Promise<void>;
+  /** How this build gets its caches (cache-phase.ts), once the container phase has decided. */
+  cache?: CacheState;
   /** Wall time of each phase that ran. */
   phases: { phase: string; ms: number }[];
   /**
@@ -66,6 +66,11 @@ export interface BuildContext {
   /** What the last buildpack's bin/release printed, once the release phase has run. */
   release?: ReleaseInfo;
 }
+
+/** See cache-phase.ts: the caches are in the container's own layer, or in a mounted folder. */
+export type CacheState =
+  | { mode: "layer"; spec: ContainerSpec; layerDir?: string; save?: boolean }
+  | { mode: "mount"; workDir: string; copying: Promise<void> };
 
 export interface Detection {
   readonly buildpack: string;

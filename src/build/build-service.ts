@@ -13,7 +13,7 @@ import { createBuildPrinter, type BuildPrinter } from "./build-printer.js";
 import { createBuildQueue } from "./build-queue.js";
 import { startDeadline } from "./deadline.js";
 import { runPipeline } from "./pipeline.js";
-import { sweepCacheWork } from "./phases/cache-phase.js";
+import { cachesOf, sweepCacheWork } from "./phases/cache-phase.js";
 import { sweepStrayContainers } from "./sweep.js";
 import type { BuildOutput, BuildRecorder, BuildRequest, BuildResult, Builder } from "./types.js";
 
@@ -39,8 +39,12 @@ export interface BuildServiceDeps {
 export interface BuildService extends Builder {
   /** Removes build containers left by an earlier process; call once at start. */
   sweepStrayContainers(): Promise<number>;
-  /** Builds running and waiting for a slot. */
-  stats(): { running: number; waiting: number };
+  /** Builds running and waiting for a slot, and cache copies being made for the next builds. */
+  stats(): { running: number; waiting: number; cacheCopies: number };
+  /** Resolves once the background work of builds so far (saving caches, removing containers) is done. */
+  idle(): Promise<void>;
+  /** Waits for background cache work and removes containers prepared for next builds. */
+  close(): Promise<void>;
 }
 
 const APP_NAME = /^[a-z][a-z0-9-]{1,29}$/;
@@ -121,7 +125,9 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
       if (folders > 0) deps.log.warn({ folders }, "removed build cache folders a stopped process left");
       return removed;
     },
-    stats: () => ({ running: queue.running, waiting: queue.waiting }),
+    stats: () => ({ running: queue.running, waiting: queue.waiting, cacheCopies: cachesOf(pipelineDeps).pending() }),
+    idle: () => cachesOf(pipelineDeps).idle(),
+    close: () => cachesOf(pipelineDeps).close(),
   };
 }
 

@@ -1,6 +1,6 @@
 import type { BuildContext, Phase } from "./build-context.js";
 import { buildpacksPhase } from "./phases/buildpacks-phase.js";
-import { cacheRestorePhase, cacheSavePhase, removeCacheWork } from "./phases/cache-phase.js";
+import { cacheRestorePhase, cacheSavePhase, finishBuildCaches } from "./phases/cache-phase.js";
 import { compilePhase } from "./phases/compile-phase.js";
 import { containerPhase } from "./phases/container-phase.js";
 import { envPhase } from "./phases/env-phase.js";
@@ -21,7 +21,10 @@ export const PHASES: readonly Phase[] = [
   cacheSavePhase,
 ];
 
-/** Runs the phases in order; the container and the build's cache folder go whatever happens. */
+/**
+ * Runs the phases in order; whatever happens the container goes (a build that saved its cache in
+ * the container's layer hands it to the background, which saves the cache and then removes it).
+ */
 export async function runPipeline(ctx: BuildContext, phases: readonly Phase[] = PHASES): Promise<void> {
   try {
     for (const phase of phases) {
@@ -36,9 +39,6 @@ export async function runPipeline(ctx: BuildContext, phases: readonly Phase[] = 
     }
     ctx.signal.throwIfAborted();
   } finally {
-    if (ctx.container) {
-      await ctx.container.remove().catch((err: unknown) => ctx.log.error({ err, container: ctx.container?.id }, "could not remove the build container"));
-    }
-    if (ctx.cacheCopy) await removeCacheWork(ctx).catch((err: unknown) => ctx.log.warn({ err }, "could not remove the build's cache folder"));
+    await finishBuildCaches(ctx, ctx.container).catch((err: unknown) => ctx.log.warn({ err }, "cleaning up after the build failed"));
   }
 }

@@ -12,6 +12,13 @@ export interface ContainerRuntime {
   /** Makes an image from a root filesystem tar stream (docker import). */
   importImage(rootfs: Readable, ref: string, labels: Record<string, string>): Promise<ImageInfo>;
   removeImage(ref: string): Promise<void>;
+  /**
+   * Whether created containers tell their upper layer (CreatedContainer.upperDir): the engine is
+   * local, stores containers with overlay2 and maps no user namespace.
+   */
+  layerAccess(): Promise<boolean>;
+  /** Creates a container without starting it. */
+  create(spec: ContainerSpec): Promise<CreatedContainer>;
   /** Creates and starts a container that idles until exec'd into; remove() ends it. */
   start(spec: ContainerSpec): Promise<Container>;
   /** Runs one command in a fresh container and removes it; resolves with the exit code. */
@@ -54,6 +61,18 @@ export interface ContainerSpec {
   readonly hardened?: boolean;
 }
 
+/** A container made but not started. */
+export interface CreatedContainer {
+  readonly id: string;
+  /**
+   * The host folder that is the top (writable) layer of its root filesystem, when the runtime has
+   * layer access: files put there before start appear in the container as if it had written them.
+   */
+  readonly upperDir?: string;
+  start(): Promise<Container>;
+  remove(): Promise<void>;
+}
+
 export interface ExecIO {
   readonly stdout?: Writable;
   readonly stderr?: Writable;
@@ -80,6 +99,12 @@ export interface Container {
    * `docker diff` lists them (mounts and tmpfs are not included).
    */
   changes(): Promise<FileChange[]>;
+  /**
+   * Stops the container (everything in it is killed) and waits until the engine has let go of its
+   * filesystem, so that its upper layer (CreatedContainer.upperDir) can be read from the host.
+   * Removing it is still remove()'s business.
+   */
+  stop(): Promise<void>;
   /** Stops and removes the container; safe to call twice. */
   remove(): Promise<void>;
 }

@@ -2,7 +2,7 @@ import Docker from "dockerode";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { SlugforgeError } from "../errors.js";
 import { ExecDemuxer } from "./demux.js";
-import type { Container, ContainerRuntime, ContainerSpec, ExecIO, ExecOptions, FileChange, ImageInfo } from "./container-runtime.js";
+import type { Container, ContainerRuntime, ContainerSpec, CreatedContainer, ExecIO, ExecOptions, FileChange, ImageInfo } from "./container-runtime.js";
 
 /** The one place dockerode is used. DOCKER_HOST-style URLs select a remote engine. */
 export function createDockerRuntime(options: { dockerHost?: string } = {}): ContainerRuntime {
@@ -28,7 +28,7 @@ export function createDockerRuntime(options: { dockerHost?: string } = {}): Cont
     }
   };
 
-  const start = async (spec: ContainerSpec & { cmd?: string[] }): Promise<Container> => {
+  const create = async (spec: ContainerSpec & { cmd?: string[] }): Promise<CreatedContainer> => {
     let raw: Docker.Container;
     try {
       raw = await docker.createContainer(createOptions(spec));
@@ -39,14 +39,29 @@ export function createDockerRuntime(options: { dockerHost?: string } = {}): Cont
       throw unavailable(err);
     }
     const container = wrapContainer(docker, raw);
+    let upperDir: string | undefined;
     try {
-      await raw.start();
+      upperDir = await upperDirOf(docker, raw);
     } catch (err) {
       await container.remove();
       throw unavailable(err);
     }
-    return container;
+    return {
+      id: raw.id,
+      upperDir,
+      remove: container.remove,
+      async start() {
+        try {
+          await raw.start();
+        } catch (err) {
+          await container.remove();
+          throw unavailable(err);
+        }
+        return container;
+      },
+    };
   };
+  const start = async (spec: ContainerSpec & { cmd?: string[] }): Promise<Container> => (await create(spec)).start();
 
   return {
     async ping() {
@@ -58,6 +73,8 @@ export function createDockerRuntime(options: { dockerHost?: string } = {}): Cont
       }
     },
     inspectImage,
+    layerAccess: () => localOverlayEngine(docker),
+    create,
     async listImages(repository) {
       const list = await docker.listImages({ filters: JSON.stringify({ reference: [repository] }) });
       const infos: ImageInfo[] = [];
@@ -152,12 +169,50 @@ function wrapContainer(docker: Docker, raw: Docker.Container): Container {
     async getArchive(path) {
       return (await raw.getArchive({ path })) as unknown as Readable;
     },
+    async stop() {
+      try {
+        await raw.kill();
+      } catch (err) {
+        const status = statusOf(err);
+        // 409: not running; 404: gone already.
+        if (status !== 409 && status !== 404) throw err;
+      }
+      await raw.wait({ condition: "not-running" }).catch(() => undefined);
+    },
     async changes() {
       const list = ((await raw.changes()) ?? []) as Array<{ Path: string; Kind: number }>;
       return list.map((c): FileChange => ({ path: c.Path, kind: CHANGE_KINDS[c.Kind] ?? "changed" }));
     },
     remove,
   };
+}
+
+const localOverlay = new WeakMap<Docker, Promise<boolean>>();
+
+/**
+ * Whether containers' writable layers are folders slugforge can use on this host: the engine runs
+ * here (a unix socket), stores containers with overlay2, and maps no user namespace (so uid 1000
+ * on the host is uid 1000 inside).
+ */
+function localOverlayEngine(docker: Docker): Promise<boolean> {
+  let known = localOverlay.get(docker);
+  if (!known) {
+    known = docker.info().then(
+      (info: { Driver?: string; SecurityOptions?: string[] }) =>
+        info.Driver === "overlay2" && (docker.modem as { socketPath?: unknown }).socketPath !== undefined && !(info.SecurityOptions ?? []).some((o) => /userns|rootless/.test(o)),
+      () => false,
+    );
+    localOverlay.set(docker, known);
+  }
+  return known;
+}
+
+/** The container's writable layer on this host, when slugforge can use it (localOverlayEngine). */
+async function upperDirOf(docker: Docker, raw: Docker.Container): Promise<string | undefined> {
+  if (!(await localOverlayEngine(docker))) return undefined;
+  const inspected = await raw.inspect();
+  const data = inspected.GraphDriver?.Data as { UpperDir?: string } | undefined;
+  return inspected.GraphDriver?.Name === "overlay2" && data?.UpperDir ? data.UpperDir : undefined;
 }
 
 /** The Engine API's numbering of `docker diff` kinds. */

@@ -1,120 +1,319 @@
-import { chmod, chown, mkdir, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, readdir, rename, rm, rmdir } from "node:fs/promises";
 import path from "node:path";
+import type { Container, ContainerSpec, CreatedContainer } from "../../docker/container-runtime.js";
 import { SlugforgeError } from "../../errors.js";
 import { runProcess } from "../../util/run-process.js";
-import type { BuildContext, InstalledBuildpack, Phase } from "../build-context.js";
-import { BUILD_UID } from "../container-exec.js";
+import type { BuildContext, PipelineDeps, Phase } from "../build-context.js";
+import { BUILD_UID, buildEnv, runInBuild } from "../container-exec.js";
 
 /** Where CACHE_DIRs are inside the build container: `/tmp/cache/<buildpack key>`. */
 export const CACHE_ROOT = "/tmp/cache";
+/** Labels a container made ahead of time for an app's next build. */
+export const PREPARED_LABEL = "org.slugforge.prepared-for";
 
-/**
- * CACHE_DIR per app and buildpack, kept on the host as a directory: `<cacheDir>/<app>/<key>/`.
- * Each build works on its own copy, `<cacheDir>/<app>/.work-<build id>/<key>/`, which the build
- * container sees through a bind mount at /tmp/cache (made when the container is, filled while the
- * source and the buildpacks go in). Only a build that has fully succeeded swaps its copy in for
- * the kept one (two renames), so a failed build never touches it; saving costs no copy at all.
+/*
+ * CACHE_DIR per app and buildpack, kept on the host as a folder: `<cacheDir>/<app>/<key>/`. A build
+ * never works on the kept folder itself, only on a copy, and only a build that has fully
+ * succeeded replaces it, so a failed build never touches it.
+ *
+ * "layer" mode (a local engine with overlay2, the usual case): the copy is put straight into the
+ * build container's own writable layer before it starts. Inside, CACHE_DIR is then on the same
+ * filesystem and mount as /app, so a buildpack can hard-link between them (the Python buildpack
+ * links its cached environment into /app instead of copying it). After a build the server, off
+ * the push's path, stops the container, copies the cache out as the new kept folder, and makes the
+ * app's next build container with the cache already in its layer; the next push only starts it.
+ *
+ * "mount" mode (anything else): the copy is a folder of its own, `<cacheDir>/<app>/.work-<build>`,
+ * made while the source goes in and bind-mounted at /tmp/cache; saving renames it into place.
  *
  * The host only ever copies, renames and deletes these trees (cp -a, rename, rm -r, none of which
- * follow the symbolic links a build may leave there); it never reads or runs what is in them. The
- * mount's top folder belongs to root, so a build cannot swap a key folder for a link.
+ * follow the symbolic links a build may leave), and never reads or runs what is in them; a cache
+ * "folder" that turns out to be anything but a folder is not kept.
  */
-export function cacheWorkDir(ctx: BuildContext): string {
-  return path.join(appCacheDir(ctx), `.work-${ctx.buildId}`);
+
+interface Prepared {
+  readonly created: CreatedContainer;
+  readonly specKey: string;
+  readonly imageId: string | undefined;
+}
+
+/** One build service's background cache work and prepared containers. */
+export class BuildCaches {
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly prepared = new Map<string, Prepared>();
+  private jobs = 0;
+
+  /** Runs `job` after the app's earlier background work, off the caller's path. */
+  later(app: string, job: () => Promise<void>, log: BuildContext["log"]): void {
+    this.jobs++;
+    const next = (this.chains.get(app) ?? Promise.resolve())
+      .then(job)
+      .catch((err: unknown) => log.warn({ err }, "background cache work failed; the app's next build may be slower"))
+      .finally(() => {
+        this.jobs--;
+        if (this.chains.get(app) === next) this.chains.delete(app);
+      });
+    this.chains.set(app, next);
+  }
+
+  /** Background jobs queued or running (for /metrics). */
+  pending(): number {
+    return this.jobs;
+  }
+
+  /** Resolves once the app's background work is done. */
+  async settled(app: string): Promise<void> {
+    await this.chains.get(app);
+  }
+
+  offer(app: string, prepared: Prepared): Promise<void> {
+    const old = this.prepared.get(app);
+    this.prepared.set(app, prepared);
+    return old ? old.created.remove() : Promise.resolve();
+  }
+
+  /** The container prepared for the app, if it was made from the same spec and image; another is removed. */
+  async take(app: string, specKey: string, imageId: string | undefined): Promise<CreatedContainer | undefined> {
+    const found = this.prepared.get(app);
+    this.prepared.delete(app);
+    if (!found) return undefined;
+    if (found.specKey === specKey && found.imageId === imageId) return found.created;
+    await found.created.remove();
+    return undefined;
+  }
+
+  /** Resolves once there is no background work left. */
+  async idle(): Promise<void> {
+    while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
+  }
+
+  /** Waits for all background work and removes the prepared containers (server shutdown). */
+  async close(): Promise<void> {
+    await this.idle();
+    const all = [...this.prepared.values()];
+    this.prepared.clear();
+    await Promise.all(all.map((p) => p.created.remove().catch(() => undefined)));
+  }
+}
+
+const registries = new WeakMap<PipelineDeps, BuildCaches>();
+
+/** The BuildCaches of a build service (one per PipelineDeps). */
+export function cachesOf(deps: PipelineDeps): BuildCaches {
+  let caches = registries.get(deps);
+  if (!caches) {
+    caches = new BuildCaches();
+    registries.set(deps, caches);
+  }
+  return caches;
 }
 
 /**
- * Makes this build's working folder (mounted at CACHE_ROOT) and starts copying the app's kept
- * caches into it. The copy is awaited by the restore phase; whatever it is, the folder goes with
- * the build (removeCacheWork).
+ * Creates and starts the build container with the app's caches in place (see above): a prepared
+ * one when there is one for the same spec and image, else a new one.
  */
-export async function startCacheWork(ctx: BuildContext): Promise<void> {
-  const work = cacheWorkDir(ctx);
-  await mkdir(work, { recursive: true, mode: 0o755 });
-  await chmod(work, 0o755);
-  ctx.cacheCopy = copyKeptCaches(ctx, work);
-  ctx.cacheCopy.catch(() => undefined);
+export async function openBuildContainer(ctx: BuildContext, spec: ContainerSpec): Promise<Container> {
+  const { runtime } = ctx.deps;
+  const caches = cachesOf(ctx.deps);
+  const app = ctx.request.app;
+  await caches.settled(app);
+  await mkdir(appCacheDir(ctx), { recursive: true, mode: 0o700 });
+  if (!(await runtime.layerAccess())) {
+    const work = path.join(appCacheDir(ctx), `.work-${ctx.buildId}`);
+    await mkdir(work, { mode: 0o755 });
+    await chmod(work, 0o755);
+    const copying = copyKept(ctx, work);
+    copying.catch(() => undefined);
+    ctx.cache = { mode: "mount", workDir: work, copying };
+    return runtime.start({ ...spec, mounts: [...(spec.mounts ?? []), { host: work, container: CACHE_ROOT, readOnly: false }] });
+  }
+  const key = specKey(spec);
+  const imageId = (await runtime.inspectImage(spec.image))?.id;
+  let created = await caches.take(app, key, imageId);
+  const reused = created !== undefined;
+  if (!created) {
+    created = await runtime.create(spec);
+    if (created.upperDir) {
+      try {
+        await copyKept(ctx, await cacheRootIn(created.upperDir));
+      } catch (err) {
+        await created.remove();
+        throw err;
+      }
+    }
+  }
+  ctx.cache = { mode: "layer", spec, layerDir: created.upperDir && path.join(created.upperDir, CACHE_ROOT) };
+  ctx.log.debug({ prepared: reused, layer: created.upperDir !== undefined }, "build container made");
+  return created.start();
 }
 
-async function copyKeptCaches(ctx: BuildContext, work: string): Promise<void> {
-  const dir = appCacheDir(ctx);
-  const names = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  await Promise.all(
-    names
-      .filter((d) => d.isDirectory() && !d.name.startsWith("."))
-      .map(async (d) => {
-        const copied = await runProcess("cp", ["-a", "-T", path.join(dir, d.name), path.join(work, d.name)], { signal: ctx.signal });
-        if (copied.code !== 0) {
-          // Without its cache the build is only slower; say so in the log and start empty.
-          ctx.log.warn({ buildpack: d.name, stderr: copied.stderr.slice(0, 2000) }, "copying the kept build cache failed; this build starts without it");
-          await rm(path.join(work, d.name), { recursive: true, force: true });
-        }
-      }),
-  );
+/** `tmp/cache` in an upper layer, with the same owner and mode as in the stack image. */
+async function cacheRootIn(upperDir: string): Promise<string> {
+  const tmp = path.join(upperDir, "tmp");
+  await mkdir(tmp, { mode: 0o1777 });
+  await chmod(tmp, 0o1777);
+  const root = path.join(tmp, "cache");
+  await mkdir(root, { mode: 0o755 });
+  await chown(root, BUILD_UID, BUILD_UID);
+  return root;
+}
+
+/** Copies every kept cache of the app into `root` (a cache that cannot be copied is left out, with a warning). */
+async function copyKept(ctx: BuildContext, root: string): Promise<void> {
+  for (const key of await keptKeys(ctx)) {
+    const copied = await runProcess("cp", ["-a", "-T", path.join(appCacheDir(ctx), key), path.join(root, key)]);
+    if (copied.code !== 0) {
+      ctx.log.warn({ buildpack: key, stderr: copied.stderr.slice(0, 2000) }, "copying the kept build cache failed; the build starts without it");
+      await rm(path.join(root, key), { recursive: true, force: true });
+    }
+  }
+}
+
+async function keptKeys(ctx: BuildContext): Promise<string[]> {
+  const entries = await readdir(appCacheDir(ctx), { withFileTypes: true }).catch(() => []);
+  return entries.filter((d) => d.isDirectory() && !d.name.startsWith(".")).map((d) => d.name);
 }
 
 export const cacheRestorePhase: Phase = {
   name: "cache-restore",
   async run(ctx) {
-    if (!ctx.cacheCopy) throw new SlugforgeError("INTERNAL", `build ${ctx.buildId}: the cache folder was never made`);
-    await ctx.cacheCopy;
-    const work = cacheWorkDir(ctx);
-    for (const bp of ctx.buildpacks) {
-      const dir = path.join(work, bp.key);
-      const restored = await stat(dir).then((s) => s.isDirectory(), () => false);
-      if (!restored) {
+    const cache = ctx.cache;
+    if (!cache) throw new SlugforgeError("INTERNAL", `build ${ctx.buildId}: no cache plan`);
+    if (cache.mode === "mount") {
+      await cache.copying;
+      for (const bp of ctx.buildpacks) {
+        const dir = path.join(cache.workDir, bp.key);
+        if (await isDir(dir)) continue;
         await mkdir(dir, { mode: 0o700 });
         await chown(dir, BUILD_UID, BUILD_UID);
       }
-      ctx.log.debug({ buildpack: bp.key, restored }, "cache restored");
+      return;
     }
+    // The layer is the running container's: folders not there yet are made inside.
+    const dirs = ctx.buildpacks.map((b) => b.cacheDir);
+    const code = await runInBuild(ctx, ["sh", "-c", 'for d in "$@"; do [ -d "$d" ] || mkdir -m 700 "$d"; done', "mkdirs", ...dirs], buildEnv(ctx));
+    if (code !== 0) throw new SlugforgeError("INTERNAL", `making the cache folders failed (exit ${code})`);
   },
 };
 
+/**
+ * Keeps each buildpack's cache as this build left it. In mount mode: renames. In layer mode the
+ * build is handed over: the pipeline leaves the container to saveFromLayer, which runs after the
+ * push has its answer. Either way this is the last phase.
+ */
 export const cacheSavePhase: Phase = {
   name: "cache-save",
   async run(ctx) {
+    const cache = ctx.cache;
+    if (!cache) throw new SlugforgeError("INTERNAL", `build ${ctx.buildId}: no cache plan`);
+    if (cache.mode === "layer") {
+      cache.save = true;
+      return;
+    }
     for (const bp of ctx.buildpacks) {
-      try {
-        await saveCache(ctx, bp);
-      } catch (err) {
+      await keep(ctx, path.join(cache.workDir, bp.key), bp.key, "rename").catch((err: unknown) => {
         // The slug is made; a cache that could not be kept only makes the next build slower.
         if (ctx.signal.aborted) throw err;
         ctx.log.warn({ err, buildpack: bp.key }, "saving the build cache failed; the previous one is kept");
-      }
+      });
     }
   },
 };
 
-/** Puts this build's copy in the kept one's place; the old one is deleted afterwards. */
-async function saveCache(ctx: BuildContext, bp: InstalledBuildpack): Promise<void> {
-  ctx.signal.throwIfAborted();
-  const kept = path.join(appCacheDir(ctx), bp.key);
-  const old = path.join(appCacheDir(ctx), `.old-${ctx.buildId}-${bp.key}`);
-  const hadOne = await rename(kept, old).then(() => true, (err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT") return false;
+/**
+ * After the pipeline: the container goes (or, for a layer-mode build that saves its cache, is
+ * handed to the background, which saves from its layer and removes it), working copies go, and in
+ * layer mode the app's next build container is prepared.
+ */
+export async function finishBuildCaches(ctx: BuildContext, container: Container | undefined): Promise<void> {
+  const cache = ctx.cache;
+  const caches = cachesOf(ctx.deps);
+  if (cache?.mode === "layer" && cache.save && container && !ctx.signal.aborted) {
+    caches.later(ctx.request.app, () => saveFromLayer(ctx, container), ctx.log);
+  } else {
+    await container?.remove().catch((err: unknown) => ctx.log.error({ err, container: container.id }, "could not remove the build container"));
+    if (cache?.mode === "mount") {
+      await cache.copying.catch(() => undefined);
+      await rm(cache.workDir, { recursive: true, force: true });
+    }
+  }
+  if (cache?.mode === "layer") caches.later(ctx.request.app, () => prepareNext(ctx), ctx.log);
+  // An app whose first build failed keeps nothing, not even an empty folder.
+  await rmdir(appCacheDir(ctx)).catch(() => undefined);
+}
+
+async function saveFromLayer(ctx: BuildContext, container: Container): Promise<void> {
+  const cache = ctx.cache;
+  try {
+    await container.stop();
+    if (cache?.mode === "layer" && cache.layerDir) {
+      for (const bp of ctx.buildpacks) {
+        await keep(ctx, path.join(cache.layerDir, bp.key), bp.key, "copy").catch((err: unknown) =>
+          ctx.log.warn({ err, buildpack: bp.key }, "saving the build cache failed; the previous one is kept"),
+        );
+      }
+    }
+  } finally {
+    await container.remove();
+  }
+}
+
+/** A container for the app's next build, its caches already in its layer. */
+async function prepareNext(ctx: BuildContext): Promise<void> {
+  const cache = ctx.cache;
+  if (cache?.mode !== "layer") return;
+  const { runtime } = ctx.deps;
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(cache.spec.labels ?? {})) if (k === SERVER_LABEL_KEY) labels[k] = v;
+  const spec: ContainerSpec = { ...cache.spec, name: undefined, labels: { ...labels, [PREPARED_LABEL]: ctx.request.app } };
+  const imageId = (await runtime.inspectImage(spec.image))?.id;
+  const created = await runtime.create(spec);
+  try {
+    if (!created.upperDir) throw new Error("the engine gave no writable layer");
+    await copyKept(ctx, await cacheRootIn(created.upperDir));
+  } catch (err) {
+    await created.remove();
     throw err;
-  });
-  await rename(path.join(cacheWorkDir(ctx), bp.key), kept);
+  }
+  await cachesOf(ctx.deps).offer(ctx.request.app, { created, specKey: specKey(spec), imageId });
+}
+
+const SERVER_LABEL_KEY = "org.slugforge.server";
+
+/** Puts `from` in the kept cache's place (renamed, or copied when it is in a container's layer). */
+async function keep(ctx: BuildContext, from: string, key: string, how: "rename" | "copy"): Promise<void> {
+  const stats = await lstat(from);
+  if (!stats.isDirectory()) throw new Error(`${from} is not a folder any more; not keeping it`);
+  const kept = path.join(appCacheDir(ctx), key);
+  let source = from;
+  if (how === "copy") {
+    source = `${kept}.tmp-${ctx.buildId}`;
+    const copied = await runProcess("cp", ["-a", "-T", from, source]);
+    if (copied.code !== 0) {
+      await rm(source, { recursive: true, force: true });
+      throw new Error(`copying the cache out failed: ${copied.stderr.slice(0, 500)}`);
+    }
+  }
+  const old = path.join(appCacheDir(ctx), `.old-${ctx.buildId}-${key}`);
+  const hadOne = await rename(kept, old).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return false;
+      throw err;
+    },
+  );
+  await rename(source, kept);
   if (hadOne) await rm(old, { recursive: true, force: true });
   // The tar file earlier versions kept instead.
   await rm(`${kept}.tar`, { force: true });
 }
 
-/** Deletes this build's working copy (what was not saved). */
-export async function removeCacheWork(ctx: BuildContext): Promise<void> {
-  if (ctx.cacheCopy) await ctx.cacheCopy.catch(() => undefined);
-  await rm(cacheWorkDir(ctx), { recursive: true, force: true });
-  // An app whose first build failed keeps nothing, not even an empty folder.
-  await rmdir(appCacheDir(ctx)).catch(() => undefined);
-}
-
-/** Working copies and replaced caches a crashed process left behind: call at start, before builds. */
+/** Working copies, replaced caches and half-made copies a stopped process left: call at start, before builds. */
 export async function sweepCacheWork(cacheDir: string): Promise<number> {
   let removed = 0;
   for (const app of await readdir(cacheDir).catch(() => [] as string[])) {
     for (const name of await readdir(path.join(cacheDir, app)).catch(() => [] as string[])) {
-      if (name.startsWith(".work-") || name.startsWith(".old-")) {
+      if (/^\.(work-|old-)/.test(name) || /\.tmp-/.test(name)) {
         await rm(path.join(cacheDir, app, name), { recursive: true, force: true });
         removed++;
       }
@@ -123,6 +322,15 @@ export async function sweepCacheWork(cacheDir: string): Promise<number> {
   return removed;
 }
 
+/** What must be equal for a prepared container to serve a build: the spec but its name and labels. */
+function specKey(spec: ContainerSpec): string {
+  return JSON.stringify({ ...spec, name: undefined, labels: undefined });
+}
+
 function appCacheDir(ctx: BuildContext): string {
   return path.join(ctx.deps.cacheDir, ctx.request.app);
+}
+
+function isDir(p: string): Promise<boolean> {
+  return lstat(p).then((s) => s.isDirectory(), () => false);
 }

@@ -1,32 +1,28 @@
 import type { Phase } from "../build-context.js";
 import { BUILD_DIR, BUILD_USER } from "../container-exec.js";
-import { CACHE_ROOT, cacheWorkDir, startCacheWork } from "./cache-phase.js";
+import { openBuildContainer } from "./cache-phase.js";
 
 export const BUILD_LABEL = "org.slugforge.build";
 export const SERVER_LABEL = "org.slugforge.server";
 
 /**
  * One fresh container per build from the stack's build image: unprivileged, capabilities
- * dropped, memory/CPU/pids capped, the operator's network and mounts plus this build's cache
- * folder (cache-phase.ts), labelled so strays left
+ * dropped, memory/CPU/pids capped, the operator's network and mounts, the app's caches in place
+ * (cache-phase.ts: possibly a container prepared after the app's last build), labelled so strays left
  * by a crash are swept at start. Aborting the build (cancel, timeout) removes it at once, which
  * ends whatever runs inside; the pipeline removes it again in `finally` (remove is idempotent).
  */
 export const containerPhase: Phase = {
   name: "container",
   async run(ctx) {
-    const { config, runtime } = ctx.deps;
-    await startCacheWork(ctx);
-    const container = await runtime.start({
+    const { config } = ctx.deps;
+    const container = await openBuildContainer(ctx, {
       image: `slugforge/stack:${config.stack}-build`,
       name: `slugforge-build-${ctx.buildId}`,
       user: BUILD_USER,
       workdir: BUILD_DIR,
       network: config.buildNetwork,
-      mounts: [
-        ...config.buildMounts.map((m) => ({ host: m.host, container: m.container, readOnly: m.readOnly })),
-        { host: cacheWorkDir(ctx), container: CACHE_ROOT, readOnly: false },
-      ],
+      mounts: config.buildMounts.map((m) => ({ host: m.host, container: m.container, readOnly: m.readOnly })),
       memoryBytes: config.buildMemoryBytes,
       cpus: config.buildCpus,
       pidsLimit: config.buildPids,

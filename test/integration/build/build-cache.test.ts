@@ -37,6 +37,6 @@ describe("build cache (real Docker)", () => {
     const fourth = await build("four", { CACHE: "" });
     expect(fourth.text).toContain("Cache count was 2");
     // The kept cache is a folder per buildpack; the builds' working copies are gone.
-    expect((await readdir(`${data}/cache/cached`)).sort()).toEqual(["cacher", "slug-members.json"]);
+    expect((await readdir(`${data}/cache/cached`)).filter((n) => !n.startsWith(".spare-")).sort()).toEqual(["cacher", "slug-members.json"]);
   });
 });

@@ -38,6 +38,8 @@ describe("build contract (real Docker, fixture buildpacks)", () => {
     expect(text).toContain("       Default types for buildpack -> exported\n");
     expect(text).toMatch(/-----> Compressing...\n {7}Done: \d+(\.\d)?[BKM]\n/);
     expect(result.processTypes).toEqual({ web: "gunicorn app:app", worker: "python worker.py", exported: "echo unset" });
+    // A build that kept its cache leaves its container to background work (saving the cache from its layer).
+    await service.idle();
     expect(await buildContainers(result.buildId)).toEqual([]);
 
     const slug = await readSlug(slugFile(`${root.dir}/data-a`, result));

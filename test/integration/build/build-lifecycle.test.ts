@@ -70,7 +70,7 @@ describe("build lifecycle: streaming, timeout, cancel, queue (real Docker)", () 
     const thirdOut = captureOutput();
     const third = service.build(request("queue-three", quick), thirdOut, cancelled.signal);
     await new Promise((r) => setTimeout(r, 200));
-    expect(service.stats()).toEqual({ running: 1, waiting: 2 });
+    expect(service.stats()).toMatchObject({ running: 1, waiting: 2 });
     cancelled.abort();
     const thirdResult = await third;
     expect(thirdResult.error?.code).toBe("BUILD_CANCELLED");
