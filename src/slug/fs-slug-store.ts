@@ -31,13 +31,16 @@ export function createFsSlugStore(dir: string): SlugStore & { sweepTemp(): Promi
       const tmp = path.join(root, `.tmp-${randomUUID()}`);
       const hash = createHash("sha256");
       let size = 0;
+      const file = createWriteStream(tmp, { flags: "wx", mode: 0o600 });
       try {
         await pipeline(bytes, tap((chunk) => {
           hash.update(chunk);
           size += chunk.length;
-        }), createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
+        }), file);
         await syncFile(tmp);
       } catch (err) {
+        // The file may still be opening when the source fails: remove it once it is closed.
+        if (!file.closed) await new Promise<void>((resolve) => file.once("close", () => resolve()));
         await rm(tmp, { force: true });
         throw err;
       }

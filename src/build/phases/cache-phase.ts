@@ -228,7 +228,8 @@ export const cacheSavePhase: Phase = {
 export async function finishBuildCaches(ctx: BuildContext, container: Container | undefined): Promise<void> {
   const cache = ctx.cache;
   const caches = cachesOf(ctx.deps);
-  if (cache?.mode === "layer" && cache.save && container && !ctx.signal.aborted) {
+  const saving = cache?.mode === "layer" && cache.save === true && container !== undefined && !ctx.signal.aborted;
+  if (saving) {
     caches.later(ctx.request.app, () => saveFromLayer(ctx, container), ctx.log);
   } else {
     await container?.remove().catch((err: unknown) => ctx.log.error({ err, container: container.id }, "could not remove the build container"));
@@ -239,7 +240,7 @@ export async function finishBuildCaches(ctx: BuildContext, container: Container 
   }
   if (cache?.mode === "layer") caches.later(ctx.request.app, () => prepareNext(ctx), ctx.log);
   // An app whose first build failed keeps nothing, not even an empty folder.
-  await rmdir(appCacheDir(ctx)).catch(() => undefined);
+  if (!saving) await rmdir(appCacheDir(ctx)).catch(() => undefined);
 }
 
 async function saveFromLayer(ctx: BuildContext, container: Container): Promise<void> {
@@ -285,6 +286,7 @@ async function keep(ctx: BuildContext, from: string, key: string, how: "rename" 
   const stats = await lstat(from);
   if (!stats.isDirectory()) throw new Error(`${from} is not a folder any more; not keeping it`);
   const kept = path.join(appCacheDir(ctx), key);
+  await mkdir(appCacheDir(ctx), { recursive: true, mode: 0o700 });
   let source = from;
   if (how === "copy") {
     source = `${kept}.tmp-${ctx.buildId}`;
