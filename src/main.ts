@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createApiHandler } from "./api/api-handler.js";
 import { createApp, type App } from "./app.js";
+import type { Builder } from "./build/types.js";
 import { createBuildService } from "./build/build-service.js";
 import { createStoreRecorder } from "./build/store-recorder.js";
 import { parseConfig, type Config } from "./config/parse-config.js";
@@ -24,6 +25,11 @@ export interface ServerOptions {
   readonly say?: (line: string) => void;
   readonly buildpacksDir?: string;
   readonly shippedBuildpacks?: readonly string[];
+  /**
+   * What builds pushes instead of the build service (the receive benchmark puts one that does
+   * nothing here, to time receiving alone). Default: the build service.
+   */
+  readonly builder?: Builder;
 }
 
 export interface Server {
@@ -64,7 +70,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const hooksDir = path.join(config.dataDir, "hooks");
   await installHooks(hooksDir);
   await sweepAllQuarantines(reposDir);
-  const bridge = createHookBridge({ socketPath: path.join(config.dataDir, "hook.sock"), builder: buildService, log });
+  const bridge = createHookBridge({ socketPath: path.join(config.dataDir, "hook.sock"), builder: options.builder ?? buildService, log });
   await bridge.listen();
   const git = createGitHandler({
     reposDir,

@@ -12,6 +12,8 @@ export interface ServerSettings {
   readonly buildpacksDir?: string;
   /** Detect order; default ["python"]. */
   readonly shipped?: readonly string[];
+  /** A builder that does nothing instead of the build service (bench/server.ts). */
+  readonly noBuild?: boolean;
   /** Extra SLUGFORGE_* settings (concurrency, mounts). */
   readonly env?: Record<string, string>;
 }
@@ -49,6 +51,7 @@ export async function startSlugforge(settings: ServerSettings): Promise<BenchSer
       SLUGFORGE_BUILD_TIMEOUT: "10m",
       BENCH_BUILDPACKS_DIR: settings.buildpacksDir ?? path.join(REPO, "buildpacks"),
       BENCH_SHIPPED_BUILDPACKS: (settings.shipped ?? ["python"]).join(","),
+      ...(settings.noBuild ? { BENCH_BUILDER: "none" } : {}),
       ...(process.env.BENCH_SERVER_LOG_LEVEL ? { BENCH_SERVER_LOG_LEVEL: process.env.BENCH_SERVER_LOG_LEVEL } : {}),
       ...settings.env,
     },
