@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { Transform, type TransformCallback } from "node:stream";
 import { promisify } from "node:util";
-import { crc32, gzip, type ZlibOptions } from "node:zlib";
+import { crc32, deflateRawSync, gzip, type ZlibOptions } from "node:zlib";
 
 const gzipAsync = promisify<Buffer, ZlibOptions, Buffer>(gzip);
 
@@ -74,7 +74,8 @@ export function createParallelGzip(options: ParallelGzipOptions = {}): Transform
       const sha256 = track ? createHash("sha256").update(raw).digest("hex") : "";
       const earlier = options.reuse ? await options.reuse(sha256, raw).catch(() => undefined) : undefined;
       if (earlier && holds(earlier, raw)) return { gz: earlier, sha256, rawBytes: raw.length, reused: true };
-      return { gz: await gzipAsync(raw, zlibOptions), sha256, rawBytes: raw.length, reused: false };
+      const level = looksIncompressible(raw) ? STORED : zlibOptions;
+      return { gz: await gzipAsync(raw, level), sha256, rawBytes: raw.length, reused: false };
     };
     const p = job();
     p.catch(() => undefined);
@@ -129,6 +130,19 @@ export function fixedCutter(blockBytes: number): BlockCutter {
       return cuts;
     },
   };
+}
+
+const STORED: ZlibOptions = { level: 0 };
+const SAMPLE_BYTES = 64 * 1024;
+
+/**
+ * Already-compressed content (images, archives, random bytes) is stored rather than deflated:
+ * deflating it costs as much as any other data and gains nothing. Decided from the block's first
+ * 64 KiB at the fastest level, so the same block is always treated the same way.
+ */
+function looksIncompressible(raw: Buffer): boolean {
+  if (raw.length < 2 * SAMPLE_BYTES) return false;
+  return deflateRawSync(raw.subarray(0, SAMPLE_BYTES), { level: 1 }).length > SAMPLE_BYTES * 0.97;
 }
 
 /** Whether a gzip member's trailer (CRC-32 and length of what it holds) matches `raw`. */

@@ -41,3 +41,13 @@ describe("parallel gzip", () => {
     expect(gunzipSync(await compress(Buffer.alloc(0))).length).toBe(0);
   });
 });
+
+describe("parallel gzip of incompressible data", () => {
+  it("stores random bytes instead of deflating them, and still round-trips", async () => {
+    const input = randomBytes(600_000);
+    const gz = await compress(input, 50_000, 256 * 1024);
+    expect(gunzipSync(gz).equals(input)).toBe(true);
+    // Stored blocks: a few bytes of framing per 64 KiB, nothing like deflate's failed attempts.
+    expect(gz.length).toBeLessThan(input.length + 1000);
+  });
+});
