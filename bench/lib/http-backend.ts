@@ -13,9 +13,16 @@ export interface HttpBackend {
  * The receive baseline: git's own `git http-backend` as a CGI program behind the smallest Node
  * http server that can run it (RFC 3875: request metadata in the environment, body on stdin,
  * `Status:` and other headers then the body on stdout). Every repo under `projectRoot` is served
- * and accepts pushes (no auth, no hooks): what git alone costs for a push over HTTP.
+ * and accepts pushes (no auth, no hooks): what git alone costs for a push over HTTP. `gitConfig`
+ * settings reach the receive-pack it runs (GIT_CONFIG_COUNT), so it can check objects as
+ * slugforge's does (transfer.fsckObjects).
  */
-export async function startHttpBackend(projectRoot: string): Promise<HttpBackend> {
+export async function startHttpBackend(projectRoot: string, gitConfig: Record<string, string> = {}): Promise<HttpBackend> {
+  const configEnv: NodeJS.ProcessEnv = { GIT_CONFIG_COUNT: String(Object.keys(gitConfig).length) };
+  Object.entries(gitConfig).forEach(([k, v], i) => {
+    configEnv[`GIT_CONFIG_KEY_${i}`] = k;
+    configEnv[`GIT_CONFIG_VALUE_${i}`] = v;
+  });
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const env: NodeJS.ProcessEnv = {
@@ -23,6 +30,7 @@ export async function startHttpBackend(projectRoot: string): Promise<HttpBackend
       HOME: process.env.HOME,
       GIT_PROJECT_ROOT: projectRoot,
       GIT_HTTP_EXPORT_ALL: "1",
+      ...configEnv,
       GATEWAY_INTERFACE: "CGI/1.1",
       SERVER_PROTOCOL: `HTTP/${req.httpVersion}`,
       REQUEST_METHOD: req.method ?? "GET",
