@@ -19,6 +19,8 @@ export interface PipelineDeps {
   readonly slugStore: SlugStore;
   /** `<dataDir>/cache`: `<app>/<buildpack key>/` per app and buildpack (see cache-phase.ts). */
   readonly cacheDir: string;
+  /** Whether builds use every slot or wait for one: background cache work waits meanwhile. */
+  readonly busy?: () => boolean;
 }
 
 export interface BuiltSlug {

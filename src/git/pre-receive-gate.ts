@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Builder, BuildOutput } from "../build/types.js";
 import type { ErrorCode } from "../errors.js";
@@ -49,7 +50,7 @@ export async function gatePush(deps: GateDeps, session: PushSession, hook: HookR
   // Held until receive-pack exits, so the ref update is inside the lock too.
   void session.closed.then(release);
 
-  const current = await revParse(session.gitDir, update.ref);
+  const current = await readRef(session.gitDir, update.ref);
   const expected = isZeroSha(update.old) ? undefined : update.old;
   if (current !== expected) {
     const name = update.ref.replace(/^refs\/heads\//, "");
@@ -104,11 +105,30 @@ function sourceInside(gitDir: string, hook: HookRequest): boolean {
 }
 
 async function branches(gitDir: string): Promise<{ hasMain: boolean; hasMaster: boolean }> {
-  const r = await runProcess("git", ["--git-dir", gitDir, "for-each-ref", "--format=%(refname)", "refs/heads/main", "refs/heads/master"], {
-    env: minimalGitEnv(),
-  });
-  const refs = r.stdout.split("\n");
-  return { hasMain: refs.includes("refs/heads/main"), hasMaster: refs.includes("refs/heads/master") };
+  const [main, master] = await Promise.all([readRef(gitDir, "refs/heads/main"), readRef(gitDir, "refs/heads/master")]);
+  return { hasMain: main !== undefined, hasMaster: master !== undefined };
+}
+
+const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+
+/**
+ * Where a branch points, read from the repo's files (a loose ref, else packed-refs) without
+ * starting git: two git processes per push cost more than the rest of the gate. Anything unusual
+ * (a symbolic ref, another ref storage) is left to `git rev-parse`.
+ */
+async function readRef(gitDir: string, ref: string): Promise<string | undefined> {
+  const loose = await readFile(path.join(gitDir, ref), "utf8").catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? null : undefined));
+  if (loose !== null) {
+    const sha = loose?.trim();
+    return sha !== undefined && SHA.test(sha) ? sha : revParse(gitDir, ref);
+  }
+  const packed = await readFile(path.join(gitDir, "packed-refs"), "utf8").catch(() => "");
+  for (const line of packed.split("\n")) {
+    const [sha, name] = line.split(" ");
+    if (name === ref && sha && SHA.test(sha)) return sha;
+  }
+  const storage = await readFile(path.join(gitDir, "config"), "utf8").catch(() => "");
+  return /refstorage\s*=\s*reftable/i.test(storage) ? revParse(gitDir, ref) : undefined;
 }
 
 async function revParse(gitDir: string, ref: string): Promise<string | undefined> {

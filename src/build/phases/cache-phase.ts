@@ -37,16 +37,25 @@ interface Prepared {
   readonly imageId: string | undefined;
 }
 
-/** One build service's background cache work and prepared containers. */
+/**
+ * One build service's background cache work and prepared containers. Background work yields to
+ * builds: it starts only while some build slot is free and no build waits for one (so a burst of
+ * pushes is not slowed by copies of caches for later builds), except for an app whose next build
+ * is starting and needs it.
+ */
 export class BuildCaches {
   private readonly chains = new Map<string, Promise<void>>();
   private readonly prepared = new Map<string, Prepared>();
+  private readonly urgent = new Set<string>();
   private jobs = 0;
+
+  constructor(private readonly busy: () => boolean = () => false) {}
 
   /** Runs `job` after the app's earlier background work, off the caller's path. */
   later(app: string, job: () => Promise<void>, log: BuildContext["log"]): void {
     this.jobs++;
     const next = (this.chains.get(app) ?? Promise.resolve())
+      .then(() => this.quiet(app))
       .then(job)
       .catch((err: unknown) => log.warn({ err }, "background cache work failed; the app's next build may be slower"))
       .finally(() => {
@@ -61,9 +70,18 @@ export class BuildCaches {
     return this.jobs;
   }
 
-  /** Resolves once the app's background work is done. */
+  /** Resolves once the app's background work is done (starting it now if it was waiting for a free slot). */
   async settled(app: string): Promise<void> {
-    await this.chains.get(app);
+    this.urgent.add(app);
+    try {
+      await this.chains.get(app);
+    } finally {
+      this.urgent.delete(app);
+    }
+  }
+
+  private async quiet(app: string): Promise<void> {
+    while (this.busy() && !this.urgent.has(app)) await new Promise((resolve) => setTimeout(resolve, 100));
   }
 
   offer(app: string, prepared: Prepared): Promise<void> {
@@ -102,7 +120,7 @@ const registries = new WeakMap<PipelineDeps, BuildCaches>();
 export function cachesOf(deps: PipelineDeps): BuildCaches {
   let caches = registries.get(deps);
   if (!caches) {
-    caches = new BuildCaches();
+    caches = new BuildCaches(() => deps.busy?.() ?? false);
     registries.set(deps, caches);
   }
   return caches;

@@ -1,8 +1,16 @@
 import { readdir } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bareRepoWithCommit, captureOutput, readSlug, slugFile, request, tempDir, testService } from "./helpers.js";
+import { PREPARED_LABEL } from "../../../src/build/phases/cache-phase.js";
+import type { ContainerRuntime } from "../../../src/docker/container-runtime.js";
+import { bareRepoWithCommit, captureOutput, readSlug, slugFile, request, runtime, tempDir, testService } from "./helpers.js";
 
-describe("build cache (real Docker)", () => {
+/** The real engine, but saying it gives no access to containers' layers: the caches are bind-mounted copies. */
+const mountOnly: ContainerRuntime = { ...runtime, layerAccess: async () => false };
+
+describe.each([
+  { mode: "layer", engine: runtime, links: "can" },
+  { mode: "mount", engine: mountOnly, links: "cannot" },
+])("build cache in $mode mode (real Docker)", ({ mode, engine, links }) => {
   let root: { dir: string; cleanup(): Promise<void> };
   beforeAll(async () => {
     root = await tempDir();
@@ -10,8 +18,9 @@ describe("build cache (real Docker)", () => {
   afterAll(async () => root.cleanup());
 
   it("is kept between successful builds and left untouched by a failed one", async () => {
+    expect(await engine.layerAccess()).toBe(mode === "layer");
     const data = `${root.dir}/data`;
-    const service = testService(data);
+    const service = testService(data, { runtime: engine });
     const build = async (dir: string, files: Record<string, string>): Promise<{ text: string; result: Awaited<ReturnType<typeof service.build>> }> => {
       const out = captureOutput();
       const result = await service.build(request("cached", await bareRepoWithCommit(`${root.dir}/${dir}`, files)), out, new AbortController().signal);
@@ -21,7 +30,9 @@ describe("build cache (real Docker)", () => {
     const first = await build("one", { CACHE: "" });
     expect(first.result.status).toBe("succeeded");
     expect(first.text).toContain("Cache count was 0");
+    expect(first.text).toContain(`cache and app ${links} be hard-linked`);
 
+    // The failing build writes the cache file in place before it fails.
     const failing = await build("two", { CACHE: "", FAIL: "" });
     expect(failing.result.error?.code).toBe("COMPILE_FAILED");
     expect(failing.text).toContain("Cache count was 1");
@@ -36,7 +47,37 @@ describe("build cache (real Docker)", () => {
 
     const fourth = await build("four", { CACHE: "" });
     expect(fourth.text).toContain("Cache count was 2");
+    await service.idle();
     // The kept cache is a folder per buildpack; the builds' working copies are gone.
-    expect((await readdir(`${data}/cache/cached`)).filter((n) => !n.startsWith(".spare-")).sort()).toEqual(["cacher", "slug-members.json"]);
+    expect((await readdir(`${data}/cache/cached`)).sort()).toEqual(["cacher", "slug-members.json"]);
+    await service.close();
+  });
+});
+
+describe("build containers made ahead of time (real Docker, layer mode)", () => {
+  let root: { dir: string; cleanup(): Promise<void> };
+  beforeAll(async () => {
+    root = await tempDir();
+  });
+  afterAll(async () => root.cleanup());
+
+  it("makes the app's next build container ahead of time, with the cache in it", async () => {
+    expect(await runtime.layerAccess()).toBe(true);
+    const service = testService(`${root.dir}/data-next`);
+    const build = async (dir: string): Promise<void> => {
+      const result = await service.build(request("ahead", await bareRepoWithCommit(`${root.dir}/${dir}`, { CACHE: "" })), captureOutput(), new AbortController().signal);
+      expect(result.status).toBe("succeeded");
+      await service.idle();
+    };
+    await build("ahead-one");
+    const prepared = await runtime.listContainers(`${PREPARED_LABEL}=ahead`);
+    expect(prepared).toHaveLength(1);
+    await build("ahead-two");
+    // The prepared one ran the second build and is gone; a new one waits for the third.
+    const next = await runtime.listContainers(`${PREPARED_LABEL}=ahead`);
+    expect(next).toHaveLength(1);
+    expect(next[0]).not.toBe(prepared[0]);
+    await service.close();
+    expect(await runtime.listContainers(`${PREPARED_LABEL}=ahead`)).toEqual([]);
   });
 });

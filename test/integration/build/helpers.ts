@@ -10,6 +10,7 @@ import tar from "tar-stream";
 import { createBuildService, type BuildService } from "../../../src/build/build-service.js";
 import type { BuildOutput, BuildRequest } from "../../../src/build/types.js";
 import { parseConfig, type Config } from "../../../src/config/parse-config.js";
+import type { ContainerRuntime } from "../../../src/docker/container-runtime.js";
 import { createDockerRuntime } from "../../../src/docker/dockerode-runtime.js";
 import { createLogger, silentLogger } from "../../../src/log.js";
 import type { SlugStore } from "../../../src/slug/slug-store.js";
@@ -61,9 +62,12 @@ export function testConfig(dataDir: string, env: Record<string, string> = {}): C
 
 export const runtime = createDockerRuntime();
 
-export function testService(dataDir: string, options: { env?: Record<string, string>; configVars?: Record<string, string>; shipped?: string[]; serverId?: string; logStream?: NodeJS.WritableStream; slugStore?: SlugStore } = {}): BuildService {
+export function testService(
+  dataDir: string,
+  options: { env?: Record<string, string>; configVars?: Record<string, string>; shipped?: string[]; serverId?: string; logStream?: NodeJS.WritableStream; slugStore?: SlugStore; runtime?: ContainerRuntime } = {},
+): BuildService {
   return createBuildService({
-    runtime,
+    runtime: options.runtime ?? runtime,
     config: testConfig(dataDir, options.env),
     log: options.logStream ? createLogger("debug", options.logStream) : process.env.SLUGFORGE_TEST_LOG ? createLogger(process.env.SLUGFORGE_TEST_LOG) : silentLogger(),
     buildpacksDir: FIXTURE_BUILDPACKS,
