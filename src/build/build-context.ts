@@ -19,7 +19,7 @@ export interface PipelineDeps {
   readonly slugStore: SlugStore;
   /** `<dataDir>/cache`: `<app>/<buildpack key>/` per app and buildpack (see cache-phase.ts). */
   readonly cacheDir: string;
-  /** Whether builds use every slot or wait for one: background cache work waits meanwhile. */
+  /** Whether any build runs or waits: background cache work waits meanwhile. */
   readonly busy?: () => boolean;
 }
 

@@ -60,7 +60,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     getConfigVars: deps.getConfigVars,
     slugStore: deps.slugStore ?? createFsSlugStore(path.join(dataDir, "slugs")),
     cacheDir: path.join(dataDir, "cache"),
-    busy: () => queue.waiting > 0 || queue.running >= deps.config.buildConcurrency,
+    busy: () => queue.waiting > 0 || queue.running > 0,
     buildpacks: createBuildpackResolver({
       shippedDir: deps.buildpacksDir,
       shippedOrder: deps.shippedBuildpacks ?? ["python"],

@@ -1,5 +1,6 @@
 import { chmod, mkdir, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { runProcess } from "../util/run-process.js";
 import { CONTROL_PREFIX, HOOK_ENV, PRE_RECEIVE_PATH } from "./hook-protocol.js";
 
 /**
@@ -102,16 +103,142 @@ process.stdin.on("end", () => {
 }
 
 /**
- * Writes the hook into the server-owned hooks directory (the core.hooksPath of every push).
+ * The same hook in Perl, which starts in about 10 ms where node takes 70 (every push pays it once).
+ * Only modules of perl-base, which Debian marks essential, so it runs wherever Debian does. Same
+ * protocol and messages as the node one: HTTP/1.1 over the unix socket, the answer copied to
+ * stdout as it comes with the control records cut out, exit 0 only on the ok status record.
+ */
+export function preReceivePerlScript(perlPath = "/usr/bin/perl"): string {
+  const control = CONTROL_PREFIX.replace("\0", "\\0");
+  return `#!${perlPath}
+# slugforge pre-receive hook (generated; do not edit: the server rewrites it at start).
+use strict;
+use warnings;
+use Cwd ();
+use IO::Select;
+use IO::Socket::UNIX;
+use Socket qw(SOCK_STREAM);
+
+$SIG{PIPE} = 'IGNORE';    # the pusher went away: writes fail quietly
+$| = 1;
+my $CONTROL = "${control}";
+sub say_line { print STDOUT $_[0], "\\n"; }
+sub fail { say_line("!     " . $_[0]); exit 1; }
+
+my $socket_path = $ENV{${JSON.stringify(HOOK_ENV.socket)}};
+my $token = $ENV{${JSON.stringify(HOOK_ENV.token)}};
+my $idle_ms = ($ENV{${JSON.stringify(HOOK_ENV.idleTimeoutMs)}} // '') =~ /^(\\d+)$/ && $1 > 0 ? $1 : 120000;
+fail("slugforge: this repository is served by slugforge; push through its HTTP URL.") unless $socket_path && $token;
+
+sub js {
+  my ($s) = @_;
+  $s =~ s/(["\\\\])/\\\\$1/g;
+  $s =~ s/([\\x00-\\x1f])/sprintf("\\\\u%04x", ord($1))/ge;
+  return '"' . $s . '"';
+}
+my @refs;
+while (my $line = <STDIN>) {
+  chomp $line;
+  next if $line eq '';
+  my ($old, $new, $ref) = split / /, $line;
+  push @refs, '{"old":' . js($old // '') . ',"new":' . js($new // '') . ',"ref":' . js($ref // '') . '}';
+}
+my @options = map { js($ENV{"GIT_PUSH_OPTION_$_"} // '') } 0 .. (($ENV{GIT_PUSH_OPTION_COUNT} // 0) =~ /^(\\d+)$/ ? $1 - 1 : -1);
+my $body = '{"app":' . js($ENV{${JSON.stringify(HOOK_ENV.app)}} // '') . ',"cwd":' . js(Cwd::getcwd() // '') . ',"refs":[' . join(',', @refs) . ']';
+for my $pair (['objectDirectory', 'GIT_OBJECT_DIRECTORY'], ['alternateObjectDirectories', 'GIT_ALTERNATE_OBJECT_DIRECTORIES'], ['quarantinePath', 'GIT_QUARANTINE_PATH']) {
+  $body .= ',"' . $pair->[0] . '":' . js($ENV{$pair->[1]}) if defined $ENV{$pair->[1]};
+}
+$body .= ',"pushOptions":[' . join(',', @options) . ']}';
+
+my $sock = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $socket_path)
+  or fail("slugforge: cannot reach the build server ($!); the push was rejected. Is slugforge running?");
+my $request = "POST ${PRE_RECEIVE_PATH} HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Type: application/json\\r\\n"
+  . "Content-Length: " . length($body) . "\\r\\nAuthorization: Bearer $token\\r\\nConnection: close\\r\\n\\r\\n" . $body;
+while (length $request) {
+  my $n = syswrite($sock, $request);
+  fail("slugforge: the connection to the build server broke; the push was rejected.") unless defined $n;
+  substr($request, 0, $n) = '';
+}
+
+my ($code, $chunked, $status);
+my $head = '';
+my $raw = '';         # body bytes not decoded yet (chunked framing)
+my $pending = '';     # a control record cut by a read
+my $done = 0;
+sub emit {
+  my $text = $pending . $_[0];
+  $pending = '';
+  my $out = '';
+  while (1) {
+    my $at = index($text, "\\0");
+    if ($at < 0) { $out .= $text; last; }
+    $out .= substr($text, 0, $at);
+    my $end = index($text, "\\n", $at);
+    if ($end < 0) { $pending = substr($text, $at); last; }
+    my $record = substr($text, $at, $end - $at);
+    $status = substr($record, length($CONTROL) + 7) if index($record, $CONTROL . "STATUS ") == 0;
+    $text = substr($text, $end + 1);
+  }
+  print STDOUT $out if length $out;
+}
+sub decode {
+  if (!$chunked) { emit($raw); $raw = ''; return; }
+  while (!$done) {
+    my $eol = index($raw, "\\r\\n");
+    return if $eol < 0;
+    my $size = hex(substr($raw, 0, $eol));
+    if ($size == 0) { $done = 1; return; }
+    return if length($raw) < $eol + 2 + $size + 2;
+    emit(substr($raw, $eol + 2, $size));
+    substr($raw, 0, $eol + 2 + $size + 2) = '';
+  }
+}
+my $select = IO::Select->new($sock);
+while (!$done) {
+  fail("slugforge: the build server stopped answering (no output for " . int($idle_ms / 1000 + 0.5) . " s); the push was rejected. Try again.")
+    unless $select->can_read($idle_ms / 1000);
+  my $n = sysread($sock, my $buf, 65536);
+  fail("slugforge: the connection to the build server broke; the push was rejected.") unless defined $n;
+  last if $n == 0;
+  if (!defined $code) {
+    $head .= $buf;
+    my $end = index($head, "\\r\\n\\r\\n");
+    next if $end < 0;
+    my $headers = substr($head, 0, $end);
+    ($code) = $headers =~ m{^HTTP/\\d\\.\\d (\\d+)};
+    $code //= 0;
+    $chunked = $headers =~ /^transfer-encoding:\\s*chunked/im ? 1 : 0;
+    $buf = substr($head, $end + 4);
+  }
+  $raw .= $buf;
+  decode();
+}
+fail("slugforge: the build server refused the hook (HTTP " . ($code // 0) . ").") if ($code // 0) != 200;
+exit 0 if defined $status && $status eq 'ok';
+fail("slugforge: the build server's answer ended early; the push was rejected. Try again.") unless defined $status;
+exit 1;
+`;
+}
+
+/**
+ * Writes the hook into the server-owned hooks directory (the core.hooksPath of every push): the
+ * Perl one where perl is there (Debian always has it), else the node one.
  * A package.json pins CommonJS, in case the folder sits under a `"type": "module"` package.
  */
-export async function installHooks(hooksDir: string, nodePath: string = process.execPath): Promise<string> {
+export async function installHooks(hooksDir: string, nodePath: string = process.execPath, perlPath = "/usr/bin/perl"): Promise<string> {
   await mkdir(hooksDir, { recursive: true, mode: 0o755 });
   await writeFile(path.join(hooksDir, "package.json"), '{ "type": "commonjs" }\n');
   const target = path.join(hooksDir, "pre-receive");
   const tmp = `${target}.${process.pid}.tmp`;
-  await writeFile(tmp, preReceiveScript(nodePath), { mode: 0o755 });
+  const script = (await usablePerl(perlPath)) ? preReceivePerlScript(perlPath) : preReceiveScript(nodePath);
+  await writeFile(tmp, script, { mode: 0o755 });
   await chmod(tmp, 0o755);
   await rename(tmp, target);
   return target;
+}
+
+/** Whether `perl` is there with the modules the Perl hook uses (perl-base has them all). */
+async function usablePerl(perlPath: string): Promise<boolean> {
+  const r = await runProcess(perlPath, ["-MCwd", "-MIO::Select", "-MIO::Socket::UNIX", "-MSocket", "-e", "1"]).catch(() => undefined);
+  return r?.code === 0;
 }

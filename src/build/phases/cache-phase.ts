@@ -39,9 +39,8 @@ interface Prepared {
 
 /**
  * One build service's background cache work and prepared containers. Background work yields to
- * builds: it starts only while some build slot is free and no build waits for one (so a burst of
- * pushes is not slowed by copies of caches for later builds), except for an app whose next build
- * is starting and needs it.
+ * builds: it starts only while no build runs or waits (so a burst of pushes is not slowed by
+ * copies of caches for later builds), except for an app whose next build is starting and needs it.
  */
 export class BuildCaches {
   private readonly chains = new Map<string, Promise<void>>();
