@@ -11,7 +11,7 @@ import { parseConfig, type Config } from "./config/parse-config.js";
 import type { ContainerRuntime } from "./docker/container-runtime.js";
 import { createDockerRuntime } from "./docker/dockerode-runtime.js";
 import { SlugforgeError } from "./errors.js";
-import { createGitHandler, createHookBridge, installHooks, sweepAllQuarantines } from "./git/index.js";
+import { createGitHandler, createHookBridge, createRepo, installHooks, sweepAllQuarantines } from "./git/index.js";
 import { createLogger, type Logger } from "./log.js";
 import { createFsSlugStore } from "./slug/fs-slug-store.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
@@ -81,7 +81,15 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     maxPushBytes: config.maxPushBytes,
     onAppCreated: (app) => void store.ensureApp(app),
   });
-  const api = createApiHandler({ token, store, slugs, log, queueDepth: () => buildService.stats().waiting, cacheCopies: () => buildService.stats().cacheCopies });
+  const api = createApiHandler({
+    token,
+    store,
+    slugs,
+    log,
+    queueDepth: () => buildService.stats().waiting,
+    cacheCopies: () => buildService.stats().cacheCopies,
+    prepareApp: async (name) => void (await createRepo(reposDir, name)),
+  });
 
   const app = createApp({
     log,

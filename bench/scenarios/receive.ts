@@ -4,6 +4,7 @@ import { appName, type BenchContext } from "../lib/context.js";
 import { blobsRepo, manyFilesRepo } from "../lib/git.js";
 import { startHttpBackend, type HttpBackend } from "../lib/http-backend.js";
 import { BENCH_BUILDPACKS } from "../lib/paths.js";
+import { ok } from "../lib/proc.js";
 import { Recorder, type ScenarioResult } from "../lib/report.js";
 import { startSlugforge, type BenchServer } from "../lib/slugforge.js";
 
@@ -59,7 +60,12 @@ export async function receiveScenario(ctx: BenchContext): Promise<ScenarioResult
             () => pushFile(ctx, rec, c, remotes, work),
             () => pushReceiveOnly(ctx, rec, c, receiver, work),
           ];
-          for (const step of i % 2 ? [...steps].reverse() : steps) await step();
+          for (const step of i % 2 ? [...steps].reverse() : steps) {
+            // Each push starts with the last one's 200 MB written out, not still being written back.
+            await ok("sync", []);
+            await step();
+          }
+          await ok("sync", []);
           await pushWithBuild(ctx, rec, c, builder, work);
         } finally {
           if (fresh) {
@@ -114,6 +120,8 @@ interface BuildInfo {
 
 async function pushReceiveOnly(ctx: BenchContext, rec: Recorder, c: Case, server: BenchServer, work: string): Promise<void> {
   const name = appName(`rcv-${c.key}`);
+  // Made before the push (its repo too), as the baselines' bare repos are.
+  await server.api("POST", "/api/apps", { name });
   const sampling = c.key === "a" ? server.sampleRss() : undefined;
   const r = await ctx.git.push(server.url(name), work);
   const sampledMax = sampling?.();

@@ -23,6 +23,8 @@ export interface ApiDeps {
   readonly queueDepth: () => number;
   /** Spare cache copies being made in the background (see build/phases/cache-phase.ts). */
   readonly cacheCopies?: () => number;
+  /** Makes what a new app needs besides its record (its git repo), so its first push need not. */
+  readonly prepareApp?: (name: string) => Promise<void>;
   /** How often a followed build's output is polled. */
   readonly followIntervalMs?: number;
 }
@@ -42,7 +44,9 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
     const body = (await readJson(req)) as { name?: unknown };
     const name = typeof body?.name === "string" ? body.name : "";
     if (!APP_NAME.test(name)) fail("APP_NAME_INVALID", `"${name}" is not a valid app name`);
-    sendJson(res, 201, store.createApp(name));
+    const created = store.createApp(name);
+    await deps.prepareApp?.(name);
+    sendJson(res, 201, created);
   });
   router.add("GET", "/api/apps/:app", (ctx) => sendJson(ctx.res, 200, store.getApp(app(ctx))));
   router.add("DELETE", "/api/apps/:app", (ctx) => {

@@ -4,4 +4,4 @@ export { createHookBridge, type HookBridge, type HookBridgeOptions } from "./hoo
 export { installHooks, preReceiveScript } from "./hook-shim.js";
 export { AppLocks } from "./app-lock.js";
 export { isValidAppName, APP_NAME_PATTERN } from "./app-path.js";
-export { repoPath, repoExists, sweepAllQuarantines } from "./repos.js";
+export { createRepo, repoPath, repoExists, sweepAllQuarantines } from "./repos.js";

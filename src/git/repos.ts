@@ -33,7 +33,8 @@ export function createRepo(reposDir: string, app: string): Promise<boolean> {
     await mkdir(reposDir, { recursive: true });
     const tmp = path.join(reposDir, `.tmp-${app}-${randomBytes(6).toString("hex")}`);
     try {
-      await runChecked("git", ["init", "--quiet", "--bare", "-b", "main", tmp], { env: minimalGitEnv() });
+      // No template: the sample hooks and the rest are of no use to a served repo.
+      await runChecked("git", ["init", "--quiet", "--bare", "--template=", "-b", "main", tmp], { env: minimalGitEnv() });
       await rename(tmp, key);
       return true;
     } catch (err) {

@@ -28,7 +28,7 @@ describe.each([
       env: { PATH: process.env.PATH, SLUGFORGE_HOOK_SOCKET: path.join(dir, "nope.sock"), SLUGFORGE_PUSH_TOKEN: "x", SLUGFORGE_APP: "x" },
     });
     expect(down.code).toBe(1);
-    expect(down.stdout).toMatch(/^!     slugforge: cannot reach the build server \(.+\); the push was rejected\. Is slugforge running\?\n$/);
+    expect(down.stdout).toMatch(/^! {5}slugforge: cannot reach the build server \(.+\); the push was rejected\. Is slugforge running\?\n$/);
     const bare = await runProcess(hook, [], { stdin: "", env: { PATH: process.env.PATH } });
     expect(bare.code).toBe(1);
     expect(bare.stdout).toContain("push through its HTTP URL");
