@@ -21,9 +21,9 @@ import { mapTar, type TarHeader } from "./tar-transform.js";
 export async function storeSlug(
   tar: Readable,
   store: SlugStore,
-  options: { maxBytes: number; signal?: AbortSignal; previous?: SlugMemberIndex } & ReproducibleOptions,
+  options: { maxBytes: number; signal?: AbortSignal; previous?: readonly SlugMemberIndex[] } & ReproducibleOptions,
 ): Promise<StoredSlug & { sha256: string; members: GzipMember[]; reusedBytes: number }> {
-  const reuse = options.previous ? memberLookup(store, options.previous) : undefined;
+  const reuse = options.previous?.length ? memberLookup(store, options.previous) : undefined;
   const slug = compressSlug(tar, options.maxBytes, options, reuse);
   const onAbort = (): void => void slug.stream.destroy(options.signal?.reason as Error);
   options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -41,13 +41,14 @@ export interface SlugMemberIndex {
   readonly members: readonly GzipMember[];
 }
 
-/** Finds a block's bytes among an earlier slug's members and reads that member from the store. */
-function memberLookup(store: SlugStore, previous: SlugMemberIndex): MemberLookup {
-  const bySha = new Map(previous.members.map((m) => [m.sha256, m]));
+/** Finds a block's bytes among earlier slugs' members (the first index that has it) and reads that member from the store. */
+function memberLookup(store: SlugStore, previous: readonly SlugMemberIndex[]): MemberLookup {
+  const bySha = new Map<string, { slugId: string; member: GzipMember }>();
+  for (const index of [...previous].reverse()) for (const m of index.members) bySha.set(m.sha256, { slugId: index.slugId, member: m });
   return async (sha256, raw) => {
-    const m = bySha.get(sha256);
-    if (!m || m.rawBytes !== raw.length) return undefined;
-    return store.readRange(previous.slugId, m.offset, m.bytes);
+    const found = bySha.get(sha256);
+    if (!found || found.member.rawBytes !== raw.length) return undefined;
+    return store.readRange(found.slugId, found.member.offset, found.member.bytes);
   };
 }
 
