@@ -52,18 +52,9 @@ export async function captureInBuild(
   stderr?: Writable,
   maxBytes = 1024 * 1024,
 ): Promise<{ code: number; stdout: string }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const stdout = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      if (size < maxBytes) chunks.push(chunk.subarray(0, maxBytes - size));
-      size += chunk.length;
-      done();
-    },
-  });
-  const sink = new Writable({ write: (_c, _e, done) => done() });
-  const code = await runInBuild(ctx, cmd, env, { stdout, stderr: stderr ?? sink });
-  return { code, stdout: Buffer.concat(chunks).toString("utf8") };
+  const stdout = new Collected(maxBytes);
+  const code = await runInBuild(ctx, cmd, env, { stdout, stderr: stderr ?? new Collected(0) });
+  return { code, stdout: stdout.text() };
 }
 
 /**
@@ -73,9 +64,9 @@ export async function captureInBuild(
  * which unpacks through a helper process on the engine's side.
  */
 export async function extractIntoBuild(ctx: BuildContext, tar: Readable, dir: string): Promise<void> {
-  const stderr = new Collected();
+  const stderr = new Collected(4096);
   const code = await runInBuild(ctx, ["tar", "-x", "-p", "-f", "-", "-C", dir], buildEnv(ctx), { stdin: tar, stderr });
-  if (code !== 0) throw new SlugforgeError("INTERNAL", `unpacking into ${dir} failed (tar exited with ${code}): ${stderr.text()}`);
+  if (code !== 0) throw new SlugforgeError("INTERNAL", `unpacking into ${dir} failed (tar exited with ${code}): ${stderr.text().trim()}`);
 }
 
 /**
@@ -88,24 +79,32 @@ export function archiveFromBuild(ctx: BuildContext, path: string): Readable {
   const parent = slash <= 0 ? "/" : path.slice(0, slash);
   const base = path.slice(slash + 1);
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
-  const stderr = new Collected();
+  const stderr = new Collected(4096);
   runInBuild(ctx, ["tar", "-c", "--sort=name", "-f", "-", "-C", parent, base], buildEnv(ctx), { stdout: out, stderr }).then(
-    (code) => (code > 1 ? out.destroy(new SlugforgeError("INTERNAL", `reading ${path} failed (tar exited with ${code}): ${stderr.text()}`)) : out.end()),
+    (code) => (code > 1 ? out.destroy(new SlugforgeError("INTERNAL", `reading ${path} failed (tar exited with ${code}): ${stderr.text().trim()}`)) : out.end()),
     (err: Error) => out.destroy(err),
   );
   return out;
 }
 
-/** Keeps the first 4 KiB written to it (a program's stderr, for an error message). */
-class Collected extends Writable {
+/** Keeps the first `maxBytes` written to it and drops the rest (a program's output, for reading or an error message). */
+export class Collected extends Writable {
   private readonly chunks: Buffer[] = [];
   private size = 0;
+  constructor(private readonly maxBytes: number) {
+    super();
+  }
   override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    if (this.size < 4096) this.chunks.push(chunk);
+    if (this.size < this.maxBytes) this.chunks.push(chunk.subarray(0, this.maxBytes - this.size));
     this.size += chunk.length;
     done();
   }
   text(): string {
-    return Buffer.concat(this.chunks).toString("utf8").slice(0, 4096).trim();
+    return Buffer.concat(this.chunks).toString("utf8");
   }
 }
+
+/** Label of a build container: its build id. */
+export const BUILD_LABEL = "org.slugforge.build";
+/** Label of a build container: the server that made it (sweeps touch only their own). */
+export const SERVER_LABEL = "org.slugforge.server";

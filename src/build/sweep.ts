@@ -1,6 +1,6 @@
 import type { ContainerRuntime } from "../docker/container-runtime.js";
 import type { Logger } from "../log.js";
-import { BUILD_LABEL, SERVER_LABEL } from "./phases/container-phase.js";
+import { BUILD_LABEL, SERVER_LABEL } from "./container-exec.js";
 
 /**
  * Removes build containers a previous process of this server left behind (it crashed or was

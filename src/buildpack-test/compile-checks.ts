@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
 import { containerOf, type BuildContext, type Phase } from "../build/build-context.js";
-import { BUILD_DIR, buildEnv, captureInBuild } from "../build/container-exec.js";
+import { BUILD_DIR, buildEnv, captureInBuild, Collected } from "../build/container-exec.js";
 import { compilePhase } from "../build/phases/compile-phase.js";
 import type { FileChange } from "../docker/container-runtime.js";
 
@@ -88,14 +88,6 @@ async function exportErrors(ctx: BuildContext): Promise<string[]> {
 }
 
 function collect(): { stream: Writable; text(): string } {
-  const parts: Buffer[] = [];
-  return {
-    stream: new Writable({
-      write(chunk: Buffer, _enc, done) {
-        if (parts.length < 64) parts.push(chunk);
-        done();
-      },
-    }),
-    text: () => Buffer.concat(parts).toString("utf8").slice(0, 2000),
-  };
+  const stream = new Collected(2000);
+  return { stream, text: () => stream.text() };
 }

@@ -4,7 +4,7 @@ import type { Container, ContainerSpec, CreatedContainer } from "../../docker/co
 import { SlugforgeError } from "../../errors.js";
 import { runProcess } from "../../util/run-process.js";
 import type { BuildContext, PipelineDeps, Phase } from "../build-context.js";
-import { BUILD_UID, buildEnv, runInBuild } from "../container-exec.js";
+import { BUILD_UID, buildEnv, runInBuild, SERVER_LABEL } from "../container-exec.js";
 
 /** Where CACHE_DIRs are inside the build container: `/tmp/cache/<buildpack key>`. */
 export const CACHE_ROOT = "/tmp/cache";
@@ -282,7 +282,7 @@ async function prepareNext(ctx: BuildContext): Promise<void> {
   if (cache?.mode !== "layer") return;
   const { runtime } = ctx.deps;
   const labels: Record<string, string> = {};
-  for (const [k, v] of Object.entries(cache.spec.labels ?? {})) if (k === SERVER_LABEL_KEY) labels[k] = v;
+  for (const [k, v] of Object.entries(cache.spec.labels ?? {})) if (k === SERVER_LABEL) labels[k] = v;
   const spec: ContainerSpec = { ...cache.spec, name: undefined, labels: { ...labels, [PREPARED_LABEL]: ctx.request.app } };
   const imageId = (await runtime.inspectImage(spec.image))?.id;
   const created = await runtime.create(spec);
@@ -295,8 +295,6 @@ async function prepareNext(ctx: BuildContext): Promise<void> {
   }
   await cachesOf(ctx.deps).offer(ctx.request.app, { created, specKey: specKey(spec), imageId });
 }
-
-const SERVER_LABEL_KEY = "org.slugforge.server";
 
 /** Puts `from` in the kept cache's place (renamed, or copied when it is in a container's layer). */
 async function keep(ctx: BuildContext, from: string, key: string, how: "rename" | "copy"): Promise<void> {

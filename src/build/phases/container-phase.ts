@@ -1,9 +1,7 @@
 import type { Phase } from "../build-context.js";
-import { BUILD_DIR, BUILD_USER } from "../container-exec.js";
+import { BUILD_DIR, BUILD_LABEL, BUILD_USER, SERVER_LABEL } from "../container-exec.js";
 import { openBuildContainer } from "./cache-phase.js";
 
-export const BUILD_LABEL = "org.slugforge.build";
-export const SERVER_LABEL = "org.slugforge.server";
 
 /**
  * One fresh container per build from the stack's build image: unprivileged, capabilities

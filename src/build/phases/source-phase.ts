@@ -1,7 +1,7 @@
 import { parseSlugignore, type Slugignore } from "../../slug/slugignore.js";
 import { mapTar, type TarHeader } from "../../slug/tar-transform.js";
 import type { Phase } from "../build-context.js";
-import { BUILD_DIR, BUILD_UID, extractIntoBuild } from "../container-exec.js";
+import { BUILD_DIR, extractIntoBuild } from "../container-exec.js";
 import { commitDate, gitArchive, readCommitFile } from "../git-source.js";
 
 /**
@@ -33,9 +33,7 @@ export const sourcePhase: Phase = {
   },
 };
 
-/** Keeps an entry of the source tar (owned by the build user) unless `.slugignore` drops it. */
+/** Keeps an entry of the source tar unless `.slugignore` drops it (ownership is the unpacking build user's). */
 export function sourceEntry(header: TarHeader, ignore: Slugignore | undefined): TarHeader | undefined {
-  const isDir = header.type === "directory";
-  if (ignore?.ignores(header.name, isDir)) return undefined;
-  return { ...header, uid: BUILD_UID, gid: BUILD_UID, uname: "slug", gname: "slug" };
+  return ignore?.ignores(header.name, header.type === "directory") ? undefined : header;
 }
