@@ -7,6 +7,7 @@ import { checkBasicAuth } from "../auth/token-auth.js";
 import { GitChildren } from "./git-children.js";
 import type { HookBridge } from "./hook-bridge.js";
 import { replyText, replyUnauthorized } from "./http-replies.js";
+import { RepoMaintenance, type RepoMaintenanceOptions } from "./repo-maintenance.js";
 import { createRepo, repoExists, repoPath } from "./repos.js";
 import { bodyDecoder, runRpc } from "./rpc.js";
 
@@ -23,6 +24,8 @@ export interface GitHandlerDeps {
   readonly maxPushBytes: number;
   /** Called after a first authenticated push created the app's repo. */
   readonly onAppCreated?: (app: string) => void | Promise<void>;
+  /** Settings for the `git gc --auto` run after pushes. */
+  readonly maintenance?: RepoMaintenanceOptions;
 }
 
 export interface GitHandler {
@@ -30,7 +33,9 @@ export interface GitHandler {
   handle(req: http.IncomingMessage, res: http.ServerResponse): boolean;
   /** Pids (= process group ids) of the git processes running now. */
   activeProcesses(): number[];
-  /** Kills running git processes (their pushes fail) and waits for them. */
+  /** Resolves when no repo maintenance (git gc --auto after pushes) is running or waiting. */
+  maintenanceIdle(): Promise<void>;
+  /** Kills running git processes (their pushes fail) and maintenance, and waits for them. */
   close(): Promise<void>;
 }
 
@@ -38,7 +43,8 @@ export interface GitHandler {
 export function createGitHandler(deps: GitHandlerDeps): GitHandler {
   const log = deps.log.child({ component: "git" });
   const children = new GitChildren((gitDir, swept) => log.info({ gitDir, swept }, "swept leftover quarantine"));
-  const ctx = { hooksDir: deps.hooksDir, maxPushBytes: deps.maxPushBytes, children, bridge: deps.bridge, log };
+  const maintenance = new RepoMaintenance(log, deps.maintenance);
+  const ctx = { hooksDir: deps.hooksDir, maxPushBytes: deps.maxPushBytes, children, bridge: deps.bridge, log, maintenance };
 
   async function dispatch(req: http.IncomingMessage, res: http.ServerResponse, app: string, route: string): Promise<void> {
     if (!checkBasicAuth(req.headers.authorization, deps.token)) {
@@ -94,7 +100,10 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
       return true;
     },
     activeProcesses: () => children.pids(),
-    close: () => children.killAll(),
+    maintenanceIdle: () => maintenance.idle(),
+    close: async () => {
+      await Promise.all([children.killAll(), maintenance.close()]);
+    },
   };
 }
 

@@ -9,6 +9,7 @@ import { gitServerConfig, killProcessGroup, minimalGitEnv, spawnGit } from "./gi
 import type { HookBridge } from "./hook-bridge.js";
 import { NO_CACHE_HEADERS, replyText } from "./http-replies.js";
 import { PushCommandHead, pushTooLargeResult } from "./push-limit.js";
+import type { RepoMaintenance } from "./repo-maintenance.js";
 
 export interface RpcContext {
   readonly hooksDir: string;
@@ -16,6 +17,7 @@ export interface RpcContext {
   readonly children: GitChildren;
   readonly bridge: Pick<HookBridge, "openPush" | "socketPath">;
   readonly log: Logger;
+  readonly maintenance: Pick<RepoMaintenance, "schedule">;
 }
 
 /** The decoder for a request's Content-Encoding, or "unsupported". */
@@ -74,6 +76,7 @@ export function runRpc(
     exited = true;
     session?.close();
     if (code !== 0) log.info({ code, signal, stderr: stderr.trim() }, "git exited with an error");
+    else if (isPush && !replaced) ctx.maintenance.schedule(gitDir);
     void ctx.children
       .exited(child, gitDir, isPush, code === 0)
       .then(undefined, (err: unknown) => log.warn({ err, gitDir }, "quarantine sweep failed"));

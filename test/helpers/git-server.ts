@@ -6,6 +6,7 @@ import type { Builder } from "../../src/build/types.js";
 import { createGitHandler, type GitHandler } from "../../src/git/git-handler.js";
 import { createHookBridge, type HookBridge } from "../../src/git/hook-bridge.js";
 import { installHooks } from "../../src/git/hook-shim.js";
+import type { RepoMaintenanceOptions } from "../../src/git/repo-maintenance.js";
 import { silentLogger } from "../../src/log.js";
 
 export const TEST_TOKEN = "test-token-0123456789";
@@ -27,7 +28,7 @@ export interface TestGitServer {
 }
 
 /** The git layer as main.ts will assemble it, on 127.0.0.1 port 0, with data in `dataDir`. */
-export async function startGitServer(dataDir: string, builder: Builder, options: { maxPushBytes?: number; keepAliveMs?: number } = {}): Promise<TestGitServer> {
+export async function startGitServer(dataDir: string, builder: Builder, options: { maxPushBytes?: number; keepAliveMs?: number; maintenance?: RepoMaintenanceOptions } = {}): Promise<TestGitServer> {
   const log = silentLogger();
   const reposDir = path.join(dataDir, "repos");
   const hooksDir = path.join(dataDir, "hooks");
@@ -43,6 +44,7 @@ export async function startGitServer(dataDir: string, builder: Builder, options:
     log,
     maxPushBytes: options.maxPushBytes ?? 64 * 1024 * 1024,
     onAppCreated: (app) => void created.push(app),
+    maintenance: options.maintenance,
   });
   const requests: TestGitServer["requests"] = [];
   const app = createApp({

@@ -52,7 +52,7 @@ describe.each([
         seen.push(request);
         // More than a pipe holds (64 KiB), in many writes with a NUL the bridge must strip.
         for (let i = 0; i < 1000; i++) output.write(i === 0 ? "-----> building\0\n" : line);
-        return fail ? { buildId: "b1", status: "failed", error: { code: "BUILD_FAILED", message: "compile failed" } } : { buildId: "b1", status: "succeeded" };
+        return fail ? { buildId: "b1", status: "failed", error: { code: "COMPILE_FAILED", message: "compile failed" } } : { buildId: "b1", status: "succeeded" };
       },
     };
     const bridge = createHookBridge({ socketPath: path.join(dir, "hook.sock"), builder, log: silentLogger() });
@@ -90,7 +90,7 @@ describe.each([
       fail = true;
       const failed = await run();
       expect(failed.code).toBe(1);
-      expect(failed.stdout.endsWith(line + "!     BUILD_FAILED: compile failed (build b1)\n")).toBe(true);
+      expect(failed.stdout.endsWith(line + "!     COMPILE_FAILED: compile failed (build b1)\n")).toBe(true);
     } finally {
       await bridge.close();
     }

@@ -1,0 +1,92 @@
+import { setPriority } from "node:os";
+import type { Logger } from "../log.js";
+import { killProcessGroup, minimalGitEnv, spawnGit } from "./git-process.js";
+
+export interface RepoMaintenanceOptions {
+  /** Extra `-c` settings for `git gc` (tests lower gc.autoPackLimit). */
+  readonly gitConfig?: Readonly<Record<string, string>>;
+}
+
+/**
+ * `git gc --auto` for a repo after each push, one repo at a time and off the push path: pushes keep
+ * their packs (receive.unpackLimit=1), so packs pile up until gc's own thresholds (gc.autoPackLimit,
+ * 50 by default) say to repack them into one. Most runs find nothing to do and exit at once.
+ * Running gc while another push arrives is safe (git locks and prunes only old unreachable objects).
+ */
+export class RepoMaintenance {
+  private readonly waiting = new Set<string>();
+  private running: { gitDir: string; pid: number | undefined; done: Promise<void> } | undefined;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly log: Logger,
+    private readonly options: RepoMaintenanceOptions = {},
+  ) {}
+
+  /** Asks for a check of `gitDir`; a repo already waiting is not queued twice. */
+  schedule(gitDir: string): void {
+    if (this.closed) return;
+    this.waiting.add(gitDir);
+    if (!this.running) this.next();
+  }
+
+  /** Resolves once nothing is running or waiting. */
+  idle(): Promise<void> {
+    if (!this.running && this.waiting.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops a running gc (its lock and temp files are git's to clean up) and drops the rest. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.waiting.clear();
+    const running = this.running;
+    if (running) {
+      killProcessGroup(running.pid, 1000);
+      await running.done;
+    }
+  }
+
+  private next(): void {
+    const gitDir = this.waiting.values().next().value;
+    if (gitDir === undefined || this.closed) {
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+      return;
+    }
+    this.waiting.delete(gitDir);
+    const settings = { "gc.autoDetach": "false", ...this.options.gitConfig };
+    const args = [...Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`]), "--git-dir", gitDir, "gc", "--auto", "--quiet"];
+    const started = performance.now();
+    const child = spawnGit(args, minimalGitEnv());
+    // Behind builds and pushes for the CPU: a repack of a large repo can take a while.
+    if (child.pid !== undefined) {
+      try {
+        setPriority(child.pid, 10);
+      } catch {
+        // already gone, or not allowed: it runs at normal priority
+      }
+    }
+    let stderr = "";
+    child.stdout.resume();
+    child.stderr.on("data", (b: Buffer) => (stderr = (stderr + b.toString("utf8")).slice(-2000)));
+    child.stdin.end();
+    const done = new Promise<void>((resolve) => {
+      child.on("error", (err) => {
+        this.log.warn({ err, gitDir }, "could not run git gc");
+        resolve();
+      });
+      child.on("close", (code) => {
+        const ms = Math.round(performance.now() - started);
+        if (code !== 0 && !this.closed) this.log.warn({ gitDir, code, stderr: stderr.trim() }, "git gc --auto failed");
+        else this.log.debug({ gitDir, ms }, "git gc --auto");
+        resolve();
+      });
+    });
+    this.running = { gitDir, pid: child.pid, done };
+    void done.then(() => {
+      this.running = undefined;
+      this.next();
+    });
+  }
+}
