@@ -9,6 +9,7 @@ import { Recorder, type ScenarioResult } from "../lib/report.js";
 import { startSlugforge, type BenchServer } from "../lib/slugforge.js";
 
 const MB = 1024 * 1024;
+const SAME_SETTINGS = " (slugforge's git settings)";
 
 interface Case {
   readonly key: "a" | "b";
@@ -39,6 +40,9 @@ export async function receiveScenario(ctx: BenchContext): Promise<ScenarioResult
   // git's docs recommend and which costs about 12% on 200 MB of blobs); git's defaults are timed too.
   const backend = await startHttpBackend(remotes, { "transfer.fsckObjects": "true" });
   const plainBackend = await startHttpBackend(remotes);
+  // Like for like: also slugforge's receive.unpackLimit=1 (keep every push as its pack; git's
+  // default unpacks pushes under 100 objects into loose objects, deflating every blob again).
+  const sameBackend = await startHttpBackend(remotes, { "transfer.fsckObjects": "true", "receive.unpackLimit": "1" });
   const shared: { receive?: BenchServer; build?: BenchServer } = {};
   const newServer = async (noBuild: boolean): Promise<BenchServer> =>
     startSlugforge({ dataDir: await ctx.tmp.make(noBuild ? "data-nobuild" : "data-noop"), buildpacksDir: BENCH_BUILDPACKS, shipped: ["noop"], noBuild });
@@ -54,11 +58,13 @@ export async function receiveScenario(ctx: BenchContext): Promise<ScenarioResult
         const receiver = fresh ? await newServer(true) : (shared.receive ??= await newServer(true));
         const builder = fresh ? await newServer(false) : (shared.build ??= await newServer(false));
         try {
+          // slugforge's push sits next to the baseline of the target, whichever way round.
           const steps = [
             () => pushHttpBackend(ctx, rec, c, backend, remotes, work),
+            () => pushReceiveOnly(ctx, rec, c, receiver, work),
+            () => pushHttpBackend(ctx, rec, c, sameBackend, remotes, work, SAME_SETTINGS),
             () => pushHttpBackend(ctx, rec, c, plainBackend, remotes, work, " (git's defaults, no fsck)"),
             () => pushFile(ctx, rec, c, remotes, work),
-            () => pushReceiveOnly(ctx, rec, c, receiver, work),
           ];
           for (const step of i % 2 ? [...steps].reverse() : steps) {
             // Each push starts with the last one's 200 MB written out, not still being written back.
@@ -76,6 +82,7 @@ export async function receiveScenario(ctx: BenchContext): Promise<ScenarioResult
           }
         }
         rec.add(`${c.key}: slugforge / http-backend`, "x", rec.last(`${c.label}: slugforge push (no build)`) / rec.last(`${c.label}: git http-backend`));
+        rec.add(`${c.key}: slugforge / http-backend${SAME_SETTINGS}`, "x", rec.last(`${c.label}: slugforge push (no build)`) / rec.last(`${c.label}: git http-backend${SAME_SETTINGS}`));
         rec.add(`${c.key}: slugforge / http-backend with git's defaults`, "x", rec.last(`${c.label}: slugforge push (no build)`) / rec.last(`${c.label}: git http-backend (git's defaults, no fsck)`));
         rec.add(`${c.key}: with the no-op build / http-backend`, "x", rec.last(`${c.label}: slugforge push + no-op build`) / rec.last(`${c.label}: git http-backend`));
       }
@@ -84,9 +91,11 @@ export async function receiveScenario(ctx: BenchContext): Promise<ScenarioResult
   } finally {
     await backend.close();
     await plainBackend.close();
+    await sameBackend.close();
     await shared.receive?.stop();
     await shared.build?.stop();
   }
+  rec.note("git http-backend = git's defaults plus the object checks slugforge makes (transfer.fsckObjects); slugforge also keeps every push as its pack (receive.unpackLimit=1), which the like-for-like line gives http-backend too");
   rec.note("slugforge push (no build) = receive-pack behind slugforge's HTTP handler, auth, the pre-receive hook and bridge, the app lock; the builder accepts at once");
   rec.note("slugforge push + no-op build = the same with the build service and a buildpack that compiles nothing: not part of the target, shown for what a build costs on top");
   return rec.result("receive", [
