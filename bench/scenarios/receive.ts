@@ -5,7 +5,7 @@ import { blobsRepo, manyFilesRepo } from "../lib/git.js";
 import { startHttpBackend, type HttpBackend } from "../lib/http-backend.js";
 import { BENCH_BUILDPACKS } from "../lib/paths.js";
 import { ok } from "../lib/proc.js";
-import { Recorder, type ScenarioResult } from "../lib/report.js";
+import { Recorder, summarize, type ScenarioResult } from "../lib/report.js";
 import { startSlugforge, type BenchServer } from "../lib/slugforge.js";
 
 const MB = 1024 * 1024;
@@ -14,6 +14,8 @@ const SAME_SETTINGS = " (slugforge's git settings)";
 interface Case {
   readonly key: "a" | "b";
   readonly label: string;
+  /** Pushes per remote in one run; the run's sample is their median (a (b) push is ~0.5 s, so one stray process moves it). */
+  readonly reps: number;
   make(dir: string): Promise<void>;
 }
 
@@ -32,8 +34,8 @@ export async function receiveScenario(ctx: BenchContext): Promise<ScenarioResult
   const blobBytes = ctx.quick ? 40 * MB : 200 * MB;
   const fileCount = ctx.quick ? 4000 : 20_000;
   const cases: Case[] = [
-    { key: "a", label: `(a) ${blobBytes / MB} MB blobs`, make: (dir) => blobsRepo(ctx.git, dir, blobBytes, 50) },
-    { key: "b", label: `(b) ${fileCount} files`, make: (dir) => manyFilesRepo(ctx.git, dir, fileCount) },
+    { key: "a", label: `(a) ${blobBytes / MB} MB blobs`, reps: 1, make: (dir) => blobsRepo(ctx.git, dir, blobBytes, 50) },
+    { key: "b", label: `(b) ${fileCount} files`, reps: ctx.quick ? 3 : 5, make: (dir) => manyFilesRepo(ctx.git, dir, fileCount) },
   ];
   const remotes = await ctx.tmp.make("remotes");
   // The baseline checks every object as slugforge's receive-pack does (transfer.fsckObjects, which
@@ -59,18 +61,22 @@ export async function receiveScenario(ctx: BenchContext): Promise<ScenarioResult
         const builder = fresh ? await newServer(false) : (shared.build ??= await newServer(false));
         try {
           // slugforge's push sits next to the baseline of the target, whichever way round.
-          const steps = [
-            () => pushHttpBackend(ctx, rec, c, backend, remotes, work),
-            () => pushReceiveOnly(ctx, rec, c, receiver, work),
-            () => pushHttpBackend(ctx, rec, c, sameBackend, remotes, work, SAME_SETTINGS),
-            () => pushHttpBackend(ctx, rec, c, plainBackend, remotes, work, " (git's defaults, no fsck)"),
-            () => pushFile(ctx, rec, c, remotes, work),
+          const steps: [string, () => Promise<number>][] = [
+            [`${c.label}: git http-backend`, () => pushHttpBackend(ctx, c, backend, remotes, work)],
+            [`${c.label}: slugforge push (no build)`, () => pushReceiveOnly(ctx, rec, c, receiver, work)],
+            [`${c.label}: git http-backend${SAME_SETTINGS}`, () => pushHttpBackend(ctx, c, sameBackend, remotes, work)],
+            [`${c.label}: git http-backend (git's defaults, no fsck)`, () => pushHttpBackend(ctx, c, plainBackend, remotes, work)],
+            [`${c.label}: file:// remote`, () => pushFile(ctx, c, remotes, work)],
           ];
-          for (const step of i % 2 ? [...steps].reverse() : steps) {
-            // Each push starts with the last one's 200 MB written out, not still being written back.
-            await ok("sync", []);
-            await step();
+          const times = new Map<string, number[]>();
+          for (let rep = 0; rep < c.reps; rep++) {
+            for (const [name, push] of (i * c.reps + rep) % 2 ? [...steps].reverse() : steps) {
+              // Each push starts with the last one's 200 MB written out, not still being written back.
+              await ok("sync", []);
+              times.set(name, [...(times.get(name) ?? []), await push()]);
+            }
           }
+          for (const [name, ms] of times) rec.add(name, "ms", summarize(ms, "ms").median);
           await ok("sync", []);
           await pushWithBuild(ctx, rec, c, builder, work);
         } finally {
@@ -105,21 +111,21 @@ export async function receiveScenario(ctx: BenchContext): Promise<ScenarioResult
   ]);
 }
 
-async function pushHttpBackend(ctx: BenchContext, rec: Recorder, c: Case, backend: HttpBackend, remotes: string, work: string, variant = ""): Promise<void> {
+async function pushHttpBackend(ctx: BenchContext, c: Case, backend: HttpBackend, remotes: string, work: string): Promise<number> {
   const name = appName(`hb-${c.key}`);
   const bare = path.join(remotes, `${name}.git`);
   await ctx.git.initBare(bare);
   const r = await ctx.git.push(`${backend.base}/${name}.git`, work);
-  rec.add(`${c.label}: git http-backend${variant}`, "ms", r.ms);
   await rm(bare, { recursive: true, force: true });
+  return r.ms;
 }
 
-async function pushFile(ctx: BenchContext, rec: Recorder, c: Case, remotes: string, work: string): Promise<void> {
+async function pushFile(ctx: BenchContext, c: Case, remotes: string, work: string): Promise<number> {
   const bare = path.join(remotes, `${appName(`file-${c.key}`)}.git`);
   await ctx.git.initBare(bare);
   const r = await ctx.git.push(`file://${bare}`, work);
-  rec.add(`${c.label}: file:// remote`, "ms", r.ms);
   await rm(bare, { recursive: true, force: true });
+  return r.ms;
 }
 
 interface BuildInfo {
@@ -127,19 +133,19 @@ interface BuildInfo {
   phases: { phase: string; ms: number }[];
 }
 
-async function pushReceiveOnly(ctx: BenchContext, rec: Recorder, c: Case, server: BenchServer, work: string): Promise<void> {
+async function pushReceiveOnly(ctx: BenchContext, rec: Recorder, c: Case, server: BenchServer, work: string): Promise<number> {
   const name = appName(`rcv-${c.key}`);
   // Made before the push (its repo too), as the baselines' bare repos are.
   await server.api("POST", "/api/apps", { name });
   const sampling = c.key === "a" ? server.sampleRss() : undefined;
   const r = await ctx.git.push(server.url(name), work);
   const sampledMax = sampling?.();
-  rec.add(`${c.label}: slugforge push (no build)`, "ms", r.ms);
   if (c.key === "a") {
     rec.add("(a) server peak RSS", "MB", server.peakRss() / MB);
     rec.add("(a) server max sampled RSS", "MB", (sampledMax ?? 0) / MB);
   }
   await server.api("DELETE", `/api/apps/${name}`).catch(() => undefined);
+  return r.ms;
 }
 
 async function pushWithBuild(ctx: BenchContext, rec: Recorder, c: Case, server: BenchServer, work: string): Promise<void> {
