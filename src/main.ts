@@ -89,6 +89,10 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     queueDepth: () => buildService.stats().waiting,
     cacheCopies: () => buildService.stats().cacheCopies,
     prepareApp: async (name) => void (await createRepo(reposDir, name)),
+    removeApp: async (name) => {
+      await git.removeRepo(name);
+      await buildService.forgetApp(name);
+    },
   });
 
   const app = createApp({

@@ -25,6 +25,8 @@ export interface ApiDeps {
   readonly cacheCopies?: () => number;
   /** Makes what a new app needs besides its record (its git repo), so its first push need not. */
   readonly prepareApp?: (name: string) => Promise<void>;
+  /** Removes what a deleted app had besides its records (repo, caches); may refuse with APP_BUSY. */
+  readonly removeApp?: (name: string) => Promise<void>;
   /** How often a followed build's output is polled. */
   readonly followIntervalMs?: number;
 }
@@ -49,8 +51,10 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
     sendJson(res, 201, created);
   });
   router.add("GET", "/api/apps/:app", (ctx) => sendJson(ctx.res, 200, store.getApp(app(ctx))));
-  router.add("DELETE", "/api/apps/:app", (ctx) => {
+  router.add("DELETE", "/api/apps/:app", async (ctx) => {
     const name = app(ctx);
+    // Repo and caches first: a push running now refuses the delete before anything is gone.
+    await deps.removeApp?.(name);
     store.deleteApp(name);
     sendJson(ctx.res, 200, { name, deleted: true });
   });

@@ -43,6 +43,8 @@ export interface BuildService extends Builder {
   stats(): { running: number; waiting: number; cacheCopies: number };
   /** Resolves once the background work of builds so far (saving caches, removing containers) is done. */
   idle(): Promise<void>;
+  /** For a deleted app: its background cache work is waited for, its prepared container and kept caches removed. */
+  forgetApp(app: string): Promise<void>;
   /** Waits for background cache work and removes containers prepared for next builds. */
   close(): Promise<void>;
 }
@@ -128,6 +130,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     },
     stats: () => ({ running: queue.running, waiting: queue.waiting, cacheCopies: cachesOf(pipelineDeps).pending() }),
     idle: () => cachesOf(pipelineDeps).idle(),
+    forgetApp: (app) => cachesOf(pipelineDeps).forget(app, pipelineDeps.cacheDir),
     close: () => cachesOf(pipelineDeps).close(),
   };
 }

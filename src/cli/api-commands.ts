@@ -10,6 +10,8 @@ export interface CommandIO {
   readonly out: (text: string) => void;
   readonly raw: NodeJS.WritableStream;
   readonly json: boolean;
+  /** Values of the command's own options (`--name VALUE` or `--name=VALUE`), by name without dashes. */
+  readonly flags: Readonly<Record<string, string>>;
 }
 
 interface CommandSpec {
@@ -17,6 +19,8 @@ interface CommandSpec {
   readonly summary: string;
   /** Positional arguments it needs at the least. */
   readonly min: number;
+  /** Options that take a value, by name without dashes. */
+  readonly flags?: readonly string[];
   readonly run: (api: ApiClient, args: string[], io: CommandIO) => Promise<number>;
 }
 
@@ -50,6 +54,19 @@ export const API_COMMANDS: Readonly<Record<string, CommandSpec>> = {
     run: async (api, [name], io) => {
       const created = await api.send<Row>("POST", "/api/apps", { name });
       return show(created, io, `created ${name}; push to it with: git remote add paas <server>/${name}.git`);
+    },
+  },
+  "apps:destroy": {
+    usage: "apps:destroy NAME --confirm NAME [--json]",
+    summary: "delete an app: its records, builds, releases, git repo and build caches (slugs other apps share stay)",
+    min: 1,
+    flags: ["confirm"],
+    run: async (api, [name], io) => {
+      if (io.flags.confirm !== name) {
+        throw new UsageError(`this deletes ${name} for good (its git repo, builds, releases and caches); to go on, repeat its name: --confirm ${name}`);
+      }
+      const deleted = await api.send<Row>("DELETE", app(name!));
+      return show(deleted, io, `deleted ${name}`);
     },
   },
   config: {

@@ -72,7 +72,21 @@ async function apiCommand(name: string, args: string[], env: NodeJS.ProcessEnv):
     return 0;
   }
   const json = args.includes("--json");
-  const positional = args.filter((a) => a !== "--json");
+  const flags: Record<string, string> = {};
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (arg === "--json") continue;
+    if (m && spec.flags?.includes(m[1]!)) {
+      const value = m[2] ?? args[++i];
+      if (value === undefined) {
+        console.error(`--${m[1]} needs a value\nUsage: slugforge ${spec.usage}`);
+        return 2;
+      }
+      flags[m[1]!] = value;
+    } else positional.push(arg);
+  }
   const unknown = positional.find((a) => a.startsWith("--"));
   if (unknown || positional.length < spec.min) {
     console.error(`${unknown ? `unknown option ${unknown}\n` : ""}Usage: slugforge ${spec.usage}`);
@@ -87,7 +101,7 @@ async function apiCommand(name: string, args: string[], env: NodeJS.ProcessEnv):
     return 2;
   }
   try {
-    return await spec.run(createApiClient(url, token), positional, { out: (t) => console.log(t), raw: process.stdout, json });
+    return await spec.run(createApiClient(url, token), positional, { out: (t) => console.log(t), raw: process.stdout, json, flags });
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`${err.message}\nUsage: slugforge ${spec.usage}`);

@@ -35,6 +35,11 @@ export class GitChildren {
     if (swept.length > 0) this.onSweep(gitDir, swept);
   }
 
+  /** How many receive-packs are running in the repo now. */
+  pushesIn(gitDir: string): number {
+    return this.pushesByRepo.get(gitDir) ?? 0;
+  }
+
   pids(): number[] {
     return [...this.running].map((c) => c.pid).filter((p): p is number => p !== undefined);
   }

@@ -4,6 +4,8 @@ import type { Logger } from "../log.js";
 import { advertiseRefs } from "./advertise.js";
 import { isValidAppName, parseGitPath, parseService, validGitProtocol, type GitService } from "./app-path.js";
 import { checkBasicAuth } from "../auth/token-auth.js";
+import { SlugforgeError } from "../errors.js";
+import { discardDir } from "../util/discard-dir.js";
 import { GitChildren } from "./git-children.js";
 import type { HookBridge } from "./hook-bridge.js";
 import { replyText, replyUnauthorized } from "./http-replies.js";
@@ -18,7 +20,7 @@ export interface GitHandlerDeps {
   readonly hooksDir: string;
   /** The API token: the HTTP Basic password for every git request. */
   readonly token: string;
-  readonly bridge: Pick<HookBridge, "openPush" | "socketPath">;
+  readonly bridge: Pick<HookBridge, "openPush" | "socketPath" | "locks">;
   readonly log: Logger;
   /** receive.maxInputSize, and the byte count past which a push is answered PUSH_TOO_LARGE. */
   readonly maxPushBytes: number;
@@ -33,6 +35,11 @@ export interface GitHandler {
   handle(req: http.IncomingMessage, res: http.ServerResponse): boolean;
   /** Pids (= process group ids) of the git processes running now. */
   activeProcesses(): number[];
+  /**
+   * Deletes the app's repo, at once for every later request (a next push starts a new one); false
+   * when there was none. APP_BUSY while a push to the app is being received, waits or builds.
+   */
+  removeRepo(app: string): Promise<boolean>;
   /** Resolves when no repo maintenance (git gc --auto after pushes) is running or waiting. */
   maintenanceIdle(): Promise<void>;
   /** Kills running git processes (their pushes fail) and maintenance, and waits for them. */
@@ -101,6 +108,15 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
     },
     activeProcesses: () => children.pids(),
     maintenanceIdle: () => maintenance.idle(),
+    async removeRepo(app) {
+      const dir = repoPath(deps.reposDir, app);
+      const real = await realpath(dir).catch(() => undefined);
+      if (real === undefined) return false;
+      if (children.pushesIn(real) > 0 || deps.bridge.locks.depth(app) > 0) {
+        throw new SlugforgeError("APP_BUSY", `a push to ${app} is being received or built; the app was not deleted`);
+      }
+      return discardDir(dir);
+    },
     close: async () => {
       await Promise.all([children.killAll(), maintenance.close()]);
     },

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
+import { sweepDiscarded } from "../util/discard-dir.js";
 import { runChecked } from "../util/run-process.js";
 import { minimalGitEnv } from "./git-process.js";
 
@@ -64,8 +65,9 @@ export async function sweepQuarantine(gitDir: string): Promise<string[]> {
   return stale.map((n) => path.join(objects, n));
 }
 
-/** At startup nothing runs yet, so every repo's leftover quarantine is stale. */
+/** At startup nothing runs yet, so every repo's leftover quarantine is stale, as is a half-deleted repo. */
 export async function sweepAllQuarantines(reposDir: string): Promise<string[]> {
+  await sweepDiscarded(reposDir);
   let names: string[];
   try {
     names = await readdir(reposDir);

@@ -2,6 +2,7 @@ import { chmod, chown, lstat, mkdir, readdir, rename, rm, rmdir } from "node:fs/
 import path from "node:path";
 import type { Container, ContainerSpec, CreatedContainer } from "../../docker/container-runtime.js";
 import { SlugforgeError } from "../../errors.js";
+import { discardDir, isDiscarded, sweepDiscarded } from "../../util/discard-dir.js";
 import { runProcess } from "../../util/run-process.js";
 import type { BuildContext, PipelineDeps, Phase } from "../build-context.js";
 import { BUILD_UID, buildEnv, runInBuild, SERVER_LABEL } from "../container-exec.js";
@@ -97,6 +98,18 @@ export class BuildCaches {
     if (found.specKey === specKey && found.imageId === imageId) return found.created;
     await found.created.remove();
     return undefined;
+  }
+
+  /**
+   * Forgets a deleted app: waits for its background work, removes its prepared container and its
+   * kept caches (`<cacheDir>/<app>`).
+   */
+  async forget(app: string, cacheDir: string): Promise<void> {
+    await this.settled(app);
+    const prepared = this.prepared.get(app);
+    this.prepared.delete(app);
+    await prepared?.created.remove();
+    await discardDir(path.join(cacheDir, app));
   }
 
   /** Resolves once there is no background work left. */
@@ -327,8 +340,9 @@ async function keep(ctx: BuildContext, from: string, key: string, how: "rename" 
 
 /** Working copies, replaced caches and half-made copies a stopped process left: call at start, before builds. */
 export async function sweepCacheWork(cacheDir: string): Promise<number> {
-  let removed = 0;
+  let removed = await sweepDiscarded(cacheDir);
   for (const app of await readdir(cacheDir).catch(() => [] as string[])) {
+    if (isDiscarded(app)) continue;
     for (const name of await readdir(path.join(cacheDir, app)).catch(() => [] as string[])) {
       if (/^\.(work-|old-)/.test(name) || /\.tmp-/.test(name)) {
         await rm(path.join(cacheDir, app, name), { recursive: true, force: true });

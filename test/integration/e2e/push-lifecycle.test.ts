@@ -3,9 +3,11 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDockerRuntime } from "../../../src/docker/dockerode-runtime.js";
+import { readdir } from "node:fs/promises";
 import { runChecked } from "../../../src/util/run-process.js";
 import { GitClient } from "../../helpers/git-client.js";
 import { tmpDirs } from "../../helpers/tmp-dir.js";
+import { until } from "../../helpers/until.js";
 import { startServer, type RunningServer } from "./server.js";
 
 const FIXTURE_BUILDPACKS = path.resolve(import.meta.dirname, "../../fixtures/buildpacks");
@@ -14,6 +16,7 @@ const runtime = createDockerRuntime();
 let server: RunningServer;
 let git: GitClient;
 let slowUrl: string;
+let cacherUrl: string;
 
 /** A fixture buildpack as its own git repo, for a file:// buildpack URL. */
 async function buildpackRepo(name: string): Promise<string> {
@@ -41,6 +44,7 @@ beforeAll(async () => {
   git = new GitClient(await dirs.make("sf-e2e-home-"));
   server = await startServer(await dirs.make("sf-e2e-data-"));
   slowUrl = await buildpackRepo("slow");
+  cacherUrl = await buildpackRepo("cacher");
 });
 afterAll(async () => {
   await server?.close();
@@ -115,5 +119,54 @@ describe("push lifecycle with a real engine", () => {
     for (const app of ["twin-a", "twin-b"]) {
       expect((await server.api<unknown[]>("GET", `/api/apps/${app}/releases`)).body).toHaveLength(1);
     }
+  });
+
+  it("deleting an app removes its repo, caches and prepared container, refuses while a push builds, and the name starts afresh", async () => {
+    const name = "doomed";
+    expect((await server.api("POST", "/api/apps", { name })).status).toBe(201);
+    await server.api("PATCH", `/api/apps/${name}/config-vars`, { BUILDPACK_URL: cacherUrl });
+    const work = await dirs.make("sf-e2e-doomed-");
+    await git.initRepo(work);
+    await git.commit(work, "CACHE", "\n", "cacher detects this");
+    const first = await git.run(["push", server.url(name), "main"], work);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain("Cache count was 0");
+    const cacheDir = path.join(server.dataDir, "cache", name);
+    // After the push is answered the server keeps the cache and prepares the next build's container.
+    const idle = async (): Promise<boolean> => /^slugforge_cache_copies_pending 0$/m.test((await server.api<string>("GET", "/metrics")).body);
+    await until(idle, 60_000);
+    expect((await readdir(cacheDir)).some((n) => !n.startsWith(".") && !n.endsWith(".json"))).toBe(true);
+    const prepared = (): Promise<string[]> => runtime.listContainers(`org.slugforge.prepared-for=${name}`);
+    // Layer mode (a local overlay2 engine) makes the next container ahead of time; mount mode does not.
+    expect(await prepared()).toHaveLength((await runtime.layerAccess()) ? 1 : 0);
+
+    // A push being built holds the app: the delete is refused and the push goes through.
+    await server.api("PATCH", `/api/apps/${name}/config-vars`, { BUILDPACK_URL: slowUrl });
+    await git.commit(work, "SLOW", "3\n", "slow build");
+    const busy = git.spawnTimed(["push", server.url(name), "main"], work);
+    await until(() => busy.lines.some((l) => l.text.includes("Starting slow compile")), 60_000);
+    const refused = await server.api<{ id: string }>("DELETE", `/api/apps/${name}`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.id).toBe("APP_BUSY");
+    expect((await busy.done).code).toBe(0);
+
+    await server.api("PATCH", `/api/apps/${name}/config-vars`, { BUILDPACK_URL: cacherUrl });
+    const deleted = await server.api("DELETE", `/api/apps/${name}`);
+    expect(deleted.status).toBe(200);
+    expect((await server.api("GET", `/api/apps/${name}`)).status).toBe(404);
+    expect((await readdir(path.join(server.dataDir, "repos"))).filter((n) => n.includes(name))).toEqual([]);
+    expect((await readdir(path.join(server.dataDir, "cache"))).filter((n) => n.includes(name))).toEqual([]);
+    expect(await prepared()).toEqual([]);
+
+    // The same name again: a new repo (no "fetch first" against the old history), no old cache, no old builds.
+    const fresh = await dirs.make("sf-e2e-reborn-");
+    await git.initRepo(fresh);
+    await git.commit(fresh, "CACHE", "another\n", "another history");
+    expect((await server.api("POST", "/api/apps", { name })).status).toBe(201);
+    await server.api("PATCH", `/api/apps/${name}/config-vars`, { BUILDPACK_URL: cacherUrl });
+    const reborn = await git.run(["push", server.url(name), "main"], fresh);
+    expect(reborn.code, reborn.stderr).toBe(0);
+    expect(reborn.stderr).toContain("Cache count was 0");
+    expect((await server.api<unknown[]>("GET", `/api/apps/${name}/builds`)).body).toHaveLength(1);
   });
 });

@@ -138,6 +138,14 @@ describe("the server as a process, with the CLI", () => {
       const output = await cli(child, ["builds:output", builds[0]!.id]);
       expect(output.stdout).toContain("Writing static files");
       expect(output.stdout).not.toContain(SECRET);
+      const unconfirmed = await cli(child, ["apps:destroy", "repro-b"]);
+      expect(unconfirmed.code).toBe(2);
+      expect(unconfirmed.stderr).toContain("--confirm repro-b");
+      const destroyed = await cli(child, ["apps:destroy", "repro-b", "--confirm", "repro-b"]);
+      expect(destroyed.code, destroyed.stderr).toBe(0);
+      expect(destroyed.stdout).toContain("deleted repro-b");
+      expect((JSON.parse((await cli(child, ["apps", "--json"])).stdout) as { name: string }[]).map((a) => a.name)).not.toContain("repro-b");
+      expect((await cli(child, ["apps:destroy", "repro-b", "--confirm=repro-b"])).code).toBe(1);
       expect(child.stderr()).toContain('"msg":"listening"');
       expect(child.stderr()).not.toContain(SECRET);
     } finally {

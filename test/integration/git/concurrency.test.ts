@@ -4,6 +4,7 @@ import { FakeBuilder } from "../../helpers/fake-builder.js";
 import { GitClient } from "../../helpers/git-client.js";
 import { startGitServer, type TestGitServer } from "../../helpers/git-server.js";
 import { tmpDirs } from "../../helpers/tmp-dir.js";
+import { until } from "../../helpers/until.js";
 
 const dirs = tmpDirs();
 let server: TestGitServer;
@@ -23,13 +24,6 @@ async function serverRef(app: string): Promise<string> {
   return client.ok(["--git-dir", path.join(server.reposDir, `${app}.git`), "rev-parse", "refs/heads/main"], server.dataDir);
 }
 
-async function until(check: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("concurrent pushes", () => {
   it("a second push to the same app waits, is told its position, then is rejected as stale without building", async () => {

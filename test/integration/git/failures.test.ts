@@ -10,6 +10,7 @@ import { FakeBuilder } from "../../helpers/fake-builder.js";
 import { GitClient } from "../../helpers/git-client.js";
 import { startGitServer, TEST_TOKEN, type TestGitServer } from "../../helpers/git-server.js";
 import { tmpDirs } from "../../helpers/tmp-dir.js";
+import { until } from "../../helpers/until.js";
 
 const dirs = tmpDirs();
 let server: TestGitServer;
@@ -26,13 +27,6 @@ afterAll(async () => {
   await dirs.cleanup();
 });
 
-async function until(check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function serverRef(app: string): Promise<string | undefined> {
   const r = await client.run(["--git-dir", path.join(server.reposDir, `${app}.git`), "rev-parse", "--verify", "-q", "refs/heads/main"], server.dataDir);

@@ -6,6 +6,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createApiHandler } from "../../../src/api/api-handler.js";
+import { SlugforgeError } from "../../../src/errors.js";
 import { silentLogger } from "../../../src/log.js";
 import { openSqliteStore } from "../../../src/store/sqlite-store.js";
 import type { MetadataStore } from "../../../src/store/types.js";
@@ -17,16 +18,24 @@ describe("HTTP API", () => {
   let store: MetadataStore;
   let server: http.Server;
   let base: string;
+  let removed: string[];
+  let busy: boolean;
 
   beforeEach(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "sf-api-"));
     store = openSqliteStore(path.join(dir, "meta.db"));
+    removed = [];
+    busy = false;
     const handler = createApiHandler({
       token: TOKEN,
       store,
       log: silentLogger(),
       queueDepth: () => 3,
       followIntervalMs: 20,
+      removeApp: async (name) => {
+        if (busy) throw new SlugforgeError("APP_BUSY", `a push to ${name} is being received or built; the app was not deleted`);
+        removed.push(name);
+      },
       slugs: { get: async (id) => (id === "sha256:aa" ? Readable.from([Buffer.from("slug-bytes")]) : undefined) },
     });
     server = http.createServer((req, res) => {
@@ -72,6 +81,23 @@ describe("HTTP API", () => {
     const blob = await call("GET", "/api/slugs/sha256:aa/blob");
     expect(await blob.text()).toBe("slug-bytes");
     expect((await call("GET", "/api/slugs/sha256:zz")).status).toBe(404);
+  });
+
+  it("deletes an app with its repo and caches, but not while a push to it runs", async () => {
+    expect((await call("POST", "/api/apps", { name: "doomed" })).status).toBe(201);
+    busy = true;
+    const refused = await call("DELETE", "/api/apps/doomed");
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({ id: "APP_BUSY" });
+    expect((await call("GET", "/api/apps/doomed")).status).toBe(200);
+    busy = false;
+    const deleted = await call("DELETE", "/api/apps/doomed");
+    expect(deleted.status).toBe(200);
+    expect(await deleted.json()).toEqual({ name: "doomed", deleted: true });
+    expect(removed).toEqual(["doomed"]);
+    expect((await call("GET", "/api/apps/doomed")).status).toBe(404);
+    expect((await call("DELETE", "/api/apps/doomed")).status).toBe(404);
+    expect(removed).toEqual(["doomed"]);
   });
 
   it("follows a running build's output until it ends", async () => {

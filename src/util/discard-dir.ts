@@ -1,0 +1,34 @@
+import { randomBytes } from "node:crypto";
+import { readdir, rename, rm } from "node:fs/promises";
+import path from "node:path";
+
+const PREFIX = ".deleted-";
+
+/**
+ * Removes a folder tree so that it is gone at once for everyone else: it is first renamed to a
+ * hidden sibling (`.deleted-<name>-<random>`), then deleted. A crash in between leaves only the
+ * hidden sibling, which sweepDiscarded removes at the next start. False when there was nothing.
+ */
+export async function discardDir(dir: string): Promise<boolean> {
+  const aside = path.join(path.dirname(dir), `${PREFIX}${path.basename(dir)}-${randomBytes(6).toString("hex")}`);
+  try {
+    await rename(dir, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+  await rm(aside, { recursive: true, force: true, maxRetries: 3 });
+  return true;
+}
+
+/** Removes what discardDir left in `parent` when it was stopped half way; the count removed. */
+export async function sweepDiscarded(parent: string): Promise<number> {
+  const names = (await readdir(parent).catch(() => [] as string[])).filter((n) => n.startsWith(PREFIX));
+  await Promise.all(names.map((n) => rm(path.join(parent, n), { recursive: true, force: true, maxRetries: 3 })));
+  return names.length;
+}
+
+/** Whether a name in a folder is one discardDir is still removing. */
+export function isDiscarded(name: string): boolean {
+  return name.startsWith(PREFIX);
+}

@@ -1,0 +1,31 @@
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { discardDir, sweepDiscarded } from "../../../src/util/discard-dir.js";
+
+let root: string;
+beforeEach(async () => {
+  root = await mkdtemp(path.join(tmpdir(), "sf-discard-"));
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+it("removes a tree and leaves nothing beside it; false when there was none", async () => {
+  await mkdir(path.join(root, "app.git", "objects"), { recursive: true });
+  await writeFile(path.join(root, "app.git", "objects", "x"), "x");
+  await mkdir(path.join(root, "other.git"));
+  expect(await discardDir(path.join(root, "app.git"))).toBe(true);
+  expect(await readdir(root)).toEqual(["other.git"]);
+  expect(await discardDir(path.join(root, "app.git"))).toBe(false);
+});
+
+it("sweeps what a stopped removal left, and only that", async () => {
+  await mkdir(path.join(root, ".deleted-app.git-0a1b2c", "objects"), { recursive: true });
+  await mkdir(path.join(root, "app.git"));
+  await mkdir(path.join(root, ".tmp-app-1"));
+  expect(await sweepDiscarded(root)).toBe(1);
+  expect((await readdir(root)).sort()).toEqual([".tmp-app-1", "app.git"]);
+  expect(await sweepDiscarded(path.join(root, "missing"))).toBe(0);
+});
