@@ -219,7 +219,11 @@ export const cacheRestorePhase: Phase = {
       }
       return;
     }
-    // The layer is the running container's: folders not there yet are made inside.
+    // Caches copied into the layer before the container started are there already (seen from the
+    // host, a folder the build removed would be a whiteout, not a folder); the rest are made inside,
+    // as the layer is the running container's now.
+    const layerDir = cache.layerDir;
+    if (layerDir && (await Promise.all(ctx.buildpacks.map((b) => isDir(path.join(layerDir, b.key))))).every(Boolean)) return;
     const dirs = ctx.buildpacks.map((b) => b.cacheDir);
     const code = await runInBuild(ctx, ["sh", "-c", 'for d in "$@"; do [ -d "$d" ] || mkdir -m 700 "$d"; done', "mkdirs", ...dirs], buildEnv(ctx));
     if (code !== 0) throw new SlugforgeError("INTERNAL", `making the cache folders failed (exit ${code})`);

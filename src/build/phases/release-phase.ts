@@ -15,9 +15,9 @@ const NO_PROCFILE = 3;
 export const releasePhase: Phase = {
   name: "release",
   async run(ctx) {
-    const release = await runRelease(ctx);
+    // Two execs at once: each costs a round trip to the engine.
+    const [release, procfile] = await Promise.all([runRelease(ctx), readProcfile(ctx)]);
     ctx.release = release;
-    const procfile = await readProcfile(ctx);
     ctx.out.step("Discovering process types");
     const declared = procfile ? Object.keys(procfile) : [];
     ctx.out.detail(`Procfile declares types     -> ${declared.length > 0 ? declared.join(", ") : "(none)"}`);
