@@ -1,4 +1,5 @@
 import { setPriority } from "node:os";
+import PQueue from "p-queue";
 import type { Logger } from "../log.js";
 import { killProcessGroup, minimalGitEnv, spawnGit } from "./git-process.js";
 
@@ -14,10 +15,11 @@ export interface RepoMaintenanceOptions {
  * Running gc while another push arrives is safe (git locks and prunes only old unreachable objects).
  */
 export class RepoMaintenance {
+  private readonly queue = new PQueue({ concurrency: 1 });
+  /** Repos queued and not started yet: a push to one of them needs no second run. */
   private readonly waiting = new Set<string>();
-  private running: { gitDir: string; pid: number | undefined; done: Promise<void> } | undefined;
+  private runningPid: number | undefined;
   private closed = false;
-  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly log: Logger,
@@ -26,39 +28,34 @@ export class RepoMaintenance {
 
   /** Asks for a check of `gitDir`; a repo already waiting is not queued twice. */
   schedule(gitDir: string): void {
-    if (this.closed) return;
+    if (this.closed || this.waiting.has(gitDir)) return;
     this.waiting.add(gitDir);
-    if (!this.running) this.next();
+    void this.queue.add(async () => {
+      this.waiting.delete(gitDir);
+      await this.gc(gitDir);
+    });
   }
 
   /** Resolves once nothing is running or waiting. */
   idle(): Promise<void> {
-    if (!this.running && this.waiting.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.queue.onIdle();
   }
 
   /** Stops a running gc (its lock and temp files are git's to clean up) and drops the rest. */
   async close(): Promise<void> {
     this.closed = true;
+    this.queue.clear();
     this.waiting.clear();
-    const running = this.running;
-    if (running) {
-      killProcessGroup(running.pid, 1000);
-      await running.done;
-    }
+    killProcessGroup(this.runningPid, 1000);
+    await this.queue.onIdle();
   }
 
-  private next(): void {
-    const gitDir = this.waiting.values().next().value;
-    if (gitDir === undefined || this.closed) {
-      for (const resolve of this.idleWaiters.splice(0)) resolve();
-      return;
-    }
-    this.waiting.delete(gitDir);
+  private gc(gitDir: string): Promise<void> {
     const settings = { "gc.autoDetach": "false", ...this.options.gitConfig };
     const args = [...Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`]), "--git-dir", gitDir, "gc", "--auto", "--quiet"];
     const started = performance.now();
     const child = spawnGit(args, minimalGitEnv());
+    this.runningPid = child.pid;
     // Behind builds and pushes for the CPU: a repack of a large repo can take a while.
     if (child.pid !== undefined) {
       try {
@@ -71,22 +68,18 @@ export class RepoMaintenance {
     child.stdout.resume();
     child.stderr.on("data", (b: Buffer) => (stderr = (stderr + b.toString("utf8")).slice(-2000)));
     child.stdin.end();
-    const done = new Promise<void>((resolve) => {
+    return new Promise<void>((resolve) => {
       child.on("error", (err) => {
         this.log.warn({ err, gitDir }, "could not run git gc");
         resolve();
       });
       child.on("close", (code) => {
+        this.runningPid = undefined;
         const ms = Math.round(performance.now() - started);
         if (code !== 0 && !this.closed) this.log.warn({ gitDir, code, stderr: stderr.trim() }, "git gc --auto failed");
         else this.log.debug({ gitDir, ms }, "git gc --auto");
         resolve();
       });
-    });
-    this.running = { gitDir, pid: child.pid, done };
-    void done.then(() => {
-      this.running = undefined;
-      this.next();
     });
   }
 }
