@@ -27,8 +27,3 @@ export async function sweepDiscarded(parent: string): Promise<number> {
   await Promise.all(names.map((n) => rm(path.join(parent, n), { recursive: true, force: true, maxRetries: 3 })));
   return names.length;
 }
-
-/** Whether a name in a folder is one discardDir is still removing. */
-export function isDiscarded(name: string): boolean {
-  return name.startsWith(PREFIX);
-}

@@ -2,7 +2,7 @@ import { chmod, chown, lstat, mkdir, readdir, rename, rm, rmdir } from "node:fs/
 import path from "node:path";
 import type { Container, ContainerSpec, CreatedContainer } from "../../docker/container-runtime.js";
 import { SlugforgeError } from "../../errors.js";
-import { discardDir, isDiscarded, sweepDiscarded } from "../../util/discard-dir.js";
+import { discardDir, sweepDiscarded } from "../../util/discard-dir.js";
 import { runProcess } from "../../util/run-process.js";
 import type { BuildContext, PipelineDeps, Phase } from "../build-context.js";
 import { BUILD_UID, buildEnv, runInBuild, SERVER_LABEL } from "../container-exec.js";
@@ -346,7 +346,6 @@ async function keep(ctx: BuildContext, from: string, key: string, how: "rename" 
 export async function sweepCacheWork(cacheDir: string): Promise<number> {
   let removed = await sweepDiscarded(cacheDir);
   for (const app of await readdir(cacheDir).catch(() => [] as string[])) {
-    if (isDiscarded(app)) continue;
     for (const name of await readdir(path.join(cacheDir, app)).catch(() => [] as string[])) {
       if (/^\.(work-|old-)/.test(name) || /\.tmp-/.test(name)) {
         await rm(path.join(cacheDir, app, name), { recursive: true, force: true });
