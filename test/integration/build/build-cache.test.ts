@@ -1,8 +1,8 @@
 import { readdir } from "node:fs/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PREPARED_LABEL } from "../../../src/build/phases/cache-phase.js";
 import type { ContainerRuntime } from "../../../src/docker/container-runtime.js";
-import { bareRepoWithCommit, captureOutput, readSlug, slugFile, request, runtime, tempDir, testService } from "./helpers.js";
+import { bareRepoWithCommit, captureOutput, readSlug, slugFile, request, runtime, suiteTempDir, testService } from "./helpers.js";
 
 /** The real engine, but saying it gives no access to containers' layers: the caches are bind-mounted copies. */
 const mountOnly: ContainerRuntime = { ...runtime, layerAccess: async () => false };
@@ -11,11 +11,7 @@ describe.each([
   { mode: "layer", engine: runtime, links: "can" },
   { mode: "mount", engine: mountOnly, links: "cannot" },
 ])("build cache in $mode mode (real Docker)", ({ mode, engine, links }) => {
-  let root: { dir: string; cleanup(): Promise<void> };
-  beforeAll(async () => {
-    root = await tempDir();
-  });
-  afterAll(async () => root.cleanup());
+  const root = suiteTempDir();
 
   it("is kept between successful builds and left untouched by a failed one", async () => {
     expect(await engine.layerAccess()).toBe(mode === "layer");
@@ -55,11 +51,7 @@ describe.each([
 });
 
 describe("build containers made ahead of time (real Docker, layer mode)", () => {
-  let root: { dir: string; cleanup(): Promise<void> };
-  beforeAll(async () => {
-    root = await tempDir();
-  });
-  afterAll(async () => root.cleanup());
+  const root = suiteTempDir();
 
   it("makes the app's next build container ahead of time, with the cache in it", async () => {
     expect(await runtime.layerAccess()).toBe(true);

@@ -1,13 +1,9 @@
 import { PassThrough } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bareRepoWithCommit, buildContainers, captureOutput, readSlug, slugFile, request, tempDir, testService } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { bareRepoWithCommit, buildContainers, captureOutput, readSlug, slugFile, request, suiteTempDir, testService } from "./helpers.js";
 
 describe("build contract (real Docker, fixture buildpacks)", () => {
-  let root: { dir: string; cleanup(): Promise<void> };
-  beforeAll(async () => {
-    root = await tempDir();
-  });
-  afterAll(async () => root.cleanup());
+  const root = suiteTempDir();
 
   it("runs detect/compile/release with exactly the Heroku contract and writes an ./app slug", async () => {
     process.env.SLUGFORGE_LEAK_CHECK = "server-secret";

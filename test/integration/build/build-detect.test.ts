@@ -1,12 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bareRepoWithCommit, buildContainers, captureOutput, request, tempDir, testService } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { bareRepoWithCommit, buildContainers, captureOutput, request, suiteTempDir, testService } from "./helpers.js";
 
 describe("detect and release failures (real Docker)", () => {
-  let root: { dir: string; cleanup(): Promise<void> };
-  beforeAll(async () => {
-    root = await tempDir();
-  });
-  afterAll(async () => root.cleanup());
+  const root = suiteTempDir();
 
   it("NO_BUILDPACK_DETECTED names the app root's files and the buildpacks tried", async () => {
     const repo = await bareRepoWithCommit(`${root.dir}/none`, { "index.php": "<?php", "README.md": "hi" });

@@ -1,12 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bareRepoWithCommit, buildContainers, captureOutput, request, runtime, tempDir, testService } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { bareRepoWithCommit, buildContainers, captureOutput, request, runtime, suiteTempDir, testService } from "./helpers.js";
 
 describe("build lifecycle: streaming, timeout, cancel, queue (real Docker)", () => {
-  let root: { dir: string; cleanup(): Promise<void> };
-  beforeAll(async () => {
-    root = await tempDir();
-  });
-  afterAll(async () => root.cleanup());
+  const root = suiteTempDir();
 
   it("streams compile output as it is produced, bytes intact", async () => {
     const repo = await bareRepoWithCommit(`${root.dir}/stream`, { SLOW: "3" });

@@ -1,14 +1,13 @@
 import { cp } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FIXTURE_BUILDPACKS, bareRepoWithCommit, captureOutput, git, readSlug, slugFile, request, tempDir, testService, writeFiles } from "./helpers.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { FIXTURE_BUILDPACKS, bareRepoWithCommit, captureOutput, git, readSlug, slugFile, request, suiteTempDir, testService, writeFiles } from "./helpers.js";
 
 describe("app-chosen buildpacks (real Docker, git buildpacks over file://)", () => {
-  let root: { dir: string; cleanup(): Promise<void> };
+  const root = suiteTempDir();
   let bpRepo: string;
   let v1: string;
   beforeAll(async () => {
-    root = await tempDir();
     // A buildpack in git: VERSION 1 tagged v1, then VERSION 2 on main.
     bpRepo = path.join(root.dir, "versioned-buildpack");
     await cp(path.join(FIXTURE_BUILDPACKS, "versioned"), bpRepo, { recursive: true });
@@ -22,7 +21,6 @@ describe("app-chosen buildpacks (real Docker, git buildpacks over file://)", () 
     await writeFiles(bpRepo, { VERSION: "2\n" });
     git(["commit", "--quiet", "-am", "v2"], at);
   });
-  afterAll(async () => root.cleanup());
 
   it(".buildpacks runs several in order, sourcing each export before the next compile but not before release", async () => {
     const repo = await bareRepoWithCommit(`${root.dir}/multi`, { ".buildpacks": "# mine\nexporter\n\nrecorder\n", RECORD: "" });

@@ -2,15 +2,11 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { createFsSlugStore } from "../../../src/slug/fs-slug-store.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bareRepoWithCommit, captureOutput, git, readSlug, slugFile, request, tempDir, testService, writeFiles } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { bareRepoWithCommit, captureOutput, git, readSlug, slugFile, request, suiteTempDir, testService, writeFiles } from "./helpers.js";
 
 describe("source and slug edges (real Docker, real git)", () => {
-  let root: { dir: string; cleanup(): Promise<void> };
-  beforeAll(async () => {
-    root = await tempDir();
-  });
-  afterAll(async () => root.cleanup());
+  const root = suiteTempDir();
 
   it("builds a commit that exists only in git's quarantine (pre-receive)", async () => {
     const base = await bareRepoWithCommit(`${root.dir}/q`, { "old.txt": "old" });

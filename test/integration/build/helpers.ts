@@ -7,6 +7,7 @@ import { pipeline } from "node:stream/promises";
 import { Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import tar from "tar-stream";
+import { afterAll, beforeAll } from "vitest";
 import { createBuildService, type BuildService } from "../../../src/build/build-service.js";
 import type { BuildOutput, BuildRequest } from "../../../src/build/types.js";
 import { parseConfig, type Config } from "../../../src/config/parse-config.js";
@@ -23,6 +24,21 @@ export type Files = Record<string, string | { content: string; mode: number }>;
 export async function tempDir(prefix = "slugforge-build-"): Promise<{ dir: string; cleanup(): Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** A temp folder for the enclosing describe block: made before its first test (and its later beforeAll hooks), removed after. */
+export function suiteTempDir(): { readonly dir: string } {
+  let made: { dir: string; cleanup(): Promise<void> } | undefined;
+  beforeAll(async () => {
+    made = await tempDir();
+  });
+  afterAll(async () => made?.cleanup());
+  return {
+    get dir() {
+      if (!made) throw new Error("suiteTempDir: used before the suite's beforeAll ran");
+      return made.dir;
+    },
+  };
 }
 
 export function git(args: string[], env: Record<string, string> = {}): string {
