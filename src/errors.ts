@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   DOCKER_UNAVAILABLE: { status: 503, user: false, hint: "Start the Docker engine (`slugforge setup` does it on Debian as root) and check DOCKER_HOST." },
   STACK_MISSING: { status: 503, user: false, hint: "Build the stack images with `slugforge stack build`." },
   HOST_SETUP_FAILED: { status: 500, user: false, hint: "Install what is named above by hand, or set SLUGFORGE_SKIP_HOST_SETUP=1 if you manage Docker yourself." },
+  STORAGE_FULL: { status: 507, user: false, hint: "Free space where the server keeps its data (old build caches under <data>/cache, unused Docker images), or lower SLUGFORGE_MIN_FREE_BYTES." },
+  BUILD_CONTAINER_LOST: { status: 503, user: false, hint: "Something outside the build stopped or removed its container (docker rm, an engine restart); push again, and check what touches the engine." },
   INTERRUPTED: { status: 500, user: false, hint: "The server stopped while this build ran; push again." },
   INTERNAL: { status: 500, user: false, hint: "This is a bug in slugforge; the operator log has the details under the build id." },
 } as const satisfies Record<string, { status: number; user: boolean; hint: string }>;
@@ -64,9 +66,25 @@ export function isSlugforgeError(err: unknown): err is SlugforgeError {
   return err instanceof SlugforgeError;
 }
 
-/** Wraps anything thrown into a SlugforgeError, keeping the original as the cause. */
+/** Wraps anything thrown into a SlugforgeError, keeping the original as the cause. A full disk is STORAGE_FULL. */
 export function toSlugforgeError(err: unknown, fallback: ErrorCode = "INTERNAL"): SlugforgeError {
   if (err instanceof SlugforgeError) return err;
   const message = err instanceof Error ? err.message : String(err);
+  if (isDiskFull(err)) {
+    return new SlugforgeError("STORAGE_FULL", `the server's disk is full (${message}); nothing was kept.`, { cause: err });
+  }
   return new SlugforgeError(fallback, message, { cause: err });
+}
+
+/**
+ * Whether an error is a full disk, as the file system (ENOSPC, EDQUOT) or SQLite (SQLITE_FULL)
+ * reports it, also when it was wrapped as the cause of another error.
+ */
+export function isDiskFull(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === "ENOSPC" || code === "EDQUOT" || code === "SQLITE_FULL" || code === "STORAGE_FULL") return true;
+    if (e instanceof Error && /no space left on device|database or disk is full|disk quota exceeded/i.test(e.message)) return true;
+  }
+  return false;
 }

@@ -10,11 +10,12 @@ import { createStoreRecorder } from "./build/store-recorder.js";
 import { parseConfig, type Config } from "./config/parse-config.js";
 import type { ContainerRuntime } from "./docker/container-runtime.js";
 import { createDockerRuntime } from "./docker/dockerode-runtime.js";
-import { SlugforgeError } from "./errors.js";
+import { SlugforgeError, isDiskFull } from "./errors.js";
 import { createGitHandler, createHookBridge, createRepo, installHooks, sweepAllQuarantines } from "./git/index.js";
 import { createLogger, type Logger } from "./log.js";
 import { createFsSlugStore } from "./slug/fs-slug-store.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
+import { createDiskGuard } from "./util/disk-space.js";
 
 /** The shipped buildpacks, beside src/ and dist/. */
 export const SHIPPED_BUILDPACKS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "buildpacks");
@@ -48,11 +49,37 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const token = resolveToken(config, say);
   const runtime = options.runtime ?? createDockerRuntime({ dockerHost: config.dockerHost });
 
-  const store = openSqliteStore(path.join(config.dataDir, "metadata.db"));
-  const interrupted = store.failInterruptedBuilds();
-  if (interrupted) log.warn({ interrupted }, "builds left running by the previous process were marked failed (INTERRUPTED)");
+  // Leftovers of a stopped process go first: on a full disk they may be what frees the space the
+  // records below need (a start on a full disk still serves reads and refuses pushes).
   const slugs = createFsSlugStore(path.join(config.dataDir, "slugs"));
-  await slugs.sweepTemp();
+  const sweptSlugs = await slugs.sweepTemp();
+  if (sweptSlugs > 0) log.warn({ files: sweptSlugs }, "removed half-written slug files a stopped process left");
+  const reposDir = path.join(config.dataDir, "repos");
+  await sweepAllQuarantines(reposDir);
+  const disk = createDiskGuard(config.dataDir, config.minFreeBytes);
+
+  const store = openSqliteStore(path.join(config.dataDir, "metadata.db"));
+  const startedAt = new Date().toISOString();
+  const markInterrupted = (): void => {
+    const interrupted = store.failInterruptedBuilds(startedAt);
+    if (interrupted) log.warn({ interrupted }, "builds left running by the previous process were marked failed (INTERRUPTED)");
+  };
+  let unmarked: NodeJS.Timeout | undefined;
+  try {
+    markInterrupted();
+  } catch (err) {
+    if (!isDiskFull(err)) throw err;
+    log.error({ err }, "the disk is full: builds the previous process left running are marked once there is space; pushes are refused (STORAGE_FULL)");
+    unmarked = setInterval(() => {
+      try {
+        markInterrupted();
+        clearInterval(unmarked);
+      } catch {
+        // still full
+      }
+    }, 10_000);
+    unmarked.unref();
+  }
 
   const buildService = createBuildService({
     runtime,
@@ -63,14 +90,17 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     getConfigVars: async (app) => ({ ...config.buildConfigVars, ...store.getConfigVars(app) }),
     slugStore: slugs,
     recorder: createStoreRecorder(store, { stack: config.stack, log }),
+    disk,
   });
   await buildService.sweepStrayContainers().catch((err: unknown) => log.warn({ err }, "could not sweep stray build containers"));
 
-  const reposDir = path.join(config.dataDir, "repos");
   const hooksDir = path.join(config.dataDir, "hooks");
-  await installHooks(hooksDir);
-  await sweepAllQuarantines(reposDir);
-  const bridge = createHookBridge({ socketPath: path.join(config.dataDir, "hook.sock"), builder: options.builder ?? buildService, log });
+  await installHooks(hooksDir).catch((err: unknown) => {
+    // A full disk at start: the hook written by an earlier start still serves.
+    if (!isDiskFull(err) || !existsSync(path.join(hooksDir, "pre-receive"))) throw err;
+    log.warn({ err }, "could not rewrite the pre-receive hook (the disk is full); the existing one is used");
+  });
+  const bridge = createHookBridge({ socketPath: path.join(config.dataDir, "hook.sock"), builder: options.builder ?? buildService, log, disk });
   await bridge.listen();
   const git = createGitHandler({
     reposDir,
@@ -80,6 +110,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     log,
     maxPushBytes: config.maxPushBytes,
     onAppCreated: (app) => void store.ensureApp(app),
+    disk,
   });
   const api = createApiHandler({
     token,
@@ -89,6 +120,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     queueDepth: () => buildService.stats().waiting,
     cacheCopies: () => buildService.stats().cacheCopies,
     prepareApp: async (name) => void (await createRepo(reposDir, name)),
+    disk,
     removeApp: async (name) => {
       await git.removeRepo(name);
       await buildService.forgetApp(name);
@@ -100,6 +132,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     gitHandler: git.handle,
     apiHandler: api,
     onClose: async () => {
+      clearInterval(unmarked);
       await git.close();
       await bridge.close();
       await buildService.close();

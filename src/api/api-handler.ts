@@ -5,6 +5,7 @@ import { SlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { SlugStore } from "../slug/slug-store.js";
 import type { MetadataStore } from "../store/types.js";
+import type { DiskGuard } from "../util/disk-space.js";
 import { checkAuthorization } from "../auth/token-auth.js";
 import { fail, readJson, sendError, sendJson } from "./http-json.js";
 import { renderMetrics } from "./metrics.js";
@@ -29,6 +30,8 @@ export interface ApiDeps {
   readonly removeApp?: (name: string) => Promise<void>;
   /** How often a followed build's output is polled. */
   readonly followIntervalMs?: number;
+  /** Refuses new apps (STORAGE_FULL) while the data folder's disk is under its reserve. */
+  readonly disk?: DiskGuard;
 }
 
 /** The JSON API, shaped after Heroku's Platform API. Answers false for paths it does not own. */
@@ -46,6 +49,7 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
     const body = (await readJson(req)) as { name?: unknown };
     const name = typeof body?.name === "string" ? body.name : "";
     if (!APP_NAME.test(name)) fail("APP_NAME_INVALID", `"${name}" is not a valid app name`);
+    await deps.disk?.check(`Creating the app ${name}`);
     const created = store.createApp(name);
     await deps.prepareApp?.(name);
     sendJson(res, 201, created);

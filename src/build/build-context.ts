@@ -4,6 +4,7 @@ import type { Config } from "../config/parse-config.js";
 import type { Container, ContainerRuntime, ContainerSpec } from "../docker/container-runtime.js";
 import type { Logger } from "../log.js";
 import type { SlugStore } from "../slug/slug-store.js";
+import type { DiskGuard } from "../util/disk-space.js";
 import type { BuildPrinter } from "./build-printer.js";
 import type { BuildRequest } from "./types.js";
 
@@ -21,6 +22,8 @@ export interface PipelineDeps {
   readonly cacheDir: string;
   /** Whether any build runs or waits: background cache work waits meanwhile. */
   readonly busy?: () => boolean;
+  /** Refuses to write a slug (STORAGE_FULL) while the data folder's disk is under its reserve. */
+  readonly disk?: DiskGuard;
 }
 
 export interface BuiltSlug {

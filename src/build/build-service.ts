@@ -4,10 +4,11 @@ import path from "node:path";
 import { createBuildpackResolver } from "../buildpacks/resolve-buildpacks.js";
 import type { Config } from "../config/parse-config.js";
 import type { ContainerRuntime } from "../docker/container-runtime.js";
-import { ERROR_CODES, SlugforgeError, isSlugforgeError } from "../errors.js";
+import { ERROR_CODES, SlugforgeError, isDiskFull, isSlugforgeError, toSlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { createFsSlugStore } from "../slug/fs-slug-store.js";
 import type { SlugStore } from "../slug/slug-store.js";
+import type { DiskGuard } from "../util/disk-space.js";
 import type { BuildContext, PipelineDeps } from "./build-context.js";
 import { createBuildPrinter, type BuildPrinter } from "./build-printer.js";
 import { createBuildQueue } from "./build-queue.js";
@@ -34,6 +35,10 @@ export interface BuildServiceDeps {
   readonly serverId?: string;
   /** Keeps build records, output, slugs and releases (the metadata store's recorder in the server). */
   readonly recorder?: BuildRecorder;
+  /** Refuses to write a slug (STORAGE_FULL) while the data folder's disk is under its reserve. */
+  readonly disk?: DiskGuard;
+  /** How often a build result that could not be recorded (a full disk) is tried again; default 5 s. */
+  readonly recordRetryMs?: number;
 }
 
 export interface BuildService extends Builder {
@@ -63,6 +68,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     slugStore: deps.slugStore ?? createFsSlugStore(path.join(dataDir, "slugs")),
     cacheDir: path.join(dataDir, "cache"),
     busy: () => queue.waiting > 0 || queue.running > 0,
+    disk: deps.disk,
     buildpacks: createBuildpackResolver({
       shippedDir: deps.buildpacksDir,
       shippedOrder: deps.shippedBuildpacks ?? ["python"],
@@ -78,12 +84,21 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     const out = createBuildPrinter(safeOutput(teeOutput(output, recorder, buildId), log));
     let ctx: BuildContext | undefined;
     const finish = (result: BuildResult): BuildResult => {
-      const done: BuildResult = {
-        ...result,
+      const facts = {
         buildpacks: ctx?.buildpacks.map((b) => (b.commit ? `${b.spec}@${b.commit}` : b.spec)) ?? [],
         phases: ctx?.phases ?? [],
       };
-      const lines = recorder?.finished(request, done);
+      let done: BuildResult = { ...result, ...facts };
+      if (!deps.recorder) return done;
+      let lines: readonly string[] | void = undefined;
+      try {
+        lines = deps.recorder.finished(request, done);
+      } catch (err) {
+        log.error({ err }, "recording the build's result failed");
+        // No release was recorded, so the push must not be accepted: the build fails with why.
+        if (done.status === "succeeded") done = { ...failed(buildId, err, out, log), ...facts };
+        records.retry(request, done);
+      }
       if (lines && lines.length) {
         out.step("Launching...");
         for (const line of lines) out.detail(line);
@@ -120,6 +135,8 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     }
   };
 
+  const records = new RecordRetries(deps.recorder, deps.log, deps.recordRetryMs ?? 5000);
+
   return {
     build,
     async sweepStrayContainers() {
@@ -131,8 +148,56 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     stats: () => ({ running: queue.running, waiting: queue.waiting, cacheCopies: cachesOf(pipelineDeps).pending() }),
     idle: () => cachesOf(pipelineDeps).idle(),
     forgetApp: (app) => cachesOf(pipelineDeps).forget(app, pipelineDeps.cacheDir),
-    close: () => cachesOf(pipelineDeps).close(),
+    close: async () => {
+      records.close();
+      await cachesOf(pipelineDeps).close();
+    },
   };
+}
+
+/**
+ * Build results the recorder could not keep (a full disk, a locked database): tried again every
+ * `everyMs` until they are kept, so that a build never stays "building" in the records while the
+ * server runs. A server stopped first leaves them to the start-up sweep (INTERRUPTED).
+ */
+class RecordRetries {
+  private readonly pending = new Map<string, { request: BuildRequest; result: BuildResult }>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly recorder: BuildRecorder | undefined,
+    private readonly log: Logger,
+    private readonly everyMs: number,
+  ) {}
+
+  retry(request: BuildRequest, result: BuildResult): void {
+    if (!this.recorder) return;
+    this.pending.set(result.buildId, { request, result });
+    this.timer ??= setInterval(() => this.flush(), this.everyMs);
+    this.timer.unref();
+  }
+
+  private flush(): void {
+    for (const [id, { request, result }] of this.pending) {
+      try {
+        this.recorder?.finished(request, result);
+        this.pending.delete(id);
+        this.log.info({ buildId: id, status: result.status }, "recorded a build result that had failed to record");
+      } catch {
+        // Still failing (the disk is still full): next time.
+      }
+    }
+    if (this.pending.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  close(): void {
+    this.flush();
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
 }
 
 function tellWaiting(out: BuildPrinter, w: { sameApp: boolean; running: number; waiting: number }): void {
@@ -142,7 +207,7 @@ function tellWaiting(out: BuildPrinter, w: { sameApp: boolean; running: number; 
 
 /** Turns any failure into a result: the code and build id on the last line, never a stack for the pusher. */
 function failed(buildId: string, err: unknown, out: BuildPrinter, log: Logger): BuildResult {
-  const known = isSlugforgeError(err) ? err : undefined;
+  const known = isSlugforgeError(err) || isDiskFull(err) ? toSlugforgeError(err) : undefined;
   const code = known?.code ?? "INTERNAL";
   const shown = known && code !== "INTERNAL";
   const message = shown ? known.message : `Build ${buildId} failed unexpectedly.`;
@@ -164,27 +229,25 @@ function teeOutput(output: BuildOutput, recorder: BuildRecorder | undefined, bui
   };
 }
 
-/** A recorder that fails (a full disk) is logged; the build and the pusher carry on. */
+/**
+ * A recorder whose bookkeeping fails (a full disk) is logged, once per kind; the build and the
+ * pusher carry on. Its `finished` is the build service's own business (see build()).
+ */
 function safeRecorder(recorder: BuildRecorder, log: Logger): BuildRecorder {
+  const failedOnce = new Set<string>();
   const guard = <A extends unknown[]>(name: string, fn: (...args: A) => void) => (...args: A): void => {
     try {
       fn(...args);
     } catch (err) {
-      log.error({ err }, `build recorder: ${name} failed`);
+      if (!failedOnce.has(name)) log.error({ err }, `build recorder: ${name} failed`);
+      failedOnce.add(name);
     }
   };
   return {
     queued: guard("queued", (id, request) => recorder.queued(id, request)),
     started: guard("started", (id) => recorder.started(id)),
     output: guard("output", (id, chunk) => recorder.output(id, chunk)),
-    finished: (request, result) => {
-      try {
-        return recorder.finished(request, result);
-      } catch (err) {
-        log.error({ err }, "build recorder: finished failed");
-        return undefined;
-      }
-    },
+    finished: (request, result) => recorder.finished(request, result),
   };
 }
 

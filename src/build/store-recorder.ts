@@ -1,6 +1,6 @@
 import type { Logger } from "../log.js";
 import type { MetadataStore } from "../store/types.js";
-import type { BuildRecorder } from "./types.js";
+import type { BuildRecorder, BuildRequest, BuildResult } from "./types.js";
 
 /**
  * Keeps builds in the metadata store: the record and its status, the output as it streams (so
@@ -19,30 +19,40 @@ export function createStoreRecorder(store: MetadataStore, options: { stack: stri
       store.appendBuildOutput(buildId, chunk);
     },
     finished(request, result) {
-      const slugId = result.slug?.id ?? null;
-      store.updateBuild(result.buildId, {
-        status: result.status,
-        errorCode: result.error?.code ?? null,
-        errorMessage: result.error?.message ?? null,
-        buildpacks: result.buildpacks ?? [],
-        phases: result.phases ?? [],
-        slugId,
-      });
-      if (result.status !== "succeeded" || !result.slug || !slugId) return [];
-      const processTypes = result.processTypes ?? {};
-      store.putSlug({
-        id: slugId,
-        app: request.app,
-        sizeBytes: result.slug.sizeBytes,
-        commit: request.commit,
-        buildpacks: result.buildpacks ?? [],
-        stack: options.stack,
-        processTypes,
-        createdAt: new Date().toISOString(),
-      });
-      const release = store.createDeployRelease(request.app, slugId, processTypes, `Deploy ${request.commit.slice(0, 7)}`);
-      options.log.info({ buildId: result.buildId, app: request.app, release: release.version, slugId }, "released");
-      return [`Released v${release.version}`, `Slug ${slugId}`];
+      // All or nothing: a build is never "succeeded" without its slug and release.
+      return store.transaction(() => keepResult(request, result));
     },
   };
+
+  function keepResult(request: BuildRequest, result: BuildResult): string[] {
+    // A build whose "queued" record could not be written (a full disk) is recorded now.
+    if (!store.getBuild(result.buildId)) {
+      store.ensureApp(request.app);
+      store.createBuild({ id: result.buildId, app: request.app, commit: request.commit });
+    }
+    const slugId = result.slug?.id ?? null;
+    store.updateBuild(result.buildId, {
+      status: result.status,
+      errorCode: result.error?.code ?? null,
+      errorMessage: result.error?.message ?? null,
+      buildpacks: result.buildpacks ?? [],
+      phases: result.phases ?? [],
+      slugId,
+    });
+    if (result.status !== "succeeded" || !result.slug || !slugId) return [];
+    const processTypes = result.processTypes ?? {};
+    store.putSlug({
+      id: slugId,
+      app: request.app,
+      sizeBytes: result.slug.sizeBytes,
+      commit: request.commit,
+      buildpacks: result.buildpacks ?? [],
+      stack: options.stack,
+      processTypes,
+      createdAt: new Date().toISOString(),
+    });
+    const release = store.createDeployRelease(request.app, slugId, processTypes, `Deploy ${request.commit.slice(0, 7)}`);
+    options.log.info({ buildId: result.buildId, app: request.app, release: release.version, slugId }, "released");
+    return [`Released v${release.version}`, `Slug ${slugId}`];
+  }
 }

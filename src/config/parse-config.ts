@@ -26,6 +26,10 @@ export interface Config {
   readonly buildPids: number;
   readonly maxPushBytes: number;
   readonly maxSlugBytes: number;
+  /** Free space kept on the data folder's disk: under it pushes and new apps are refused (STORAGE_FULL); 0 turns the check off. */
+  readonly minFreeBytes: number;
+  /** Folders whose buildpacks apps may name with file:// URLs; undefined means the shipped buildpacks' folder only. */
+  readonly buildpackRoots: readonly string[] | undefined;
   readonly dockerHost: string | undefined;
   readonly logLevel: string;
 }
@@ -95,6 +99,8 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     buildPids: int("SLUGFORGE_BUILD_PIDS", 1024, 16),
     maxPushBytes: bytes("SLUGFORGE_MAX_PUSH_BYTES", 1024 * MB),
     maxSlugBytes: bytes("SLUGFORGE_MAX_SLUG_BYTES", 500 * 1000 * 1000),
+    minFreeBytes: env.SLUGFORGE_MIN_FREE_BYTES?.trim() === "0" ? 0 : bytes("SLUGFORGE_MIN_FREE_BYTES", 1024 * MB),
+    buildpackRoots: parseRoots(env.SLUGFORGE_BUILDPACK_ROOTS, cwd, errors),
     dockerHost: env.DOCKER_HOST || undefined,
     logLevel: env.SLUGFORGE_LOG_LEVEL || env.LOG_LEVEL || "info",
   };
@@ -143,6 +149,16 @@ function parseBuildConfigVars(raw: string | undefined, errors: string[]): Record
     vars[key] = value;
   }
   return Object.freeze(vars);
+}
+
+/** `SLUGFORGE_BUILDPACK_ROOTS`: folders separated by `:` or `,`, each absolute or relative to the working folder. */
+function parseRoots(raw: string | undefined, cwd: string, errors: string[]): string[] | undefined {
+  if (raw === undefined || raw.trim() === "") return undefined;
+  const roots = raw.split(/[:,]/).map((s) => s.trim()).filter(Boolean);
+  for (const r of roots) {
+    if (r.includes("\0")) errors.push(`SLUGFORGE_BUILDPACK_ROOTS: "${r}" is not a folder path`);
+  }
+  return roots.map((r) => path.resolve(cwd, r));
 }
 
 function parseMounts(raw: string | undefined, errors: string[]): BuildMount[] {

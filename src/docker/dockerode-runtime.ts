@@ -1,6 +1,6 @@
 import Docker from "dockerode";
 import { PassThrough, type Readable, type Writable } from "node:stream";
-import { SlugforgeError } from "../errors.js";
+import { SlugforgeError, isSlugforgeError } from "../errors.js";
 import { ExecDemuxer } from "./demux.js";
 import type { Container, ContainerRuntime, ContainerSpec, CreatedContainer, ExecIO, ExecOptions, FileChange, ImageInfo } from "./container-runtime.js";
 
@@ -133,35 +133,57 @@ export function createDockerRuntime(options: { dockerHost?: string } = {}): Cont
 function wrapContainer(docker: Docker, raw: Docker.Container): Container {
   let removed: Promise<void> | undefined;
   const remove = (): Promise<void> => (removed ??= removeQuietly(raw));
+  const execIn = async (cmd: readonly string[], options: ExecOptions): Promise<number> => {
+    if (options.signal?.aborted) throw abortError(options.signal);
+    const exec = await raw.exec({
+      Cmd: [...cmd],
+      Env: options.env ? Object.entries(options.env).map(([k, v]) => `${k}=${v}`) : undefined,
+      User: options.user,
+      WorkingDir: options.workdir,
+      AttachStdout: true,
+      AttachStderr: true,
+      AttachStdin: options.stdin !== undefined,
+      Tty: false,
+    });
+    const stream = await exec.start({ hijack: true, stdin: options.stdin !== undefined });
+    const onAbort = (): void => {
+      // The exec has no kill of its own: ending the container ends it.
+      void remove();
+      stream.destroy();
+    };
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await pumpExec(stream, options);
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+    }
+    if (options.signal?.aborted) throw abortError(options.signal);
+    const info = await exec.inspect().catch((err: unknown) => {
+      throw statusOf(err) === 404 ? containerLost(raw.id, err) : err;
+    });
+    const code = info.ExitCode ?? -1;
+    // A program killed by a signal, or no exit code at all: was it the container that went?
+    if (code < 0 || code >= 128) {
+      const running = await raw.inspect().then(
+        (c) => c.State?.Running === true,
+        (err: unknown) => (statusOf(err) === 404 ? false : true),
+      );
+      if (!running && removed === undefined) throw containerLost(raw.id);
+    }
+    return code;
+  };
+
   return {
     id: raw.id,
     async exec(cmd, options: ExecOptions = {}) {
-      if (options.signal?.aborted) throw abortError(options.signal);
-      const exec = await raw.exec({
-        Cmd: [...cmd],
-        Env: options.env ? Object.entries(options.env).map(([k, v]) => `${k}=${v}`) : undefined,
-        User: options.user,
-        WorkingDir: options.workdir,
-        AttachStdout: true,
-        AttachStderr: true,
-        AttachStdin: options.stdin !== undefined,
-        Tty: false,
-      });
-      const stream = await exec.start({ hijack: true, stdin: options.stdin !== undefined });
-      const onAbort = (): void => {
-        // The exec has no kill of its own: ending the container ends it.
-        void remove();
-        stream.destroy();
-      };
-      options.signal?.addEventListener("abort", onAbort, { once: true });
       try {
-        await pumpExec(stream, options);
-      } finally {
-        options.signal?.removeEventListener("abort", onAbort);
+        return await execIn(cmd, options);
+      } catch (err) {
+        if (options.signal?.aborted || isSlugforgeError(err)) throw err;
+        // The engine refused or cut the exec: because the container went, or for a reason of its own.
+        const gone = await raw.inspect().then((c) => c.State?.Running !== true, (e: unknown) => statusOf(e) === 404);
+        throw gone && removed === undefined ? containerLost(raw.id, err) : err;
       }
-      if (options.signal?.aborted) throw abortError(options.signal);
-      const info = await exec.inspect();
-      return info.ExitCode ?? -1;
     },
     async putArchive(tar, dir) {
       await raw.putArchive(tar as unknown as string, { path: dir });
@@ -294,6 +316,11 @@ function statusOf(err: unknown): number | undefined {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The build's container stopped or vanished under it, not by our hand (docker rm -f, an engine restart). */
+function containerLost(id: string, cause?: unknown): SlugforgeError {
+  return new SlugforgeError("BUILD_CONTAINER_LOST", `the build container ${id.slice(0, 12)} was stopped or removed while the build ran`, { cause });
 }
 
 function abortError(signal: AbortSignal): Error {

@@ -4,7 +4,8 @@ import type { Logger } from "../log.js";
 import { advertiseRefs } from "./advertise.js";
 import { isValidAppName, parseGitPath, parseService, validGitProtocol, type GitService } from "./app-path.js";
 import { checkBasicAuth } from "../auth/token-auth.js";
-import { SlugforgeError } from "../errors.js";
+import { SlugforgeError, isSlugforgeError, toSlugforgeError } from "../errors.js";
+import type { DiskGuard } from "../util/disk-space.js";
 import { discardDir } from "../util/discard-dir.js";
 import { GitChildren } from "./git-children.js";
 import type { HookBridge } from "./hook-bridge.js";
@@ -28,6 +29,8 @@ export interface GitHandlerDeps {
   readonly onAppCreated?: (app: string) => void | Promise<void>;
   /** Settings for the `git gc --auto` run after pushes. */
   readonly maintenance?: RepoMaintenanceOptions;
+  /** Refuses pushes (STORAGE_FULL) while the data folder's disk is under its reserve. */
+  readonly disk?: DiskGuard;
 }
 
 export interface GitHandler {
@@ -66,6 +69,15 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
       if (req.method !== "GET" && req.method !== "HEAD") return replyText(res, 405, "method not allowed", { Allow: "GET" });
       const service = parseService(req.url ?? "");
       if (!service) return replyText(res, 403, "slugforge serves only smart HTTP: service=git-receive-pack or service=git-upload-pack.");
+      if (service === "git-receive-pack") {
+        // Up front, before a repo or a pack is written: git shows this text as "remote: ...".
+        const full = await deps.disk?.check(`This push to ${app}`).then(() => undefined, (err: unknown) => err);
+        if (full !== undefined) {
+          if (!isSlugforgeError(full)) throw full;
+          log.warn({ app, data: full.data }, "push refused: the disk is full");
+          return replyText(res, full.status, `${full.code}: ${full.message} ${full.hint}`);
+        }
+      }
       if (!(await repoExists(deps.reposDir, app))) {
         // Only an authenticated push creates an app; a fetch of an unknown one creates nothing.
         if (service !== "git-receive-pack") return notFound(res, app);
@@ -101,6 +113,11 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
       res.on("error", (err) => log.debug({ err }, "git response error"));
       req.on("error", (err) => log.debug({ err }, "git request error"));
       dispatch(req, res, parsed.app, parsed.route).catch((err: unknown) => {
+        const known = toSlugforgeError(err);
+        if (known.code === "STORAGE_FULL") {
+          log.warn({ err, app: parsed.app }, "git request failed: the disk is full");
+          return replyText(res, known.status, `${known.code}: ${known.message} ${known.hint}`);
+        }
         log.error({ err, app: parsed.app }, "git request failed");
         replyText(res, 500, "INTERNAL: the git request failed; the operator log has details.");
       });

@@ -2,6 +2,7 @@ import { chmod, lstat, unlink } from "node:fs/promises";
 import http from "node:http";
 import type { Builder } from "../build/types.js";
 import type { Logger } from "../log.js";
+import type { DiskGuard } from "../util/disk-space.js";
 import { AppLocks } from "./app-lock.js";
 import { KEEPALIVE_RECORD, PRE_RECEIVE_PATH, STATUS_OK, parseHookRequest, statusFail } from "./hook-protocol.js";
 import { gatePush } from "./pre-receive-gate.js";
@@ -15,6 +16,8 @@ export interface HookBridgeOptions {
   /** How often a waiting or silent build tells the hook it is still alive; the hook's idle timeout is 120 s. */
   readonly keepAliveMs?: number;
   readonly locks?: AppLocks;
+  /** Refuses builds (STORAGE_FULL) while the data folder's disk is under its reserve. */
+  readonly disk?: DiskGuard;
 }
 
 export interface HookBridge {
@@ -65,7 +68,7 @@ export function createHookBridge(options: HookBridgeOptions): HookBridge {
         };
         const ticker = setInterval(() => write(KEEPALIVE_RECORD), keepAliveMs);
         try {
-          const outcome = await gatePush({ builder: options.builder, locks, log }, session, hook, write);
+          const outcome = await gatePush({ builder: options.builder, locks, log, disk: options.disk }, session, hook, write);
           write(outcome.ok ? STATUS_OK : statusFail(outcome.code));
         } finally {
           done = true;

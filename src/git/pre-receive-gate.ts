@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Builder, BuildOutput } from "../build/types.js";
-import type { ErrorCode } from "../errors.js";
+import { isSlugforgeError, type ErrorCode } from "../errors.js";
+import type { DiskGuard } from "../util/disk-space.js";
 import type { Logger } from "../log.js";
 import { runProcess } from "../util/run-process.js";
 import type { AppLocks } from "./app-lock.js";
@@ -14,6 +15,8 @@ export interface GateDeps {
   readonly builder: Builder;
   readonly locks: AppLocks;
   readonly log: Logger;
+  /** Refuses the build (STORAGE_FULL) while the data folder's disk is under its reserve. */
+  readonly disk?: DiskGuard;
 }
 
 /** ok: let git update the ref. fail: reject the push; code names why. */
@@ -37,6 +40,13 @@ export async function gatePush(deps: GateDeps, session: PushSession, hook: HookR
   if (decision.kind === "noop") return { ok: true };
   if (decision.kind === "refuse") return fail(decision.code, ...decision.lines);
   const update = decision.update;
+  // The pack is in quarantine (dropped when the push is refused); the build would write a slug.
+  const full = await deps.disk?.check("This push").then(() => undefined, (err: unknown) => err);
+  if (full !== undefined) {
+    if (!isSlugforgeError(full)) throw full;
+    log.warn({ data: full.data }, "push refused: the disk is full");
+    return fail(full.code, `${full.code}: ${full.message} ${full.hint}`);
+  }
 
   let release: () => void;
   try {

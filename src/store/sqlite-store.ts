@@ -151,10 +151,12 @@ export function openSqliteStore(file: string): MetadataStore {
       const rows = db.prepare("SELECT seq, chunk FROM build_output WHERE build_id = ? AND seq > ? ORDER BY seq").all(id, afterSeq) as Row[];
       return rows.map((r) => ({ seq: Number(r.seq), chunk: r.chunk as Buffer }));
     },
-    failInterruptedBuilds() {
+    failInterruptedBuilds(before) {
       return db
-        .prepare("UPDATE builds SET status = 'failed', error_code = 'INTERRUPTED', error_message = 'the server stopped while this build ran', finished_at = ? WHERE status IN ('queued', 'building')")
-        .run(now()).changes;
+        .prepare(
+          "UPDATE builds SET status = 'failed', error_code = 'INTERRUPTED', error_message = 'the server stopped while this build ran', finished_at = ? WHERE status IN ('queued', 'building') AND created_at < ?",
+        )
+        .run(now(), before ?? "9999").changes;
     },
 
     putSlug(slug) {
@@ -199,6 +201,7 @@ export function openSqliteStore(file: string): MetadataStore {
         slugBytes: Number(bytes.b),
       };
     },
+    transaction: (fn) => db.transaction(fn)(),
     close: () => db.close(),
   };
 }

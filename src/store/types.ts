@@ -75,8 +75,11 @@ export interface MetadataStore {
   appendBuildOutput(id: string, chunk: Buffer): void;
   /** Output chunks after a sequence number (for following a running build). */
   readBuildOutput(id: string, afterSeq?: number): { seq: number; chunk: Buffer }[];
-  /** Marks builds left running by a killed server as failed (INTERRUPTED); returns how many. */
-  failInterruptedBuilds(): number;
+  /**
+   * Marks builds left running by a killed server as failed (INTERRUPTED); returns how many. Only
+   * builds created before `before` (this process's start, ISO time) when given: later ones are ours.
+   */
+  failInterruptedBuilds(before?: string): number;
 
   putSlug(slug: SlugRecord): void;
   getSlug(id: string): SlugRecord | undefined;
@@ -89,6 +92,9 @@ export interface MetadataStore {
   getRelease(app: string, version: number): ReleaseRecord | undefined;
 
   stats(): StoreStats;
+
+  /** Runs `fn` in one transaction: every change it makes is kept, or none (nested calls join it). */
+  transaction<T>(fn: () => T): T;
 
   close(): void;
 }

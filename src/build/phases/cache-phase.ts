@@ -1,11 +1,14 @@
 import { chmod, chown, lstat, mkdir, readdir, rename, rm, rmdir } from "node:fs/promises";
+import { spawn } from "node:child_process";
 import path from "node:path";
+import type { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { Container, ContainerSpec, CreatedContainer } from "../../docker/container-runtime.js";
 import { SlugforgeError } from "../../errors.js";
 import { discardDir, sweepDiscarded } from "../../util/discard-dir.js";
 import { runProcess } from "../../util/run-process.js";
 import type { BuildContext, PipelineDeps, Phase } from "../build-context.js";
-import { BUILD_UID, buildEnv, runInBuild, SERVER_LABEL } from "../container-exec.js";
+import { archiveFromBuild, BUILD_UID, buildEnv, runInBuild, SERVER_LABEL } from "../container-exec.js";
 
 /** Where CACHE_DIRs are inside the build container: `/tmp/cache/<buildpack key>`. */
 export const CACHE_ROOT = "/tmp/cache";
@@ -27,9 +30,13 @@ export const PREPARED_LABEL = "org.slugforge.prepared-for";
  * "mount" mode (anything else): the copy is a folder of its own, `<cacheDir>/<app>/.work-<build>`,
  * made while the source goes in and bind-mounted at /tmp/cache; saving renames it into place.
  *
- * The host only ever copies, renames and deletes these trees (cp -a, rename, rm -r, none of which
- * follow the symbolic links a build may leave), and never reads or runs what is in them; a cache
- * "folder" that turns out to be anything but a folder is not kept.
+ * Nothing the build left is ever read by following a path from the host: in layer mode the caches
+ * come back through the container's own tar (a build that swaps /tmp/cache for a link to a host
+ * path only points at its own container's files), in mount mode the bind-mounted folder is renamed
+ * and its entries are checked with lstat. Otherwise the host only copies, renames and deletes
+ * these trees (cp -a, rename, rm -r, none of which follow the symbolic links a build may leave)
+ * and never reads or runs what is in them; a cache "folder" that turns out to be anything but a
+ * folder is not kept.
  */
 
 interface Prepared {
@@ -223,7 +230,7 @@ export const cacheRestorePhase: Phase = {
     // host, a folder the build removed would be a whiteout, not a folder); the rest are made inside,
     // as the layer is the running container's now.
     const layerDir = cache.layerDir;
-    if (layerDir && (await Promise.all(ctx.buildpacks.map((b) => isDir(path.join(layerDir, b.key))))).every(Boolean)) return;
+    if (layerDir && (await Promise.all(ctx.buildpacks.map((b) => isRealDirBeneath(layerDir, b.key)))).every(Boolean)) return;
     const dirs = ctx.buildpacks.map((b) => b.cacheDir);
     const code = await runInBuild(ctx, ["sh", "-c", 'for d in "$@"; do [ -d "$d" ] || mkdir -m 700 "$d"; done', "mkdirs", ...dirs], buildEnv(ctx));
     if (code !== 0) throw new SlugforgeError("INTERNAL", `making the cache folders failed (exit ${code})`);
@@ -245,7 +252,7 @@ export const cacheSavePhase: Phase = {
       return;
     }
     for (const bp of ctx.buildpacks) {
-      await keep(ctx, path.join(cache.workDir, bp.key), bp.key, "rename").catch((err: unknown) => {
+      await keep(ctx, path.join(cache.workDir, bp.key), bp.key).catch((err: unknown) => {
         // The slug is made; a cache that could not be kept only makes the next build slower.
         if (ctx.signal.aborted) throw err;
         ctx.log.warn({ err, buildpack: bp.key }, "saving the build cache failed; the previous one is kept");
@@ -277,20 +284,62 @@ export async function finishBuildCaches(ctx: BuildContext, container: Container 
   if (!saving) await rmdir(appCacheDir(ctx)).catch(() => undefined);
 }
 
+/**
+ * Saves the caches of a succeeded layer-mode build, after the push has its answer. Each CACHE_DIR
+ * is read through the container's own view (its tar over exec, run as the build user), never by
+ * following paths in its layer from the host: a build that swapped `/tmp/cache` or a cache folder
+ * for a symbolic link can only ever point at its own container's files.
+ */
 async function saveFromLayer(ctx: BuildContext, container: Container): Promise<void> {
-  const cache = ctx.cache;
   try {
-    await container.stop();
-    if (cache?.mode === "layer" && cache.layerDir) {
-      for (const bp of ctx.buildpacks) {
-        await keep(ctx, path.join(cache.layerDir, bp.key), bp.key, "copy").catch((err: unknown) =>
-          ctx.log.warn({ err, buildpack: bp.key }, "saving the build cache failed; the previous one is kept"),
-        );
-      }
+    for (const bp of ctx.buildpacks) {
+      await keepFromContainer(ctx, bp.cacheDir, bp.key).catch((err: unknown) =>
+        ctx.log.warn({ err, buildpack: bp.key }, "saving the build cache failed; the previous one is kept"),
+      );
     }
   } finally {
     await container.remove();
   }
+}
+
+/**
+ * `dir` of the build container (a CACHE_DIR) as the kept cache `key`: its tar (made inside, as the
+ * build user) unpacked on the host by GNU tar, which refuses names with `..`, strips leading `/`
+ * and makes links that point outside the tree only after everything else (so nothing is written
+ * through them); set-id bits are dropped. What arrives must be a folder, not a link to one.
+ */
+async function keepFromContainer(ctx: BuildContext, dir: string, key: string): Promise<void> {
+  await mkdir(appCacheDir(ctx), { recursive: true, mode: 0o700 });
+  const work = path.join(appCacheDir(ctx), `.tmp-${ctx.buildId}-${key}`);
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { mode: 0o700 });
+  try {
+    // --ignore-zeros: read to the end of the stream (the record padding after the end of the archive too).
+    const unpack = spawnTar(["-x", "-f", "-", "--ignore-zeros", "--same-owner", "--numeric-owner", "--no-overwrite-dir", "-C", work]);
+    await pipeline(archiveFromBuild(ctx, dir), unpack.stdin);
+    const code = await unpack.exited;
+    if (code !== 0) throw new Error(`unpacking the cache failed (tar exited with ${code}): ${unpack.stderr().trim().slice(0, 500)}`);
+    const clearSetId = await runProcess("find", [work, "-type", "f", "-perm", "/6000", "-exec", "chmod", "ug-s", "{}", "+"]);
+    if (clearSetId.code !== 0) throw new Error(`clearing set-id bits failed: ${clearSetId.stderr.slice(0, 500)}`);
+    await keep(ctx, path.join(work, path.posix.basename(dir)), key);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** GNU tar on the host, its exit code and the start of its stderr. */
+function spawnTar(args: readonly string[]): { stdin: Writable; exited: Promise<number>; stderr(): string } {
+  const child = spawn("tar", [...args], { stdio: ["pipe", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (b: Buffer) => {
+    if (stderr.length < 4096) stderr += b.toString("utf8");
+  });
+  const exited = new Promise<number>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve(code ?? 1));
+  });
+  exited.catch(() => undefined);
+  return { stdin: child.stdin, exited, stderr: () => stderr };
 }
 
 /** A container for the app's next build, its caches already in its layer. */
@@ -313,21 +362,12 @@ async function prepareNext(ctx: BuildContext): Promise<void> {
   await cachesOf(ctx.deps).offer(ctx.request.app, { created, specKey: specKey(spec), imageId });
 }
 
-/** Puts `from` in the kept cache's place (renamed, or copied when it is in a container's layer). */
-async function keep(ctx: BuildContext, from: string, key: string, how: "rename" | "copy"): Promise<void> {
+/** Puts the folder `from` (beside the kept caches, on the same disk) in the kept cache's place by renames. */
+async function keep(ctx: BuildContext, from: string, key: string): Promise<void> {
   const stats = await lstat(from);
   if (!stats.isDirectory()) throw new Error(`${from} is not a folder any more; not keeping it`);
   const kept = path.join(appCacheDir(ctx), key);
   await mkdir(appCacheDir(ctx), { recursive: true, mode: 0o700 });
-  let source = from;
-  if (how === "copy") {
-    source = `${kept}.tmp-${ctx.buildId}`;
-    const copied = await runProcess("cp", ["-a", "-T", from, source]);
-    if (copied.code !== 0) {
-      await rm(source, { recursive: true, force: true });
-      throw new Error(`copying the cache out failed: ${copied.stderr.slice(0, 500)}`);
-    }
-  }
   const old = path.join(appCacheDir(ctx), `.old-${ctx.buildId}-${key}`);
   const hadOne = await rename(kept, old).then(
     () => true,
@@ -336,7 +376,7 @@ async function keep(ctx: BuildContext, from: string, key: string, how: "rename" 
       throw err;
     },
   );
-  await rename(source, kept);
+  await rename(from, kept);
   if (hadOne) await rm(old, { recursive: true, force: true });
   // The tar file earlier versions kept instead.
   await rm(`${kept}.tar`, { force: true });
@@ -363,6 +403,22 @@ function specKey(spec: ContainerSpec): string {
 
 function appCacheDir(ctx: BuildContext): string {
   return path.join(ctx.deps.cacheDir, ctx.request.app);
+}
+
+/**
+ * Whether `root/name` and every folder on the way to it (from the layer's top) is a real folder:
+ * lstat on each, so a link the build put on the way is never followed from the host. Only ever
+ * used to decide whether a mkdir inside is needed; nothing is read through it.
+ */
+async function isRealDirBeneath(root: string, name: string): Promise<boolean> {
+  // root is <upperDir>/tmp/cache: check tmp and cache too.
+  const upper = path.dirname(path.dirname(root));
+  let at = upper;
+  for (const part of [...path.relative(upper, root).split(path.sep), name]) {
+    at = path.join(at, part);
+    if (!(await lstat(at).then((s) => s.isDirectory(), () => false))) return false;
+  }
+  return true;
 }
 
 function isDir(p: string): Promise<boolean> {

@@ -15,6 +15,7 @@ import { archiveFromBuild, BUILD_DIR } from "../container-exec.js";
 export const slugPhase: Phase = {
   name: "slug",
   async run(ctx) {
+    await ctx.deps.disk?.check("Writing the slug");
     ctx.out.step("Compressing...");
     const tar = archiveFromBuild(ctx, BUILD_DIR);
     const { slugStore, config } = ctx.deps;

@@ -17,9 +17,9 @@ function bigTar(files = 6, size = 4 * 1024 * 1024): Readable {
       const entry = pack.entry({ name: `app/f${i}`, size, mode: 0o644 });
       entry.on("error", () => undefined); // the generator's own entry, torn down with its pack
       for (let off = 0; off < size; off += 256 * 1024) {
-        if (!entry.write(randomBytes(256 * 1024))) await new Promise((r) => entry.once("drain", r));
+        if (!entry.write(randomBytes(256 * 1024))) await new Promise<void>((r) => entry.once("drain", () => r()));
       }
-      entry.end();
+      (entry as unknown as NodeJS.WritableStream).end();
     }
     pack.finalize();
   })().catch(() => undefined);
