@@ -73,6 +73,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
       shippedDir: deps.buildpacksDir,
       shippedOrder: deps.shippedBuildpacks ?? ["python"],
       gitCacheDir: path.join(dataDir, "buildpacks"),
+      fileRoots: deps.config.buildpackRoots ?? [deps.buildpacksDir],
     }),
   };
 

@@ -27,8 +27,12 @@ export interface FetchGitBuildpackOptions {
 export async function fetchGitBuildpack(url: string, ref: string | undefined, options: FetchGitBuildpackOptions): Promise<FetchedBuildpack> {
   const spec = ref ? `${url}#${ref}` : url;
   const keyDir = path.join(options.cacheDir, createHash("sha256").update(spec).digest("hex").slice(0, 16));
+  // Only the URL's own transport: an https:// buildpack cannot lead git to the host's files (a
+  // redirect, alternates), and nothing reaches ext:: or ssh.
+  const scheme = new URL(url).protocol.replace(/:$/, "");
+  const protocols = ["-c", "protocol.allow=never", ...(scheme === "file" ? ["-c", "protocol.file.allow=always"] : ["-c", "protocol.https.allow=always", "-c", "protocol.http.allow=always"])];
   const git = async (args: string[], cwd?: string): Promise<string> => {
-    const result = await runProcess("git", ["-c", "protocol.ext.allow=never", ...args], {
+    const result = await runProcess("git", [...protocols, ...args], {
       cwd,
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/", GIT_TERMINAL_PROMPT: "0" },
       signal: options.signal,

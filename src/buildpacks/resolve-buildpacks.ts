@@ -26,6 +26,11 @@ export interface BuildpackResolverOptions {
   readonly shippedOrder: readonly string[];
   /** `<dataDir>/buildpacks`: git checkouts. */
   readonly gitCacheDir: string;
+  /**
+   * Folders under which `file://` buildpacks may be (the operator's SLUGFORGE_BUILDPACK_ROOTS);
+   * undefined allows any (a buildpack author's own `slugforge buildpack test`, run by the operator).
+   */
+  readonly fileRoots?: readonly string[];
 }
 
 export interface BuildpackResolver {
@@ -59,6 +64,7 @@ export function createBuildpackResolver(options: BuildpackResolverOptions): Buil
           out.push(bp);
           continue;
         }
+        if (options.fileRoots) checkFileRoots(ref, options.fileRoots);
         const fetched = await fetchGitBuildpack(ref.url, ref.ref, { cacheDir: options.gitCacheDir, signal });
         const hasBin = await stat(path.join(fetched.dir, "bin")).then((s) => s.isDirectory(), () => false);
         if (!hasBin) throw new SlugforgeError("BUILDPACK_NOT_FOUND", `${ref.spec} has no bin/ directory: not a buildpack`, { data: { buildpack: ref.spec } });
@@ -69,6 +75,31 @@ export function createBuildpackResolver(options: BuildpackResolverOptions): Buil
       return out;
     },
   };
+}
+
+/**
+ * A `file://` buildpack must lie under one of the operator's roots, judged on the path as written
+ * (after the URL's own `..` and escapes are resolved), before anything on disk is looked at: the
+ * answer is the same for a path that exists and one that does not, so an app cannot probe the
+ * host's folders, and other apps' repositories on the server can never be named.
+ */
+function checkFileRoots(ref: Extract<BuildpackRef, { kind: "git" }>, roots: readonly string[]): void {
+  const url = new URL(ref.url);
+  if (url.protocol !== "file:") return;
+  let target: string;
+  try {
+    target = path.resolve(decodeURIComponent(url.pathname));
+  } catch {
+    target = "";
+  }
+  const inside = target !== "" && !target.includes("\0") && url.host === "" && roots.some((r) => target === path.resolve(r) || target.startsWith(path.resolve(r) + path.sep));
+  if (!inside) {
+    throw new SlugforgeError(
+      "BUILDPACK_NOT_FOUND",
+      `buildpack "${ref.spec}": file:// buildpacks are only taken from the folders the operator allows (SLUGFORGE_BUILDPACK_ROOTS); name a shipped buildpack or an https:// git URL`,
+      { data: { buildpack: ref.spec } },
+    );
+  }
 }
 
 function repoName(url: string): string {

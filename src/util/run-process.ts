@@ -35,11 +35,10 @@ export function runProcess(file: string, args: readonly string[], options: RunOp
     else child.stdout?.on("data", (b: Buffer) => out.push(b));
     if (options.stderr) child.stderr?.pipe(options.stderr, { end: false });
     else child.stderr?.on("data", (b: Buffer) => err.push(b));
+    // A program that exits without reading all its input closes the pipe (EPIPE): not our error.
+    child.stdin?.on("error", () => undefined);
     if (typeof options.stdin === "string") child.stdin?.end(options.stdin);
-    else if (options.stdin) {
-      child.stdin?.on("error", () => undefined);
-      options.stdin.pipe(child.stdin!);
-    }
+    else if (options.stdin) options.stdin.pipe(child.stdin!);
     child.on("error", reject);
     child.on("close", (code, signal) => {
       resolve({

@@ -69,4 +69,17 @@ describe("app-chosen buildpacks (real Docker, git buildpacks over file://)", () 
       expect(out.text()).toContain(`Push rejected: BUILDPACK_NOT_FOUND (build ${result.buildId})`);
     }
   });
+
+  it("an app cannot name a file:// buildpack outside SLUGFORGE_BUILDPACK_ROOTS (another app's repository, a host folder)", async () => {
+    const service = testService(`${root.dir}/data-roots`, { env: { SLUGFORGE_BUILDPACK_ROOTS: `${root.dir}/no-buildpacks-here` } });
+    for (const [i, url] of [`file://${bpRepo}`, `file://${root.dir}/nope.git`].entries()) {
+      const repo = await bareRepoWithCommit(`${root.dir}/roots-${i}`, { ".buildpacks": `${url}\n` });
+      const out = captureOutput();
+      const result = await service.build(request("rooted", repo), out, new AbortController().signal);
+      expect(result.error?.code, url).toBe("BUILDPACK_NOT_FOUND");
+      expect(result.error?.message).toContain("SLUGFORGE_BUILDPACK_ROOTS");
+      expect(out.text()).not.toContain("Versioned app detected");
+    }
+    await service.close();
+  });
 });

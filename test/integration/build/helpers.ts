@@ -71,7 +71,7 @@ export async function bareRepoWithCommit(root: string, files: Files): Promise<{ 
 }
 
 export function testConfig(dataDir: string, env: Record<string, string> = {}): Config {
-  const parsed = parseConfig({ SLUGFORGE_DATA: dataDir, SLUGFORGE_BUILD_NETWORK: "none", SLUGFORGE_BUILD_MEMORY: "512MiB", ...env });
+  const parsed = parseConfig({ SLUGFORGE_DATA: dataDir, SLUGFORGE_BUILD_NETWORK: "none", SLUGFORGE_BUILD_MEMORY: "512MiB", SLUGFORGE_BUILDPACK_ROOTS: os.tmpdir(), ...env });
   if (!parsed.config) throw new Error(parsed.errors.join("; "));
   return parsed.config;
 }

@@ -1,3 +1,4 @@
+import os from "node:os";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cp, readFile, readdir } from "node:fs/promises";
@@ -38,6 +39,7 @@ async function startChild(): Promise<Child> {
       SLUGFORGE_DATA: dataDir,
       SLUGFORGE_TOKEN: TOKEN,
       SLUGFORGE_BUILD_NETWORK: "none",
+      SLUGFORGE_BUILDPACK_ROOTS: os.tmpdir(),
       SLUGFORGE_LOG_LEVEL: "debug",
     },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,3 +1,4 @@
+import os from "node:os";
 import { cp } from "node:fs/promises";
 import path from "node:path";
 import { parseConfig } from "../../../src/config/parse-config.js";
@@ -26,6 +27,8 @@ export async function startServer(dataDir: string, env: Record<string, string> =
     SLUGFORGE_DATA: dataDir,
     SLUGFORGE_TOKEN: E2E_TOKEN,
     SLUGFORGE_BUILD_NETWORK: "none",
+    // Test buildpacks are git repos in temp folders.
+    SLUGFORGE_BUILDPACK_ROOTS: os.tmpdir(),
     SLUGFORGE_BUILD_TIMEOUT: "5m",
     ...env,
   });
