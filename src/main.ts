@@ -16,6 +16,7 @@ import { createLogger, type Logger } from "./log.js";
 import { createFsSlugStore } from "./slug/fs-slug-store.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
 import { createDiskGuard } from "./util/disk-space.js";
+import { configureFailpoints } from "./util/failpoints.js";
 
 /** The shipped buildpacks, beside src/ and dist/. */
 export const SHIPPED_BUILDPACKS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "buildpacks");
@@ -44,6 +45,10 @@ export interface Server {
 /** The composition root: builds every real adapter from a config, without listening yet. */
 export async function createServer(config: Config, options: ServerOptions = {}): Promise<Server> {
   const log = options.log ?? createLogger(config.logLevel);
+  if (config.failpointsDir) {
+    configureFailpoints(config.failpointsDir);
+    log.warn({ dir: config.failpointsDir }, "failpoints are on (SLUGFORGE_FAILPOINTS): for tests only");
+  }
   const say = options.say ?? (() => undefined);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const token = resolveToken(config, say);

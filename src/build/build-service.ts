@@ -9,6 +9,7 @@ import type { Logger } from "../log.js";
 import { createFsSlugStore } from "../slug/fs-slug-store.js";
 import type { SlugStore } from "../slug/slug-store.js";
 import type { DiskGuard } from "../util/disk-space.js";
+import { failpoint } from "../util/failpoints.js";
 import type { BuildContext, PipelineDeps } from "./build-context.js";
 import { createBuildPrinter, type BuildPrinter } from "./build-printer.js";
 import { createBuildQueue } from "./build-queue.js";
@@ -84,13 +85,14 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     recorder?.queued(buildId, request);
     const out = createBuildPrinter(safeOutput(teeOutput(output, recorder, buildId), log));
     let ctx: BuildContext | undefined;
-    const finish = (result: BuildResult): BuildResult => {
+    const finish = async (result: BuildResult): Promise<BuildResult> => {
       const facts = {
         buildpacks: ctx?.buildpacks.map((b) => (b.commit ? `${b.spec}@${b.commit}` : b.spec)) ?? [],
         phases: ctx?.phases ?? [],
       };
       let done: BuildResult = { ...result, ...facts };
       if (!deps.recorder) return done;
+      await failpoint("build-record", request.app);
       let lines: readonly string[] | void = undefined;
       try {
         lines = deps.recorder.finished(request, done);
@@ -129,10 +131,10 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
         }
       });
       log.info({ slug: made.slug }, "build succeeded");
-      return finish({ buildId, status: "succeeded", slug: made.slug, processTypes: made.processTypes });
+      return await finish({ buildId, status: "succeeded", slug: made.slug, processTypes: made.processTypes });
     } catch (err) {
       const cancelledWhileWaiting = signal.aborted && !isSlugforgeError(err);
-      return finish(failed(buildId, cancelledWhileWaiting ? new SlugforgeError("BUILD_CANCELLED", "The build was cancelled before it started.") : err, out, log));
+      return await finish(failed(buildId, cancelledWhileWaiting ? new SlugforgeError("BUILD_CANCELLED", "The build was cancelled before it started.") : err, out, log));
     }
   };
 
@@ -141,6 +143,8 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
   return {
     build,
     async sweepStrayContainers() {
+      const orphans = await deps.runtime.sweepOrphans();
+      if (orphans > 0) deps.log.warn({ containers: orphans }, "removed containers whose slugforge process is gone");
       const removed = await sweepStrayContainers(deps.runtime, serverId, deps.log);
       const folders = await sweepCacheWork(pipelineDeps.cacheDir);
       if (folders > 0) deps.log.warn({ folders }, "removed build cache folders a stopped process left");

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { PipelineDeps } from "../build/build-context.js";
+import { cachesOf } from "../build/phases/cache-phase.js";
 import { createBuildpackResolver } from "../buildpacks/resolve-buildpacks.js";
 import type { ContainerRuntime } from "../docker/container-runtime.js";
 import { SlugforgeError } from "../errors.js";
@@ -62,6 +63,8 @@ export async function runBuildpackTests(options: TestRunOptions): Promise<RunRep
     });
     const prepared = await prepareAll(refs, workRoot, options.signal);
     await checkStack(options.runtime, options.config.stack);
+    // Containers earlier runs (or servers) left when they were killed.
+    await options.runtime.sweepOrphans();
 
     const serverId = `buildpack-test-${createHash("sha256").update(workRoot).digest("hex").slice(0, 12)}`;
     const results: SampleResult[] = new Array(prepared.length);
@@ -164,6 +167,9 @@ async function runSample(
         ? { phase, status: "failed", ms: 0, output: "", failures: [`the test run itself failed: ${describeError(err)}`], notes: [] }
         : { phase, status: "skipped", ms: 0, output: "", failures: [], notes: [], skipReason: "the test run failed" },
     );
+  } finally {
+    // The container made ahead of time for a next build that never comes, with its cache copy.
+    await cachesOf(deps).close().catch((err: unknown) => options.log.warn({ err }, "buildpack test: cleaning up containers failed"));
   }
   const result: SampleResult = {
     sample: sample.name,

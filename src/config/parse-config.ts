@@ -28,6 +28,8 @@ export interface Config {
   readonly maxSlugBytes: number;
   /** Free space kept on the data folder's disk: under it pushes and new apps are refused (STORAGE_FULL); 0 turns the check off. */
   readonly minFreeBytes: number;
+  /** Tests only: a folder through which a test holds pushes at named points (util/failpoints.ts). */
+  readonly failpointsDir: string | undefined;
   /** Folders whose buildpacks apps may name with file:// URLs; undefined means the shipped buildpacks' folder only. */
   readonly buildpackRoots: readonly string[] | undefined;
   readonly dockerHost: string | undefined;
@@ -100,6 +102,7 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     maxPushBytes: bytes("SLUGFORGE_MAX_PUSH_BYTES", 1024 * MB),
     maxSlugBytes: bytes("SLUGFORGE_MAX_SLUG_BYTES", 500 * 1000 * 1000),
     minFreeBytes: env.SLUGFORGE_MIN_FREE_BYTES?.trim() === "0" ? 0 : bytes("SLUGFORGE_MIN_FREE_BYTES", 1024 * MB),
+    failpointsDir: env.SLUGFORGE_FAILPOINTS ? path.resolve(cwd, env.SLUGFORGE_FAILPOINTS) : undefined,
     buildpackRoots: parseRoots(env.SLUGFORGE_BUILDPACK_ROOTS, cwd, errors),
     dockerHost: env.DOCKER_HOST || undefined,
     logLevel: env.SLUGFORGE_LOG_LEVEL || env.LOG_LEVEL || "info",

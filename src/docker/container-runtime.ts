@@ -25,6 +25,11 @@ export interface ContainerRuntime {
   runOnce(spec: ContainerSpec & { cmd: string[] }, io: ExecIO): Promise<number>;
   /** Ids of containers carrying a label (for sweeping strays). */
   listContainers(label: string): Promise<string[]>;
+  /**
+   * Removes the containers any slugforge process made whose maker is provably gone (see owner.ts);
+   * resolves with how many. Every process that starts work on an engine calls it first.
+   */
+  sweepOrphans(): Promise<number>;
   removeContainer(id: string): Promise<void>;
 }
 

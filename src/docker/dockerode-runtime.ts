@@ -1,7 +1,9 @@
 import Docker from "dockerode";
+import type { Socket } from "node:net";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { SlugforgeError, isSlugforgeError } from "../errors.js";
 import { ExecDemuxer } from "./demux.js";
+import { OWNER_LABEL, ownerGone, processOwner } from "./owner.js";
 import type { Container, ContainerRuntime, ContainerSpec, CreatedContainer, ExecIO, ExecOptions, FileChange, ImageInfo } from "./container-runtime.js";
 
 /** The one place dockerode is used. DOCKER_HOST-style URLs select a remote engine. */
@@ -38,14 +40,15 @@ export function createDockerRuntime(options: { dockerHost?: string } = {}): Cont
       }
       throw unavailable(err);
     }
-    const container = wrapContainer(docker, raw);
     let upperDir: string | undefined;
+    let lifeline: Socket | undefined;
     try {
-      upperDir = await upperDirOf(docker, raw);
+      [upperDir, lifeline] = await Promise.all([upperDirOf(docker, raw), spec.cmd ? undefined : attachLifeline(raw)]);
     } catch (err) {
-      await container.remove();
+      await removeQuietly(raw);
       throw unavailable(err);
     }
+    const container = wrapContainer(docker, raw, lifeline);
     return {
       id: raw.id,
       upperDir,
@@ -113,12 +116,19 @@ export function createDockerRuntime(options: { dockerHost?: string } = {}): Cont
     },
     start,
     async runOnce(spec, io) {
-      const container = await start({ ...spec, cmd: ["sleep", "infinity"] });
+      const { cmd, ...idle } = spec;
+      const container = await start(idle);
       try {
-        return await container.exec(spec.cmd, { ...io, user: spec.user, env: spec.env, workdir: spec.workdir });
+        return await container.exec(cmd, { ...io, user: spec.user, env: spec.env, workdir: spec.workdir });
       } finally {
         await container.remove();
       }
+    },
+    async sweepOrphans() {
+      const list = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [OWNER_LABEL] }) });
+      const orphans = list.filter((c) => ownerGone(c.Labels?.[OWNER_LABEL] ?? ""));
+      await Promise.all(orphans.map((c) => removeQuietly(docker.getContainer(c.Id))));
+      return orphans.length;
     },
     async listContainers(label) {
       const list = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [label] }) });
@@ -130,9 +140,12 @@ export function createDockerRuntime(options: { dockerHost?: string } = {}): Cont
   };
 }
 
-function wrapContainer(docker: Docker, raw: Docker.Container): Container {
+function wrapContainer(docker: Docker, raw: Docker.Container, lifeline: Socket | undefined): Container {
   let removed: Promise<void> | undefined;
-  const remove = (): Promise<void> => (removed ??= removeQuietly(raw));
+  const remove = (): Promise<void> =>
+    (removed ??= removeQuietly(raw).finally(() => {
+      lifeline?.destroy();
+    }));
   const execIn = async (cmd: readonly string[], options: ExecOptions): Promise<number> => {
     if (options.signal?.aborted) throw abortError(options.signal);
     const exec = await raw.exec({
@@ -261,19 +274,39 @@ function pumpExec(stream: NodeJS.ReadWriteStream, io: ExecIO): Promise<void> {
   });
 }
 
+/** What an idle container runs until it is exec'd into: it ends when its stdin does. */
+const IDLE_CMD = ["sh", "-c", "exec cat > /dev/null"];
+
+/**
+ * Holds an idle container's stdin open from this process. Nothing is ever written: the connection
+ * is there to close when this process goes (a kill -9 included), which ends the container.
+ */
+async function attachLifeline(raw: Docker.Container): Promise<Socket> {
+  const socket = (await raw.attach({ stream: true, stdin: true, hijack: true })) as unknown as Socket;
+  socket.on("error", () => undefined);
+  // It must not keep this process alive on its own.
+  socket.unref();
+  return socket;
+}
+
 function createOptions(spec: ContainerSpec & { cmd?: string[] }): Docker.ContainerCreateOptions {
   return {
     Image: spec.image,
     name: spec.name,
-    Cmd: spec.cmd ?? ["sleep", "infinity"],
+    Cmd: spec.cmd ?? IDLE_CMD,
     User: spec.user,
     WorkingDir: spec.workdir,
     Env: spec.env ? Object.entries(spec.env).map(([k, v]) => `${k}=${v}`) : undefined,
-    Labels: { ...spec.labels },
+    Labels: { ...spec.labels, [OWNER_LABEL]: processOwner() },
     AttachStdout: false,
     AttachStderr: false,
+    // An idle container's only process reads the stdin this process holds open (attachLifeline):
+    // when this process dies, however it dies, the container ends and the engine removes it.
+    OpenStdin: spec.cmd === undefined,
+    StdinOnce: spec.cmd === undefined,
     Tty: false,
     HostConfig: {
+      AutoRemove: spec.cmd === undefined,
       Init: true,
       NetworkMode: spec.network ?? "bridge",
       Binds: spec.mounts?.map((m) => `${m.host}:${m.container}:${m.readOnly ? "ro" : "rw"}`),

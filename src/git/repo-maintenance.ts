@@ -1,6 +1,8 @@
 import { setPriority } from "node:os";
 import PQueue from "p-queue";
+import path from "node:path";
 import type { Logger } from "../log.js";
+import { failpoint } from "../util/failpoints.js";
 import { killProcessGroup, minimalGitEnv, spawnGit } from "./git-process.js";
 
 export interface RepoMaintenanceOptions {
@@ -50,7 +52,8 @@ export class RepoMaintenance {
     await this.queue.onIdle();
   }
 
-  private gc(gitDir: string): Promise<void> {
+  private async gc(gitDir: string): Promise<void> {
+    await failpoint("repo-gc", path.basename(gitDir, ".git"));
     const settings = { "gc.autoDetach": "false", ...this.options.gitConfig };
     const args = [...Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`]), "--git-dir", gitDir, "gc", "--auto", "--quiet"];
     const started = performance.now();

@@ -65,7 +65,11 @@ export async function sweepQuarantine(gitDir: string): Promise<string[]> {
   return stale.map((n) => path.join(objects, n));
 }
 
-/** At startup nothing runs yet, so every repo's leftover quarantine is stale, as is a half-deleted repo. */
+/**
+ * At startup nothing runs yet, so every repo's leftover quarantine is stale, as is a half-deleted
+ * repo, and so are the lock and temp files of a git killed with the server (a `refs/heads/main.lock`
+ * would refuse every later push of the app: "cannot lock ref").
+ */
 export async function sweepAllQuarantines(reposDir: string): Promise<string[]> {
   await sweepDiscarded(reposDir);
   let names: string[];
@@ -74,6 +78,27 @@ export async function sweepAllQuarantines(reposDir: string): Promise<string[]> {
   } catch {
     return [];
   }
-  const swept = await Promise.all(names.filter((n) => n.endsWith(".git")).map((n) => sweepQuarantine(path.join(reposDir, n))));
+  const repos = names.filter((n) => n.endsWith(".git")).map((n) => path.join(reposDir, n));
+  const swept = await Promise.all(repos.map(async (gitDir) => [...(await sweepQuarantine(gitDir)), ...(await sweepStaleGitFiles(gitDir))]));
   return swept.flat();
+}
+
+/** Lock files and half-written packs git leaves when it is killed; only safe while no git runs on the repo. */
+async function sweepStaleGitFiles(gitDir: string): Promise<string[]> {
+  const stale: string[] = [];
+  for (const name of ["HEAD.lock", "config.lock", "packed-refs.lock", "shallow.lock", "index.lock", "gc.pid"]) {
+    if (await rm(path.join(gitDir, name)).then(() => true, () => false)) stale.push(path.join(gitDir, name));
+  }
+  const refs = await readdir(path.join(gitDir, "refs"), { recursive: true }).catch(() => [] as string[]);
+  for (const ref of refs.filter((r) => String(r).endsWith(".lock"))) {
+    await rm(path.join(gitDir, "refs", String(ref)), { force: true });
+    stale.push(path.join(gitDir, "refs", String(ref)));
+  }
+  const packDir = path.join(gitDir, "objects", "pack");
+  for (const name of await readdir(packDir).catch(() => [] as string[])) {
+    if (!/^(tmp_|\.tmp-)/.test(name)) continue;
+    await rm(path.join(packDir, name), { recursive: true, force: true });
+    stale.push(path.join(packDir, name));
+  }
+  return stale;
 }

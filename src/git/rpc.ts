@@ -3,6 +3,7 @@ import { Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import zlib from "node:zlib";
 import type { Logger } from "../log.js";
+import { failpoint } from "../util/failpoints.js";
 import type { GitService } from "./app-path.js";
 import type { GitChildren } from "./git-children.js";
 import { gitServerConfig, killProcessGroup, minimalGitEnv, spawnGit } from "./git-process.js";
@@ -96,8 +97,20 @@ export function runRpc(
   let received = 0;
   // A Writable, not a pipe into stdin: when git stops reading (it exited, or we stopped it) the
   // rest of the body is drained and dropped instead of tearing down the client's request.
+  // A test can hold a push here, its first bytes in hand, to inject a fault (util/failpoints.ts).
+  let held = !isPush;
+  const gone = new AbortController();
+  res.on("close", () => gone.abort(new Error("the client went away")));
   const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
+    write(chunk: Buffer, enc, done) {
+      if (!held) {
+        held = true;
+        failpoint("receive", app, gone.signal).then(
+          () => this._write(chunk, enc, done),
+          (err: Error) => done(err),
+        );
+        return;
+      }
       received += chunk.length;
       commands?.push(chunk);
       if (isPush && received > ctx.maxPushBytes && !replaced && !res.headersSent) {

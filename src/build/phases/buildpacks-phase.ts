@@ -1,6 +1,7 @@
 import { parseBuildpackRef, parseBuildpacksFile, type BuildpackRef } from "../../buildpacks/buildpack-ref.js";
 import type { ResolvedBuildpack } from "../../buildpacks/resolve-buildpacks.js";
 import { SlugforgeError } from "../../errors.js";
+import { failpoint } from "../../util/failpoints.js";
 import path from "node:path";
 import { packDirectory } from "../../slug/tar-pack.js";
 import { type BuildContext, type InstalledBuildpack, type Phase } from "../build-context.js";
@@ -26,6 +27,7 @@ export const buildpacksPhase: Phase = {
       if (bp.commit) ctx.out.step(`Using buildpack ${bp.spec} (${bp.commit.slice(0, 7)})`);
     }
     const installed = await install(ctx, candidates);
+    await failpoint("detect", ctx.request.app, ctx.signal);
     const chosen: InstalledBuildpack[] = [];
     for (const bp of installed) {
       const name = await detect(ctx, bp);

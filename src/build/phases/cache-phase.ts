@@ -6,6 +6,7 @@ import { pipeline } from "node:stream/promises";
 import type { Container, ContainerSpec, CreatedContainer } from "../../docker/container-runtime.js";
 import { SlugforgeError } from "../../errors.js";
 import { discardDir, sweepDiscarded } from "../../util/discard-dir.js";
+import { failpoint } from "../../util/failpoints.js";
 import { runProcess } from "../../util/run-process.js";
 import type { BuildContext, PipelineDeps, Phase } from "../build-context.js";
 import { archiveFromBuild, BUILD_UID, buildEnv, runInBuild, SERVER_LABEL } from "../container-exec.js";
@@ -58,12 +59,16 @@ export class BuildCaches {
 
   constructor(private readonly busy: () => boolean = () => false) {}
 
-  /** Runs `job` after the app's earlier background work, off the caller's path. */
-  later(app: string, job: () => Promise<void>, log: BuildContext["log"]): void {
+  /**
+   * Runs `job` after the app's earlier background work, off the caller's path. A job that takes
+   * longer than `timeoutMs` is aborted (its signal) and given up on, so that a hung copy never
+   * holds the app's next build: that build starts without it.
+   */
+  later(app: string, job: (signal: AbortSignal) => Promise<void>, log: BuildContext["log"], timeoutMs: number): void {
     this.jobs++;
     const next = (this.chains.get(app) ?? Promise.resolve())
       .then(() => this.quiet(app))
-      .then(job)
+      .then(() => withDeadline(job, timeoutMs))
       .catch((err: unknown) => log.warn({ err }, "background cache work failed; the app's next build may be slower"))
       .finally(() => {
         this.jobs--;
@@ -133,6 +138,24 @@ export class BuildCaches {
   }
 }
 
+/** Runs `job` with a signal aborted after `ms`; rejects at the deadline even if the job does not stop. */
+async function withDeadline(job: (signal: AbortSignal) => Promise<void>, ms: number): Promise<void> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new Error(`background cache work took longer than ${Math.round(ms / 1000)} s and was given up`);
+      controller.abort(err);
+      reject(err);
+    }, ms);
+  });
+  try {
+    await Promise.race([job(controller.signal), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const registries = new WeakMap<PipelineDeps, BuildCaches>();
 
 /** The BuildCaches of a build service (one per PipelineDeps). */
@@ -166,22 +189,34 @@ export async function openBuildContainer(ctx: BuildContext, spec: ContainerSpec)
   }
   const key = specKey(spec);
   const imageId = (await runtime.inspectImage(spec.image))?.id;
-  let created = await caches.take(app, key, imageId);
-  const reused = created !== undefined;
-  if (!created) {
-    created = await runtime.create(spec);
-    if (created.upperDir) {
-      try {
-        await copyKept(ctx, await cacheRootIn(created.upperDir));
-      } catch (err) {
-        await created.remove();
-        throw err;
-      }
+  const prepared = await caches.take(app, key, imageId);
+  if (prepared) {
+    try {
+      const container = await prepared.start();
+      useLayer(ctx, spec, prepared, true);
+      return container;
+    } catch (err) {
+      // Removed behind our back (docker rm, an engine restart): a fresh one does as well.
+      if (ctx.signal.aborted) throw err;
+      ctx.log.warn({ err }, "the container prepared for this build could not start; making a new one");
     }
   }
-  ctx.cache = { mode: "layer", spec, layerDir: created.upperDir && path.join(created.upperDir, CACHE_ROOT) };
-  ctx.log.debug({ prepared: reused, layer: created.upperDir !== undefined }, "build container made");
+  const created = await runtime.create(spec);
+  if (created.upperDir) {
+    try {
+      await copyKept(ctx, await cacheRootIn(created.upperDir));
+    } catch (err) {
+      await created.remove();
+      throw err;
+    }
+  }
+  useLayer(ctx, spec, created, false);
   return created.start();
+}
+
+function useLayer(ctx: BuildContext, spec: ContainerSpec, created: CreatedContainer, prepared: boolean): void {
+  ctx.cache = { mode: "layer", spec, layerDir: created.upperDir && path.join(created.upperDir, CACHE_ROOT) };
+  ctx.log.debug({ prepared, layer: created.upperDir !== undefined }, "build container made");
 }
 
 /** `tmp/cache` in an upper layer, with the same owner and mode as in the stack image. */
@@ -251,6 +286,7 @@ export const cacheSavePhase: Phase = {
       cache.save = true;
       return;
     }
+    await failpoint("cache-save", ctx.request.app, ctx.signal);
     for (const bp of ctx.buildpacks) {
       await keep(ctx, path.join(cache.workDir, bp.key), bp.key).catch((err: unknown) => {
         // The slug is made; a cache that could not be kept only makes the next build slower.
@@ -271,7 +307,7 @@ export async function finishBuildCaches(ctx: BuildContext, container: Container 
   const caches = cachesOf(ctx.deps);
   const saving = cache?.mode === "layer" && cache.save === true && container !== undefined && !ctx.signal.aborted;
   if (saving) {
-    caches.later(ctx.request.app, () => saveFromLayer(ctx, container), ctx.log);
+    caches.later(ctx.request.app, (signal) => saveFromLayer(ctx, container, signal), ctx.log, ctx.deps.config.buildTimeoutMs);
   } else {
     await container?.remove().catch((err: unknown) => ctx.log.error({ err, container: container.id }, "could not remove the build container"));
     if (cache?.mode === "mount") {
@@ -279,7 +315,7 @@ export async function finishBuildCaches(ctx: BuildContext, container: Container 
       await rm(cache.workDir, { recursive: true, force: true });
     }
   }
-  if (cache?.mode === "layer") caches.later(ctx.request.app, () => prepareNext(ctx), ctx.log);
+  if (cache?.mode === "layer") caches.later(ctx.request.app, (signal) => prepareNext(ctx, signal), ctx.log, ctx.deps.config.buildTimeoutMs);
   // An app whose first build failed keeps nothing, not even an empty folder.
   if (!saving) await rmdir(appCacheDir(ctx)).catch(() => undefined);
 }
@@ -290,14 +326,19 @@ export async function finishBuildCaches(ctx: BuildContext, container: Container 
  * following paths in its layer from the host: a build that swapped `/tmp/cache` or a cache folder
  * for a symbolic link can only ever point at its own container's files.
  */
-async function saveFromLayer(ctx: BuildContext, container: Container): Promise<void> {
+async function saveFromLayer(ctx: BuildContext, container: Container, signal: AbortSignal): Promise<void> {
+  // Given up on (too slow): removing the container ends the tar being read from it.
+  const onAbort = (): void => void container.remove().catch(() => undefined);
+  signal.addEventListener("abort", onAbort, { once: true });
   try {
+    await failpoint("cache-save", ctx.request.app, signal);
     for (const bp of ctx.buildpacks) {
       await keepFromContainer(ctx, bp.cacheDir, bp.key).catch((err: unknown) =>
         ctx.log.warn({ err, buildpack: bp.key }, "saving the build cache failed; the previous one is kept"),
       );
     }
   } finally {
+    signal.removeEventListener("abort", onAbort);
     await container.remove();
   }
 }
@@ -343,7 +384,7 @@ function spawnTar(args: readonly string[]): { stdin: Writable; exited: Promise<n
 }
 
 /** A container for the app's next build, its caches already in its layer. */
-async function prepareNext(ctx: BuildContext): Promise<void> {
+async function prepareNext(ctx: BuildContext, signal: AbortSignal): Promise<void> {
   const cache = ctx.cache;
   if (cache?.mode !== "layer") return;
   const { runtime } = ctx.deps;
@@ -352,12 +393,18 @@ async function prepareNext(ctx: BuildContext): Promise<void> {
   const spec: ContainerSpec = { ...cache.spec, name: undefined, labels: { ...labels, [PREPARED_LABEL]: ctx.request.app } };
   const imageId = (await runtime.inspectImage(spec.image))?.id;
   const created = await runtime.create(spec);
+  const onAbort = (): void => void created.remove().catch(() => undefined);
+  signal.addEventListener("abort", onAbort, { once: true });
   try {
+    await failpoint("cache-copy", ctx.request.app, signal);
     if (!created.upperDir) throw new Error("the engine gave no writable layer");
     await copyKept(ctx, await cacheRootIn(created.upperDir));
+    signal.throwIfAborted();
   } catch (err) {
     await created.remove();
     throw err;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
   }
   await cachesOf(ctx.deps).offer(ctx.request.app, { created, specKey: specKey(spec), imageId });
 }

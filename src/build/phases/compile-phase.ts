@@ -1,4 +1,5 @@
 import { SlugforgeError } from "../../errors.js";
+import { failpoint } from "../../util/failpoints.js";
 import type { InstalledBuildpack, Phase } from "../build-context.js";
 import { BUILD_DIR, ENV_DIR, buildEnv, runInBuild } from "../container-exec.js";
 
@@ -10,6 +11,7 @@ import { BUILD_DIR, ENV_DIR, buildEnv, runInBuild } from "../container-exec.js";
 export const compilePhase: Phase = {
   name: "compile",
   async run(ctx) {
+    await failpoint("compile", ctx.request.app, ctx.signal);
     for (const [i, bp] of ctx.buildpacks.entries()) {
       const env = buildEnv(ctx, { CACHE_DIR: bp.cacheDir, ENV_DIR });
       const cmd = compileCommand(bp, ctx.buildpacks.slice(0, i));

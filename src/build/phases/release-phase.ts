@@ -3,6 +3,7 @@ import path from "node:path";
 import { parseProcfile } from "../../buildpacks/procfile.js";
 import { parseReleaseYaml, type ReleaseInfo } from "../../buildpacks/release-yaml.js";
 import { SlugforgeError } from "../../errors.js";
+import { failpoint } from "../../util/failpoints.js";
 import type { BuildContext, Phase } from "../build-context.js";
 import { BUILD_DIR, buildEnv, captureInBuild } from "../container-exec.js";
 
@@ -15,6 +16,7 @@ const NO_PROCFILE = 3;
 export const releasePhase: Phase = {
   name: "release",
   async run(ctx) {
+    await failpoint("release", ctx.request.app, ctx.signal);
     // Two execs at once: each costs a round trip to the engine.
     const [release, procfile] = await Promise.all([runRelease(ctx), readProcfile(ctx)]);
     ctx.release = release;

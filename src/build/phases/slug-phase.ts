@@ -3,6 +3,8 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { formatSize } from "../../slug/format-size.js";
 import { storeSlug, type SlugMemberIndex } from "../../slug/slug-writer.js";
+import type { SlugStore } from "../../slug/slug-store.js";
+import { holdStream } from "../../util/failpoints.js";
 import type { BuildContext, Phase } from "../build-context.js";
 import { archiveFromBuild, BUILD_DIR } from "../container-exec.js";
 
@@ -17,8 +19,9 @@ export const slugPhase: Phase = {
   async run(ctx) {
     await ctx.deps.disk?.check("Writing the slug");
     ctx.out.step("Compressing...");
-    const tar = archiveFromBuild(ctx, BUILD_DIR);
-    const { slugStore, config } = ctx.deps;
+    const tar = holdStream(archiveFromBuild(ctx, BUILD_DIR), "slug-compress", ctx.request.app, ctx.signal);
+    const { config } = ctx.deps;
+    const slugStore = holdingStore(ctx.deps.slugStore, ctx.request.app, ctx.signal);
     // The app's last slug first, then the last slug any app made (apps on one stack and language
     // share an interpreter, whose blocks are then compressed once for all of them).
     const previous = (await Promise.all([readMemberIndex(appIndexFile(ctx)), readMemberIndex(sharedIndexFile(ctx))])).filter(
@@ -34,6 +37,11 @@ export const slugPhase: Phase = {
     }
   },
 };
+
+/** The slug store, its writes held mid-stream at the "slug-store" failpoint (tests only). */
+function holdingStore(store: SlugStore, app: string, signal: AbortSignal): SlugStore {
+  return { ...store, put: (bytes) => store.put(holdStream(bytes, "slug-store", app, signal)) };
+}
 
 /** `<cacheDir>/<app>/slug-members.json`: a cache like the buildpacks' (losing it only costs time). */
 function appIndexFile(ctx: BuildContext): string {

@@ -1,5 +1,6 @@
 import { parseSlugignore, type Slugignore } from "../../slug/slugignore.js";
 import { mapTar, type TarHeader } from "../../slug/tar-transform.js";
+import { holdStream } from "../../util/failpoints.js";
 import type { Phase } from "../build-context.js";
 import { BUILD_DIR, extractIntoBuild } from "../container-exec.js";
 import { commitDate, gitArchive, readCommitFile } from "../git-source.js";
@@ -19,15 +20,16 @@ export const sourcePhase: Phase = {
 
     ctx.sourceDate = await commitDate(source, commit, ctx.signal);
     const archive = gitArchive(source, commit, ctx.signal);
+    const stream = holdStream(archive.stream, "source", ctx.request.app, ctx.signal);
     let removed = 0;
     // Without a .slugignore git's tar goes straight in; with one, through the filter.
     const tar = ignore
-      ? mapTar(archive.stream, (h) => {
+      ? mapTar(stream, (h) => {
           const kept = sourceEntry(h, ignore);
           if (!kept && h.type !== "directory") removed++;
           return kept;
         })
-      : archive.stream;
+      : stream;
     await Promise.all([extractIntoBuild(ctx, tar, BUILD_DIR), archive.done]);
     if (removed > 0) ctx.out.detail(`.slugignore removed ${removed} file${removed === 1 ? "" : "s"}`);
   },

@@ -10,7 +10,7 @@ function fakeRuntime(start: ContainerRuntime["start"]): ContainerRuntime {
   const no = (): never => {
     throw new Error("not used");
   };
-  return { ping: no, inspectImage: no, listImages: no, importImage: no, removeImage: no, layerAccess: async () => false, create: no, start, runOnce: no, listContainers: async () => [], removeContainer: async () => undefined };
+  return { ping: no, inspectImage: no, listImages: no, importImage: no, removeImage: no, layerAccess: async () => false, create: no, start, runOnce: no, listContainers: async () => [], removeContainer: async () => undefined, sweepOrphans: async () => 0 };
 }
 
 function setup(start: ContainerRuntime["start"]) {

@@ -1,0 +1,3 @@
+import { faultMatrix } from "./fault-harness.js";
+
+faultMatrix("disconnect");
