@@ -175,13 +175,13 @@ function wrapContainer(docker: Docker, raw: Docker.Container, lifeline: Socket |
       throw statusOf(err) === 404 ? containerLost(raw.id, err) : err;
     });
     const code = info.ExitCode ?? -1;
-    // A program killed by a signal, or no exit code at all: was it the container that went?
-    if (code < 0 || code >= 128) {
-      const running = await raw.inspect().then(
-        (c) => c.State?.Running === true,
-        (err: unknown) => (statusOf(err) === 404 ? false : true),
-      );
-      if (!running && removed === undefined) throw containerLost(raw.id);
+    // A program killed by a signal, or no exit code at all: was it the container that went? (The
+    // engine may still call it running for a moment after `docker rm -f` killed what ran in it.)
+    if ((code < 0 || code >= 128) && removed === undefined) {
+      for (let attempt = 0; attempt < 4; attempt++) {
+        if (!(await isRunning(raw))) throw containerLost(raw.id);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     }
     return code;
   };
@@ -194,8 +194,7 @@ function wrapContainer(docker: Docker, raw: Docker.Container, lifeline: Socket |
       } catch (err) {
         if (options.signal?.aborted || isSlugforgeError(err)) throw err;
         // The engine refused or cut the exec: because the container went, or for a reason of its own.
-        const gone = await raw.inspect().then((c) => c.State?.Running !== true, (e: unknown) => statusOf(e) === 404);
-        throw gone && removed === undefined ? containerLost(raw.id, err) : err;
+        throw removed === undefined && !(await isRunning(raw)) ? containerLost(raw.id, err) : err;
       }
     },
     async putArchive(tar, dir) {
@@ -349,6 +348,14 @@ function statusOf(err: unknown): number | undefined {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Whether the engine calls the container running and not on its way out; an engine that does not answer: assumed running. */
+async function isRunning(raw: Docker.Container): Promise<boolean> {
+  return raw.inspect().then(
+    (c) => c.State?.Running === true && c.State?.Status !== "removing" && c.State?.Dead !== true,
+    (err: unknown) => statusOf(err) !== 404,
+  );
 }
 
 /** The build's container stopped or vanished under it, not by our hand (docker rm -f, an engine restart). */

@@ -54,15 +54,17 @@ export async function failpoint(point: Failpoint, key: string, signal?: AbortSig
   await rm(go, { force: true });
 }
 
-/** Passes bytes through, holding at the first chunk while the failpoint holds: a fault mid-stream. */
+/**
+ * Passes bytes through, holding the first chunk while the failpoint holds: the stream has begun
+ * (the writer is mid-way) and the reader waits for its first bytes when the fault comes.
+ */
 export function failpointStream(point: Failpoint, key: string, signal?: AbortSignal): Transform {
   let first = true;
   return new Transform({
     transform(chunk: Buffer, _enc, done: TransformCallback) {
       if (!first || folder === undefined) return done(null, chunk);
       first = false;
-      this.push(chunk);
-      failpoint(point, key, signal).then(() => done(), (err: Error) => done(err));
+      failpoint(point, key, signal).then(() => done(null, chunk), (err: Error) => done(err));
     },
   });
 }
