@@ -11,6 +11,7 @@ import type { SlugStore } from "../slug/slug-store.js";
 import type { BuildContext, PipelineDeps } from "./build-context.js";
 import { createBuildPrinter, type BuildPrinter } from "./build-printer.js";
 import { createBuildQueue } from "./build-queue.js";
+import { createMaskedOutput, secretsOf } from "./secret-masker.js";
 import { startDeadline } from "./deadline.js";
 import { runPipeline } from "./pipeline.js";
 import { cachesOf, sweepCacheWork } from "./phases/cache-phase.js";
@@ -75,19 +76,26 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     const log = deps.log.child({ buildId, app: request.app, commit: request.commit });
     const recorder = deps.recorder ? safeRecorder(deps.recorder, log) : undefined;
     recorder?.queued(buildId, request);
-    const out = createBuildPrinter(safeOutput(teeOutput(output, recorder, buildId), log));
+    // Masked before the tee: the pusher and the stored output see the same, secret-free bytes.
+    const masked = createMaskedOutput(safeOutput(teeOutput(output, recorder, buildId), log));
+    const out = createBuildPrinter(masked);
     let ctx: BuildContext | undefined;
     const finish = (result: BuildResult): BuildResult => {
       const done: BuildResult = {
         ...result,
+        // The message is kept with the build and printed by the git layer, outside this output.
+        ...(result.error ? { error: { ...result.error, message: masked.maskText(result.error.message) } } : {}),
         buildpacks: ctx?.buildpacks.map((b) => (b.commit ? `${b.spec}@${b.commit}` : b.spec)) ?? [],
         phases: ctx?.phases ?? [],
       };
+      // The held-back tail goes out before the record says the build ended, so a follower reads it.
+      masked.end();
       const lines = recorder?.finished(request, done);
       if (lines && lines.length) {
         out.step("Launching...");
         for (const line of lines) out.detail(line);
       }
+      masked.end();
       return done;
     };
     out.step(`Build ${buildId} of ${request.app} (${request.commit.slice(0, 7)})`);
@@ -103,6 +111,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
         };
         try {
           ctx.configVars = await deps.getConfigVars(request.app);
+          masked.mask(secretsOf(Object.values(ctx.configVars)));
           await runPipeline(ctx);
           return { processTypes: ctx.processTypes, slug: ctx.slug };
         } catch (err) {
