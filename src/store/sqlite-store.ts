@@ -100,15 +100,18 @@ export function openSqliteStore(file: string): MetadataStore {
     updateConfigVars(app, changes) {
       return db.transaction(() => {
         requireApp(app);
-        for (const [key, value] of Object.entries(changes)) {
+        // Only real changes count: setting a var to its value or removing a missing one makes no release.
+        const current = new Map(Object.entries(getConfigVars(app)));
+        const changed = Object.entries(changes).filter(([key, value]) => (value === null ? current.has(key) : current.get(key) !== value));
+        for (const [key, value] of changed) {
           if (value === null) db.prepare("DELETE FROM config_vars WHERE app = ? AND key = ?").run(app, key);
           else db.prepare("INSERT INTO config_vars (app, key, value) VALUES (?, ?, ?) ON CONFLICT (app, key) DO UPDATE SET value = excluded.value").run(app, key, value);
         }
         const config = getConfigVars(app);
         const previous = latestRelease(app);
-        if (!previous?.slugId) return { config };
-        const set = Object.keys(changes).filter((k) => changes[k] !== null);
-        const unset = Object.keys(changes).filter((k) => changes[k] === null);
+        if (changed.length === 0 || !previous?.slugId) return { config };
+        const set = changed.filter(([, value]) => value !== null).map(([key]) => key);
+        const unset = changed.filter(([, value]) => value === null).map(([key]) => key);
         const description = [set.length ? `Set ${set.join(", ")} config vars` : "", unset.length ? `Remove ${unset.join(", ")} config vars` : ""]
           .filter(Boolean)
           .join("; ");
