@@ -1,3 +1,4 @@
+import { chmodSync, closeSync, openSync } from "node:fs";
 import Database from "better-sqlite3";
 import { SlugforgeError, type ErrorCode } from "../errors.js";
 import type { BuildStatus } from "../build/types.js";
@@ -8,8 +9,10 @@ type Row = Record<string, unknown>;
 
 /** The embedded metadata store: SQLite in the data folder (WAL, foreign keys, one transaction per change). */
 export function openSqliteStore(file: string): MetadataStore {
+  makePrivate(file);
   const db = new Database(file);
   db.pragma("journal_mode = WAL");
+  makePrivate(file);
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
@@ -204,6 +207,22 @@ export function openSqliteStore(file: string): MetadataStore {
     },
     close: () => db.close(),
   };
+}
+
+/**
+ * The database holds config var values: 0600, whatever the umask. SQLite gives the -wal and -shm
+ * files the database file's mode, so the file is made 0600 before SQLite first opens it; files
+ * left by an earlier version with 0644 are changed.
+ */
+function makePrivate(file: string): void {
+  closeSync(openSync(file, "a", 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      chmodSync(f, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
 }
 
 function migrate(db: Database.Database): void {
