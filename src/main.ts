@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createApiHandler } from "./api/api-handler.js";
@@ -50,7 +50,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     log.warn({ dir: config.failpointsDir }, "failpoints are on (SLUGFORGE_FAILPOINTS): for tests only");
   }
   const say = options.say ?? (() => undefined);
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  makeDataFolderPrivate(config.dataDir, log);
   const token = resolveToken(config, say);
   const runtime = options.runtime ?? createDockerRuntime({ dockerHost: config.dockerHost });
 
@@ -172,6 +172,24 @@ export async function startServer(env: NodeJS.ProcessEnv, say: (line: string) =>
   say(`slugforge listening on http://${parsed.config.host}:${port} (data in ${parsed.config.dataDir})`);
   say(`push an app: git remote add paas http://git:<token>@<this host>:${port}/<app>.git && git push paas main`);
   return { close: () => server.close(), port };
+}
+
+/**
+ * The data folder holds config var values (metadata.db), the token and every app's source: only the
+ * server's user may enter it. Made 0700 at every start, also when it exists with another mode (an
+ * earlier version made it 0755, and an operator may have changed it), so nothing inside depends on
+ * its own mode.
+ */
+function makeDataFolderPrivate(dataDir: string, log: Logger): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const mode = statSync(dataDir).mode & 0o777;
+  if (mode === 0o700) return;
+  try {
+    chmodSync(dataDir, 0o700);
+  } catch (err) {
+    throw new SlugforgeError("CONFIG_INVALID", `SLUGFORGE_DATA=${dataDir}: cannot make the data folder private (chmod 0700): ${(err as Error).message}`, { cause: err });
+  }
+  log.warn({ dataDir, was: mode.toString(8) }, "the data folder could be read by other users; it is now 0700");
 }
 
 /** SLUGFORGE_TOKEN, or the one kept in the data folder, or a new one printed once. */

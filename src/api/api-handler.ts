@@ -9,6 +9,7 @@ import type { DiskGuard } from "../util/disk-space.js";
 import { checkAuthorization } from "../auth/token-auth.js";
 import { fail, readJson, sendError, sendJson } from "./http-json.js";
 import { renderMetrics } from "./metrics.js";
+import { parseReleaseVersion, RELEASE_VERSION_HINT } from "./release-version.js";
 import { createRouter, type RouteContext } from "./router.js";
 
 const APP_NAME = /^[a-z][a-z0-9-]{1,29}$/;
@@ -94,9 +95,9 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
   router.add("GET", "/api/apps/:app/releases", (ctx) => sendJson(ctx.res, 200, store.listReleases(app(ctx))));
   router.add("POST", "/api/apps/:app/releases", async (ctx) => {
     const name = app(ctx);
-    const body = (await readJson(ctx.req)) as { release?: unknown };
-    const version = typeof body?.release === "string" ? Number(body.release.replace(/^v/, "")) : body?.release;
-    if (typeof version !== "number" || !Number.isInteger(version) || version < 1) fail("BAD_REQUEST", 'name the release to roll back to: {"release": 3}');
+    const body = (await readJson(ctx.req)) as { release?: unknown } | null;
+    const version = parseReleaseVersion(body?.release);
+    if (version === undefined) fail("BAD_REQUEST", RELEASE_VERSION_HINT);
     sendJson(ctx.res, 201, store.rollback(name, version));
   });
   router.add("GET", "/metrics", ({ res }) => {

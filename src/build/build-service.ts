@@ -13,6 +13,7 @@ import { failpoint } from "../util/failpoints.js";
 import type { BuildContext, PipelineDeps } from "./build-context.js";
 import { createBuildPrinter, type BuildPrinter } from "./build-printer.js";
 import { createBuildQueue } from "./build-queue.js";
+import { createMaskedOutput, secretsOf } from "./secret-masker.js";
 import { startDeadline } from "./deadline.js";
 import { runPipeline } from "./pipeline.js";
 import { cachesOf, sweepCacheWork } from "./phases/cache-phase.js";
@@ -83,14 +84,20 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     const log = deps.log.child({ buildId, app: request.app, commit: request.commit });
     const recorder = deps.recorder ? safeRecorder(deps.recorder, log) : undefined;
     recorder?.queued(buildId, request);
-    const out = createBuildPrinter(safeOutput(teeOutput(output, recorder, buildId), log));
+    // Masked before the tee: the pusher and the stored output see the same, secret-free bytes.
+    const masked = createMaskedOutput(safeOutput(teeOutput(output, recorder, buildId), log));
+    const out = createBuildPrinter(masked);
     let ctx: BuildContext | undefined;
     const finish = async (result: BuildResult): Promise<BuildResult> => {
       const facts = {
         buildpacks: ctx?.buildpacks.map((b) => (b.commit ? `${b.spec}@${b.commit}` : b.spec)) ?? [],
         phases: ctx?.phases ?? [],
       };
-      let done: BuildResult = { ...result, ...facts };
+      // The message is kept with the build and printed by the git layer, outside this output.
+      const maskedError = (r: BuildResult): BuildResult => (r.error ? { ...r, error: { ...r.error, message: masked.maskText(r.error.message) } } : r);
+      let done: BuildResult = maskedError({ ...result, ...facts });
+      // The held-back tail goes out before the record says the build ended, so a follower reads it.
+      masked.end();
       if (!deps.recorder) return done;
       await failpoint("build-record", request.app);
       let lines: readonly string[] | void = undefined;
@@ -99,13 +106,14 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
       } catch (err) {
         log.error({ err }, "recording the build's result failed");
         // No release was recorded, so the push must not be accepted: the build fails with why.
-        if (done.status === "succeeded") done = { ...failed(buildId, err, out, log), ...facts };
+        if (done.status === "succeeded") done = maskedError({ ...failed(buildId, err, out, log), ...facts });
         records.retry(request, done);
       }
       if (lines && lines.length) {
         out.step("Launching...");
         for (const line of lines) out.detail(line);
       }
+      masked.end();
       return done;
     };
     out.step(`Build ${buildId} of ${request.app} (${request.commit.slice(0, 7)})`);
@@ -121,6 +129,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
         };
         try {
           ctx.configVars = await deps.getConfigVars(request.app);
+          masked.mask(secretsOf(Object.values(ctx.configVars)));
           await runPipeline(ctx);
           return { processTypes: ctx.processTypes, slug: ctx.slug };
         } catch (err) {

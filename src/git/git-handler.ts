@@ -31,6 +31,8 @@ export interface GitHandlerDeps {
   readonly maintenance?: RepoMaintenanceOptions;
   /** Refuses pushes (STORAGE_FULL) while the data folder's disk is under its reserve. */
   readonly disk?: DiskGuard;
+  /** A git request body that sends nothing for this long is dropped and its git stopped; default 60 s. */
+  readonly bodyIdleMs?: number;
 }
 
 export interface GitHandler {
@@ -54,7 +56,7 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
   const log = deps.log.child({ component: "git" });
   const children = new GitChildren((gitDir, swept) => log.info({ gitDir, swept }, "swept leftover quarantine"));
   const maintenance = new RepoMaintenance(log, deps.maintenance);
-  const ctx = { hooksDir: deps.hooksDir, maxPushBytes: deps.maxPushBytes, children, bridge: deps.bridge, log, maintenance };
+  const ctx = { hooksDir: deps.hooksDir, maxPushBytes: deps.maxPushBytes, bodyIdleMs: deps.bodyIdleMs ?? 60_000, children, bridge: deps.bridge, log, maintenance };
 
   async function dispatch(req: http.IncomingMessage, res: http.ServerResponse, app: string, route: string): Promise<void> {
     if (!checkBasicAuth(req.headers.authorization, deps.token)) {

@@ -28,24 +28,25 @@ export type GateOutcome = { readonly ok: true } | { readonly ok: false; readonly
  */
 export async function gatePush(deps: GateDeps, session: PushSession, hook: HookRequest, write: (text: string) => void): Promise<GateOutcome> {
   const log = deps.log.child({ app: session.app, push: session.id });
-  const fail = (code: ErrorCode, ...lines: string[]): GateOutcome => {
-    for (const line of lines) write(`!     ${line}\n`);
+  // docs/errors.md: the last line of every refused push names its code, so it is written here only.
+  const fail = (code: ErrorCode, details: readonly string[], summary: string): GateOutcome => {
+    for (const line of [...details, `${code}: ${summary}`]) write(`!     ${line}\n`);
     return { ok: false, code };
   };
   if (hook.app !== session.app || !sourceInside(session.gitDir, hook)) {
     log.warn({ hookApp: hook.app }, "hook call does not match its push");
-    return fail("INTERNAL", "slugforge: this hook call does not match the push; rejected.");
+    return fail("INTERNAL", [], "this hook call does not match the push; rejected.");
   }
   const decision = decidePush(await branches(session.gitDir), hook.refs);
   if (decision.kind === "noop") return { ok: true };
-  if (decision.kind === "refuse") return fail(decision.code, ...decision.lines);
+  if (decision.kind === "refuse") return fail(decision.code, decision.lines, decision.summary);
   const update = decision.update;
   // The pack is in quarantine (dropped when the push is refused); the build would write a slug.
   const full = await deps.disk?.check("This push").then(() => undefined, (err: unknown) => err);
   if (full !== undefined) {
     if (!isSlugforgeError(full)) throw full;
     log.warn({ data: full.data }, "push refused: the disk is full");
-    return fail(full.code, `${full.code}: ${full.message} ${full.hint}`);
+    return fail(full.code, [], `${full.message} ${full.hint}`);
   }
 
   let release: () => void;
@@ -55,7 +56,7 @@ export async function gatePush(deps: GateDeps, session: PushSession, hook: HookR
       onQueued: (position) => write(`-----> Waiting for another push to ${session.app} to finish (position ${position})\n`),
     });
   } catch {
-    return fail("BUILD_CANCELLED", "BUILD_CANCELLED: the push was interrupted while it waited; nothing was built.");
+    return fail("BUILD_CANCELLED", [], "the push was interrupted while it waited; nothing was built.");
   }
   // Held until receive-pack exits, so the ref update is inside the lock too.
   void session.closed.then(release);
@@ -66,8 +67,8 @@ export async function gatePush(deps: GateDeps, session: PushSession, hook: HookR
     const name = update.ref.replace(/^refs\/heads\//, "");
     return fail(
       "REF_MOVED",
-      `${name} changed on the server while this push waited (it is now ${current ? current.slice(0, 7) : "gone"}).`,
-      `Nothing was built. Fetch and push again: git pull --rebase <remote> ${name} && git push <remote> HEAD:${name}`,
+      [`${name} changed on the server while this push waited (it is now ${current ? current.slice(0, 7) : "gone"}).`],
+      `nothing was built. Fetch and push again: git pull --rebase <remote> ${name} && git push <remote> HEAD:${name}`,
     );
   }
 
@@ -99,10 +100,10 @@ export async function gatePush(deps: GateDeps, session: PushSession, hook: HookR
     }
     const code = result.error?.code ?? (result.status === "cancelled" ? "BUILD_CANCELLED" : "INTERNAL");
     const message = result.error?.message ?? (result.status === "cancelled" ? "the build was cancelled" : "the build failed");
-    return fail(code, `${code}: ${message} (build ${result.buildId})`);
+    return fail(code, [], `${message} (build ${result.buildId})`);
   } catch (err) {
     log.error({ err }, "builder threw");
-    return fail("INTERNAL", `INTERNAL: the build could not run; the operator log has details (push ${session.id}).`);
+    return fail("INTERNAL", [], `the build could not run; the operator log has details (push ${session.id}).`);
   }
 }
 

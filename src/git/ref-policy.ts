@@ -2,7 +2,14 @@ import { isZeroSha, type HookRefLine } from "./hook-protocol.js";
 
 export type PushDecision =
   | { readonly kind: "noop" }
-  | { readonly kind: "refuse"; readonly code: "BRANCH_NOT_DEPLOYABLE"; readonly lines: readonly string[] }
+  | {
+      readonly kind: "refuse";
+      readonly code: "BRANCH_NOT_DEPLOYABLE";
+      /** Why, one line per refused ref. */
+      readonly lines: readonly string[];
+      /** What to do; the gate prints it last, after the code. */
+      readonly summary: string;
+    }
   | { readonly kind: "build"; readonly update: HookRefLine };
 
 export interface RepoBranches {
@@ -48,7 +55,7 @@ export function decidePush(repo: RepoBranches, refs: readonly HookRefLine[]): Pu
     }
   }
   if (lines.length > 0) {
-    return { kind: "refuse", code: "BRANCH_NOT_DEPLOYABLE", lines: [...lines, `Nothing was updated (BRANCH_NOT_DEPLOYABLE); e.g. git push <remote> HEAD:${deployName}`] };
+    return { kind: "refuse", code: "BRANCH_NOT_DEPLOYABLE", lines, summary: `nothing was updated; push the ${deployName} branch, e.g. git push <remote> HEAD:${deployName}` };
   }
   return build ? { kind: "build", update: build } : { kind: "noop" };
 }

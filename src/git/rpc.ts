@@ -1,6 +1,5 @@
 import type http from "node:http";
-import { Writable, type Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { Writable } from "node:stream";
 import zlib from "node:zlib";
 import type { Logger } from "../log.js";
 import { failpoint } from "../util/failpoints.js";
@@ -11,10 +10,13 @@ import type { HookBridge } from "./hook-bridge.js";
 import { NO_CACHE_HEADERS, replyText } from "./http-replies.js";
 import { PushCommandHead, pushTooLargeResult } from "./push-limit.js";
 import type { RepoMaintenance } from "./repo-maintenance.js";
+import { streamRequestBody } from "./request-body.js";
 
 export interface RpcContext {
   readonly hooksDir: string;
   readonly maxPushBytes: number;
+  /** A request body that sends nothing for this long is dropped (and its git stopped). */
+  readonly bodyIdleMs: number;
   readonly children: GitChildren;
   readonly bridge: Pick<HookBridge, "openPush" | "socketPath">;
   readonly log: Logger;
@@ -35,6 +37,8 @@ export function bodyDecoder(encoding: string | undefined): zlib.Gunzip | zlib.In
  * its output comes back as it is produced. The response head waits for git's first byte so a
  * push over the size limit can still get a proper report. If the client goes away before git is
  * done, git's whole process group (hook included) is killed and the push's build is cancelled.
+ * Once git has exited, or the push is refused as too large (counted as the body inflates), the
+ * body is neither decoded nor read further: a small gzip body can inflate to gigabytes.
  */
 export function runRpc(
   ctx: RpcContext,
@@ -75,6 +79,8 @@ export function runRpc(
   });
   child.on("close", (code, signal) => {
     exited = true;
+    // git wants no more: the rest of the body, if any, is not read (the answer still goes out).
+    body.stop();
     session?.close();
     if (code !== 0) log.info({ code, signal, stderr: stderr.trim() }, "git exited with an error");
     else if (isPush && !replaced) ctx.maintenance.schedule(gitDir);
@@ -95,8 +101,8 @@ export function runRpc(
 
   const commands = isPush ? new PushCommandHead() : undefined;
   let received = 0;
-  // A Writable, not a pipe into stdin: when git stops reading (it exited, or we stopped it) the
-  // rest of the body is drained and dropped instead of tearing down the client's request.
+  // A Writable, not a pipe into stdin: git stopping (it exited, or we stopped it) must not tear
+  // down the client's request, on which the answer goes out.
   // A test can hold a push here, its first bytes in hand, to inject a fault (util/failpoints.ts).
   let held = !isPush;
   const gone = new AbortController();
@@ -111,14 +117,21 @@ export function runRpc(
         );
         return;
       }
+      if (body.stopped) return done();
       received += chunk.length;
       commands?.push(chunk);
-      if (isPush && received > ctx.maxPushBytes && !replaced && !res.headersSent) {
-        replaced = true;
-        log.info({ received, limit: ctx.maxPushBytes }, "push too large");
-        killProcessGroup(child.pid);
-        res.writeHead(200, { "Content-Type": `application/x-${service}-result`, ...NO_CACHE_HEADERS });
-        res.end(pushTooLargeResult(commands!, ctx.maxPushBytes));
+      if (isPush && received > ctx.maxPushBytes) {
+        log.info({ received, limit: ctx.maxPushBytes }, "push too large; the rest of the body is not read");
+        body.stop();
+        if (!res.headersSent) {
+          replaced = true;
+          killProcessGroup(child.pid);
+          res.writeHead(200, { "Content-Type": `application/x-${service}-result`, ...NO_CACHE_HEADERS });
+          res.end(pushTooLargeResult(commands!, ctx.maxPushBytes));
+        } else if (child.stdin.writable) {
+          child.stdin.end(); // git is answering already: let it finish, with no more input
+        }
+        return done();
       }
       if (replaced || !child.stdin.writable) return done();
       if (child.stdin.write(chunk)) return done();
@@ -135,15 +148,28 @@ export function runRpc(
       done();
     },
   });
-  const streams: (Readable | Writable)[] = [req, ...(spec.decoder ? [spec.decoder] : []), sink];
-  pipeline(streams).catch((err: unknown) => {
-    if (exited || res.destroyed) return;
-    // A broken gzip body or a request that died: stop git; answer if nothing was sent yet.
-    log.info({ err }, "request body failed");
-    killProcessGroup(child.pid);
-    if (!res.headersSent) {
-      replaced = true;
-      replyText(res, 400, "BAD_REQUEST: the request body could not be read.");
-    }
+  const body = streamRequestBody(req, res, {
+    decoder: spec.decoder,
+    sink,
+    idleMs: ctx.bodyIdleMs,
+    onIdle() {
+      // A token holder could otherwise hold a receive-pack (and the app's push slot) open forever.
+      log.info({ received, idleMs: ctx.bodyIdleMs }, "request body sent nothing for too long; dropped");
+      session?.abort("the request body stalled");
+      killProcessGroup(child.pid);
+      if (!res.headersSent) replaced = true;
+      const idle = ctx.bodyIdleMs >= 1000 ? `${Math.round(ctx.bodyIdleMs / 1000)} s` : `${ctx.bodyIdleMs} ms`;
+      replyText(res, 408, `BAD_REQUEST: the request body sent nothing for ${idle}; the request was dropped.`);
+    },
+    onError(err) {
+      if (exited || res.destroyed) return;
+      // A broken gzip body: stop git; answer if nothing was sent yet.
+      log.info({ err }, "request body could not be decoded");
+      killProcessGroup(child.pid);
+      if (!res.headersSent) {
+        replaced = true;
+        replyText(res, 400, "BAD_REQUEST: the request body could not be read.");
+      }
+    },
   });
 }

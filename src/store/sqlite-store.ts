@@ -1,3 +1,4 @@
+import { chmodSync, closeSync, openSync } from "node:fs";
 import Database from "better-sqlite3";
 import { SlugforgeError, type ErrorCode } from "../errors.js";
 import type { BuildStatus } from "../build/types.js";
@@ -8,8 +9,10 @@ type Row = Record<string, unknown>;
 
 /** The embedded metadata store: SQLite in the data folder (WAL, foreign keys, one transaction per change). */
 export function openSqliteStore(file: string): MetadataStore {
+  makePrivate(file);
   const db = new Database(file);
   db.pragma("journal_mode = WAL");
+  makePrivate(file);
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
@@ -100,15 +103,18 @@ export function openSqliteStore(file: string): MetadataStore {
     updateConfigVars(app, changes) {
       return db.transaction(() => {
         requireApp(app);
-        for (const [key, value] of Object.entries(changes)) {
+        // Only real changes count: setting a var to its value or removing a missing one makes no release.
+        const current = new Map(Object.entries(getConfigVars(app)));
+        const changed = Object.entries(changes).filter(([key, value]) => (value === null ? current.has(key) : current.get(key) !== value));
+        for (const [key, value] of changed) {
           if (value === null) db.prepare("DELETE FROM config_vars WHERE app = ? AND key = ?").run(app, key);
           else db.prepare("INSERT INTO config_vars (app, key, value) VALUES (?, ?, ?) ON CONFLICT (app, key) DO UPDATE SET value = excluded.value").run(app, key, value);
         }
         const config = getConfigVars(app);
         const previous = latestRelease(app);
-        if (!previous?.slugId) return { config };
-        const set = Object.keys(changes).filter((k) => changes[k] !== null);
-        const unset = Object.keys(changes).filter((k) => changes[k] === null);
+        if (changed.length === 0 || !previous?.slugId) return { config };
+        const set = changed.filter(([, value]) => value !== null).map(([key]) => key);
+        const unset = changed.filter(([, value]) => value === null).map(([key]) => key);
         const description = [set.length ? `Set ${set.join(", ")} config vars` : "", unset.length ? `Remove ${unset.join(", ")} config vars` : ""]
           .filter(Boolean)
           .join("; ");
@@ -204,6 +210,22 @@ export function openSqliteStore(file: string): MetadataStore {
     transaction: (fn) => db.transaction(fn)(),
     close: () => db.close(),
   };
+}
+
+/**
+ * The database holds config var values: 0600, whatever the umask. SQLite gives the -wal and -shm
+ * files the database file's mode, so the file is made 0600 before SQLite first opens it; files
+ * left by an earlier version with 0644 are changed.
+ */
+function makePrivate(file: string): void {
+  closeSync(openSync(file, "a", 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      chmodSync(f, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
 }
 
 function migrate(db: Database.Database): void {

@@ -65,7 +65,7 @@ export interface MetadataStore {
   deleteApp(name: string): boolean;
 
   getConfigVars(app: string): Record<string, string>;
-  /** Sets (string) and unsets (null) vars in one transaction; makes a release when the app has a slug. */
+  /** Sets (string) and unsets (null) vars in one transaction; makes a release when one changed and the app has a slug. */
   updateConfigVars(app: string, changes: Readonly<Record<string, string | null>>): { config: Record<string, string>; release?: ReleaseRecord };
 
   createBuild(build: { id: string; app: string; commit: string }): BuildRecord;

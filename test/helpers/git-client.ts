@@ -17,6 +17,18 @@ export interface TimedRun {
   interrupt(signal?: NodeJS.Signals): void;
 }
 
+/**
+ * The last line the server sent (git shows it as `remote: ...`), without git's padding: by
+ * docs/errors.md, the line of a refused push that names the error code.
+ */
+export function lastRemoteLine(stderr: string): string | undefined {
+  return stderr
+    .split(/\r?\n|\r/)
+    .filter((l) => l.startsWith("remote: ") && l.trim() !== "remote:")
+    .at(-1)
+    ?.trimEnd();
+}
+
 /** A git client isolated from the machine's config: its own HOME, no system config, no prompts. */
 export class GitClient {
   readonly env: NodeJS.ProcessEnv;

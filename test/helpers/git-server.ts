@@ -7,7 +7,7 @@ import { createGitHandler, type GitHandler } from "../../src/git/git-handler.js"
 import { createHookBridge, type HookBridge } from "../../src/git/hook-bridge.js";
 import { installHooks } from "../../src/git/hook-shim.js";
 import type { RepoMaintenanceOptions } from "../../src/git/repo-maintenance.js";
-import { silentLogger } from "../../src/log.js";
+import { silentLogger, type Logger } from "../../src/log.js";
 
 export const TEST_TOKEN = "test-token-0123456789";
 
@@ -28,8 +28,12 @@ export interface TestGitServer {
 }
 
 /** The git layer as main.ts will assemble it, on 127.0.0.1 port 0, with data in `dataDir`. */
-export async function startGitServer(dataDir: string, builder: Builder, options: { maxPushBytes?: number; keepAliveMs?: number; maintenance?: RepoMaintenanceOptions } = {}): Promise<TestGitServer> {
-  const log = silentLogger();
+export async function startGitServer(
+  dataDir: string,
+  builder: Builder,
+  options: { maxPushBytes?: number; keepAliveMs?: number; maintenance?: RepoMaintenanceOptions; bodyIdleMs?: number; log?: Logger } = {},
+): Promise<TestGitServer> {
+  const log = options.log ?? silentLogger();
   const reposDir = path.join(dataDir, "repos");
   const hooksDir = path.join(dataDir, "hooks");
   await installHooks(hooksDir);
@@ -45,6 +49,7 @@ export async function startGitServer(dataDir: string, builder: Builder, options:
     maxPushBytes: options.maxPushBytes ?? 64 * 1024 * 1024,
     onAppCreated: (app) => void created.push(app),
     maintenance: options.maintenance,
+    bodyIdleMs: options.bodyIdleMs,
   });
   const requests: TestGitServer["requests"] = [];
   const app = createApp({

@@ -8,6 +8,7 @@ import { GitClient } from "../../helpers/git-client.js";
 
 export const E2E_TOKEN = "e2e-token-0123456789";
 export const FIXTURE_APPS = path.resolve(import.meta.dirname, "../../fixtures/apps");
+export const FIXTURE_BUILDPACKS = path.resolve(import.meta.dirname, "../../fixtures/buildpacks");
 
 export interface RunningServer {
   readonly server: Server;
@@ -62,4 +63,13 @@ export async function appRepo(git: GitClient, fixture: string, dir: string): Pro
   await git.ok(["add", "-A"], dir);
   await git.ok(["commit", "-q", "-m", `${fixture} sample`], dir);
   return git.ok(["rev-parse", "HEAD"], dir);
+}
+
+/** A fixture buildpack as its own git repo in `dir`, for a file:// BUILDPACK_URL; returns the URL. */
+export async function buildpackRepo(git: GitClient, name: string, dir: string): Promise<string> {
+  await cp(path.join(FIXTURE_BUILDPACKS, name), dir, { recursive: true });
+  await git.ok(["init", "-q", "-b", "main"], dir);
+  await git.ok(["add", "-A"], dir);
+  await git.ok(["commit", "-q", "-m", name], dir);
+  return `file://${dir}`;
 }

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeBuilder } from "../../helpers/fake-builder.js";
-import { GitClient } from "../../helpers/git-client.js";
+import { GitClient, lastRemoteLine } from "../../helpers/git-client.js";
 import { startGitServer, type TestGitServer } from "../../helpers/git-server.js";
 import { tmpDirs } from "../../helpers/tmp-dir.js";
 import { until } from "../../helpers/until.js";
@@ -49,6 +49,7 @@ describe("concurrent pushes", () => {
     expect(r2.stderr).toContain("-----> Waiting for another push to busy-app to finish (position 1)");
     expect(r2.stderr).toContain("main changed on the server while this push waited");
     expect(r2.stderr).toContain("Fetch and push again");
+    expect(lastRemoteLine(r2.stderr)).toMatch(/^remote: !\s+REF_MOVED: nothing was built\. Fetch and push again: /);
     expect(r2.stderr).toContain("pre-receive hook declined");
     expect(builder.builds.length).toBe(before + 1);
     expect(await serverRef("busy-app")).toBe(first);
@@ -74,6 +75,7 @@ describe("concurrent pushes", () => {
     expect(rb.code).toBe(1);
     expect(rb.stderr).toContain("(position 1)");
     expect(rb.stderr).toContain("changed on the server while this push waited");
+    expect(lastRemoteLine(rb.stderr)).toMatch(/^remote: !\s+REF_MOVED: /);
     expect(builder.builds.length).toBe(before + 1);
     expect(await serverRef("queue-app")).toBe(next);
   });

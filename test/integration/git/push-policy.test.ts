@@ -1,7 +1,7 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeBuilder } from "../../helpers/fake-builder.js";
-import { GitClient } from "../../helpers/git-client.js";
+import { GitClient, lastRemoteLine } from "../../helpers/git-client.js";
 import { startGitServer, type TestGitServer } from "../../helpers/git-server.js";
 import { tmpDirs } from "../../helpers/tmp-dir.js";
 
@@ -41,7 +41,7 @@ describe("ref policy", () => {
     expect(push.code).toBe(1);
     expect(push.stderr).toContain("Branch feature does not deploy: only main builds");
     expect(push.stderr).toContain("git push <remote> feature:main");
-    expect(push.stderr).toContain("BRANCH_NOT_DEPLOYABLE");
+    expect(lastRemoteLine(push.stderr)).toMatch(/^remote: !\s+BRANCH_NOT_DEPLOYABLE: nothing was updated; /);
     expect(push.stderr).toContain("! [remote rejected] feature -> feature (pre-receive hook declined)");
     expect(builder.builds.length).toBe(before);
     expect(await serverRefs("branch-app")).toBe(`refs/heads/main ${head}`);
@@ -53,6 +53,7 @@ describe("ref policy", () => {
     const tag = await client.run(["push", server.url("tag-app"), "v1"], work);
     expect(tag.code).toBe(1);
     expect(tag.stderr).toContain("Tag v1 was not pushed");
+    expect(lastRemoteLine(tag.stderr)).toMatch(/^remote: !\s+BRANCH_NOT_DEPLOYABLE: /);
     const next = await client.commit(work, "n.txt", "n\n", "next");
     await client.ok(["tag", "v2"], work);
     const before = builder.builds.length;

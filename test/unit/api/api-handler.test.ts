@@ -83,6 +83,34 @@ describe("HTTP API", () => {
     expect((await call("GET", "/api/slugs/sha256:zz")).status).toBe(404);
   });
 
+  it("a config PATCH that changes nothing answers release null and makes no release", async () => {
+    expect((await call("POST", "/api/apps", { name: "web" })).status).toBe(201);
+    store.putSlug({ id: "sha256:aa", app: "web", sizeBytes: 10, commit: "abc", buildpacks: [], stack: "debian-13", processTypes: {}, createdAt: new Date().toISOString() });
+    store.createDeployRelease("web", "sha256:aa", {}, "Deploy abc");
+    expect((await (await call("PATCH", "/api/apps/web/config-vars", { GREETING: "hi" })).json()) as unknown).toMatchObject({ release: { version: 2 } });
+    for (const body of [{}, { GREETING: "hi" }, { MISSING: null }]) {
+      const res = await call("PATCH", "/api/apps/web/config-vars", body);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ config: { GREETING: "hi" }, release: null });
+    }
+    expect(((await (await call("GET", "/api/apps/web/releases")).json()) as unknown[]).length).toBe(2);
+  });
+
+  it("a rollback names its release as N or \"vN\"; anything else is BAD_REQUEST saying what to send", async () => {
+    expect((await call("POST", "/api/apps", { name: "web" })).status).toBe(201);
+    store.putSlug({ id: "sha256:aa", app: "web", sizeBytes: 10, commit: "abc", buildpacks: [], stack: "debian-13", processTypes: {}, createdAt: new Date().toISOString() });
+    store.createDeployRelease("web", "sha256:aa", {}, "Deploy abc");
+    for (const release of ["0x1", "1e0", "1.0", " 1", "v01", 0, 1.5, "one"]) {
+      const res = await call("POST", "/api/apps/web/releases", { release });
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { id: string; message: string };
+      expect(body.id).toBe("BAD_REQUEST");
+      expect(body.message).toContain('{"release": 3} or {"release": "v3"}');
+    }
+    for (const release of [1, "1", "v1"]) expect((await call("POST", "/api/apps/web/releases", { release })).status).toBe(201);
+    expect(((await (await call("GET", "/api/apps/web/releases")).json()) as unknown[]).length).toBe(4);
+  });
+
   it("deletes an app with its repo and caches, but not while a push to it runs", async () => {
     expect((await call("POST", "/api/apps", { name: "doomed" })).status).toBe(201);
     busy = true;

@@ -2,6 +2,7 @@ import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { createBuildService } from "../../../src/build/build-service.js";
 import { parseConfig } from "../../../src/config/parse-config.js";
+import type { BuildRecorder } from "../../../src/build/types.js";
 import type { ContainerRuntime } from "../../../src/docker/container-runtime.js";
 import { SlugforgeError } from "../../../src/errors.js";
 import { createLogger } from "../../../src/log.js";
@@ -13,7 +14,7 @@ function fakeRuntime(start: ContainerRuntime["start"]): ContainerRuntime {
   return { ping: no, inspectImage: no, listImages: no, importImage: no, removeImage: no, layerAccess: async () => false, create: no, start, runOnce: no, listContainers: async () => [], removeContainer: async () => undefined, sweepOrphans: async () => 0 };
 }
 
-function setup(start: ContainerRuntime["start"]) {
+function setup(start: ContainerRuntime["start"], recorder?: BuildRecorder) {
   const logStream = new PassThrough();
   let logs = "";
   logStream.on("data", (b: Buffer) => (logs += b.toString()));
@@ -24,6 +25,7 @@ function setup(start: ContainerRuntime["start"]) {
     log: createLogger("info", logStream),
     buildpacksDir: "/nonexistent",
     getConfigVars: async () => ({ SECRET: "hunter2-value" }),
+    recorder,
   });
   let output = "";
   const out = { write: (c: string | Buffer) => void (output += c.toString()) };
@@ -48,6 +50,19 @@ describe("build service failures (fake runtime)", () => {
     expect(entry).toMatchObject({ buildId: result.buildId, app: "demo", commit: t.request.commit });
     expect(String((entry?.err as { stack?: string })?.stack)).toContain("engine exploded");
     expect(t.logs()).not.toContain("hunter2-value");
+  });
+
+  it("config var values are masked in the pusher's output, the stored output and the error message", async () => {
+    const stored: Buffer[] = [];
+    const recorder: BuildRecorder = { queued: () => undefined, started: () => undefined, output: (_id, chunk) => void stored.push(chunk), finished: () => [] };
+    const t = setup(async () => {
+      throw new SlugforgeError("BUILDPACK_NOT_FOUND", "could not fetch https://hunter2-value@git.example/bp.git");
+    }, recorder);
+    const result = await t.service.build(t.request, t.out, new AbortController().signal);
+    expect(result.error).toEqual({ code: "BUILDPACK_NOT_FOUND", message: "could not fetch https://****@git.example/bp.git" });
+    expect(t.output()).toContain(" !     could not fetch https://****@git.example/bp.git\n");
+    expect(Buffer.concat(stored).toString()).toBe(t.output());
+    expect(t.output()).not.toContain("hunter2");
   });
 
   it("a known operator-side error keeps its code and message (STACK_MISSING)", async () => {

@@ -28,6 +28,6 @@ describe("decidePush", () => {
     expect(decidePush(mainRepo, [{ old: A, new: Z, ref: "refs/heads/main" }])).toMatchObject({ kind: "refuse" });
     const mixed = decidePush(mainRepo, [{ old: A, new: B, ref: "refs/heads/main" }, { old: Z, new: B, ref: "refs/tags/v1" }]);
     expect(mixed.kind).toBe("refuse");
-    if (mixed.kind === "refuse") expect(mixed.lines.join("\n")).toContain("HEAD:main");
+    if (mixed.kind === "refuse") expect(mixed.summary).toContain("HEAD:main");
   });
 });

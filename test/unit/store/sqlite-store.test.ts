@@ -35,7 +35,8 @@ describe("sqlite metadata store", () => {
     const v1 = store.createDeployRelease("web", "sha256:aa", { web: "python app.py" }, "Deploy ccccccc");
     expect(v1).toMatchObject({ version: 1, slugId: "sha256:aa", config: { GREETING: "hi" } });
     const { release: v2 } = store.updateConfigVars("web", { GREETING: "hello", OLD: null });
-    expect(v2).toMatchObject({ version: 2, slugId: "sha256:aa", description: "Set GREETING config vars; Remove OLD config vars", config: { GREETING: "hello" } });
+    // OLD was never set: removing it changes nothing, so the release does not name it.
+    expect(v2).toMatchObject({ version: 2, slugId: "sha256:aa", description: "Set GREETING config vars", config: { GREETING: "hello" } });
     store.putSlug(slug("sha256:bb"));
     store.createDeployRelease("web", "sha256:bb", {}, "Deploy ddddddd");
     const v4 = store.rollback("web", 1);
@@ -43,6 +44,25 @@ describe("sqlite metadata store", () => {
     expect(store.getConfigVars("web")).toEqual({ GREETING: "hi" });
     expect(store.listReleases("web").map((r) => r.version)).toEqual([4, 3, 2, 1]);
     expect(() => store.rollback("web", 9)).toThrow(/no release v9/);
+  });
+
+  it("a config change that changes nothing makes no release; a release names only what changed", () => {
+    store.createApp("web");
+    store.putSlug(slug("sha256:aa"));
+    store.updateConfigVars("web", { GREETING: "hi" });
+    store.createDeployRelease("web", "sha256:aa", {}, "Deploy ccccccc");
+    const noops: Record<string, string | null>[] = [{}, { MISSING: null }, { GREETING: "hi" }, { GREETING: "hi", MISSING: null }];
+    for (const changes of noops) {
+      expect(store.updateConfigVars("web", changes)).toEqual({ config: { GREETING: "hi" } });
+    }
+    expect(store.listReleases("web").map((r) => r.version)).toEqual([1]);
+    const { release } = store.updateConfigVars("web", { GREETING: "hi", NEW: "x", MISSING: null });
+    expect(release).toMatchObject({ version: 2, description: "Set NEW config vars", config: { GREETING: "hi", NEW: "x" } });
+    expect(store.updateConfigVars("web", { NEW: null, GREETING: "hello" }).release).toMatchObject({
+      version: 3,
+      description: "Set GREETING config vars; Remove NEW config vars",
+      config: { GREETING: "hello" },
+    });
   });
 
   it("keeps build output in order and marks interrupted builds failed after a restart", () => {
