@@ -3,7 +3,8 @@ import type http from "node:http";
 import type { Logger } from "../log.js";
 import { advertiseRefs } from "./advertise.js";
 import { isValidAppName, parseGitPath, parseService, validGitProtocol, type GitService } from "./app-path.js";
-import { checkBasicAuth } from "../auth/token-auth.js";
+import { GIT_ACCESS, refusal } from "../auth/access.js";
+import { actorOf, type Authenticator } from "../auth/principal.js";
 import { SlugforgeError } from "../errors.js";
 import { discardDir } from "../util/discard-dir.js";
 import { GitChildren } from "./git-children.js";
@@ -18,14 +19,14 @@ export interface GitHandlerDeps {
   readonly reposDir: string;
   /** The server-owned core.hooksPath, with the pre-receive shim in it (installHooks). */
   readonly hooksDir: string;
-  /** The API token: the HTTP Basic password for every git request. */
-  readonly token: string;
+  /** Who a request is: the HTTP Basic password is the admin token or a scoped token. */
+  readonly auth: Authenticator;
   readonly bridge: Pick<HookBridge, "openPush" | "socketPath" | "locks">;
   readonly log: Logger;
   /** receive.maxInputSize, and the byte count past which a push is answered PUSH_TOO_LARGE. */
   readonly maxPushBytes: number;
-  /** Called after a first authenticated push created the app's repo. */
-  readonly onAppCreated?: (app: string) => void | Promise<void>;
+  /** Called after the admin's first push created the app's repo; `actor` is who pushed. */
+  readonly onAppCreated?: (app: string, actor: string) => void | Promise<void>;
   /** Settings for the `git gc --auto` run after pushes. */
   readonly maintenance?: RepoMaintenanceOptions;
 }
@@ -54,7 +55,8 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
   const ctx = { hooksDir: deps.hooksDir, maxPushBytes: deps.maxPushBytes, children, bridge: deps.bridge, log, maintenance };
 
   async function dispatch(req: http.IncomingMessage, res: http.ServerResponse, app: string, route: string): Promise<void> {
-    if (!checkBasicAuth(req.headers.authorization, deps.token)) {
+    const principal = deps.auth.resolve(req.headers.authorization, "basic");
+    if (!principal) {
       req.resume();
       return replyUnauthorized(res);
     }
@@ -66,18 +68,26 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
       if (req.method !== "GET" && req.method !== "HEAD") return replyText(res, 405, "method not allowed", { Allow: "GET" });
       const service = parseService(req.url ?? "");
       if (!service) return replyText(res, 403, "slugforge serves only smart HTTP: service=git-receive-pack or service=git-upload-pack.");
+      const refused = refusal(principal, GIT_ACCESS[service], app);
+      if (refused !== undefined) return replyText(res, 403, `FORBIDDEN: ${refused}.`);
       if (!(await repoExists(deps.reposDir, app))) {
-        // Only an authenticated push creates an app; a fetch of an unknown one creates nothing.
+        // Only the admin's push creates an app; a fetch of an unknown one creates nothing.
         if (service !== "git-receive-pack") return notFound(res, app);
+        if (principal.kind !== "admin") return replyText(res, 404, `APP_NOT_FOUND: ${app} has no repository; only the admin token's first push creates one.`);
         if (await createRepo(deps.reposDir, app)) {
           log.info({ app }, "app created by a first push");
-          await deps.onAppCreated?.(app);
+          await deps.onAppCreated?.(app, actorOf(principal));
         }
       }
       return advertiseRefs(ctx, res, service, await realpath(repoPath(deps.reposDir, app)), gitProtocol);
     }
     const service = route as GitService;
     if (req.method !== "POST") return replyText(res, 405, "method not allowed", { Allow: "POST" });
+    const refused = refusal(principal, GIT_ACCESS[service], app);
+    if (refused !== undefined) {
+      req.resume();
+      return replyText(res, 403, `FORBIDDEN: ${refused}.`);
+    }
     if (req.headers["content-type"] !== `application/x-${service}-request`) {
       req.resume();
       return replyText(res, 415, `BAD_REQUEST: expected Content-Type application/x-${service}-request.`);
@@ -91,7 +101,7 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
       req.resume();
       return notFound(res, app);
     }
-    runRpc(ctx, req, res, { app, service, gitDir: await realpath(repoPath(deps.reposDir, app)), gitProtocol, decoder });
+    runRpc(ctx, req, res, { app, service, gitDir: await realpath(repoPath(deps.reposDir, app)), gitProtocol, decoder, actor: actorOf(principal) });
   }
 
   return {
