@@ -9,7 +9,7 @@ export type Need = "admin" | "deploy" | "read" | "signed-in";
 
 /**
  * Every API route and what it needs: the router refuses to register a route missing here, and
- * test/integration/access-matrix.test.ts runs each one against every kind of principal.
+ * test/integration/auth/access-matrix.test.ts runs each one against every kind of principal.
  * Scoped tokens never see config var values: those routes are admin's, and releases reach them
  * with the names only.
  */

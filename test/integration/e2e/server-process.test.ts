@@ -55,9 +55,9 @@ async function startChild(): Promise<Child> {
   throw new Error(`server did not start:\n${out}\n${err}`);
 }
 
-function cli(child: Child, args: string[]) {
+function cli(child: Child, args: string[], token = TOKEN) {
   return runProcess(process.execPath, [BIN, ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, SLUGFORGE_URL: `http://127.0.0.1:${child.port}`, SLUGFORGE_TOKEN: TOKEN, SLUGFORGE_DATA: dataDir },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, SLUGFORGE_URL: `http://127.0.0.1:${child.port}`, SLUGFORGE_TOKEN: token, SLUGFORGE_DATA: dataDir },
     cwd: dataDir,
   });
 }
@@ -138,6 +138,34 @@ describe("the server as a process, with the CLI", () => {
       const output = await cli(child, ["builds:output", builds[0]!.id]);
       expect(output.stdout).toContain("Writing static files");
       expect(output.stdout).not.toContain(SECRET);
+
+      // A deploy token made with the CLI pushes, reads but cannot see config, is named in the activity, and is revoked.
+      const created = await cli(child, ["tokens:create", "--app", "repro-a", "--scope", "deploy", "--json"]);
+      expect(created.code, created.stderr).toBe(0);
+      const token = JSON.parse(created.stdout) as { id: string; token: string };
+      expect(token.token).toMatch(/^sfk_/);
+      expect((await cli(child, ["tokens:create", "--app", "repro-a", "--scope", "read"])).stdout).toContain("shown only this once");
+      expect((await cli(child, ["tokens:create", "--app", "repro-a", "--scope", "admin"])).code).toBe(1);
+      const listed = await cli(child, ["tokens"]);
+      expect(listed.stdout).toMatch(new RegExp(`${token.id}\\s+repro-a\\s+deploy`));
+      expect(listed.stdout).not.toContain(token.token);
+      await git.commit(work, "token.txt", "pushed with a deploy token\n", "token push");
+      const tokenUrl = `http://git:${token.token}@127.0.0.1:${child.port}/repro-a.git`;
+      const tokenPush = await git.run(["push", tokenUrl, "main"], work);
+      expect(tokenPush.code, tokenPush.stderr).toBe(0);
+      expect((await cli(child, ["releases", "repro-a"], token.token)).stdout).toMatch(/v4\s+Deploy/);
+      const hidden = await cli(child, ["config", "repro-a"], token.token);
+      expect([hidden.code, hidden.stderr]).toEqual([1, expect.stringContaining("FORBIDDEN")]);
+      const activity = JSON.parse((await cli(child, ["activity", "repro-a", "--json"])).stdout) as { actor: string; action: string }[];
+      expect(activity.slice(0, 2)).toMatchObject([
+        { actor: token.id, action: "release" },
+        { actor: token.id, action: "push" },
+      ]);
+      expect(JSON.stringify(activity)).not.toContain(SECRET);
+      const revoked = await cli(child, ["tokens:revoke", token.id]);
+      expect(revoked.code, revoked.stderr).toBe(0);
+      expect(revoked.stdout).toContain(`revoked deploy token ${token.id}`);
+      expect((await git.run(["push", tokenUrl, "main"], work)).stderr).toContain("Authentication failed");
       const unconfirmed = await cli(child, ["apps:destroy", "repro-b"]);
       expect(unconfirmed.code).toBe(2);
       expect(unconfirmed.stderr).toContain("--confirm repro-b");
