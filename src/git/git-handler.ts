@@ -64,12 +64,19 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
       return replyText(res, 404, "APP_NAME_INVALID: app names are 2 to 30 characters: a lower-case letter, then lower-case letters, digits or dashes.");
     }
     const gitProtocol = validGitProtocol(req.headers["git-protocol"]);
+    /** Answers 403 when the principal may not use `service` on this app. */
+    const forbidden = (service: GitService): boolean => {
+      const refused = refusal(principal, GIT_ACCESS[service], app);
+      if (refused === undefined) return false;
+      req.resume();
+      replyText(res, 403, `FORBIDDEN: ${refused}.`);
+      return true;
+    };
     if (route === "info/refs") {
       if (req.method !== "GET" && req.method !== "HEAD") return replyText(res, 405, "method not allowed", { Allow: "GET" });
       const service = parseService(req.url ?? "");
       if (!service) return replyText(res, 403, "slugforge serves only smart HTTP: service=git-receive-pack or service=git-upload-pack.");
-      const refused = refusal(principal, GIT_ACCESS[service], app);
-      if (refused !== undefined) return replyText(res, 403, `FORBIDDEN: ${refused}.`);
+      if (forbidden(service)) return;
       if (!(await repoExists(deps.reposDir, app))) {
         // Only the admin's push creates an app; a fetch of an unknown one creates nothing.
         if (service !== "git-receive-pack") return notFound(res, app);
@@ -83,11 +90,7 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
     }
     const service = route as GitService;
     if (req.method !== "POST") return replyText(res, 405, "method not allowed", { Allow: "POST" });
-    const refused = refusal(principal, GIT_ACCESS[service], app);
-    if (refused !== undefined) {
-      req.resume();
-      return replyText(res, 403, `FORBIDDEN: ${refused}.`);
-    }
+    if (forbidden(service)) return;
     if (req.headers["content-type"] !== `application/x-${service}-request`) {
       req.resume();
       return replyText(res, 415, `BAD_REQUEST: expected Content-Type application/x-${service}-request.`);
