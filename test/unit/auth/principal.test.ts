@@ -1,13 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { allows, refusal, visibleRelease } from "../../../src/auth/access.js";
 import { actorOf, createAuthenticator, type Principal } from "../../../src/auth/principal.js";
 import { hashSecret, isTokenScope, mintScopedToken, parseScopedToken, secretMatches } from "../../../src/auth/scoped-token.js";
 import { silentLogger, type Logger } from "../../../src/log.js";
-import { openSqliteStore } from "../../../src/store/sqlite-store.js";
 import type { MetadataStore, StoredToken } from "../../../src/store/types.js";
+import { testStore } from "../../helpers/test-store.js";
 
 const ADMIN_TOKEN = "admin-token-0123456789";
 const basic = (password: string): string => `Basic ${Buffer.from(`git:${password}`).toString("base64")}`;
@@ -35,17 +32,11 @@ describe("scoped token format", () => {
 });
 
 describe("createAuthenticator", () => {
-  let dir: string;
+  const t = testStore();
   let store: MetadataStore;
-
   beforeEach(() => {
-    dir = mkdtempSync(path.join(tmpdir(), "sf-auth-"));
-    store = openSqliteStore(path.join(dir, "meta.db"));
+    store = t.store;
     store.createApp("web");
-  });
-  afterEach(() => {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const mint = (scope: "deploy" | "read", app = "web") => {

@@ -1,24 +1,15 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createStoreRecorder } from "../../../src/build/store-recorder.js";
 import type { BuildRequest } from "../../../src/build/types.js";
 import { silentLogger } from "../../../src/log.js";
-import { openSqliteStore } from "../../../src/store/sqlite-store.js";
 import type { MetadataStore } from "../../../src/store/types.js";
+import { testStore } from "../../helpers/test-store.js";
 
 describe("store recorder", () => {
-  let dir: string;
+  const t = testStore();
   let store: MetadataStore;
-
   beforeEach(() => {
-    dir = mkdtempSync(path.join(tmpdir(), "sf-recorder-"));
-    store = openSqliteStore(path.join(dir, "meta.db"));
-  });
-  afterEach(() => {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
+    store = t.store;
   });
 
   const request = (actor?: string): BuildRequest => ({

@@ -1,24 +1,15 @@
 import Database from "better-sqlite3";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { rmSync } from "node:fs";
+import { beforeEach, describe, expect, it } from "vitest";
 import { MIGRATIONS } from "../../../src/store/migrations.js";
-import { openSqliteStore } from "../../../src/store/sqlite-store.js";
 import type { MetadataStore } from "../../../src/store/types.js";
+import { testStore } from "../../helpers/test-store.js";
 
 describe("sqlite store: tokens and activity", () => {
-  let dir: string;
+  const t = testStore();
   let store: MetadataStore;
-  const file = (): string => path.join(dir, "meta.db");
-
   beforeEach(() => {
-    dir = mkdtempSync(path.join(tmpdir(), "sf-store-tokens-"));
-    store = openSqliteStore(file());
-  });
-  afterEach(() => {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
+    store = t.store;
   });
 
   it("keeps tokens with their hash, lists them without it, revokes once, notes last use", () => {
@@ -89,15 +80,15 @@ describe("sqlite store: tokens and activity", () => {
 
   it("upgrades a database made before tokens: old builds keep their records, with no actor", () => {
     store.close();
-    rmSync(file());
-    const db = new Database(file());
+    rmSync(t.file);
+    const db = new Database(t.file);
     db.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
     db.exec(MIGRATIONS[0]!);
     db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (1, 'then')").run();
     db.prepare("INSERT INTO apps (name, created_at) VALUES ('web', 'then')").run();
     db.prepare("INSERT INTO builds (id, app, commit_sha, status, created_at) VALUES ('old', 'web', 'abc', 'succeeded', 'then')").run();
     db.close();
-    store = openSqliteStore(file());
+    store = t.reopen();
     expect(store.getBuild("old")).toMatchObject({ id: "old", status: "succeeded", actor: null });
     expect(store.listTokens()).toEqual([]);
   });
