@@ -140,23 +140,26 @@ describe("the server as a process, with the CLI", () => {
       expect(output.stdout).not.toContain(SECRET);
 
       // A deploy token made with the CLI pushes, reads but cannot see config, is named in the activity, and is revoked.
-      const created = await cli(child, ["tokens:create", "--app", "repro-a", "--scope", "deploy", "--json"]);
+      // Its app is a fresh one: a second push to repro-a would take the container prepared for it,
+      // which a concurrent test run's teardown on a shared engine may remove.
+      expect((await cli(child, ["apps:create", "by-token"])).code).toBe(0);
+      expect((await cli(child, ["config:set", "by-token", `BUILDPACK_URL=${staticUrl}`, `API_SECRET=${SECRET}`])).code).toBe(0);
+      const created = await cli(child, ["tokens:create", "--app", "by-token", "--scope", "deploy", "--json"]);
       expect(created.code, created.stderr).toBe(0);
       const token = JSON.parse(created.stdout) as { id: string; token: string };
       expect(token.token).toMatch(/^sfk_/);
-      expect((await cli(child, ["tokens:create", "--app", "repro-a", "--scope", "read"])).stdout).toContain("shown only this once");
-      expect((await cli(child, ["tokens:create", "--app", "repro-a", "--scope", "admin"])).code).toBe(1);
+      expect((await cli(child, ["tokens:create", "--app", "by-token", "--scope", "read"])).stdout).toContain("shown only this once");
+      expect((await cli(child, ["tokens:create", "--app", "by-token", "--scope", "admin"])).code).toBe(1);
       const listed = await cli(child, ["tokens"]);
-      expect(listed.stdout).toMatch(new RegExp(`${token.id}\\s+repro-a\\s+deploy`));
+      expect(listed.stdout).toMatch(new RegExp(`${token.id}\\s+by-token\\s+deploy`));
       expect(listed.stdout).not.toContain(token.token);
-      await git.commit(work, "token.txt", "pushed with a deploy token\n", "token push");
-      const tokenUrl = `http://git:${token.token}@127.0.0.1:${child.port}/repro-a.git`;
+      const tokenUrl = `http://git:${token.token}@127.0.0.1:${child.port}/by-token.git`;
       const tokenPush = await git.run(["push", tokenUrl, "main"], work);
       expect(tokenPush.code, tokenPush.stderr).toBe(0);
-      expect((await cli(child, ["releases", "repro-a"], token.token)).stdout).toMatch(/v4\s+Deploy/);
-      const hidden = await cli(child, ["config", "repro-a"], token.token);
+      expect((await cli(child, ["releases", "by-token"], token.token)).stdout).toMatch(/v1\s+Deploy/);
+      const hidden = await cli(child, ["config", "by-token"], token.token);
       expect([hidden.code, hidden.stderr]).toEqual([1, expect.stringContaining("FORBIDDEN")]);
-      const activity = JSON.parse((await cli(child, ["activity", "repro-a", "--json"])).stdout) as { actor: string; action: string }[];
+      const activity = JSON.parse((await cli(child, ["activity", "by-token", "--json"])).stdout) as { actor: string; action: string }[];
       expect(activity.slice(0, 2)).toMatchObject([
         { actor: token.id, action: "release" },
         { actor: token.id, action: "push" },
