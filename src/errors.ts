@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   APP_NOT_FOUND: { status: 404, user: true, hint: "Create the app with a first push or `slugforge apps:create NAME`." },
   NOT_FOUND: { status: 404, user: true, hint: "Check the id; the listings (`slugforge builds APP`, `slugforge slugs APP`) show the ones that exist." },
   UNAUTHORIZED: { status: 401, user: true, hint: "Use the API token as the password: http://user:TOKEN@host:port/APP.git, or set SLUGFORGE_TOKEN." },
+  FORBIDDEN: { status: 403, user: true, hint: "This token's scope or app does not allow it; ask the operator for a token that does (`slugforge tokens:create`)." },
   BAD_REQUEST: { status: 400, user: true, hint: "Check the request against the API reference in docs/api.md." },
   CONFIG_INVALID: { status: 400, user: true, hint: "Fix the settings named above; each line says what is expected." },
   DOCKER_UNAVAILABLE: { status: 503, user: false, hint: "Start the Docker engine (`slugforge setup` does it on Debian as root) and check DOCKER_HOST." },

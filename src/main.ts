@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createApiHandler } from "./api/api-handler.js";
 import { createApp, type App } from "./app.js";
+import { createAuthenticator } from "./auth/principal.js";
 import type { Builder } from "./build/types.js";
 import { createBuildService } from "./build/build-service.js";
 import { createStoreRecorder } from "./build/store-recorder.js";
@@ -105,20 +106,25 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     if (!isDiskFull(err) || !existsSync(path.join(hooksDir, "pre-receive"))) throw err;
     log.warn({ err }, "could not rewrite the pre-receive hook (the disk is full); the existing one is used");
   });
+  // One authenticator for git and the API: the same token means the same principal on both.
+  const auth = createAuthenticator({ adminToken: token, tokens: store, log });
   const bridge = createHookBridge({ socketPath: path.join(config.dataDir, "hook.sock"), builder: options.builder ?? buildService, log, disk });
   await bridge.listen();
   const git = createGitHandler({
     reposDir,
     hooksDir,
-    token,
+    auth,
     bridge,
     log,
     maxPushBytes: config.maxPushBytes,
-    onAppCreated: (app) => void store.ensureApp(app),
+    onAppCreated: (app, actor) => {
+      if (store.getApp(app)) return;
+      store.recordActivity({ app, actor, action: "app.create", detail: "created by a first push" }, () => store.ensureApp(app));
+    },
     disk,
   });
   const api = createApiHandler({
-    token,
+    auth,
     store,
     slugs,
     log,

@@ -4,20 +4,23 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { SlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { SlugStore } from "../slug/slug-store.js";
-import type { MetadataStore } from "../store/types.js";
+import type { ActivityAction, ActivityEntry, MetadataStore } from "../store/types.js";
 import type { DiskGuard } from "../util/disk-space.js";
-import { checkAuthorization } from "../auth/token-auth.js";
+import { allows, refusal, visibleRelease } from "../auth/access.js";
+import { actorOf, type Authenticator } from "../auth/principal.js";
 import { fail, readJson, sendError, sendJson } from "./http-json.js";
 import { renderMetrics } from "./metrics.js";
 import { parseReleaseVersion, RELEASE_VERSION_HINT } from "./release-version.js";
 import { createRouter, type RouteContext } from "./router.js";
+import { addTokenRoutes } from "./token-routes.js";
 
 const APP_NAME = /^[a-z][a-z0-9-]{1,29}$/;
 const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 
 export interface ApiDeps {
-  readonly token: string;
+  /** Tells the admin token, scoped tokens and strangers apart (src/auth/principal.ts). */
+  readonly auth: Authenticator;
   readonly store: MetadataStore;
   readonly slugs: Pick<SlugStore, "get">;
   readonly log: Logger;
@@ -45,22 +48,26 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
     return name;
   };
 
-  router.add("GET", "/api/apps", ({ res }) => sendJson(res, 200, store.listApps()));
-  router.add("POST", "/api/apps", async ({ req, res }) => {
-    const body = (await readJson(req)) as { name?: unknown };
+  /** Runs a change to an app and records who made it (the app's activity). */
+  const change = <T>(ctx: RouteContext, app: string, action: ActivityAction, detail: ActivityEntry<T>["detail"], apply: () => T): T =>
+    store.recordActivity({ app, actor: actorOf(ctx.principal), action, detail }, apply);
+
+  router.add("GET", "/api/apps", ({ res, principal }) => sendJson(res, 200, store.listApps().filter((a) => allows(principal, "read", a.name))));
+  router.add("POST", "/api/apps", async (ctx) => {
+    const body = (await readJson(ctx.req)) as { name?: unknown };
     const name = typeof body?.name === "string" ? body.name : "";
     if (!APP_NAME.test(name)) fail("APP_NAME_INVALID", `"${name}" is not a valid app name`);
     await deps.disk?.check(`Creating the app ${name}`);
-    const created = store.createApp(name);
+    const created = change(ctx, name, "app.create", "created through the API", () => store.createApp(name));
     await deps.prepareApp?.(name);
-    sendJson(res, 201, created);
+    sendJson(ctx.res, 201, created);
   });
   router.add("GET", "/api/apps/:app", (ctx) => sendJson(ctx.res, 200, store.getApp(app(ctx))));
   router.add("DELETE", "/api/apps/:app", async (ctx) => {
     const name = app(ctx);
     // Repo and caches first: a push running now refuses the delete before anything is gone.
     await deps.removeApp?.(name);
-    store.deleteApp(name);
+    change(ctx, name, "app.delete", "deleted with its records, repo, caches and tokens", () => store.deleteApp(name));
     sendJson(ctx.res, 200, { name, deleted: true });
   });
   router.add("GET", "/api/apps/:app/config-vars", (ctx) => sendJson(ctx.res, 200, store.getConfigVars(app(ctx))));
@@ -74,16 +81,22 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
       if (value !== null && typeof value !== "string") fail("CONFIG_INVALID", `the value of ${key} must be a string, or null to remove it`);
       changes[key] = value;
     }
-    const { config, release } = store.updateConfigVars(name, changes);
+    // A PATCH that changes nothing is not a change: no release, and nothing in the activity.
+    const before = store.getConfigVars(name);
+    const changesSomething = Object.entries(changes).some(([k, v]) => (v === null ? k in before : before[k] !== v));
+    const apply = (): ReturnType<MetadataStore["updateConfigVars"]> => store.updateConfigVars(name, changes);
+    const { config, release } = changesSomething ? change(ctx, name, "config", (r) => describeConfigChange(changes, r.release?.version), apply) : apply();
     sendJson(ctx.res, 200, { config, release: release ?? null });
   });
   router.add("GET", "/api/apps/:app/builds", (ctx) => sendJson(ctx.res, 200, store.listBuilds(app(ctx))));
-  router.add("GET", "/api/builds/:id", (ctx) => sendJson(ctx.res, 200, build(ctx.params.id!)));
-  router.add("GET", "/api/builds/:id/output", (ctx) => followOutput(ctx, ctx.params.id!));
+  const buildApp = (ctx: RouteContext): string => build(ctx.params.id!).app;
+  router.add("GET", "/api/builds/:id", (ctx) => sendJson(ctx.res, 200, build(ctx.params.id!)), buildApp);
+  router.add("GET", "/api/builds/:id/output", (ctx) => followOutput(ctx, ctx.params.id!), buildApp);
   router.add("GET", "/api/apps/:app/slugs", (ctx) => sendJson(ctx.res, 200, store.listSlugs(app(ctx))));
-  router.add("GET", "/api/slugs/:id", (ctx) => sendJson(ctx.res, 200, slug(ctx.params.id!)));
+  const slugApp = (ctx: RouteContext): string => slug(ctx).app;
+  router.add("GET", "/api/slugs/:id", (ctx) => sendJson(ctx.res, 200, slug(ctx)), slugApp);
   router.add("GET", "/api/slugs/:id/blob", async (ctx) => {
-    const meta = slug(ctx.params.id!);
+    const meta = slug(ctx);
     const stream = await deps.slugs.get(meta.id);
     if (!stream) fail("INTERNAL", `slug ${meta.id} is recorded but its file is missing`);
     ctx.res.writeHead(200, { "Content-Type": "application/gzip", "Content-Length": String(meta.sizeBytes), "X-Slug-Id": meta.id });
@@ -91,15 +104,27 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
       deps.log.error({ err, slug: meta.id }, "slug download failed");
       ctx.res.destroy();
     });
-  });
-  router.add("GET", "/api/apps/:app/releases", (ctx) => sendJson(ctx.res, 200, store.listReleases(app(ctx))));
+  }, slugApp);
+  router.add("GET", "/api/apps/:app/releases", (ctx) => sendJson(ctx.res, 200, store.listReleases(app(ctx)).map((r) => visibleRelease(ctx.principal, r))));
   router.add("POST", "/api/apps/:app/releases", async (ctx) => {
     const name = app(ctx);
     const body = (await readJson(ctx.req)) as { release?: unknown } | null;
     const version = parseReleaseVersion(body?.release);
     if (version === undefined) fail("BAD_REQUEST", RELEASE_VERSION_HINT);
-    sendJson(ctx.res, 201, store.rollback(name, version));
+    const release = change(ctx, name, "rollback", (r) => `to v${version}: release v${r.version}`, () => store.rollback(name, version));
+    sendJson(ctx.res, 201, visibleRelease(ctx.principal, release));
   });
+  router.add("GET", "/api/apps/:app/activity", (ctx) => {
+    const name = ctx.params.app!;
+    const current = store.getApp(name);
+    // The admin also sees a deleted app's activity; a token sees its own app's since it was made,
+    // not that of an earlier app with the same name.
+    const since = ctx.principal.kind === "admin" ? undefined : current?.createdAt;
+    const entries = store.listActivity(name, since);
+    if (!current && entries.length === 0) fail("APP_NOT_FOUND", `no app named "${name}", and none by that name had any activity`);
+    sendJson(ctx.res, 200, entries);
+  });
+  addTokenRoutes(router, { store, change });
   router.add("GET", "/metrics", ({ res }) => {
     res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4" });
     res.end(renderMetrics(store.stats(), deps.queueDepth(), deps.cacheCopies?.() ?? 0));
@@ -110,8 +135,10 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
     if (!record) fail("NOT_FOUND", `no build with id ${id}`);
     return record;
   }
-  function slug(id: string) {
-    const record = store.getSlug(id);
+  /** A token's own app's record of the slug first: equal bytes are one slug shared by apps. */
+  function slug(ctx: RouteContext) {
+    const id = ctx.params.id!;
+    const record = (ctx.principal.kind === "token" ? store.getSlug(id, ctx.principal.app) : undefined) ?? store.getSlug(id);
     if (!record) fail("NOT_FOUND", `no slug with id ${id}`);
     return record;
   }
@@ -143,14 +170,18 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
     if (!url.pathname.startsWith("/api/") && url.pathname !== "/metrics") return false;
     void (async () => {
       try {
-        if (!checkAuthorization(req.headers.authorization, deps.token)) {
+        const principal = deps.auth.resolve(req.headers.authorization, "basic-or-bearer");
+        if (!principal) {
           res.setHeader("WWW-Authenticate", 'Basic realm="slugforge"');
-          fail("UNAUTHORIZED", "missing or wrong API token");
+          fail("UNAUTHORIZED", "missing, wrong or revoked API token");
         }
         const found = router.match(req.method ?? "GET", url.pathname);
         if (found === undefined) return sendJson(res, 404, { id: "NOT_FOUND", message: `no such endpoint: ${url.pathname}` });
         if (found === "method") return sendJson(res, 405, { id: "BAD_REQUEST", message: `${req.method} is not allowed on ${url.pathname}` });
-        await found.handler({ req, res, params: found.params, query: url.searchParams });
+        const ctx: RouteContext = { req, res, params: found.params, query: url.searchParams, principal };
+        const refused = refusal(principal, found.need, found.params.app ?? found.appOf?.(ctx));
+        if (refused !== undefined) fail("FORBIDDEN", refused);
+        await found.handler(ctx);
       } catch (err) {
         if (!(err instanceof SlugforgeError) || err.code === "INTERNAL") deps.log.error({ err }, "API request failed");
         sendError(res, err);
@@ -158,4 +189,11 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
     })();
     return true;
   };
+}
+
+/** `set A, B; unset C; release v4`: names only, never values. */
+function describeConfigChange(changes: Readonly<Record<string, string | null>>, release: number | undefined): string {
+  const set = Object.keys(changes).filter((k) => changes[k] !== null);
+  const unset = Object.keys(changes).filter((k) => changes[k] === null);
+  return [set.length ? `set ${set.join(", ")}` : "", unset.length ? `unset ${unset.join(", ")}` : "", release ? `release v${release}` : ""].filter(Boolean).join("; ");
 }

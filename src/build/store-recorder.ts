@@ -5,12 +5,16 @@ import type { BuildRecorder, BuildRequest, BuildResult } from "./types.js";
 /**
  * Keeps builds in the metadata store: the record and its status, the output as it streams (so
  * `builds:output` can follow a running build), and for a succeeded build its slug and release vN.
+ * The push and the release go into the app's activity under who pushed.
  */
 export function createStoreRecorder(store: MetadataStore, options: { stack: string; log: Logger }): BuildRecorder {
   return {
     queued(buildId, request) {
       store.ensureApp(request.app);
-      store.createBuild({ id: buildId, app: request.app, commit: request.commit });
+      const branch = request.ref.replace(/^refs\/heads\//, "");
+      store.recordActivity({ app: request.app, actor: actorOf(request), action: "push", detail: `${request.commit.slice(0, 7)} to ${branch}: build ${buildId}` }, () =>
+        store.createBuild({ id: buildId, app: request.app, commit: request.commit, actor: request.actor }),
+      );
     },
     started(buildId) {
       store.updateBuild(buildId, { status: "building" });
@@ -28,7 +32,7 @@ export function createStoreRecorder(store: MetadataStore, options: { stack: stri
     // A build whose "queued" record could not be written (a full disk) is recorded now.
     if (!store.getBuild(result.buildId)) {
       store.ensureApp(request.app);
-      store.createBuild({ id: result.buildId, app: request.app, commit: request.commit });
+      store.createBuild({ id: result.buildId, app: request.app, commit: request.commit, actor: request.actor });
     }
     const slugId = result.slug?.id ?? null;
     store.updateBuild(result.buildId, {
@@ -51,8 +55,16 @@ export function createStoreRecorder(store: MetadataStore, options: { stack: stri
       processTypes,
       createdAt: new Date().toISOString(),
     });
-    const release = store.createDeployRelease(request.app, slugId, processTypes, `Deploy ${request.commit.slice(0, 7)}`);
+    const release = store.recordActivity(
+      { app: request.app, actor: actorOf(request), action: "release", detail: (r) => `v${r.version} from build ${result.buildId}` },
+      () => store.createDeployRelease(request.app, slugId, processTypes, `Deploy ${request.commit.slice(0, 7)}`),
+    );
     options.log.info({ buildId: result.buildId, app: request.app, release: release.version, slugId }, "released");
     return [`Released v${release.version}`, `Slug ${slugId}`];
   }
+}
+
+/** Every push names who made it; a build asked for some other way is put down as such. */
+function actorOf(request: BuildRequest): string {
+  return request.actor ?? "unknown";
 }

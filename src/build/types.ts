@@ -20,6 +20,8 @@ export interface BuildRequest {
   readonly source: SourceRef;
   /** `git push -o` values, as given. */
   readonly pushOptions: readonly string[];
+  /** Who pushed: `admin` or a scoped token's id; the build record and the app's activity name it. */
+  readonly actor?: string;
 }
 
 /** The build's output for people: the pusher's terminal (git sideband) and the stored build log. */

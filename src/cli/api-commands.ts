@@ -178,6 +178,51 @@ export const API_COMMANDS: Readonly<Record<string, CommandSpec>> = {
       return show(release, io, `rolled back ${name} to ${version}: now v${String(release.version)}`);
     },
   },
+  activity: {
+    usage: "activity APP [--json]",
+    summary: "list an app's changes and who made each (admin or a token id)",
+    min: 1,
+    run: async (api, [name], io) => list(await api.get<Row[]>(`${app(name!)}/activity`), ["at", "actor", "action", "detail"], io, `${name} has no activity`),
+  },
+  tokens: {
+    usage: "tokens [--app NAME] [--json]",
+    summary: "list scoped API tokens, revoked ones too (never their secrets)",
+    min: 0,
+    flags: ["app"],
+    run: async (api, _args, io) => {
+      const tokens = await api.get<Row[]>(`/api/tokens${io.flags.app ? `?app=${encodeURIComponent(io.flags.app)}` : ""}`);
+      if (io.json) return show(tokens, io, "");
+      const rows = tokens.map((t) => ({ ...t, lastUsed: t.lastUsedAt ?? "never", revoked: t.revokedAt ?? "" }));
+      return list(rows, ["id", "app", "scope", "createdAt", "lastUsed", "revoked"], io, "no tokens; make one with tokens:create --app NAME --scope deploy|read");
+    },
+  },
+  "tokens:create": {
+    usage: "tokens:create --app NAME --scope deploy|read [--json]",
+    summary: "make a token for one app: deploy (push, roll back, read) or read; shown once",
+    min: 0,
+    flags: ["app", "scope"],
+    run: async (api, _args, io) => {
+      if (!io.flags.app || !io.flags.scope) throw new UsageError("name the app and the scope: --app NAME --scope deploy|read");
+      const made = await api.send<Row>("POST", "/api/tokens", { app: io.flags.app, scope: io.flags.scope });
+      const text = [
+        `${String(made.scope)} token ${String(made.id)} for ${String(made.app)}; it is shown only this once:`,
+        "",
+        `    ${String(made.token)}`,
+        "",
+        `Use it as SLUGFORGE_TOKEN, or as the git password: http://git:<token>@<server>/${String(made.app)}.git`,
+      ].join("\n");
+      return show(made, io, text);
+    },
+  },
+  "tokens:revoke": {
+    usage: "tokens:revoke ID [--json]",
+    summary: "revoke a token for good (git and the API refuse it from then on)",
+    min: 1,
+    run: async (api, [id], io) => {
+      const revoked = await api.send<Row>("DELETE", `/api/tokens/${encodeURIComponent(id!)}`);
+      return show(revoked, io, `revoked ${String(revoked.scope)} token ${id} for ${String(revoked.app)}`);
+    },
+  },
 };
 
 export class UsageError extends Error {}

@@ -22,12 +22,17 @@ Server and host:
   buildpack test <buildpack> <sample>...  run a buildpack against sample apps (no server needed)
 
 Apps, builds, slugs and releases (talk to a running server: SLUGFORGE_URL, SLUGFORGE_TOKEN):
-${Object.values(API_COMMANDS).map((c) => `  ${c.usage.padEnd(36)}${c.summary}`).join("\n")}
+${Object.values(API_COMMANDS).map(usageLine).join("\n")}
 
 Exit codes: 0 success, 1 the command failed, 2 wrong usage.
 Run \`slugforge <command> --help\` for a command's options.`;
 
 type Say = (line: string) => void;
+
+/** A usage too long for its column gets the summary on the next line instead of run into it. */
+function usageLine(c: { usage: string; summary: string }): string {
+  return c.usage.length < 36 ? `  ${c.usage.padEnd(36)}${c.summary}` : `  ${c.usage}\n  ${" ".repeat(36)}${c.summary}`;
+}
 
 /** Runs one CLI command; resolves with the exit code. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {

@@ -3,7 +3,8 @@ import type http from "node:http";
 import type { Logger } from "../log.js";
 import { advertiseRefs } from "./advertise.js";
 import { isValidAppName, parseGitPath, parseService, validGitProtocol, type GitService } from "./app-path.js";
-import { checkBasicAuth } from "../auth/token-auth.js";
+import { GIT_ACCESS, refusal } from "../auth/access.js";
+import { actorOf, type Authenticator } from "../auth/principal.js";
 import { SlugforgeError, isSlugforgeError, toSlugforgeError } from "../errors.js";
 import type { DiskGuard } from "../util/disk-space.js";
 import { discardDir } from "../util/discard-dir.js";
@@ -19,14 +20,14 @@ export interface GitHandlerDeps {
   readonly reposDir: string;
   /** The server-owned core.hooksPath, with the pre-receive shim in it (installHooks). */
   readonly hooksDir: string;
-  /** The API token: the HTTP Basic password for every git request. */
-  readonly token: string;
+  /** Who a request is: the HTTP Basic password is the admin token or a scoped token. */
+  readonly auth: Authenticator;
   readonly bridge: Pick<HookBridge, "openPush" | "socketPath" | "locks">;
   readonly log: Logger;
   /** receive.maxInputSize, and the byte count past which a push is answered PUSH_TOO_LARGE. */
   readonly maxPushBytes: number;
-  /** Called after a first authenticated push created the app's repo. */
-  readonly onAppCreated?: (app: string) => void | Promise<void>;
+  /** Called after the admin's first push created the app's repo; `actor` is who pushed. */
+  readonly onAppCreated?: (app: string, actor: string) => void | Promise<void>;
   /** Settings for the `git gc --auto` run after pushes. */
   readonly maintenance?: RepoMaintenanceOptions;
   /** Refuses pushes (STORAGE_FULL) while the data folder's disk is under its reserve. */
@@ -59,7 +60,8 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
   const ctx = { hooksDir: deps.hooksDir, maxPushBytes: deps.maxPushBytes, bodyIdleMs: deps.bodyIdleMs ?? 60_000, children, bridge: deps.bridge, log, maintenance };
 
   async function dispatch(req: http.IncomingMessage, res: http.ServerResponse, app: string, route: string): Promise<void> {
-    if (!checkBasicAuth(req.headers.authorization, deps.token)) {
+    const principal = deps.auth.resolve(req.headers.authorization, "basic");
+    if (!principal) {
       req.resume();
       return replyUnauthorized(res);
     }
@@ -67,10 +69,19 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
       return replyText(res, 404, "APP_NAME_INVALID: app names are 2 to 30 characters: a lower-case letter, then lower-case letters, digits or dashes.");
     }
     const gitProtocol = validGitProtocol(req.headers["git-protocol"]);
+    /** Answers 403 when the principal may not use `service` on this app. */
+    const forbidden = (service: GitService): boolean => {
+      const refused = refusal(principal, GIT_ACCESS[service], app);
+      if (refused === undefined) return false;
+      req.resume();
+      replyText(res, 403, `FORBIDDEN: ${refused}.`);
+      return true;
+    };
     if (route === "info/refs") {
       if (req.method !== "GET" && req.method !== "HEAD") return replyText(res, 405, "method not allowed", { Allow: "GET" });
       const service = parseService(req.url ?? "");
       if (!service) return replyText(res, 403, "slugforge serves only smart HTTP: service=git-receive-pack or service=git-upload-pack.");
+      if (forbidden(service)) return;
       if (service === "git-receive-pack") {
         // Up front, before a repo or a pack is written: git shows this text as "remote: ...".
         const full = await deps.disk?.check(`This push to ${app}`).then(() => undefined, (err: unknown) => err);
@@ -81,17 +92,19 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
         }
       }
       if (!(await repoExists(deps.reposDir, app))) {
-        // Only an authenticated push creates an app; a fetch of an unknown one creates nothing.
+        // Only the admin's push creates an app; a fetch of an unknown one creates nothing.
         if (service !== "git-receive-pack") return notFound(res, app);
+        if (principal.kind !== "admin") return replyText(res, 404, `APP_NOT_FOUND: ${app} has no repository; only the admin token's first push creates one.`);
         if (await createRepo(deps.reposDir, app)) {
           log.info({ app }, "app created by a first push");
-          await deps.onAppCreated?.(app);
+          await deps.onAppCreated?.(app, actorOf(principal));
         }
       }
       return advertiseRefs(ctx, res, service, await realpath(repoPath(deps.reposDir, app)), gitProtocol);
     }
     const service = route as GitService;
     if (req.method !== "POST") return replyText(res, 405, "method not allowed", { Allow: "POST" });
+    if (forbidden(service)) return;
     if (req.headers["content-type"] !== `application/x-${service}-request`) {
       req.resume();
       return replyText(res, 415, `BAD_REQUEST: expected Content-Type application/x-${service}-request.`);
@@ -105,7 +118,7 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
       req.resume();
       return notFound(res, app);
     }
-    runRpc(ctx, req, res, { app, service, gitDir: await realpath(repoPath(deps.reposDir, app)), gitProtocol, decoder });
+    runRpc(ctx, req, res, { app, service, gitDir: await realpath(repoPath(deps.reposDir, app)), gitProtocol, decoder, actor: actorOf(principal) });
   }
 
   return {

@@ -27,7 +27,7 @@ export interface HookBridge {
   /** Cancels running builds (their pushes are rejected) and stops listening. */
   close(): Promise<void>;
   /** Called by the HTTP handler before it spawns receive-pack; close the session when git exits. */
-  openPush(app: string, gitDir: string): PushSession;
+  openPush(app: string, gitDir: string, actor: string): PushSession;
 }
 
 const MAX_HOOK_BODY = 1024 * 1024;
@@ -106,8 +106,8 @@ export function createHookBridge(options: HookBridgeOptions): HookBridge {
         server.closeAllConnections();
       });
     },
-    openPush(app, gitDir) {
-      return sessions.open(app, gitDir);
+    openPush(app, gitDir, actor) {
+      return sessions.open(app, gitDir, actor);
     },
   };
 }

@@ -89,6 +89,7 @@ export async function gatePush(deps: GateDeps, session: PushSession, hook: HookR
           quarantinePath: hook.quarantinePath,
         },
         pushOptions: hook.pushOptions,
+        actor: session.actor,
       },
       output,
       session.signal,

@@ -12,6 +12,8 @@ export interface PushSession {
   readonly token: string;
   readonly app: string;
   readonly gitDir: string;
+  /** Who pushed: `admin` or a scoped token's id. */
+  readonly actor: string;
   /** Aborted when the pusher went away or the server stops: the build is cancelled. */
   readonly signal: AbortSignal;
   /** Resolves when receive-pack has exited (the ref update, if any, is done). */
@@ -26,7 +28,7 @@ export interface PushSession {
 export class PushSessions {
   private readonly byToken = new Map<string, PushSession>();
 
-  open(app: string, gitDir: string): PushSession {
+  open(app: string, gitDir: string, actor: string): PushSession {
     const token = randomBytes(24).toString("base64url");
     const controller = new AbortController();
     let markClosed!: () => void;
@@ -38,6 +40,7 @@ export class PushSessions {
       token,
       app,
       gitDir,
+      actor,
       signal: controller.signal,
       closed,
       get isClosed() {

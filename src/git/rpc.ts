@@ -44,12 +44,20 @@ export function runRpc(
   ctx: RpcContext,
   req: http.IncomingMessage,
   res: http.ServerResponse,
-  spec: { app: string; service: GitService; gitDir: string; gitProtocol: string | undefined; decoder: zlib.Gunzip | zlib.Inflate | undefined },
+  spec: {
+    app: string;
+    service: GitService;
+    gitDir: string;
+    gitProtocol: string | undefined;
+    decoder: zlib.Gunzip | zlib.Inflate | undefined;
+    /** Who sent it (`admin` or a token id): a push's build and release record it. */
+    actor: string;
+  },
 ): void {
   const { app, service, gitDir } = spec;
   const isPush = service === "git-receive-pack";
   const log = ctx.log.child({ app, service });
-  const session = isPush ? ctx.bridge.openPush(app, gitDir) : undefined;
+  const session = isPush ? ctx.bridge.openPush(app, gitDir, spec.actor) : undefined;
   const env = minimalGitEnv({
     ...(session ? session.hookEnv(ctx.bridge.socketPath) : {}),
     ...(spec.gitProtocol && !isPush ? { GIT_PROTOCOL: spec.gitProtocol } : {}),

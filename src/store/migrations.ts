@@ -53,4 +53,27 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (app, version)
   );
   `,
+  // Scoped tokens (they go with their app) and the activity log (it stays: no foreign key).
+  `
+  CREATE TABLE tokens (
+    id TEXT PRIMARY KEY,
+    app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+    scope TEXT NOT NULL CHECK (scope IN ('deploy', 'read')),
+    secret_sha256 TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT,
+    revoked_at TEXT
+  );
+  CREATE INDEX tokens_app ON tokens(app);
+  CREATE TABLE activity (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    app TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    at TEXT NOT NULL
+  );
+  CREATE INDEX activity_app ON activity(app, id);
+  ALTER TABLE builds ADD COLUMN actor TEXT;
+  `,
 ];

@@ -3,6 +3,8 @@ import Database from "better-sqlite3";
 import { SlugforgeError, type ErrorCode } from "../errors.js";
 import type { BuildStatus } from "../build/types.js";
 import { MIGRATIONS } from "./migrations.js";
+import { sqliteActivity } from "./sqlite-activity.js";
+import { sqliteTokens } from "./sqlite-tokens.js";
 import type { AppRecord, BuildRecord, BuildUpdate, MetadataStore, ReleaseRecord, SlugRecord } from "./types.js";
 
 type Row = Record<string, unknown>;
@@ -34,6 +36,7 @@ export function openSqliteStore(file: string): MetadataStore {
     slugId: (r.slug_id as string | null) ?? null,
     createdAt: String(r.created_at),
     finishedAt: (r.finished_at as string | null) ?? null,
+    actor: (r.actor as string | null) ?? null,
   });
   const toSlug = (r: Row): SlugRecord => ({
     id: String(r.id),
@@ -123,8 +126,8 @@ export function openSqliteStore(file: string): MetadataStore {
       })();
     },
 
-    createBuild({ id, app, commit }) {
-      db.prepare("INSERT INTO builds (id, app, commit_sha, status, created_at) VALUES (?, ?, ?, 'queued', ?)").run(id, app, commit, now());
+    createBuild({ id, app, commit, actor }) {
+      db.prepare("INSERT INTO builds (id, app, commit_sha, status, created_at, actor) VALUES (?, ?, ?, 'queued', ?, ?)").run(id, app, commit, now(), actor ?? null);
       return getBuild(id)!;
     },
     updateBuild(id, update: BuildUpdate) {
@@ -169,8 +172,10 @@ export function openSqliteStore(file: string): MetadataStore {
       db.prepare("INSERT OR IGNORE INTO slugs (id, app, size_bytes, commit_sha, buildpacks, stack, process_types, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         .run(slug.id, slug.app, slug.sizeBytes, slug.commit, json(slug.buildpacks), slug.stack, json(slug.processTypes), slug.createdAt);
     },
-    getSlug(id) {
-      const row = db.prepare("SELECT * FROM slugs WHERE id = ? ORDER BY created_at LIMIT 1").get(id) as Row | undefined;
+    getSlug(id, app) {
+      const row = (app === undefined
+        ? db.prepare("SELECT * FROM slugs WHERE id = ? ORDER BY created_at LIMIT 1").get(id)
+        : db.prepare("SELECT * FROM slugs WHERE id = ? AND app = ?").get(id, app)) as Row | undefined;
       return row ? toSlug(row) : undefined;
     },
     listSlugs: (app) => (db.prepare("SELECT * FROM slugs WHERE app = ? ORDER BY created_at DESC").all(app) as Row[]).map(toSlug),
@@ -208,6 +213,8 @@ export function openSqliteStore(file: string): MetadataStore {
       };
     },
     transaction: (fn) => db.transaction(fn)(),
+    ...sqliteTokens(db, now),
+    ...sqliteActivity(db, now),
     close: () => db.close(),
   };
 }

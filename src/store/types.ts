@@ -23,6 +23,8 @@ export interface BuildRecord {
   readonly slugId: string | null;
   readonly createdAt: string;
   readonly finishedAt: string | null;
+  /** Who pushed: `admin` or a scoped token's id; null for builds from before tokens were recorded. */
+  readonly actor: string | null;
 }
 
 export interface SlugRecord {
@@ -55,7 +57,48 @@ export interface BuildUpdate {
   readonly slugId?: string | null;
 }
 
-/** Metadata: apps, config vars, builds with their output, slugs and releases. */
+/** `read`: the app's builds, slugs, releases and activity; `deploy`: that, pushes and rollbacks. */
+export type TokenScope = "deploy" | "read";
+
+/** A scoped API token as anyone may see it: never its secret or the secret's hash. */
+export interface TokenRecord {
+  readonly id: string;
+  readonly app: string;
+  readonly scope: TokenScope;
+  readonly createdAt: string;
+  readonly lastUsedAt: string | null;
+  readonly revokedAt: string | null;
+}
+
+/** A token as the authenticator needs it. */
+export interface StoredToken extends TokenRecord {
+  /** sha256 of the token's secret, hex. */
+  readonly secretSha256: string;
+}
+
+export type ActivityAction = "app.create" | "app.delete" | "config" | "rollback" | "push" | "release" | "token.create" | "token.revoke";
+
+/** One change to an app and who made it. Kept after the app is deleted (an audit trail must outlive it). */
+export interface ActivityRecord {
+  readonly id: number;
+  readonly app: string;
+  /** `admin` or a scoped token's id. */
+  readonly actor: string;
+  readonly action: ActivityAction;
+  /** A short line: what was set, which release, which build. Never a config var's value. */
+  readonly detail: string;
+  readonly at: string;
+}
+
+/** A change about to be made; the detail may depend on what the change returned (a release's version). */
+export interface ActivityEntry<T> {
+  readonly app: string;
+  readonly actor: string;
+  readonly action: ActivityAction;
+  readonly detail: string | ((result: T) => string);
+}
+
+/** Metadata: apps, config vars, builds with their output, slugs and releases, tokens and activity. */
 export interface MetadataStore {
   createApp(name: string): AppRecord;
   /** Creates the app when it does not exist yet (a first push). */
@@ -68,7 +111,7 @@ export interface MetadataStore {
   /** Sets (string) and unsets (null) vars in one transaction; makes a release when one changed and the app has a slug. */
   updateConfigVars(app: string, changes: Readonly<Record<string, string | null>>): { config: Record<string, string>; release?: ReleaseRecord };
 
-  createBuild(build: { id: string; app: string; commit: string }): BuildRecord;
+  createBuild(build: { id: string; app: string; commit: string; actor?: string }): BuildRecord;
   updateBuild(id: string, update: BuildUpdate): BuildRecord;
   getBuild(id: string): BuildRecord | undefined;
   listBuilds(app: string): BuildRecord[];
@@ -82,7 +125,8 @@ export interface MetadataStore {
   failInterruptedBuilds(before?: string): number;
 
   putSlug(slug: SlugRecord): void;
-  getSlug(id: string): SlugRecord | undefined;
+  /** The slug's record; with `app`, that app's record of it (equal bytes are shared between apps). */
+  getSlug(id: string, app?: string): SlugRecord | undefined;
   listSlugs(app: string): SlugRecord[];
 
   /** A succeeded build's release: vN on its slug with a snapshot of the config vars. */
@@ -95,6 +139,21 @@ export interface MetadataStore {
 
   /** Runs `fn` in one transaction: every change it makes is kept, or none (nested calls join it). */
   transaction<T>(fn: () => T): T;
+
+  createToken(token: { id: string; app: string; scope: TokenScope; secretSha256: string }): TokenRecord;
+  /** A token with its secret's hash, revoked ones included: the caller refuses those. */
+  findToken(id: string): StoredToken | undefined;
+  /** Every token (of one app), revoked ones included, oldest first. */
+  listTokens(app?: string): TokenRecord[];
+  /** Marks a token revoked for good; the first revocation's time stays. Undefined for an unknown id. */
+  revokeToken(id: string): TokenRecord | undefined;
+  /** Notes that a token was used now. */
+  touchToken(id: string): void;
+
+  /** Runs a change and adds it to the app's activity in one transaction: both happen, or neither. */
+  recordActivity<T>(entry: ActivityEntry<T>, apply: () => T): T;
+  /** An app's activity, newest first; `since` (an ISO time) leaves out what came before it. */
+  listActivity(app: string, since?: string): ActivityRecord[];
 
   close(): void;
 }

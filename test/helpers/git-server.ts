@@ -2,6 +2,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { createApp } from "../../src/app.js";
+import { createAuthenticator } from "../../src/auth/principal.js";
 import type { Builder } from "../../src/build/types.js";
 import { createGitHandler, type GitHandler } from "../../src/git/git-handler.js";
 import { createHookBridge, type HookBridge } from "../../src/git/hook-bridge.js";
@@ -43,7 +44,7 @@ export async function startGitServer(
   const handler = createGitHandler({
     reposDir,
     hooksDir,
-    token: TEST_TOKEN,
+    auth: createAuthenticator({ adminToken: TEST_TOKEN, log }),
     bridge,
     log,
     maxPushBytes: options.maxPushBytes ?? 64 * 1024 * 1024,

@@ -57,9 +57,9 @@ async function startChild(): Promise<Child> {
   throw new Error(`server did not start:\n${out}\n${err}`);
 }
 
-function cli(child: Child, args: string[]) {
+function cli(child: Child, args: string[], token = TOKEN) {
   return runProcess(process.execPath, [BIN, ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, SLUGFORGE_URL: `http://127.0.0.1:${child.port}`, SLUGFORGE_TOKEN: TOKEN, SLUGFORGE_DATA: dataDir },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, SLUGFORGE_URL: `http://127.0.0.1:${child.port}`, SLUGFORGE_TOKEN: token, SLUGFORGE_DATA: dataDir },
     cwd: dataDir,
   });
 }
@@ -140,6 +140,37 @@ describe("the server as a process, with the CLI", () => {
       const output = await cli(child, ["builds:output", builds[0]!.id]);
       expect(output.stdout).toContain("Writing static files");
       expect(output.stdout).not.toContain(SECRET);
+
+      // A deploy token made with the CLI pushes, reads but cannot see config, is named in the activity, and is revoked.
+      // Its app is a fresh one: a second push to repro-a would take the container prepared for it,
+      // which a concurrent test run's teardown on a shared engine may remove.
+      expect((await cli(child, ["apps:create", "by-token"])).code).toBe(0);
+      expect((await cli(child, ["config:set", "by-token", `BUILDPACK_URL=${staticUrl}`, `API_SECRET=${SECRET}`])).code).toBe(0);
+      const created = await cli(child, ["tokens:create", "--app", "by-token", "--scope", "deploy", "--json"]);
+      expect(created.code, created.stderr).toBe(0);
+      const token = JSON.parse(created.stdout) as { id: string; token: string };
+      expect(token.token).toMatch(/^sfk_/);
+      expect((await cli(child, ["tokens:create", "--app", "by-token", "--scope", "read"])).stdout).toContain("shown only this once");
+      expect((await cli(child, ["tokens:create", "--app", "by-token", "--scope", "admin"])).code).toBe(1);
+      const listed = await cli(child, ["tokens"]);
+      expect(listed.stdout).toMatch(new RegExp(`${token.id}\\s+by-token\\s+deploy`));
+      expect(listed.stdout).not.toContain(token.token);
+      const tokenUrl = `http://git:${token.token}@127.0.0.1:${child.port}/by-token.git`;
+      const tokenPush = await git.run(["push", tokenUrl, "main"], work);
+      expect(tokenPush.code, tokenPush.stderr).toBe(0);
+      expect((await cli(child, ["releases", "by-token"], token.token)).stdout).toMatch(/v1\s+Deploy/);
+      const hidden = await cli(child, ["config", "by-token"], token.token);
+      expect([hidden.code, hidden.stderr]).toEqual([1, expect.stringContaining("FORBIDDEN")]);
+      const activity = JSON.parse((await cli(child, ["activity", "by-token", "--json"])).stdout) as { actor: string; action: string }[];
+      expect(activity.slice(0, 2)).toMatchObject([
+        { actor: token.id, action: "release" },
+        { actor: token.id, action: "push" },
+      ]);
+      expect(JSON.stringify(activity)).not.toContain(SECRET);
+      const revoked = await cli(child, ["tokens:revoke", token.id]);
+      expect(revoked.code, revoked.stderr).toBe(0);
+      expect(revoked.stdout).toContain(`revoked deploy token ${token.id}`);
+      expect((await git.run(["push", tokenUrl, "main"], work)).stderr).toContain("Authentication failed");
       const unconfirmed = await cli(child, ["apps:destroy", "repro-b"]);
       expect(unconfirmed.code).toBe(2);
       expect(unconfirmed.stderr).toContain("--confirm repro-b");

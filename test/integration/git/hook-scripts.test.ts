@@ -59,7 +59,7 @@ describe.each([
     await bridge.listen();
     try {
       const run = async (): Promise<{ code: number | null; stdout: string }> => {
-        const session = bridge.openPush("app", gitDir);
+        const session = bridge.openPush("app", gitDir, "admin");
         try {
           return await runProcess(hook, [], {
             cwd: gitDir,

@@ -6,6 +6,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createApiHandler } from "../../../src/api/api-handler.js";
+import { createAuthenticator } from "../../../src/auth/principal.js";
 import { SlugforgeError } from "../../../src/errors.js";
 import { silentLogger } from "../../../src/log.js";
 import { openSqliteStore } from "../../../src/store/sqlite-store.js";
@@ -27,7 +28,7 @@ describe("HTTP API", () => {
     removed = [];
     busy = false;
     const handler = createApiHandler({
-      token: TOKEN,
+      auth: createAuthenticator({ adminToken: TOKEN, tokens: store, log: silentLogger() }),
       store,
       log: silentLogger(),
       queueDepth: () => 3,

@@ -1,28 +1,34 @@
 import { describe, expect, it } from "vitest";
-import { checkAuthorization, checkBasicAuth } from "../../../src/auth/token-auth.js";
+import { presentedToken, sameSecret } from "../../../src/auth/token-auth.js";
 
 const header = (user: string, pass: string): string => `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`;
 
-describe("checkBasicAuth", () => {
-  it("accepts any user with the token as password", () => {
-    expect(checkBasicAuth(header("git", "s3cret-token"), "s3cret-token")).toBe(true);
-    expect(checkBasicAuth(header("", "s3cret-token"), "s3cret-token")).toBe(true);
-    expect(checkBasicAuth(header("x", "pa:ss"), "pa:ss")).toBe(true);
+describe("presentedToken (git: Basic only)", () => {
+  it("takes the password of any user", () => {
+    expect(presentedToken(header("git", "s3cret-token"), "basic")).toBe("s3cret-token");
+    expect(presentedToken(header("", "s3cret-token"), "basic")).toBe("s3cret-token");
+    expect(presentedToken(header("x", "pa:ss"), "basic")).toBe("pa:ss");
   });
-  it("refuses missing, malformed, wrong, prefix and Bearer credentials", () => {
-    for (const h of [undefined, "", "Basic", "Basic !!!", header("git", "s3cret"), header("git", "s3cret-token-x"), "Bearer s3cret-token", Buffer.from("s3cret-token").toString("base64")]) {
-      expect(checkBasicAuth(h, "s3cret-token")).toBe(false);
+  it("finds nothing in missing, malformed, empty or Bearer credentials", () => {
+    for (const h of [undefined, "", "Basic", "Basic !!!", header("git", ""), "Bearer s3cret-token", Buffer.from("s3cret-token").toString("base64")]) {
+      expect(presentedToken(h, "basic")).toBeUndefined();
     }
-    expect(checkBasicAuth(header("git", ""), "")).toBe(false);
   });
 });
 
-describe("checkAuthorization (API)", () => {
-  it("takes the token as Bearer or as the Basic password, nothing else", () => {
-    expect(checkAuthorization("Bearer s3cret-token", "s3cret-token")).toBe(true);
-    expect(checkAuthorization(header("git", "s3cret-token"), "s3cret-token")).toBe(true);
-    for (const h of [undefined, "", "Bearer", "Bearer wrong", "Token s3cret-token", header("git", "wrong")]) {
-      expect(checkAuthorization(h, "s3cret-token")).toBe(false);
+describe("presentedToken (API: Bearer or Basic)", () => {
+  it("takes a Bearer token or the Basic password, nothing else", () => {
+    expect(presentedToken("Bearer s3cret-token", "basic-or-bearer")).toBe("s3cret-token");
+    expect(presentedToken(header("git", "s3cret-token"), "basic-or-bearer")).toBe("s3cret-token");
+    for (const h of [undefined, "", "Bearer", "Token s3cret-token", "Bearer a b"]) {
+      expect(presentedToken(h, "basic-or-bearer")).toBeUndefined();
     }
+  });
+});
+
+describe("sameSecret", () => {
+  it("is true for equal strings only, prefixes and longer guesses included", () => {
+    expect(sameSecret("s3cret-token", "s3cret-token")).toBe(true);
+    for (const guess of ["s3cret", "s3cret-token-x", "", "S3CRET-TOKEN"]) expect(sameSecret(guess, "s3cret-token")).toBe(false);
   });
 });
