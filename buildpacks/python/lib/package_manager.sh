@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
-# Exactly one package manager per app, chosen by its lockfile or requirements file.
+# Exactly one package manager per app, chosen by its lockfile or requirements file, and the one
+# door to the code of each: lib/package_managers/<tool>.sh.
 #
 # pip: requirements.txt; Pipenv: Pipfile.lock; Poetry: poetry.lock; uv: uv.lock. The tools
 # themselves are not installed: pip installs every kind, from the lockfile's pinned entries.
+# Each tool's file defines the same functions, which bin/compile calls through
+# package_manager::call <tool> <function> [args]:
+#
+#   <tool>::file                      the file whose contents decide the dependencies
+#   <tool>::prepare <work-dir>        reads that file before Python is installed (a lockfile is
+#                                     exported into <work-dir>); fails with advice
+#   <tool>::dependencies_sha256 <work-dir>
+#                                     what the cache key holds of the dependencies
+#   <tool>::install_dependencies <work-dir> <cache-reused 1|0>
+#                                     installs them, unless the restored cache already holds them
 
 # Prints "pip", "pipenv", "poetry" or "uv", or fails explaining what is wrong.
 function package_manager::determine() {
@@ -78,13 +89,19 @@ function package_manager::determine() {
 	EOF
 }
 
-# The name people know the package manager by, for messages.
-function package_manager::display_name() {
-	case "${1}" in
-		pip) echo "pip" ;;
-		pipenv) echo "Pipenv" ;;
-		poetry) echo "Poetry" ;;
-		uv) echo "uv" ;;
-		*) echo "${1}" ;;
+# Calls <function> of <tool>'s file in lib/package_managers/ (see the list at the top).
+function package_manager::call() {
+	local tool="${1}" name="${2}"
+	shift 2
+	case "${tool}" in
+		pip | pipenv | poetry | uv) "${tool}::${name}" "$@" ;;
+		*)
+			utils::fail <<-EOF
+				Internal error: Unknown package manager '${tool}'.
+
+				This is a problem with the buildpack, not your app. Please
+				report it to the operator of this build server.
+			EOF
+			;;
 	esac
 }

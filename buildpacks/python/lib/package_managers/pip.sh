@@ -1,5 +1,55 @@
 #!/usr/bin/env bash
-# Installing the app's dependencies with pip, into the copied Python's own site-packages.
+# shellcheck disable=SC2153 # BUILD_DIR, CACHE_DIR and ENV_DIR are globals set by bin/compile
+# pip: requirements.txt, installed with pip into the copied Python's own site-packages.
+#
+# pip installs the other package managers' lockfile exports too (lockfile.sh), so pip::run,
+# pip::fail_install and pip::rewrite_editable_paths serve them as well.
+
+function pip::file() {
+	echo "requirements.txt"
+}
+
+# requirements.txt is what pip reads: there is nothing to export.
+function pip::prepare() {
+	return 0
+}
+
+# sha256 over requirements.txt and the files it includes (names and contents).
+function pip::dependencies_sha256() {
+	local f
+	while IFS= read -r f; do
+		echo "${f}"
+		sha256sum <"${f}"
+	done < <(pip::requirement_files requirements.txt) | sha256sum | cut -d' ' -f1
+}
+
+# Installs requirements.txt, unless the restored cache holds exactly its packages and none of
+# them comes from the app's own files.
+# (<work-dir>, the first argument, isn't used: pip reads requirements.txt where it is.)
+function pip::install_dependencies() {
+	local cache_reused="${2}"
+	if ((cache_reused)); then
+		if pip::has_local_requirements requirements.txt; then
+			output::step "Reinstalling dependencies: requirements.txt installs from the app's own files, which may have changed"
+		else
+			output::step "Skipping the dependency install: the cached packages match requirements.txt"
+			return 0
+		fi
+	fi
+	output::step "Installing dependencies using 'pip install -r requirements.txt'"
+	local -a args=(
+		install -r requirements.txt
+		--exists-action=w
+		--no-input
+		--progress-bar off
+		--src="${PYTHON_HOME}/src"
+		--cache-dir="${CACHE_DIR}/.heroku/pip-cache"
+	)
+	if ! pip::run "${PYTHON_HOME}" "${args[@]}"; then
+		pip::fail_install pip
+	fi
+	pip::rewrite_editable_paths "${BUILD_DIR}"
+}
 
 # The files whose bytes decide what pip installs: requirements.txt and, recursively, the files
 # it includes with -r / -c (relative to the including file). Prints paths relative to cwd.
@@ -25,16 +75,6 @@ function pip::requirement_files() {
 	done
 }
 
-# sha256 over the requirement files (names and contents).
-function pip::dependencies_sha256() {
-	local file="${1}"
-	local f
-	while IFS= read -r f; do
-		echo "${f}"
-		sha256sum <"${f}"
-	done < <(pip::requirement_files "${file}") | sha256sum | cut -d' ' -f1
-}
-
 # Succeeds when the requirements install something from the app's own tree (editable or path
 # requirements): those must be reinstalled on every build, since their code may have changed.
 function pip::has_local_requirements() {
@@ -48,33 +88,9 @@ function pip::has_local_requirements() {
 	return 1
 }
 
-# The pip version installed in the copied Python.
-function pip::version() {
-	local python_home="${1}"
-	"${python_home}/bin/python" -m pip --version 2>/dev/null | cut -d' ' -f2
-}
-
-# Runs pip install -r <file> with the app's index settings; fails the build with advice.
-function pip::install_requirements() {
-	local python_home="${1}" requirements="${2}" pip_cache_dir="${3}"
-	local display="${requirements}"
-	output::step "Installing dependencies using 'pip install -r ${display}'"
-	local -a args=(
-		install -r "${requirements}"
-		--exists-action=w
-		--no-input
-		--progress-bar off
-		--src="${python_home}/src"
-		--cache-dir="${pip_cache_dir}"
-	)
-	if ! pip::_run "${python_home}" "${args[@]}"; then
-		pip::_fail_install "pip"
-	fi
-}
-
 # pip with the app's PIP_INDEX_URL / PIP_FIND_LINKS / ... config vars, output indented and with
 # the noisy install location removed.
-function pip::_run() {
+function pip::run() {
 	local python_home="${1}"
 	shift
 	(
@@ -87,7 +103,8 @@ function pip::_run() {
 	)
 }
 
-function pip::_fail_install() {
+# Fails the build after a pip install that failed, naming the package manager <manager>.
+function pip::fail_install() {
 	local manager="${1}"
 	local index_hint
 	if [[ -f "${ENV_DIR}/PIP_NO_INDEX" || -f "${ENV_DIR}/PIP_FIND_LINKS" || -f "${ENV_DIR}/PIP_INDEX_URL" ]]; then
@@ -107,4 +124,13 @@ wheels, set config vars such as PIP_INDEX_URL or PIP_FIND_LINKS
 
 		${index_hint}
 	EOF
+}
+
+# Editable installs record the build dir's path; at runtime the app lives at /app.
+function pip::rewrite_editable_paths() {
+	local build_dir="${1}"
+	[[ "$(realpath "${build_dir}")" == "$(realpath /app 2>/dev/null || echo /app)" ]] && return 0
+	find "${build_dir}/.heroku/python/lib/python3/dist-packages/" -type f \
+		\( -name '*.egg-link' -o -name '*.pth' -o -name '__editable___*_finder.py' \) \
+		-exec sed -i "s#${build_dir}/.heroku/python#/app/.heroku/python#g" {} +
 }
