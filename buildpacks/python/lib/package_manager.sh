@@ -23,7 +23,7 @@ function package_manager::determine() {
 	if [[ -f "${build_dir}/Pipfile.lock" ]]; then
 		found+=("Pipfile.lock (Pipenv)")
 	elif [[ -f "${build_dir}/Pipfile" ]]; then
-		utils::fail <<-EOF
+		utils::fail package-manager::pipenv-missing-lockfile <<-EOF
 			Error: No 'Pipfile.lock' found!
 
 			A 'Pipfile' file was found, but no 'Pipfile.lock'. The lockfile
@@ -41,7 +41,7 @@ function package_manager::determine() {
 	[[ -f "${build_dir}/uv.lock" ]] && found+=("uv.lock (uv)")
 
 	if ((${#found[@]} > 1)); then
-		utils::fail <<-EOF
+		utils::fail package-manager::multiple-found <<-EOF
 			Error: Multiple Python package manager files were found.
 
 			Exactly one package manager file should be in the root
@@ -67,7 +67,7 @@ function package_manager::determine() {
 	fi
 
 	if [[ -f "${build_dir}/setup.py" ]]; then
-		utils::fail <<-EOF
+		utils::fail package-manager::setup-py-only <<-EOF
 			Error: Implicit setup.py file support has been sunset.
 
 			Your app has a 'setup.py' file but no package manager file.
@@ -82,7 +82,7 @@ function package_manager::determine() {
 		EOF
 	fi
 
-	utils::fail <<-EOF
+	utils::fail package-manager::none-found <<-EOF
 		Error: Couldn't find any supported Python package manager files.
 
 		$(detect::no_project_files_message "${build_dir}")
@@ -96,7 +96,7 @@ function package_manager::call() {
 	case "${tool}" in
 		pip | pipenv | poetry | uv) "${tool}::${name}" "$@" ;;
 		*)
-			utils::fail <<-EOF
+			utils::fail internal-error::unknown-package-manager <<-EOF
 				Internal error: Unknown package manager '${tool}'.
 
 				This is a problem with the buildpack, not your app. Please

@@ -33,7 +33,7 @@ function lockfile::export() {
 	case "${status}" in
 		0) ;;
 		2)
-			utils::fail <<-EOF
+			utils::fail "lockfile::${tool}::invalid" <<-EOF
 				Error: Can't parse ${lockfile}.
 
 				The buildpack couldn't read the dependencies from '${lockfile}':
@@ -48,7 +48,7 @@ function lockfile::export() {
 			EOF
 			;;
 		3)
-			utils::fail <<-EOF
+			utils::fail "lockfile::${tool}::out-of-date" <<-EOF
 				Error: ${lockfile} is out of date.
 
 				${reason}
@@ -62,7 +62,7 @@ function lockfile::export() {
 			EOF
 			;;
 		4)
-			utils::fail <<-EOF
+			utils::fail "lockfile::${tool}::unsupported-dependency" <<-EOF
 				Error: Can't install a dependency from ${lockfile}.
 
 				${reason}
@@ -73,7 +73,7 @@ function lockfile::export() {
 			EOF
 			;;
 		*)
-			utils::fail <<-EOF
+			utils::fail "lockfile::${tool}::export-failed" <<-EOF
 				Error: Unable to export the dependencies in ${lockfile}.
 
 				The buildpack's lockfile export stopped (status ${status}):
@@ -170,7 +170,7 @@ function lockfile::_pip_install() {
 		return 0
 	fi
 	lockfile::_explain_hash_failure "${tool}" "${log}"
-	pip::fail_install "$("${tool}::display_name")"
+	pip::fail_install "$("${tool}::display_name")" "install-dependencies::${tool}"
 }
 
 # Fails with advice when pip's log shows a hash mismatch or a package missing from the lockfile.
@@ -182,7 +182,7 @@ function lockfile::_explain_hash_failure() {
 	if grep -q "DO NOT MATCH THE HASHES" "${log}"; then
 		mismatched="$(grep -oE '^[[:space:]]+[A-Za-z0-9._-]+(\[[^]]*\])?==[^[:space:]]+ from ' "${log}" |
 			sed -E 's/^[[:space:]]+//; s/ from $//' | sort -u | paste -sd' ')"
-		utils::fail <<-EOF
+		utils::fail "install-dependencies::${tool}::hash-mismatch" <<-EOF
 			Error: Package files don't match the hashes in ${lockfile}.
 
 			pip found these packages, but their files aren't the ones
@@ -204,7 +204,7 @@ function lockfile::_explain_hash_failure() {
 		EOF
 	fi
 	if grep -q "Hashes are required in --require-hashes mode" "${log}"; then
-		utils::fail <<-EOF
+		utils::fail "install-dependencies::${tool}::unpinned-dependency" <<-EOF
 			Error: A dependency isn't pinned in ${lockfile}.
 
 			A package needs a dependency that '${lockfile}' doesn't list

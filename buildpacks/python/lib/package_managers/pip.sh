@@ -46,7 +46,7 @@ function pip::install_dependencies() {
 		--cache-dir="${CACHE_DIR}/.heroku/pip-cache"
 	)
 	if ! pip::run "${PYTHON_HOME}" "${args[@]}"; then
-		pip::fail_install pip
+		pip::fail_install pip install-dependencies::pip
 	fi
 	pip::rewrite_editable_paths "${BUILD_DIR}"
 }
@@ -103,9 +103,10 @@ function pip::run() {
 	)
 }
 
-# Fails the build after a pip install that failed, naming the package manager <manager>.
+# Fails the build after a pip install that failed: <manager> for the message, and the
+# <failure-reason>.
 function pip::fail_install() {
-	local manager="${1}"
+	local manager="${1}" failure_reason="${2}"
 	local index_hint
 	if [[ -f "${ENV_DIR}/PIP_NO_INDEX" || -f "${ENV_DIR}/PIP_FIND_LINKS" || -f "${ENV_DIR}/PIP_INDEX_URL" ]]; then
 		index_hint="The build used the package index settings from your config vars
@@ -117,7 +118,7 @@ that has every package, and the versions, your app requires."
 wheels, set config vars such as PIP_INDEX_URL or PIP_FIND_LINKS
 (and PIP_NO_INDEX=1 to use only that folder)."
 	fi
-	utils::fail <<-EOF
+	utils::fail "${failure_reason}" <<-EOF
 		Error: Unable to install dependencies using ${manager}.
 
 		See the log output above for more information.
