@@ -2,6 +2,7 @@
  * What the pre-receive shim and the bridge say to each other. The bridge answers with the build's
  * text as it comes, interleaved with control records: a NUL, a word, a newline. Output never holds
  * NUL (the bridge strips it), so the shim can cut the records out without any other framing.
+ * The hook programs (hooks/pre-receive.{pl,cjs}) get these values from installHooks (hook-shim.ts).
  */
 export const CONTROL_PREFIX = "\0SLUGFORGE-";
 export const KEEPALIVE_RECORD = `${CONTROL_PREFIX}KEEPALIVE\n`;

@@ -1,106 +1,20 @@
-import { chmod, mkdir, rename, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { runProcess } from "../util/run-process.js";
 import { CONTROL_PREFIX, HOOK_ENV, PRE_RECEIVE_PATH } from "./hook-protocol.js";
 
 /**
- * The pre-receive hook: a bridge only, written with node built-ins so it runs anywhere node does.
- * It carries the ref lines and the quarantine paths to the server over the unix socket and copies
- * the answer to stdout as it comes (stdout to a pipe is synchronous on Linux: nothing is held
- * back). It exits 0 only when the answer ends with the ok status record; a socket that is down, an
- * answer that stops or a missing status all reject the push with a message.
+ * The pre-receive hook programs are files in the repository's hooks/ folder, real programs their
+ * linters read (perl -c, ESLint): hooks/pre-receive.pl, which starts in about 2 ms and is used
+ * wherever the system perl can run it, and hooks/pre-receive.cjs, node's, where it can't. Installing
+ * one copies it with its shebang set to the interpreter found here and each line marked
+ * `slugforge:constant` set from hook-protocol.ts (and, for Perl, from the system's socket headers).
  */
-export function preReceiveScript(nodePath: string = process.execPath): string {
-  return `#!${nodePath}
-"use strict";
-// slugforge pre-receive shim (generated; do not edit: the server rewrites it at start).
-const http = require("node:http");
-const env = process.env;
-const CONTROL = ${JSON.stringify(CONTROL_PREFIX)};
-const say = (line) => { try { process.stdout.write(line + "\\n"); } catch (_) { /* client gone */ } };
-// Exit only once stdout has drained: a pipe write can still be queued, and exit() would drop it.
-let exiting = false;
-const exit = (code) => {
-  if (exiting) return;
-  exiting = true;
-  process.stdout.write("", () => process.exit(code));
-  setTimeout(() => process.exit(code), 10000).unref();
-};
-const fail = (line) => { if (!exiting) say("!     " + line); exit(1); };
-const socketPath = env.${HOOK_ENV.socket};
-const token = env.${HOOK_ENV.token};
-const idleMs = Number(env.${HOOK_ENV.idleTimeoutMs}) || 120000;
-const input = [];
-if (!socketPath || !token) fail("slugforge: this repository is served by slugforge; push through its HTTP URL.");
-else process.stdin.on("data", (c) => input.push(c));
-process.stdin.on("end", () => {
-  if (exiting) return;
-  const refs = Buffer.concat(input).toString("utf8").split("\\n").filter(Boolean).map((line) => {
-    const [oldRev, newRev, ref] = line.split(" ");
-    return { old: oldRev, new: newRev, ref };
-  });
-  const pushOptions = [];
-  for (let i = 0; i < (Number(env.GIT_PUSH_OPTION_COUNT) || 0); i++) pushOptions.push(env["GIT_PUSH_OPTION_" + i] || "");
-  const body = JSON.stringify({
-    app: env.${HOOK_ENV.app} || "",
-    cwd: process.cwd(),
-    refs,
-    objectDirectory: env.GIT_OBJECT_DIRECTORY,
-    alternateObjectDirectories: env.GIT_ALTERNATE_OBJECT_DIRECTORIES,
-    quarantinePath: env.GIT_QUARANTINE_PATH,
-    pushOptions,
-  });
-  let timer;
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      req.destroy();
-      fail("slugforge: the build server stopped answering (no output for " + Math.round(idleMs / 1000) + " s); the push was rejected. Try again.");
-    }, idleMs);
-  };
-  const req = http.request({
-    socketPath, path: ${JSON.stringify(PRE_RECEIVE_PATH)}, method: "POST",
-    headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), authorization: "Bearer " + token },
-  }, (res) => {
-    arm();
-    let pending = "";
-    let status;
-    res.setEncoding("utf8");
-    res.on("data", (chunk) => {
-      arm();
-      let text = pending + chunk;
-      pending = "";
-      let out = "";
-      for (;;) {
-        const at = text.indexOf("\\0");
-        if (at === -1) { out += text; break; }
-        out += text.slice(0, at);
-        const end = text.indexOf("\\n", at);
-        if (end === -1) { pending = text.slice(at); break; }
-        const record = text.slice(at, end);
-        if (record.startsWith(CONTROL + "STATUS ")) status = record.slice(CONTROL.length + 7);
-        text = text.slice(end + 1);
-      }
-      if (out) { try { process.stdout.write(out); } catch (_) { /* client gone */ } }
-    });
-    res.on("end", () => {
-      clearTimeout(timer);
-      if (res.statusCode !== 200) return fail("slugforge: the build server refused the hook (HTTP " + res.statusCode + ").");
-      if (status === "ok") return exit(0);
-      if (status === undefined) return fail("slugforge: the build server's answer ended early; the push was rejected. Try again.");
-      exit(1);
-    });
-    res.on("error", () => fail("slugforge: the connection to the build server broke; the push was rejected."));
-  });
-  req.on("error", (err) => {
-    clearTimeout(timer);
-    fail("slugforge: cannot reach the build server (" + (err.code || err.message) + "); the push was rejected. Is slugforge running?");
-  });
-  arm();
-  req.end(body);
-});
-`;
-}
+export type HookKind = "perl" | "node";
+
+const HOOK_FILES: Readonly<Record<HookKind, string>> = { perl: "pre-receive.pl", node: "pre-receive.cjs" };
 
 /** The numbers the Perl hook needs from the system's socket headers, asked of perl's Socket at install time. */
 export interface PerlSocketConstants {
@@ -109,131 +23,75 @@ export interface PerlSocketConstants {
 }
 
 /**
- * The same hook in Perl, which starts in about 2 ms where node takes 70 (every push pays it once).
- * Perl's built-ins only: loading Socket, IO::Socket::UNIX, IO::Select, Cwd and warnings took
- * 20 ms of every push, so the socket constants are looked up once, when the hook is written
- * (installHooks), and the working directory is read from /proc. Same protocol and messages as the
- * node one: HTTP/1.1 over the unix socket, the answer copied to stdout as it comes with the control
- * records cut out, exit 0 only on the ok status record.
+ * hooks/ beside src/ (or dist/): the nearest one above this module, so the same code finds it from
+ * src/git (tests), dist/git (`bin/slugforge.js`) and dist/bench/src/git (the benchmarks' build).
  */
-export function preReceivePerlScript(perlPath = "/usr/bin/perl", sockets: PerlSocketConstants = { pfUnix: 1, sockStream: 1 }): string {
-  const control = CONTROL_PREFIX.replace("\0", "\\0");
-  return `#!${perlPath}
-# slugforge pre-receive hook (generated; do not edit: the server rewrites it at start).
-use strict;
-
-$SIG{PIPE} = 'IGNORE';    # the pusher went away: writes fail quietly
-$| = 1;
-my $CONTROL = "${control}";
-sub say_line { print STDOUT $_[0], "\\n"; }
-sub fail { say_line("!     " . $_[0]); exit 1; }
-
-my $socket_path = $ENV{${JSON.stringify(HOOK_ENV.socket)}};
-my $token = $ENV{${JSON.stringify(HOOK_ENV.token)}};
-my $idle_ms = ($ENV{${JSON.stringify(HOOK_ENV.idleTimeoutMs)}} // '') =~ /^(\\d+)$/ && $1 > 0 ? $1 : 120000;
-fail("slugforge: this repository is served by slugforge; push through its HTTP URL.") unless $socket_path && $token;
-
-sub js {
-  my ($s) = @_;
-  $s =~ s/(["\\\\])/\\\\$1/g;
-  $s =~ s/([\\x00-\\x1f])/sprintf("\\\\u%04x", ord($1))/ge;
-  return '"' . $s . '"';
-}
-my @refs;
-while (my $line = <STDIN>) {
-  chomp $line;
-  next if $line eq '';
-  my ($old, $new, $ref) = split / /, $line;
-  push @refs, '{"old":' . js($old // '') . ',"new":' . js($new // '') . ',"ref":' . js($ref // '') . '}';
-}
-my @options = map { js($ENV{"GIT_PUSH_OPTION_$_"} // '') } 0 .. (($ENV{GIT_PUSH_OPTION_COUNT} // 0) =~ /^(\\d+)$/ ? $1 - 1 : -1);
-my $cwd = readlink('/proc/self/cwd');
-if (!defined $cwd) { require Cwd; $cwd = Cwd::getcwd(); }
-my $body = '{"app":' . js($ENV{${JSON.stringify(HOOK_ENV.app)}} // '') . ',"cwd":' . js($cwd // '') . ',"refs":[' . join(',', @refs) . ']';
-for my $pair (['objectDirectory', 'GIT_OBJECT_DIRECTORY'], ['alternateObjectDirectories', 'GIT_ALTERNATE_OBJECT_DIRECTORIES'], ['quarantinePath', 'GIT_QUARANTINE_PATH']) {
-  $body .= ',"' . $pair->[0] . '":' . js($ENV{$pair->[1]}) if defined $ENV{$pair->[1]};
-}
-$body .= ',"pushOptions":[' . join(',', @options) . ']}';
-
-# struct sockaddr_un: the family, then the path in 108 bytes (as Socket's pack_sockaddr_un makes it).
-my $sock;
-socket($sock, ${sockets.pfUnix}, ${sockets.sockStream}, 0) && connect($sock, pack('S a108', ${sockets.pfUnix}, $socket_path))
-  or fail("slugforge: cannot reach the build server ($!); the push was rejected. Is slugforge running?");
-my $request = "POST ${PRE_RECEIVE_PATH} HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Type: application/json\\r\\n"
-  . "Content-Length: " . length($body) . "\\r\\nAuthorization: Bearer $token\\r\\nConnection: close\\r\\n\\r\\n" . $body;
-while (length $request) {
-  my $n = syswrite($sock, $request);
-  fail("slugforge: the connection to the build server broke; the push was rejected.") unless defined $n;
-  substr($request, 0, $n) = '';
-}
-
-my ($code, $chunked, $status);
-my $head = '';
-my $raw = '';         # body bytes not decoded yet (chunked framing)
-my $pending = '';     # a control record cut by a read
-my $done = 0;
-sub emit {
-  my $text = $pending . $_[0];
-  $pending = '';
-  my $out = '';
-  while (1) {
-    my $at = index($text, "\\0");
-    if ($at < 0) { $out .= $text; last; }
-    $out .= substr($text, 0, $at);
-    my $end = index($text, "\\n", $at);
-    if ($end < 0) { $pending = substr($text, $at); last; }
-    my $record = substr($text, $at, $end - $at);
-    $status = substr($record, length($CONTROL) + 7) if index($record, $CONTROL . "STATUS ") == 0;
-    $text = substr($text, $end + 1);
-  }
-  print STDOUT $out if length $out;
-}
-sub decode {
-  if (!$chunked) { emit($raw); $raw = ''; return; }
-  while (!$done) {
-    my $eol = index($raw, "\\r\\n");
-    return if $eol < 0;
-    my $size = hex(substr($raw, 0, $eol));
-    if ($size == 0) { $done = 1; return; }
-    return if length($raw) < $eol + 2 + $size + 2;
-    emit(substr($raw, $eol + 2, $size));
-    substr($raw, 0, $eol + 2 + $size + 2) = '';
+export function hookProgramsDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "hooks", HOOK_FILES.perl))) return path.join(dir, "hooks");
+    if (path.dirname(dir) === dir) throw new Error(`slugforge's hooks/ folder (with ${HOOK_FILES.perl}) is not above ${here}`);
   }
 }
-my $watch = '';
-vec($watch, fileno($sock), 1) = 1;
-while (!$done) {
-  my $ready = select(my $readable = $watch, undef, undef, $idle_ms / 1000);
-  next if $ready < 0 && $!{EINTR};
-  fail("slugforge: the build server stopped answering (no output for " . int($idle_ms / 1000 + 0.5) . " s); the push was rejected. Try again.")
-    unless $ready > 0;
-  my $n = sysread($sock, my $buf, 65536);
-  fail("slugforge: the connection to the build server broke; the push was rejected.") unless defined $n;
-  last if $n == 0;
-  if (!defined $code) {
-    $head .= $buf;
-    my $end = index($head, "\\r\\n\\r\\n");
-    next if $end < 0;
-    my $headers = substr($head, 0, $end);
-    ($code) = $headers =~ m{^HTTP/\\d\\.\\d (\\d+)};
-    $code //= 0;
-    $chunked = $headers =~ /^transfer-encoding:\\s*chunked/im ? 1 : 0;
-    $buf = substr($head, $end + 4);
+
+/** The value of each constant line in a hook program, written in its language. */
+export function hookConstants(kind: HookKind, sockets?: PerlSocketConstants): Record<string, string> {
+  const values: Record<string, string | number> = {
+    CONTROL: CONTROL_PREFIX,
+    ROUTE: PRE_RECEIVE_PATH,
+    SOCKET_VAR: HOOK_ENV.socket,
+    TOKEN_VAR: HOOK_ENV.token,
+    APP_VAR: HOOK_ENV.app,
+    IDLE_TIMEOUT_VAR: HOOK_ENV.idleTimeoutMs,
+  };
+  if (kind === "perl") {
+    if (!sockets) throw new Error("the Perl hook needs the system's socket constants");
+    values.PF_UNIX = sockets.pfUnix;
+    values.SOCK_STREAM = sockets.sockStream;
   }
-  $raw .= $buf;
-  decode();
+  const literal = kind === "perl" ? perlLiteral : (v: string | number) => JSON.stringify(v);
+  return Object.fromEntries(Object.entries(values).map(([name, v]) => [name, literal(v)]));
 }
-fail("slugforge: the build server refused the hook (HTTP " . ($code // 0) . ").") if ($code // 0) != 200;
-exit 0 if defined $status && $status eq 'ok';
-fail("slugforge: the build server's answer ended early; the push was rejected. Try again.") unless defined $status;
-exit 1;
-`;
+
+/** A Perl literal for a value: numbers as they are, strings double-quoted with nothing interpolated. */
+function perlLiteral(value: string | number): string {
+  if (typeof value === "number") return String(value);
+  const escaped = value.replace(/[\\"$@]/g, "\\$&").replace(/[^\x20-\x7e]/g, (c) => `\\x{${c.charCodeAt(0).toString(16).padStart(2, "0")}}`);
+  return `"${escaped}"`;
+}
+
+/** `my $NAME = value;  # slugforge:constant` (Perl) or `const NAME = value; // slugforge:constant` (node). */
+const CONSTANT_LINE = /^((?:my \$|const )([A-Z][A-Z0-9_]*) = )(.*?)(;\s*(?:#|\/\/) slugforge:constant)$/;
+
+/**
+ * A hook program as installed: the first line becomes `shebang`, each marked constant line gets its
+ * value from `constants`, every other line stays as it is. Throws when the file and the constants
+ * disagree (a marked line with no value, a value with no line), so a rename fails at start, not on
+ * a push.
+ */
+export function renderHookProgram(program: string, shebang: string, constants: Readonly<Record<string, string>>): string {
+  const lines = program.split("\n");
+  if (!lines[0]?.startsWith("#!") || !shebang.startsWith("#!")) throw new Error("a hook program starts with a #! line");
+  lines[0] = shebang;
+  const unused = new Set(Object.keys(constants));
+  for (let i = 1; i < lines.length; i++) {
+    const m = CONSTANT_LINE.exec(lines[i] ?? "");
+    if (!m) continue;
+    const [, head = "", name = "", , tail = ""] = m;
+    const value = constants[name];
+    if (value === undefined) throw new Error(`hook constant ${name} has no value`);
+    unused.delete(name);
+    lines[i] = `${head}${value}${tail}`;
+  }
+  if (unused.size > 0) throw new Error(`hook program has no constant line for ${[...unused].join(", ")}`);
+  return lines.join("\n");
 }
 
 /**
  * Writes the hook into the server-owned hooks directory (the core.hooksPath of every push): the
- * Perl one where perl is there (Debian always has it), else the node one.
- * A package.json pins CommonJS, in case the folder sits under a `"type": "module"` package.
+ * Perl one where perl is there and packs socket addresses as the hook does (Debian always has it),
+ * else the node one. A package.json pins CommonJS, in case the folder sits under a
+ * `"type": "module"` package.
  */
 export async function installHooks(hooksDir: string, nodePath: string = process.execPath, perlPath = "/usr/bin/perl"): Promise<string> {
   await mkdir(hooksDir, { recursive: true, mode: 0o755 });
@@ -241,7 +99,9 @@ export async function installHooks(hooksDir: string, nodePath: string = process.
   const target = path.join(hooksDir, "pre-receive");
   const tmp = `${target}.${process.pid}.tmp`;
   const sockets = await perlSockets(perlPath);
-  const script = sockets ? preReceivePerlScript(perlPath, sockets) : preReceiveScript(nodePath);
+  const kind: HookKind = sockets ? "perl" : "node";
+  const program = await readFile(path.join(hookProgramsDir(), HOOK_FILES[kind]), "utf8");
+  const script = renderHookProgram(program, `#!${kind === "perl" ? perlPath : nodePath}`, hookConstants(kind, sockets));
   await writeFile(tmp, script, { mode: 0o755 });
   await chmod(tmp, 0o755);
   await rename(tmp, target);

@@ -1,7 +1,7 @@
 /** The git layer: smart-HTTP receiver, pre-receive hook and its bridge, as the composition root uses them. */
 export { createGitHandler, type GitHandler, type GitHandlerDeps } from "./git-handler.js";
 export { createHookBridge, type HookBridge, type HookBridgeOptions } from "./hook-bridge.js";
-export { installHooks, preReceiveScript } from "./hook-shim.js";
+export { installHooks } from "./hook-shim.js";
 export { AppLocks } from "./app-lock.js";
 export { isValidAppName, APP_NAME_PATTERN } from "./app-path.js";
 export { createRepo, repoPath, repoExists, sweepAllQuarantines } from "./repos.js";

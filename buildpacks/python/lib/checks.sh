@@ -7,7 +7,7 @@ function checks::stack() {
 	local stack="${1:-}"
 	local supported
 	if [[ -z "${stack}" ]]; then
-		utils::fail <<-EOF
+		utils::fail checks::stack::unset <<-EOF
 			Error: The STACK environment variable isn't set.
 
 			The build server must tell the buildpack which stack it builds
@@ -17,7 +17,7 @@ function checks::stack() {
 	for supported in "${SUPPORTED_STACKS[@]}"; do
 		[[ "${stack}" == "${supported}" ]] && return 0
 	done
-	utils::fail <<-EOF
+	utils::fail checks::stack::unsupported <<-EOF
 		Error: The '${stack}' stack isn't supported by this buildpack.
 
 		The Python buildpack supports these stacks:
@@ -31,7 +31,7 @@ function checks::stack() {
 function checks::not_already_run() {
 	local build_dir="${1}"
 	if [[ -x "${build_dir}/.heroku/python/bin/python" && -n "${PYTHON_BUILDPACK_HOME:-}" ]]; then
-		utils::fail <<-EOF
+		utils::fail checks::duplicate-python-buildpack <<-EOF
 			Error: The Python buildpack has already been run this build.
 
 			The app's buildpacks list the Python buildpack more than
@@ -44,7 +44,7 @@ function checks::not_already_run() {
 function checks::no_committed_python() {
 	local build_dir="${1}"
 	if [[ -e "${build_dir}/.heroku/python" ]]; then
-		utils::fail <<-EOF
+		utils::fail checks::existing-python-dir <<-EOF
 			Error: Existing '.heroku/python/' directory found.
 
 			Your app's source code contains a '.heroku/python/' directory:
@@ -69,7 +69,7 @@ function checks::no_committed_venv() {
 	local name
 	for name in .venv venv; do
 		if [[ -f "${build_dir}/${name}/pyvenv.cfg" ]]; then
-			utils::fail <<-EOF
+			utils::fail checks::existing-venv-dir <<-EOF
 				Error: Existing '${name}/' directory found.
 
 				Your app's source code contains a virtual environment:

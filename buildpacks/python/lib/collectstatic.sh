@@ -28,7 +28,7 @@ function collectstatic::run() {
 	) || status=$?
 	echo
 	if ((status != 0)); then
-		utils::fail <<-EOF
+		utils::fail collectstatic::failed <<-EOF
 			Error: Unable to generate Django static files.
 
 			The 'python ${manage_py} collectstatic --noinput' Django

@@ -22,7 +22,7 @@ function environment::link_app_dir() {
 		return 0
 	fi
 	if ! { mkdir -p /app/.heroku && ln -nsf "${build_dir}/.heroku/python" /app/.heroku/python; } 2>/dev/null; then
-		utils::fail <<-EOF
+		utils::fail environment::app-dir-link <<-EOF
 			Error: Can't create /app/.heroku/python.
 
 			The build directory is '${build_dir}', not /app, and the

@@ -17,7 +17,7 @@ function hooks::run() {
 		exit "${PIPESTATUS[0]}"
 	) || status=$?
 	if ((status != 0)); then
-		utils::fail <<-EOF
+		utils::fail "hooks::${name}" <<-EOF
 			Error: Failed to run the ${script} script.
 
 			The '${script}' script in your app exited with status

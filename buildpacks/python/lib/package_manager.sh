@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
-# Exactly one package manager per app, chosen by its lockfile or requirements file.
+# Exactly one package manager per app, chosen by its lockfile or requirements file, and the one
+# door to the code of each: lib/package_managers/<tool>.sh.
 #
 # pip: requirements.txt; Pipenv: Pipfile.lock; Poetry: poetry.lock; uv: uv.lock. The tools
 # themselves are not installed: pip installs every kind, from the lockfile's pinned entries.
+# Each tool's file defines the same functions, which bin/compile calls through
+# package_manager::call <tool> <function> [args]:
+#
+#   <tool>::file                      the file whose contents decide the dependencies
+#   <tool>::prepare <work-dir>        reads that file before Python is installed (a lockfile is
+#                                     exported into <work-dir>); fails with advice
+#   <tool>::dependencies_sha256 <work-dir>
+#                                     what the cache key holds of the dependencies
+#   <tool>::install_dependencies <work-dir> <cache-reused 1|0>
+#                                     installs them, unless the restored cache already holds them
 
 # Prints "pip", "pipenv", "poetry" or "uv", or fails explaining what is wrong.
 function package_manager::determine() {
@@ -12,7 +23,7 @@ function package_manager::determine() {
 	if [[ -f "${build_dir}/Pipfile.lock" ]]; then
 		found+=("Pipfile.lock (Pipenv)")
 	elif [[ -f "${build_dir}/Pipfile" ]]; then
-		utils::fail <<-EOF
+		utils::fail package-manager::pipenv-missing-lockfile <<-EOF
 			Error: No 'Pipfile.lock' found!
 
 			A 'Pipfile' file was found, but no 'Pipfile.lock'. The lockfile
@@ -30,7 +41,7 @@ function package_manager::determine() {
 	[[ -f "${build_dir}/uv.lock" ]] && found+=("uv.lock (uv)")
 
 	if ((${#found[@]} > 1)); then
-		utils::fail <<-EOF
+		utils::fail package-manager::multiple-found <<-EOF
 			Error: Multiple Python package manager files were found.
 
 			Exactly one package manager file should be in the root
@@ -56,7 +67,7 @@ function package_manager::determine() {
 	fi
 
 	if [[ -f "${build_dir}/setup.py" ]]; then
-		utils::fail <<-EOF
+		utils::fail package-manager::setup-py-only <<-EOF
 			Error: Implicit setup.py file support has been sunset.
 
 			Your app has a 'setup.py' file but no package manager file.
@@ -71,20 +82,26 @@ function package_manager::determine() {
 		EOF
 	fi
 
-	utils::fail <<-EOF
+	utils::fail package-manager::none-found <<-EOF
 		Error: Couldn't find any supported Python package manager files.
 
 		$(detect::no_project_files_message "${build_dir}")
 	EOF
 }
 
-# The name people know the package manager by, for messages.
-function package_manager::display_name() {
-	case "${1}" in
-		pip) echo "pip" ;;
-		pipenv) echo "Pipenv" ;;
-		poetry) echo "Poetry" ;;
-		uv) echo "uv" ;;
-		*) echo "${1}" ;;
+# Calls <function> of <tool>'s file in lib/package_managers/ (see the list at the top).
+function package_manager::call() {
+	local tool="${1}" name="${2}"
+	shift 2
+	case "${tool}" in
+		pip | pipenv | poetry | uv) "${tool}::${name}" "$@" ;;
+		*)
+			utils::fail internal-error::unknown-package-manager <<-EOF
+				Internal error: Unknown package manager '${tool}'.
+
+				This is a problem with the buildpack, not your app. Please
+				report it to the operator of this build server.
+			EOF
+			;;
 	esac
 }

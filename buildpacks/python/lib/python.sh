@@ -92,7 +92,7 @@ function python::verify() {
 	if [[ ("${purelib}" != "${python_home}/lib/python3/dist-packages" &&
 		! "${purelib}" =~ ^${python_home}/lib/python3\.[0-9]+/site-packages$) ||
 		"${scripts}" != "${python_home}/bin" ]]; then
-		utils::fail <<-EOF
+		utils::fail install-python::unexpected-layout <<-EOF
 			Error: The copied Python interpreter has an unexpected layout.
 
 			Packages would be installed into '${purelib}'

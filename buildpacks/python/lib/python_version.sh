@@ -53,7 +53,7 @@ function python_version::available_list() {
 }
 
 function python_version::_fail_runtime_txt() {
-	utils::fail <<-EOF
+	utils::fail runtime-txt::invalid-version <<-EOF
 		Error: Invalid Python version in runtime.txt.
 
 		The Python version specified in 'runtime.txt' isn't in
@@ -83,7 +83,7 @@ function python_version::_check_misspelled_python_version_file() {
 	)
 	for name in "${misspellings[@]}"; do
 		if [[ -e "${build_dir}/${name}" ]]; then
-			utils::fail <<-EOF
+			utils::fail python-version-file::misspelled <<-EOF
 				Error: Your .python-version file is spelled incorrectly.
 
 				Found a file named '${name}', but the Python version
@@ -114,7 +114,7 @@ function python_version::_read_python_version_file() {
 	local -a lines
 	mapfile -t lines < <(python_version::_significant_lines "${file}")
 	if ((${#lines[@]} == 0)); then
-		utils::fail <<-EOF
+		utils::fail python-version-file::no-version <<-EOF
 			Error: No Python version found in .python-version.
 
 			The '.python-version' file is empty, or has only comments.
@@ -124,7 +124,7 @@ function python_version::_read_python_version_file() {
 		EOF
 	fi
 	if ((${#lines[@]} > 1)); then
-		utils::fail <<-EOF
+		utils::fail python-version-file::multiple-versions <<-EOF
 			Error: Multiple Python versions found in .python-version.
 
 			The '.python-version' file has these versions:
@@ -136,7 +136,7 @@ function python_version::_read_python_version_file() {
 	fi
 	if ! python_version::_is_valid "${lines[0]}"; then
 		if python_version::_is_unreadable_text "${file}"; then
-			utils::fail <<-EOF
+			utils::fail python-version-file::invalid-encoding <<-EOF
 				Error: Unable to read .python-version.
 
 				The '.python-version' file isn't plain UTF-8 text without a
@@ -146,7 +146,7 @@ function python_version::_read_python_version_file() {
 				   $ echo "3.13" > .python-version
 			EOF
 		fi
-		utils::fail <<-EOF
+		utils::fail python-version-file::invalid-version <<-EOF
 			Error: Invalid Python version in .python-version.
 
 			The Python version specified in '.python-version' isn't
@@ -175,7 +175,7 @@ function python_version::_read_pipfile_lock() {
 		print(meta.get("python_full_version") or meta.get("python_version") or "")
 	PY
 	)"; then
-		utils::fail <<-EOF
+		utils::fail pipfile-lock::invalid-json <<-EOF
 			Error: Can't parse Pipfile.lock.
 
 			'Pipfile.lock' isn't valid JSON:
@@ -189,7 +189,7 @@ function python_version::_read_pipfile_lock() {
 		EOF
 	fi
 	if [[ -n "${version}" ]] && ! python_version::_is_valid "${version}"; then
-		utils::fail <<-EOF
+		utils::fail pipfile-lock::invalid-version <<-EOF
 			Error: Invalid Python version in Pipfile.lock.
 
 			The Python version '${version}' in the 'python_version' or
@@ -261,7 +261,7 @@ function python_version::resolve() {
 
 	IFS=. read -r major minor _ <<<"${requested}"
 	if ((major < 3 || (major == 3 && minor < OLDEST_SUPPORTED_MINOR))); then
-		utils::fail <<-EOF
+		utils::fail python-version::eol <<-EOF
 			Error: The ${which} Python version has reached end-of-life.
 
 			Python ${major}.${minor} has reached its upstream end-of-life, and
@@ -276,7 +276,7 @@ function python_version::resolve() {
 		EOF
 	fi
 	if ((major > 3 || (major == 3 && minor > NEWEST_KNOWN_MINOR))); then
-		utils::fail <<-EOF
+		utils::fail python-version::unknown <<-EOF
 			Error: The ${which} Python version isn't recognised.
 
 			The requested Python version ${major}.${minor} isn't a known
@@ -318,7 +318,7 @@ function python_version::resolve() {
 	else
 		others=$'and this build server\'s runtime archives\ncan only be fetched by exact version (such as '"${requested}"$'.1),\nsince its operator hasn\'t listed them in PYTHON_RUNTIME_VERSIONS.'
 	fi
-	utils::fail <<-EOF
+	utils::fail python-version::not-available <<-EOF
 		Error: The requested Python version isn't available.
 
 		Python ${requested} (from '${origin}') isn't provided by the
@@ -345,7 +345,7 @@ function python_version::check_uv_request() {
 	[[ "${package_manager}" == "uv" ]] || return 0
 	case "${origin}" in
 		runtime.txt)
-			utils::fail <<-EOF
+			utils::fail runtime-txt::not-supported-with-uv <<-EOF
 				Error: The runtime.txt file isn't supported when using uv.
 
 				When using the package manager uv, the Python version must
@@ -358,7 +358,7 @@ function python_version::check_uv_request() {
 			EOF
 			;;
 		default | cached)
-			utils::fail <<-EOF
+			utils::fail python-version-file::required-by-uv <<-EOF
 				Error: No Python version was specified.
 
 				When using the package manager uv, the Python version your

@@ -36,7 +36,7 @@ function runtime_archive::template() {
 	done
 	if [[ ! "${template}" =~ ^(file|https?):// || "${rest}" == *"{"* || "${rest}" == *"}"* ||
 		("${template}" != *"{version}"* && "${template}" != *"{major_minor}"*) ]]; then
-		utils::fail <<-EOF
+		utils::fail runtime-archive::invalid-url-template <<-EOF
 			Error: The PYTHON_RUNTIME_URL_TEMPLATE config var is invalid.
 
 			Its value is:
@@ -67,7 +67,7 @@ function runtime_archive::offered() {
 		[[ "${version}" =~ ^3\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$ ]] || bad+=("${version}")
 	done
 	if ((${#bad[@]} > 0)); then
-		utils::fail <<-EOF
+		utils::fail runtime-archive::invalid-versions <<-EOF
 			Error: The PYTHON_RUNTIME_VERSIONS config var is invalid.
 
 			It must list full Python versions (such as '3.11.2 3.12.9'),
@@ -109,7 +109,7 @@ function runtime_archive::_expected_sha256() {
 	if result="$(runtime_archive::_download "${url}.sha256" "${tmp}")"; then
 		hex="$(head -c 4096 "${tmp}" | awk 'NR == 1 { print tolower($1) }')"
 		if [[ ! "${hex}" =~ ^[0-9a-f]{64}$ ]]; then
-			utils::fail <<-EOF
+			utils::fail runtime-archive::invalid-checksum-file <<-EOF
 				Error: Unable to verify the Python ${version} runtime archive.
 
 				The checksum file '${url}.sha256' doesn't start
@@ -130,25 +130,29 @@ function runtime_archive::_expected_sha256() {
 
 function runtime_archive::_fail_download() {
 	local url="${1}" version="${2}" code="${3}" status="${4}" what="${5:-archive}"
-	local reason advice
+	local reason advice failure_reason
 	case "${code}" in
 		22)
 			reason="The server answered HTTP ${status}."
 			if [[ "${status}" == 404 || "${status}" == 410 ]]; then
+				failure_reason=runtime-archive::download::not-found
 				advice="The archive store doesn't have this file. If the version is listed in
 PYTHON_RUNTIME_VERSIONS, the operator must add the archive or remove it
 from the list; otherwise choose a version that is available (below)."
 			else
+				failure_reason=runtime-archive::download::http-error
 				advice="This is usually a temporary problem with the archive store: retry the
 build. If it persists, tell the operator of this build server."
 			fi
 			;;
 		37)
+			failure_reason=runtime-archive::download::no-such-file
 			reason="There is no readable file at that path in the build container."
 			advice="The operator must mount the folder of archives into builds
 (SLUGFORGE_BUILD_MOUNTS=<dir>:/runtimes:ro) and check the file's name."
 			;;
 		6 | 7 | 28 | 35 | 56 | 52)
+			failure_reason=runtime-archive::download::unreachable
 			reason="The archive store couldn't be reached (curl error ${code})."
 			advice="Builds may run without network access. The operator can serve the
 archives from a mounted folder (a file:// template with
@@ -156,11 +160,12 @@ SLUGFORGE_BUILD_MOUNTS), or from a mirror the build network reaches.
 If the store is only down for now, retry the build."
 			;;
 		*)
+			failure_reason=runtime-archive::download::failed
 			reason="curl failed with exit code ${code}."
 			advice="Retry the build; if it fails again, tell the operator of this build server."
 			;;
 	esac
-	utils::fail <<-EOF
+	utils::fail "${failure_reason}" <<-EOF
 		Error: Unable to download Python ${version}.
 
 		Couldn't download the Python ${version} runtime ${what} from:
@@ -227,7 +232,7 @@ function runtime_archive::fetch() {
 	if [[ -z "${expected}" ]]; then
 		output::info "No ${url##*/}.sha256 is published next to it: the archive isn't verified (sha256 ${actual:0:12})"
 	elif [[ "${actual}" != "${expected}" ]]; then
-		utils::fail <<-EOF
+		utils::fail runtime-archive::checksum-mismatch <<-EOF
 			Error: The Python ${version} runtime archive failed verification.
 
 			The archive downloaded from:
@@ -273,7 +278,7 @@ function runtime_archive::install() {
 
 function runtime_archive::_fail_layout() {
 	local url="${1}" version="${2}" problem="${3}"
-	utils::fail <<-EOF
+	utils::fail runtime-archive::unusable <<-EOF
 		Error: The Python ${version} runtime archive is unusable.
 
 		The archive from:

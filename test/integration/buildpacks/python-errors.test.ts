@@ -1,6 +1,7 @@
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createBuildpackHarness } from "../../helpers/buildpack-harness.js";
+import { failureReason } from "../../helpers/failure-reason.js";
 
 // Python version selection and the errors that refuse an app before anything is installed. Each
 // error must say what is wrong and what to do.
@@ -15,36 +16,39 @@ const plain = (s: string | undefined): string => (s ?? "").replace(ANSI, "");
 const REQ = { "requirements.txt": "" };
 
 describe("python buildpack: refused apps", () => {
-  const cases: Array<[string, Record<string, string>, string[], { stack?: string }?]> = [
-    ["an invalid runtime.txt", { ...REQ, "runtime.txt": "3.13\n" }, ["Error: Invalid Python version in runtime.txt.", 'echo "3.13" > .python-version']],
-    ["a version the stack doesn't have", { ...REQ, ".python-version": "3.12\n" }, ["Error: The requested Python version isn't available.", "- 3.13 (Python 3.13."]],
-    ["an exact patch the stack doesn't have", { ...REQ, ".python-version": "3.13.0\n" }, ["Python 3.13.0 (from '.python-version') isn't provided"]],
-    ["an end-of-life version", { ...REQ, ".python-version": "3.9\n" }, ["Error: The requested Python version has reached end-of-life.", "- 3.13"]],
-    ["an unknown future version", { ...REQ, ".python-version": "3.99\n" }, ["Error: The requested Python version isn't recognised."]],
-    ["an invalid .python-version", { ...REQ, ".python-version": "python 3.13\n" }, ["Error: Invalid Python version in .python-version.", "python 3.13"]],
-    ["a .python-version with a byte order mark", { ...REQ, ".python-version": "\ufeff3.13\n" }, ["Error: Unable to read .python-version."]],
-    ["two versions in .python-version", { ...REQ, ".python-version": "3.13\n3.12\n" }, ["Error: Multiple Python versions found in .python-version."]],
-    ["an empty .python-version", { ...REQ, ".python-version": "# nothing\n\n" }, ["Error: No Python version found in .python-version."]],
-    ["a misspelled .python-version", { ...REQ, "python-version": "3.13\n" }, ["Error: Your .python-version file is spelled incorrectly.", "'python-version'"]],
-    ["a Pipfile without Pipfile.lock", { Pipfile: "[packages]\n", ...REQ }, ["Error: No 'Pipfile.lock' found!", "pipenv lock"]],
+  // [name, app files, what the error box says, its failure reason, options]
+  const cases: Array<[string, Record<string, string>, string[], string, { stack?: string }?]> = [
+    ["an invalid runtime.txt", { ...REQ, "runtime.txt": "3.13\n" }, ["Error: Invalid Python version in runtime.txt.", 'echo "3.13" > .python-version'], "runtime-txt::invalid-version"],
+    ["a version the stack doesn't have", { ...REQ, ".python-version": "3.12\n" }, ["Error: The requested Python version isn't available.", "- 3.13 (Python 3.13."], "python-version::not-available"],
+    ["an exact patch the stack doesn't have", { ...REQ, ".python-version": "3.13.0\n" }, ["Python 3.13.0 (from '.python-version') isn't provided"], "python-version::not-available"],
+    ["an end-of-life version", { ...REQ, ".python-version": "3.9\n" }, ["Error: The requested Python version has reached end-of-life.", "- 3.13"], "python-version::eol"],
+    ["an unknown future version", { ...REQ, ".python-version": "3.99\n" }, ["Error: The requested Python version isn't recognised."], "python-version::unknown"],
+    ["an invalid .python-version", { ...REQ, ".python-version": "python 3.13\n" }, ["Error: Invalid Python version in .python-version.", "python 3.13"], "python-version-file::invalid-version"],
+    ["a .python-version with a byte order mark", { ...REQ, ".python-version": "\ufeff3.13\n" }, ["Error: Unable to read .python-version."], "python-version-file::invalid-encoding"],
+    ["two versions in .python-version", { ...REQ, ".python-version": "3.13\n3.12\n" }, ["Error: Multiple Python versions found in .python-version."], "python-version-file::multiple-versions"],
+    ["an empty .python-version", { ...REQ, ".python-version": "# nothing\n\n" }, ["Error: No Python version found in .python-version."], "python-version-file::no-version"],
+    ["a misspelled .python-version", { ...REQ, "python-version": "3.13\n" }, ["Error: Your .python-version file is spelled incorrectly.", "'python-version'"], "python-version-file::misspelled"],
+    ["a Pipfile without Pipfile.lock", { Pipfile: "[packages]\n", ...REQ }, ["Error: No 'Pipfile.lock' found!", "pipenv lock"], "package-manager::pipenv-missing-lockfile"],
     [
       "several package managers",
       { ...REQ, "poetry.lock": "", "uv.lock": "" },
       ["Error: Multiple Python package manager files were found.", "requirements.txt (pip)", "poetry.lock (Poetry)", "uv.lock (uv)"],
+      "package-manager::multiple-found",
     ],
-    ["a setup.py without a package manager", { "setup.py": "" }, ["Error: Implicit setup.py file support has been sunset.", "--editable ."]],
-    ["a pyproject.toml without a lockfile", { "pyproject.toml": "" }, ["Error: Couldn't find any supported Python package manager files.", "pyproject.toml"]],
-    ["a committed .heroku/python", { ...REQ, ".heroku/python/bin/python": "" }, ["Error: Existing '.heroku/python/' directory found.", "git rm -r --cached .heroku/"]],
-    ["a committed virtualenv", { ...REQ, "venv/pyvenv.cfg": "home = /usr/bin\n" }, ["Error: Existing 'venv/' directory found.", "venv/pyvenv.cfg"]],
-    ["an unsupported stack", REQ, ["Error: The 'heroku-24' stack isn't supported by this buildpack.", "- debian-13"], { stack: "heroku-24" }],
+    ["a setup.py without a package manager", { "setup.py": "" }, ["Error: Implicit setup.py file support has been sunset.", "--editable ."], "package-manager::setup-py-only"],
+    ["a pyproject.toml without a lockfile", { "pyproject.toml": "" }, ["Error: Couldn't find any supported Python package manager files.", "pyproject.toml"], "package-manager::none-found"],
+    ["a committed .heroku/python", { ...REQ, ".heroku/python/bin/python": "" }, ["Error: Existing '.heroku/python/' directory found.", "git rm -r --cached .heroku/"], "checks::existing-python-dir"],
+    ["a committed virtualenv", { ...REQ, "venv/pyvenv.cfg": "home = /usr/bin\n" }, ["Error: Existing 'venv/' directory found.", "venv/pyvenv.cfg"], "checks::existing-venv-dir"],
+    ["an unsupported stack", REQ, ["Error: The 'heroku-24' stack isn't supported by this buildpack.", "- debian-13"], "checks::stack::unsupported", { stack: "heroku-24" }],
   ];
 
-  it.each(cases)("refuses %s", async (_name, files, messages, opts) => {
+  it.each(cases)("refuses %s", async (_name, files, messages, reason, opts) => {
     const build = await h.build({ buildpackDir, files, stack: opts?.stack });
     expect(build.detect.code).toBe(0);
     expect(build.compile?.code, build.compile?.output).toBe(1);
     const err = plain(build.compile!.stderr);
     for (const m of messages) expect(err).toContain(m);
+    expect(failureReason(build.compile!.stderr), err).toBe(reason);
     expect(build.compile!.stdout).not.toContain("Installing Python");
   });
 });

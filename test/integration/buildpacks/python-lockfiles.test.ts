@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Mount } from "../../../src/docker/container-runtime.js";
 import { createBuildpackHarness, ensureWheelhouse, type BuildResult } from "../../helpers/buildpack-harness.js";
+import { failureReason } from "../../helpers/failure-reason.js";
 
 // Pipenv, Poetry and uv apps, installed by pip from their lockfiles' pinned, hashed entries (the
 // tools themselves aren't available offline), from the Debian-built wheelhouse.
@@ -150,14 +151,16 @@ describe("python buildpack: lockfile errors", () => {
     expect(err).toContain("Error: Package files don't match the hashes in Pipfile.lock.");
     expect(err).toContain(" !     flask==3.1.1\n");
     expect(err).toContain("$ pipenv lock");
+    expect(failureReason(build.compile!.stderr)).toBe("install-dependencies::pipenv::hash-mismatch");
   });
 
   it.each([
-    ["python-pipenv", "Pipfile.lock", '{"_meta": {', "'Pipfile.lock' isn't valid JSON", "$ pipenv lock", []],
-    ["python-pipenv", "Pipfile.lock", '{"_meta": {}, "default": {"flask": {"hashes": []}}}', 'the entry for \'flask\' in Pipfile.lock has no exact "version"', "$ pipenv lock", ["Pipfile"]],
-    ["python-poetry", "poetry.lock", '[[package]]\nname = "flask"\nversion = ', "'poetry.lock' isn't valid TOML", "$ poetry lock", []],
-    ["python-uv", "uv.lock", 'version = 1\n[[package]]\nname = "flask"\nversion = "3.1.1"\nsource = { registry = "https://pypi.org/simple" }\n', "'uv.lock' has no entry for the project itself", "$ uv lock", []],
-  ])("%s: a broken %s fails with what to do", async (appName, file, broken, reason, advice, omit) => {
+    // (The app names no .python-version, so Pipfile.lock is read for its Python first: that stops at invalid JSON.)
+    ["python-pipenv", "Pipfile.lock", '{"_meta": {', "'Pipfile.lock' isn't valid JSON", "$ pipenv lock", [], "pipfile-lock::invalid-json"],
+    ["python-pipenv", "Pipfile.lock", '{"_meta": {}, "default": {"flask": {"hashes": []}}}', 'the entry for \'flask\' in Pipfile.lock has no exact "version"', "$ pipenv lock", ["Pipfile"], "lockfile::pipenv::invalid"],
+    ["python-poetry", "poetry.lock", '[[package]]\nname = "flask"\nversion = ', "'poetry.lock' isn't valid TOML", "$ poetry lock", [], "lockfile::poetry::invalid"],
+    ["python-uv", "uv.lock", 'version = 1\n[[package]]\nname = "flask"\nversion = "3.1.1"\nsource = { registry = "https://pypi.org/simple" }\n', "'uv.lock' has no entry for the project itself", "$ uv lock", [], "lockfile::uv::invalid"],
+  ])("%s: a broken %s fails with what to do", async (appName, file, broken, reason, advice, omit, code) => {
     const build = await h.build({ buildpackDir, appDir: app(appName), mounts, configVars, files: { [file]: broken }, omit });
     expect(build.compile?.code).toBe(1);
     const err = plain(build.compile!.stderr);
@@ -165,6 +168,7 @@ describe("python buildpack: lockfile errors", () => {
     expect(err).toContain(`Error: Can't parse ${file}.`);
     expect(err).toContain(reason);
     expect(err).toContain(advice);
+    expect(failureReason(build.compile!.stderr)).toBe(code);
   });
 
   it("Pipenv: a Pipfile changed after locking is refused as out of date (as pipenv install --deploy does)", async () => {
@@ -181,6 +185,7 @@ describe("python buildpack: lockfile errors", () => {
     expect(err).toContain("Error: Pipfile.lock is out of date.");
     expect(err).toMatch(/Pipfile\.lock \(\w{6}\) is out of date: the Pipfile's hash is \(\w{6}\)/);
     expect(err).toContain("$ pipenv lock");
+    expect(failureReason(build.compile!.stderr)).toBe("lockfile::pipenv::out-of-date");
   });
 
   it("uv: a dependency added to pyproject.toml but not locked is refused as out of date", async () => {
@@ -197,6 +202,7 @@ describe("python buildpack: lockfile errors", () => {
     expect(err).toContain("Error: uv.lock is out of date.");
     expect(err).toContain("(added requests)");
     expect(err).toContain("$ uv lock");
+    expect(failureReason(build.compile!.stderr)).toBe("lockfile::uv::out-of-date");
   });
 
   it("uv: an app without .python-version is refused, as uv needs to know its Python", async () => {
@@ -212,5 +218,6 @@ describe("python buildpack: lockfile errors", () => {
     const err = plain(build.compile!.stderr);
     expect(err).toContain("Error: No Python version was specified.");
     expect(err).toContain("$ uv python pin 3.13");
+    expect(failureReason(build.compile!.stderr)).toBe("python-version-file::required-by-uv");
   });
 });

@@ -3,6 +3,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBuildpackHarness, ensurePythonRuntimes, type BuildResult } from "../../helpers/buildpack-harness.js";
 import type { Mount } from "../../../src/docker/container-runtime.js";
+import { failureReason } from "../../helpers/failure-reason.js";
 
 // Pythons the stack doesn't provide, from runtime archives an operator offers with
 // PYTHON_RUNTIME_URL_TEMPLATE (+ PYTHON_RUNTIME_VERSIONS). The archive is a real other Python:
@@ -127,6 +128,7 @@ describe("python buildpack: runtime archive errors", () => {
     expect(err).toContain("this build server offers no other\n !     Python versions");
     expect(err).toMatch(/- 3\.13 \(Python 3\.13\.\d+\)/);
     expect(err).not.toContain("runtime archive)");
+    expect(failureReason(build.compile?.stderr)).toBe("python-version::not-available");
   });
 
   it("refuses a version the archives don't offer, naming the stack's and the offered ones", async () => {
@@ -136,6 +138,7 @@ describe("python buildpack: runtime archive errors", () => {
     expect(err).toContain("nor by this build server's runtime archives.");
     expect(err).toMatch(/- 3\.13 \(Python 3\.13\.\d+\)/);
     expect(err).toContain(`- 3.11 (Python ${version}, from a runtime archive)`);
+    expect(failureReason(build.compile?.stderr)).toBe("python-version::not-available");
   });
 
   it("fails clearly when the archive doesn't match its published checksum", async () => {
@@ -145,6 +148,7 @@ describe("python buildpack: runtime archive errors", () => {
     expect(err).toContain(`Error: The Python ${version} runtime archive failed verification.`);
     expect(err).toContain(`but 'python-${version}-debian-13.tar.gz.sha256' says ${"0".repeat(64)}`);
     expect(err).toContain("Retry the build; if it");
+    expect(failureReason(build.compile?.stderr)).toBe("runtime-archive::checksum-mismatch");
     expect(build.compile!.stdout).not.toContain("-----> Installing Python");
   });
 
@@ -161,6 +165,7 @@ describe("python buildpack: runtime archive errors", () => {
     expect(err).toContain("couldn't be reached");
     expect(err).toContain("file:// template");
     expect(err).toMatch(/- 3\.13 \(Python 3\.13\.\d+\)/);
+    expect(failureReason(build.compile?.stderr)).toBe("runtime-archive::download::unreachable");
   });
 
   it("says the folder must be mounted when a file:// archive is missing", async () => {
@@ -170,6 +175,7 @@ describe("python buildpack: runtime archive errors", () => {
     expect(err).toContain(`Error: Unable to download Python ${version}.`);
     expect(err).toContain("There is no readable file at that path in the build container.");
     expect(err).toContain("SLUGFORGE_BUILD_MOUNTS");
+    expect(failureReason(build.compile?.stderr)).toBe("runtime-archive::download::no-such-file");
   });
 
   it("refuses an invalid template, naming the placeholders", async () => {
@@ -182,5 +188,6 @@ describe("python buildpack: runtime archive errors", () => {
     expect(build.ok).toBe(false);
     expect(err).toContain("Error: The PYTHON_RUNTIME_URL_TEMPLATE config var is invalid.");
     expect(err).toContain("{version}");
+    expect(failureReason(build.compile?.stderr)).toBe("runtime-archive::invalid-url-template");
   });
 });

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createBuildpackHarness, type BuildResult } from "../../helpers/buildpack-harness.js";
+import { failureReason } from "../../helpers/failure-reason.js";
 
 // The Python buildpack run directly in the stack's build image (network none), its slugs booted on
 // the run image, which has no python3: the slug must carry its own interpreter.
@@ -122,6 +123,7 @@ describe("python buildpack: hooks, warnings and errors", () => {
     expect(build.compile!.stdout).toContain("       broken");
     expect(plain(build.compile!.stderr)).toContain("Error: Failed to run the bin/post_compile script.");
     expect(plain(build.compile!.stderr)).toContain("exited with status\n !     3.");
+    expect(failureReason(build.compile!.stderr)).toBe("hooks::post_compile");
   });
 
   it("warns when the app has no Procfile", async () => {
@@ -141,6 +143,7 @@ describe("python buildpack: hooks, warnings and errors", () => {
     expect(build.compile!.stdout).toMatch(/No matching distribution found for flask/);
     expect(plain(build.compile!.stderr)).toContain("Error: Unable to install dependencies using pip.");
     expect(plain(build.compile!.stderr)).toContain("settings from your config vars");
+    expect(failureReason(build.compile!.stderr)).toBe("install-dependencies::pip");
   });
 
   it("refuses an app with no package manager file, listing its root", async () => {
@@ -148,5 +151,6 @@ describe("python buildpack: hooks, warnings and errors", () => {
     expect(build.compile?.code).toBe(1);
     expect(plain(build.compile!.stderr)).toContain("Error: Couldn't find any supported Python package manager files.");
     expect(plain(build.compile!.stderr)).toContain(" !     app.py\n");
+    expect(failureReason(build.compile!.stderr)).toBe("package-manager::none-found");
   });
 });

@@ -1,55 +1,39 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2153 # BUILD_DIR, BUILDPACK_DIR and ENV_DIR are globals set by bin/compile
-# Pipenv, Poetry and uv lockfiles, installed with pip.
+# shellcheck disable=SC2153 # BUILD_DIR, BUILDPACK_DIR and CACHE_DIR are globals set by bin/compile
+# What the lockfile package managers share (Pipenv, Poetry and uv: pipenv.sh, poetry.sh and uv.sh
+# beside this file), each function taking the <tool> first. Besides lib/package_manager.sh's
+# functions, each of those files defines <tool>::display_name, <tool>::lock_command (the command
+# that regenerates its lockfile) and <tool>::selection (which dependencies get installed), for
+# messages.
 #
-# The tools themselves can't be downloaded here, and aren't needed: lib/lockfile_to_requirements.py
-# (run on the build image's python3) exports the lockfile's default / main dependencies as pinned,
-# hashed requirements, as `pipenv requirements`, `poetry export` or `uv export --no-dev` would,
-# and pip installs those from whatever index the app's PIP_* config vars name.
+# The tools themselves can't be downloaded here, and aren't needed: <tool>_export.py beside this
+# file (run on the build image's python3) exports the lockfile's default / main dependencies as
+# pinned, hashed requirements, as `pipenv requirements`, `poetry export` or `uv export --no-dev`
+# would, and pip installs those from whatever index the app's PIP_* config vars name.
 
-# Set by lockfile::export from the helper's summary.
+# Set by lockfile::export from the export's summary (the key=value lines <tool>_export.py prints).
 LOCKFILE_PACKAGES=0
 LOCKFILE_HASHED=0
 LOCKFILE_UNHASHED=""
 LOCKFILE_EXCLUDED=""
 LOCKFILE_LOCAL=""
 
-# The command that regenerates <package-manager>'s lockfile.
-function lockfile::lock_command() {
-	case "${1}" in
-		pipenv) echo "pipenv lock" ;;
-		poetry) echo "poetry lock" ;;
-		uv) echo "uv lock" ;;
-		*) return 1 ;;
-	esac
-}
-
-# Which of the lockfile's dependencies get installed, for messages.
-function lockfile::selection() {
-	case "${1}" in
-		pipenv) echo "the [packages] of the Pipfile, without [dev-packages]" ;;
-		poetry) echo "the main group, without other groups or extras" ;;
-		uv) echo "the project's dependencies, without dev groups or extras" ;;
-		*) return 1 ;;
-	esac
-}
-
 # Writes <out-dir>/requirements.txt (pinned, hashed) and <out-dir>/local.txt (the app's own and
-# path / VCS packages) from <package-manager>'s lockfile; fails the build with advice when the
-# lockfile can't be read or is out of date.
+# path / VCS packages) from <tool>'s lockfile; fails the build with advice when the lockfile
+# can't be read or is out of date.
 function lockfile::export() {
-	local package_manager="${1}" out_dir="${2}"
+	local tool="${1}" out_dir="${2}"
 	local lockfile lock_command python summary reason status=0
-	lockfile="$(dependencies::file "${package_manager}")"
-	lock_command="$(lockfile::lock_command "${package_manager}")"
+	lockfile="$("${tool}::file")"
+	lock_command="$("${tool}::lock_command")"
 	python="$(command -v /usr/bin/python3 || command -v python3)"
-	summary="$("${python}" -I "${BUILDPACK_DIR}/lib/lockfile_to_requirements.py" \
-		"${package_manager}" "${BUILD_DIR}" "${out_dir}" 2>"${out_dir}/errors")" || status=$?
+	summary="$("${python}" -I -B "${BUILDPACK_DIR}/lib/package_managers/${tool}_export.py" \
+		"${BUILD_DIR}" "${out_dir}" 2>"${out_dir}/errors")" || status=$?
 	reason="$(cat "${out_dir}/errors")"
 	case "${status}" in
 		0) ;;
 		2)
-			utils::fail <<-EOF
+			utils::fail "lockfile::${tool}::invalid" <<-EOF
 				Error: Can't parse ${lockfile}.
 
 				The buildpack couldn't read the dependencies from '${lockfile}':
@@ -64,7 +48,7 @@ function lockfile::export() {
 			EOF
 			;;
 		3)
-			utils::fail <<-EOF
+			utils::fail "lockfile::${tool}::out-of-date" <<-EOF
 				Error: ${lockfile} is out of date.
 
 				${reason}
@@ -78,7 +62,7 @@ function lockfile::export() {
 			EOF
 			;;
 		4)
-			utils::fail <<-EOF
+			utils::fail "lockfile::${tool}::unsupported-dependency" <<-EOF
 				Error: Can't install a dependency from ${lockfile}.
 
 				${reason}
@@ -89,7 +73,7 @@ function lockfile::export() {
 			EOF
 			;;
 		*)
-			utils::fail <<-EOF
+			utils::fail "lockfile::${tool}::export-failed" <<-EOF
 				Error: Unable to export the dependencies in ${lockfile}.
 
 				The buildpack's lockfile export stopped (status ${status}):
@@ -114,13 +98,23 @@ function lockfile::export() {
 	done <<<"${summary}"
 }
 
+# sha256 of the lockfile plus what was exported from it (which also depends on pyproject.toml for
+# old Poetry locks, and on the export script's version).
+function lockfile::dependencies_sha256() {
+	local tool="${1}" out_dir="${2}"
+	{
+		sha256sum <"$("${tool}::file")"
+		cat "${out_dir}/requirements.txt" "${out_dir}/local.txt"
+	} | sha256sum | cut -d' ' -f1
+}
+
 # Installs what lockfile::export wrote into <out-dir>. The pinned packages are skipped when the
 # cache already holds them; the app's own and path packages are reinstalled on every build,
 # since their code may have changed.
 function lockfile::install() {
-	local package_manager="${1}" out_dir="${2}" pip_cache_dir="${3}" cache_reused="${4}"
-	local lockfile
-	lockfile="$(dependencies::file "${package_manager}")"
+	local tool="${1}" out_dir="${2}" cache_reused="${3}"
+	local lockfile pip_cache_dir="${CACHE_DIR}/.heroku/pip-cache"
+	lockfile="$("${tool}::file")"
 
 	if ((cache_reused)); then
 		output::step "Skipping the dependency install: the cached packages match ${lockfile}"
@@ -128,20 +122,21 @@ function lockfile::install() {
 		local pip_command="pip install"
 		((LOCKFILE_HASHED)) && pip_command="pip install --require-hashes"
 		output::step "Installing dependencies from ${lockfile} using '${pip_command}'"
-		output::info "- ${LOCKFILE_PACKAGES} packages: $(lockfile::selection "${package_manager}")"
+		output::info "- ${LOCKFILE_PACKAGES} packages: $("${tool}::selection")"
 		if [[ -n "${LOCKFILE_EXCLUDED}" ]]; then
 			output::info "- Not installed (development or optional only): ${LOCKFILE_EXCLUDED// /, }"
 		fi
 		lockfile::_warn_unhashed "${lockfile}"
-		lockfile::_pip_install "${package_manager}" "${out_dir}" "${out_dir}/requirements.txt" \
+		lockfile::_pip_install "${tool}" "${out_dir}" "${out_dir}/requirements.txt" \
 			"${LOCKFILE_HASHED}" "${pip_cache_dir}"
 	fi
 
 	if [[ -n "${LOCKFILE_LOCAL}" ]]; then
 		output::step "Installing the app's own and path packages from ${lockfile}: ${LOCKFILE_LOCAL// /, }"
-		lockfile::_pip_install "${package_manager}" "${out_dir}" "${out_dir}/local.txt" \
+		lockfile::_pip_install "${tool}" "${out_dir}" "${out_dir}/local.txt" \
 			0 "${pip_cache_dir}" --no-deps
 	fi
+	pip::rewrite_editable_paths "${BUILD_DIR}"
 }
 
 function lockfile::_warn_unhashed() {
@@ -165,29 +160,29 @@ function lockfile::_warn_unhashed() {
 # pip install -r <requirements> <require-hashes 1|0> <pip-cache-dir> [pip options]; failures
 # explained, hash mismatches in particular.
 function lockfile::_pip_install() {
-	local package_manager="${1}" out_dir="${2}" requirements="${3}" require_hashes="${4}" cache_dir="${5}"
+	local tool="${1}" out_dir="${2}" requirements="${3}" require_hashes="${4}" cache_dir="${5}"
 	shift 5
 	local log="${out_dir}/pip.log"
 	local -a args=(install -r "${requirements}" --exists-action=w --no-input --progress-bar off
 		--src="${PYTHON_HOME}/src" --cache-dir="${cache_dir}" "$@")
 	[[ "${require_hashes}" == 1 ]] && args+=(--require-hashes)
-	if pip::_run "${PYTHON_HOME}" "${args[@]}" | tee "${log}"; then
+	if pip::run "${PYTHON_HOME}" "${args[@]}" | tee "${log}"; then
 		return 0
 	fi
-	lockfile::_explain_hash_failure "${package_manager}" "${log}"
-	pip::_fail_install "$(package_manager::display_name "${package_manager}")"
+	lockfile::_explain_hash_failure "${tool}" "${log}"
+	pip::fail_install "$("${tool}::display_name")" "install-dependencies::${tool}"
 }
 
 # Fails with advice when pip's log shows a hash mismatch or a package missing from the lockfile.
 function lockfile::_explain_hash_failure() {
-	local package_manager="${1}" log="${2}"
+	local tool="${1}" log="${2}"
 	local lockfile lock_command mismatched
-	lockfile="$(dependencies::file "${package_manager}")"
-	lock_command="$(lockfile::lock_command "${package_manager}")"
+	lockfile="$("${tool}::file")"
+	lock_command="$("${tool}::lock_command")"
 	if grep -q "DO NOT MATCH THE HASHES" "${log}"; then
 		mismatched="$(grep -oE '^[[:space:]]+[A-Za-z0-9._-]+(\[[^]]*\])?==[^[:space:]]+ from ' "${log}" |
 			sed -E 's/^[[:space:]]+//; s/ from $//' | sort -u | paste -sd' ')"
-		utils::fail <<-EOF
+		utils::fail "install-dependencies::${tool}::hash-mismatch" <<-EOF
 			Error: Package files don't match the hashes in ${lockfile}.
 
 			pip found these packages, but their files aren't the ones
@@ -209,7 +204,7 @@ function lockfile::_explain_hash_failure() {
 		EOF
 	fi
 	if grep -q "Hashes are required in --require-hashes mode" "${log}"; then
-		utils::fail <<-EOF
+		utils::fail "install-dependencies::${tool}::unpinned-dependency" <<-EOF
 			Error: A dependency isn't pinned in ${lockfile}.
 
 			A package needs a dependency that '${lockfile}' doesn't list
