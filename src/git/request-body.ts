@@ -82,6 +82,13 @@ export function streamRequestBody(req: http.IncomingMessage, res: http.ServerRes
       stop();
       options.onError(err);
     });
+  } else {
+    // Piped without pipeline(): the sink's errors are ours to take, or they would end the process.
+    sink.on("error", (err) => {
+      if (stopped) return;
+      stop();
+      options.onError(err);
+    });
   }
   req.pipe(first);
 

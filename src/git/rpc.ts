@@ -121,7 +121,8 @@ export function runRpc(
         held = true;
         failpoint("receive", app, gone.signal).then(
           () => this._write(chunk, enc, done),
-          (err: Error) => done(err),
+          // The client went away while the push was held: it is being torn down already.
+          () => done(),
         );
         return;
       }

@@ -69,10 +69,10 @@ function expectedOutcomes(fault: Fault, point: Failpoint): string[] {
 
 const REPO = path.resolve(import.meta.dirname, "../../..");
 const BIN = path.join(REPO, "bin/slugforge.js");
-const TOKEN = "fault-token-0123456789";
+export const TOKEN = "fault-token-0123456789";
 const runtime = createDockerRuntime();
 
-class ServerProcess {
+export class ServerProcess {
   proc?: ChildProcess;
   port = 0;
   log = "";
@@ -430,7 +430,7 @@ async function slugsVerify(dataDir: string): Promise<void> {
   }
 }
 
-function integrityCheck(dataDir: string): string {
+export function integrityCheck(dataDir: string): string {
   const db = new Database(path.join(dataDir, "metadata.db"), { readonly: true, fileMustExist: true });
   try {
     return String(db.pragma("integrity_check", { simple: true }));
@@ -439,7 +439,7 @@ function integrityCheck(dataDir: string): string {
   }
 }
 
-async function fillDisk(disk: string): Promise<void> {
+export async function fillDisk(disk: string): Promise<void> {
   const s = await statfs(disk);
   const free = Number(s.bavail) * Number(s.bsize);
   // Less a margin: the free count moves while the server writes its log and records.
@@ -448,7 +448,7 @@ async function fillDisk(disk: string): Promise<void> {
   await runProcess("dd", ["if=/dev/zero", `of=${path.join(disk, "fill-rest")}`, "bs=4096"]);
 }
 
-async function freeDisk(disk: string): Promise<void> {
+export async function freeDisk(disk: string): Promise<void> {
   await rm(path.join(disk, "fill"), { force: true });
   await rm(path.join(disk, "fill-rest"), { force: true });
 }

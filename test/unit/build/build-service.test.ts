@@ -26,6 +26,7 @@ function setup(start: ContainerRuntime["start"], recorder?: BuildRecorder) {
     buildpacksDir: "/nonexistent",
     getConfigVars: async () => ({ SECRET: "hunter2-value" }),
     recorder,
+    recordRetryMs: 20,
   });
   let output = "";
   const out = { write: (c: string | Buffer) => void (output += c.toString()) };
@@ -93,5 +94,38 @@ describe("build service failures (fake runtime)", () => {
     const result = await t.service.build(t.request, t.out, controller.signal);
     expect(result).toMatchObject({ status: "cancelled", error: { code: "BUILD_CANCELLED" } });
     expect(started).toBe(false);
+  });
+
+  it("a disk that fills under the build is STORAGE_FULL, with what to free", async () => {
+    const t = setup(async () => {
+      throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+    });
+    const result = await t.service.build(t.request, t.out, new AbortController().signal);
+    expect(result.error?.code).toBe("STORAGE_FULL");
+    expect(t.output()).toContain("the server's disk is full");
+    expect(t.output().trimEnd().split("\n").at(-1)).toMatch(/Push rejected: STORAGE_FULL .*Free space/);
+  });
+
+  it("a result the records cannot take (a full disk) is kept once they can", async () => {
+    const kept: string[] = [];
+    let fails = 2;
+    const recorder: BuildRecorder = {
+      queued: () => undefined,
+      started: () => undefined,
+      output: () => undefined,
+      finished: (_request, result) => {
+        if (fails-- > 0) throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
+        kept.push(`${result.buildId} ${result.status} ${result.error?.code}`);
+        return [];
+      },
+    };
+    const t = setup(async () => {
+      throw new SlugforgeError("STACK_MISSING", "no image");
+    }, recorder);
+    const result = await t.service.build(t.request, t.out, new AbortController().signal);
+    expect(result.error?.code).toBe("STACK_MISSING");
+    for (let i = 0; i < 100 && kept.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(kept).toEqual([`${result.buildId} failed STACK_MISSING`]);
+    await t.service.close();
   });
 });
