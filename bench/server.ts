@@ -11,7 +11,7 @@
 import { parseConfig } from "../src/config/parse-config.js";
 import { createLogger } from "../src/log.js";
 import { createServer } from "../src/main.js";
-import type { Builder } from "../src/build/types.js";
+import type { Builder } from "../src/builds/types.js";
 
 /** Accepts every push without building it. */
 const nothingBuilder: Builder = {

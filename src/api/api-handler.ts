@@ -26,7 +26,7 @@ export interface ApiDeps {
   readonly log: Logger;
   /** Builds waiting for a slot, for /metrics. */
   readonly queueDepth: () => number;
-  /** Spare cache copies being made in the background (see build/phases/cache-phase.ts). */
+  /** Spare cache copies being made in the background (see builds/build-caches.ts). */
   readonly cacheCopies?: () => number;
   /** Makes what a new app needs besides its record (its git repo), so its first push need not. */
   readonly prepareApp?: (name: string) => Promise<void>;

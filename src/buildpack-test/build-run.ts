@@ -1,15 +1,13 @@
 import { randomUUID } from "node:crypto";
-import type { BuildContext, Phase, PipelineDeps } from "../build/build-context.js";
-import { createBuildPrinter } from "../build/build-printer.js";
-import { formatDuration } from "../build/format-duration.js";
-import { runPipeline } from "../build/pipeline.js";
+import { createBuildPrinter } from "../builds/build-printer.js";
+import { BuildSession, type PhaseTiming, type SessionDeps } from "../builds/session.js";
 import type { ResolvedBuildpack } from "../buildpacks/resolve-buildpacks.js";
 import { SlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
 
 /** What every build of one sample shares. */
 export interface RunSetup {
-  readonly deps: PipelineDeps;
+  readonly deps: SessionDeps;
   readonly buildpacks: readonly ResolvedBuildpack[];
   readonly configVars: Readonly<Record<string, string>>;
   /** The sample's name as the build's app (names its cache folder and its containers' label). */
@@ -17,35 +15,32 @@ export interface RunSetup {
   readonly gitDir: string;
   readonly commit: string;
   readonly log: Logger;
-  /** Each phase's wall-clock limit. */
+  /** Each step's wall-clock limit. */
   readonly timeoutMs: number;
   /** Stops the whole run (Ctrl-C). */
   readonly signal: AbortSignal;
 }
 
-/** A pipeline phase and the report phase its output, time and failure count towards. */
-export interface Step {
-  readonly phase: Phase;
-  /** Report label; set-up steps (container, source, env, cache) use "setup". */
-  readonly label: string;
-}
-
 export interface BuildRun {
-  readonly ctx: BuildContext;
   /** Output per label, as the pusher would have seen it. */
   readonly output: ReadonlyMap<string, string>;
   /** Wall time per label (the sum of its steps). */
   readonly ms: ReadonlyMap<string, number>;
-  /** The label whose step threw, and what it threw. */
+  /** Wall time of each session step that ran. */
+  readonly phases: readonly PhaseTiming[];
+  /** The label whose work threw, and what it threw. */
   readonly failed?: { readonly label: string; readonly error: unknown };
 }
 
+/** Runs `work` as one report label: its output, time and failure are that label's. */
+export type Labelled = <T>(label: string, work: () => Promise<T>) => Promise<T>;
+
 /**
- * One build container through a chosen list of build/'s phases: the same code a push runs,
- * with each step's output and time kept under its label and its own time limit. The container
- * is removed by runPipeline whatever happens.
+ * One build session (build/'s front door, the same a push goes through) in its own container,
+ * driven by `script`, with each labelled part's output and time kept under its label. Each step has
+ * the run's time limit; the session is closed whatever happens.
  */
-export async function runBuild(setup: RunSetup, steps: readonly Step[]): Promise<BuildRun> {
+export async function runSession(setup: RunSetup, script: (session: BuildSession, as: Labelled) => Promise<void>): Promise<BuildRun> {
   const chunks = new Map<string, Buffer[]>();
   const ms = new Map<string, number>();
   let current = "setup";
@@ -62,51 +57,39 @@ export async function runBuild(setup: RunSetup, steps: readonly Step[]): Promise
   else setup.signal.addEventListener("abort", onCancel, { once: true });
 
   const buildId = randomUUID();
-  const ctx: BuildContext = {
+  const session = new BuildSession(setup.deps, {
     buildId,
-    request: { buildId, app: setup.app, commit: setup.commit, ref: "refs/heads/main", source: { gitDir: setup.gitDir }, pushOptions: [] },
+    app: setup.app,
+    commit: setup.commit,
+    source: { gitDir: setup.gitDir },
     out,
     log: setup.log.child({ buildId, app: setup.app }),
     signal: controller.signal,
-    deps: setup.deps,
-    configVars: { ...setup.configVars },
-    buildpacks: [],
-    processTypes: {},
-    phases: [],
-    namedBuildpacks: setup.buildpacks,
-  };
+    stepTimeoutMs: setup.timeoutMs,
+  });
   let failed: BuildRun["failed"];
-  const wrapped = steps.map(({ phase, label }): Phase => ({
-    name: phase.name,
-    async run(c) {
-      current = label;
-      const started = Date.now();
-      const limit = setup.timeoutMs;
-      const timer = setTimeout(
-        () => controller.abort(new SlugforgeError("BUILD_TIMEOUT", `${label} (${phase.name}) took longer than ${formatDuration(limit)} and was stopped.`)),
-        limit,
-      );
-      try {
-        await phase.run(c);
-      } catch (err) {
-        // After an abort, whatever broke (a killed exec, a cut stream) is the abort's doing.
-        failed ??= { label, error: controller.signal.aborted ? controller.signal.reason : err };
-        throw err;
-      } finally {
-        clearTimeout(timer);
-        ms.set(label, (ms.get(label) ?? 0) + Date.now() - started);
-      }
-    },
-  }));
+  const as: Labelled = async (label, work) => {
+    current = label;
+    const started = Date.now();
+    try {
+      return await work();
+    } catch (err) {
+      failed ??= { label, error: err };
+      throw err;
+    } finally {
+      ms.set(label, (ms.get(label) ?? 0) + Date.now() - started);
+    }
+  };
   try {
-    await runPipeline(ctx, wrapped);
+    await script(session, as);
   } catch (err) {
-    failed ??= { label: current, error: controller.signal.aborted ? controller.signal.reason : err };
+    failed ??= { label: current, error: err };
   } finally {
+    await session.close();
     setup.signal.removeEventListener("abort", onCancel);
   }
   const output = new Map([...chunks].map(([k, v]) => [k, Buffer.concat(v).toString("utf8")]));
-  return { ctx, output, ms, failed };
+  return { output, ms, phases: session.phases, failed };
 }
 
 /** What a failure says, for a report line. */

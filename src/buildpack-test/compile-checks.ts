@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
-import { containerOf, type BuildContext, type Phase } from "../build/build-context.js";
-import { BUILD_DIR, buildEnv, captureInBuild, Collected } from "../build/container-exec.js";
-import { compilePhase } from "../build/phases/compile-phase.js";
+import { BUILD_DIR, buildEnv, captureInBuild, Collected } from "../builds/container-exec.js";
+import type { BuildSession } from "../builds/session.js";
+import type { InstalledBuildpack, StepContext } from "../builds/steps/step.js";
 import type { FileChange } from "../docker/container-runtime.js";
 
 /** What the contract checks around one compile found. */
@@ -20,35 +20,29 @@ export interface CompileChecks {
 const ALLOWED = [BUILD_DIR, "/tmp"];
 
 /**
- * build/'s compile phase with the contract checks around it: the container's `docker diff`
- * before and after (writes elsewhere are lost when the slug is made), each buildpack's `export`
- * sourced in bash, and on failure whether CACHE_DIR changed.
+ * The session's compile with the contract checks around it: the container's `docker diff` before
+ * and after (writes elsewhere are lost when the slug is made), each buildpack's `export` sourced in
+ * bash, and on failure whether CACHE_DIR changed.
  */
-export function checkedCompile(checks: CompileChecks): Phase {
-  return {
-    name: compilePhase.name,
-    async run(ctx) {
-      const container = containerOf(ctx);
-      const before = new Set((await container.changes()).map((c) => c.path));
-      const cacheBefore = await cacheFingerprint(ctx);
-      const started = Date.now();
-      try {
-        await compilePhase.run(ctx);
-        checks.compileMs = Date.now() - started;
-      } catch (err) {
-        checks.compileMs = Date.now() - started;
-        if (!ctx.signal.aborted) {
-          const changed = (await cacheFingerprint(ctx)) !== cacheBefore;
-          checks.cacheNote = changed
-            ? "compile failed after changing CACHE_DIR; those changes are dropped (a cache is kept only when the build succeeds), so do not rely on them"
-            : "compile failed and left CACHE_DIR untouched";
-        }
-        throw err;
-      }
-      checks.writesOutside = outsideWrites(await container.changes(), before);
-      checks.exportErrors = await exportErrors(ctx);
-    },
-  };
+export async function checkedCompile(session: BuildSession, buildpacks: readonly InstalledBuildpack[], checks: CompileChecks): Promise<void> {
+  const before = new Set((await session.container.changes()).map((c) => c.path));
+  const cacheBefore = await session.run("compile-checks", (step) => cacheFingerprint(step, buildpacks));
+  const started = Date.now();
+  try {
+    await session.compile(buildpacks);
+    checks.compileMs = Date.now() - started;
+  } catch (err) {
+    checks.compileMs = Date.now() - started;
+    const changed = await session.run("compile-checks", async (step) => (await cacheFingerprint(step, buildpacks)) !== cacheBefore).catch(() => undefined);
+    if (changed !== undefined) {
+      checks.cacheNote = changed
+        ? "compile failed after changing CACHE_DIR; those changes are dropped (a cache is kept only when the build succeeds), so do not rely on them"
+        : "compile failed and left CACHE_DIR untouched";
+    }
+    throw err;
+  }
+  checks.writesOutside = outsideWrites(await session.container.changes(), before);
+  checks.exportErrors = await session.run("compile-checks", (step) => exportErrors(step, buildpacks));
 }
 
 /** The writes that matter, shortest first: an added folder stands for what is in it. */
@@ -66,18 +60,18 @@ export function outsideWrites(changes: readonly FileChange[], before: ReadonlySe
   return kept.map((c) => `${c.path} (${c.kind})`).sort();
 }
 
-async function cacheFingerprint(ctx: BuildContext): Promise<string> {
-  const dirs = ctx.buildpacks.map((b) => b.cacheDir);
+async function cacheFingerprint(ctx: StepContext, buildpacks: readonly InstalledBuildpack[]): Promise<string> {
+  const dirs = buildpacks.map((b) => b.cacheDir);
   if (dirs.length === 0) return "";
   const script = `for d in "$@"; do find "$d" -printf '%P %y %s %T@ %m\\n' 2>/dev/null | LC_ALL=C sort; done | sha256sum`;
   const result = await captureInBuild(ctx, ["bash", "-c", script, "fingerprint", ...dirs], buildEnv(ctx));
   return result.stdout.trim();
 }
 
-async function exportErrors(ctx: BuildContext): Promise<string[]> {
+async function exportErrors(ctx: StepContext, buildpacks: readonly InstalledBuildpack[]): Promise<string[]> {
   const errors: string[] = [];
   const script = `f="$1/export"; [ -f "$f" ] || exit 0; set -e; . "$f"`;
-  for (const bp of ctx.buildpacks) {
+  for (const bp of buildpacks) {
     const stderr = collect();
     const result = await captureInBuild(ctx, ["bash", "-c", script, "export", bp.dir], buildEnv(ctx, { CACHE_DIR: bp.cacheDir }), stderr.stream);
     if (result.code !== 0) {

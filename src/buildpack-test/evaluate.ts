@@ -1,4 +1,4 @@
-import { formatDuration } from "../build/format-duration.js";
+import { formatDuration } from "../builds/format-duration.js";
 import type { Expectations, OutputExpectations } from "./expectations.js";
 import type { Observation, Observed } from "./observed.js";
 import { globToRegExp, type Pattern } from "./pattern.js";

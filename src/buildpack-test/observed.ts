@@ -1,4 +1,4 @@
-import type { Detection } from "../build/build-context.js";
+import type { Detection } from "../builds/steps/step.js";
 import type { ReleaseInfo } from "../buildpacks/release-yaml.js";
 import type { CompileChecks } from "./compile-checks.js";
 import type { PhaseName } from "./results.js";

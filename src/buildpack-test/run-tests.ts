@@ -2,8 +2,8 @@ import { createHash, randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { PipelineDeps } from "../build/build-context.js";
-import { cachesOf } from "../build/phases/cache-phase.js";
+import { BuildCaches } from "../builds/build-caches.js";
+import type { SessionDeps } from "../builds/session.js";
 import { createBuildpackResolver } from "../buildpacks/resolve-buildpacks.js";
 import type { ContainerRuntime } from "../docker/container-runtime.js";
 import { SlugforgeError } from "../errors.js";
@@ -23,7 +23,7 @@ export interface TestRunOptions {
   readonly buildpacks: readonly string[];
   readonly samples: readonly string[];
   /** Stack, network, mounts, limits; `buildTimeoutMs` is each phase's limit. */
-  readonly config: PipelineDeps["config"];
+  readonly config: SessionDeps["config"];
   /** Config vars for every sample (a sample's own `env` wins). */
   readonly env: Readonly<Record<string, string>>;
   /** Samples built at the same time. */
@@ -127,13 +127,14 @@ async function runSample(
   const slugStore = createFsSlugStore(path.join(workDir, "slugs"));
   const config = { ...options.config, buildTimeoutMs: expectations.timeoutMs ?? options.config.buildTimeoutMs };
   const configVars = { ...options.env, ...expectations.env };
-  const deps: PipelineDeps = {
+  // Caches of the sample's own, for its cold and warm runs; closed at the end of the sample.
+  const caches = new BuildCaches({ cacheDir: path.join(workDir, "cache"), log: options.log });
+  const deps: SessionDeps = {
     runtime: options.runtime,
     serverId,
     config,
-    getConfigVars: async () => ({ ...configVars }),
     slugStore,
-    cacheDir: path.join(workDir, "cache"),
+    caches,
     // Unused: the buildpacks under test are named for every build.
     buildpacks: createBuildpackResolver({ shippedDir: workDir, shippedOrder: [], gitCacheDir: workDir }),
   };
@@ -169,7 +170,7 @@ async function runSample(
     );
   } finally {
     // The container made ahead of time for a next build that never comes, with its cache copy.
-    await cachesOf(deps).close().catch((err: unknown) => options.log.warn({ err }, "buildpack test: cleaning up containers failed"));
+    await caches.close().catch((err: unknown) => options.log.warn({ err }, "buildpack test: cleaning up containers failed"));
   }
   const result: SampleResult = {
     sample: sample.name,

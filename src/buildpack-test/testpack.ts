@@ -1,8 +1,8 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import type { Phase } from "../build/build-context.js";
-import { BUILD_DIR, ENV_DIR, buildEnv, runInBuild } from "../build/container-exec.js";
-import { compileCommand } from "../build/phases/compile-phase.js";
+import { BUILD_DIR, ENV_DIR } from "../builds/container-exec.js";
+import { compileCommand, runStreamed } from "../builds/steps/compile.js";
+import type { InstalledBuildpack, StepContext } from "../builds/steps/step.js";
 import type { ResolvedBuildpack } from "../buildpacks/resolve-buildpacks.js";
 
 /**
@@ -25,43 +25,28 @@ export async function hasTestpack(buildpacks: readonly ResolvedBuildpack[]): Pro
   return false;
 }
 
-export const testCompilePhase: Phase = {
-  name: "test-compile",
-  async run(ctx) {
-    for (const [i, bp] of ctx.buildpacks.entries()) {
-      const program = (await hasProgram(bp, "test-compile")) ? "test-compile" : "compile";
-      const code = await streamed(ctx, compileCommand(bp, ctx.buildpacks.slice(0, i), program), { CACHE_DIR: bp.cacheDir, ENV_DIR });
-      if (code !== 0) throw new TestpackFailed(`bin/${program} of ${bp.spec} exited with ${code}.`);
-    }
-  },
-};
-
-export const testPhase: Phase = {
-  name: "test",
-  async run(ctx) {
-    const candidates = await Promise.all(ctx.buildpacks.map(async (bp) => ((await hasProgram(bp, "test")) ? bp : undefined)));
-    const last = candidates.filter((b) => b !== undefined).pop();
-    if (!last) {
-      ctx.out.step("No buildpack has bin/test: nothing to run");
-      return;
-    }
-    const script = [
-      `for f in ${BUILD_DIR}/.profile.d/*.sh; do if [ -f "$f" ]; then . "$f"; fi; done`,
-      `for f in ${ENV_DIR}/*; do if [ -f "$f" ]; then export "$(basename "$f")=$(cat "$f")"; fi; done`,
-      `exec "$0/bin/test" ${BUILD_DIR} ${ENV_DIR}`,
-    ].join("\n");
-    const code = await streamed(ctx, ["bash", "-c", script, last.dir], {});
-    if (code !== 0) throw new TestpackFailed(`bin/test of ${last.spec} exited with ${code}: the tests failed.`);
-  },
-};
-
-async function streamed(ctx: Parameters<Phase["run"]>[0], cmd: string[], extra: Record<string, string>): Promise<number> {
-  const stdout = ctx.out.stream();
-  const stderr = ctx.out.stream();
-  try {
-    return await runInBuild(ctx, cmd, buildEnv(ctx, extra), { stdout, stderr });
-  } finally {
-    stdout.flushNow();
-    stderr.flushNow();
+/** Each buildpack's bin/test-compile (or bin/compile), earlier exports sourced first. */
+export async function testCompile(step: StepContext, buildpacks: readonly InstalledBuildpack[]): Promise<void> {
+  for (const [i, bp] of buildpacks.entries()) {
+    const program = (await hasProgram(bp, "test-compile")) ? "test-compile" : "compile";
+    const code = await runStreamed(step, compileCommand(bp, buildpacks.slice(0, i), program), { CACHE_DIR: bp.cacheDir, ENV_DIR });
+    if (code !== 0) throw new TestpackFailed(`bin/${program} of ${bp.spec} exited with ${code}.`);
   }
+}
+
+/** The last buildpack's bin/test, with the app's .profile.d and ENV_DIR loaded. */
+export async function runTests(step: StepContext, buildpacks: readonly InstalledBuildpack[]): Promise<void> {
+  const candidates = await Promise.all(buildpacks.map(async (bp) => ((await hasProgram(bp, "test")) ? bp : undefined)));
+  const last = candidates.filter((b) => b !== undefined).pop();
+  if (!last) {
+    step.out.step("No buildpack has bin/test: nothing to run");
+    return;
+  }
+  const script = [
+    `for f in ${BUILD_DIR}/.profile.d/*.sh; do if [ -f "$f" ]; then . "$f"; fi; done`,
+    `for f in ${ENV_DIR}/*; do if [ -f "$f" ]; then export "$(basename "$f")=$(cat "$f")"; fi; done`,
+    `exec "$0/bin/test" ${BUILD_DIR} ${ENV_DIR}`,
+  ].join("\n");
+  const code = await runStreamed(step, ["bash", "-c", script, last.dir], {});
+  if (code !== 0) throw new TestpackFailed(`bin/test of ${last.spec} exited with ${code}: the tests failed.`);
 }

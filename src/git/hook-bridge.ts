@@ -1,6 +1,6 @@
 import { chmod, lstat, unlink } from "node:fs/promises";
 import http from "node:http";
-import type { Builder } from "../build/types.js";
+import type { Builder } from "../builds/types.js";
 import type { Logger } from "../log.js";
 import type { DiskGuard } from "../util/disk-space.js";
 import { AppLocks } from "./app-lock.js";

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import type { Builder, BuildOutput } from "../build/types.js";
+import type { Builder, BuildOutput } from "../builds/types.js";
 import { isSlugforgeError, type ErrorCode } from "../errors.js";
 import type { DiskGuard } from "../util/disk-space.js";
 import type { Logger } from "../log.js";

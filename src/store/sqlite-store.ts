@@ -1,7 +1,7 @@
 import { chmodSync, closeSync, openSync } from "node:fs";
 import Database from "better-sqlite3";
 import { SlugforgeError, type ErrorCode } from "../errors.js";
-import type { BuildStatus } from "../build/types.js";
+import type { BuildStatus } from "../builds/types.js";
 import { MIGRATIONS } from "./migrations.js";
 import { sqliteActivity } from "./sqlite-activity.js";
 import { sqliteTokens } from "./sqlite-tokens.js";

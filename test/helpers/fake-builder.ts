@@ -1,4 +1,4 @@
-import type { Builder, BuildOutput, BuildRequest, BuildResult } from "../../src/build/types.js";
+import type { Builder, BuildOutput, BuildRequest, BuildResult } from "../../src/builds/types.js";
 import type { ErrorCode } from "../../src/errors.js";
 import { runProcess } from "../../src/util/run-process.js";
 

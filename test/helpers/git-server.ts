@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { createApp } from "../../src/app.js";
 import { createAuthenticator } from "../../src/auth/principal.js";
-import type { Builder } from "../../src/build/types.js";
+import type { Builder } from "../../src/builds/types.js";
 import { createGitHandler, type GitHandler } from "../../src/git/git-handler.js";
 import { createHookBridge, type HookBridge } from "../../src/git/hook-bridge.js";
 import { installHooks } from "../../src/git/hook-shim.js";

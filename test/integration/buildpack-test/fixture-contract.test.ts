@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunReport } from "../../../src/buildpack-test/results.js";
 import { runBuildpackTestCommand } from "../../../src/cli/buildpack-test-command.js";
 import { parseTap } from "../../helpers/report-parsers.js";
-import { FIXTURE_BUILDPACKS, tempDir, writeFiles, type Files } from "../build/helpers.js";
+import { FIXTURE_BUILDPACKS, tempDir, writeFiles, type Files } from "../builds/helpers.js";
 
 // Contract checks with fixture buildpacks that break the Buildpack API on purpose.
 let dir: { dir: string; cleanup(): Promise<void> };

@@ -3,7 +3,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBuildpackTestCommand } from "../../../src/cli/buildpack-test-command.js";
 import { findAll, parseXml, type XmlElement } from "../../helpers/report-parsers.js";
-import { FIXTURE_BUILDPACKS, git, tempDir } from "../build/helpers.js";
+import { FIXTURE_BUILDPACKS, git, tempDir } from "../builds/helpers.js";
 
 // The testpack fixture buildpack, fetched from a git URL with #ref, against a working tree whose
 // marker file is not committed and a sample given as a git URL; JUnit output parsed back.

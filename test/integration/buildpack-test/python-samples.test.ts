@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunReport } from "../../../src/buildpack-test/results.js";
 import { runBuildpackTestCommand } from "../../../src/cli/buildpack-test-command.js";
 import { ensureWheelhouse } from "../../helpers/buildpack-harness.js";
-import { tempDir } from "../build/helpers.js";
+import { tempDir } from "../builds/helpers.js";
 
 // The shipped Python buildpack against a folder of two samples built side by side: python-stdlib,
 // whose expectations all hold, and python-flask (packages from the test wheelhouse), whose

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { BuildRequest, Builder } from "../../../src/build/types.js";
+import type { BuildRequest, Builder } from "../../../src/builds/types.js";
 import { createHookBridge } from "../../../src/git/hook-bridge.js";
 import { installHooks } from "../../../src/git/hook-shim.js";
 import { silentLogger } from "../../../src/log.js";

@@ -13,7 +13,7 @@ const noChecks = { writesOutside: [], exportErrors: [] };
 
 function happy(): Observed {
   return {
-    detect: { ms: 100, output: "-----> Python app detected\n", detections: [{ buildpack: "bp", exitCode: 0, stdout: "Python\n" }] },
+    detect: { ms: 100, output: "-----> Python app detected\n", detections: [{ buildpack: "bp", exitCode: 0, stdout: "Python\n", stderr: "" }] },
     compile: { ms: 10_000, output: "-----> Installing python 3.13\n", checks: noChecks },
     warmCompile: { ms: 2_000, output: "-----> Using cached python\n", checks: noChecks },
     release: {
@@ -82,7 +82,7 @@ slug: { present: [".heroku/python/bin/python*", "requirements.txt"], absent: [".
 
   it("reports contract breaches: nameless detect, writes outside, unsourceable export", () => {
     const observed = happy();
-    observed.detect = { ...observed.detect!, detections: [{ buildpack: "bp", exitCode: 0, stdout: "" }] };
+    observed.detect = { ...observed.detect!, detections: [{ buildpack: "bp", exitCode: 0, stdout: "", stderr: "" }] };
     observed.compile = { ...observed.compile!, checks: { writesOutside: ["/var/tmp/x (added)"], exportErrors: ["bp: its export file cannot be sourced"] } };
     const phases = evaluate(observed, expect_(""));
     expect(phases[0]!.failures).toEqual(["contract: bin/detect of bp exited 0 without printing the app type's name"]);

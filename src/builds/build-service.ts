@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
-import { createBuildpackResolver } from "../buildpacks/resolve-buildpacks.js";
+import { createBuildpackResolver, type ResolvedBuildpack } from "../buildpacks/resolve-buildpacks.js";
 import type { Config } from "../config/parse-config.js";
 import type { ContainerRuntime } from "../docker/container-runtime.js";
 import { ERROR_CODES, SlugforgeError, isDiskFull, isSlugforgeError, toSlugforgeError } from "../errors.js";
@@ -10,13 +10,12 @@ import { createFsSlugStore } from "../slug/fs-slug-store.js";
 import type { SlugStore } from "../slug/slug-store.js";
 import type { DiskGuard } from "../util/disk-space.js";
 import { failpoint } from "../util/failpoints.js";
-import type { BuildContext, PipelineDeps } from "./build-context.js";
+import { BuildCaches } from "./build-caches.js";
 import { createBuildPrinter, type BuildPrinter } from "./build-printer.js";
 import { createBuildQueue } from "./build-queue.js";
 import { createMaskedOutput, secretsOf } from "./secret-masker.js";
 import { startDeadline } from "./deadline.js";
-import { runPipeline } from "./pipeline.js";
-import { cachesOf, sweepCacheWork } from "./phases/cache-phase.js";
+import { BuildSession, buildApp, type SessionDeps } from "./session.js";
 import { sweepStrayContainers } from "./sweep.js";
 import type { BuildOutput, BuildRecorder, BuildRequest, BuildResult, Builder } from "./types.js";
 
@@ -62,14 +61,13 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
   const dataDir = deps.dataDir ?? deps.config.dataDir;
   const queue = createBuildQueue(deps.config.buildConcurrency);
   const serverId = deps.serverId ?? createHash("sha256").update(`${os.hostname()}:${path.resolve(dataDir)}`).digest("hex").slice(0, 16);
-  const pipelineDeps: PipelineDeps = {
+  const caches = new BuildCaches({ cacheDir: path.join(dataDir, "cache"), log: deps.log, busy: () => queue.waiting > 0 || queue.running > 0 });
+  const sessionDeps: SessionDeps = {
     runtime: deps.runtime,
     serverId,
     config: deps.config,
-    getConfigVars: deps.getConfigVars,
     slugStore: deps.slugStore ?? createFsSlugStore(path.join(dataDir, "slugs")),
-    cacheDir: path.join(dataDir, "cache"),
-    busy: () => queue.waiting > 0 || queue.running > 0,
+    caches,
     disk: deps.disk,
     buildpacks: createBuildpackResolver({
       shippedDir: deps.buildpacksDir,
@@ -87,11 +85,12 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     // Masked before the tee: the pusher and the stored output see the same, secret-free bytes.
     const masked = createMaskedOutput(safeOutput(teeOutput(output, recorder, buildId), log));
     const out = createBuildPrinter(masked);
-    let ctx: BuildContext | undefined;
+    let session: BuildSession | undefined;
+    let buildpacks: readonly ResolvedBuildpack[] = [];
     const finish = async (result: BuildResult): Promise<BuildResult> => {
       const facts = {
-        buildpacks: ctx?.buildpacks.map((b) => (b.commit ? `${b.spec}@${b.commit}` : b.spec)) ?? [],
-        phases: ctx?.phases ?? [],
+        buildpacks: buildpacks.map((b) => (b.commit ? `${b.spec}@${b.commit}` : b.spec)),
+        phases: session?.phases ?? [],
       };
       // The message is kept with the build and printed by the git layer, outside this output.
       const maskedError = (r: BuildResult): BuildResult => (r.error ? { ...r, error: { ...r.error, message: masked.maskText(r.error.message) } } : r);
@@ -123,19 +122,19 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
         log.info("build started");
         recorder?.started(buildId);
         const deadline = startDeadline(signal, deps.config.buildTimeoutMs);
-        ctx = {
-          buildId, request, out, log, signal: deadline.signal, deps: pipelineDeps,
-          configVars: {}, buildpacks: [], processTypes: {}, phases: [],
-        };
+        const opened = new BuildSession(sessionDeps, { buildId, app: request.app, commit: request.commit, source: request.source, out, log, signal: deadline.signal });
+        session = opened;
         try {
-          ctx.configVars = await deps.getConfigVars(request.app);
-          masked.mask(secretsOf(Object.values(ctx.configVars)));
-          await runPipeline(ctx);
-          return { processTypes: ctx.processTypes, slug: ctx.slug };
+          const configVars = await deps.getConfigVars(request.app);
+          masked.mask(secretsOf(Object.values(configVars)));
+          const built = await buildApp(opened, configVars, (chosen) => (buildpacks = chosen));
+          deadline.signal.throwIfAborted();
+          return { processTypes: built.processTypes, slug: built.slug };
         } catch (err) {
           // After an abort, whatever broke (a killed exec, a cut stream) is the abort's doing.
           throw deadline.signal.aborted ? deadline.signal.reason : err;
         } finally {
+          await opened.close();
           deadline.dispose();
         }
       });
@@ -155,16 +154,16 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
       const orphans = await deps.runtime.sweepOrphans();
       if (orphans > 0) deps.log.warn({ containers: orphans }, "removed containers whose slugforge process is gone");
       const removed = await sweepStrayContainers(deps.runtime, serverId, deps.log);
-      const folders = await sweepCacheWork(pipelineDeps.cacheDir);
+      const folders = await caches.sweep();
       if (folders > 0) deps.log.warn({ folders }, "removed build cache folders a stopped process left");
       return removed;
     },
-    stats: () => ({ running: queue.running, waiting: queue.waiting, cacheCopies: cachesOf(pipelineDeps).pending() }),
-    idle: () => cachesOf(pipelineDeps).idle(),
-    forgetApp: (app) => cachesOf(pipelineDeps).forget(app, pipelineDeps.cacheDir),
+    stats: () => ({ running: queue.running, waiting: queue.waiting, cacheCopies: caches.pending() }),
+    idle: () => caches.idle(),
+    forgetApp: (app) => caches.forget(app),
     close: async () => {
       records.close();
-      await cachesOf(pipelineDeps).close();
+      await caches.close();
     },
   };
 }

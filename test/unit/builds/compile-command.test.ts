@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { InstalledBuildpack } from "../../../src/build/build-context.js";
-import { compileCommand } from "../../../src/build/phases/compile-phase.js";
+import type { InstalledBuildpack } from "../../../src/builds/steps/step.js";
+import { compileCommand } from "../../../src/builds/steps/compile.js";
 
 const bp = (i: number, name: string): InstalledBuildpack => ({
   name,

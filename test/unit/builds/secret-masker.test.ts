@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createMaskedOutput, createSecretMasker, maskAll, secretsOf } from "../../../src/build/secret-masker.js";
+import { createMaskedOutput, createSecretMasker, maskAll, secretsOf } from "../../../src/builds/secret-masker.js";
 
 /** Runs `text` through a fresh masker cut at the given byte offsets; returns each push's output and the end's. */
 function stream(text: string | Buffer, secrets: readonly string[], cuts: readonly number[]): { parts: Buffer[]; all: Buffer } {

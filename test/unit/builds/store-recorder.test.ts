@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { createStoreRecorder } from "../../../src/build/store-recorder.js";
-import type { BuildRequest } from "../../../src/build/types.js";
+import { createStoreRecorder } from "../../../src/builds/store-recorder.js";
+import type { BuildRequest } from "../../../src/builds/types.js";
 import { silentLogger } from "../../../src/log.js";
 import type { MetadataStore } from "../../../src/store/types.js";
 import { testStore } from "../../helpers/test-store.js";

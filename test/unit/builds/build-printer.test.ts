@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createBuildPrinter, createLineWriter } from "../../../src/build/build-printer.js";
+import { createBuildPrinter, createLineWriter } from "../../../src/builds/build-printer.js";
 
 function sink(): { chunks: Buffer[]; write(c: string | Buffer): void } {
   const chunks: Buffer[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createBuildQueue, type QueueWait } from "../../../src/build/build-queue.js";
+import { createBuildQueue, type QueueWait } from "../../../src/builds/build-queue.js";
 
 const deferred = (): { promise: Promise<void>; resolve(): void } => {
   let resolve!: () => void;

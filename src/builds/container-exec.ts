@@ -1,6 +1,6 @@
 import { PassThrough, Writable, type Readable } from "node:stream";
+import type { Container } from "../docker/container-runtime.js";
 import { SlugforgeError } from "../errors.js";
-import { containerOf, type BuildContext } from "./build-context.js";
 
 export const BUILD_USER = "slug";
 export const BUILD_UID = 1000;
@@ -8,11 +8,25 @@ export const BUILD_DIR = "/app";
 export const ENV_DIR = "/tmp/env";
 export const CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/** Which build a program runs for: what its environment says about it. */
+export interface BuildIdentity {
+  readonly buildId: string;
+  readonly app: string;
+  readonly commit: string;
+  readonly stack: string;
+}
+
+/** A build's container, and the signal that ends what runs in it (a cancel, a timeout). */
+export interface InContainer extends BuildIdentity {
+  readonly container: Container;
+  readonly signal: AbortSignal;
+}
+
 /** The environment every buildpack program gets, and nothing else (Heroku Buildpack API). */
-export function buildEnv(ctx: BuildContext, extra: Record<string, string> = {}): Record<string, string> {
+export function buildEnv(ctx: BuildIdentity, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    STACK: ctx.deps.config.stack,
-    SOURCE_VERSION: ctx.request.commit,
+    STACK: ctx.stack,
+    SOURCE_VERSION: ctx.commit,
     HOME: BUILD_DIR,
     REQUEST_ID: ctx.buildId,
     BUILD_DIR,
@@ -32,9 +46,9 @@ export interface RunIO {
  * Runs a program in the build container as the unprivileged user, under `env -i` so the
  * environment is exactly `env` (Docker would otherwise add its own PATH, HOSTNAME, HOME).
  */
-export function runInBuild(ctx: BuildContext, cmd: readonly string[], env: Record<string, string>, io: RunIO = {}): Promise<number> {
+export function runInBuild(ctx: InContainer, cmd: readonly string[], env: Record<string, string>, io: RunIO = {}): Promise<number> {
   const pairs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  return containerOf(ctx).exec(["env", "-i", ...pairs, ...cmd], {
+  return ctx.container.exec(["env", "-i", ...pairs, ...cmd], {
     user: BUILD_USER,
     workdir: BUILD_DIR,
     signal: ctx.signal,
@@ -46,7 +60,7 @@ export function runInBuild(ctx: BuildContext, cmd: readonly string[], env: Recor
 
 /** Like runInBuild, with stdout collected (up to `maxBytes`) for programs whose answer we read. */
 export async function captureInBuild(
-  ctx: BuildContext,
+  ctx: InContainer,
   cmd: readonly string[],
   env: Record<string, string>,
   stderr?: Writable,
@@ -63,7 +77,7 @@ export async function captureInBuild(
  * keeping the entries' modes and mtimes. Three times faster than the Engine's archive upload,
  * which unpacks through a helper process on the engine's side.
  */
-export async function extractIntoBuild(ctx: BuildContext, tar: Readable, dir: string): Promise<void> {
+export async function extractIntoBuild(ctx: InContainer, tar: Readable, dir: string): Promise<void> {
   const stderr = new Collected(4096);
   const code = await runInBuild(ctx, ["tar", "-x", "-p", "-f", "-", "-C", dir], buildEnv(ctx), { stdin: tar, stderr });
   if (code !== 0) throw new SlugforgeError("INTERNAL", `unpacking into ${dir} failed (tar exited with ${code}): ${stderr.text().trim()}`);
@@ -74,7 +88,7 @@ export async function extractIntoBuild(ctx: BuildContext, tar: Readable, dir: st
  * name), made by the container's GNU tar as the build user and read with backpressure. The stream
  * fails when tar does (exit 2); exit 1 ("file changed as we read it") is not an error.
  */
-export function archiveFromBuild(ctx: BuildContext, path: string): Readable {
+export function archiveFromBuild(ctx: InContainer, path: string): Readable {
   const slash = path.lastIndexOf("/");
   const parent = slash <= 0 ? "/" : path.slice(0, slash);
   const base = path.slice(slash + 1);

@@ -1,6 +1,6 @@
 import { readdir } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { PREPARED_LABEL } from "../../../src/build/phases/cache-phase.js";
+import { PREPARED_LABEL } from "../../../src/builds/build-container.js";
 import type { ContainerRuntime } from "../../../src/docker/container-runtime.js";
 import { bareRepoWithCommit, captureOutput, readSlug, slugFile, request, runtime, suiteTempDir, testService } from "./helpers.js";
 

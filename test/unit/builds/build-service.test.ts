@@ -1,8 +1,8 @@
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { createBuildService } from "../../../src/build/build-service.js";
+import { createBuildService } from "../../../src/builds/build-service.js";
 import { parseConfig } from "../../../src/config/parse-config.js";
-import type { BuildRecorder } from "../../../src/build/types.js";
+import type { BuildRecorder } from "../../../src/builds/types.js";
 import type { ContainerRuntime } from "../../../src/docker/container-runtime.js";
 import { SlugforgeError } from "../../../src/errors.js";
 import { createLogger } from "../../../src/log.js";

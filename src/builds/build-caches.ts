@@ -1,0 +1,255 @@
+import { spawn } from "node:child_process";
+import { lstat, mkdir, readdir, rename, rm, rmdir } from "node:fs/promises";
+import path from "node:path";
+import type { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { CreatedContainer } from "../docker/container-runtime.js";
+import type { Logger } from "../log.js";
+import { discardDir, sweepDiscarded } from "../util/discard-dir.js";
+import { runProcess } from "../util/run-process.js";
+import { archiveFromBuild, type InContainer } from "./container-exec.js";
+
+/*
+ * The build caches service: CACHE_DIR per app and buildpack, kept on the host as a folder
+ * (`<cacheDir>/<app>/<key>/`), the background work that saves and copies them after a push has its
+ * answer, and the containers made ahead of time for apps' next builds. One per build service (or
+ * per `slugforge buildpack test` run), made where that is made and passed to what uses it.
+ *
+ * A build never works on the kept folder itself, only on a copy, and only a build that has fully
+ * succeeded replaces it, so a failed build never touches it. Nothing a build left is read by
+ * following a path from the host: caches come back through the container's own tar
+ * (keepFromContainer), or, for a bind-mounted copy, by renaming the folder after an lstat. The
+ * host otherwise only copies, renames and deletes these trees (cp -a, rename, rm -r, none of which
+ * follow the symbolic links a build may leave) and never reads or runs what is in them.
+ */
+
+/** A container made ahead of time for an app's next build, with its caches in its layer. */
+export interface PreparedContainer {
+  readonly created: CreatedContainer;
+  /** What must be equal for it to serve a build: the container spec but its name and labels. */
+  readonly specKey: string;
+  readonly imageId: string | undefined;
+}
+
+export interface BuildCachesOptions {
+  /** `<dataDir>/cache`. */
+  readonly cacheDir: string;
+  readonly log: Logger;
+  /** Whether any build runs or waits: background work waits meanwhile. */
+  readonly busy?: () => boolean;
+}
+
+export class BuildCaches {
+  readonly cacheDir: string;
+  private readonly log: Logger;
+  private readonly busy: () => boolean;
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly prepared = new Map<string, PreparedContainer>();
+  private readonly urgent = new Set<string>();
+  private jobs = 0;
+
+  constructor(options: BuildCachesOptions) {
+    this.cacheDir = options.cacheDir;
+    this.log = options.log;
+    this.busy = options.busy ?? (() => false);
+  }
+
+  /** `<cacheDir>/<app>`. */
+  appDir(app: string): string {
+    return path.join(this.cacheDir, app);
+  }
+
+  /**
+   * Runs `job` after the app's earlier background work, off the caller's path, once no build runs
+   * or waits (unless the app's next build needs it now: settled()). A job that takes longer than
+   * `timeoutMs` is aborted (its signal) and given up on, so that a hung copy never holds the app's
+   * next build: that build starts without it.
+   */
+  later(app: string, job: (signal: AbortSignal) => Promise<void>, log: Logger, timeoutMs: number): void {
+    this.jobs++;
+    const next = (this.chains.get(app) ?? Promise.resolve())
+      .then(() => this.quiet(app))
+      .then(() => withDeadline(job, timeoutMs))
+      .catch((err: unknown) => log.warn({ err }, "background cache work failed; the app's next build may be slower"))
+      .finally(() => {
+        this.jobs--;
+        if (this.chains.get(app) === next) this.chains.delete(app);
+      });
+    this.chains.set(app, next);
+  }
+
+  /** Background jobs queued or running (for /metrics). */
+  pending(): number {
+    return this.jobs;
+  }
+
+  /** Resolves once the app's background work is done (starting it now if it was waiting for a free slot). */
+  async settled(app: string): Promise<void> {
+    this.urgent.add(app);
+    try {
+      await this.chains.get(app);
+    } finally {
+      this.urgent.delete(app);
+    }
+  }
+
+  private async quiet(app: string): Promise<void> {
+    while (this.busy() && !this.urgent.has(app)) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  /** Keeps a container made ahead of time for the app's next build (one per app: an older one goes). */
+  offer(app: string, prepared: PreparedContainer): Promise<void> {
+    const old = this.prepared.get(app);
+    this.prepared.set(app, prepared);
+    return old ? old.created.remove() : Promise.resolve();
+  }
+
+  /** The container prepared for the app, if it was made from the same spec and image; another is removed. */
+  async take(app: string, specKey: string, imageId: string | undefined): Promise<CreatedContainer | undefined> {
+    const found = this.prepared.get(app);
+    this.prepared.delete(app);
+    if (!found) return undefined;
+    if (found.specKey === specKey && found.imageId === imageId) return found.created;
+    await found.created.remove();
+    return undefined;
+  }
+
+  /** Copies every kept cache of the app into `root` (a cache that cannot be copied is left out, with a warning). */
+  async copyKept(app: string, root: string, log: Logger): Promise<void> {
+    for (const key of await this.keptKeys(app)) {
+      const copied = await runProcess("cp", ["-a", "-T", path.join(this.appDir(app), key), path.join(root, key)]);
+      if (copied.code !== 0) {
+        log.warn({ buildpack: key, stderr: copied.stderr.slice(0, 2000) }, "copying the kept build cache failed; the build starts without it");
+        await rm(path.join(root, key), { recursive: true, force: true });
+      }
+    }
+  }
+
+  private async keptKeys(app: string): Promise<string[]> {
+    const entries = await readdir(this.appDir(app), { withFileTypes: true }).catch(() => []);
+    return entries.filter((d) => d.isDirectory() && !d.name.startsWith(".")).map((d) => d.name);
+  }
+
+  /** Puts the folder `from` (beside the kept caches, on the same disk) in the kept cache's place by renames. */
+  async keep(app: string, buildId: string, from: string, key: string): Promise<void> {
+    const stats = await lstat(from);
+    if (!stats.isDirectory()) throw new Error(`${from} is not a folder any more; not keeping it`);
+    const dir = this.appDir(app);
+    const kept = path.join(dir, key);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const old = path.join(dir, `.old-${buildId}-${key}`);
+    const hadOne = await rename(kept, old).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === "ENOENT") return false;
+        throw err;
+      },
+    );
+    await rename(from, kept);
+    if (hadOne) await rm(old, { recursive: true, force: true });
+    // The tar file earlier versions kept instead.
+    await rm(`${kept}.tar`, { force: true });
+  }
+
+  /**
+   * `dir` of a build container (a CACHE_DIR) as the app's kept cache `key`: its tar (made inside,
+   * as the build user) unpacked on the host by GNU tar, which refuses names with `..`, strips
+   * leading `/` and makes links that point outside the tree only after everything else (so nothing
+   * is written through them); set-id bits are dropped. What arrives must be a folder, not a link.
+   */
+  async keepFromContainer(build: InContainer, dir: string, key: string): Promise<void> {
+    await mkdir(this.appDir(build.app), { recursive: true, mode: 0o700 });
+    const work = path.join(this.appDir(build.app), `.tmp-${build.buildId}-${key}`);
+    await rm(work, { recursive: true, force: true });
+    await mkdir(work, { mode: 0o700 });
+    try {
+      // --ignore-zeros: read to the end of the stream (the record padding after the end of the archive too).
+      const unpack = spawnTar(["-x", "-f", "-", "--ignore-zeros", "--same-owner", "--numeric-owner", "--no-overwrite-dir", "-C", work]);
+      await pipeline(archiveFromBuild(build, dir), unpack.stdin);
+      const code = await unpack.exited;
+      if (code !== 0) throw new Error(`unpacking the cache failed (tar exited with ${code}): ${unpack.stderr().trim().slice(0, 500)}`);
+      const clearSetId = await runProcess("find", [work, "-type", "f", "-perm", "/6000", "-exec", "chmod", "ug-s", "{}", "+"]);
+      if (clearSetId.code !== 0) throw new Error(`clearing set-id bits failed: ${clearSetId.stderr.slice(0, 500)}`);
+      await this.keep(build.app, build.buildId, path.join(work, path.posix.basename(dir)), key);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  /** An app that kept nothing (its first build failed) keeps no empty folder either. */
+  async dropEmpty(app: string): Promise<void> {
+    await rmdir(this.appDir(app)).catch(() => undefined);
+  }
+
+  /**
+   * Forgets a deleted app: waits for its background work, removes its prepared container and its
+   * kept caches.
+   */
+  async forget(app: string): Promise<void> {
+    await this.settled(app);
+    const prepared = this.prepared.get(app);
+    this.prepared.delete(app);
+    await prepared?.created.remove();
+    await discardDir(this.appDir(app));
+  }
+
+  /** Resolves once there is no background work left. */
+  async idle(): Promise<void> {
+    while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
+  }
+
+  /** Waits for all background work and removes the prepared containers (shutdown, the end of a test run). */
+  async close(): Promise<void> {
+    await this.idle();
+    const all = [...this.prepared.values()];
+    this.prepared.clear();
+    await Promise.all(all.map((p) => p.created.remove().catch((err: unknown) => this.log.warn({ err }, "could not remove a prepared build container"))));
+  }
+
+  /** Working copies, replaced caches and half-made copies a stopped process left: call at start, before builds. */
+  async sweep(): Promise<number> {
+    let removed = await sweepDiscarded(this.cacheDir);
+    for (const app of await readdir(this.cacheDir).catch(() => [] as string[])) {
+      for (const name of await readdir(path.join(this.cacheDir, app)).catch(() => [] as string[])) {
+        if (/^\.(work-|old-)/.test(name) || /\.tmp-/.test(name)) {
+          await rm(path.join(this.cacheDir, app, name), { recursive: true, force: true });
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
+}
+
+/** Runs `job` with a signal aborted after `ms`; rejects at the deadline even if the job does not stop. */
+async function withDeadline(job: (signal: AbortSignal) => Promise<void>, ms: number): Promise<void> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new Error(`background cache work took longer than ${Math.round(ms / 1000)} s and was given up`);
+      controller.abort(err);
+      reject(err);
+    }, ms);
+  });
+  try {
+    await Promise.race([job(controller.signal), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** GNU tar on the host, its exit code and the start of its stderr. */
+function spawnTar(args: readonly string[]): { stdin: Writable; exited: Promise<number>; stderr(): string } {
+  const child = spawn("tar", [...args], { stdio: ["pipe", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (b: Buffer) => {
+    if (stderr.length < 4096) stderr += b.toString("utf8");
+  });
+  const exited = new Promise<number>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve(code ?? 1));
+  });
+  exited.catch(() => undefined);
+  return { stdin: child.stdin, exited, stderr: () => stderr };
+}

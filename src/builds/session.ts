@@ -1,0 +1,248 @@
+import type { BuildpackResolver, ResolvedBuildpack } from "../buildpacks/resolve-buildpacks.js";
+import type { Config } from "../config/parse-config.js";
+import type { Container } from "../docker/container-runtime.js";
+import { SlugforgeError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { SlugStore } from "../slug/slug-store.js";
+import type { DiskGuard } from "../util/disk-space.js";
+import { closeBuildContainer, keepMountedCaches, openBuildContainer, restoreCaches, type CacheState, type ContainerDeps } from "./build-container.js";
+import type { BuildPrinter } from "./build-printer.js";
+import type { InContainer } from "./container-exec.js";
+import { formatDuration } from "./format-duration.js";
+import { detectBuildpacks, type DetectResult } from "./steps/buildpacks.js";
+import { compile } from "./steps/compile.js";
+import { writeEnvDir } from "./steps/env.js";
+import { release, type ReleaseResult } from "./steps/release.js";
+import { makeSlug, type BuiltSlug } from "./steps/slug.js";
+import { putSource, type SourceResult } from "./steps/source.js";
+import type { InstalledBuildpack, StepContext } from "./steps/step.js";
+import type { SourceRef } from "./types.js";
+
+/*
+ * The front door of building. A BuildSession is one build container and the Buildpack API steps
+ * run in it: source, detect, env, caches, compile, release, slug, keep the caches. Each step takes
+ * what it needs and returns a typed result (as buildpacks/lifecycle's detector, builder and
+ * exporter do); nothing moves through shared mutable state. A push's build (buildApp, driven by
+ * the build service), `slugforge buildpack test` and the tests all go through it. The session
+ * times every step (the build record's phases) and owns the container: close() removes it, or hands
+ * it to the background that keeps its caches.
+ */
+
+/** What a session needs from the rest of the server; the build service (or the tester) makes it. */
+export interface SessionDeps extends ContainerDeps {
+  readonly config: ContainerDeps["config"] & Pick<Config, "maxSlugBytes">;
+  /** Resolves the buildpacks an app names (or the shipped ones). */
+  readonly buildpacks: BuildpackResolver;
+  readonly slugStore: SlugStore;
+  /** Refuses to write a slug (STORAGE_FULL) while the data folder's disk is under its reserve. */
+  readonly disk?: DiskGuard;
+}
+
+export interface SessionOptions {
+  readonly buildId: string;
+  readonly app: string;
+  /** The commit to build. */
+  readonly commit: string;
+  /** Where the commit can be read (perhaps from git's quarantine). */
+  readonly source: SourceRef;
+  /** The build's output for people. */
+  readonly out: BuildPrinter;
+  readonly log: Logger;
+  /** Aborted on cancel or the build's deadline: the container is removed at once. */
+  readonly signal: AbortSignal;
+  /** A time limit for each step on its own (`buildpack test`); a push has one deadline for all (signal). */
+  readonly stepTimeoutMs?: number;
+}
+
+export interface PhaseTiming {
+  readonly phase: string;
+  readonly ms: number;
+}
+
+export class BuildSession {
+  readonly buildId: string;
+  readonly app: string;
+  readonly commit: string;
+  /** Wall time of each step that ran, in order. */
+  readonly phases: PhaseTiming[] = [];
+  private opened?: { container: Container; cache: CacheState };
+  private keep?: readonly InstalledBuildpack[];
+  private closed = false;
+
+  constructor(
+    private readonly deps: SessionDeps,
+    private readonly options: SessionOptions,
+  ) {
+    this.buildId = options.buildId;
+    this.app = options.app;
+    this.commit = options.commit;
+  }
+
+  /** One fresh container from the stack's build image, with the app's caches in place (build-container.ts). */
+  async open(): Promise<void> {
+    await this.step("container", async () => {
+      const { signal, log } = this.options;
+      signal.throwIfAborted();
+      const opened = await openBuildContainer(this.deps, this, log, signal);
+      this.opened = opened;
+      // Aborting (cancel, timeout) removes the container at once, which ends whatever runs in it.
+      const onAbort = (): void => void opened.container.remove().catch((err: unknown) => log.warn({ err }, "removing the build container failed"));
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+      signal.throwIfAborted();
+    });
+  }
+
+  /** The build container, for checks around the steps (`docker diff`, commands of the tester's own). */
+  get container(): Container {
+    if (!this.opened) throw new SlugforgeError("INTERNAL", `build ${this.buildId}: no build container yet`);
+    return this.opened.container;
+  }
+
+  /** The pushed commit into /app (`.slugignore` applied). */
+  source(): Promise<SourceResult> {
+    return this.step("source", (step) => putSource(step, this.options.source));
+  }
+
+  /** The buildpacks that accept the app, installed in the container. */
+  detect(choice: { named: readonly ResolvedBuildpack[] } | { configVars: Readonly<Record<string, string>> }): Promise<DetectResult> {
+    return this.step("buildpacks", (step) =>
+      detectBuildpacks(step, "named" in choice ? choice : { resolver: this.deps.buildpacks, configVars: choice.configVars, source: this.options.source }),
+    );
+  }
+
+  /** ENV_DIR, one file per config var. */
+  writeEnv(configVars: Readonly<Record<string, string>>): Promise<void> {
+    return this.step("env", (step) => writeEnvDir(step, configVars));
+  }
+
+  /** Each buildpack's CACHE_DIR, as the app's last successful build left it. */
+  restoreCaches(buildpacks: readonly InstalledBuildpack[]): Promise<void> {
+    return this.step("cache-restore", (step) => restoreCaches(step, this.cache(), buildpacks));
+  }
+
+  /** Each buildpack's bin/compile in order; COMPILE_FAILED when one exits non-zero. */
+  compile(buildpacks: readonly InstalledBuildpack[]): Promise<void> {
+    return this.step("compile", (step) => compile(step, buildpacks));
+  }
+
+  /** bin/release of the last buildpack and the Procfile. */
+  release(buildpacks: readonly InstalledBuildpack[]): Promise<ReleaseResult> {
+    return this.step("release", (step) => release(step, buildpacks));
+  }
+
+  /** /app as a content-addressed slug. */
+  slug(sourceDate: Date | undefined): Promise<BuiltSlug> {
+    const { slugStore, config, caches, disk } = this.deps;
+    return this.step("slug", (step) => makeSlug(step, { slugStore, maxSlugBytes: config.maxSlugBytes, cacheDir: caches.cacheDir, disk }, sourceDate));
+  }
+
+  /** Keeps the buildpacks' caches as this build left them (call only once the build has succeeded). */
+  keepCaches(buildpacks: readonly InstalledBuildpack[]): Promise<void> {
+    return this.step("cache-save", async (step) => {
+      this.keep = buildpacks;
+      await keepMountedCaches(this.deps, step, this.cache(), buildpacks, this.options.log);
+    });
+  }
+
+  /**
+   * A step of the tester's own (the testpack, contract checks) in this session's container, with
+   * the same timing, time limit and signal as the built-in ones.
+   */
+  run<T>(name: string, work: (step: StepContext) => Promise<T>): Promise<T> {
+    return this.step(name, work);
+  }
+
+  /**
+   * The container goes, or, when keepCaches() ran and the build was not cancelled, is handed to
+   * the background that keeps the caches and prepares the app's next container. Safe to call twice.
+   */
+  async close(): Promise<void> {
+    if (this.closed || !this.opened) return;
+    this.closed = true;
+    const inContainer: InContainer = { ...this.identity(), container: this.opened.container, signal: this.options.signal };
+    await closeBuildContainer(this.deps, inContainer, this.opened.cache, this.keep, this.options.log).catch((err: unknown) =>
+      this.options.log.warn({ err }, "cleaning up after the build failed"),
+    );
+  }
+
+  private identity(): { buildId: string; app: string; commit: string; stack: string } {
+    return { buildId: this.buildId, app: this.app, commit: this.commit, stack: this.deps.config.stack };
+  }
+
+  private cache(): CacheState {
+    if (!this.opened) throw new SlugforgeError("INTERNAL", `build ${this.buildId}: no build container yet`);
+    return this.opened.cache;
+  }
+
+  /** Times a step, gives it its own time limit when the session has one, and its context. */
+  private async step<T>(name: string, work: (step: StepContext) => Promise<T>): Promise<T> {
+    const { signal, stepTimeoutMs, out, log } = this.options;
+    signal.throwIfAborted();
+    const started = Date.now();
+    const limit = stepTimeoutMs === undefined ? undefined : stepDeadline(signal, name, stepTimeoutMs);
+    const stepSignal = limit?.signal ?? signal;
+    try {
+      const containerOf = (): Container => this.container;
+      const context: StepContext = {
+        ...this.identity(),
+        // Every step but "container" itself runs in the open container.
+        get container() {
+          return containerOf();
+        },
+        signal: stepSignal,
+        out,
+        log,
+      };
+      return await work(context);
+    } catch (err) {
+      // After an abort, whatever broke (a killed exec, a cut stream) is the abort's doing.
+      throw stepSignal.aborted ? stepSignal.reason : err;
+    } finally {
+      limit?.dispose();
+      const ms = Date.now() - started;
+      this.phases.push({ phase: name, ms });
+      log.debug({ phase: name, ms }, "phase done");
+    }
+  }
+}
+
+/** The session's signal, and a time limit for one step (BUILD_TIMEOUT naming the step). */
+function stepDeadline(parent: AbortSignal, name: string, ms: number): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onParent = (): void => controller.abort(parent.reason);
+  parent.addEventListener("abort", onParent, { once: true });
+  const timer = setTimeout(() => controller.abort(new SlugforgeError("BUILD_TIMEOUT", `${name} took longer than ${formatDuration(ms)} and was stopped.`)), ms);
+  return {
+    signal: controller.signal,
+    dispose() {
+      clearTimeout(timer);
+      parent.removeEventListener("abort", onParent);
+    },
+  };
+}
+
+/** What a push's build made. */
+export interface BuiltApp {
+  readonly slug: BuiltSlug;
+  readonly processTypes: Readonly<Record<string, string>>;
+  readonly buildpacks: readonly InstalledBuildpack[];
+}
+
+/**
+ * A push's build, step by step. The caches are kept last: only a build that made its slug keeps
+ * them. The caller closes the session (whatever happens).
+ */
+export async function buildApp(session: BuildSession, configVars: Readonly<Record<string, string>>, onDetected?: (buildpacks: readonly InstalledBuildpack[]) => void): Promise<BuiltApp> {
+  await session.open();
+  const source = await session.source();
+  const { buildpacks } = await session.detect({ configVars });
+  onDetected?.(buildpacks);
+  await session.writeEnv(configVars);
+  await session.restoreCaches(buildpacks);
+  await session.compile(buildpacks);
+  const { processTypes } = await session.release(buildpacks);
+  const slug = await session.slug(source.sourceDate);
+  await session.keepCaches(buildpacks);
+  return { slug, processTypes, buildpacks };
+}

@@ -1,0 +1,107 @@
+import path from "node:path";
+import { parseBuildpackRef, parseBuildpacksFile, type BuildpackRef } from "../../buildpacks/buildpack-ref.js";
+import type { BuildpackResolver, ResolvedBuildpack } from "../../buildpacks/resolve-buildpacks.js";
+import { SlugforgeError } from "../../errors.js";
+import { packDirectory } from "../../slug/tar-pack.js";
+import { failpoint } from "../../util/failpoints.js";
+import { CACHE_ROOT } from "../build-container.js";
+import { BUILD_DIR, BUILD_UID, buildEnv, captureInBuild, Collected, extractIntoBuild } from "../container-exec.js";
+import { readCommitFile } from "../git-source.js";
+import type { SourceRef } from "../types.js";
+import type { Detection, InstalledBuildpack, StepContext } from "./step.js";
+
+const BUILDPACKS_DIR = "/tmp/buildpacks";
+
+/** Which buildpacks to try: named by the caller (`slugforge buildpack test`), or the app's choice. */
+export type BuildpackChoice =
+  | { readonly named: readonly ResolvedBuildpack[] }
+  | { readonly resolver: BuildpackResolver; readonly configVars: Readonly<Record<string, string>>; readonly source: SourceRef };
+
+export interface DetectResult {
+  /** The buildpacks that accepted the app, in order, as installed in the container. */
+  readonly buildpacks: readonly InstalledBuildpack[];
+  /** Every bin/detect that ran, in order (kept so tools can check the detect contract). */
+  readonly detections: readonly Detection[];
+}
+
+/**
+ * Chooses the buildpacks (named by the caller; else BUILDPACK_URL, else `.buildpacks`, else the
+ * shipped ones in order), copies them into the container and runs detect. With a list (the
+ * caller's or the app's) every buildpack must accept the app; with the shipped list the first that
+ * does wins.
+ */
+export async function detectBuildpacks(step: StepContext, choice: BuildpackChoice): Promise<DetectResult> {
+  let candidates: readonly ResolvedBuildpack[];
+  let everyOne: boolean;
+  if ("named" in choice) {
+    candidates = choice.named;
+    everyOne = true;
+  } else {
+    const refs = await appBuildpacks(step, choice.configVars, choice.source);
+    candidates = refs ? await choice.resolver.resolve(refs, step.signal) : await choice.resolver.shipped();
+    everyOne = refs !== undefined;
+  }
+  for (const bp of candidates) {
+    if (bp.commit) step.out.step(`Using buildpack ${bp.spec} (${bp.commit.slice(0, 7)})`);
+  }
+  const installed = await install(step, candidates);
+  await failpoint("detect", step.app, step.signal);
+  const detections: Detection[] = [];
+  const chosen: InstalledBuildpack[] = [];
+  for (const bp of installed) {
+    const detection = await detect(step, bp);
+    detections.push(detection);
+    if (detection.exitCode !== 0) {
+      if (everyOne) throw await noneDetected(step, installed, detections, `${bp.spec} does not accept this app (bin/detect failed).`);
+      continue;
+    }
+    step.out.step(`${detection.stdout.trim().split("\n")[0]?.trim() || bp.name} app detected`);
+    chosen.push(bp);
+    if (!everyOne) break;
+  }
+  if (chosen.length === 0) throw await noneDetected(step, installed, detections, "No buildpack detected this app.");
+  step.log.info({ buildpacks: chosen.map((b) => ({ spec: b.spec, commit: b.commit })) }, "buildpacks chosen");
+  return { buildpacks: chosen, detections };
+}
+
+async function appBuildpacks(step: StepContext, configVars: Readonly<Record<string, string>>, source: SourceRef): Promise<BuildpackRef[] | undefined> {
+  const url = configVars.BUILDPACK_URL?.trim();
+  if (url) return [parseBuildpackRef(url)];
+  const file = await readCommitFile(source, step.commit, ".buildpacks", step.signal);
+  if (file === undefined) return undefined;
+  const refs = parseBuildpacksFile(file);
+  return refs.length > 0 ? refs : undefined;
+}
+
+/** Each buildpack goes to `/tmp/buildpacks/<index>-<name>`, owned by the build user (it may write `export` there). */
+async function install(step: StepContext, buildpacks: readonly ResolvedBuildpack[]): Promise<InstalledBuildpack[]> {
+  const owner = { uid: BUILD_UID, gid: BUILD_UID };
+  const installed: InstalledBuildpack[] = [];
+  for (const [i, bp] of buildpacks.entries()) {
+    const dirName = `${i}-${bp.name}`;
+    const tar = packDirectory(bp.hostDir, { prefix: `${path.posix.basename(BUILDPACKS_DIR)}/${dirName}`, owner, skipTopLevel: [".git"] });
+    await extractIntoBuild(step, tar, path.posix.dirname(BUILDPACKS_DIR));
+    installed.push({ ...bp, dir: `${BUILDPACKS_DIR}/${dirName}`, cacheDir: `${CACHE_ROOT}/${bp.key}` });
+  }
+  return installed;
+}
+
+async function detect(step: StepContext, bp: InstalledBuildpack): Promise<Detection> {
+  const stderr = new Collected(64 * 1024);
+  const result = await captureInBuild(step, [`${bp.dir}/bin/detect`, BUILD_DIR], buildEnv(step), stderr);
+  step.log.debug({ buildpack: bp.spec, code: result.code }, "detect");
+  return { buildpack: bp.spec, exitCode: result.code, stdout: result.stdout, stderr: stderr.text() };
+}
+
+/** NO_BUILDPACK_DETECTED, saying what the app root holds; its data keeps each bin/detect that ran. */
+async function noneDetected(step: StepContext, tried: readonly InstalledBuildpack[], detections: readonly Detection[], why: string): Promise<SlugforgeError> {
+  const listing = await captureInBuild(step, ["ls", "-A", BUILD_DIR], buildEnv(step));
+  const files = listing.stdout.split("\n").filter(Boolean);
+  const shown = files.length > 20 ? [...files.slice(0, 20), `… (${files.length - 20} more)`] : files;
+  const names = tried.map((b) => b.spec);
+  return new SlugforgeError(
+    "NO_BUILDPACK_DETECTED",
+    `${why} The app root holds: ${shown.join(", ") || "(nothing)"}. Buildpacks tried: ${names.join(", ") || "(none installed)"}.`,
+    { data: { files: shown, buildpacks: names, detections } },
+  );
+}

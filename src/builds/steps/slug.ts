@@ -1,0 +1,78 @@
+import { randomUUID } from "node:crypto";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { formatSize } from "../../slug/format-size.js";
+import type { SlugStore } from "../../slug/slug-store.js";
+import { storeSlug, type SlugMemberIndex } from "../../slug/slug-writer.js";
+import type { DiskGuard } from "../../util/disk-space.js";
+import { holdStream } from "../../util/failpoints.js";
+import { archiveFromBuild, BUILD_DIR } from "../container-exec.js";
+import type { StepContext } from "./step.js";
+
+/** A slug a build made. */
+export interface BuiltSlug {
+  readonly sha256: string;
+  readonly sizeBytes: number;
+  /** The slug store's id (`sha256:<hex>`). */
+  readonly id: string;
+}
+
+export interface SlugDeps {
+  readonly slugStore: SlugStore;
+  readonly maxSlugBytes: number;
+  /** `<dataDir>/cache`: the member indexes of the last slugs live beside the caches. */
+  readonly cacheDir: string;
+  readonly disk?: DiskGuard;
+}
+
+/**
+ * /app leaves the container as a tar stream and becomes a content-addressed slug. The members of
+ * the app's last slug, and of the last slug any app made, are offered for reuse, so what did not
+ * change since (an interpreter, the installed packages) is copied compressed rather than
+ * compressed again.
+ */
+export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Date | undefined): Promise<BuiltSlug> {
+  await deps.disk?.check("Writing the slug");
+  step.out.step("Compressing...");
+  const tar = holdStream(archiveFromBuild(step, BUILD_DIR), "slug-compress", step.app, step.signal);
+  const slugStore = holdingStore(deps.slugStore, step.app, step.signal);
+  const appIndex = path.join(deps.cacheDir, step.app, "slug-members.json");
+  // The last slug written by any app: apps on one stack and language share an interpreter, whose
+  // blocks are then compressed once for all of them.
+  const sharedIndex = path.join(deps.cacheDir, ".slug-members.json");
+  const previous = (await Promise.all([readMemberIndex(appIndex), readMemberIndex(sharedIndex)])).filter((i): i is SlugMemberIndex => i !== undefined);
+  const stored = await storeSlug(tar, slugStore, { maxBytes: deps.maxSlugBytes, signal: step.signal, clampMtime: sourceDate, previous });
+  const slug: BuiltSlug = { sha256: stored.sha256, sizeBytes: stored.sizeBytes, id: stored.id };
+  step.out.detail(`Done: ${formatSize(slug.sizeBytes)}`);
+  step.log.info({ sha256: slug.sha256, bytes: slug.sizeBytes, id: slug.id, members: stored.members.length, reusedBytes: stored.reusedBytes }, "slug written");
+  const index = { slugId: stored.id, members: stored.members };
+  for (const file of [appIndex, sharedIndex]) {
+    await writeMemberIndex(file, index).catch((err: unknown) => step.log.warn({ err }, "could not keep the slug's member index"));
+  }
+  return slug;
+}
+
+/** The slug store, its writes held mid-stream at the "slug-store" failpoint (tests only). */
+function holdingStore(store: SlugStore, app: string, signal: AbortSignal): SlugStore {
+  return { ...store, put: (bytes) => store.put(holdStream(bytes, "slug-store", app, signal)) };
+}
+
+async function readMemberIndex(file: string): Promise<SlugMemberIndex | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(file, "utf8")) as SlugMemberIndex;
+    return typeof parsed.slugId === "string" && Array.isArray(parsed.members) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeMemberIndex(file: string, index: SlugMemberIndex): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${randomUUID()}`;
+  try {
+    await writeFile(tmp, JSON.stringify(index), { mode: 0o600 });
+    await rename(tmp, file);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}

@@ -1,0 +1,28 @@
+import type { ResolvedBuildpack } from "../../buildpacks/resolve-buildpacks.js";
+import type { Logger } from "../../log.js";
+import type { BuildPrinter } from "../build-printer.js";
+import type { InContainer } from "../container-exec.js";
+
+/** What every step of a build works with: the container (with the step's signal), the pusher's output, the log. */
+export interface StepContext extends InContainer {
+  readonly out: BuildPrinter;
+  readonly log: Logger;
+}
+
+/** A buildpack copied into the build container. */
+export interface InstalledBuildpack extends ResolvedBuildpack {
+  /** `/tmp/buildpacks/<index>-<name>` inside the container. */
+  readonly dir: string;
+  /** `/tmp/cache/<key>` inside the container. */
+  readonly cacheDir: string;
+}
+
+/** One bin/detect that ran. */
+export interface Detection {
+  readonly buildpack: string;
+  readonly exitCode: number;
+  /** What bin/detect printed on stdout (the app type's name, by the contract). */
+  readonly stdout: string;
+  /** What it printed on stderr (an explanation, when it says no), up to 64 KiB. */
+  readonly stderr: string;
+}
