@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { SlugforgeError } from "../errors.js";
-import { formatSize } from "./format-size.js";
+import { formatSize } from "../util/format-size.js";
 import { createDirectorySizes, type DirectorySize } from "./directory-sizes.js";
 import type { SlugStore, StoredSlug } from "./slug-store.js";
 import { createParallelGzip, type GzipMember, type MemberLookup } from "./parallel-gzip.js";

@@ -1,6 +1,6 @@
 import { statfs } from "node:fs/promises";
 import { SlugforgeError } from "../errors.js";
-import { formatSize } from "../slug/format-size.js";
+import { formatSize } from "./format-size.js";
 
 /** Free bytes for an unprivileged writer on the file system that holds `dir`. */
 export type FreeBytes = (dir: string) => Promise<number>;

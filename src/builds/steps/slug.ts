@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { formatSize } from "../../slug/format-size.js";
+import { formatSize } from "../../util/format-size.js";
 import type { SlugStore } from "../../slug/slug-store.js";
 import { storeSlug, type SlugMemberIndex } from "../../slug/slug-writer.js";
 import type { DiskGuard } from "../../util/disk-space.js";

@@ -1,0 +1,55 @@
+/*
+ * The layers of src/, checked by `npm run lint` (ARCHITECTURE.md draws them). Each folder may
+ * import only the folders below it; anything not allowed here fails. Top to bottom:
+ *
+ *   main.ts, cli/                      entry points
+ *   app.ts, api/, git/, buildpack-test/ the HTTP server's routes and the buildpack authors' runner
+ *   builds/                            the build session, caches, containers, queue, service
+ *   auth/, buildpacks/, slug/, host/, stack/
+ *   store/, docker/                    the metadata store and the engine adapter
+ *   errors.ts, log.ts, config/, util/  the ground floor
+ *
+ * git/ reaches builds/ only through builds/types.ts: the Builder interface it calls.
+ */
+const GROUND = "^src/(errors|log)\\.ts$|^src/(config|util)/";
+const layer = (from, ...to) => ({ from: { path: from }, to: { path: [GROUND, ...to].join("|") } });
+
+module.exports = {
+  allowed: [
+    // Outside src/: node's own modules and packages (which package where: the forbidden rules below).
+    { from: {}, to: { dependencyTypes: ["core", "npm", "npm-dev", "npm-optional", "npm-peer", "npm-no-pkg", "npm-unknown"] } },
+    // Within a folder, and from tests and benchmarks to anything.
+    { from: { path: "^src/([^/]+)/" }, to: { path: "^src/$1/" } },
+    { from: { path: "^(test|bench)/" }, to: {} },
+    layer(GROUND),
+    layer("^src/docker/"),
+    layer("^src/store/"),
+    layer("^src/(slug|buildpacks)/"),
+    layer("^src/auth/", "^src/store/"),
+    layer("^src/(host|stack)/", "^src/docker/"),
+    layer("^src/builds/", "^src/(docker|store|slug|buildpacks)/"),
+    layer("^src/git/", "^src/(auth|store)/", "^src/builds/types\\.ts$"),
+    layer("^src/api/", "^src/(auth|store|slug)/"),
+    layer("^src/buildpack-test/", "^src/(builds|buildpacks|slug|docker)/"),
+    layer("^src/app\\.ts$"),
+    layer("^src/main\\.ts$", "^src/(app\\.ts|api/|git/|builds/|auth/|slug/|store/|docker/)"),
+    layer("^src/cli/", "^src/(main\\.ts|buildpack-test/|host/|stack/|docker/)"),
+  ],
+  allowedSeverity: "error",
+  forbidden: [
+    { name: "no-cycles", severity: "error", from: {}, to: { circular: true } },
+    // Each third-party library stays in its adapter (STYLE.md, habit 1).
+    { name: "dockerode-in-its-adapter", severity: "error", from: { path: "^src/", pathNot: "^src/docker/dockerode-runtime\\.ts$" }, to: { path: "node_modules/dockerode/" } },
+    { name: "sqlite-in-the-store", severity: "error", from: { path: "^src/", pathNot: "^src/store/" }, to: { path: "node_modules/better-sqlite3/" } },
+    { name: "pino-in-log", severity: "error", from: { path: "^src/", pathNot: "^src/log\\.ts$" }, to: { path: "node_modules/pino/" } },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    // Type-only imports count: a layer must not know the types of the one above it either.
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.json" },
+    exclude: { path: "^dist/" },
+    // Packages that export ESM only (p-queue) resolve through their "import" condition.
+    enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default"], mainFields: ["module", "main", "types"] },
+  },
+};
