@@ -68,7 +68,7 @@ describe("buildpack test: contract checks", () => {
     const { code, stdout } = await run("slow", { sleepy: { SLOW: "60", "slugforge-test.yml": "timeout: 3s\n" } }, ["--json"]);
     expect(code).toBe(1);
     const report = JSON.parse(stdout) as RunReport;
-    expect(report.samples[0]!.phases[1]!.failures).toEqual(["BUILD_TIMEOUT: compile (compile) took longer than 3s and was stopped."]);
+    expect(report.samples[0]!.phases[1]!.failures).toEqual(["BUILD_TIMEOUT: compile took longer than 3s and was stopped."]);
     expect(report.samples[0]!.ms).toBeLessThan(30_000);
   });
 });
