@@ -15,7 +15,7 @@ describe("error codes", () => {
     }
   });
 
-  it("includes every code DESIGN.md promises", () => {
+  it("includes every code the design has always promised (README, docs/errors.md)", () => {
     const promised = [
       "NO_BUILDPACK_DETECTED", "BUILDPACK_NOT_FOUND", "COMPILE_FAILED", "RELEASE_INVALID", "SLUG_TOO_LARGE",
       "BUILD_TIMEOUT", "BUILD_CANCELLED", "PUSH_TOO_LARGE", "BRANCH_NOT_DEPLOYABLE", "APP_NAME_INVALID",

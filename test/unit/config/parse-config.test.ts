@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseBytes, parseConfig, parseDuration } from "../../../src/config/parse-config.js";
 
 describe("parseConfig", () => {
-  it("gives DESIGN.md's defaults for an empty environment", () => {
+  it("gives the defaults README → Configuration lists, for an empty environment", () => {
     const { config, errors } = parseConfig({}, "/srv");
     expect(errors).toBeUndefined();
     expect(config).toMatchObject({
