@@ -8,12 +8,15 @@ import type { Logger } from "../log.js";
 /** What every build of one sample shares. */
 export interface RunSetup {
   readonly deps: SessionDeps;
+  /** The buildpacks under test, in order, and the config vars every build sees. */
   readonly buildpacks: readonly ResolvedBuildpack[];
   readonly configVars: Readonly<Record<string, string>>;
-  /** The sample's name as the build's app (names its cache folder and its containers' label). */
+  /**
+   * The sample's name as the build's app (names its cache folder and its containers' label), and
+   * its commit in its own repository.
+   */
   readonly app: string;
-  readonly gitDir: string;
-  readonly commit: string;
+  readonly sample: { readonly gitDir: string; readonly commit: string };
   readonly log: Logger;
   /** Each step's wall-clock limit. */
   readonly timeoutMs: number;
@@ -60,8 +63,8 @@ export async function runSession(setup: RunSetup, script: (session: BuildSession
   const session = new BuildSession(setup.deps, {
     buildId,
     app: setup.app,
-    commit: setup.commit,
-    source: { gitDir: setup.gitDir },
+    commit: setup.sample.commit,
+    source: { gitDir: setup.sample.gitDir },
     out,
     log: setup.log.child({ buildId, app: setup.app }),
     signal: controller.signal,

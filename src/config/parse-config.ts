@@ -43,36 +43,22 @@ const MB = 1024 * 1024;
 /** Reads settings from an environment object; returns a frozen config, or every error at once. */
 export function parseConfig(env: Record<string, string | undefined>, cwd = process.cwd()): ParseResult {
   const errors: string[] = [];
-  const int = (name: string, fallback: number, min: number): number => {
+  /** A setting read by `parse`, its default when unset, an error saying what is expected when unreadable. */
+  const parsed = (name: string, fallback: number, parse: (raw: string) => number | undefined, expected: string): number => {
     const raw = env[name];
     if (raw === undefined || raw === "") return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) {
-      errors.push(`${name}=${raw}: expected a whole number of at least ${min}`);
+    const value = parse(raw);
+    if (value === undefined) {
+      errors.push(`${name}=${raw}: expected ${expected}`);
       return fallback;
     }
-    return n;
+    return value;
   };
-  const duration = (name: string, fallbackMs: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === "") return fallbackMs;
-    const ms = parseDuration(raw);
-    if (ms === undefined) {
-      errors.push(`${name}=${raw}: expected a duration such as 900, 90s, 15m or 1h (a bare number is seconds)`);
-      return fallbackMs;
-    }
-    return ms;
-  };
-  const bytes = (name: string, fallback: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === "") return fallback;
-    const n = parseBytes(raw);
-    if (n === undefined) {
-      errors.push(`${name}=${raw}: expected a size such as 500000000, 500MB or 2GiB`);
-      return fallback;
-    }
-    return n;
-  };
+  const int = (name: string, fallback: number, min: number): number =>
+    parsed(name, fallback, (raw) => (Number.isInteger(Number(raw)) && Number(raw) >= min ? Number(raw) : undefined), `a whole number of at least ${min}`);
+  const duration = (name: string, fallbackMs: number): number => parsed(name, fallbackMs, parseDuration, "a duration such as 900, 90s, 15m or 1h (a bare number is seconds)");
+  const bytes = (name: string, fallback: number): number => parsed(name, fallback, parseBytes, "a size such as 500000000, 500MB or 2GiB");
+
 
   const network = (env.SLUGFORGE_BUILD_NETWORK ?? "bridge") || "bridge";
   if (!["bridge", "none", "host"].includes(network)) {

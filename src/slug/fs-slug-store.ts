@@ -124,8 +124,9 @@ function tap(fn: (chunk: Buffer) => void): Transform {
   });
 }
 
-async function syncFile(file: string): Promise<void> {
-  const handle = await open(file, "r+");
+/** fsync of a file (opened for writing) or a folder (read-only): its data, or its entries, are on disk. */
+async function syncPath(p: string, flags: "r+" | "r"): Promise<void> {
+  const handle = await open(p, flags);
   try {
     await handle.sync();
   } finally {
@@ -133,11 +134,5 @@ async function syncFile(file: string): Promise<void> {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
+const syncFile = (file: string): Promise<void> => syncPath(file, "r+");
+const syncDir = (dir: string): Promise<void> => syncPath(dir, "r");
