@@ -12,9 +12,9 @@ import { bootAndProbe } from "../../src/buildpack-test/boot-probe.js";
 import { BuildCaches } from "../../src/builds/build-caches.js";
 import { createBuildPrinter } from "../../src/builds/build-printer.js";
 import { BuildSession, type SessionDeps } from "../../src/builds/session.js";
-import { createBuildpackResolver, type ResolvedBuildpack } from "../../src/buildpacks/resolve-buildpacks.js";
+import { createBuildpackResolver } from "../../src/buildpacks/resolve-buildpacks.js";
 import { parseConfig } from "../../src/config/parse-config.js";
-import type { ContainerRuntime, Mount } from "../../src/docker/container-runtime.js";
+import type { ContainerRuntime, ContainerSpec, Mount } from "../../src/docker/container-runtime.js";
 import { createDockerRuntime } from "../../src/docker/dockerode-runtime.js";
 import { isSlugforgeError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
@@ -66,6 +66,11 @@ export interface BuildOptions {
   readonly mounts?: readonly Mount[];
   /** Stop after bin/detect (faster, for detection tests). */
   readonly detectOnly?: boolean;
+  /**
+   * The stack the server is configured for (SLUGFORGE_STACK, hence the buildpacks' STACK), when
+   * not the shipped one; its build image is the shipped stack's under that name.
+   */
+  readonly stack?: string;
 }
 
 export interface SessionBuild {
@@ -123,24 +128,30 @@ export function createSessionBuilds(runtime: ContainerRuntime = createDockerRunt
     async build(options) {
       const dir = await dataDir();
       caches ??= new BuildCaches({ cacheDir: path.join(dir, "cache"), log });
+      const stack = options.stack ?? STACK;
       const parsed = parseConfig({
         SLUGFORGE_DATA: dir,
+        SLUGFORGE_STACK: stack,
         SLUGFORGE_BUILD_NETWORK: "none",
         SLUGFORGE_BUILD_MEMORY: "2GiB",
         SLUGFORGE_BUILD_MOUNTS: (options.mounts ?? []).map((m) => `${m.host}:${m.container}:${m.readOnly ? "ro" : "rw"}`).join(","),
       });
       if (!parsed.config) throw new Error(parsed.errors.join("; "));
       const deps: SessionDeps = {
-        runtime,
+        runtime: stack === STACK ? runtime : imageAlias(runtime, `slugforge/stack:${stack}-build`, `slugforge/stack:${STACK}-build`),
         config: parsed.config,
         caches,
         slugStore: await slugStore(),
         serverId: "session-builds",
-        buildpacks: createBuildpackResolver({ shippedDir: dir, shippedOrder: [], gitCacheDir: dir }),
+        // The buildpack as a server that ships it alone has it: a push chooses it as it chooses a shipped one.
+        buildpacks: createBuildpackResolver({
+          shippedDir: path.dirname(options.buildpackDir),
+          shippedOrder: [path.basename(options.buildpackDir)],
+          gitCacheDir: path.join(dir, "buildpacks"),
+        }),
       };
       const app = options.cacheFrom?.app ?? `py-${randomUUID().slice(0, 8)}`;
       const { gitDir, commit } = await commitApp(path.join(dir, "repos", randomUUID()), options);
-      const buildpack: ResolvedBuildpack = { name: path.basename(options.buildpackDir), key: path.basename(options.buildpackDir), hostDir: options.buildpackDir, spec: options.buildpackDir };
 
       let output = "";
       const out = createBuildPrinter({ write: (chunk) => void (output += chunk.toString()) });
@@ -159,7 +170,7 @@ export function createSessionBuilds(runtime: ContainerRuntime = createDockerRunt
       try {
         await session.open();
         const source = await session.source();
-        const detected = await step(() => session.detect({ named: [buildpack] }));
+        const detected = await step(() => session.detect({ configVars: options.configVars ?? {} }));
         const detections = detected.value?.detections ?? (isSlugforgeError(detected.error) ? (detected.error.data.detections as { exitCode: number; stdout: string; stderr: string }[] | undefined) : undefined);
         const first = detections?.[0];
         if (!first) throw detected.error;
@@ -236,12 +247,26 @@ export function createSessionBuilds(runtime: ContainerRuntime = createDockerRunt
   };
 }
 
+/** The runtime, with the image `alias` being `image` (a stack this engine has no image of). */
+function imageAlias(runtime: ContainerRuntime, alias: string, image: string): ContainerRuntime {
+  const ref = (name: string): string => (name === alias ? image : name);
+  return new Proxy(runtime, {
+    get(target, prop, receiver) {
+      if (prop === "create" || prop === "start") return (spec: ContainerSpec) => target[prop]({ ...spec, image: ref(spec.image) });
+      if (prop === "inspectImage") return (name: string) => target.inspectImage(ref(name));
+      const value: unknown = Reflect.get(target, prop, receiver);
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 /** The app (`appDir` less `omit`, plus `files`) as one commit in a bare repo. */
 async function commitApp(base: string, options: BuildOptions): Promise<{ gitDir: string; commit: string }> {
   const work = path.join(base, "work");
   const gitDir = path.join(base, "repo.git");
   await mkdir(work, { recursive: true });
-  if (options.appDir) await cp(options.appDir, work, { recursive: true });
+  // verbatimSymlinks: fs.cp would otherwise point a relative link at the absolute path of its host target.
+  if (options.appDir) await cp(options.appDir, work, { recursive: true, verbatimSymlinks: true });
   for (const p of options.omit ?? []) await rm(path.join(work, p), { recursive: true, force: true });
   for (const [name, value] of Object.entries(options.files ?? {})) {
     const file = path.join(work, name);
@@ -260,7 +285,9 @@ async function commitApp(base: string, options: BuildOptions): Promise<{ gitDir:
     GIT_COMMITTER_NAME: "t",
     GIT_COMMITTER_EMAIL: "t@example.com",
   };
-  await runChecked("git", ["init", "--quiet", "--bare", "--initial-branch=main", gitDir], { env });
+  // git init refuses GIT_WORK_TREE (and a bare repository needs none): the repository is named by its argument.
+  const { GIT_DIR: _dir, GIT_WORK_TREE: _work, ...initEnv } = env;
+  await runChecked("git", ["init", "--quiet", "--bare", "--initial-branch=main", gitDir], { env: initEnv });
   await runChecked("git", ["add", "-A", "-f"], { env });
   await runChecked("git", ["commit", "--quiet", "--allow-empty", "-m", "app"], { env });
   return { gitDir, commit: (await runChecked("git", ["rev-parse", "HEAD"], { env })).stdout.trim() };
