@@ -3,7 +3,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunReport } from "../../../src/buildpack-test/results.js";
 import { runBuildpackTestCommand } from "../../../src/cli/buildpack-test-command.js";
-import { ensureWheelhouse } from "../../helpers/buildpack-harness.js";
+import { ensureWheelhouse } from "../../helpers/python-builds.js";
 import { tempDir } from "../builds/helpers.js";
 
 // The shipped Python buildpack against a folder of two samples built side by side: python-stdlib,

@@ -1,13 +1,13 @@
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { createBuildpackHarness } from "../../helpers/buildpack-harness.js";
+import { createSessionBuilds } from "../../helpers/python-builds.js";
 import { failureReason } from "../../helpers/failure-reason.js";
 
 // Python version selection and the errors that refuse an app before anything is installed. Each
 // error must say what is wrong and what to do.
 const root = path.resolve(import.meta.dirname, "../../..");
 const buildpackDir = path.join(root, "buildpacks/python");
-const h = createBuildpackHarness();
+const h = createSessionBuilds();
 afterAll(() => h.cleanup());
 
 const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
@@ -46,10 +46,10 @@ describe("python buildpack: refused apps", () => {
     const build = await h.build({ buildpackDir, files, stack: opts?.stack });
     expect(build.detect.code).toBe(0);
     expect(build.compile?.code, build.compile?.output).toBe(1);
-    const err = plain(build.compile!.stderr);
+    const err = plain(build.compile!.output);
     for (const m of messages) expect(err).toContain(m);
-    expect(failureReason(build.compile!.stderr), err).toBe(reason);
-    expect(build.compile!.stdout).not.toContain("Installing Python");
+    expect(failureReason(build.compile!.output), err).toBe(reason);
+    expect(build.compile!.output).not.toContain("Installing Python");
   });
 });
 
@@ -57,23 +57,23 @@ describe("python buildpack: Python version selection", () => {
   it("accepts runtime.txt with a deprecation warning", async () => {
     const build = await h.build({ buildpackDir, files: { ...REQ, "runtime.txt": "python-3.13\n" } });
     expect(build.ok, build.compile?.output).toBe(true);
-    expect(build.compile!.stdout).toContain("-----> Using Python 3.13 specified in runtime.txt");
-    expect(plain(build.compile!.stderr)).toContain("Warning: The runtime.txt file is deprecated.");
+    expect(build.compile!.output).toContain("-----> Using Python 3.13 specified in runtime.txt");
+    expect(plain(build.compile!.output)).toContain("Warning: The runtime.txt file is deprecated.");
   });
 
   it("defaults to the newest the stack provides, with a warning, and then sticks to it", async () => {
     const first = await h.build({ buildpackDir, files: REQ });
     expect(first.ok, first.compile?.output).toBe(true);
-    expect(first.compile!.stdout).toContain("-----> No Python version was specified. Using the buildpack default: Python 3.13");
-    expect(plain(first.compile!.stderr)).toContain("Warning: No Python version was specified.");
-    const second = await h.build({ buildpackDir, files: REQ, cacheTar: first.cacheTar });
-    expect(second.compile!.stdout).toContain("Using the same major version as the last build: Python 3.13");
+    expect(first.compile!.output).toContain("-----> No Python version was specified. Using the buildpack default: Python 3.13");
+    expect(plain(first.compile!.output)).toContain("Warning: No Python version was specified.");
+    const second = await h.build({ buildpackDir, files: REQ, cacheFrom: first });
+    expect(second.compile!.output).toContain("Using the same major version as the last build: Python 3.13");
   });
 
   it("takes an exact version that the stack has", async () => {
-    const version = /Installing Python (3\.13\.\d+)/.exec((await h.build({ buildpackDir, files: REQ })).compile!.stdout)![1]!;
+    const version = /Installing Python (3\.13\.\d+)/.exec((await h.build({ buildpackDir, files: REQ })).compile!.output)![1]!;
     const build = await h.build({ buildpackDir, files: { ...REQ, ".python-version": `${version}\n` } });
     expect(build.ok, build.compile?.output).toBe(true);
-    expect(build.compile!.stdout).toContain(`-----> Using Python ${version} specified in .python-version`);
+    expect(build.compile!.output).toContain(`-----> Using Python ${version} specified in .python-version`);
   });
 });

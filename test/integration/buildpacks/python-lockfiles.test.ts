@@ -3,7 +3,7 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Mount } from "../../../src/docker/container-runtime.js";
-import { createBuildpackHarness, ensureWheelhouse, type BuildResult } from "../../helpers/buildpack-harness.js";
+import { createSessionBuilds, ensureWheelhouse, type SessionBuild } from "../../helpers/python-builds.js";
 import { failureReason } from "../../helpers/failure-reason.js";
 
 // Pipenv, Poetry and uv apps, installed by pip from their lockfiles' pinned, hashed entries (the
@@ -17,7 +17,7 @@ import { failureReason } from "../../helpers/failure-reason.js";
 const root = path.resolve(import.meta.dirname, "../../..");
 const buildpackDir = path.join(root, "buildpacks/python");
 const app = (name: string): string => path.join(root, "test/fixtures/apps", name);
-const h = createBuildpackHarness();
+const h = createSessionBuilds();
 let mounts: Mount[];
 let configVars: Record<string, string>;
 let wheelHashes: Map<string, string>;
@@ -47,24 +47,24 @@ async function lockfile(appName: string, file: string, swap: Record<string, stri
   });
 }
 
-async function buildLocked(appName: string, file: string, extra: { cacheTar?: string; files?: Record<string, string> } = {}): Promise<BuildResult> {
+async function buildLocked(appName: string, file: string, extra: { cacheFrom?: SessionBuild; files?: Record<string, string> } = {}): Promise<SessionBuild> {
   return h.build({
     buildpackDir,
     appDir: app(appName),
     mounts,
     configVars,
-    cacheTar: extra.cacheTar,
+    cacheFrom: extra.cacheFrom,
     files: { [file]: await lockfile(appName, file), ...extra.files },
   });
 }
 
-async function expectServes(build: BuildResult, name: string): Promise<void> {
+async function expectServes(build: SessionBuild, name: string): Promise<void> {
   const page = await h.boot(build);
   expect(page.status, page.log).toBe(200);
   expect(page.body).toBe(`hello from ${name} (Flask 3.1.1)\n`);
 }
 
-async function expectNoDevPackage(build: BuildResult): Promise<void> {
+async function expectNoDevPackage(build: SessionBuild): Promise<void> {
   const files = await h.listSlug(build);
   expect(files).toContain(`${SITE}/flask/__init__.py`);
   expect(files).toContain(`${SITE}/gunicorn/__init__.py`);
@@ -72,13 +72,13 @@ async function expectNoDevPackage(build: BuildResult): Promise<void> {
 }
 
 describe("python buildpack: lockfile apps", () => {
-  let uv: BuildResult;
+  let uv: SessionBuild;
 
   it("Pipenv: installs Pipfile.lock's default packages with hashes, Python from Pipfile.lock", async () => {
     const build = await buildLocked("python-pipenv", "Pipfile.lock");
     console.log(`pipenv compile: ${build.compile?.ms} ms\n${build.compile?.output}`);
     expect(build.ok, build.compile?.output).toBe(true);
-    const out = build.compile!.stdout;
+    const out = build.compile!.output;
     expect(out).toContain("-----> Using Python 3.13 specified in Pipfile.lock");
     expect(out).toContain("-----> Installing dependencies from Pipfile.lock using 'pip install --require-hashes'");
     expect(out).toContain("- 10 packages: the [packages] of the Pipfile, without [dev-packages]");
@@ -93,8 +93,8 @@ describe("python buildpack: lockfile apps", () => {
     const build = await buildLocked("python-poetry", "poetry.lock");
     console.log(`poetry compile: ${build.compile?.ms} ms\n${build.compile?.output}`);
     expect(build.ok, build.compile?.output).toBe(true);
-    expect(build.compile!.stdout).toContain("-----> Installing dependencies from poetry.lock using 'pip install --require-hashes'");
-    expect(build.compile!.stdout).toContain("- 10 packages: the main group, without other groups or extras");
+    expect(build.compile!.output).toContain("-----> Installing dependencies from poetry.lock using 'pip install --require-hashes'");
+    expect(build.compile!.output).toContain("- 10 packages: the main group, without other groups or extras");
     await expectNoDevPackage(build);
     await expectServes(build, "python-poetry");
   });
@@ -102,7 +102,7 @@ describe("python buildpack: lockfile apps", () => {
   it("Poetry 1.x: a lock without groups (category, [metadata.files]) walks pyproject.toml's main dependencies", async () => {
     const build = await buildLocked("python-poetry-1x", "poetry.lock");
     expect(build.ok, build.compile?.output).toBe(true);
-    expect(build.compile!.stdout).toContain("- Not installed (development or optional only): six");
+    expect(build.compile!.output).toContain("- Not installed (development or optional only): six");
     await expectNoDevPackage(build);
     await expectServes(build, "python-poetry-1x");
   });
@@ -111,28 +111,28 @@ describe("python buildpack: lockfile apps", () => {
     uv = await buildLocked("python-uv", "uv.lock");
     console.log(`uv compile: ${uv.compile?.ms} ms\n${uv.compile?.output}`);
     expect(uv.ok, uv.compile?.output).toBe(true);
-    expect(uv.compile!.stdout).toContain("-----> Installing dependencies from uv.lock using 'pip install --require-hashes'");
-    expect(uv.compile!.stdout).toContain("- 10 packages: the project's dependencies, without dev groups or extras");
-    expect(uv.compile!.stdout).not.toContain("Installing the app's own");
+    expect(uv.compile!.output).toContain("-----> Installing dependencies from uv.lock using 'pip install --require-hashes'");
+    expect(uv.compile!.output).toContain("- 10 packages: the project's dependencies, without dev groups or extras");
+    expect(uv.compile!.output).not.toContain("Installing the app's own");
     await expectNoDevPackage(uv);
     expect((await h.listSlug(uv)).filter((f) => f.includes("python_uv"))).toEqual([]);
     await expectServes(uv, "python-uv");
   });
 
   it("uv: an unchanged uv.lock reuses the cache; a changed one reinstalls, saying why", async () => {
-    const warm = await buildLocked("python-uv", "uv.lock", { cacheTar: uv.cacheTar });
+    const warm = await buildLocked("python-uv", "uv.lock", { cacheFrom: uv });
     console.log(`uv warm compile: ${warm.compile?.ms} ms (cold ${uv.compile?.ms} ms)`);
     expect(warm.ok, warm.compile?.output).toBe(true);
-    expect(warm.compile!.stdout).toContain("-----> Restoring cache");
-    expect(warm.compile!.stdout).toContain("Skipping the dependency install: the cached packages match uv.lock");
+    expect(warm.compile!.output).toContain("-----> Restoring cache");
+    expect(warm.compile!.output).toContain("Skipping the dependency install: the cached packages match uv.lock");
     expect(warm.compile!.ms * 2).toBeLessThan(uv.compile!.ms);
 
     const changed = await buildLocked("python-uv", "uv.lock", {
-      cacheTar: uv.cacheTar,
+      cacheFrom: uv,
       files: { "uv.lock": `${await lockfile("python-uv", "uv.lock")}\n` },
     });
     expect(changed.ok, changed.compile?.output).toBe(true);
-    expect(changed.compile!.stdout).toContain("-----> Discarding cache since:\n       - The contents of uv.lock changed");
+    expect(changed.compile!.output).toContain("-----> Discarding cache since:\n       - The contents of uv.lock changed");
   });
 });
 
@@ -146,12 +146,12 @@ describe("python buildpack: lockfile errors", () => {
       files: { "Pipfile.lock": await lockfile("python-pipenv", "Pipfile.lock", { "Flask-3.1.1-py3-none-any.whl": "six-1.17.0-py3-none-any.whl" }) },
     });
     expect(build.compile?.code).toBe(1);
-    expect(build.compile!.stdout).toContain("THESE PACKAGES DO NOT MATCH THE HASHES");
-    const err = plain(build.compile!.stderr);
+    expect(build.compile!.output).toContain("THESE PACKAGES DO NOT MATCH THE HASHES");
+    const err = plain(build.compile!.output);
     expect(err).toContain("Error: Package files don't match the hashes in Pipfile.lock.");
     expect(err).toContain(" !     flask==3.1.1\n");
     expect(err).toContain("$ pipenv lock");
-    expect(failureReason(build.compile!.stderr)).toBe("install-dependencies::pipenv::hash-mismatch");
+    expect(failureReason(build.compile!.output)).toBe("install-dependencies::pipenv::hash-mismatch");
   });
 
   it.each([
@@ -163,12 +163,12 @@ describe("python buildpack: lockfile errors", () => {
   ])("%s: a broken %s fails with what to do", async (appName, file, broken, reason, advice, omit, code) => {
     const build = await h.build({ buildpackDir, appDir: app(appName), mounts, configVars, files: { [file]: broken }, omit });
     expect(build.compile?.code).toBe(1);
-    const err = plain(build.compile!.stderr);
+    const err = plain(build.compile!.output);
     expect(err).not.toContain("Traceback");
     expect(err).toContain(`Error: Can't parse ${file}.`);
     expect(err).toContain(reason);
     expect(err).toContain(advice);
-    expect(failureReason(build.compile!.stderr)).toBe(code);
+    expect(failureReason(build.compile!.output)).toBe(code);
   });
 
   it("Pipenv: a Pipfile changed after locking is refused as out of date (as pipenv install --deploy does)", async () => {
@@ -181,11 +181,11 @@ describe("python buildpack: lockfile errors", () => {
       files: { Pipfile: pipfile, "Pipfile.lock": await lockfile("python-pipenv", "Pipfile.lock") },
     });
     expect(build.compile?.code).toBe(1);
-    const err = plain(build.compile!.stderr);
+    const err = plain(build.compile!.output);
     expect(err).toContain("Error: Pipfile.lock is out of date.");
     expect(err).toMatch(/Pipfile\.lock \(\w{6}\) is out of date: the Pipfile's hash is \(\w{6}\)/);
     expect(err).toContain("$ pipenv lock");
-    expect(failureReason(build.compile!.stderr)).toBe("lockfile::pipenv::out-of-date");
+    expect(failureReason(build.compile!.output)).toBe("lockfile::pipenv::out-of-date");
   });
 
   it("uv: a dependency added to pyproject.toml but not locked is refused as out of date", async () => {
@@ -198,11 +198,11 @@ describe("python buildpack: lockfile errors", () => {
       files: { "pyproject.toml": pyproject, "uv.lock": await lockfile("python-uv", "uv.lock") },
     });
     expect(build.compile?.code).toBe(1);
-    const err = plain(build.compile!.stderr);
+    const err = plain(build.compile!.output);
     expect(err).toContain("Error: uv.lock is out of date.");
     expect(err).toContain("(added requests)");
     expect(err).toContain("$ uv lock");
-    expect(failureReason(build.compile!.stderr)).toBe("lockfile::uv::out-of-date");
+    expect(failureReason(build.compile!.output)).toBe("lockfile::uv::out-of-date");
   });
 
   it("uv: an app without .python-version is refused, as uv needs to know its Python", async () => {
@@ -215,9 +215,9 @@ describe("python buildpack: lockfile errors", () => {
       files: { "uv.lock": await lockfile("python-uv", "uv.lock") },
     });
     expect(build.compile?.code).toBe(1);
-    const err = plain(build.compile!.stderr);
+    const err = plain(build.compile!.output);
     expect(err).toContain("Error: No Python version was specified.");
     expect(err).toContain("$ uv python pin 3.13");
-    expect(failureReason(build.compile!.stderr)).toBe("python-version-file::required-by-uv");
+    expect(failureReason(build.compile!.output)).toBe("python-version-file::required-by-uv");
   });
 });

@@ -1,7 +1,7 @@
 import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createBuildpackHarness, ensurePythonRuntimes, type BuildResult } from "../../helpers/buildpack-harness.js";
+import { createSessionBuilds, ensurePythonRuntimes, type SessionBuild } from "../../helpers/python-builds.js";
 import type { Mount } from "../../../src/docker/container-runtime.js";
 import { failureReason } from "../../helpers/failure-reason.js";
 
@@ -12,7 +12,7 @@ import { failureReason } from "../../helpers/failure-reason.js";
 const root = path.resolve(import.meta.dirname, "../../..");
 const buildpackDir = path.join(root, "buildpacks/python");
 const appDir = path.join(root, "test/fixtures/apps/python-runtime-archive");
-const h = createBuildpackHarness();
+const h = createSessionBuilds();
 const scratch: string[] = [];
 
 const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
@@ -46,13 +46,13 @@ async function tamperedRuntimes(): Promise<Mount> {
 }
 
 describe("python buildpack: a Python from a runtime archive", () => {
-  let cold: BuildResult;
+  let cold: SessionBuild;
 
   it("builds a .python-version 3.11 app against the archive, and the slug serves on the run image", async () => {
     cold = await h.build({ buildpackDir, appDir, mounts, configVars: runtimes.configVars });
     console.log(`runtime archive cold compile: ${cold.compile?.ms} ms\n${cold.compile?.output}`);
     expect(cold.ok, plain(cold.compile?.output)).toBe(true);
-    const out = cold.compile!.stdout;
+    const out = cold.compile!.output;
     expect(out).toContain("-----> Using Python 3.11 specified in .python-version");
     expect(out).toContain(`-----> Fetching the Python ${version} runtime archive`);
     expect(out).toContain(`Downloading file:///runtimes/python-${version}-debian-13.tar.gz`);
@@ -73,29 +73,29 @@ describe("python buildpack: a Python from a runtime archive", () => {
   });
 
   it("rebuilds from the cached archive and environment without downloading", async () => {
-    const warm = await h.build({ buildpackDir, appDir, mounts, configVars: runtimes.configVars, cacheTar: cold.cacheTar });
+    const warm = await h.build({ buildpackDir, appDir, mounts, configVars: runtimes.configVars, cacheFrom: cold });
     console.log(`runtime archive warm compile: ${warm.compile?.ms} ms (cold ${cold.compile?.ms} ms)`);
     expect(warm.ok, plain(warm.compile?.output)).toBe(true);
-    expect(warm.compile!.stdout).toMatch(/Using the cached runtime archive of file:\/\/\/runtimes\/python-3\.11\.\d+-debian-13\.tar\.gz/);
-    expect(warm.compile!.stdout).not.toContain("Downloading");
-    expect(warm.compile!.stdout).toContain(`-----> Using cached install of Python ${version}`);
+    expect(warm.compile!.output).toMatch(/Using the cached runtime archive of file:\/\/\/runtimes\/python-3\.11\.\d+-debian-13\.tar\.gz/);
+    expect(warm.compile!.output).not.toContain("Downloading");
+    expect(warm.compile!.output).toContain(`-----> Using cached install of Python ${version}`);
   });
 
   it("sticks to the last build's 3.11 from the archive when .python-version goes away", async () => {
-    const sticky = await h.build({ buildpackDir, appDir, mounts, configVars: runtimes.configVars, cacheTar: cold.cacheTar, omit: [".python-version"] });
+    const sticky = await h.build({ buildpackDir, appDir, mounts, configVars: runtimes.configVars, cacheFrom: cold, omit: [".python-version"] });
     expect(sticky.ok, plain(sticky.compile?.output)).toBe(true);
-    expect(sticky.compile!.stdout).toContain("Using the same major version as the last build: Python 3.11");
-    expect(sticky.compile!.stdout).toContain(`-----> Using cached install of Python ${version}`);
+    expect(sticky.compile!.output).toContain("Using the same major version as the last build: Python 3.11");
+    expect(sticky.compile!.output).toContain(`-----> Using cached install of Python ${version}`);
   });
 
   it("fetches an exact version when the operator lists no versions, and refuses a major-only request", async () => {
     const configVars = { PYTHON_RUNTIME_URL_TEMPLATE: runtimes.configVars.PYTHON_RUNTIME_URL_TEMPLATE! };
     const exact = await h.build({ buildpackDir, appDir, mounts, configVars, files: { ".python-version": `${version}\n` } });
     expect(exact.ok, plain(exact.compile?.output)).toBe(true);
-    expect(exact.compile!.stdout).toContain(`-----> Installing Python ${version} (from the runtime archive)`);
+    expect(exact.compile!.output).toContain(`-----> Installing Python ${version} (from the runtime archive)`);
 
     const major = await h.build({ buildpackDir, appDir, mounts, configVars });
-    const err = plain(major.compile?.stderr);
+    const err = plain(major.compile?.output);
     expect(major.ok).toBe(false);
     expect(err).toContain("can only be fetched by exact version (such as 3.11.1),");
     expect(err).toContain("- an exact version (X.Y.Z) that the runtime archive store has");
@@ -110,8 +110,8 @@ describe("python buildpack: a Python from a runtime archive", () => {
       files: { ".python-version": "3.13\n" },
     });
     expect(build.ok, plain(build.compile?.output)).toBe(true);
-    expect(build.compile!.stdout).toMatch(/-----> Installing Python 3\.13\.\d+ \(from the stack's \/usr\/bin\/python3\.13\)/);
-    expect(build.compile!.stdout).not.toContain("runtime archive");
+    expect(build.compile!.output).toMatch(/-----> Installing Python 3\.13\.\d+ \(from the stack's \/usr\/bin\/python3\.13\)/);
+    expect(build.compile!.output).not.toContain("runtime archive");
     const page = await h.boot(build);
     expect(page.status, page.log).toBe(200);
     expect(page.body).toMatch(/on Python 3\.13\.\d+\n/);
@@ -121,35 +121,35 @@ describe("python buildpack: a Python from a runtime archive", () => {
 describe("python buildpack: runtime archive errors", () => {
   it("refuses 3.11 when no template is set, naming the stack's 3.13 as available", async () => {
     const build = await h.build({ buildpackDir, appDir });
-    const err = plain(build.compile?.stderr);
+    const err = plain(build.compile?.output);
     expect(build.ok).toBe(false);
     expect(err).toContain("Error: The requested Python version isn't available.");
     expect(err).toContain("Python 3.11 (from '.python-version') isn't provided by the");
     expect(err).toContain("this build server offers no other\n !     Python versions");
     expect(err).toMatch(/- 3\.13 \(Python 3\.13\.\d+\)/);
     expect(err).not.toContain("runtime archive)");
-    expect(failureReason(build.compile?.stderr)).toBe("python-version::not-available");
+    expect(failureReason(build.compile?.output)).toBe("python-version::not-available");
   });
 
   it("refuses a version the archives don't offer, naming the stack's and the offered ones", async () => {
     const build = await h.build({ buildpackDir, appDir, mounts, configVars: runtimes.configVars, files: { ".python-version": "3.12\n" } });
-    const err = plain(build.compile?.stderr);
+    const err = plain(build.compile?.output);
     expect(build.ok).toBe(false);
     expect(err).toContain("nor by this build server's runtime archives.");
     expect(err).toMatch(/- 3\.13 \(Python 3\.13\.\d+\)/);
     expect(err).toContain(`- 3.11 (Python ${version}, from a runtime archive)`);
-    expect(failureReason(build.compile?.stderr)).toBe("python-version::not-available");
+    expect(failureReason(build.compile?.output)).toBe("python-version::not-available");
   });
 
   it("fails clearly when the archive doesn't match its published checksum", async () => {
     const build = await h.build({ buildpackDir, appDir, mounts: [await tamperedRuntimes()], configVars: runtimes.configVars });
-    const err = plain(build.compile?.stderr);
+    const err = plain(build.compile?.output);
     expect(build.ok).toBe(false);
     expect(err).toContain(`Error: The Python ${version} runtime archive failed verification.`);
     expect(err).toContain(`but 'python-${version}-debian-13.tar.gz.sha256' says ${"0".repeat(64)}`);
     expect(err).toContain("Retry the build; if it");
-    expect(failureReason(build.compile?.stderr)).toBe("runtime-archive::checksum-mismatch");
-    expect(build.compile!.stdout).not.toContain("-----> Installing Python");
+    expect(failureReason(build.compile?.output)).toBe("runtime-archive::checksum-mismatch");
+    expect(build.compile!.output).not.toContain("-----> Installing Python");
   });
 
   it("says what to do when the store can't be reached (network none)", async () => {
@@ -158,24 +158,24 @@ describe("python buildpack: runtime archive errors", () => {
       appDir,
       configVars: { ...runtimes.configVars, PYTHON_RUNTIME_URL_TEMPLATE: "https://runtimes.invalid/python/{major_minor}/{version}-{stack}.tar.gz" },
     });
-    const err = plain(build.compile?.stderr);
+    const err = plain(build.compile?.output);
     expect(build.ok).toBe(false);
     expect(err).toContain(`Error: Unable to download Python ${version}.`);
     expect(err).toContain(`runtime checksum file from:\n !     https://runtimes.invalid/python/3.11/${version}-debian-13.tar.gz.sha256`);
     expect(err).toContain("couldn't be reached");
     expect(err).toContain("file:// template");
     expect(err).toMatch(/- 3\.13 \(Python 3\.13\.\d+\)/);
-    expect(failureReason(build.compile?.stderr)).toBe("runtime-archive::download::unreachable");
+    expect(failureReason(build.compile?.output)).toBe("runtime-archive::download::unreachable");
   });
 
   it("says the folder must be mounted when a file:// archive is missing", async () => {
     const build = await h.build({ buildpackDir, appDir, configVars: runtimes.configVars });
-    const err = plain(build.compile?.stderr);
+    const err = plain(build.compile?.output);
     expect(build.ok).toBe(false);
     expect(err).toContain(`Error: Unable to download Python ${version}.`);
     expect(err).toContain("There is no readable file at that path in the build container.");
     expect(err).toContain("SLUGFORGE_BUILD_MOUNTS");
-    expect(failureReason(build.compile?.stderr)).toBe("runtime-archive::download::no-such-file");
+    expect(failureReason(build.compile?.output)).toBe("runtime-archive::download::no-such-file");
   });
 
   it("refuses an invalid template, naming the placeholders", async () => {
@@ -184,10 +184,10 @@ describe("python buildpack: runtime archive errors", () => {
       appDir,
       configVars: { PYTHON_RUNTIME_URL_TEMPLATE: "ftp://mirror/python-{ver}.tgz" },
     });
-    const err = plain(build.compile?.stderr);
+    const err = plain(build.compile?.output);
     expect(build.ok).toBe(false);
     expect(err).toContain("Error: The PYTHON_RUNTIME_URL_TEMPLATE config var is invalid.");
     expect(err).toContain("{version}");
-    expect(failureReason(build.compile?.stderr)).toBe("runtime-archive::invalid-url-template");
+    expect(failureReason(build.compile?.output)).toBe("runtime-archive::invalid-url-template");
   });
 });

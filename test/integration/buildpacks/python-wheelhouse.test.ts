@@ -1,6 +1,6 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createBuildpackHarness, ensureWheelhouse, type BuildResult } from "../../helpers/buildpack-harness.js";
+import { createSessionBuilds, ensureWheelhouse, type SessionBuild } from "../../helpers/python-builds.js";
 import type { Mount } from "../../../src/docker/container-runtime.js";
 
 // Apps with real dependencies, installed offline from a wheelhouse made from Debian's python3-*
@@ -9,7 +9,7 @@ import type { Mount } from "../../../src/docker/container-runtime.js";
 const root = path.resolve(import.meta.dirname, "../../..");
 const buildpackDir = path.join(root, "buildpacks/python");
 const app = (name: string): string => path.join(root, "test/fixtures/apps", name);
-const h = createBuildpackHarness();
+const h = createSessionBuilds();
 let mounts: Mount[];
 let configVars: Record<string, string>;
 
@@ -24,14 +24,14 @@ beforeAll(async () => {
 afterAll(() => h.cleanup());
 
 describe("python buildpack: Flask + gunicorn from the wheelhouse", () => {
-  let cold: BuildResult;
+  let cold: SessionBuild;
 
   it("installs the requirements offline and serves with gunicorn on the run image", async () => {
     cold = await h.build({ buildpackDir, appDir: app("python-flask"), mounts, configVars });
     console.log(`flask cold compile: ${cold.compile?.ms} ms\n${cold.compile?.output}`);
     expect(cold.ok, cold.compile?.output).toBe(true);
-    expect(cold.compile!.stdout).toMatch(/Successfully installed .*flask-3\.1\.1/i);
-    expect(cold.compile!.stdout).toMatch(/Successfully installed .*gunicorn-23/i);
+    expect(cold.compile!.output).toMatch(/Successfully installed .*flask-3\.1\.1/i);
+    expect(cold.compile!.output).toMatch(/Successfully installed .*gunicorn-23/i);
     const page = await h.boot(cold);
     expect(page.status, page.log).toBe(200);
     expect(page.body).toBe("hello from python-flask (Flask 3.1.1)\n");
@@ -39,11 +39,11 @@ describe("python buildpack: Flask + gunicorn from the wheelhouse", () => {
   });
 
   it("rebuilds with unchanged requirements from the cache, much faster", async () => {
-    const warm = await h.build({ buildpackDir, appDir: app("python-flask"), mounts, configVars, cacheTar: cold.cacheTar });
+    const warm = await h.build({ buildpackDir, appDir: app("python-flask"), mounts, configVars, cacheFrom: cold });
     console.log(`flask warm compile: ${warm.compile?.ms} ms (cold ${cold.compile?.ms} ms)\n${warm.compile?.output}`);
     expect(warm.ok, warm.compile?.output).toBe(true);
-    expect(warm.compile!.stdout).toContain("-----> Restoring cache");
-    expect(warm.compile!.stdout).toContain("Skipping the dependency install: the cached packages match requirements.txt");
+    expect(warm.compile!.output).toContain("-----> Restoring cache");
+    expect(warm.compile!.output).toContain("Skipping the dependency install: the cached packages match requirements.txt");
     expect(warm.compile!.ms * 2).toBeLessThan(cold.compile!.ms);
     const page = await h.boot(warm, { path: "/health" });
     expect(page.status, page.log).toBe(200);
@@ -56,12 +56,12 @@ describe("python buildpack: Flask + gunicorn from the wheelhouse", () => {
       appDir: app("python-flask"),
       mounts,
       configVars,
-      cacheTar: cold.cacheTar,
+      cacheFrom: cold,
       files: { "requirements.txt": "flask==3.1.1\ngunicorn>=23\nwhitenoise\n" },
     });
     expect(changed.ok, changed.compile?.output).toBe(true);
-    expect(changed.compile!.stdout).toContain("-----> Discarding cache since:\n       - The contents of requirements.txt changed");
-    expect(changed.compile!.stdout).toMatch(/Successfully installed .*whitenoise/);
+    expect(changed.compile!.output).toContain("-----> Discarding cache since:\n       - The contents of requirements.txt changed");
+    expect(changed.compile!.output).toMatch(/Successfully installed .*whitenoise/);
   });
 });
 
@@ -70,8 +70,8 @@ describe("python buildpack: Django", () => {
     const build = await h.build({ buildpackDir, appDir: app("python-django"), mounts, configVars });
     console.log(build.compile?.output);
     expect(build.ok, build.compile?.output).toBe(true);
-    expect(build.compile!.stdout).toContain("-----> $ python manage.py collectstatic --noinput");
-    expect(build.compile!.stdout).toMatch(/\d+ static files copied/);
+    expect(build.compile!.output).toContain("-----> $ python manage.py collectstatic --noinput");
+    expect(build.compile!.output).toMatch(/\d+ static files copied/);
     const files = await h.listSlug(build);
     expect(files).toContain("staticfiles/admin/css/base.css");
     expect(files).toContain("staticfiles/admin/js/vendor/jquery/jquery.js");
@@ -85,8 +85,8 @@ describe("python buildpack: Django", () => {
   it("gives a default web process when there is no Procfile", async () => {
     const build = await h.build({ buildpackDir, appDir: app("python-django"), mounts, configVars, omit: ["Procfile"] });
     expect(build.ok, build.compile?.output).toBe(true);
-    expect(build.release?.stdout).toBe("---\ndefault_process_types:\n  web: gunicorn mysite.wsgi\n");
-    expect(plain(build.compile!.stderr)).toContain("No Procfile found; using a default web process.");
+    expect(build.release?.yaml).toBe("---\ndefault_process_types:\n  web: gunicorn mysite.wsgi\n");
+    expect(plain(build.compile!.output)).toContain("No Procfile found; using a default web process.");
     const page = await h.boot(build);
     expect(page.status, page.log).toBe(200);
   });
@@ -99,7 +99,7 @@ describe("python buildpack: Django", () => {
       configVars: { ...configVars, DISABLE_COLLECTSTATIC: "1" },
     });
     expect(build.ok, build.compile?.output).toBe(true);
-    expect(build.compile!.stdout).toContain("Skipping Django collectstatic since the env var DISABLE_COLLECTSTATIC is set.");
+    expect(build.compile!.output).toContain("Skipping Django collectstatic since the env var DISABLE_COLLECTSTATIC is set.");
     expect(await h.listSlug(build)).not.toContain("staticfiles/admin/css/base.css");
   });
 
@@ -113,8 +113,8 @@ describe("python buildpack: Django", () => {
       files: { "mysite/settings.py": "raise RuntimeError('settings are broken on purpose')\n" },
     });
     expect(build.compile?.code).toBe(1);
-    expect(build.compile!.stdout).toContain("RuntimeError: settings are broken on purpose");
-    expect(plain(build.compile!.stderr)).toContain("Error: Unable to generate Django static files.");
-    expect(plain(build.compile!.stderr)).toContain("DISABLE_COLLECTSTATIC=1");
+    expect(build.compile!.output).toContain("RuntimeError: settings are broken on purpose");
+    expect(plain(build.compile!.output)).toContain("Error: Unable to generate Django static files.");
+    expect(plain(build.compile!.output)).toContain("DISABLE_COLLECTSTATIC=1");
   });
 });

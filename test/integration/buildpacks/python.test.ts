@@ -1,14 +1,15 @@
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { createBuildpackHarness, type BuildResult } from "../../helpers/buildpack-harness.js";
+import { createSessionBuilds, type SessionBuild } from "../../helpers/python-builds.js";
 import { failureReason } from "../../helpers/failure-reason.js";
 
-// The Python buildpack run directly in the stack's build image (network none), its slugs booted on
-// the run image, which has no python3: the slug must carry its own interpreter.
+// The Python buildpack built through slugforge's build session, as a push builds (the stack's build
+// image, network none), its slugs booted on the run image, which has no python3: the slug must
+// carry its own interpreter.
 const root = path.resolve(import.meta.dirname, "../../..");
 const buildpackDir = path.join(root, "buildpacks/python");
 const app = (name: string): string => path.join(root, "test/fixtures/apps", name);
-const h = createBuildpackHarness();
+const h = createSessionBuilds();
 
 afterAll(() => h.cleanup());
 
@@ -44,19 +45,19 @@ describe("python buildpack: detect", () => {
 });
 
 describe("python buildpack: a stdlib web app", () => {
-  let first: BuildResult;
+  let first: SessionBuild;
 
   it("compiles a self-contained Python into the slug", async () => {
     first = await h.build({ buildpackDir, appDir: app("python-stdlib") });
     console.log(`cold compile: ${first.compile?.ms} ms\n${first.compile?.output}`);
     expect(first.compile?.code, first.compile?.output).toBe(0);
     expect(first.ok).toBe(true);
-    const out = first.compile!.stdout;
+    const out = first.compile!.output;
     expect(out).toContain("-----> Using Python 3.13 specified in .python-version");
     expect(out).toMatch(/-----> Installing Python 3\.13\.\d+/);
     expect(out).toMatch(/-----> Installing pip \d+/);
     expect(out).toContain("-----> Installing dependencies using 'pip install -r requirements.txt'");
-    expect(first.release?.stdout).toBe("---\ndefault_process_types: {}\n");
+    expect(first.release?.yaml).toBe("---\ndefault_process_types: {}\n");
     expect(first.processTypes).toEqual({ web: "python app.py" });
     const files = await h.listSlug(first);
     expect(files).toContain(".heroku/python/bin/python3.13");
@@ -77,12 +78,12 @@ describe("python buildpack: a stdlib web app", () => {
   });
 
   it("reuses the cached environment when nothing changed, and says why", async () => {
-    const warm = await h.build({ buildpackDir, appDir: app("python-stdlib"), cacheTar: first.cacheTar });
+    const warm = await h.build({ buildpackDir, appDir: app("python-stdlib"), cacheFrom: first });
     console.log(`warm compile: ${warm.compile?.ms} ms (cold ${first.compile?.ms} ms)\n${warm.compile?.output}`);
     expect(warm.ok, warm.compile?.output).toBe(true);
-    expect(warm.compile!.stdout).toContain("-----> Restoring cache");
-    expect(warm.compile!.stdout).toContain("Skipping the dependency install");
-    expect(warm.compile!.stdout).not.toContain("Installing pip");
+    expect(warm.compile!.output).toContain("-----> Restoring cache");
+    expect(warm.compile!.output).toContain("Skipping the dependency install");
+    expect(warm.compile!.output).not.toContain("Installing pip");
     const page = await h.boot(warm);
     expect(page.status, page.log).toBe(200);
   });
@@ -91,11 +92,11 @@ describe("python buildpack: a stdlib web app", () => {
     const changed = await h.build({
       buildpackDir,
       appDir: app("python-stdlib"),
-      cacheTar: first.cacheTar,
+      cacheFrom: first,
       files: { "requirements.txt": "# no dependencies, still\n" },
     });
     expect(changed.ok, changed.compile?.output).toBe(true);
-    expect(changed.compile!.stdout).toContain("-----> Discarding cache since:\n       - The contents of requirements.txt changed");
+    expect(changed.compile!.output).toContain("-----> Discarding cache since:\n       - The contents of requirements.txt changed");
   });
 });
 
@@ -109,8 +110,8 @@ describe("python buildpack: hooks, warnings and errors", () => {
       configVars: { GREETING: "hello" },
     });
     expect(build.ok, build.compile?.output).toBe(true);
-    expect(build.compile!.stdout).toContain("-----> Running bin/pre_compile hook\n       hook ./bin/pre_compile sees GREETING=hello");
-    expect(build.compile!.stdout).toContain("-----> Running bin/post_compile hook\n       hook ./bin/post_compile sees GREETING=hello");
+    expect(build.compile!.output).toContain("-----> Running bin/pre_compile hook\n       hook ./bin/pre_compile sees GREETING=hello");
+    expect(build.compile!.output).toContain("-----> Running bin/post_compile hook\n       hook ./bin/post_compile sees GREETING=hello");
   });
 
   it("fails the build when bin/post_compile fails", async () => {
@@ -120,16 +121,16 @@ describe("python buildpack: hooks, warnings and errors", () => {
       files: { "bin/post_compile": { content: "#!/bin/sh\necho broken >&2\nexit 3\n", mode: 0o755 } },
     });
     expect(build.compile?.code).toBe(1);
-    expect(build.compile!.stdout).toContain("       broken");
-    expect(plain(build.compile!.stderr)).toContain("Error: Failed to run the bin/post_compile script.");
-    expect(plain(build.compile!.stderr)).toContain("exited with status\n !     3.");
-    expect(failureReason(build.compile!.stderr)).toBe("hooks::post_compile");
+    expect(build.compile!.output).toContain("       broken");
+    expect(plain(build.compile!.output)).toContain("Error: Failed to run the bin/post_compile script.");
+    expect(plain(build.compile!.output)).toContain("exited with status\n !     3.");
+    expect(failureReason(build.compile!.output)).toBe("hooks::post_compile");
   });
 
   it("warns when the app has no Procfile", async () => {
     const build = await h.build({ buildpackDir, files: { "requirements.txt": "", ".python-version": "3.13\n" } });
     expect(build.ok, build.compile?.output).toBe(true);
-    expect(plain(build.compile!.stderr)).toContain("Warning: Your app has no web process.");
+    expect(plain(build.compile!.output)).toContain("Warning: Your app has no web process.");
     expect(build.processTypes).toEqual({});
   });
 
@@ -140,17 +141,17 @@ describe("python buildpack: hooks, warnings and errors", () => {
       configVars: { PIP_NO_INDEX: "1", PIP_FIND_LINKS: "/nonexistent" },
     });
     expect(build.compile?.code).toBe(1);
-    expect(build.compile!.stdout).toMatch(/No matching distribution found for flask/);
-    expect(plain(build.compile!.stderr)).toContain("Error: Unable to install dependencies using pip.");
-    expect(plain(build.compile!.stderr)).toContain("settings from your config vars");
-    expect(failureReason(build.compile!.stderr)).toBe("install-dependencies::pip");
+    expect(build.compile!.output).toMatch(/No matching distribution found for flask/);
+    expect(plain(build.compile!.output)).toContain("Error: Unable to install dependencies using pip.");
+    expect(plain(build.compile!.output)).toContain("settings from your config vars");
+    expect(failureReason(build.compile!.output)).toBe("install-dependencies::pip");
   });
 
   it("refuses an app with no package manager file, listing its root", async () => {
     const build = await h.build({ buildpackDir, files: { "app.py": "print(1)\n" } });
     expect(build.compile?.code).toBe(1);
-    expect(plain(build.compile!.stderr)).toContain("Error: Couldn't find any supported Python package manager files.");
-    expect(plain(build.compile!.stderr)).toContain(" !     app.py\n");
-    expect(failureReason(build.compile!.stderr)).toBe("package-manager::none-found");
+    expect(plain(build.compile!.output)).toContain("Error: Couldn't find any supported Python package manager files.");
+    expect(plain(build.compile!.output)).toContain(" !     app.py\n");
+    expect(failureReason(build.compile!.output)).toBe("package-manager::none-found");
   });
 });

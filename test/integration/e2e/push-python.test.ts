@@ -1,9 +1,10 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, statSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
+import { createReadStream, readFileSync, statSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createBuildpackHarness } from "../../helpers/buildpack-harness.js";
+import { bootAndProbe } from "../../../src/buildpack-test/boot-probe.js";
+import { createDockerRuntime } from "../../../src/docker/dockerode-runtime.js";
 import { GitClient } from "../../helpers/git-client.js";
 import { tmpDirs } from "../../helpers/tmp-dir.js";
 import { appRepo, startServer, type RunningServer } from "./server.js";
@@ -67,15 +68,22 @@ describe("git push builds the app", () => {
     const blob = await fetch(`${server.base}/api/slugs/${slug.id}/blob`, { headers: { Authorization: "Bearer e2e-token-0123456789" } });
     expect(createHash("sha256").update(Buffer.from(await blob.arrayBuffer())).digest("hex")).toBe(hex);
 
-    // The slug runs on the run image (no python3 there): its own interpreter answers HTTP.
-    const harness = createBuildpackHarness();
-    try {
-      const booted = await harness.boot({ detect: { code: 0, stdout: "", stderr: "", ms: 0 }, ok: true, slugTar: file, processTypes: slug.processTypes } as never);
-      expect(booted.status, booted.log).toBe(200);
-      expect(booted.body).toContain("hello from python-stdlib");
-    } finally {
-      await harness.cleanup();
-    }
+    // The slug runs on the run image (no python3 there): its own interpreter answers HTTP. Booted
+    // as `slugforge buildpack test` boots a slug, straight from the server's slug store.
+    const booted = await bootAndProbe(createDockerRuntime(), createReadStream(file), {
+      stack: "debian-13",
+      network: "none",
+      mounts: [],
+      command: slug.processTypes.web!,
+      processType: "web",
+      path: "/",
+      env: {},
+      timeoutMs: 30_000,
+      signal: AbortSignal.timeout(120_000),
+      labels: { "org.slugforge.test": "push-python" },
+    });
+    expect(booted.status, booted.log).toBe(200);
+    expect(booted.body).toContain("hello from python-stdlib");
   });
 
   it("rejects a failing compile and leaves the branch where it was", async () => {
