@@ -1,16 +1,18 @@
 import type http from "node:http";
 import { Writable } from "node:stream";
 import zlib from "node:zlib";
+import { spawnGit } from "../gitcli/git.js";
 import type { Logger } from "../log.js";
 import { failpoint } from "../util/failpoints.js";
+import { killProcessGroup } from "../util/process-group.js";
 import type { GitService } from "./app-path.js";
 import type { GitChildren } from "./git-children.js";
-import { gitServerConfig, killProcessGroup, minimalGitEnv, spawnGit } from "./git-process.js";
 import type { HookBridge } from "./hook-bridge.js";
 import { NO_CACHE_HEADERS, replyText } from "./http-replies.js";
 import { PushCommandHead, pushTooLargeResult } from "./push-limit.js";
 import type { RepoMaintenance } from "./repo-maintenance.js";
 import { streamRequestBody } from "./request-body.js";
+import { gitServerConfig } from "./server-config.js";
 
 export interface RpcContext {
   readonly hooksDir: string;
@@ -58,11 +60,10 @@ export function runRpc(
   const isPush = service === "git-receive-pack";
   const log = ctx.log.child({ app, service });
   const session = isPush ? ctx.bridge.openPush(app, gitDir, spec.actor) : undefined;
-  const env = minimalGitEnv({
-    ...(session ? session.hookEnv(ctx.bridge.socketPath) : {}),
-    ...(spec.gitProtocol && !isPush ? { GIT_PROTOCOL: spec.gitProtocol } : {}),
+  const child = spawnGit([service.slice(4), "--stateless-rpc", gitDir], {
+    config: gitServerConfig(ctx.hooksDir, ctx.maxPushBytes),
+    env: { ...session?.hookEnv(ctx.bridge.socketPath), GIT_PROTOCOL: isPush ? undefined : spec.gitProtocol },
   });
-  const child = spawnGit([...gitServerConfig(ctx.hooksDir, ctx.maxPushBytes), service.slice(4), "--stateless-rpc", gitDir], env);
   ctx.children.add(child, gitDir, isPush);
   let exited = false;
   let replaced = false; // we answered ourselves (push too large); git's output is dropped

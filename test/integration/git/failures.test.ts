@@ -4,7 +4,7 @@ import { readdir } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { processGroupAlive } from "../../../src/git/git-process.js";
+import { processGroupAlive } from "../../../src/util/process-group.js";
 import { FLUSH_PKT, writePktLine } from "../../../src/git/pkt-line.js";
 import { FakeBuilder } from "../../helpers/fake-builder.js";
 import { GitClient } from "../../helpers/git-client.js";

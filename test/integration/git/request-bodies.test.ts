@@ -7,7 +7,7 @@ import { PassThrough } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { processGroupAlive } from "../../../src/git/git-process.js";
+import { processGroupAlive } from "../../../src/util/process-group.js";
 import { FLUSH_PKT, writePktLine } from "../../../src/git/pkt-line.js";
 import { createLogger } from "../../../src/log.js";
 import { FakeBuilder } from "../../helpers/fake-builder.js";
