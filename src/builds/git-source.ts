@@ -31,7 +31,7 @@ const pushed = new WeakMap<SourceRef, Map<string, Promise<PushedCommit>>>();
 
 /**
  * The commit's time and its COMMIT_FILES, read with one git process for the whole build (it
- * used to take five: ls-tree and cat-file for each file, and show). Kept per source and commit,
+ * took up to five: ls-tree and cat-file for each file, and show). Kept per source and commit,
  * so the steps that need a part of it (source: `.slugignore` and the time; detect: `.buildpacks`)
  * share the one read.
  */
