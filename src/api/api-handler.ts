@@ -1,6 +1,7 @@
 import type http from "node:http";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
+import { isActiveBuild } from "../build-status.js";
 import { SlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { CONFIG_VAR_NAME_RULE, isConfigVarName, isValidAppName } from "../names.js";
@@ -152,8 +153,7 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
         ctx.res.write(part.chunk);
         seq = part.seq;
       }
-      const status = store.getBuild(id)?.status;
-      if (status !== "queued" && status !== "building") {
+      if (!isActiveBuild(store.getBuild(id)?.status)) {
         // One last read: output written between the read above and the status change.
         for (const part of store.readBuildOutput(id, seq)) ctx.res.write(part.chunk);
         break;
