@@ -65,6 +65,14 @@ export class SlugforgeError extends Error {
   }
 }
 
+/**
+ * An error as one line of text, for git clients (`remote: ...`) and the pusher's terminal:
+ * `CODE: message`, or `CODE: hint` when there is no message.
+ */
+export function errorLine(code: ErrorCode, message?: string): string {
+  return `${code}: ${message ?? ERROR_CODES[code].hint}`;
+}
+
 export function isSlugforgeError(err: unknown): err is SlugforgeError {
   return err instanceof SlugforgeError;
 }

@@ -3,7 +3,7 @@ import { spawnGit } from "../gitcli/git.js";
 import type { Logger } from "../log.js";
 import type { GitService } from "./app-path.js";
 import type { GitChildren } from "./git-children.js";
-import { NO_CACHE_HEADERS, replyText } from "./http-replies.js";
+import { NO_CACHE_HEADERS, replyError } from "./http-replies.js";
 import { FLUSH_PKT, writePktLine } from "./pkt-line.js";
 import { gitServerConfig } from "./server-config.js";
 
@@ -50,7 +50,7 @@ export function advertiseRefs(
     void ctx.children.exited(child, gitDir, false, code === 0);
     if (code !== 0 && !started) {
       ctx.log.error({ code, stderr, gitDir }, "git --advertise-refs failed");
-      replyText(res, 500, "INTERNAL: the server could not read the repository.");
+      replyError(res, "INTERNAL", "the server could not read the repository.");
       return;
     }
     start();

@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { Builder, BuildOutput } from "../builds/types.js";
-import { isSlugforgeError, type ErrorCode } from "../errors.js";
+import { errorLine, isSlugforgeError, type ErrorCode } from "../errors.js";
 import { readRef, setSymbolicRef } from "../gitcli/refs.js";
 import type { Logger } from "../log.js";
 import type { DiskGuard } from "../util/disk-space.js";
@@ -28,7 +28,7 @@ export async function gatePush(deps: GateDeps, session: PushSession, hook: HookR
   const log = deps.log.child({ app: session.app, push: session.id });
   // docs/errors.md: the last line of every refused push names its code, so it is written here only.
   const fail = (code: ErrorCode, details: readonly string[], summary: string): GateOutcome => {
-    for (const line of [...details, `${code}: ${summary}`]) write(`!     ${line}\n`);
+    for (const line of [...details, errorLine(code, summary)]) write(`!     ${line}\n`);
     return { ok: false, code };
   };
   if (hook.app !== session.app || !sourceInside(session.gitDir, hook)) {

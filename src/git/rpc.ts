@@ -8,7 +8,7 @@ import { killProcessGroup } from "../util/process-group.js";
 import type { GitService } from "./app-path.js";
 import type { GitChildren } from "./git-children.js";
 import type { HookBridge } from "./hook-bridge.js";
-import { NO_CACHE_HEADERS, replyText } from "./http-replies.js";
+import { NO_CACHE_HEADERS, replyError } from "./http-replies.js";
 import { PushCommandHead, pushTooLargeResult } from "./push-limit.js";
 import type { RepoMaintenance } from "./repo-maintenance.js";
 import { streamRequestBody } from "./request-body.js";
@@ -84,7 +84,7 @@ export function runRpc(
   child.stdin.on("error", (err) => log.debug({ err }, "git stdin closed early"));
   child.on("error", (err) => {
     log.error({ err }, "cannot run git");
-    replyText(res, 500, "INTERNAL: the server could not run git.");
+    replyError(res, "INTERNAL", "the server could not run git.");
   });
   child.on("close", (code, signal) => {
     exited = true;
@@ -169,7 +169,7 @@ export function runRpc(
       killProcessGroup(child.pid);
       if (!res.headersSent) replaced = true;
       const idle = ctx.bodyIdleMs >= 1000 ? `${Math.round(ctx.bodyIdleMs / 1000)} s` : `${ctx.bodyIdleMs} ms`;
-      replyText(res, 408, `BAD_REQUEST: the request body sent nothing for ${idle}; the request was dropped.`);
+      replyError(res, "BAD_REQUEST", `the request body sent nothing for ${idle}; the request was dropped.`, { status: 408 });
     },
     onError(err) {
       if (exited || res.destroyed) return;
@@ -178,7 +178,7 @@ export function runRpc(
       killProcessGroup(child.pid);
       if (!res.headersSent) {
         replaced = true;
-        replyText(res, 400, "BAD_REQUEST: the request body could not be read.");
+        replyError(res, "BAD_REQUEST", "the request body could not be read.");
       }
     },
   });
