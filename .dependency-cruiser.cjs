@@ -7,11 +7,11 @@
  *   builds/                            the build session, caches, containers, queue, service
  *   auth/, buildpacks/, slug/, host/, stack/
  *   store/, docker/                    the metadata store and the engine adapter
- *   errors.ts, log.ts, config/, util/  the ground floor
+ *   errors.ts, log.ts, names.ts, build-status.ts, config/, util/, gitcli/   the ground floor
  *
  * git/ reaches builds/ only through builds/types.ts: the Builder interface it calls.
  */
-const GROUND = "^src/(errors|log)\\.ts$|^src/(config|util)/";
+const GROUND = "^src/(errors|log|names|build-status)\\.ts$|^src/(config|util|gitcli)/";
 const layer = (from, ...to) => ({ from: { path: from }, to: { path: [GROUND, ...to].join("|") } });
 
 module.exports = {

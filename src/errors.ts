@@ -1,3 +1,5 @@
+import { APP_NAME_RULE } from "./names.js";
+
 /**
  * Every error a user or operator can meet, in one place. docs/errors.md documents the same
  * list; test/unit/errors.test.ts fails when the two disagree.
@@ -13,7 +15,7 @@ export const ERROR_CODES = {
   PUSH_TOO_LARGE: { status: 413, user: true, hint: "Push less (keep build artefacts out of git), or raise SLUGFORGE_MAX_PUSH_BYTES." },
   REF_MOVED: { status: 409, user: true, hint: "Someone deployed while this push waited: fetch, rebase and push again." },
   BRANCH_NOT_DEPLOYABLE: { status: 403, user: true, hint: "Push to main (or master): git push paas HEAD:main." },
-  APP_NAME_INVALID: { status: 400, user: true, hint: "App names are 2 to 30 characters: a lower-case letter, then lower-case letters, digits or dashes." },
+  APP_NAME_INVALID: { status: 400, user: true, hint: `App names are ${APP_NAME_RULE}.` },
   APP_BUSY: { status: 409, user: true, hint: "A push to this app is being received or built; wait until it has finished and try again." },
   APP_NOT_FOUND: { status: 404, user: true, hint: "Create the app with a first push or `slugforge apps:create NAME`." },
   NOT_FOUND: { status: 404, user: true, hint: "Check the id; the listings (`slugforge builds APP`, `slugforge slugs APP`) show the ones that exist." },
@@ -61,6 +63,14 @@ export class SlugforgeError extends Error {
   get hint(): string {
     return ERROR_CODES[this.code].hint;
   }
+}
+
+/**
+ * An error as one line of text, for git clients (`remote: ...`) and the pusher's terminal:
+ * `CODE: message`, or `CODE: hint` when there is no message.
+ */
+export function errorLine(code: ErrorCode, message?: string): string {
+  return `${code}: ${message ?? ERROR_CODES[code].hint}`;
 }
 
 export function isSlugforgeError(err: unknown): err is SlugforgeError {

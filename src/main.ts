@@ -1,5 +1,4 @@
-import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createApiHandler } from "./api/api-handler.js";
@@ -8,6 +7,7 @@ import { createAuthenticator } from "./auth/principal.js";
 import type { Builder } from "./builds/types.js";
 import { createBuildService } from "./builds/build-service.js";
 import { createStoreRecorder } from "./builds/store-recorder.js";
+import { createAdminToken, readAdminToken } from "./config/admin-token.js";
 import { parseConfig, type Config } from "./config/parse-config.js";
 import type { ContainerRuntime } from "./docker/container-runtime.js";
 import { createDockerRuntime } from "./docker/dockerode-runtime.js";
@@ -200,11 +200,9 @@ function makeDataFolderPrivate(dataDir: string, log: Logger): void {
 
 /** SLUGFORGE_TOKEN, or the one kept in the data folder, or a new one printed once. */
 function resolveToken(config: Config, say: (line: string) => void): string {
-  if (config.token) return config.token;
-  const file = path.join(config.dataDir, "token");
-  if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  const token = randomBytes(24).toString("base64url");
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  const kept = readAdminToken(config);
+  if (kept !== undefined) return kept;
+  const { token, file } = createAdminToken(config.dataDir);
   say(`generated an API token (kept in ${file}); it is shown only this once:\n\n    ${token}\n`);
   return token;
 }

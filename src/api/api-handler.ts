@@ -1,8 +1,10 @@
 import type http from "node:http";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
+import { isActiveBuild } from "../build-status.js";
 import { SlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { CONFIG_VAR_NAME_RULE, isConfigVarName, isValidAppName } from "../names.js";
 import type { SlugStore } from "../slug/slug-store.js";
 import type { ActivityAction, ActivityEntry, MetadataStore } from "../store/types.js";
 import type { DiskGuard } from "../util/disk-space.js";
@@ -13,9 +15,6 @@ import { renderMetrics } from "./metrics.js";
 import { parseReleaseVersion, RELEASE_VERSION_HINT } from "./release-version.js";
 import { createRouter, type RouteContext } from "./router.js";
 import { addTokenRoutes } from "./token-routes.js";
-
-const APP_NAME = /^[a-z][a-z0-9-]{1,29}$/;
-const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 
 export interface ApiDeps {
@@ -56,7 +55,7 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
   router.add("POST", "/api/apps", async (ctx) => {
     const body = (await readJson(ctx.req)) as { name?: unknown };
     const name = typeof body?.name === "string" ? body.name : "";
-    if (!APP_NAME.test(name)) fail("APP_NAME_INVALID", `"${name}" is not a valid app name`);
+    if (!isValidAppName(name)) fail("APP_NAME_INVALID", `"${name}" is not a valid app name`);
     await deps.disk?.check(`Creating the app ${name}`);
     const created = change(ctx, name, "app.create", "created through the API", () => store.createApp(name));
     await deps.prepareApp?.(name);
@@ -77,7 +76,7 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
     if (typeof body !== "object" || body === null || Array.isArray(body)) fail("BAD_REQUEST", 'send an object: {"KEY": "value", "OLD": null}');
     const changes: Record<string, string | null> = {};
     for (const [key, value] of Object.entries(body)) {
-      if (!CONFIG_KEY.test(key)) fail("CONFIG_INVALID", `"${key}" is not a valid config var name (letters, digits and _; not starting with a digit)`);
+      if (!isConfigVarName(key)) fail("CONFIG_INVALID", `"${key}" is not a valid config var name (${CONFIG_VAR_NAME_RULE})`);
       if (value !== null && typeof value !== "string") fail("CONFIG_INVALID", `the value of ${key} must be a string, or null to remove it`);
       changes[key] = value;
     }
@@ -154,8 +153,7 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
         ctx.res.write(part.chunk);
         seq = part.seq;
       }
-      const status = store.getBuild(id)?.status;
-      if (status !== "queued" && status !== "building") {
+      if (!isActiveBuild(store.getBuild(id)?.status)) {
         // One last read: output written between the read above and the status change.
         for (const part of store.readBuildOutput(id, seq)) ctx.res.write(part.chunk);
         break;

@@ -1,3 +1,4 @@
+import { BUILD_STATUSES } from "../build-status.js";
 import type { StoreStats } from "../store/types.js";
 
 const BUCKETS_S = [10, 30, 60, 120, 300, 600, 900, 1800];
@@ -8,7 +9,7 @@ export function renderMetrics(stats: StoreStats, queueDepth: number, cacheCopies
     "# HELP slugforge_builds_total Builds by status.",
     "# TYPE slugforge_builds_total counter",
   ];
-  for (const status of ["queued", "building", "succeeded", "failed", "cancelled"]) {
+  for (const status of BUILD_STATUSES) {
     lines.push(`slugforge_builds_total{status="${status}"} ${stats.buildsByStatus[status] ?? 0}`);
   }
   lines.push("# HELP slugforge_build_duration_seconds Wall time of finished builds.", "# TYPE slugforge_build_duration_seconds histogram");

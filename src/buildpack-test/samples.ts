@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { runChecked, runProcess } from "../util/run-process.js";
+import { runGit, runGitChecked, type GitEnvExtras } from "../gitcli/git.js";
 import { EXPECTATIONS_FILE } from "./expectations.js";
 
 /** A sample as named on the command line, after a folder of samples was expanded. */
@@ -58,7 +58,7 @@ async function isSampleFolder(dir: string): Promise<boolean> {
 }
 
 async function isBareRepo(dir: string): Promise<boolean> {
-  const result = await runProcess("git", ["-C", dir, "rev-parse", "--is-bare-repository"], { env: gitEnv() }).catch(() => undefined);
+  const result = await runGit(["-C", dir, "rev-parse", "--is-bare-repository"]).catch(() => undefined);
   return result?.code === 0 && result.stdout.trim() === "true" && (await stat(path.join(dir, "objects")).catch(() => undefined)) !== undefined;
 }
 
@@ -75,23 +75,29 @@ export async function prepareSample(ref: SampleRef, workDir: string, signal?: Ab
     const url = hash > 0 ? ref.source.slice(0, hash) : ref.source;
     const gitRef = hash > 0 ? ref.source.slice(hash + 1) : undefined;
     tree = path.join(workDir, "checkout");
-    await runChecked("git", ["clone", "--quiet", "--", url, tree], { env: gitEnv(), signal });
-    if (gitRef) await runChecked("git", ["-C", tree, "checkout", "--quiet", "--detach", gitRef, "--"], { env: gitEnv(), signal });
+    // The user's own clone: their ssh agent and proxy settings go with it.
+    await runGitChecked(["clone", "--quiet", "--", url, tree], { inherit: CLONE_ENV, signal });
+    if (gitRef) await runGitChecked(["-C", tree, "checkout", "--quiet", "--detach", gitRef, "--"], { signal });
   }
   const gitDir = path.join(workDir, "source.git");
-  await runChecked("git", ["init", "--quiet", "--bare", gitDir], { env: gitEnv(), signal });
-  const env = gitEnv({ GIT_DIR: gitDir, GIT_WORK_TREE: tree, GIT_INDEX_FILE: path.join(workDir, "source.index") });
-  await runChecked("git", ["add", "--all", "--", ".", `:(exclude)${EXPECTATIONS_FILE}`], { env, cwd: tree, signal });
-  const treeId = (await runChecked("git", ["write-tree"], { env, signal })).stdout.trim();
-  const commit = (await runChecked("git", ["commit-tree", treeId, "-m", `sample ${ref.name} from ${ref.source}`], { env, signal })).stdout.trim();
+  await runGitChecked(["init", "--quiet", "--bare", gitDir], { signal });
+  const env: GitEnvExtras = { ...SAMPLE_AUTHOR, GIT_DIR: gitDir, GIT_WORK_TREE: tree, GIT_INDEX_FILE: path.join(workDir, "source.index") };
+  await runGitChecked(["add", "--all", "--", ".", `:(exclude)${EXPECTATIONS_FILE}`], { env, cwd: tree, signal });
+  const treeId = (await runGitChecked(["write-tree"], { env, signal })).stdout.trim();
+  const commit = (await runGitChecked(["commit-tree", treeId, "-m", `sample ${ref.name} from ${ref.source}`], { env, signal })).stdout.trim();
   const expectationsText = await readFile(path.join(tree, EXPECTATIONS_FILE), "utf8").catch(() => undefined);
   return { ...ref, gitDir, commit, expectationsText };
 }
 
-function gitEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const who = { GIT_AUTHOR_NAME: "slugforge", GIT_AUTHOR_EMAIL: "buildpack-test@slugforge.invalid", GIT_COMMITTER_NAME: "slugforge", GIT_COMMITTER_EMAIL: "buildpack-test@slugforge.invalid" };
-  return { ...process.env, ...who, GIT_TERMINAL_PROMPT: "0", ...extra };
-}
+const SAMPLE_AUTHOR: GitEnvExtras = {
+  GIT_AUTHOR_NAME: "slugforge",
+  GIT_AUTHOR_EMAIL: "buildpack-test@slugforge.invalid",
+  GIT_COMMITTER_NAME: "slugforge",
+  GIT_COMMITTER_EMAIL: "buildpack-test@slugforge.invalid",
+};
+
+/** What a clone of the user's sample URL may need from their environment (ssh agent, proxies). */
+const CLONE_ENV = ["SSH_AUTH_SOCK", "GIT_SSH_COMMAND", "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"];
 
 function repoName(source: string): string {
   const url = source.replace(/#.*$/, "").replace(/\/+$/, "");

@@ -2,7 +2,8 @@ import { createHash, randomUUID } from "node:crypto";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { SlugforgeError } from "../errors.js";
-import { runProcess } from "../util/run-process.js";
+import { runGit } from "../gitcli/git.js";
+import { parseRefList, readRef } from "../gitcli/refs.js";
 
 export interface FetchedBuildpack {
   /** A checkout of the buildpack on the host, never modified once made. */
@@ -30,27 +31,18 @@ export async function fetchGitBuildpack(url: string, ref: string | undefined, op
   // Only the URL's own transport: an https:// buildpack cannot lead git to the host's files (a
   // redirect, alternates), and nothing reaches ext:: or ssh.
   const scheme = new URL(url).protocol.replace(/:$/, "");
-  const protocols = ["-c", "protocol.allow=never", ...(scheme === "file" ? ["-c", "protocol.file.allow=always"] : ["-c", "protocol.https.allow=always", "-c", "protocol.http.allow=always"])];
+  const protocols: Record<string, string> =
+    scheme === "file" ? { "protocol.allow": "never", "protocol.file.allow": "always" } : { "protocol.allow": "never", "protocol.https.allow": "always", "protocol.http.allow": "always" };
+  const notFound = (detail: string): SlugforgeError =>
+    new SlugforgeError("BUILDPACK_NOT_FOUND", `could not fetch buildpack ${spec}: ${detail}`, { data: { buildpack: spec } });
   const git = async (args: string[], cwd?: string): Promise<string> => {
-    const result = await runProcess("git", [...protocols, ...args], {
-      cwd,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/", GIT_TERMINAL_PROMPT: "0" },
-      signal: options.signal,
-      timeoutMs: options.timeoutMs ?? 300_000,
-    });
-    if (result.code !== 0) {
-      const detail = result.stderr.trim().split("\n").slice(-3).join("; ");
-      throw new SlugforgeError("BUILDPACK_NOT_FOUND", `could not fetch buildpack ${spec}: ${detail || `git exited with ${result.code}`}`, {
-        data: { buildpack: spec },
-      });
-    }
+    const result = await runGit(args, { cwd, config: protocols, signal: options.signal, timeoutMs: options.timeoutMs ?? 300_000 });
+    if (result.code !== 0) throw notFound(result.stderr.trim().split("\n").slice(-3).join("; ") || `git exited with ${result.code}`);
     return result.stdout;
   };
 
   const known = await resolveRemote(git, url, ref);
-  if (!known && !(ref && /^[0-9a-f]{4,39}$/.test(ref))) {
-    throw new SlugforgeError("BUILDPACK_NOT_FOUND", `could not fetch buildpack ${spec}: no such ref`, { data: { buildpack: spec } });
-  }
+  if (!known && !(ref && /^[0-9a-f]{4,39}$/.test(ref))) throw notFound("no such ref");
   if (known) {
     const existing = path.join(keyDir, known);
     if (await isDirectory(existing)) return { dir: existing, commit: known };
@@ -62,7 +54,8 @@ export async function fetchGitBuildpack(url: string, ref: string | undefined, op
     await git(["clone", "--quiet", "--no-checkout", url, tmp]);
     // Only an abbreviated commit is left for checkout to resolve; names were resolved above.
     await git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", known ?? ref ?? "HEAD"], tmp);
-    const commit = (await git(["rev-parse", "HEAD"], tmp)).trim();
+    const commit = await readRef(path.join(tmp, ".git"), "HEAD");
+    if (commit === undefined) throw notFound("the checkout has no HEAD");
     const final = path.join(keyDir, commit);
     if (await isDirectory(final)) return { dir: final, commit };
     await rename(tmp, final).catch(async (err: NodeJS.ErrnoException) => {
@@ -78,11 +71,9 @@ export async function fetchGitBuildpack(url: string, ref: string | undefined, op
 /** The commit a ref names on the remote, when ls-remote can tell (branches, tags, HEAD, full SHAs). */
 async function resolveRemote(git: (args: string[]) => Promise<string>, url: string, ref: string | undefined): Promise<string | undefined> {
   if (ref && /^[0-9a-f]{40}$/.test(ref)) return ref;
-  const out = await git(["ls-remote", url, ref ?? "HEAD"]);
-  const rows = out.split("\n").filter(Boolean).map((l) => l.split("\t") as [string, string]);
-  const find = (name: string): string | undefined => rows.find(([, n]) => n === name)?.[0];
-  if (!ref) return find("HEAD");
-  return find(`refs/tags/${ref}^{}`) ?? find(`refs/tags/${ref}`) ?? find(`refs/heads/${ref}`) ?? find(ref);
+  const refs = parseRefList(await git(["ls-remote", url, ref ?? "HEAD"]));
+  if (!ref) return refs.get("HEAD");
+  return refs.get(`refs/tags/${ref}^{}`) ?? refs.get(`refs/tags/${ref}`) ?? refs.get(`refs/heads/${ref}`) ?? refs.get(ref);
 }
 
 async function isDirectory(p: string): Promise<boolean> {

@@ -6,6 +6,7 @@ import type { Config } from "../config/parse-config.js";
 import type { ContainerRuntime } from "../docker/container-runtime.js";
 import { ERROR_CODES, SlugforgeError, isDiskFull, isSlugforgeError, toSlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { APP_NAME } from "../names.js";
 import { createFsSlugStore } from "../slug/fs-slug-store.js";
 import type { SlugStore } from "../slug/slug-store.js";
 import type { DiskGuard } from "../util/disk-space.js";
@@ -54,8 +55,6 @@ export interface BuildService extends Builder {
   /** Waits for background cache work and removes containers prepared for next builds. */
   close(): Promise<void>;
 }
-
-const APP_NAME = /^[a-z][a-z0-9-]{1,29}$/;
 
 export function createBuildService(deps: BuildServiceDeps): BuildService {
   const dataDir = deps.dataDir ?? deps.config.dataDir;

@@ -1,44 +1,89 @@
-import { spawn } from "node:child_process";
 import { PassThrough, type Readable } from "node:stream";
 import { SlugforgeError } from "../errors.js";
-import { runProcess } from "../util/run-process.js";
+import { spawnGit, type GitEnvExtras } from "../gitcli/git.js";
+import { readObjects } from "../gitcli/objects.js";
 import type { SourceRef } from "./types.js";
 
-/** The environment git needs to read a pushed commit, which may still be in git's quarantine. */
-export function gitSourceEnv(source: SourceRef): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/", GIT_DIR: source.gitDir };
-  if (source.objectDirectory) env.GIT_OBJECT_DIRECTORY = source.objectDirectory;
-  if (source.alternateObjectDirectories) env.GIT_ALTERNATE_OBJECT_DIRECTORIES = source.alternateObjectDirectories;
-  if (source.quarantinePath) env.GIT_QUARANTINE_PATH = source.quarantinePath;
-  return env;
+/** What git needs besides its usual environment to read a pushed commit, which may still be in quarantine. */
+export function sourceEnv(source: SourceRef): GitEnvExtras {
+  return {
+    GIT_DIR: source.gitDir,
+    GIT_OBJECT_DIRECTORY: source.objectDirectory || undefined,
+    GIT_ALTERNATE_OBJECT_DIRECTORIES: source.alternateObjectDirectories || undefined,
+    GIT_QUARANTINE_PATH: source.quarantinePath || undefined,
+  };
+}
+
+/** The commit's small files a build reads before its source is unpacked. */
+export const COMMIT_FILES = [".slugignore", ".buildpacks"] as const;
+export type CommitFile = (typeof COMMIT_FILES)[number];
+
+export interface PushedCommit {
+  /** The committer time: what `git archive` stamps on every entry. */
+  readonly date: Date;
+  /** Each of COMMIT_FILES that the commit has as a file of at most 1 MiB (a larger one counts as none). */
+  readonly files: Readonly<Partial<Record<CommitFile, string>>>;
 }
 
 const MAX_SMALL_FILE = 1024 * 1024;
 
+const pushed = new WeakMap<SourceRef, Map<string, Promise<PushedCommit>>>();
+
+/**
+ * The commit's time and its COMMIT_FILES, read with one git process for the whole build (it
+ * took up to five: ls-tree and cat-file for each file, and show). Kept per source and commit,
+ * so the steps that need a part of it (source: `.slugignore` and the time; detect: `.buildpacks`)
+ * share the one read.
+ */
+export function readPushedCommit(source: SourceRef, commit: string, signal?: AbortSignal): Promise<PushedCommit> {
+  const commits = pushed.get(source) ?? new Map<string, Promise<PushedCommit>>();
+  pushed.set(source, commits);
+  const known = commits.get(commit);
+  if (known) return known;
+  const reading = readCommit(source, commit, signal);
+  commits.set(commit, reading);
+  // A failed read (an aborted build, say) is not kept: a later caller asks git again.
+  reading.catch(() => commits.delete(commit));
+  return reading;
+}
+
 /** A small file of the commit (`.slugignore`, `.buildpacks`), or undefined when there is none. */
-export async function readCommitFile(source: SourceRef, commit: string, file: string, signal?: AbortSignal): Promise<string | undefined> {
-  const env = gitSourceEnv(source);
-  const listing = await runProcess("git", ["ls-tree", "-l", commit, "--", file], { env, signal });
-  if (listing.code !== 0) throw new SlugforgeError("INTERNAL", `git ls-tree ${commit} failed: ${listing.stderr.trim()}`);
-  const m = /^\d+ blob ([0-9a-f]+)\s+(\d+)\t/.exec(listing.stdout);
-  if (!m) return undefined;
-  if (Number(m[2]) > MAX_SMALL_FILE) return undefined;
-  const blob = await runProcess("git", ["cat-file", "blob", m[1]!], { env, signal });
-  if (blob.code !== 0) throw new SlugforgeError("INTERNAL", `git cat-file ${m[1]} failed: ${blob.stderr.trim()}`);
-  return blob.stdout;
+export async function readCommitFile(source: SourceRef, commit: string, file: CommitFile, signal?: AbortSignal): Promise<string | undefined> {
+  return (await readPushedCommit(source, commit, signal)).files[file];
 }
 
 /** The commit's committer time: what `git archive` stamps on every entry. */
 export async function commitDate(source: SourceRef, commit: string, signal?: AbortSignal): Promise<Date> {
-  const shown = await runProcess("git", ["show", "-s", "--format=%ct", commit], { env: gitSourceEnv(source), signal });
-  const seconds = Number(shown.stdout.trim());
-  if (shown.code !== 0 || !Number.isFinite(seconds)) throw new SlugforgeError("INTERNAL", `git show ${commit} failed: ${shown.stderr.trim()}`);
-  return new Date(seconds * 1000);
+  return (await readPushedCommit(source, commit, signal)).date;
+}
+
+async function readCommit(source: SourceRef, commit: string, signal?: AbortSignal): Promise<PushedCommit> {
+  const names = [commit, ...COMMIT_FILES.map((file) => `${commit}:${file}`)];
+  const objects = await readObjects(names, { env: sourceEnv(source), signal, maxBytes: MAX_SMALL_FILE }).catch((err: unknown) => {
+    throw new SlugforgeError("INTERNAL", `reading commit ${commit} failed: ${(err as Error).message}`, { cause: err });
+  });
+  const [head, ...blobs] = objects;
+  const seconds = head?.type === "commit" ? committerTime(head.head.toString("utf8")) : undefined;
+  if (seconds === undefined) throw new SlugforgeError("INTERNAL", `commit ${commit} could not be read (${head ? `a ${head.type}` : "missing"})`);
+  const files: Partial<Record<CommitFile, string>> = {};
+  COMMIT_FILES.forEach((file, i) => {
+    const blob = blobs[i];
+    if (blob?.type === "blob" && blob.size <= MAX_SMALL_FILE) files[file] = blob.head.toString("utf8");
+  });
+  return { date: new Date(seconds * 1000), files };
+}
+
+/** The time on a commit object's committer line (`%ct`), from its header. */
+function committerTime(text: string): number | undefined {
+  const header = text.split("\n\n", 1)[0] ?? "";
+  const m = /^committer .*> (\d+) [+-]\d{4}$/m.exec(header);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** `git archive --format=tar <commit>` as a stream; `done` rejects when git fails. */
 export function gitArchive(source: SourceRef, commit: string, signal?: AbortSignal): { stream: Readable; done: Promise<void> } {
-  const child = spawn("git", ["archive", "--format=tar", commit], { env: gitSourceEnv(source), signal, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawnGit(["archive", "--format=tar", commit], { env: sourceEnv(source), signal });
+  child.stdin.end();
   let stderr = "";
   child.stderr.on("data", (b: Buffer) => {
     if (stderr.length < 4096) stderr += b.toString("utf8");

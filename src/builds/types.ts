@@ -1,3 +1,4 @@
+import type { BuildStatus, FinishedBuildStatus } from "../build-status.js";
 import type { ErrorCode } from "../errors.js";
 
 /** Where the pushed commit can be read while git holds it in quarantine (from the pre-receive hook's env). */
@@ -29,11 +30,12 @@ export interface BuildOutput {
   write(chunk: string | Buffer): void;
 }
 
-export type BuildStatus = "queued" | "building" | "succeeded" | "failed" | "cancelled";
+/** The statuses are a ground-floor rule (src/build-status.ts), shared with the store and the API. */
+export type { BuildStatus };
 
 export interface BuildResult {
   readonly buildId: string;
-  readonly status: "succeeded" | "failed" | "cancelled";
+  readonly status: FinishedBuildStatus;
   readonly error?: { readonly code: ErrorCode; readonly message: string };
   /** The slug made by a succeeded build: its content hash, compressed size and slug store id. */
   readonly slug?: { readonly sha256: string; readonly sizeBytes: number; readonly id: string };

@@ -3,6 +3,7 @@ import type { ContainerRuntime } from "../docker/container-runtime.js";
 import { createDockerRuntime } from "../docker/dockerode-runtime.js";
 import { isSlugforgeError } from "../errors.js";
 import { createLogger, silentLogger } from "../log.js";
+import { CONFIG_VAR_NAME_RULE, isConfigVarName } from "../names.js";
 import { formatJunitReport } from "../buildpack-test/reporters/junit-reporter.js";
 import { formatTableReport } from "../buildpack-test/reporters/table-reporter.js";
 import { formatTapReport } from "../buildpack-test/reporters/tap-reporter.js";
@@ -176,9 +177,9 @@ export function parseArgs(args: readonly string[]): Options | string {
       case "-e":
       case "--env": {
         const v = value() ?? "";
-        const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(v);
-        if (!m) return `${name}: expected KEY=VALUE (got ${JSON.stringify(v)})`;
-        o.env[m[1]!] = m[2]!;
+        const eq = v.indexOf("=");
+        if (eq === -1 || !isConfigVarName(v.slice(0, eq))) return `${name}: expected KEY=VALUE, KEY of ${CONFIG_VAR_NAME_RULE} (got ${JSON.stringify(v)})`;
+        o.env[v.slice(0, eq)] = v.slice(eq + 1);
         break;
       }
       case "--mount": {

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { readAdminToken } from "../config/admin-token.js";
 import { parseConfig } from "../config/parse-config.js";
 import { createDockerRuntime } from "../docker/dockerode-runtime.js";
 import { isSlugforgeError } from "../errors.js";
@@ -10,7 +11,6 @@ import { formatTable } from "./table.js";
 import { ApiError, createApiClient } from "./api-client.js";
 import { API_COMMANDS, UsageError } from "./api-commands.js";
 import { runBuildpackTestCommand } from "./buildpack-test-command.js";
-import { existsSync, readFileSync } from "node:fs";
 
 const USAGE = `Usage: slugforge <command> [options]
 
@@ -99,8 +99,7 @@ async function apiCommand(name: string, args: string[], env: NodeJS.ProcessEnv):
   }
   const config = settings(env);
   const url = env.SLUGFORGE_URL || `http://127.0.0.1:${config.port}`;
-  const tokenFile = path.join(config.dataDir, "token");
-  const token = config.token ?? (existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : "");
+  const token = readAdminToken(config) ?? "";
   if (!token) {
     console.error("no API token: set SLUGFORGE_TOKEN (the server printed one on its first start, and keeps it in its data folder)");
     return 2;

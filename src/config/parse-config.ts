@@ -1,4 +1,5 @@
 import path from "node:path";
+import { isConfigVarName } from "../names.js";
 
 export type NetworkMode = "bridge" | "none" | "host";
 
@@ -134,7 +135,7 @@ function parseBuildConfigVars(raw: string | undefined, errors: string[]): Record
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return bad();
   const vars: Record<string, string> = {};
   for (const [key, value] of Object.entries(parsed)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) || typeof value !== "string") return bad();
+    if (!isConfigVarName(key) || typeof value !== "string") return bad();
     vars[key] = value;
   }
   return Object.freeze(vars);

@@ -1,10 +1,11 @@
 import type http from "node:http";
+import { spawnGit } from "../gitcli/git.js";
 import type { Logger } from "../log.js";
 import type { GitService } from "./app-path.js";
 import type { GitChildren } from "./git-children.js";
-import { gitServerConfig, minimalGitEnv, spawnGit } from "./git-process.js";
-import { NO_CACHE_HEADERS, replyText } from "./http-replies.js";
+import { NO_CACHE_HEADERS, replyError } from "./http-replies.js";
 import { FLUSH_PKT, writePktLine } from "./pkt-line.js";
+import { gitServerConfig } from "./server-config.js";
 
 export interface AdvertiseContext {
   readonly hooksDir: string;
@@ -21,8 +22,10 @@ export function advertiseRefs(
   gitDir: string,
   gitProtocol: string | undefined,
 ): void {
-  const env = minimalGitEnv(gitProtocol && service === "git-upload-pack" ? { GIT_PROTOCOL: gitProtocol } : {});
-  const child = spawnGit([...gitServerConfig(ctx.hooksDir, ctx.maxPushBytes), service.slice(4), "--stateless-rpc", "--advertise-refs", gitDir], env);
+  const child = spawnGit([service.slice(4), "--stateless-rpc", "--advertise-refs", gitDir], {
+    config: gitServerConfig(ctx.hooksDir, ctx.maxPushBytes),
+    env: { GIT_PROTOCOL: service === "git-upload-pack" ? gitProtocol : undefined },
+  });
   ctx.children.add(child, gitDir, false);
   let started = false;
   let stderr = "";
@@ -47,7 +50,7 @@ export function advertiseRefs(
     void ctx.children.exited(child, gitDir, false, code === 0);
     if (code !== 0 && !started) {
       ctx.log.error({ code, stderr, gitDir }, "git --advertise-refs failed");
-      replyText(res, 500, "INTERNAL: the server could not read the repository.");
+      replyError(res, "INTERNAL", "the server could not read the repository.");
       return;
     }
     start();

@@ -1,18 +1,12 @@
-/** App names and the smart-HTTP routes: decided from the raw URL, before anything touches the disk. */
-
-export const APP_NAME_PATTERN = /^[a-z][a-z0-9-]{1,29}$/;
+/** The smart-HTTP routes: decided from the raw URL, before anything touches the disk. */
 
 export type GitService = "git-receive-pack" | "git-upload-pack";
 export type GitRoute = "info/refs" | GitService;
 
 export interface GitPath {
-  /** The name as written in the URL; check it with isValidAppName before use. */
+  /** The name as written in the URL; check it with isValidAppName (src/names.ts) before use. */
   readonly app: string;
   readonly route: GitRoute;
-}
-
-export function isValidAppName(name: string): boolean {
-  return APP_NAME_PATTERN.test(name);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { ChildProcess } from "node:child_process";
-import { killProcessGroup } from "./git-process.js";
+import { killProcessGroup } from "../util/process-group.js";
 import { sweepQuarantine } from "./repos.js";
 
 /**

@@ -2,15 +2,16 @@ import { realpath } from "node:fs/promises";
 import type http from "node:http";
 import type { Logger } from "../log.js";
 import { advertiseRefs } from "./advertise.js";
-import { isValidAppName, parseGitPath, parseService, validGitProtocol, type GitService } from "./app-path.js";
+import { parseGitPath, parseService, validGitProtocol, type GitService } from "./app-path.js";
 import { GIT_ACCESS, refusal } from "../auth/access.js";
 import { actorOf, type Authenticator } from "../auth/principal.js";
 import { SlugforgeError, isSlugforgeError, toSlugforgeError } from "../errors.js";
+import { isValidAppName } from "../names.js";
 import type { DiskGuard } from "../util/disk-space.js";
 import { discardDir } from "../util/discard-dir.js";
 import { GitChildren } from "./git-children.js";
 import type { HookBridge } from "./hook-bridge.js";
-import { replyText, replyUnauthorized } from "./http-replies.js";
+import { replyError, replyFailure, replyUnauthorized } from "./http-replies.js";
 import { RepoMaintenance, type RepoMaintenanceOptions } from "./repo-maintenance.js";
 import { createRepo, repoExists, repoPath } from "./repos.js";
 import { bodyDecoder, runRpc } from "./rpc.js";
@@ -65,22 +66,23 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
       req.resume();
       return replyUnauthorized(res);
     }
-    if (!isValidAppName(app)) {
-      return replyText(res, 404, "APP_NAME_INVALID: app names are 2 to 30 characters: a lower-case letter, then lower-case letters, digits or dashes.");
-    }
+    // 404, as for any path that names no repository.
+    if (!isValidAppName(app)) return replyError(res, "APP_NAME_INVALID", undefined, { status: 404 });
     const gitProtocol = validGitProtocol(req.headers["git-protocol"]);
     /** Answers 403 when the principal may not use `service` on this app. */
     const forbidden = (service: GitService): boolean => {
       const refused = refusal(principal, GIT_ACCESS[service], app);
       if (refused === undefined) return false;
       req.resume();
-      replyText(res, 403, `FORBIDDEN: ${refused}.`);
+      replyError(res, "FORBIDDEN", `${refused}.`);
       return true;
     };
     if (route === "info/refs") {
-      if (req.method !== "GET" && req.method !== "HEAD") return replyText(res, 405, "method not allowed", { Allow: "GET" });
+      if (req.method !== "GET" && req.method !== "HEAD") return notAllowed(res, req.method, "GET");
       const service = parseService(req.url ?? "");
-      if (!service) return replyText(res, 403, "slugforge serves only smart HTTP: service=git-receive-pack or service=git-upload-pack.");
+      if (!service) {
+        return replyError(res, "BAD_REQUEST", "slugforge serves only smart HTTP: service=git-receive-pack or service=git-upload-pack.", { status: 403 });
+      }
       if (forbidden(service)) return;
       if (service === "git-receive-pack") {
         // Up front, before a repo or a pack is written: git shows this text as "remote: ...".
@@ -88,13 +90,13 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
         if (full !== undefined) {
           if (!isSlugforgeError(full)) throw full;
           log.warn({ app, data: full.data }, "push refused: the disk is full");
-          return replyText(res, full.status, `${full.code}: ${full.message} ${full.hint}`);
+          return replyFailure(res, full);
         }
       }
       if (!(await repoExists(deps.reposDir, app))) {
         // Only the admin's push creates an app; a fetch of an unknown one creates nothing.
         if (service !== "git-receive-pack") return notFound(res, app);
-        if (principal.kind !== "admin") return replyText(res, 404, `APP_NOT_FOUND: ${app} has no repository; only the admin token's first push creates one.`);
+        if (principal.kind !== "admin") return replyError(res, "APP_NOT_FOUND", `${app} has no repository; only the admin token's first push creates one.`);
         if (await createRepo(deps.reposDir, app)) {
           log.info({ app }, "app created by a first push");
           await deps.onAppCreated?.(app, actorOf(principal));
@@ -103,16 +105,16 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
       return advertiseRefs(ctx, res, service, await realpath(repoPath(deps.reposDir, app)), gitProtocol);
     }
     const service = route as GitService;
-    if (req.method !== "POST") return replyText(res, 405, "method not allowed", { Allow: "POST" });
+    if (req.method !== "POST") return notAllowed(res, req.method, "POST");
     if (forbidden(service)) return;
     if (req.headers["content-type"] !== `application/x-${service}-request`) {
       req.resume();
-      return replyText(res, 415, `BAD_REQUEST: expected Content-Type application/x-${service}-request.`);
+      return replyError(res, "BAD_REQUEST", `expected Content-Type application/x-${service}-request.`, { status: 415 });
     }
     const decoder = bodyDecoder(req.headers["content-encoding"]);
     if (decoder === "unsupported") {
       req.resume();
-      return replyText(res, 415, "BAD_REQUEST: unsupported Content-Encoding (gzip, deflate or none).");
+      return replyError(res, "BAD_REQUEST", "unsupported Content-Encoding (gzip, deflate or none).", { status: 415 });
     }
     if (!(await repoExists(deps.reposDir, app))) {
       req.resume();
@@ -131,10 +133,10 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
         const known = toSlugforgeError(err);
         if (known.code === "STORAGE_FULL") {
           log.warn({ err, app: parsed.app }, "git request failed: the disk is full");
-          return replyText(res, known.status, `${known.code}: ${known.message} ${known.hint}`);
+          return replyFailure(res, known);
         }
         log.error({ err, app: parsed.app }, "git request failed");
-        replyText(res, 500, "INTERNAL: the git request failed; the operator log has details.");
+        replyError(res, "INTERNAL", "the git request failed; the operator log has details.");
       });
       return true;
     },
@@ -156,5 +158,9 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
 }
 
 function notFound(res: http.ServerResponse, app: string): void {
-  replyText(res, 404, `APP_NOT_FOUND: repository '${app}' not found. A first push creates it.`);
+  replyError(res, "APP_NOT_FOUND", `repository '${app}' not found. A first push creates it.`);
+}
+
+function notAllowed(res: http.ServerResponse, method: string | undefined, allow: string): void {
+  replyError(res, "BAD_REQUEST", `${method ?? "this method"} is not allowed here; use ${allow}.`, { status: 405, headers: { Allow: allow } });
 }

@@ -3,5 +3,4 @@ export { createGitHandler, type GitHandler, type GitHandlerDeps } from "./git-ha
 export { createHookBridge, type HookBridge, type HookBridgeOptions } from "./hook-bridge.js";
 export { installHooks } from "./hook-shim.js";
 export { AppLocks } from "./app-lock.js";
-export { isValidAppName, APP_NAME_PATTERN } from "./app-path.js";
 export { createRepo, repoPath, repoExists, sweepAllQuarantines } from "./repos.js";

@@ -1,12 +1,10 @@
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Builder, BuildOutput } from "../builds/types.js";
-import { isSlugforgeError, type ErrorCode } from "../errors.js";
-import type { DiskGuard } from "../util/disk-space.js";
+import { errorLine, isSlugforgeError, type ErrorCode } from "../errors.js";
+import { readRef, setSymbolicRef } from "../gitcli/refs.js";
 import type { Logger } from "../log.js";
-import { runProcess } from "../util/run-process.js";
+import type { DiskGuard } from "../util/disk-space.js";
 import type { AppLocks } from "./app-lock.js";
-import { minimalGitEnv } from "./git-process.js";
 import { isZeroSha, type HookRequest } from "./hook-protocol.js";
 import type { PushSession } from "./push-sessions.js";
 import { decidePush } from "./ref-policy.js";
@@ -30,7 +28,7 @@ export async function gatePush(deps: GateDeps, session: PushSession, hook: HookR
   const log = deps.log.child({ app: session.app, push: session.id });
   // docs/errors.md: the last line of every refused push names its code, so it is written here only.
   const fail = (code: ErrorCode, details: readonly string[], summary: string): GateOutcome => {
-    for (const line of [...details, `${code}: ${summary}`]) write(`!     ${line}\n`);
+    for (const line of [...details, errorLine(code, summary)]) write(`!     ${line}\n`);
     return { ok: false, code };
   };
   if (hook.app !== session.app || !sourceInside(session.gitDir, hook)) {
@@ -121,35 +119,8 @@ async function branches(gitDir: string): Promise<{ hasMain: boolean; hasMaster: 
   return { hasMain: main !== undefined, hasMaster: master !== undefined };
 }
 
-const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
-
-/**
- * Where a branch points, read from the repo's files (a loose ref, else packed-refs) without
- * starting git: two git processes per push cost more than the rest of the gate. Anything unusual
- * (a symbolic ref, another ref storage) is left to `git rev-parse`.
- */
-async function readRef(gitDir: string, ref: string): Promise<string | undefined> {
-  const loose = await readFile(path.join(gitDir, ref), "utf8").catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? null : undefined));
-  if (loose !== null) {
-    const sha = loose?.trim();
-    return sha !== undefined && SHA.test(sha) ? sha : revParse(gitDir, ref);
-  }
-  const packed = await readFile(path.join(gitDir, "packed-refs"), "utf8").catch(() => "");
-  for (const line of packed.split("\n")) {
-    const [sha, name] = line.split(" ");
-    if (name === ref && sha && SHA.test(sha)) return sha;
-  }
-  const storage = await readFile(path.join(gitDir, "config"), "utf8").catch(() => "");
-  return /refstorage\s*=\s*reftable/i.test(storage) ? revParse(gitDir, ref) : undefined;
-}
-
-async function revParse(gitDir: string, ref: string): Promise<string | undefined> {
-  const r = await runProcess("git", ["--git-dir", gitDir, "rev-parse", "--verify", "--quiet", ref], { env: minimalGitEnv() });
-  return r.code === 0 ? r.stdout.trim() : undefined;
-}
-
 /** Repos start with HEAD on main; one that deploys master gets HEAD there so clones check it out. */
 async function pointHeadAt(gitDir: string, ref: string): Promise<void> {
   if (ref !== "refs/heads/master") return;
-  await runProcess("git", ["--git-dir", gitDir, "symbolic-ref", "HEAD", ref], { env: minimalGitEnv() });
+  await setSymbolicRef(gitDir, "HEAD", ref);
 }

@@ -1,3 +1,4 @@
+import { ERROR_CODES, errorLine } from "../errors.js";
 import { FLUSH_PKT, parsePktLines, writePktLine, writeSideband } from "./pkt-line.js";
 
 const MAX_HEAD_BYTES = 256 * 1024;
@@ -46,8 +47,8 @@ export class PushCommandHead {
  */
 export function pushTooLargeResult(head: PushCommandHead, limitBytes: number): Buffer {
   const message =
-    `!     PUSH_TOO_LARGE: this push is over the server's limit of ${formatBytes(limitBytes)}.\n` +
-    "!     Push less (keep build artefacts out of git), or raise SLUGFORGE_MAX_PUSH_BYTES.\n";
+    `!     ${errorLine("PUSH_TOO_LARGE", `this push is over the server's limit of ${formatBytes(limitBytes)}.`)}\n` +
+    `!     ${ERROR_CODES.PUSH_TOO_LARGE.hint}\n`;
   const report = Buffer.concat([
     // "unpack ok" because strict clients (isomorphic-git) need it to read the per-ref status at all.
     writePktLine("unpack ok\n"),

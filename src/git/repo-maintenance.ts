@@ -1,9 +1,10 @@
 import { setPriority } from "node:os";
 import PQueue from "p-queue";
 import path from "node:path";
+import { spawnGit } from "../gitcli/git.js";
 import type { Logger } from "../log.js";
 import { failpoint } from "../util/failpoints.js";
-import { killProcessGroup, minimalGitEnv, spawnGit } from "./git-process.js";
+import { killProcessGroup } from "../util/process-group.js";
 
 export interface RepoMaintenanceOptions {
   /** Extra `-c` settings for `git gc` (tests lower gc.autoPackLimit). */
@@ -54,10 +55,8 @@ export class RepoMaintenance {
 
   private async gc(gitDir: string): Promise<void> {
     await failpoint("repo-gc", path.basename(gitDir, ".git"));
-    const settings = { "gc.autoDetach": "false", ...this.options.gitConfig };
-    const args = [...Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`]), "--git-dir", gitDir, "gc", "--auto", "--quiet"];
     const started = performance.now();
-    const child = spawnGit(args, minimalGitEnv());
+    const child = spawnGit(["--git-dir", gitDir, "gc", "--auto", "--quiet"], { config: { "gc.autoDetach": "false", ...this.options.gitConfig } });
     this.runningPid = child.pid;
     // Behind builds and pushes for the CPU: a repack of a large repo can take a while.
     if (child.pid !== undefined) {

@@ -1,9 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
+import { runGitChecked } from "../gitcli/git.js";
 import { sweepDiscarded } from "../util/discard-dir.js";
-import { runChecked } from "../util/run-process.js";
-import { minimalGitEnv } from "./git-process.js";
 
 /** Bare repos live at <reposDir>/<app>.git; the name must already be validated. */
 export function repoPath(reposDir: string, app: string): string {
@@ -35,7 +34,7 @@ export function createRepo(reposDir: string, app: string): Promise<boolean> {
     const tmp = path.join(reposDir, `.tmp-${app}-${randomBytes(6).toString("hex")}`);
     try {
       // No template: the sample hooks and the rest are of no use to a served repo.
-      await runChecked("git", ["init", "--quiet", "--bare", "--template=", "-b", "main", tmp], { env: minimalGitEnv() });
+      await runGitChecked(["init", "--quiet", "--bare", "--template=", "-b", "main", tmp]);
       await rename(tmp, key);
       return true;
     } catch (err) {

@@ -1,16 +1,18 @@
 import type http from "node:http";
 import { Writable } from "node:stream";
 import zlib from "node:zlib";
+import { spawnGit } from "../gitcli/git.js";
 import type { Logger } from "../log.js";
 import { failpoint } from "../util/failpoints.js";
+import { killProcessGroup } from "../util/process-group.js";
 import type { GitService } from "./app-path.js";
 import type { GitChildren } from "./git-children.js";
-import { gitServerConfig, killProcessGroup, minimalGitEnv, spawnGit } from "./git-process.js";
 import type { HookBridge } from "./hook-bridge.js";
-import { NO_CACHE_HEADERS, replyText } from "./http-replies.js";
+import { NO_CACHE_HEADERS, replyError } from "./http-replies.js";
 import { PushCommandHead, pushTooLargeResult } from "./push-limit.js";
 import type { RepoMaintenance } from "./repo-maintenance.js";
 import { streamRequestBody } from "./request-body.js";
+import { gitServerConfig } from "./server-config.js";
 
 export interface RpcContext {
   readonly hooksDir: string;
@@ -58,11 +60,10 @@ export function runRpc(
   const isPush = service === "git-receive-pack";
   const log = ctx.log.child({ app, service });
   const session = isPush ? ctx.bridge.openPush(app, gitDir, spec.actor) : undefined;
-  const env = minimalGitEnv({
-    ...(session ? session.hookEnv(ctx.bridge.socketPath) : {}),
-    ...(spec.gitProtocol && !isPush ? { GIT_PROTOCOL: spec.gitProtocol } : {}),
+  const child = spawnGit([service.slice(4), "--stateless-rpc", gitDir], {
+    config: gitServerConfig(ctx.hooksDir, ctx.maxPushBytes),
+    env: { ...session?.hookEnv(ctx.bridge.socketPath), GIT_PROTOCOL: isPush ? undefined : spec.gitProtocol },
   });
-  const child = spawnGit([...gitServerConfig(ctx.hooksDir, ctx.maxPushBytes), service.slice(4), "--stateless-rpc", gitDir], env);
   ctx.children.add(child, gitDir, isPush);
   let exited = false;
   let replaced = false; // we answered ourselves (push too large); git's output is dropped
@@ -83,7 +84,7 @@ export function runRpc(
   child.stdin.on("error", (err) => log.debug({ err }, "git stdin closed early"));
   child.on("error", (err) => {
     log.error({ err }, "cannot run git");
-    replyText(res, 500, "INTERNAL: the server could not run git.");
+    replyError(res, "INTERNAL", "the server could not run git.");
   });
   child.on("close", (code, signal) => {
     exited = true;
@@ -168,7 +169,7 @@ export function runRpc(
       killProcessGroup(child.pid);
       if (!res.headersSent) replaced = true;
       const idle = ctx.bodyIdleMs >= 1000 ? `${Math.round(ctx.bodyIdleMs / 1000)} s` : `${ctx.bodyIdleMs} ms`;
-      replyText(res, 408, `BAD_REQUEST: the request body sent nothing for ${idle}; the request was dropped.`);
+      replyError(res, "BAD_REQUEST", `the request body sent nothing for ${idle}; the request was dropped.`, { status: 408 });
     },
     onError(err) {
       if (exited || res.destroyed) return;
@@ -177,7 +178,7 @@ export function runRpc(
       killProcessGroup(child.pid);
       if (!res.headersSent) {
         replaced = true;
-        replyText(res, 400, "BAD_REQUEST: the request body could not be read.");
+        replyError(res, "BAD_REQUEST", "the request body could not be read.");
       }
     },
   });

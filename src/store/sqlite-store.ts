@@ -1,7 +1,7 @@
 import { chmodSync, closeSync, openSync } from "node:fs";
 import Database from "better-sqlite3";
 import { SlugforgeError, type ErrorCode } from "../errors.js";
-import type { BuildStatus } from "../builds/types.js";
+import { ACTIVE_BUILD_STATUSES, isFinishedBuild, type BuildStatus } from "../build-status.js";
 import { MIGRATIONS } from "./migrations.js";
 import { sqliteActivity } from "./sqlite-activity.js";
 import { sqliteTokens } from "./sqlite-tokens.js";
@@ -139,7 +139,7 @@ export function openSqliteStore(file: string): MetadataStore {
       };
       if (update.status !== undefined) {
         put("status", update.status);
-        if (["succeeded", "failed", "cancelled"].includes(update.status)) put("finished_at", now());
+        if (isFinishedBuild(update.status)) put("finished_at", now());
       }
       if (update.errorCode !== undefined) put("error_code", update.errorCode);
       if (update.errorMessage !== undefined) put("error_message", update.errorMessage);
@@ -161,11 +161,12 @@ export function openSqliteStore(file: string): MetadataStore {
       return rows.map((r) => ({ seq: Number(r.seq), chunk: r.chunk as Buffer }));
     },
     failInterruptedBuilds(before) {
+      const active = ACTIVE_BUILD_STATUSES.map(() => "?").join(", ");
       return db
         .prepare(
-          "UPDATE builds SET status = 'failed', error_code = 'INTERRUPTED', error_message = 'the server stopped while this build ran', finished_at = ? WHERE status IN ('queued', 'building') AND created_at < ?",
+          `UPDATE builds SET status = 'failed', error_code = 'INTERRUPTED', error_message = 'the server stopped while this build ran', finished_at = ? WHERE status IN (${active}) AND created_at < ?`,
         )
-        .run(now(), before ?? "9999").changes;
+        .run(now(), ...ACTIVE_BUILD_STATUSES, before ?? "9999").changes;
     },
 
     putSlug(slug) {

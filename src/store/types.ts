@@ -1,5 +1,5 @@
 import type { ErrorCode } from "../errors.js";
-import type { BuildStatus } from "../builds/types.js";
+import type { BuildStatus } from "../build-status.js";
 
 export interface AppRecord {
   readonly name: string;

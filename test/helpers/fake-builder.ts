@@ -1,6 +1,7 @@
+import { sourceEnv } from "../../src/builds/git-source.js";
 import type { Builder, BuildOutput, BuildRequest, BuildResult } from "../../src/builds/types.js";
 import type { ErrorCode } from "../../src/errors.js";
-import { runProcess } from "../../src/util/run-process.js";
+import { runGit } from "../../src/gitcli/git.js";
 
 export type FakeStep = string | { readonly sleepMs: number };
 
@@ -12,7 +13,7 @@ export interface FakeBuildPlan {
 export interface RecordedBuild {
   readonly request: BuildRequest;
   result?: BuildResult;
-  /** Whether `git cat-file -e <commit>` worked with the quarantine env the hook passed. */
+  /** Whether `git cat-file -e <commit>` worked with the quarantine env the hook passed (as a build reads it). */
   commitVisible?: boolean;
   startedAt: number;
 }
@@ -33,10 +34,7 @@ export class FakeBuilder implements Builder {
     this.builds.push(record);
     const buildId = `fake-${++this.counter}`;
     const plan = typeof this.plan === "function" ? this.plan(request) : this.plan;
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, GIT_DIR: request.source.gitDir };
-    if (request.source.objectDirectory) env.GIT_OBJECT_DIRECTORY = request.source.objectDirectory;
-    if (request.source.alternateObjectDirectories) env.GIT_ALTERNATE_OBJECT_DIRECTORIES = request.source.alternateObjectDirectories;
-    record.commitVisible = (await runProcess("git", ["cat-file", "-e", `${request.commit}^{commit}`], { env })).code === 0;
+    record.commitVisible = (await runGit(["cat-file", "-e", `${request.commit}^{commit}`], { env: sourceEnv(request.source) })).code === 0;
     const finish = (result: BuildResult): BuildResult => ((record.result = result), result);
     for (const step of plan.steps ?? []) {
       if (signal.aborted) break;

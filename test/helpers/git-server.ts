@@ -28,12 +28,16 @@ export interface TestGitServer {
   close(): Promise<void>;
 }
 
+export interface StartGitServerOptions {
+  readonly maxPushBytes?: number;
+  readonly keepAliveMs?: number;
+  readonly maintenance?: RepoMaintenanceOptions;
+  readonly bodyIdleMs?: number;
+  readonly log?: Logger;
+}
+
 /** The git layer as main.ts will assemble it, on 127.0.0.1 port 0, with data in `dataDir`. */
-export async function startGitServer(
-  dataDir: string,
-  builder: Builder,
-  options: { maxPushBytes?: number; keepAliveMs?: number; maintenance?: RepoMaintenanceOptions; bodyIdleMs?: number; log?: Logger } = {},
-): Promise<TestGitServer> {
+export async function startGitServer(dataDir: string, builder: Builder, options: StartGitServerOptions = {}): Promise<TestGitServer> {
   const log = options.log ?? silentLogger();
   const reposDir = path.join(dataDir, "repos");
   const hooksDir = path.join(dataDir, "hooks");

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ERROR_CODES, SlugforgeError, toSlugforgeError } from "../../src/errors.js";
+import { ERROR_CODES, SlugforgeError, errorLine, toSlugforgeError } from "../../src/errors.js";
 
 describe("error codes", () => {
   const doc = readFileSync(new URL("../../docs/errors.md", import.meta.url), "utf8");
@@ -34,5 +34,10 @@ describe("error codes", () => {
     expect(err.cause).toBe(cause);
     expect(toSlugforgeError(new Error("x")).code).toBe("INTERNAL");
     expect(toSlugforgeError(err)).toBe(err);
+  });
+
+  it("writes an error as one line, CODE first, with the code's hint when there is no message", () => {
+    expect(errorLine("REF_MOVED", "nothing was built.")).toBe("REF_MOVED: nothing was built.");
+    expect(errorLine("APP_NAME_INVALID")).toBe(`APP_NAME_INVALID: ${ERROR_CODES.APP_NAME_INVALID.hint}`);
   });
 });

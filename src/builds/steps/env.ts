@@ -1,8 +1,7 @@
 import { packEntries } from "../../slug/tar-pack.js";
 import { BUILD_UID, ENV_DIR, extractIntoBuild } from "../container-exec.js";
 import type { StepContext } from "./step.js";
-
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+import { CONFIG_VAR_NAME as NAME } from "../../names.js";
 
 /**
  * ENV_DIR: one file per config var, mode 0600, owned by the build user. The values travel only

@@ -2,18 +2,14 @@ import { randomBytes } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import http from "node:http";
 import zlib from "node:zlib";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { writePktLine } from "../../../src/git/pkt-line.js";
-import { FakeBuilder } from "../../helpers/fake-builder.js";
-import { GitClient } from "../../helpers/git-client.js";
-import { startGitServer, TEST_TOKEN, type TestGitServer } from "../../helpers/git-server.js";
-import { tmpDirs } from "../../helpers/tmp-dir.js";
+import { TEST_TOKEN } from "../../helpers/git-server.js";
+import { gitTestBed } from "../../helpers/git-test-bed.js";
 
-const dirs = tmpDirs();
-let server: TestGitServer;
-let client: GitClient;
+const bed = gitTestBed({ plan: { steps: ["built"] } });
+const { client, dirs } = bed;
 let head: string;
-const builder = new FakeBuilder({ steps: ["built"] });
 const basic = (password: string): string => `Basic ${Buffer.from(`git:${password}`).toString("base64")}`;
 const AUTH = basic(TEST_TOKEN);
 
@@ -26,7 +22,7 @@ interface Reply {
 /** A raw request: the path goes out exactly as written (no normalisation). */
 function request(method: string, path: string, options: { headers?: Record<string, string>; body?: Buffer } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port: server.port, method, path, headers: options.headers }, (res) => {
+    const req = http.request({ host: "127.0.0.1", port: bed.server.port, method, path, headers: options.headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
@@ -37,16 +33,7 @@ function request(method: string, path: string, options: { headers?: Record<strin
 }
 
 beforeAll(async () => {
-  server = await startGitServer(await dirs.make(), builder);
-  client = new GitClient(await dirs.make());
-  const work = await dirs.make();
-  head = await client.initRepo(work);
-  const push = await client.run(["push", server.url("known"), "HEAD:main"], work);
-  expect(push.code, push.stderr).toBe(0);
-});
-afterAll(async () => {
-  await server.close();
-  await dirs.cleanup();
+  ({ head } = await bed.deployed("known"));
 });
 
 describe("advertisement", () => {
@@ -87,7 +74,7 @@ describe("authentication on every request", () => {
       expect(r.headers["www-authenticate"]).toBe('Basic realm="slugforge"');
       expect(r.body.toString()).toContain("UNAUTHORIZED");
     }
-    expect(await readdir(server.reposDir)).toEqual(["known.git"]);
+    expect(await readdir(bed.server.reposDir)).toEqual(["known.git"]);
   });
 
   it("answers the authenticated 4-byte probe with an empty result", async () => {
@@ -103,26 +90,26 @@ describe("authentication on every request", () => {
   it("git without credentials fails to read a user name; a wrong token fails authentication", async () => {
     const work = await dirs.make();
     await client.initRepo(work);
-    const anonymous = await client.run(["push", `http://127.0.0.1:${server.port}/known.git`, "HEAD:main"], work);
+    const anonymous = await client.run(["push", `http://127.0.0.1:${bed.server.port}/known.git`, "HEAD:main"], work);
     expect(anonymous.code).not.toBe(0);
     expect(anonymous.stderr).toContain("could not read Username");
-    const wrong = await client.run(["push", server.url("known", "not-the-token"), "HEAD:main"], work);
+    const wrong = await client.run(["push", bed.server.url("known", "not-the-token"), "HEAD:main"], work);
     expect(wrong.code).not.toBe(0);
     expect(wrong.stderr).toContain("Authentication failed");
-    expect(await readdir(server.reposDir)).toEqual(["known.git"]);
+    expect(await readdir(bed.server.reposDir)).toEqual(["known.git"]);
   });
 
   it("a push over 1 MiB sends the probe and a chunked POST, both authenticated", async () => {
     const work = await dirs.make();
     await client.initRepo(work);
     await client.commit(work, "big.bin", randomBytes(3 * 1024 * 1024), "big");
-    const from = server.requests.length;
-    const push = await client.run(["push", server.url("big-push"), "HEAD:main"], work);
+    const from = bed.server.requests.length;
+    const push = await client.run(["push", bed.server.url("big-push"), "HEAD:main"], work);
     expect(push.code, push.stderr).toBe(0);
-    const posts = server.requests.slice(from).filter((r) => r.method === "POST" && r.status === 200);
+    const posts = bed.server.requests.slice(from).filter((r) => r.method === "POST" && r.status === 200);
     expect(posts.some((r) => r.contentLength === "4" && r.auth)).toBe(true);
     expect(posts.some((r) => r.contentLength === undefined && r.auth)).toBe(true);
-    expect(server.requests.slice(from).filter((r) => r.method === "POST").every((r) => r.auth)).toBe(true);
+    expect(bed.server.requests.slice(from).filter((r) => r.method === "POST").every((r) => r.auth)).toBe(true);
   });
 });
 
@@ -148,14 +135,14 @@ describe("paths and names", () => {
   it.each(tricks)("%s gets 404 and creates nothing", async (path) => {
     const r = await request("GET", path, { headers: { Authorization: AUTH } });
     expect(r.status).toBe(404);
-    for (const name of await readdir(server.reposDir)) expect(name).toMatch(/^(known|big-push)\.git$/);
+    for (const name of await readdir(bed.server.reposDir)) expect(name).toMatch(/^(known|big-push)\.git$/);
   });
 
   it("a fetch of an unknown app is 404 and creates nothing", async () => {
     const r = await request("GET", "/ghost.git/info/refs?service=git-upload-pack", { headers: { Authorization: AUTH } });
     expect(r.status).toBe(404);
     expect(r.body.toString()).toContain("not found");
-    const clone = await client.run(["clone", server.url("ghost"), await dirs.make()], server.dataDir);
+    const clone = await client.run(["clone", bed.server.url("ghost"), await dirs.make()], bed.server.dataDir);
     expect(clone.code).not.toBe(0);
     expect(clone.stderr).toContain("not found");
     const post = await request("POST", "/ghost.git/git-receive-pack", {
@@ -163,7 +150,7 @@ describe("paths and names", () => {
       body: Buffer.from("0000"),
     });
     expect(post.status).toBe(404);
-    expect((await readdir(server.reposDir)).some((n) => n.startsWith("ghost"))).toBe(false);
+    expect((await readdir(bed.server.reposDir)).some((n) => n.startsWith("ghost"))).toBe(false);
   });
 
   it("wrong Content-Type or Content-Encoding on the POST gets 415", async () => {
@@ -207,7 +194,7 @@ describe("upload-pack", () => {
   it("git clone and a protocol v2 clone work", async () => {
     for (const v of ["0", "2"]) {
       const dir = `${await dirs.make()}/c`;
-      const clone = await client.run(["-c", `protocol.version=${v}`, "clone", server.url("known"), dir], server.dataDir);
+      const clone = await client.run(["-c", `protocol.version=${v}`, "clone", bed.server.url("known"), dir], bed.server.dataDir);
       expect(clone.code, clone.stderr).toBe(0);
       expect(await client.ok(["rev-parse", "HEAD"], dir)).toBe(head);
     }

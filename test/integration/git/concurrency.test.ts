@@ -1,39 +1,21 @@
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FakeBuilder } from "../../helpers/fake-builder.js";
-import { GitClient, lastRemoteLine } from "../../helpers/git-client.js";
-import { startGitServer, type TestGitServer } from "../../helpers/git-server.js";
-import { tmpDirs } from "../../helpers/tmp-dir.js";
+import { describe, expect, it } from "vitest";
+import { lastRemoteLine } from "../../helpers/git-client.js";
+import { gitTestBed } from "../../helpers/git-test-bed.js";
 import { until } from "../../helpers/until.js";
 
-const dirs = tmpDirs();
-let server: TestGitServer;
-let client: GitClient;
-const builder = new FakeBuilder();
-
-beforeAll(async () => {
-  server = await startGitServer(await dirs.make(), builder);
-  client = new GitClient(await dirs.make());
-});
-afterAll(async () => {
-  await server.close();
-  await dirs.cleanup();
-});
-
-async function serverRef(app: string): Promise<string> {
-  return client.ok(["--git-dir", path.join(server.reposDir, `${app}.git`), "rev-parse", "refs/heads/main"], server.dataDir);
-}
-
+const bed = gitTestBed();
+const { builder, client, dirs } = bed;
 
 describe("concurrent pushes", () => {
   it("a second push to the same app waits, is told its position, then is rejected as stale without building", async () => {
     builder.plan = { steps: ["-----> quick"] };
     const base = await dirs.make();
     await client.initRepo(base);
-    expect((await client.run(["push", server.url("busy-app"), "HEAD:main"], base)).code).toBe(0);
+    expect((await client.run(["push", bed.server.url("busy-app"), "HEAD:main"], base)).code).toBe(0);
     const [one, two] = [path.join(await dirs.make(), "one"), path.join(await dirs.make(), "two")];
-    await client.ok(["clone", "-q", server.url("busy-app"), one], base);
-    await client.ok(["clone", "-q", server.url("busy-app"), two], base);
+    await client.ok(["clone", "-q", bed.server.url("busy-app"), one], base);
+    await client.ok(["clone", "-q", bed.server.url("busy-app"), two], base);
     const first = await client.commit(one, "one.txt", "1\n", "one");
     await client.commit(two, "two.txt", "2\n", "two");
 
@@ -52,7 +34,7 @@ describe("concurrent pushes", () => {
     expect(lastRemoteLine(r2.stderr)).toMatch(/^remote: !\s+REF_MOVED: nothing was built\. Fetch and push again: /);
     expect(r2.stderr).toContain("pre-receive hook declined");
     expect(builder.builds.length).toBe(before + 1);
-    expect(await serverRef("busy-app")).toBe(first);
+    expect(await bed.serverRef("busy-app")).toBe(first);
     // The waiting line came while the first build was still running, not at the end.
     const waited = pushTwo.lines.find((l) => l.text.includes("Waiting for another push"));
     expect(r2.ms - waited!.t).toBeGreaterThan(1000);
@@ -62,13 +44,13 @@ describe("concurrent pushes", () => {
     builder.plan = { steps: ["-----> quick"] };
     const work = await dirs.make();
     await client.initRepo(work);
-    expect((await client.run(["push", server.url("queue-app"), "HEAD:main"], work)).code).toBe(0);
+    expect((await client.run(["push", bed.server.url("queue-app"), "HEAD:main"], work)).code).toBe(0);
     builder.plan = { steps: ["-----> building", { sleepMs: 2000 }] };
     const next = await client.commit(work, "n.txt", "n\n", "next");
     const before = builder.builds.length;
-    const a = client.spawnTimed(["push", server.url("queue-app"), "HEAD:main"], work);
+    const a = client.spawnTimed(["push", bed.server.url("queue-app"), "HEAD:main"], work);
     await until(() => builder.builds.length === before + 1);
-    const b = client.spawnTimed(["push", server.url("queue-app"), "HEAD:main"], work);
+    const b = client.spawnTimed(["push", bed.server.url("queue-app"), "HEAD:main"], work);
     const [ra, rb] = await Promise.all([a.done, b.done]);
     expect(ra.code, ra.stderr).toBe(0);
     // git would refuse b's ref update anyway (main is no longer at b's old value): say so up front.
@@ -77,7 +59,7 @@ describe("concurrent pushes", () => {
     expect(rb.stderr).toContain("changed on the server while this push waited");
     expect(lastRemoteLine(rb.stderr)).toMatch(/^remote: !\s+REF_MOVED: /);
     expect(builder.builds.length).toBe(before + 1);
-    expect(await serverRef("queue-app")).toBe(next);
+    expect(await bed.serverRef("queue-app")).toBe(next);
   });
 
   it("pushes to two apps build at the same time", async () => {
@@ -88,7 +70,7 @@ describe("concurrent pushes", () => {
       await client.initRepo(w);
       return w;
     }));
-    const runs = ["alpha-app", "beta-app"].map((app, i) => client.spawnTimed(["push", server.url(app), "HEAD:main"], works[i]!));
+    const runs = ["alpha-app", "beta-app"].map((app, i) => client.spawnTimed(["push", bed.server.url(app), "HEAD:main"], works[i]!));
     const results = await Promise.all(runs.map((r) => r.done));
     for (const r of results) expect(r.code, r.stderr).toBe(0);
     const builds = builder.builds.slice(before);

@@ -3,62 +3,33 @@ import { randomBytes } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { processGroupAlive } from "../../../src/git/git-process.js";
+import { describe, expect, it } from "vitest";
 import { FLUSH_PKT, writePktLine } from "../../../src/git/pkt-line.js";
-import { FakeBuilder } from "../../helpers/fake-builder.js";
-import { GitClient } from "../../helpers/git-client.js";
-import { startGitServer, TEST_TOKEN, type TestGitServer } from "../../helpers/git-server.js";
-import { tmpDirs } from "../../helpers/tmp-dir.js";
+import { processGroupAlive } from "../../../src/util/process-group.js";
+import { startGitServer, TEST_TOKEN } from "../../helpers/git-server.js";
+import { gitTestBed } from "../../helpers/git-test-bed.js";
 import { until } from "../../helpers/until.js";
 
-const dirs = tmpDirs();
-let server: TestGitServer;
-let client: GitClient;
-const builder = new FakeBuilder();
+const bed = gitTestBed({ maxPushBytes: 2 * 1024 * 1024 });
+const { builder, client, dirs } = bed;
 const ZERO = "0".repeat(40);
-
-beforeAll(async () => {
-  server = await startGitServer(await dirs.make(), builder, { maxPushBytes: 2 * 1024 * 1024 });
-  client = new GitClient(await dirs.make());
-});
-afterAll(async () => {
-  await server.close();
-  await dirs.cleanup();
-});
-
-
-async function serverRef(app: string): Promise<string | undefined> {
-  const r = await client.run(["--git-dir", path.join(server.reposDir, `${app}.git`), "rev-parse", "--verify", "-q", "refs/heads/main"], server.dataDir);
-  return r.code === 0 ? r.stdout.trim() : undefined;
-}
-
-async function quarantines(app: string): Promise<string[]> {
-  return (await readdir(path.join(server.reposDir, `${app}.git`, "objects"))).filter((n) => n.startsWith("tmp_objdir"));
-}
 
 /** Every git process group we saw while `during` ran, sampled until it settles. */
 function watchGroups(): { seen: Set<number>; stop(): void } {
   const seen = new Set<number>();
-  const timer = setInterval(() => server.handler.activeProcesses().forEach((p) => seen.add(p)), 20);
+  const timer = setInterval(() => bed.server.handler.activeProcesses().forEach((p) => seen.add(p)), 20);
   return { seen, stop: () => clearInterval(timer) };
 }
 
 async function expectClean(app: string, groups: Set<number>): Promise<void> {
-  await until(() => server.handler.activeProcesses().length === 0);
-  await until(() => [...groups].every((g) => !processGroupAlive(g)), 5000);
-  await until(async () => (await quarantines(app)).length === 0, 5000);
-  const health = await fetch(`http://127.0.0.1:${server.port}/healthz`);
+  await bed.settled(app, groups);
+  const health = await fetch(`http://127.0.0.1:${bed.server.port}/healthz`);
   expect(health.status).toBe(200);
 }
 
 async function deployed(app: string): Promise<{ work: string; head: string }> {
   builder.plan = { steps: ["ok"] };
-  const work = await dirs.make();
-  const head = await client.initRepo(work);
-  const push = await client.run(["push", server.url(app), "HEAD:main"], work);
-  expect(push.code, push.stderr).toBe(0);
-  return { work, head };
+  return bed.deployed(app);
 }
 
 describe("clients that go away", () => {
@@ -67,7 +38,7 @@ describe("clients that go away", () => {
     const next = await client.commit(work, "half.bin", randomBytes(1536 * 1024), "half");
     const fullPack = execFileSync("git", ["pack-objects", "--stdout", "--revs"], { cwd: work, input: `${next}\n^${head}\n`, env: client.env, maxBuffer: 64 * 1024 * 1024 });
     const watch = watchGroups();
-    const socket = net.connect(server.port, "127.0.0.1");
+    const socket = net.connect(bed.server.port, "127.0.0.1");
     await new Promise((r) => socket.once("connect", r));
     const auth = Buffer.from(`git:${TEST_TOKEN}`).toString("base64");
     socket.write(
@@ -79,12 +50,12 @@ describe("clients that go away", () => {
     const body = Buffer.concat([commands, fullPack.subarray(0, fullPack.length >> 1)]);
     socket.write(`${body.length.toString(16)}\r\n`);
     socket.write(body);
-    await until(async () => (await quarantines("abort-raw")).length > 0);
+    await until(async () => (await bed.quarantines("abort-raw")).length > 0);
     socket.destroy();
     watch.stop();
     expect(watch.seen.size).toBeGreaterThan(0);
     await expectClean("abort-raw", watch.seen);
-    expect(await serverRef("abort-raw")).toBe(head);
+    expect(await bed.serverRef("abort-raw")).toBe(head);
   });
 
   it("git killed (process group) mid-upload: server healthy, no stray git, ref unchanged", async () => {
@@ -122,7 +93,7 @@ describe("clients that go away", () => {
     builder.plan = { steps: ["-----> started", { sleepMs: 20_000 }, "-----> should never print"] };
     const before = builder.builds.length;
     const watch = watchGroups();
-    const run = client.spawnTimed(["push", "--progress", server.url("abort-build"), "HEAD:main"], work);
+    const run = client.spawnTimed(["push", "--progress", bed.server.url("abort-build"), "HEAD:main"], work);
     await until(() => run.lines.some((l) => l.text.includes("-----> started")));
     run.interrupt("SIGINT");
     await run.done;
@@ -130,21 +101,21 @@ describe("clients that go away", () => {
     expect(builder.builds[before]!.result!.status).toBe("cancelled");
     watch.stop();
     await expectClean("abort-build", watch.seen);
-    expect(await serverRef("abort-build")).toBe(head);
-    expect(server.bridge.locks.depth("abort-build")).toBe(0);
+    expect(await bed.serverRef("abort-build")).toBe(head);
+    expect(bed.server.bridge.locks.depth("abort-build")).toBe(0);
     builder.plan = { steps: ["-----> again"] };
-    const again = await client.run(["push", server.url("abort-build"), "HEAD:main"], work);
+    const again = await client.run(["push", bed.server.url("abort-build"), "HEAD:main"], work);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).not.toContain("Waiting");
   }, 60_000);
 
   it("a garbage POST then a disconnect leaves the server up", async () => {
-    const socket = net.connect(server.port, "127.0.0.1");
+    const socket = net.connect(bed.server.port, "127.0.0.1");
     await new Promise((r) => socket.once("connect", r));
     socket.write("POST /abort-raw.git/git-receive-pack HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nhello");
     await new Promise((r) => setTimeout(r, 200));
     socket.destroy();
-    expect((await fetch(`http://127.0.0.1:${server.port}/healthz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${bed.server.port}/healthz`)).status).toBe(200);
   });
 });
 
@@ -154,26 +125,26 @@ describe("limits", () => {
     await client.commit(work, "huge.bin", randomBytes(4 * 1024 * 1024), "huge");
     const before = builder.builds.length;
     const watch = watchGroups();
-    const push = await client.run(["push", server.url("too-large"), "HEAD:main"], work);
+    const push = await client.run(["push", bed.server.url("too-large"), "HEAD:main"], work);
     watch.stop();
     expect(push.code).not.toBe(0);
     expect(push.stderr).toContain("PUSH_TOO_LARGE");
     expect(push.stderr).toContain("SLUGFORGE_MAX_PUSH_BYTES");
     expect(builder.builds.length).toBe(before);
     await expectClean("too-large", watch.seen);
-    expect(await serverRef("too-large")).toBe(head);
+    expect(await bed.serverRef("too-large")).toBe(head);
     const small = await dirs.make();
     await client.initRepo(small);
-    expect((await client.run(["push", server.url("after-large"), "HEAD:main"], small)).code).toBe(0);
+    expect((await client.run(["push", bed.server.url("after-large"), "HEAD:main"], small)).code).toBe(0);
   });
 
   it("the hook fails fast with a clear message when the bridge is down", async () => {
     const { runProcess } = await import("../../../src/util/run-process.js");
-    const hook = path.join(server.dataDir, "hooks", "pre-receive");
+    const hook = path.join(bed.server.dataDir, "hooks", "pre-receive");
     const started = Date.now();
     const r = await runProcess(hook, [], {
       stdin: `${ZERO} ${"1".repeat(40)} refs/heads/main\n`,
-      env: { PATH: process.env.PATH, SLUGFORGE_HOOK_SOCKET: path.join(server.dataDir, "nope.sock"), SLUGFORGE_PUSH_TOKEN: "x", SLUGFORGE_APP: "x" },
+      env: { PATH: process.env.PATH, SLUGFORGE_HOOK_SOCKET: path.join(bed.server.dataDir, "nope.sock"), SLUGFORGE_PUSH_TOKEN: "x", SLUGFORGE_APP: "x" },
     });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("cannot reach the build server");
@@ -184,12 +155,12 @@ describe("limits", () => {
 
   it("the hook gives up on a bridge that stops answering", async () => {
     const { runProcess } = await import("../../../src/util/run-process.js");
-    const socketPath = path.join(server.dataDir, "silent.sock");
+    const socketPath = path.join(bed.server.dataDir, "silent.sock");
     const silent = net.createServer(() => undefined);
     await new Promise<void>((r) => silent.listen(socketPath, () => r()));
     try {
       const started = Date.now();
-      const r = await runProcess(path.join(server.dataDir, "hooks", "pre-receive"), [], {
+      const r = await runProcess(path.join(bed.server.dataDir, "hooks", "pre-receive"), [], {
         stdin: `${ZERO} ${"1".repeat(40)} refs/heads/main\n`,
         env: { PATH: process.env.PATH, SLUGFORGE_HOOK_SOCKET: socketPath, SLUGFORGE_PUSH_TOKEN: "x", SLUGFORGE_APP: "x", SLUGFORGE_HOOK_IDLE_TIMEOUT_MS: "500" },
       });
@@ -203,9 +174,9 @@ describe("limits", () => {
 
   it("the hook with a forged token is refused", async () => {
     const { runProcess } = await import("../../../src/util/run-process.js");
-    const r = await runProcess(path.join(server.dataDir, "hooks", "pre-receive"), [], {
+    const r = await runProcess(path.join(bed.server.dataDir, "hooks", "pre-receive"), [], {
       stdin: `${ZERO} ${"1".repeat(40)} refs/heads/main\n`,
-      env: { PATH: process.env.PATH, SLUGFORGE_HOOK_SOCKET: server.bridge.socketPath, SLUGFORGE_PUSH_TOKEN: "forged", SLUGFORGE_APP: "too-large" },
+      env: { PATH: process.env.PATH, SLUGFORGE_HOOK_SOCKET: bed.server.bridge.socketPath, SLUGFORGE_PUSH_TOKEN: "forged", SLUGFORGE_APP: "too-large" },
     });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("unknown or finished push");

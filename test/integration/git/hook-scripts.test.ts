@@ -1,20 +1,20 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import os from "node:os";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { BuildRequest, Builder } from "../../../src/builds/types.js";
 import { createHookBridge } from "../../../src/git/hook-bridge.js";
 import { installHooks } from "../../../src/git/hook-shim.js";
+import { runGitChecked } from "../../../src/gitcli/git.js";
 import { silentLogger } from "../../../src/log.js";
 import { runProcess } from "../../../src/util/run-process.js";
+import { tmpDirs } from "../../helpers/tmp-dir.js";
 
 const ZERO = "0".repeat(40);
-const made: string[] = [];
-afterAll(async () => Promise.all(made.map((d) => rm(d, { recursive: true, force: true }))));
+const dirs = tmpDirs();
+afterAll(() => dirs.cleanup());
 
 async function hookWith(perlPath: string): Promise<{ hook: string; dir: string }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "sf-hooks-"));
-  made.push(dir);
+  const dir = await dirs.make("sf-hooks-");
   return { hook: await installHooks(dir, process.execPath, perlPath), dir };
 }
 
@@ -43,7 +43,7 @@ describe.each([
   it("carries the push to a live bridge and streams the build's output back, ok and failed", async () => {
     const { hook, dir } = await hookWith(perl);
     const gitDir = path.join(dir, "app.git");
-    expect((await runProcess("git", ["init", "-q", "--bare", gitDir])).code).toBe(0);
+    await runGitChecked(["init", "-q", "--bare", gitDir]);
     const seen: BuildRequest[] = [];
     const line = "x".repeat(99) + "\n";
     let fail = false;

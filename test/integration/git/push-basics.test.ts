@@ -1,32 +1,12 @@
-import { readdir } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FakeBuilder } from "../../helpers/fake-builder.js";
-import { GitClient } from "../../helpers/git-client.js";
-import { startGitServer, type TestGitServer } from "../../helpers/git-server.js";
-import { tmpDirs } from "../../helpers/tmp-dir.js";
+import { describe, expect, it } from "vitest";
+import { gitTestBed } from "../../helpers/git-test-bed.js";
 
-const dirs = tmpDirs();
-let server: TestGitServer;
-let client: GitClient;
-const builder = new FakeBuilder();
-
-beforeAll(async () => {
-  server = await startGitServer(await dirs.make(), builder);
-  client = new GitClient(await dirs.make());
-});
-afterAll(async () => {
-  await server.close();
-  await dirs.cleanup();
-});
-
-async function serverRef(app: string, ref = "refs/heads/main"): Promise<string | undefined> {
-  const r = await client.run(["--git-dir", path.join(server.reposDir, `${app}.git`), "rev-parse", "--verify", "-q", ref], server.dataDir);
-  return r.code === 0 ? r.stdout.trim() : undefined;
-}
+const bed = gitTestBed();
+const { builder, client, dirs } = bed;
 
 async function countObjects(app: string): Promise<string> {
-  return client.ok(["--git-dir", path.join(server.reposDir, `${app}.git`), "count-objects", "-v"], server.dataDir);
+  return client.ok(["--git-dir", bed.gitDir(app), "count-objects", "-v"], bed.server.dataDir);
 }
 
 describe("push to main", () => {
@@ -34,19 +14,19 @@ describe("push to main", () => {
     builder.plan = { steps: ["-----> Fake app detected", "-----> Done ✓ 構築"] };
     const work = await dirs.make();
     const head = await client.initRepo(work);
-    const push = await client.run(["push", server.url("first-app"), "HEAD:main"], work);
+    const push = await client.run(["push", bed.server.url("first-app"), "HEAD:main"], work);
     expect(push.code, push.stderr).toBe(0);
     expect(push.stderr).toContain("remote: -----> Fake app detected");
     expect(push.stderr).toContain("✓ 構築");
-    expect(server.created).toContain("first-app");
-    expect(await serverRef("first-app")).toBe(head);
+    expect(bed.server.created).toContain("first-app");
+    expect(await bed.serverRef("first-app")).toBe(head);
     const build = builder.builds.at(-1)!;
     expect(build.request).toMatchObject({ app: "first-app", commit: head, ref: "refs/heads/main" });
     expect(build.commitVisible).toBe(true);
     expect(build.request.source.quarantinePath).toMatch(/tmp_objdir-incoming-/);
 
     const clone = path.join(await dirs.make(), "clone");
-    const cloned = await client.run(["clone", server.url("first-app"), clone], server.dataDir);
+    const cloned = await client.run(["clone", bed.server.url("first-app"), clone], bed.server.dataDir);
     expect(cloned.code, cloned.stderr).toBe(0);
     expect(cloned.stderr).not.toContain("warning");
     expect(await client.ok(["rev-parse", "HEAD"], clone)).toBe(head);
@@ -57,16 +37,16 @@ describe("push to main", () => {
     builder.plan = { steps: ["ok"] };
     const work = await dirs.make();
     await client.initRepo(work);
-    expect((await client.run(["push", server.url("ff-app"), "HEAD:main"], work)).code).toBe(0);
+    expect((await client.run(["push", bed.server.url("ff-app"), "HEAD:main"], work)).code).toBe(0);
     const second = await client.commit(work, "a.txt", "a\n", "second");
     const before = builder.builds.length;
-    const push = await client.run(["push", server.url("ff-app"), "HEAD:main"], work);
+    const push = await client.run(["push", bed.server.url("ff-app"), "HEAD:main"], work);
     expect(push.code, push.stderr).toBe(0);
     expect(builder.builds.length).toBe(before + 1);
     expect(builder.builds.at(-1)!.request.commit).toBe(second);
-    expect(await serverRef("ff-app")).toBe(second);
+    expect(await bed.serverRef("ff-app")).toBe(second);
 
-    const noop = await client.run(["push", server.url("ff-app"), "HEAD:main"], work);
+    const noop = await client.run(["push", bed.server.url("ff-app"), "HEAD:main"], work);
     expect(noop.code).toBe(0);
     expect(noop.stderr).toContain("Everything up-to-date");
     expect(builder.builds.length).toBe(before + 1);
@@ -76,18 +56,17 @@ describe("push to main", () => {
     const work = await dirs.make();
     const first = await client.initRepo(work);
     builder.plan = { steps: ["ok"] };
-    expect((await client.run(["push", server.url("fail-app"), "HEAD:main"], work)).code).toBe(0);
+    expect((await client.run(["push", bed.server.url("fail-app"), "HEAD:main"], work)).code).toBe(0);
     const objectsBefore = await countObjects("fail-app");
     await client.commit(work, "b.bin", "x".repeat(5000), "will fail");
     builder.plan = { steps: ["-----> Compiling"], fail: { code: "COMPILE_FAILED", message: "compile exploded" } };
-    const push = await client.run(["push", server.url("fail-app"), "HEAD:main"], work);
+    const push = await client.run(["push", bed.server.url("fail-app"), "HEAD:main"], work);
     expect(push.code).toBe(1);
     expect(push.stderr).toContain("remote: -----> Compiling");
     expect(push.stderr).toMatch(/remote: !\s+COMPILE_FAILED: compile exploded \(build fake-\d+\)/);
     expect(push.stderr).toContain("! [remote rejected] HEAD -> main (pre-receive hook declined)");
-    expect(await serverRef("fail-app")).toBe(first);
+    expect(await bed.serverRef("fail-app")).toBe(first);
     expect(await countObjects("fail-app")).toBe(objectsBefore);
-    const objects = await readdir(path.join(server.reposDir, "fail-app.git", "objects"));
-    expect(objects.filter((n) => n.startsWith("tmp_objdir"))).toEqual([]);
+    expect(await bed.quarantines("fail-app")).toEqual([]);
   });
 });

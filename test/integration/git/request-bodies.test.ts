@@ -1,53 +1,31 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdir } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { gzipSync } from "node:zlib";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { processGroupAlive } from "../../../src/git/git-process.js";
+import { describe, expect, it } from "vitest";
 import { FLUSH_PKT, writePktLine } from "../../../src/git/pkt-line.js";
 import { createLogger } from "../../../src/log.js";
-import { FakeBuilder } from "../../helpers/fake-builder.js";
-import { GitClient } from "../../helpers/git-client.js";
-import { startGitServer, TEST_TOKEN, type TestGitServer } from "../../helpers/git-server.js";
-import { tmpDirs } from "../../helpers/tmp-dir.js";
+import { TEST_TOKEN } from "../../helpers/git-server.js";
+import { gitTestBed } from "../../helpers/git-test-bed.js";
 import { until } from "../../helpers/until.js";
 
-const dirs = tmpDirs();
-let server: TestGitServer;
-let client: GitClient;
-const builder = new FakeBuilder({ steps: ["built"] });
 const logLines: Record<string, unknown>[] = [];
 const MAX_PUSH = 2 * 1024 * 1024;
 const IDLE_MS = 500;
 const MiB = 1024 * 1024;
 
-beforeAll(async () => {
-  const logStream = new PassThrough();
-  let partial = "";
-  logStream.on("data", (b: Buffer) => {
-    const parts = (partial + b.toString("utf8")).split("\n");
-    partial = parts.pop() ?? "";
-    for (const p of parts) if (p) logLines.push(JSON.parse(p) as Record<string, unknown>);
-  });
-  server = await startGitServer(await dirs.make(), builder, { maxPushBytes: MAX_PUSH, bodyIdleMs: IDLE_MS, log: createLogger("info", logStream) });
-  client = new GitClient(await dirs.make());
+const logStream = new PassThrough();
+let partial = "";
+logStream.on("data", (b: Buffer) => {
+  const parts = (partial + b.toString("utf8")).split("\n");
+  partial = parts.pop() ?? "";
+  for (const p of parts) if (p) logLines.push(JSON.parse(p) as Record<string, unknown>);
 });
-afterAll(async () => {
-  await server.close();
-  await dirs.cleanup();
-});
-
-async function deployed(app: string): Promise<{ work: string; head: string }> {
-  const work = await dirs.make();
-  const head = await client.initRepo(work);
-  const push = await client.run(["push", server.url(app), "HEAD:main"], work);
-  expect(push.code, push.stderr).toBe(0);
-  return { work, head };
-}
+const bed = gitTestBed({ plan: { steps: ["built"] }, maxPushBytes: MAX_PUSH, bodyIdleMs: IDLE_MS, log: createLogger("info", logStream) });
+const { client } = bed;
 
 /**
  * A body that inflates to `count` MiB of `fill` after `head`: gzip members of 1 MiB each, about
@@ -71,7 +49,7 @@ interface RawRequest {
 
 /** A receive-pack POST on a raw socket; `body` is written in 64 KiB pieces, as fast as the server reads it. */
 async function rawPush(app: string, headers: Record<string, string>, body?: Buffer): Promise<RawRequest> {
-  const socket = net.connect(server.port, "127.0.0.1");
+  const socket = net.connect(bed.server.port, "127.0.0.1");
   await new Promise((r) => socket.once("connect", r));
   const started = Date.now();
   const received: Buffer[] = [];
@@ -140,7 +118,7 @@ function storedZeroBlocks(): Buffer {
 
 describe("request bodies the server stops reading", () => {
   it("git has answered: the rest of a gzip bomb is neither inflated nor read, and the connection is closed", async () => {
-    await deployed("bomb-done");
+    await bed.deployed("bomb-done");
     // Inflates to 40 GiB of flush-pkts: receive-pack reads the first, has no commands and exits.
     const body = gzipBomb(Buffer.alloc(0), Buffer.alloc(MiB, "0"), 40 * 1024);
     const req = await rawPush("bomb-done", { "Content-Encoding": "gzip", "Content-Length": String(body.length) }, body);
@@ -151,11 +129,11 @@ describe("request bodies the server stops reading", () => {
     expect(sent).toBeLessThan(body.length / 2);
     // And stopped inflating: this process is all but idle in the second after.
     expect(await cpuOver(1000)).toBeLessThan(300);
-    expect((await fetch(`http://127.0.0.1:${server.port}/healthz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${bed.server.port}/healthz`)).status).toBe(200);
   });
 
   it("a push that inflates past the limit is refused as it inflates (PUSH_TOO_LARGE), then neither inflated nor read", async () => {
-    const { head } = await deployed("bomb-large");
+    const { head } = await bed.deployed("bomb-large");
     const commands = Buffer.concat([writePktLine(`${head} ${"1".repeat(40)} refs/heads/main\0report-status side-band-64k\n`), FLUSH_PKT]);
     const body = gzipBomb(Buffer.concat([commands, endlessPackHead()]), storedZeroBlocks(), 40 * 1024);
     const before = logLines.length;
@@ -171,35 +149,35 @@ describe("request bodies the server stops reading", () => {
     const refused = logLines.slice(before).find((l) => String(l.msg).startsWith("push too large"));
     expect(refused?.received).toBeGreaterThan(MAX_PUSH);
     expect(refused?.received).toBeLessThan(MAX_PUSH + MiB);
-    await until(() => server.handler.activeProcesses().length === 0, 5000);
+    await until(() => bed.server.handler.activeProcesses().length === 0, 5000);
   });
 });
 
 describe("a real git push far over the limit", () => {
   it("still shows the PUSH_TOO_LARGE lines, though git's upload is cut off", async () => {
-    const { work, head } = await deployed("far-too-large");
+    const { work, head } = await bed.deployed("far-too-large");
     await client.commit(work, "huge.bin", randomBytes(40 * MiB), "huge");
-    const push = await client.run(["push", server.url("far-too-large"), "HEAD:main"], work);
+    const push = await client.run(["push", bed.server.url("far-too-large"), "HEAD:main"], work);
     expect(push.code).not.toBe(0);
     // git sends a big pack as it goes, answer or not; the server stops reading after the limit,
     // so git also reports its own "RPC failed" after our lines (a push just over the limit gets
     // the clean "[remote rejected] (PUSH_TOO_LARGE)": see failures.test.ts).
     expect(push.stderr).toContain("remote: !     PUSH_TOO_LARGE: this push is over the server's limit of 2 MiB.");
     expect(push.stderr).toContain("SLUGFORGE_MAX_PUSH_BYTES");
-    await until(() => server.handler.activeProcesses().length === 0, 5000);
-    const ref = await client.ok(["--git-dir", path.join(server.reposDir, "far-too-large.git"), "rev-parse", "refs/heads/main"], work);
+    await until(() => bed.server.handler.activeProcesses().length === 0, 5000);
+    const ref = await client.ok(["--git-dir", path.join(bed.server.reposDir, "far-too-large.git"), "rev-parse", "refs/heads/main"], work);
     expect(ref).toBe(head);
   });
 });
 
 describe("a request body that sends nothing", () => {
   it("is dropped after the idle limit: answered 408, connection closed, git gone, quarantine swept", async () => {
-    const { work, head } = await deployed("silent-body");
+    const { work, head } = await bed.deployed("silent-body");
     const next = await client.commit(work, "s.txt", "s\n", "silent");
     const pack = execFileSync("git", ["pack-objects", "--stdout", "--revs"], { cwd: work, input: `${next}\n^${head}\n`, env: client.env });
     const commands = Buffer.concat([writePktLine(`${head} ${next} refs/heads/main\0report-status side-band-64k\n`), FLUSH_PKT]);
     const seen = new Set<number>();
-    const sample = setInterval(() => server.handler.activeProcesses().forEach((p) => seen.add(p)), 20);
+    const sample = setInterval(() => bed.server.handler.activeProcesses().forEach((p) => seen.add(p)), 20);
     // A large Content-Length, the start of the pack, then nothing.
     const req = await rawPush("silent-body", { "Content-Length": String(100 * MiB) }, Buffer.concat([commands, pack.subarray(0, 20)]));
     const { at } = await endedWithin(req, 5000);
@@ -209,18 +187,15 @@ describe("a request body that sends nothing", () => {
     expect(at).toBeGreaterThanOrEqual(IDLE_MS);
     expect(at).toBeLessThan(IDLE_MS + 2000);
     expect(seen.size).toBeGreaterThan(0);
-    await until(() => server.handler.activeProcesses().length === 0, 5000);
-    await until(() => [...seen].every((g) => !processGroupAlive(g)), 5000);
-    const objects = path.join(server.reposDir, "silent-body.git", "objects");
-    await until(async () => !(await readdir(objects)).some((n) => n.startsWith("tmp_objdir")), 5000);
-    expect(server.bridge.locks.depth("silent-body")).toBe(0);
+    await bed.settled("silent-body", seen);
+    expect(bed.server.bridge.locks.depth("silent-body")).toBe(0);
     // Nothing was built and the branch did not move; a push afterwards goes through.
-    const again = await client.run(["push", server.url("silent-body"), "HEAD:main"], work);
+    const again = await client.run(["push", bed.server.url("silent-body"), "HEAD:main"], work);
     expect(again.code, again.stderr).toBe(0);
   });
 
   it("a slow body that keeps sending is not dropped", async () => {
-    const { work, head } = await deployed("slow-body");
+    const { work, head } = await bed.deployed("slow-body");
     const next = await client.commit(work, "slow.txt", "slow\n", "slow");
     const pack = execFileSync("git", ["pack-objects", "--stdout", "--revs"], { cwd: work, input: `${next}\n^${head}\n`, env: client.env });
     const body = Buffer.concat([writePktLine(`${head} ${next} refs/heads/main\0report-status\n`), FLUSH_PKT, pack]);

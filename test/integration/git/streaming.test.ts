@@ -1,30 +1,26 @@
 import fs from "node:fs";
-import path from "node:path";
 import git from "isomorphic-git";
 import gitHttp from "isomorphic-git/http/node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FakeBuilder } from "../../helpers/fake-builder.js";
-import { GitClient } from "../../helpers/git-client.js";
-import { startGitServer, TEST_TOKEN, type TestGitServer } from "../../helpers/git-server.js";
-import { tmpDirs } from "../../helpers/tmp-dir.js";
+import { describe, expect, it } from "vitest";
+import { TEST_TOKEN } from "../../helpers/git-server.js";
+import { gitTestBed } from "../../helpers/git-test-bed.js";
 
-const dirs = tmpDirs();
-let server: TestGitServer;
-let client: GitClient;
-const builder = new FakeBuilder();
+// A short bridge keepalive so the 30 s test also exercises it; git's own keepalive covers the client.
+const bed = gitTestBed({ keepAliveMs: 5000 });
+const { builder, client, dirs } = bed;
 
-beforeAll(async () => {
-  // A short bridge keepalive so the 30 s test also exercises it; git's own keepalive covers the client.
-  server = await startGitServer(await dirs.make(), builder, { keepAliveMs: 5000 });
-  client = new GitClient(await dirs.make());
-});
-afterAll(async () => {
-  await server.close();
-  await dirs.cleanup();
-});
-
-async function serverRef(app: string): Promise<string> {
-  return client.ok(["--git-dir", path.join(server.reposDir, `${app}.git`), "rev-parse", "refs/heads/main"], server.dataDir);
+/** `main` pushed by isomorphic-git (the git client a JavaScript CI tool would use). */
+function isoPush(app: string, dir: string, onMessage?: (message: string) => void): ReturnType<typeof git.push> {
+  return git.push({
+    fs,
+    http: gitHttp,
+    dir,
+    url: `http://127.0.0.1:${bed.server.port}/${app}.git`,
+    ref: "main",
+    remoteRef: "main",
+    onAuth: () => ({ username: "git", password: TEST_TOKEN }),
+    onMessage,
+  });
 }
 
 describe("build output", () => {
@@ -32,7 +28,7 @@ describe("build output", () => {
     builder.plan = { steps: ["-----> step one", { sleepMs: 3000 }, "-----> step two"] };
     const work = await dirs.make();
     await client.initRepo(work);
-    const run = client.spawnTimed(["push", "--progress", server.url("live-app"), "HEAD:main"], work);
+    const run = client.spawnTimed(["push", "--progress", bed.server.url("live-app"), "HEAD:main"], work);
     const result = await run.done;
     expect(result.code, result.stderr).toBe(0);
     const first = run.lines.find((l) => l.text.includes("step one"));
@@ -48,7 +44,7 @@ describe("build output", () => {
     builder.plan = { steps: ["progress 1%\rprogress 100%", "\u001b[1;32mgreen\u001b[0m ✓", long] };
     const work = await dirs.make();
     await client.initRepo(work);
-    const push = await client.run(["push", server.url("bytes-app"), "HEAD:main"], work);
+    const push = await client.run(["push", bed.server.url("bytes-app"), "HEAD:main"], work);
     expect(push.code, push.stderr).toBe(0);
     expect(push.stderr).toContain("progress 100%");
     expect(push.stderr).toContain("\u001b[1;32mgreen\u001b[0m ✓");
@@ -63,10 +59,10 @@ describe("a build silent for 30 s", () => {
     builder.plan = { steps: ["-----> thinking", { sleepMs: 30_000 }, "-----> done"] };
     const work = await dirs.make();
     const head = await client.initRepo(work);
-    const push = await client.run(["push", server.url("silent-cli"), "HEAD:main"], work);
+    const push = await client.run(["push", bed.server.url("silent-cli"), "HEAD:main"], work);
     expect(push.code, push.stderr).toBe(0);
     expect(push.stderr).toContain("-----> done");
-    expect(await serverRef("silent-cli")).toBe(head);
+    expect(await bed.serverRef("silent-cli")).toBe(head);
   }, 90_000);
 
   it("succeeds with isomorphic-git (keepalive under its 5 s socket timeout)", async () => {
@@ -74,35 +70,18 @@ describe("a build silent for 30 s", () => {
     const work = await dirs.make();
     const head = await client.initRepo(work);
     const messages: string[] = [];
-    const result = await git.push({
-      fs,
-      http: gitHttp,
-      dir: work,
-      url: `http://127.0.0.1:${server.port}/silent-iso.git`,
-      ref: "main",
-      remoteRef: "main",
-      onAuth: () => ({ username: "git", password: TEST_TOKEN }),
-      onMessage: (m) => void messages.push(m),
-    });
+    const result = await isoPush("silent-iso", work, (m) => void messages.push(m));
     expect(result.ok).toBe(true);
     expect(result.refs["refs/heads/main"]?.ok).toBe(true);
     expect(messages.join("")).toContain("-----> done");
-    expect(await serverRef("silent-iso")).toBe(head);
+    expect(await bed.serverRef("silent-iso")).toBe(head);
   }, 90_000);
 
   it("isomorphic-git sees a failed build as a per-ref error", async () => {
     builder.plan = { steps: ["-----> compiling"], fail: { code: "COMPILE_FAILED", message: "nope" } };
     const work = await dirs.make();
     await client.initRepo(work);
-    const push = git.push({
-      fs,
-      http: gitHttp,
-      dir: work,
-      url: `http://127.0.0.1:${server.port}/iso-fail.git`,
-      ref: "main",
-      remoteRef: "main",
-      onAuth: () => ({ username: "git", password: TEST_TOKEN }),
-    });
+    const push = isoPush("iso-fail", work);
     await expect(push).rejects.toMatchObject({ code: "GitPushError", data: { result: { refs: { "refs/heads/main": { ok: false, error: "pre-receive hook declined" } } } } });
   });
 });

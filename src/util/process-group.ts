@@ -1,0 +1,25 @@
+/** SIGTERM to a process group, SIGKILL a little later if it is still there. */
+export function killProcessGroup(pid: number | undefined, graceMs = 2000): void {
+  if (pid === undefined) return;
+  const signal = (sig: NodeJS.Signals): boolean => {
+    try {
+      process.kill(-pid, sig);
+      return true;
+    } catch {
+      return false; // ESRCH: already gone
+    }
+  };
+  if (!signal("SIGTERM")) return;
+  const timer = setTimeout(() => signal("SIGKILL"), graceMs);
+  timer.unref();
+}
+
+/** True while any process of the group is alive. */
+export function processGroupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
