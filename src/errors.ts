@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   PUSH_TOO_LARGE: { status: 413, user: true, hint: "Push less (keep build artefacts out of git), or raise SLUGFORGE_MAX_PUSH_BYTES." },
   REF_MOVED: { status: 409, user: true, hint: "Someone deployed while this push waited: fetch, rebase and push again." },
   BRANCH_NOT_DEPLOYABLE: { status: 403, user: true, hint: "Push to main (or master): git push paas HEAD:main." },
+  PUSH_OPTION_INVALID: { status: 400, user: true, hint: "Use only the push options slugforge knows: git push -o rebuild, -o clear-cache or -o dry-run." },
+  DRY_RUN: { status: 409, user: true, hint: "That was a dry run (git push -o dry-run): nothing was released and the branch did not move. Push without it to deploy." },
   APP_NAME_INVALID: { status: 400, user: true, hint: `App names are ${APP_NAME_RULE}.` },
   APP_BUSY: { status: 409, user: true, hint: "A push to this app is being received or built; wait until it has finished and try again." },
   APP_NOT_FOUND: { status: 404, user: true, hint: "Create the app with a first push or `slugforge apps:create NAME`." },

@@ -97,6 +97,13 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     slugStore: slugs,
     recorder: createStoreRecorder(store, { stack: config.stack, log }),
     disk,
+    reusable: (app, inputsKey) => {
+      const found = store.findBuildWithInputs(app, inputsKey);
+      if (!found) return undefined;
+      const { build, slug } = found;
+      const sha256 = slug.id.replace(/^sha256:/, "");
+      return { buildId: build.id, slug: { id: slug.id, sha256, sizeBytes: slug.sizeBytes }, processTypes: slug.processTypes, buildpacks: build.buildpacks };
+    },
   });
   await buildService.sweepStrayContainers().catch((err: unknown) => log.warn({ err }, "could not sweep stray build containers"));
 

@@ -71,24 +71,33 @@ export function buildContainerSpec(deps: ContainerDeps, buildId: string, app: st
  * when there is one for the same spec and image, else a new one. The app's earlier background work
  * (saving the caches this build starts from) is finished first.
  */
-export async function openBuildContainer(deps: ContainerDeps, build: { buildId: string; app: string }, log: Logger, signal: AbortSignal): Promise<OpenContainer> {
+export async function openBuildContainer(
+  deps: ContainerDeps,
+  build: { buildId: string; app: string },
+  log: Logger,
+  signal: AbortSignal,
+  options: { readonly freshCache?: boolean } = {},
+): Promise<OpenContainer> {
   const { runtime, caches } = deps;
   const { app, buildId } = build;
   const spec = buildContainerSpec(deps, buildId, app);
   await caches.settled(app);
   await mkdir(caches.appDir(app), { recursive: true, mode: 0o700 });
+  // A fresh cache (git push -o clear-cache): nothing kept goes in; what this build leaves is kept.
+  const copyKept = (root: string): Promise<void> => (options.freshCache ? Promise.resolve() : caches.copyKept(app, root, log));
   if (!(await runtime.layerAccess())) {
     const work = path.join(caches.appDir(app), `.work-${buildId}`);
     await mkdir(work, { mode: 0o755 });
     await chmod(work, 0o755);
-    const copying = caches.copyKept(app, work, log);
+    const copying = copyKept(work);
     copying.catch(() => undefined);
     const container = await runtime.start({ ...spec, mounts: [...(spec.mounts ?? []), { host: work, container: CACHE_ROOT, readOnly: false }] });
     return { container, cache: { mode: "mount", workDir: work, copying } };
   }
   const imageId = (await runtime.inspectImage(spec.image))?.id;
   const prepared = await caches.take(app, specKey(spec), imageId);
-  if (prepared) {
+  if (prepared && options.freshCache) await prepared.remove();
+  else if (prepared) {
     try {
       const container = await prepared.start();
       return { container, cache: layerCache(spec, prepared, true, log) };
@@ -101,7 +110,7 @@ export async function openBuildContainer(deps: ContainerDeps, build: { buildId: 
   const created = await runtime.create(spec);
   if (created.upperDir) {
     try {
-      await caches.copyKept(app, await cacheRootIn(created.upperDir), log);
+      await copyKept(await cacheRootIn(created.upperDir));
     } catch (err) {
       await created.remove();
       throw err;

@@ -16,6 +16,7 @@ import { createBuildPrinter, type BuildPrinter } from "./build-printer.js";
 import { createBuildQueue } from "./build-queue.js";
 import { createMaskedOutput, secretsOf } from "./secret-masker.js";
 import { startDeadline } from "./deadline.js";
+import { parsePushOptions } from "./push-options.js";
 import { BuildSession, buildApp, type SessionDeps } from "./session.js";
 import { sweepStrayContainers } from "./sweep.js";
 import type { BuildOutput, BuildRecorder, BuildRequest, BuildResult, Builder } from "./types.js";
@@ -39,8 +40,21 @@ export interface BuildServiceDeps {
   readonly recorder?: BuildRecorder;
   /** Refuses to write a slug (STORAGE_FULL) while the data folder's disk is under its reserve. */
   readonly disk?: DiskGuard;
+  /**
+   * The app's newest succeeded build with these inputs (the records' knowledge): its slug is
+   * reused instead of building again. Absent: every push builds.
+   */
+  readonly reusable?: (app: string, inputsKey: string) => ReusableBuild | undefined;
   /** How often a build result that could not be recorded (a full disk) is tried again; default 5 s. */
   readonly recordRetryMs?: number;
+}
+
+/** An earlier build whose slug a push with the same inputs can have. */
+export interface ReusableBuild {
+  readonly buildId: string;
+  readonly slug: { readonly sha256: string; readonly sizeBytes: number; readonly id: string };
+  readonly processTypes: Readonly<Record<string, string>>;
+  readonly buildpacks: readonly string[];
 }
 
 export interface BuildService extends Builder {
@@ -86,9 +100,10 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     const out = createBuildPrinter(masked);
     let session: BuildSession | undefined;
     let buildpacks: readonly ResolvedBuildpack[] = [];
+    let buildpackNames: readonly string[] | undefined;
     const finish = async (result: BuildResult): Promise<BuildResult> => {
       const facts = {
-        buildpacks: buildpacks.map((b) => (b.commit ? `${b.spec}@${b.commit}` : b.spec)),
+        buildpacks: buildpackNames ?? buildpacks.map((b) => (b.commit ? `${b.spec}@${b.commit}` : b.spec)),
         phases: session?.phases ?? [],
       };
       // The message is kept with the build and printed by the git layer, outside this output.
@@ -117,6 +132,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     out.step(`Build ${buildId} of ${request.app} (${request.commit.slice(0, 7)})`);
     try {
       if (!APP_NAME.test(request.app)) throw new SlugforgeError("APP_NAME_INVALID", `"${request.app}" is not a valid app name.`);
+      const options = parsePushOptions(request.pushOptions);
       const made = await queue.run(request.app, signal, (w) => tellWaiting(out, w), async () => {
         log.info("build started");
         recorder?.started(buildId);
@@ -126,9 +142,19 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
         try {
           const configVars = await deps.getConfigVars(request.app);
           masked.mask(secretsOf(Object.values(configVars)));
-          const built = await buildApp(opened, configVars, (chosen) => (buildpacks = chosen));
+          const candidates = await opened.resolveBuildpacks(configVars);
+          const inputs = await opened.inputs(configVars, candidates);
+          // Built before, with the same tree, buildpacks, stack and config: the slug is known.
+          const earlier = options.rebuild ? undefined : await reusable(request.app, inputs.key);
+          if (earlier) {
+            out.step(`Reusing slug ${earlier.slug.id} of build ${earlier.buildId} (same tree, buildpacks, stack and config)`);
+            out.detail("Push with -o rebuild to build it again.");
+            buildpackNames = earlier.buildpacks;
+            return { processTypes: earlier.processTypes, slug: earlier.slug, inputsKey: inputs.key, reusedFrom: earlier.buildId };
+          }
+          const built = await buildApp(opened, configVars, { candidates, freshCache: options.clearCache, onDetected: (chosen) => (buildpacks = chosen) });
           deadline.signal.throwIfAborted();
-          return { processTypes: built.processTypes, slug: built.slug };
+          return { processTypes: built.processTypes, slug: built.slug, inputsKey: inputs.key };
         } catch (err) {
           // After an abort, whatever broke (a killed exec, a cut stream) is the abort's doing.
           throw deadline.signal.aborted ? deadline.signal.reason : err;
@@ -137,8 +163,9 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
           deadline.dispose();
         }
       });
-      log.info({ slug: made.slug }, "build succeeded");
-      return await finish({ buildId, status: "succeeded", slug: made.slug, processTypes: made.processTypes });
+      log.info({ slug: made.slug, reusedFrom: made.reusedFrom, dryRun: options.dryRun }, "build succeeded");
+      if (options.dryRun) out.step("Dry run (-o dry-run): nothing is released and the branch stays where it was");
+      return await finish({ buildId, status: "succeeded", ...made, dryRun: options.dryRun || undefined });
     } catch (err) {
       const cancelledWhileWaiting = signal.aborted && !isSlugforgeError(err);
       return await finish(failed(buildId, cancelledWhileWaiting ? new SlugforgeError("BUILD_CANCELLED", "The build was cancelled before it started.") : err, out, log));
@@ -146,6 +173,13 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
   };
 
   const records = new RecordRetries(deps.recorder, deps.log, deps.recordRetryMs ?? 5000);
+
+  /** An earlier build of the app with these inputs, when its slug is still in the store. */
+  const reusable = async (app: string, inputsKey: string): Promise<ReusableBuild | undefined> => {
+    const found = deps.reusable?.(app, inputsKey);
+    if (!found) return undefined;
+    return (await sessionDeps.slugStore.stat(found.slug.id)) ? found : undefined;
+  };
 
   return {
     build,

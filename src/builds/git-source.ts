@@ -21,6 +21,8 @@ export type CommitFile = (typeof COMMIT_FILES)[number];
 export interface PushedCommit {
   /** The committer time: what `git archive` stamps on every entry. */
   readonly date: Date;
+  /** The commit's tree: what the build's source is (two commits with one tree build the same). */
+  readonly tree: string;
   /** Each of COMMIT_FILES that the commit has as a file of at most 1 MiB (a larger one counts as none). */
   readonly files: Readonly<Partial<Record<CommitFile, string>>>;
 }
@@ -63,14 +65,16 @@ async function readCommit(source: SourceRef, commit: string, signal?: AbortSigna
     throw new SlugforgeError("INTERNAL", `reading commit ${commit} failed: ${(err as Error).message}`, { cause: err });
   });
   const [head, ...blobs] = objects;
-  const seconds = head?.type === "commit" ? committerTime(head.head.toString("utf8")) : undefined;
-  if (seconds === undefined) throw new SlugforgeError("INTERNAL", `commit ${commit} could not be read (${head ? `a ${head.type}` : "missing"})`);
+  const text = head?.type === "commit" ? head.head.toString("utf8") : "";
+  const seconds = committerTime(text);
+  const tree = /^tree ([0-9a-f]{40}(?:[0-9a-f]{24})?)$/m.exec(text.split("\n\n", 1)[0] ?? "")?.[1];
+  if (seconds === undefined || tree === undefined) throw new SlugforgeError("INTERNAL", `commit ${commit} could not be read (${head ? `a ${head.type}` : "missing"})`);
   const files: Partial<Record<CommitFile, string>> = {};
   COMMIT_FILES.forEach((file, i) => {
     const blob = blobs[i];
     if (blob?.type === "blob" && blob.size <= MAX_SMALL_FILE) files[file] = blob.head.toString("utf8");
   });
-  return { date: new Date(seconds * 1000), files };
+  return { date: new Date(seconds * 1000), tree, files };
 }
 
 /** The time on a commit object's committer line (`%ct`), from its header. */

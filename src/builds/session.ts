@@ -9,7 +9,8 @@ import { closeBuildContainer, keepMountedCaches, openBuildContainer, restoreCach
 import type { BuildPrinter } from "./build-printer.js";
 import type { InContainer } from "./container-exec.js";
 import { formatDuration } from "./format-duration.js";
-import { detectBuildpacks, type DetectResult } from "./steps/buildpacks.js";
+import { buildInputs, type BuildInputs } from "./build-inputs.js";
+import { chooseBuildpacks, detectBuildpacks, type BuildpackCandidates, type DetectResult } from "./steps/buildpacks.js";
 import { compile } from "./steps/compile.js";
 import { writeEnvDir } from "./steps/env.js";
 import { release, type ReleaseResult } from "./steps/release.js";
@@ -78,12 +79,15 @@ export class BuildSession {
     this.commit = options.commit;
   }
 
-  /** One fresh container from the stack's build image, with the app's caches in place (build-container.ts). */
-  async open(): Promise<void> {
+  /**
+   * One fresh container from the stack's build image, with the app's caches in place
+   * (build-container.ts), or none of them with `freshCache` (`git push -o clear-cache`).
+   */
+  async open(options: { readonly freshCache?: boolean } = {}): Promise<void> {
     await this.step("container", async () => {
       const { signal, log } = this.options;
       signal.throwIfAborted();
-      const opened = await openBuildContainer(this.deps, this, log, signal);
+      const opened = await openBuildContainer(this.deps, this, log, signal, options);
       this.opened = opened;
       // Aborting (cancel, timeout) removes the container at once, which ends whatever runs in it.
       const onAbort = (): void => void opened.container.remove().catch((err: unknown) => log.warn({ err }, "removing the build container failed"));
@@ -104,10 +108,25 @@ export class BuildSession {
     return this.step("source", (step) => putSource(step, this.options.source));
   }
 
+  /** The app's buildpacks (BUILDPACK_URL, `.buildpacks` or the shipped ones), resolved: needs no container. */
+  resolveBuildpacks(configVars: Readonly<Record<string, string>>): Promise<BuildpackCandidates> {
+    return this.step("resolve", (step) => chooseBuildpacks(this.deps.buildpacks, { commit: this.commit, configVars, source: this.options.source }, step.signal));
+  }
+
+  /**
+   * What the build's result depends on (tree, buildpacks, stack images, config): a push with the
+   * inputs of an earlier build can reuse its slug.
+   */
+  inputs(configVars: Readonly<Record<string, string>>, buildpacks: BuildpackCandidates): Promise<BuildInputs> {
+    return this.step("inputs", (step) =>
+      buildInputs(this.deps.runtime, this.deps.config.stack, { source: this.options.source, commit: this.commit, configVars }, buildpacks.candidates, step.signal),
+    );
+  }
+
   /** The buildpacks that accept the app, installed in the container. */
-  detect(choice: { named: readonly ResolvedBuildpack[] } | { configVars: Readonly<Record<string, string>> }): Promise<DetectResult> {
+  detect(choice: { named: readonly ResolvedBuildpack[] } | BuildpackCandidates | { configVars: Readonly<Record<string, string>> }): Promise<DetectResult> {
     return this.step("buildpacks", (step) =>
-      detectBuildpacks(step, "named" in choice ? choice : { resolver: this.deps.buildpacks, configVars: choice.configVars, source: this.options.source }),
+      detectBuildpacks(step, "configVars" in choice ? { resolver: this.deps.buildpacks, configVars: choice.configVars, source: this.options.source } : choice),
     );
   }
 
@@ -233,11 +252,21 @@ export interface BuiltApp {
  * A push's build, step by step. The caches are kept last: only a build that made its slug keeps
  * them. The caller closes the session (whatever happens).
  */
-export async function buildApp(session: BuildSession, configVars: Readonly<Record<string, string>>, onDetected?: (buildpacks: readonly InstalledBuildpack[]) => void): Promise<BuiltApp> {
-  await session.open();
+export async function buildApp(
+  session: BuildSession,
+  configVars: Readonly<Record<string, string>>,
+  options: {
+    /** Resolved already (to compute the build's inputs); else resolved here. */
+    readonly candidates?: BuildpackCandidates;
+    /** Start without the kept caches (`git push -o clear-cache`). */
+    readonly freshCache?: boolean;
+    readonly onDetected?: (buildpacks: readonly InstalledBuildpack[]) => void;
+  } = {},
+): Promise<BuiltApp> {
+  await session.open({ freshCache: options.freshCache });
   const source = await session.source();
-  const { buildpacks } = await session.detect({ configVars });
-  onDetected?.(buildpacks);
+  const { buildpacks } = await session.detect(options.candidates ?? { configVars });
+  options.onDetected?.(buildpacks);
   await session.writeEnv(configVars);
   await session.restoreCaches(buildpacks);
   await session.compile(buildpacks);

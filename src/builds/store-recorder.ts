@@ -42,8 +42,10 @@ export function createStoreRecorder(store: MetadataStore, options: { stack: stri
       buildpacks: result.buildpacks ?? [],
       phases: result.phases ?? [],
       slugId,
+      inputsKey: result.inputsKey ?? null,
     });
-    if (result.status !== "succeeded" || !result.slug || !slugId) return [];
+    // A dry run keeps its record (and its slug in the store), never a slug record or a release.
+    if (result.status !== "succeeded" || !result.slug || !slugId || result.dryRun) return [];
     const processTypes = result.processTypes ?? {};
     store.putSlug({
       id: slugId,

@@ -44,6 +44,12 @@ export interface BuildResult {
   readonly buildpacks?: readonly string[];
   /** Wall time of each phase that ran, in order. */
   readonly phases?: readonly { readonly phase: string; readonly ms: number }[];
+  /** The key of the build's inputs (build-inputs.ts): a later push with the same key reuses its slug. */
+  readonly inputsKey?: string;
+  /** The earlier build whose slug this one reused instead of building. */
+  readonly reusedFrom?: string;
+  /** Built for a dry run (`git push -o dry-run`): kept as a record, never released; the push is refused. */
+  readonly dryRun?: boolean;
 }
 
 /**

@@ -93,6 +93,10 @@ export async function gatePush(deps: GateDeps, session: PushSession, hook: HookR
       session.signal,
     );
     log.info({ buildId: result.buildId, status: result.status }, "build finished");
+    if (result.status === "succeeded" && result.dryRun) {
+      const slug = result.slug ? ` made slug ${result.slug.id}` : "";
+      return fail("DRY_RUN", [], `the build succeeded and${slug}, but this was a dry run: nothing was released and ${update.ref.replace(/^refs\/heads\//, "")} did not move (build ${result.buildId})`);
+    }
     if (result.status === "succeeded") {
       await pointHeadAt(session.gitDir, update.ref);
       return { ok: true };

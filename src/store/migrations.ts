@@ -76,4 +76,10 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX activity_app ON activity(app, id);
   ALTER TABLE builds ADD COLUMN actor TEXT;
   `,
+  // 3: a build's inputs (tree, buildpacks, stack images, config) as one key, so a push whose
+  // inputs an earlier build had can reuse that build's slug.
+  `
+  ALTER TABLE builds ADD COLUMN inputs_key TEXT;
+  CREATE INDEX builds_inputs ON builds(app, inputs_key);
+  `,
 ];

@@ -37,6 +37,7 @@ export function openSqliteStore(file: string): MetadataStore {
     createdAt: String(r.created_at),
     finishedAt: (r.finished_at as string | null) ?? null,
     actor: (r.actor as string | null) ?? null,
+    inputsKey: (r.inputs_key as string | null) ?? null,
   });
   const toSlug = (r: Row): SlugRecord => ({
     id: String(r.id),
@@ -146,6 +147,7 @@ export function openSqliteStore(file: string): MetadataStore {
       if (update.buildpacks !== undefined) put("buildpacks", json(update.buildpacks));
       if (update.phases !== undefined) put("phases", json(update.phases));
       if (update.slugId !== undefined) put("slug_id", update.slugId);
+      if (update.inputsKey !== undefined) put("inputs_key", update.inputsKey);
       if (sets.length) db.prepare(`UPDATE builds SET ${sets.join(", ")} WHERE id = ?`).run(...values, id);
       const build = getBuild(id);
       if (!build) throw new SlugforgeError("INTERNAL", `build ${id} vanished`);
@@ -172,6 +174,16 @@ export function openSqliteStore(file: string): MetadataStore {
     putSlug(slug) {
       db.prepare("INSERT OR IGNORE INTO slugs (id, app, size_bytes, commit_sha, buildpacks, stack, process_types, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         .run(slug.id, slug.app, slug.sizeBytes, slug.commit, json(slug.buildpacks), slug.stack, json(slug.processTypes), slug.createdAt);
+    },
+    findBuildWithInputs(app, inputsKey) {
+      const row = db
+        .prepare(
+          "SELECT b.id FROM builds b JOIN slugs s ON s.app = b.app AND s.id = b.slug_id WHERE b.app = ? AND b.inputs_key = ? AND b.status = 'succeeded' ORDER BY b.created_at DESC, b.rowid DESC LIMIT 1",
+        )
+        .get(app, inputsKey) as Row | undefined;
+      const build = row ? getBuild(String(row.id)) : undefined;
+      const slug = build?.slugId ? (db.prepare("SELECT * FROM slugs WHERE id = ? AND app = ?").get(build.slugId, app) as Row | undefined) : undefined;
+      return build && slug ? { build, slug: toSlug(slug) } : undefined;
     },
     getSlug(id, app) {
       const row = (app === undefined

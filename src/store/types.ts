@@ -25,6 +25,8 @@ export interface BuildRecord {
   readonly finishedAt: string | null;
   /** Who pushed: `admin` or a scoped token's id; null for builds from before tokens were recorded. */
   readonly actor: string | null;
+  /** The key of the build's inputs (builds/build-inputs.ts); null for older builds and those that stopped early. */
+  readonly inputsKey: string | null;
 }
 
 export interface SlugRecord {
@@ -55,6 +57,7 @@ export interface BuildUpdate {
   readonly buildpacks?: readonly string[];
   readonly phases?: readonly PhaseTiming[];
   readonly slugId?: string | null;
+  readonly inputsKey?: string | null;
 }
 
 /** `read`: the app's builds, slugs, releases and activity; `deploy`: that, pushes and rollbacks. */
@@ -115,6 +118,8 @@ export interface MetadataStore {
   updateBuild(id: string, update: BuildUpdate): BuildRecord;
   getBuild(id: string): BuildRecord | undefined;
   listBuilds(app: string): BuildRecord[];
+  /** The app's newest succeeded build with these inputs whose slug it still has, with that slug. */
+  findBuildWithInputs(app: string, inputsKey: string): { build: BuildRecord; slug: SlugRecord } | undefined;
   appendBuildOutput(id: string, chunk: Buffer): void;
   /** Output chunks after a sequence number (for following a running build). */
   readBuildOutput(id: string, afterSeq?: number): { seq: number; chunk: Buffer }[];

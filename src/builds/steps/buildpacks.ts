@@ -12,10 +12,30 @@ import type { Detection, InstalledBuildpack, StepContext } from "./step.js";
 
 const BUILDPACKS_DIR = "/tmp/buildpacks";
 
-/** Which buildpacks to try: named by the caller (`slugforge buildpack test`), or the app's choice. */
+/** The buildpacks to try, resolved: with a list (the caller's or the app's) every one must accept the app. */
+export interface BuildpackCandidates {
+  readonly candidates: readonly ResolvedBuildpack[];
+  readonly everyOne: boolean;
+}
+
+/** Which buildpacks to try: named by the caller (`slugforge buildpack test`), resolved already, or the app's choice. */
 export type BuildpackChoice =
   | { readonly named: readonly ResolvedBuildpack[] }
+  | BuildpackCandidates
   | { readonly resolver: BuildpackResolver; readonly configVars: Readonly<Record<string, string>>; readonly source: SourceRef };
+
+/**
+ * The app's buildpacks, resolved (git ones fetched): BUILDPACK_URL, else `.buildpacks`, else the
+ * shipped ones in detect order. Needs no container: a build's inputs are known before it runs.
+ */
+export async function chooseBuildpacks(
+  resolver: BuildpackResolver,
+  app: { readonly commit: string; readonly configVars: Readonly<Record<string, string>>; readonly source: SourceRef },
+  signal: AbortSignal,
+): Promise<BuildpackCandidates> {
+  const refs = await appBuildpacks(app.commit, app.configVars, app.source, signal);
+  return refs ? { candidates: await resolver.resolve(refs, signal), everyOne: true } : { candidates: await resolver.shipped(), everyOne: false };
+}
 
 export interface DetectResult {
   /** The buildpacks that accepted the app, in order, as installed in the container. */
@@ -31,16 +51,12 @@ export interface DetectResult {
  * does wins.
  */
 export async function detectBuildpacks(step: StepContext, choice: BuildpackChoice): Promise<DetectResult> {
-  let candidates: readonly ResolvedBuildpack[];
-  let everyOne: boolean;
-  if ("named" in choice) {
-    candidates = choice.named;
-    everyOne = true;
-  } else {
-    const refs = await appBuildpacks(step, choice.configVars, choice.source);
-    candidates = refs ? await choice.resolver.resolve(refs, step.signal) : await choice.resolver.shipped();
-    everyOne = refs !== undefined;
-  }
+  const { candidates, everyOne } =
+    "named" in choice
+      ? { candidates: choice.named, everyOne: true }
+      : "candidates" in choice
+        ? choice
+        : await chooseBuildpacks(choice.resolver, { commit: step.commit, configVars: choice.configVars, source: choice.source }, step.signal);
   for (const bp of candidates) {
     if (bp.commit) step.out.step(`Using buildpack ${bp.spec} (${bp.commit.slice(0, 7)})`);
   }
@@ -64,10 +80,10 @@ export async function detectBuildpacks(step: StepContext, choice: BuildpackChoic
   return { buildpacks: chosen, detections };
 }
 
-async function appBuildpacks(step: StepContext, configVars: Readonly<Record<string, string>>, source: SourceRef): Promise<BuildpackRef[] | undefined> {
+async function appBuildpacks(commit: string, configVars: Readonly<Record<string, string>>, source: SourceRef, signal: AbortSignal): Promise<BuildpackRef[] | undefined> {
   const url = configVars.BUILDPACK_URL?.trim();
   if (url) return [parseBuildpackRef(url)];
-  const file = await readCommitFile(source, step.commit, ".buildpacks", step.signal);
+  const file = await readCommitFile(source, commit, ".buildpacks", signal);
   if (file === undefined) return undefined;
   const refs = parseBuildpacksFile(file);
   return refs.length > 0 ? refs : undefined;

@@ -3,7 +3,7 @@ import { cp } from "node:fs/promises";
 import path from "node:path";
 import { parseConfig } from "../../../src/config/parse-config.js";
 import { silentLogger } from "../../../src/log.js";
-import { createServer, type Server } from "../../../src/main.js";
+import { createServer, type Server, type ServerOptions } from "../../../src/main.js";
 import { GitClient } from "../../helpers/git-client.js";
 
 export const E2E_TOKEN = "e2e-token-0123456789";
@@ -21,7 +21,7 @@ export interface RunningServer {
 }
 
 /** The whole server as `slugforge serve` assembles it, on loopback port 0, builds with network none. */
-export async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<RunningServer> {
+export async function startServer(dataDir: string, env: Record<string, string> = {}, options: Pick<ServerOptions, "runtime"> = {}): Promise<RunningServer> {
   const parsed = parseConfig({
     PORT: "0",
     SLUGFORGE_HOST: "127.0.0.1",
@@ -34,7 +34,7 @@ export async function startServer(dataDir: string, env: Record<string, string> =
     ...env,
   });
   if (parsed.errors) throw new Error(parsed.errors.join("; "));
-  const server = await createServer(parsed.config, { log: silentLogger() });
+  const server = await createServer(parsed.config, { log: silentLogger(), ...options });
   const port = await server.listen();
   const base = `http://127.0.0.1:${port}`;
   return {
