@@ -12,10 +12,11 @@ export interface Summary {
 }
 
 export interface Target {
-  /** The series whose median is checked. */
+  /** The series whose median (or, with `every`, every run) is checked. */
   readonly metric: string;
-  /** Passes when median <= max. */
+  /** Passes when median <= max (with `every`: the largest run <= max). */
   readonly max: number;
+  readonly every?: boolean;
   readonly text: string;
   readonly pass: boolean;
   readonly value: number;
@@ -63,14 +64,15 @@ export class Recorder {
     this.notes.push(text);
   }
 
-  result(scenario: string, targets: readonly { metric: string; max: number; text: string }[], error?: string): ScenarioResult {
+  result(scenario: string, targets: readonly { metric: string; max: number; text: string; every?: boolean }[], error?: string): ScenarioResult {
     const metrics: Record<string, Summary> = {};
     for (const name of this.order) {
       const s = this.series.get(name)!;
       metrics[name] = summarize(s.samples, s.unit);
     }
     const checked = targets.map((t) => {
-      const value = metrics[t.metric]?.median ?? NaN;
+      const summary = metrics[t.metric];
+      const value = (t.every ? summary?.max : summary?.median) ?? NaN;
       return { ...t, value, pass: Number.isFinite(value) && value <= t.max };
     });
     return { scenario, metrics, targets: checked, notes: this.notes, ...(error ? { error } : {}) };
@@ -106,7 +108,7 @@ export function formatTable(results: readonly ScenarioResult[]): string {
         formatValue(s.median, s.unit),
         formatValue(s.min, s.unit),
         formatValue(s.max, s.unit),
-        target ? `<= ${formatValue(target.max, s.unit)}` : "",
+        target ? `${target.every ? "max " : ""}<= ${formatValue(target.max, s.unit)}` : "",
         target ? (target.pass ? "pass" : "MISS") : "",
       ]);
     }

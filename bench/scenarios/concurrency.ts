@@ -40,7 +40,7 @@ export async function concurrencyScenario(ctx: BenchContext): Promise<ScenarioRe
     rec.add("failed or lost pushes", "count", rejected + lost);
   }
   return rec.result("concurrency", [
-    { metric: "makespan / (sum / 2)", max: 1.25, text: "makespan <= 1.25 x (sum of single builds / 2)" },
+    { metric: "makespan / (sum / 2)", max: 1.15, text: "makespan <= 1.15 x (sum of single builds / 2)" },
     { metric: "failed or lost pushes", max: 0, text: "zero failed or lost pushes" },
   ]);
 }
