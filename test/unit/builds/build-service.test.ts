@@ -1,5 +1,9 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { PassThrough } from "node:stream";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { createBuildService } from "../../../src/builds/build-service.js";
 import { parseConfig } from "../../../src/config/parse-config.js";
 import type { BuildRecorder } from "../../../src/builds/types.js";
@@ -11,8 +15,21 @@ function fakeRuntime(start: ContainerRuntime["start"]): ContainerRuntime {
   const no = (): never => {
     throw new Error("not used");
   };
-  return { ping: no, inspectImage: no, listImages: no, importImage: no, removeImage: no, layerAccess: async () => false, create: no, start, runOnce: no, listContainers: async () => [], removeContainer: async () => undefined, sweepOrphans: async () => 0 };
+  const image = { id: "sha256:fake", tags: [], sizeBytes: 0, createdAt: new Date(0), labels: {} };
+  return { ping: no, inspectImage: async () => image, listImages: no, importImage: no, removeImage: no, layerAccess: async () => false, create: no, start, runOnce: no, listContainers: async () => [], removeContainer: async () => undefined, sweepOrphans: async () => 0 };
 }
+
+/** A real commit to build (a build reads its commit before it opens a container). */
+const repo = (() => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "sf-build-service-"));
+  const env = { PATH: process.env.PATH, HOME: dir, GIT_CONFIG_NOSYSTEM: "1", GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" };
+  const gitDir = path.join(dir, "repo.git");
+  execFileSync("git", ["init", "-q", "--bare", gitDir], { env });
+  const tree = execFileSync("git", ["--git-dir", gitDir, "mktree"], { env, input: "" }).toString().trim();
+  const commit = execFileSync("git", ["--git-dir", gitDir, "commit-tree", tree, "-m", "app"], { env }).toString().trim();
+  return { dir, gitDir, commit };
+})();
+afterAll(() => execFileSync("rm", ["-rf", repo.dir]));
 
 function setup(start: ContainerRuntime["start"], recorder?: BuildRecorder) {
   const logStream = new PassThrough();
@@ -30,7 +47,7 @@ function setup(start: ContainerRuntime["start"], recorder?: BuildRecorder) {
   });
   let output = "";
   const out = { write: (c: string | Buffer) => void (output += c.toString()) };
-  const request = { app: "demo", commit: "0123456789abcdef0123456789abcdef01234567", ref: "refs/heads/main", source: { gitDir: "/x" }, pushOptions: [] };
+  const request = { app: "demo", commit: repo.commit, ref: "refs/heads/main", source: { gitDir: repo.gitDir }, pushOptions: [] };
   return { service, out, request, output: () => output, logs: () => logs };
 }
 
@@ -44,7 +61,7 @@ describe("build service failures (fake runtime)", () => {
     expect(result.error?.code).toBe("INTERNAL");
     expect(t.output()).not.toContain("exploded");
     const lines = t.output().trimEnd().split("\n");
-    expect(lines[0]).toBe(`-----> Build ${result.buildId} of demo (0123456)`);
+    expect(lines[0]).toBe(`-----> Build ${result.buildId} of demo (${repo.commit.slice(0, 7)})`);
     expect(lines.at(-1)).toMatch(new RegExp(`^ !     Push rejected: INTERNAL \\(build ${result.buildId}\\)\\. This is a bug`));
     await new Promise((r) => setImmediate(r));
     const entry = t.logs().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.msg === "build failed");
