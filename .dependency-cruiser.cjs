@@ -5,7 +5,7 @@
  *   main.ts, cli/                      entry points
  *   app.ts, api/, git/, buildpack-test/ the HTTP server's routes and the buildpack authors' runner
  *   builds/                            the build session, caches, containers, queue, service
- *   auth/, buildpacks/, slug/, host/, stack/
+ *   auth/, buildpacks/, slug/, host/, stack/, webhooks/
  *   store/, docker/                    the metadata store and the engine adapter
  *   errors.ts, log.ts, names.ts, build-status.ts, config/, util/, gitcli/   the ground floor
  *
@@ -26,13 +26,14 @@ module.exports = {
     layer("^src/store/"),
     layer("^src/(slug|buildpacks)/"),
     layer("^src/auth/", "^src/store/"),
+    layer("^src/webhooks/", "^src/store/"),
     layer("^src/(host|stack)/", "^src/docker/"),
-    layer("^src/builds/", "^src/(docker|store|slug|buildpacks)/"),
+    layer("^src/builds/", "^src/(docker|store|slug|buildpacks|webhooks)/"),
     layer("^src/git/", "^src/(auth|store)/", "^src/builds/types\\.ts$"),
-    layer("^src/api/", "^src/(auth|store|slug)/"),
+    layer("^src/api/", "^src/(auth|store|slug|webhooks)/"),
     layer("^src/buildpack-test/", "^src/(builds|buildpacks|slug|docker)/"),
     layer("^src/app\\.ts$"),
-    layer("^src/main\\.ts$", "^src/(app\\.ts|api/|git/|builds/|auth/|slug/|store/|docker/)"),
+    layer("^src/main\\.ts$", "^src/(app\\.ts|api/|git/|builds/|auth/|slug/|store/|docker/|webhooks/)"),
     layer("^src/cli/", "^src/(main\\.ts|buildpack-test/|host/|stack/|docker/)"),
   ],
   allowedSeverity: "error",

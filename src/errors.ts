@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   FORBIDDEN: { status: 403, user: true, hint: "This token's scope or app does not allow it; ask the operator for a token that does (`slugforge tokens:create`)." },
   BAD_REQUEST: { status: 400, user: true, hint: "Check the request against the API reference in docs/api.md." },
   CONFIG_INVALID: { status: 400, user: true, hint: "Fix the settings named above; each line says what is expected." },
+  WEBHOOK_URL_INVALID: { status: 400, user: true, hint: "Give an http:// or https:// URL with a host and no user or password in it, e.g. https://deploy.example.com/hooks/slugforge." },
   DOCKER_UNAVAILABLE: { status: 503, user: false, hint: "Start the Docker engine (`slugforge setup` does it on Debian as root) and check DOCKER_HOST." },
   STACK_MISSING: { status: 503, user: false, hint: "Build the stack images with `slugforge stack build`." },
   HOST_SETUP_FAILED: { status: 500, user: false, hint: "Install what is named above by hand, or set SLUGFORGE_SKIP_HOST_SETUP=1 if you manage Docker yourself." },

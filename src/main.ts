@@ -18,6 +18,7 @@ import { createFsSlugStore } from "./slug/fs-slug-store.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
 import { createDiskGuard } from "./util/disk-space.js";
 import { configureFailpoints } from "./util/failpoints.js";
+import { createDeliveryWorker, createWebhookEvents, type DeliverySettings } from "./webhooks/index.js";
 
 /** The shipped buildpacks, beside src/ and dist/. */
 export const SHIPPED_BUILDPACKS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "buildpacks");
@@ -33,6 +34,8 @@ export interface ServerOptions {
    * nothing here, to time receiving alone). Default: the build service.
    */
   readonly builder?: Builder;
+  /** The webhook worker's timing (tests shorten the retry delays and the 10 s timeout). */
+  readonly webhooks?: DeliverySettings;
 }
 
 export interface Server {
@@ -87,6 +90,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     unmarked.unref();
   }
 
+  // Webhooks: events are queued with the release or build they tell of; the worker sends them,
+  // beginning with those a previous process left pending.
+  const deliveries = createDeliveryWorker({ store, log, ...options.webhooks });
+  const events = createWebhookEvents({ store, log, onQueued: () => deliveries.wake() });
+
   const buildService = createBuildService({
     runtime,
     config,
@@ -95,7 +103,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     shippedBuildpacks: options.shippedBuildpacks,
     getConfigVars: async (app) => ({ ...config.buildConfigVars, ...store.getConfigVars(app) }),
     slugStore: slugs,
-    recorder: createStoreRecorder(store, { stack: config.stack, log }),
+    recorder: createStoreRecorder(store, { stack: config.stack, log, events }),
     disk,
     reusable: (app, inputsKey) => {
       const found = store.findBuildWithInputs(app, inputsKey);
@@ -139,6 +147,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     cacheCopies: () => buildService.stats().cacheCopies,
     prepareApp: async (name) => void (await createRepo(reposDir, name)),
     disk,
+    events,
     removeApp: async (name) => {
       await git.removeRepo(name);
       await buildService.forgetApp(name);
@@ -154,9 +163,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       await git.close();
       await bridge.close();
       await buildService.close();
+      await deliveries.close();
       store.close();
     },
   });
+  deliveries.start();
   return {
     app,
     token,

@@ -8,6 +8,7 @@ import { CONFIG_VAR_NAME_RULE, isConfigVarName, isValidAppName } from "../names.
 import type { SlugStore } from "../slug/slug-store.js";
 import type { ActivityAction, ActivityEntry, MetadataStore } from "../store/types.js";
 import type { DiskGuard } from "../util/disk-space.js";
+import type { WebhookEvents } from "../webhooks/index.js";
 import { allows, refusal, visibleRelease } from "../auth/access.js";
 import { actorOf, type Authenticator } from "../auth/principal.js";
 import { fail, readJson, sendError, sendJson } from "./http-json.js";
@@ -15,6 +16,7 @@ import { renderMetrics } from "./metrics.js";
 import { parseReleaseVersion, RELEASE_VERSION_HINT } from "./release-version.js";
 import { createRouter, type RouteContext } from "./router.js";
 import { addTokenRoutes } from "./token-routes.js";
+import { addWebhookRoutes } from "./webhook-routes.js";
 
 
 export interface ApiDeps {
@@ -35,6 +37,8 @@ export interface ApiDeps {
   readonly followIntervalMs?: number;
   /** Refuses new apps (STORAGE_FULL) while the data folder's disk is under its reserve. */
   readonly disk?: DiskGuard;
+  /** Told of the releases a config change or rollback makes, for the app's webhooks. */
+  readonly events?: Pick<WebhookEvents, "released">;
 }
 
 /** The JSON API, shaped after Heroku's Platform API. Answers false for paths it does not own. */
@@ -83,7 +87,11 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
     // A PATCH that changes nothing is not a change: no release, and nothing in the activity.
     const before = store.getConfigVars(name);
     const changesSomething = Object.entries(changes).some(([k, v]) => (v === null ? k in before : before[k] !== v));
-    const apply = (): ReturnType<MetadataStore["updateConfigVars"]> => store.updateConfigVars(name, changes);
+    const apply = (): ReturnType<MetadataStore["updateConfigVars"]> => {
+      const result = store.updateConfigVars(name, changes);
+      if (result.release) deps.events?.released(result.release, { kind: "config" });
+      return result;
+    };
     const { config, release } = changesSomething ? change(ctx, name, "config", (r) => describeConfigChange(changes, r.release?.version), apply) : apply();
     sendJson(ctx.res, 200, { config, release: release ?? null });
   });
@@ -110,7 +118,11 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
     const body = (await readJson(ctx.req)) as { release?: unknown } | null;
     const version = parseReleaseVersion(body?.release);
     if (version === undefined) fail("BAD_REQUEST", RELEASE_VERSION_HINT);
-    const release = change(ctx, name, "rollback", (r) => `to v${version}: release v${r.version}`, () => store.rollback(name, version));
+    const release = change(ctx, name, "rollback", (r) => `to v${version}: release v${r.version}`, () => {
+      const made = store.rollback(name, version);
+      deps.events?.released(made, { kind: "rollback" });
+      return made;
+    });
     sendJson(ctx.res, 201, visibleRelease(ctx.principal, release));
   });
   router.add("GET", "/api/apps/:app/activity", (ctx) => {
@@ -124,6 +136,7 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
     sendJson(ctx.res, 200, entries);
   });
   addTokenRoutes(router, { store, change });
+  addWebhookRoutes(router, { store, app, change });
   router.add("GET", "/metrics", ({ res }) => {
     res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4" });
     res.end(renderMetrics(store.stats(), deps.queueDepth(), deps.cacheCopies?.() ?? 0));

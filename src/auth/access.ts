@@ -29,6 +29,12 @@ export const API_ACCESS: Readonly<Record<string, Need>> = {
   "GET /api/apps/:app/releases": "read",
   "POST /api/apps/:app/releases": "deploy",
   "GET /api/apps/:app/activity": "read",
+  // Webhooks are the admin's: a URL points the server at any address it can reach, and deliveries
+  // show what was sent where (docs/security.md).
+  "GET /api/apps/:app/webhooks": "admin",
+  "POST /api/apps/:app/webhooks": "admin",
+  "DELETE /api/apps/:app/webhooks/:id": "admin",
+  "GET /api/apps/:app/webhook-deliveries": "admin",
   "GET /api/tokens": "admin",
   "POST /api/tokens": "admin",
   "DELETE /api/tokens/:id": "admin",

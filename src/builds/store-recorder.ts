@@ -1,13 +1,22 @@
 import type { Logger } from "../log.js";
 import type { MetadataStore } from "../store/types.js";
+import type { WebhookEvents } from "../webhooks/index.js";
 import type { BuildRecorder, BuildRequest, BuildResult } from "./types.js";
+
+export interface StoreRecorderOptions {
+  readonly stack: string;
+  readonly log: Logger;
+  /** Told of each finished build and each release, in the transaction that keeps them (the app's webhooks). */
+  readonly events?: WebhookEvents;
+}
 
 /**
  * Keeps builds in the metadata store: the record and its status, the output as it streams (so
  * `builds:output` can follow a running build), and for a succeeded build its slug and release vN.
- * The push and the release go into the app's activity under who pushed.
+ * The push and the release go into the app's activity under who pushed; the finished build and the
+ * release are queued for the app's webhooks with them.
  */
-export function createStoreRecorder(store: MetadataStore, options: { stack: string; log: Logger }): BuildRecorder {
+export function createStoreRecorder(store: MetadataStore, options: StoreRecorderOptions): BuildRecorder {
   return {
     queued(buildId, request) {
       store.ensureApp(request.app);
@@ -35,7 +44,7 @@ export function createStoreRecorder(store: MetadataStore, options: { stack: stri
       store.createBuild({ id: result.buildId, app: request.app, commit: request.commit, actor: request.actor });
     }
     const slugId = result.slug?.id ?? null;
-    store.updateBuild(result.buildId, {
+    const build = store.updateBuild(result.buildId, {
       status: result.status,
       errorCode: result.error?.code ?? null,
       errorMessage: result.error?.message ?? null,
@@ -45,7 +54,10 @@ export function createStoreRecorder(store: MetadataStore, options: { stack: stri
       inputsKey: result.inputsKey ?? null,
     });
     // A dry run keeps its record (and its slug in the store), never a slug record or a release.
-    if (result.status !== "succeeded" || !result.slug || !slugId || result.dryRun) return [];
+    if (result.status !== "succeeded" || !result.slug || !slugId || result.dryRun) {
+      options.events?.buildFinished(build, { dryRun: result.dryRun ?? false });
+      return [];
+    }
     const processTypes = result.processTypes ?? {};
     store.putSlug({
       id: slugId,
@@ -61,6 +73,10 @@ export function createStoreRecorder(store: MetadataStore, options: { stack: stri
       { app: request.app, actor: actorOf(request), action: "release", detail: (r) => `v${r.version} from build ${result.buildId}` },
       () => store.createDeployRelease(request.app, slugId, processTypes, `Deploy ${request.commit.slice(0, 7)}`),
     );
+    options.events?.buildFinished(build, { releaseVersion: release.version });
+    // Release images (issue 14, item 3): once a release has its image, pass it here as
+    // `image: { name, digest }` (or queue the event where the image is made, instead of here).
+    options.events?.released(release, { kind: "deploy", buildId: result.buildId });
     options.log.info({ buildId: result.buildId, app: request.app, release: release.version, slugId }, "released");
     return [`Released v${release.version}`, `Slug ${slugId}`];
   }

@@ -223,6 +223,57 @@ export const API_COMMANDS: Readonly<Record<string, CommandSpec>> = {
       return show(revoked, io, `revoked ${String(revoked.scope)} token ${id} for ${String(revoked.app)}`);
     },
   },
+  webhooks: {
+    usage: "webhooks APP [--json]",
+    summary: "list an app's webhooks (never their secrets)",
+    min: 1,
+    run: async (api, [name], io) => {
+      const hooks = await api.get<Row[]>(`${app(name!)}/webhooks`);
+      if (io.json) return show(hooks, io, "");
+      const rows = hooks.map((w) => ({ ...w, events: (w.events as string[]).join(",") }));
+      return list(rows, ["id", "url", "events", "createdAt"], io, `${name} has no webhooks; add one with webhooks:add ${name} URL`);
+    },
+  },
+  "webhooks:add": {
+    usage: "webhooks:add APP URL [--secret S] [--events release,build] [--json]",
+    summary: "POST each release and finished build of the app to URL, signed (a secret is made and shown once unless given)",
+    min: 2,
+    flags: ["secret", "events"],
+    run: async (api, [name, url], io) => {
+      const events = io.flags.events?.split(",").map((e) => e.trim()).filter(Boolean);
+      const made = await api.send<Row>("POST", `${app(name!)}/webhooks`, { url, secret: io.flags.secret, events });
+      const text = [
+        `webhook ${String(made.id)} of ${name}: ${(made.events as string[]).join(" and ")} events to ${String(made.url)}`,
+        ...(io.flags.secret !== undefined
+          ? ["Deliveries are signed with the secret you gave."]
+          : ["Deliveries are signed with this secret; it is shown only this once:", "", `    ${String(made.secret)}`, ""]),
+        "Each POST carries X-Slugforge-Delivery and X-Slugforge-Signature: sha256=<HMAC-SHA256 of the body with the secret>.",
+      ].join("\n");
+      return show(made, io, text);
+    },
+  },
+  "webhooks:remove": {
+    usage: "webhooks:remove APP ID [--json]",
+    summary: "remove a webhook with its deliveries (pending ones are not sent)",
+    min: 2,
+    run: async (api, [name, id], io) => {
+      const removed = await api.send<Row>("DELETE", `${app(name!)}/webhooks/${encodeURIComponent(id!)}`);
+      return show(removed, io, `removed webhook ${id} of ${name} (${String(removed.url)})`);
+    },
+  },
+  "webhooks:deliveries": {
+    usage: "webhooks:deliveries APP [--webhook ID] [--json]",
+    summary: "list an app's webhook deliveries, newest first: state, attempts, last status or error, next try",
+    min: 1,
+    flags: ["webhook"],
+    run: async (api, [name], io) => {
+      const query = io.flags.webhook ? `?webhook=${encodeURIComponent(io.flags.webhook)}` : "";
+      const deliveries = await api.get<Row[]>(`${app(name!)}/webhook-deliveries${query}`);
+      if (io.json) return show(deliveries, io, "");
+      const rows = deliveries.map((d) => ({ ...d, webhook: d.webhookId, status: d.lastStatusCode ?? "", error: d.lastError ?? "", next: d.nextTryAt ?? "" }));
+      return list(rows, ["id", "webhook", "event", "state", "attempts", "status", "error", "next", "createdAt"], io, `${name} has no webhook deliveries`);
+    },
+  },
 };
 
 export class UsageError extends Error {}

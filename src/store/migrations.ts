@@ -82,4 +82,42 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE builds ADD COLUMN inputs_key TEXT;
   CREATE INDEX builds_inputs ON builds(app, inputs_key);
   `,
+  // 4: release and build webhooks. The secret is kept as given (signing needs it). A webhook goes
+  // with its app, its deliveries with their webhook, their attempts with their delivery.
+  `
+  CREATE TABLE webhooks (
+    id TEXT PRIMARY KEY,
+    app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    events TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX webhooks_app ON webhooks(app);
+  CREATE TABLE webhook_deliveries (
+    id TEXT PRIMARY KEY,
+    webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    app TEXT NOT NULL,
+    event TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_status_code INTEGER,
+    last_duration_ms INTEGER,
+    last_error TEXT,
+    next_try_at TEXT,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_try_at);
+  CREATE INDEX webhook_deliveries_app ON webhook_deliveries(app, created_at);
+  CREATE TABLE webhook_attempts (
+    delivery_id TEXT NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
+    n INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    status_code INTEGER,
+    duration_ms INTEGER NOT NULL,
+    error TEXT,
+    PRIMARY KEY (delivery_id, n)
+  );
+  `,
 ];

@@ -5,6 +5,7 @@ import { ACTIVE_BUILD_STATUSES, isFinishedBuild, type BuildStatus } from "../bui
 import { MIGRATIONS } from "./migrations.js";
 import { sqliteActivity } from "./sqlite-activity.js";
 import { sqliteTokens } from "./sqlite-tokens.js";
+import { sqliteWebhooks } from "./sqlite-webhooks.js";
 import type { AppRecord, BuildRecord, BuildUpdate, MetadataStore, ReleaseRecord, SlugRecord } from "./types.js";
 
 type Row = Record<string, unknown>;
@@ -228,6 +229,7 @@ export function openSqliteStore(file: string): MetadataStore {
     transaction: (fn) => db.transaction(fn)(),
     ...sqliteTokens(db, now),
     ...sqliteActivity(db, now),
+    ...sqliteWebhooks(db, now),
     close: () => db.close(),
   };
 }

@@ -1,5 +1,6 @@
 import type { ErrorCode } from "../errors.js";
 import type { BuildStatus } from "../build-status.js";
+import type { WebhookStore } from "./webhook-types.js";
 
 export interface AppRecord {
   readonly name: string;
@@ -79,7 +80,8 @@ export interface StoredToken extends TokenRecord {
   readonly secretSha256: string;
 }
 
-export type ActivityAction = "app.create" | "app.delete" | "config" | "rollback" | "push" | "release" | "token.create" | "token.revoke";
+export type ActivityAction =
+  | "app.create" | "app.delete" | "config" | "rollback" | "push" | "release" | "token.create" | "token.revoke" | "webhook.create" | "webhook.delete";
 
 /** One change to an app and who made it. Kept after the app is deleted (an audit trail must outlive it). */
 export interface ActivityRecord {
@@ -101,8 +103,8 @@ export interface ActivityEntry<T> {
   readonly detail: string | ((result: T) => string);
 }
 
-/** Metadata: apps, config vars, builds with their output, slugs and releases, tokens and activity. */
-export interface MetadataStore {
+/** Metadata: apps, config vars, builds with their output, slugs and releases, tokens and activity, webhooks. */
+export interface MetadataStore extends WebhookStore {
   createApp(name: string): AppRecord;
   /** Creates the app when it does not exist yet (a first push). */
   ensureApp(name: string): AppRecord;

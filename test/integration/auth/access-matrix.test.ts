@@ -53,6 +53,8 @@ interface World {
   /** The secret of each principal that has one. */
   readonly tokens: Record<Exclude<PrincipalName, "none">, string>;
   readonly ids: Record<"deployOwn" | "deployOther" | "readOwn" | "readOther" | "revoked" | "spare", string>;
+  /** A webhook of own, for the admin's cell of its DELETE. */
+  readonly webhookId: string;
   /** The commit on own's main, a build of it and its slug. */
   readonly head: string;
   readonly buildId: string;
@@ -122,6 +124,8 @@ async function makeWorld(): Promise<World> {
   const specs = { deployOwn: ["own", "deploy"], deployOther: ["other", "deploy"], readOwn: ["own", "read"], readOther: ["other", "read"], revoked: ["own", "deploy"], spare: ["own", "read"] };
   for (const [name, [app, scope]] of Object.entries(specs)) made[name] = await api("POST", "/api/tokens", { app, scope });
   await api("DELETE", `/api/tokens/${made.revoked!.id}`);
+  // Port 9 is one fetch refuses ("bad port"): deliveries fail at once and nothing is sent anywhere.
+  const webhook = await api<{ id: string }>("POST", "/api/apps/own/webhooks", { url: "http://127.0.0.1:9/matrix" });
   return {
     server,
     port,
@@ -138,6 +142,7 @@ async function makeWorld(): Promise<World> {
       revoked: made.revoked!.token,
     },
     ids: Object.fromEntries(Object.entries(made).map(([k, v]) => [k, v.id])) as World["ids"],
+    webhookId: webhook.id,
     head,
     buildId: build.id,
     slugId: build.slugId!,
@@ -193,6 +198,17 @@ const ROWS: readonly Row[] = [
   { route: "GET /api/apps/:app/releases", method: "GET", url: () => "/api/apps/own/releases", expect: READ },
   { route: "POST /api/apps/:app/releases", method: "POST", url: () => "/api/apps/own/releases", body: json({ release: 1 }), headers: JSON_TYPE, expect: [401, 401, 201, 201, 403, 403, 403, 401] },
   { route: "GET /api/apps/:app/activity", method: "GET", url: () => "/api/apps/own/activity", expect: READ },
+  { route: "GET /api/apps/:app/webhooks", method: "GET", url: () => "/api/apps/own/webhooks", expect: ADMIN_ONLY },
+  {
+    route: "POST /api/apps/:app/webhooks",
+    method: "POST",
+    url: () => "/api/apps/own/webhooks",
+    body: json({ url: "http://127.0.0.1:9/matrix", events: ["build"] }),
+    headers: JSON_TYPE,
+    expect: [401, 401, 201, 403, 403, 403, 403, 401],
+  },
+  { route: "DELETE /api/apps/:app/webhooks/:id", method: "DELETE", url: (w) => `/api/apps/own/webhooks/${w.webhookId}`, expect: ADMIN_ONLY },
+  { route: "GET /api/apps/:app/webhook-deliveries", method: "GET", url: () => "/api/apps/own/webhook-deliveries", expect: ADMIN_ONLY },
   { route: "GET /api/tokens", method: "GET", url: () => "/api/tokens", expect: ADMIN_ONLY },
   { route: "POST /api/tokens", method: "POST", url: () => "/api/tokens", body: json({ app: "own", scope: "read" }), headers: JSON_TYPE, expect: [401, 401, 201, 403, 403, 403, 403, 401] },
   { route: "DELETE /api/tokens/:id", method: "DELETE", url: (w) => `/api/tokens/${w.ids.spare}`, expect: ADMIN_ONLY },

@@ -3,6 +3,7 @@ import { createStoreRecorder } from "../../../src/builds/store-recorder.js";
 import type { BuildRequest } from "../../../src/builds/types.js";
 import { silentLogger } from "../../../src/log.js";
 import type { MetadataStore } from "../../../src/store/types.js";
+import { createWebhookEvents } from "../../../src/webhooks/index.js";
 import { testStore } from "../../helpers/test-store.js";
 
 describe("store recorder", () => {
@@ -40,5 +41,59 @@ describe("store recorder", () => {
     recorder.finished(request(), { buildId: "b2", status: "failed", error: { code: "COMPILE_FAILED", message: "no" } });
     expect(store.getBuild("b2")).toMatchObject({ status: "failed", actor: null });
     expect(store.listActivity("web").map((a) => [a.actor, a.action])).toEqual([["unknown", "push"]]);
+  });
+});
+
+describe("store recorder and webhooks", () => {
+  const t = testStore();
+  const request: BuildRequest = { app: "web", commit: "1234567890abcdef1234567890abcdef12345678", ref: "refs/heads/main", source: { gitDir: "/nowhere" }, pushOptions: [], actor: "admin" };
+  const recorder = () => {
+    const events = createWebhookEvents({ store: t.store, log: silentLogger() });
+    t.store.ensureApp("web");
+    t.store.createWebhook({ id: "hook00000001", app: "web", url: "https://example.com/h", secret: "0123456789abcdef", events: ["release", "build"] });
+    return createStoreRecorder(t.store, { stack: "debian-13", log: silentLogger(), events });
+  };
+  const payloads = () => t.store.listDeliveries("web").reverse().map((d) => d.payload);
+
+  it("queues the finished build and its release with them, in one transaction", () => {
+    const r = recorder();
+    r.queued("b1", request);
+    r.finished(request, { buildId: "b1", status: "succeeded", slug: { id: "sha256:aa", sha256: "aa", sizeBytes: 3 }, processTypes: { web: "serve" } });
+    expect(payloads()).toEqual([
+      {
+        event: "build",
+        app: "web",
+        createdAt: t.store.getBuild("b1")!.finishedAt,
+        build: { id: "b1", status: "succeeded", errorCode: null, commit: request.commit, slugId: "sha256:aa", releaseVersion: 1, dryRun: false, actor: "admin" },
+      },
+      {
+        event: "release",
+        app: "web",
+        createdAt: t.store.getRelease("web", 1)!.createdAt,
+        release: { version: 1, kind: "deploy", description: "Deploy 1234567", slugId: "sha256:aa", commit: request.commit, buildId: "b1", image: null, processTypes: { web: "serve" } },
+      },
+    ]);
+  });
+
+  it("queues a failed build or a dry run as a build event only, with the error's code and not its message", () => {
+    const r = recorder();
+    r.finished(request, { buildId: "b2", status: "failed", error: { code: "COMPILE_FAILED", message: "token=hunter2 in the output" } });
+    r.finished(request, { buildId: "b3", status: "succeeded", dryRun: true, slug: { id: "sha256:bb", sha256: "bb", sizeBytes: 3 } });
+    expect(payloads()).toMatchObject([
+      { event: "build", build: { id: "b2", status: "failed", errorCode: "COMPILE_FAILED", releaseVersion: null, dryRun: false } },
+      { event: "build", build: { id: "b3", status: "succeeded", slugId: "sha256:bb", releaseVersion: null, dryRun: true } },
+    ]);
+    expect(JSON.stringify(payloads())).not.toContain("hunter2");
+  });
+
+  it("queues nothing when the result cannot be kept: the retry that keeps it queues the events", () => {
+    const r = recorder();
+    const failing = { ...t.store, createDeployRelease: () => { throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" }); } };
+    const broken = createStoreRecorder(failing, { stack: "debian-13", log: silentLogger(), events: createWebhookEvents({ store: failing, log: silentLogger() }) });
+    const result = { buildId: "b4", status: "succeeded" as const, slug: { id: "sha256:cc", sha256: "cc", sizeBytes: 3 } };
+    expect(() => broken.finished(request, result)).toThrow("disk is full");
+    expect(payloads()).toEqual([]);
+    r.finished(request, result);
+    expect(payloads().map((p) => (p as { event: string }).event)).toEqual(["build", "release"]);
   });
 });

@@ -1,0 +1,51 @@
+import { isDiskFull } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { BuildRecord, MetadataStore, ReleaseRecord } from "../store/types.js";
+import type { WebhookEvent } from "../store/webhook-types.js";
+import { buildPayload, releasePayload, type ReleaseFacts } from "./payloads.js";
+
+/**
+ * Where releases and finished builds are told, to be sent to the app's webhooks. Each call queues
+ * the deliveries in the store and returns at once: called inside the transaction that made the
+ * release or kept the build, the event exists exactly when what it tells of does, and a push never
+ * waits for a receiver.
+ */
+export interface WebhookEvents {
+  /** A new release: a push's deploy, a config change, a rollback. */
+  released(release: ReleaseRecord, facts: Omit<ReleaseFacts, "commit">): void;
+  /** A build that finished, whatever its status. */
+  buildFinished(build: BuildRecord, facts?: { readonly releaseVersion?: number | null; readonly dryRun?: boolean }): void;
+}
+
+export interface WebhookEventsDeps {
+  readonly store: Pick<MetadataStore, "getSlug" | "queueDeliveries" | "transaction">;
+  readonly log: Logger;
+  /** Told when deliveries were queued (the worker sends them at once instead of at its next look). */
+  readonly onQueued?: () => void;
+}
+
+export function createWebhookEvents(deps: WebhookEventsDeps): WebhookEvents {
+  const { store } = deps;
+  const log = deps.log.child({ component: "webhooks" });
+  const queue = (app: string, event: WebhookEvent, payload: unknown): void => {
+    try {
+      // Its own savepoint: a fault here undoes only the deliveries, never the release.
+      const ids = store.transaction(() => store.queueDeliveries(app, event, JSON.stringify(payload)));
+      if (ids.length > 0) deps.onQueued?.();
+    } catch (err) {
+      // A full disk fails what the event tells of as it would have anyway; anything else is ours,
+      // and a webhook bug must not refuse a release.
+      if (isDiskFull(err)) throw err;
+      log.error({ err, app, event }, "could not queue webhook deliveries");
+    }
+  };
+  return {
+    released(release, facts) {
+      const commit = release.slugId ? (store.getSlug(release.slugId, release.app)?.commit ?? null) : null;
+      queue(release.app, "release", releasePayload(release, { ...facts, commit }));
+    },
+    buildFinished(build, facts) {
+      queue(build.app, "build", buildPayload(build, facts));
+    },
+  };
+}
