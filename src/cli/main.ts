@@ -7,10 +7,12 @@ import { ensureHost } from "../host/setup.js";
 import { startServer } from "../main.js";
 import { buildStack, shortId } from "../stack/build-stack.js";
 import { LABELS, stackNames } from "../stack/recipes.js";
-import { formatTable } from "./table.js";
 import { ApiError, createApiClient } from "./api-client.js";
 import { API_COMMANDS, UsageError } from "./api-commands.js";
 import { runBuildpackTestCommand } from "./buildpack-test-command.js";
+import { relativeTime, formatBytes } from "./format.js";
+import { colorEnabled, createStyle, type Style } from "./style.js";
+import { formatTable, type Column } from "./table.js";
 
 const USAGE = `Usage: slugforge <command> [options]
 
@@ -28,6 +30,9 @@ Exit codes: 0 success, 1 the command failed, 2 wrong usage.
 Run \`slugforge <command> --help\` for a command's options.`;
 
 type Say = (line: string) => void;
+
+/** Colours for a stream of this process (stdout for output, stderr for errors). */
+const styleFor = (stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv, json = false): Style => createStyle(colorEnabled(stream, env, json));
 
 /** A usage too long for its column gets the summary on the next line instead of run into it. */
 function usageLine(c: { usage: string; summary: string }): string {
@@ -63,7 +68,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     }
   } catch (err) {
     if (isSlugforgeError(err)) {
-      console.error(`error ${err.code}: ${err.message}\n  ${err.hint}`);
+      console.error(`${styleFor(process.stderr, env).red(`error ${err.code}`)}: ${err.message}\n  ${err.hint}`);
       return 1;
     }
     throw err;
@@ -105,14 +110,15 @@ async function apiCommand(name: string, args: string[], env: NodeJS.ProcessEnv):
     return 2;
   }
   try {
-    return await spec.run(createApiClient(url, token), positional, { out: (t) => console.log(t), raw: process.stdout, json, flags });
+    const io = { out: (t: string) => console.log(t), raw: process.stdout, json, flags, style: styleFor(process.stdout, env, json) };
+    return await spec.run(createApiClient(url, token), positional, io);
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`${err.message}\nUsage: slugforge ${spec.usage}`);
       return 2;
     }
     if (err instanceof ApiError) {
-      console.error(`error ${err.id}: ${err.message}`);
+      console.error(`${styleFor(process.stderr, env, json).red(`error ${err.id}`)}: ${err.message}`);
       return 1;
     }
     throw err;
@@ -184,18 +190,30 @@ async function stack(args: string[], env: NodeJS.ProcessEnv, say: Say): Promise<
   }
   if (sub === "ls") {
     const images = await runtime.listImages("slugforge/stack");
-    const rows = images.map((image) => ({
+    const labelled = images.map((image) => ({
+      ...image,
       stack: image.labels[LABELS.stack] ?? "?",
       role: image.labels[LABELS.role] ?? "?",
-      image: image.tags[0] ?? "",
-      id: shortId(image.id),
-      sizeMB: Math.round(image.sizeBytes / 1e6),
-      age: formatAge(image.createdAt),
+      tag: image.tags[0] ?? "",
       recipe: image.labels[LABELS.recipe] ?? "",
     }));
-    if (rest.includes("--json")) say(JSON.stringify(rows, null, 2));
-    else if (rows.length === 0) say("no stack images; run `slugforge stack build`");
-    else say(formatTable(rows, ["stack", "role", "image", "id", "sizeMB", "age", "recipe"]));
+    if (rest.includes("--json")) {
+      // Kept as it was (scripts read it): whole MB by 1000s and a short age.
+      const rows = labelled.map((i) => ({ stack: i.stack, role: i.role, image: i.tag, id: shortId(i.id), sizeMB: Math.round(i.sizeBytes / 1e6), age: formatAge(i.createdAt), recipe: i.recipe }));
+      say(JSON.stringify(rows, null, 2));
+    } else if (labelled.length === 0) say("no stack images; run `slugforge stack build`");
+    else {
+      const columns: Column<(typeof labelled)[number]>[] = [
+        { header: "Stack", value: (i) => i.stack },
+        { header: "Role", value: (i) => i.role },
+        { header: "Image", value: (i) => i.tag },
+        { header: "Id", value: (i) => shortId(i.id) },
+        { header: "Size", value: (i) => formatBytes(i.sizeBytes) },
+        { header: "Created", value: (i) => relativeTime(i.createdAt) },
+        { header: "Recipe", value: (i) => i.recipe },
+      ];
+      say(formatTable(labelled, columns, styleFor(process.stdout, env)));
+    }
     return 0;
   }
   console.error(`Usage: slugforge stack build [name] | slugforge stack ls [--json]`);
