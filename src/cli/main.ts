@@ -11,33 +11,34 @@ import { ApiError, createApiClient } from "./api-client.js";
 import { API_COMMANDS, UsageError } from "./api-commands.js";
 import { runBuildpackTestCommand } from "./buildpack-test-command.js";
 import { relativeTime, formatBytes } from "./format.js";
+import { formatCommandList, formatUsage, helpWidth, wrap, type HelpEntry } from "./help.js";
 import { colorEnabled, createStyle, type Style } from "./style.js";
 import { formatTable, type Column } from "./table.js";
 
-const USAGE = `Usage: slugforge <command> [options]
+const SERVER_COMMANDS: readonly HelpEntry[] = [
+  { usage: "serve", summary: "start the server (PORT, SLUGFORGE_DATA, SLUGFORGE_TOKEN, ...)" },
+  { usage: "setup [--no-stack]", summary: "make sure a Docker engine answers and the stack images exist" },
+  { usage: "stack build [name] [--force]", summary: "make the stack's build and run images from Debian packages" },
+  { usage: "stack ls [--json]", summary: "list stack images" },
+  { usage: "buildpack test <buildpack> <sample>...", summary: "run a buildpack against sample apps (no server needed)" },
+];
 
-Server and host:
-  serve                 start the server (PORT, SLUGFORGE_DATA, SLUGFORGE_TOKEN, ...)
-  setup                 make sure a Docker engine answers and the stack images exist
-  stack build [name]    make the stack's build and run images from Debian packages
-  stack ls [--json]     list stack images
-  buildpack test <buildpack> <sample>...  run a buildpack against sample apps (no server needed)
-
-Apps, builds, slugs and releases (talk to a running server: SLUGFORGE_URL, SLUGFORGE_TOKEN):
-${Object.values(API_COMMANDS).map(usageLine).join("\n")}
-
-Exit codes: 0 success, 1 the command failed, 2 wrong usage.
-Run \`slugforge <command> --help\` for a command's options.`;
+function usage(width: number): string {
+  const commands = formatCommandList(
+    [
+      { title: "Server and host:", entries: SERVER_COMMANDS },
+      { title: "Apps, builds, slugs and releases (talk to a running server: SLUGFORGE_URL, SLUGFORGE_TOKEN):", entries: Object.values(API_COMMANDS) },
+    ],
+    width,
+  );
+  return `Usage: slugforge <command> [options]\n\n${commands}\n\nExit codes: 0 success, 1 the command failed, 2 wrong usage.\nRun \`slugforge <command> --help\` for a command's options.`;
+}
 
 type Say = (line: string) => void;
 
 /** Colours for a stream of this process (stdout for output, stderr for errors). */
 const styleFor = (stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv, json = false): Style => createStyle(colorEnabled(stream, env, json));
-
-/** A usage too long for its column gets the summary on the next line instead of run into it. */
-function usageLine(c: { usage: string; summary: string }): string {
-  return c.usage.length < 36 ? `  ${c.usage.padEnd(36)}${c.summary}` : `  ${c.usage}\n  ${" ".repeat(36)}${c.summary}`;
-}
+const width = (): number => helpWidth(process.stdout.isTTY ? process.stdout.columns : undefined);
 
 /** Runs one CLI command; resolves with the exit code. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -49,7 +50,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       case "help":
       case "--help":
       case "-h":
-        say(USAGE);
+        say(usage(width()));
         return command === undefined ? 2 : 0;
       case "serve":
         return await serve(env, say);
@@ -63,7 +64,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         return 2;
       default:
         if (API_COMMANDS[command]) return await apiCommand(command, rest, env);
-        console.error(`slugforge: unknown command "${command}"\n\n${USAGE}`);
+        console.error(`slugforge: unknown command "${command}"\n\n${usage(width())}`);
         return 2;
     }
   } catch (err) {
@@ -78,7 +79,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 async function apiCommand(name: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const spec = API_COMMANDS[name]!;
   if (args.includes("--help") || args.includes("-h")) {
-    console.log(`Usage: slugforge ${spec.usage}\n\n${spec.summary}.\nServer: SLUGFORGE_URL (default http://127.0.0.1:$PORT), token: SLUGFORGE_TOKEN (default: the data folder's token file).`);
+    const about = `${spec.summary.charAt(0).toUpperCase()}${spec.summary.slice(1)}.\n\nServer: SLUGFORGE_URL (default http://127.0.0.1:$PORT), token: SLUGFORGE_TOKEN (default: the data folder's token file).`;
+    console.log(`${formatUsage(spec.usage, width())}\n\n${wrap(about, width()).join("\n")}`);
     return 0;
   }
   const json = args.includes("--json");
