@@ -5,6 +5,7 @@ import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ApiClient } from "./api-client.js";
 import { formatBytes, relativeTime, shortSlugId } from "./format.js";
+import { formatHowToRun, howToRun } from "./how-to-run.js";
 import { paintStatus, type Style } from "./style.js";
 import { formatPairs, formatTable, keyColumn, type Column } from "./table.js";
 
@@ -202,6 +203,18 @@ export const API_COMMANDS: Readonly<Record<string, CommandSpec>> = {
       return show(release, io, `rolled back ${name} to ${version}: now v${String(release.version)}`);
     },
   },
+  open: {
+    usage: "open APP [--json]",
+    summary: "how to run the app's current release: its slug, its image when it has one, the commands",
+    min: 1,
+    run: async (api, [name], io) => {
+      const releases = await api.get<Row[]>(`${app(name!)}/releases`);
+      const current = releases.reduce<Row | undefined>((a, r) => (a && Number(a.version) > Number(r.version) ? a : r), undefined);
+      if (!current) throw new CommandError(`${name} has no release yet: push to it first`);
+      const run = howToRun(name!, current);
+      return show(run, io, formatHowToRun(run, io.style));
+    },
+  },
   activity: {
     usage: "activity APP [--json]",
     summary: "list an app's changes and who made each (admin or a token id)",
@@ -259,3 +272,6 @@ export const API_COMMANDS: Readonly<Record<string, CommandSpec>> = {
 };
 
 export class UsageError extends Error {}
+
+/** The command could not do what was asked, for a reason the server did not report (exit 1). */
+export class CommandError extends Error {}

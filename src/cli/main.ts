@@ -8,7 +8,7 @@ import { startServer } from "../main.js";
 import { buildStack, shortId } from "../stack/build-stack.js";
 import { LABELS, stackNames } from "../stack/recipes.js";
 import { ApiError, createApiClient } from "./api-client.js";
-import { API_COMMANDS, UsageError } from "./api-commands.js";
+import { API_COMMANDS, CommandError, UsageError } from "./api-commands.js";
 import { runBuildpackTestCommand } from "./buildpack-test-command.js";
 import { relativeTime, formatBytes } from "./format.js";
 import { formatCommandList, formatUsage, helpWidth, wrap, type HelpEntry } from "./help.js";
@@ -121,6 +121,10 @@ async function apiCommand(name: string, args: string[], env: NodeJS.ProcessEnv):
     }
     if (err instanceof ApiError) {
       console.error(`${styleFor(process.stderr, env, json).red(`error ${err.id}`)}: ${err.message}`);
+      return 1;
+    }
+    if (err instanceof CommandError) {
+      console.error(err.message);
       return 1;
     }
     throw err;

@@ -134,6 +134,11 @@ describe("the server as a process, with the CLI", () => {
       expect(releases.stdout).not.toContain("\x1b[");
       const slugs = await cli(child, ["slugs", "repro-a"]);
       expect(slugs.stdout).toMatch(new RegExp(`^Slug\\s+Size\\s+Commit\\s+Stack\\s+Created\\n${shortSlug}\\s+\\d+(\\.\\d)? [KM]?B\\s+[0-9a-f]{7}\\s+debian-13\\s`));
+      const open = await cli(child, ["open", "repro-a"]);
+      expect(open.code, open.stderr).toBe(0);
+      expect(open.stdout).toContain(`Slug:    ${a!.id}`);
+      expect(open.stdout).toContain("  slugforge run repro-a web --port 5000");
+      expect((JSON.parse((await cli(child, ["open", "repro-a", "--json"])).stdout) as { version: number }).version).toBe(3);
 
       const file = path.join(dataDir, "download.tar.gz");
       const download = await cli(child, ["slugs:download", a!.id, file]);

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import type { ApiClient } from "../../../src/cli/api-client.js";
-import { API_COMMANDS, type CommandIO } from "../../../src/cli/api-commands.js";
+import { API_COMMANDS, CommandError, type CommandIO } from "../../../src/cli/api-commands.js";
 import { createStyle, PLAIN, type Style } from "../../../src/cli/style.js";
 
 const NOW = Date.parse("2024-06-15T12:00:00Z");
@@ -84,4 +84,45 @@ it("prints config vars as Heroku's key-value block, and tokens with times in wor
     "Token  App   Scope   Created      Last used  Revoked",
     "t1     web1  deploy  2 hours ago  never      1 minute ago",
   ]);
+});
+
+it("open: the current release's slug and the preview command; no image yet, so no docker command", async () => {
+  for (const image of [undefined, null]) {
+    const text = await run("open", ["web1"], { "/api/apps/web1/releases": [releases[1], { ...releases[0], image }] });
+    expect(text).toContain("=== web1 v3");
+    expect(text).toContain(`Slug:    ${SLUG}`);
+    expect(text).toContain("Image:   none");
+    expect(text).toContain("  slugforge run web1 web --port 5000");
+    expect(text).not.toContain("docker run");
+  }
+});
+
+it("open: a release with an image gets the docker command as well; --json has both", async () => {
+  const image = { name: "slugforge/web1:v3", digest: `sha256:${"e".repeat(64)}` };
+  const answers = { "/api/apps/web1/releases": [{ ...releases[0], image }] };
+  const text = await run("open", ["web1"], answers);
+  expect(text).toContain(`Image:   slugforge/web1:v3 (${image.digest})`);
+  expect(text).toContain("  docker run --rm -p 5000:5000 slugforge/web1:v3 web");
+  expect(text).toContain("  slugforge run web1 web --port 5000");
+  expect(JSON.parse(await run("open", ["web1"], answers, { json: true }))).toEqual({
+    app: "web1",
+    version: 3,
+    description: "Rollback to v1",
+    createdAt: releases[0]!.createdAt,
+    slugId: SLUG,
+    image,
+    process: "web",
+    preview: "slugforge run web1 web --port 5000",
+    docker: "docker run --rm -p 5000:5000 slugforge/web1:v3 web",
+  });
+});
+
+it("open: a release without a web process runs its first one, without a port; no release is an error", async () => {
+  const worker = { ...releases[0], processTypes: { worker: "python worker.py" }, image: { name: "img" } };
+  const text = await run("open", ["web1"], { "/api/apps/web1/releases": [worker] });
+  expect(text).toContain("Image:   img\n");
+  expect(text).toContain("  docker run --rm img worker");
+  expect(text).toMatch(/^ {2}slugforge run web1 worker$/m);
+  const io: CommandIO = { out: () => {}, raw: process.stdout, json: false, flags: {}, style: PLAIN };
+  await expect(API_COMMANDS.open!.run(fakeApi({ "/api/apps/web1/releases": [] }), ["web1"], io)).rejects.toThrow(CommandError);
 });
