@@ -4,12 +4,17 @@ import { rename, rm } from "node:fs/promises";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ApiClient } from "./api-client.js";
-import { formatTable } from "./table.js";
+import { formatBytes, relativeTime, shortSlugId } from "./format.js";
+import { formatHowToRun, howToRun } from "./how-to-run.js";
+import { paintStatus, type Style } from "./style.js";
+import { formatPairs, formatTable, keyColumn, type Column } from "./table.js";
 
 export interface CommandIO {
   readonly out: (text: string) => void;
   readonly raw: NodeJS.WritableStream;
   readonly json: boolean;
+  /** Colours for stdout: none when it is not a terminal, with NO_COLOR, or with --json. */
+  readonly style: Style;
   /** Values of the command's own options (`--name VALUE` or `--name=VALUE`), by name without dashes. */
   readonly flags: Readonly<Record<string, string>>;
 }
@@ -26,12 +31,16 @@ interface CommandSpec {
 
 type Row = Record<string, unknown>;
 
-const list = (rows: Row[], columns: string[], io: CommandIO, empty: string): number => {
+/** Rows as the API sent them for --json, as a table otherwise; a column named by a key shows that key's value. */
+const list = (rows: Row[], columns: (string | Column<Row>)[], io: CommandIO, empty: string): number => {
   if (io.json) io.out(JSON.stringify(rows, null, 2));
   else if (rows.length === 0) io.out(empty);
-  else io.out(formatTable(rows, columns));
+  else io.out(formatTable(rows, columns.map((c) => (typeof c === "string" ? keyColumn<Row>(c) : c)), io.style));
   return 0;
 };
+const col = (header: string, value: (row: Row) => string, paint?: Column<Row>["paint"]): Column<Row> => ({ header, value, paint });
+const text = (key: string) => (row: Row) => (row[key] === null || row[key] === undefined ? "" : String(row[key]));
+const ago = (key: string) => (row: Row) => relativeTime(row[key] as string | null);
 const show = (value: unknown, io: CommandIO, text: string): number => {
   io.out(io.json ? JSON.stringify(value, null, 2) : text);
   return 0;
@@ -45,7 +54,7 @@ export const API_COMMANDS: Readonly<Record<string, CommandSpec>> = {
     usage: "apps [--json]",
     summary: "list apps",
     min: 0,
-    run: async (api, _args, io) => list(await api.get<Row[]>("/api/apps"), ["name", "createdAt"], io, "no apps yet; a first git push creates one"),
+    run: async (api, _args, io) => list(await api.get<Row[]>("/api/apps"), [col("Name", text("name")), col("Created", ago("createdAt"))], io, "no apps yet; a first git push creates one"),
   },
   "apps:create": {
     usage: "apps:create NAME [--json]",
@@ -75,8 +84,8 @@ export const API_COMMANDS: Readonly<Record<string, CommandSpec>> = {
     min: 1,
     run: async (api, [name], io) => {
       const vars = await api.get<Record<string, string>>(`${app(name!)}/config-vars`);
-      const rows = Object.entries(vars).map(([key, value]) => ({ key, value }));
-      return io.json ? show(vars, io, "") : list(rows, ["key", "value"], io, `${name} has no config vars`);
+      const pairs = Object.entries(vars);
+      return show(vars, io, pairs.length ? formatPairs(`${name} Config Vars`, pairs, io.style) : `${name} has no config vars`);
     },
   },
   "config:set": {
@@ -111,7 +120,15 @@ export const API_COMMANDS: Readonly<Record<string, CommandSpec>> = {
     min: 1,
     run: async (api, [name], io) => {
       const rows = (await api.get<Row[]>(`${app(name!)}/builds`)).map((b) => ({ ...b, commit: String(b.commit).slice(0, 7), error: b.errorCode ?? "" }));
-      return list(rows, ["id", "status", "commit", "error", "createdAt"], io, `${name} has no builds`);
+      const columns = [
+        col("Build", text("id")),
+        col("Status", text("status"), paintStatus),
+        col("Commit", text("commit")),
+        col("By", text("actor")),
+        col("Created", ago("createdAt")),
+        col("Error", text("error"), (t, style) => style.red(t)),
+      ];
+      return list(rows, columns, io, `${name} has no builds`);
     },
   },
   "builds:output": {
@@ -130,7 +147,14 @@ export const API_COMMANDS: Readonly<Record<string, CommandSpec>> = {
     min: 1,
     run: async (api, [name], io) => {
       const rows = (await api.get<Row[]>(`${app(name!)}/slugs`)).map((s) => ({ ...s, short: short(s.id), commit: String(s.commit).slice(0, 7), size: s.sizeBytes }));
-      return list(rows, ["short", "size", "commit", "stack", "createdAt"], io, `${name} has no slugs`);
+      const columns = [
+        col("Slug", (s) => shortSlugId(s.id)),
+        col("Size", (s) => formatBytes(Number(s.sizeBytes))),
+        col("Commit", text("commit")),
+        col("Stack", text("stack")),
+        col("Created", ago("createdAt")),
+      ];
+      return list(rows, columns, io, `${name} has no slugs`);
     },
   },
   "slugs:download": {
@@ -166,7 +190,8 @@ export const API_COMMANDS: Readonly<Record<string, CommandSpec>> = {
     min: 1,
     run: async (api, [name], io) => {
       const rows = (await api.get<Row[]>(`${app(name!)}/releases`)).map((r) => ({ ...r, release: `v${String(r.version)}`, slug: short(r.slugId) }));
-      return list(rows, ["release", "description", "slug", "createdAt"], io, `${name} has no releases`);
+      const columns = [col("Release", text("release")), col("Description", text("description")), col("Slug", (r) => shortSlugId(r.slugId)), col("Created", ago("createdAt"))];
+      return list(rows, columns, io, `${name} has no releases`);
     },
   },
   rollback: {
@@ -178,11 +203,26 @@ export const API_COMMANDS: Readonly<Record<string, CommandSpec>> = {
       return show(release, io, `rolled back ${name} to ${version}: now v${String(release.version)}`);
     },
   },
+  open: {
+    usage: "open APP [--json]",
+    summary: "how to run the app's current release: its slug, its image when it has one, the commands",
+    min: 1,
+    run: async (api, [name], io) => {
+      const releases = await api.get<Row[]>(`${app(name!)}/releases`);
+      const current = releases.reduce<Row | undefined>((a, r) => (a && Number(a.version) > Number(r.version) ? a : r), undefined);
+      if (!current) throw new CommandError(`${name} has no release yet: push to it first`);
+      const run = howToRun(name!, current);
+      return show(run, io, formatHowToRun(run, io.style));
+    },
+  },
   activity: {
     usage: "activity APP [--json]",
     summary: "list an app's changes and who made each (admin or a token id)",
     min: 1,
-    run: async (api, [name], io) => list(await api.get<Row[]>(`${app(name!)}/activity`), ["at", "actor", "action", "detail"], io, `${name} has no activity`),
+    run: async (api, [name], io) => {
+      const columns = [col("When", ago("at")), col("By", text("actor")), col("Action", text("action")), col("Detail", text("detail"))];
+      return list(await api.get<Row[]>(`${app(name!)}/activity`), columns, io, `${name} has no activity`);
+    },
   },
   tokens: {
     usage: "tokens [--app NAME] [--json]",
@@ -191,9 +231,15 @@ export const API_COMMANDS: Readonly<Record<string, CommandSpec>> = {
     flags: ["app"],
     run: async (api, _args, io) => {
       const tokens = await api.get<Row[]>(`/api/tokens${io.flags.app ? `?app=${encodeURIComponent(io.flags.app)}` : ""}`);
-      if (io.json) return show(tokens, io, "");
-      const rows = tokens.map((t) => ({ ...t, lastUsed: t.lastUsedAt ?? "never", revoked: t.revokedAt ?? "" }));
-      return list(rows, ["id", "app", "scope", "createdAt", "lastUsed", "revoked"], io, "no tokens; make one with tokens:create --app NAME --scope deploy|read");
+      const columns = [
+        col("Token", text("id")),
+        col("App", text("app")),
+        col("Scope", text("scope")),
+        col("Created", ago("createdAt")),
+        col("Last used", (t) => (t.lastUsedAt ? relativeTime(t.lastUsedAt as string) : "never")),
+        col("Revoked", ago("revokedAt"), (t, style) => style.red(t)),
+      ];
+      return list(tokens, columns, io, "no tokens; make one with tokens:create --app NAME --scope deploy|read");
     },
   },
   "tokens:create": {
@@ -277,3 +323,6 @@ export const API_COMMANDS: Readonly<Record<string, CommandSpec>> = {
 };
 
 export class UsageError extends Error {}
+
+/** The command could not do what was asked, for a reason the server did not report (exit 1). */
+export class CommandError extends Error {}

@@ -7,32 +7,38 @@ import { ensureHost } from "../host/setup.js";
 import { startServer } from "../main.js";
 import { buildStack, shortId } from "../stack/build-stack.js";
 import { LABELS, stackNames } from "../stack/recipes.js";
-import { formatTable } from "./table.js";
 import { ApiError, createApiClient } from "./api-client.js";
-import { API_COMMANDS, UsageError } from "./api-commands.js";
+import { API_COMMANDS, CommandError, UsageError } from "./api-commands.js";
 import { runBuildpackTestCommand } from "./buildpack-test-command.js";
+import { relativeTime, formatBytes } from "./format.js";
+import { formatCommandList, formatUsage, helpWidth, wrap, type HelpEntry } from "./help.js";
+import { colorEnabled, createStyle, type Style } from "./style.js";
+import { formatTable, type Column } from "./table.js";
 
-const USAGE = `Usage: slugforge <command> [options]
+const SERVER_COMMANDS: readonly HelpEntry[] = [
+  { usage: "serve", summary: "start the server (PORT, SLUGFORGE_DATA, SLUGFORGE_TOKEN, ...)" },
+  { usage: "setup [--no-stack]", summary: "make sure a Docker engine answers and the stack images exist" },
+  { usage: "stack build [name] [--force]", summary: "make the stack's build and run images from Debian packages" },
+  { usage: "stack ls [--json]", summary: "list stack images" },
+  { usage: "buildpack test <buildpack> <sample>...", summary: "run a buildpack against sample apps (no server needed)" },
+];
 
-Server and host:
-  serve                 start the server (PORT, SLUGFORGE_DATA, SLUGFORGE_TOKEN, ...)
-  setup                 make sure a Docker engine answers and the stack images exist
-  stack build [name]    make the stack's build and run images from Debian packages
-  stack ls [--json]     list stack images
-  buildpack test <buildpack> <sample>...  run a buildpack against sample apps (no server needed)
-
-Apps, builds, slugs and releases (talk to a running server: SLUGFORGE_URL, SLUGFORGE_TOKEN):
-${Object.values(API_COMMANDS).map(usageLine).join("\n")}
-
-Exit codes: 0 success, 1 the command failed, 2 wrong usage.
-Run \`slugforge <command> --help\` for a command's options.`;
+function usage(width: number): string {
+  const commands = formatCommandList(
+    [
+      { title: "Server and host:", entries: SERVER_COMMANDS },
+      { title: "Apps, builds, slugs and releases (talk to a running server: SLUGFORGE_URL, SLUGFORGE_TOKEN):", entries: Object.values(API_COMMANDS) },
+    ],
+    width,
+  );
+  return `Usage: slugforge <command> [options]\n\n${commands}\n\nExit codes: 0 success, 1 the command failed, 2 wrong usage.\nRun \`slugforge <command> --help\` for a command's options.`;
+}
 
 type Say = (line: string) => void;
 
-/** A usage too long for its column gets the summary on the next line instead of run into it. */
-function usageLine(c: { usage: string; summary: string }): string {
-  return c.usage.length < 36 ? `  ${c.usage.padEnd(36)}${c.summary}` : `  ${c.usage}\n  ${" ".repeat(36)}${c.summary}`;
-}
+/** Colours for a stream of this process (stdout for output, stderr for errors). */
+const styleFor = (stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv, json = false): Style => createStyle(colorEnabled(stream, env, json));
+const width = (): number => helpWidth(process.stdout.isTTY ? process.stdout.columns : undefined);
 
 /** Runs one CLI command; resolves with the exit code. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -44,7 +50,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       case "help":
       case "--help":
       case "-h":
-        say(USAGE);
+        say(usage(width()));
         return command === undefined ? 2 : 0;
       case "serve":
         return await serve(env, say);
@@ -58,12 +64,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         return 2;
       default:
         if (API_COMMANDS[command]) return await apiCommand(command, rest, env);
-        console.error(`slugforge: unknown command "${command}"\n\n${USAGE}`);
+        console.error(`slugforge: unknown command "${command}"\n\n${usage(width())}`);
         return 2;
     }
   } catch (err) {
     if (isSlugforgeError(err)) {
-      console.error(`error ${err.code}: ${err.message}\n  ${err.hint}`);
+      console.error(`${styleFor(process.stderr, env).red(`error ${err.code}`)}: ${err.message}\n  ${err.hint}`);
       return 1;
     }
     throw err;
@@ -73,7 +79,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 async function apiCommand(name: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const spec = API_COMMANDS[name]!;
   if (args.includes("--help") || args.includes("-h")) {
-    console.log(`Usage: slugforge ${spec.usage}\n\n${spec.summary}.\nServer: SLUGFORGE_URL (default http://127.0.0.1:$PORT), token: SLUGFORGE_TOKEN (default: the data folder's token file).`);
+    const about = `${spec.summary.charAt(0).toUpperCase()}${spec.summary.slice(1)}.\n\nServer: SLUGFORGE_URL (default http://127.0.0.1:$PORT), token: SLUGFORGE_TOKEN (default: the data folder's token file).`;
+    console.log(`${formatUsage(spec.usage, width())}\n\n${wrap(about, width()).join("\n")}`);
     return 0;
   }
   const json = args.includes("--json");
@@ -105,14 +112,19 @@ async function apiCommand(name: string, args: string[], env: NodeJS.ProcessEnv):
     return 2;
   }
   try {
-    return await spec.run(createApiClient(url, token), positional, { out: (t) => console.log(t), raw: process.stdout, json, flags });
+    const io = { out: (t: string) => console.log(t), raw: process.stdout, json, flags, style: styleFor(process.stdout, env, json) };
+    return await spec.run(createApiClient(url, token), positional, io);
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`${err.message}\nUsage: slugforge ${spec.usage}`);
       return 2;
     }
     if (err instanceof ApiError) {
-      console.error(`error ${err.id}: ${err.message}`);
+      console.error(`${styleFor(process.stderr, env, json).red(`error ${err.id}`)}: ${err.message}`);
+      return 1;
+    }
+    if (err instanceof CommandError) {
+      console.error(err.message);
       return 1;
     }
     throw err;
@@ -184,18 +196,30 @@ async function stack(args: string[], env: NodeJS.ProcessEnv, say: Say): Promise<
   }
   if (sub === "ls") {
     const images = await runtime.listImages("slugforge/stack");
-    const rows = images.map((image) => ({
+    const labelled = images.map((image) => ({
+      ...image,
       stack: image.labels[LABELS.stack] ?? "?",
       role: image.labels[LABELS.role] ?? "?",
-      image: image.tags[0] ?? "",
-      id: shortId(image.id),
-      sizeMB: Math.round(image.sizeBytes / 1e6),
-      age: formatAge(image.createdAt),
+      tag: image.tags[0] ?? "",
       recipe: image.labels[LABELS.recipe] ?? "",
     }));
-    if (rest.includes("--json")) say(JSON.stringify(rows, null, 2));
-    else if (rows.length === 0) say("no stack images; run `slugforge stack build`");
-    else say(formatTable(rows, ["stack", "role", "image", "id", "sizeMB", "age", "recipe"]));
+    if (rest.includes("--json")) {
+      // Kept as it was (scripts read it): whole MB by 1000s and a short age.
+      const rows = labelled.map((i) => ({ stack: i.stack, role: i.role, image: i.tag, id: shortId(i.id), sizeMB: Math.round(i.sizeBytes / 1e6), age: formatAge(i.createdAt), recipe: i.recipe }));
+      say(JSON.stringify(rows, null, 2));
+    } else if (labelled.length === 0) say("no stack images; run `slugforge stack build`");
+    else {
+      const columns: Column<(typeof labelled)[number]>[] = [
+        { header: "Stack", value: (i) => i.stack },
+        { header: "Role", value: (i) => i.role },
+        { header: "Image", value: (i) => i.tag },
+        { header: "Id", value: (i) => shortId(i.id) },
+        { header: "Size", value: (i) => formatBytes(i.sizeBytes) },
+        { header: "Created", value: (i) => relativeTime(i.createdAt) },
+        { header: "Recipe", value: (i) => i.recipe },
+      ];
+      say(formatTable(labelled, columns, styleFor(process.stdout, env)));
+    }
     return 0;
   }
   console.error(`Usage: slugforge stack build [name] | slugforge stack ls [--json]`);

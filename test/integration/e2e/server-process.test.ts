@@ -125,10 +125,20 @@ describe("the server as a process, with the CLI", () => {
 
       expect((await cli(child, ["config:set", "repro-a", "GREETING=hi"])).stdout).toContain("release v2");
       expect((await cli(child, ["rollback", "repro-a", "v1"])).stdout).toContain("now v3");
+      // People get plain-word headers, short ids and times in words; piped output has no colour.
       const releases = await cli(child, ["releases", "repro-a"]);
-      expect(releases.stdout).toMatch(/^RELEASE\s+DESCRIPTION\s+SLUG\s+CREATEDAT/);
-      expect(releases.stdout).toMatch(/v3\s+Rollback to v1/);
+      expect(releases.stdout).toMatch(/^Release\s+Description\s+Slug\s+Created\n/);
+      const shortSlug = `${a!.id.slice(0, "sha256:".length + 12)}…`;
+      expect(releases.stdout).toMatch(new RegExp(`\\nv3\\s+Rollback to v1\\s+${shortSlug}\\s+(just now|\\d+ seconds? ago|1 minute ago)\\n`));
       expect(releases.stdout).toMatch(/v2\s+Set GREETING config vars/);
+      expect(releases.stdout).not.toContain("\x1b[");
+      const slugs = await cli(child, ["slugs", "repro-a"]);
+      expect(slugs.stdout).toMatch(new RegExp(`^Slug\\s+Size\\s+Commit\\s+Stack\\s+Created\\n${shortSlug}\\s+\\d+(\\.\\d)? [KM]?B\\s+[0-9a-f]{7}\\s+debian-13\\s`));
+      const open = await cli(child, ["open", "repro-a"]);
+      expect(open.code, open.stderr).toBe(0);
+      expect(open.stdout).toContain(`Slug:    ${a!.id}`);
+      expect(open.stdout).toContain("  slugforge run repro-a web --port 5000");
+      expect((JSON.parse((await cli(child, ["open", "repro-a", "--json"])).stdout) as { version: number }).version).toBe(3);
 
       const file = path.join(dataDir, "download.tar.gz");
       const download = await cli(child, ["slugs:download", a!.id, file]);
