@@ -10,6 +10,9 @@ import type { ActivityAction, ActivityEntry, MetadataStore } from "../store/type
 import type { DiskGuard } from "../util/disk-space.js";
 import { allows, refusal, visibleRelease } from "../auth/access.js";
 import { actorOf, type Authenticator } from "../auth/principal.js";
+import { requestPrincipal, wantsBasicChallenge } from "../auth/request-principal.js";
+import { changesState, crossSiteRefusal } from "../auth/same-origin.js";
+import type { Sessions } from "../auth/sessions.js";
 import { fail, readJson, sendError, sendJson } from "./http-json.js";
 import { renderMetrics } from "./metrics.js";
 import { parseReleaseVersion, RELEASE_VERSION_HINT } from "./release-version.js";
@@ -20,6 +23,8 @@ import { addTokenRoutes } from "./token-routes.js";
 export interface ApiDeps {
   /** Tells the admin token, scoped tokens and strangers apart (src/auth/principal.ts). */
   readonly auth: Authenticator;
+  /** The dashboard's sign-ins: a session cookie is a credential too (src/auth/sessions.ts). */
+  readonly sessions?: Sessions;
   readonly store: MetadataStore;
   readonly slugs: Pick<SlugStore, "get">;
   readonly log: Logger;
@@ -168,11 +173,14 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
     if (!url.pathname.startsWith("/api/") && url.pathname !== "/metrics") return false;
     void (async () => {
       try {
-        const principal = deps.auth.resolve(req.headers.authorization, "basic-or-bearer");
+        const { via, principal } = requestPrincipal(req.headers, deps.auth, deps.sessions);
         if (!principal) {
-          res.setHeader("WWW-Authenticate", 'Basic realm="slugforge"');
-          fail("UNAUTHORIZED", "missing, wrong or revoked API token");
+          if (wantsBasicChallenge(req.headers, via)) res.setHeader("WWW-Authenticate", 'Basic realm="slugforge"');
+          fail("UNAUTHORIZED", via === "session" ? "the dashboard session has ended (signed out, expired, or its token revoked); sign in again" : "missing, wrong or revoked API token");
         }
+        // A browser sends the cookie by itself; a change made with it must come from our own pages.
+        const crossSite = via === "session" && changesState(req.method) ? crossSiteRefusal(req.headers) : undefined;
+        if (crossSite !== undefined) fail("CROSS_SITE_REQUEST", `${crossSite}; nothing was changed`);
         const found = router.match(req.method ?? "GET", url.pathname);
         if (found === undefined) return sendJson(res, 404, { id: "NOT_FOUND", message: `no such endpoint: ${url.pathname}` });
         if (found === "method") return sendJson(res, 405, { id: "BAD_REQUEST", message: `${req.method} is not allowed on ${url.pathname}` });
