@@ -3,7 +3,8 @@ import { api } from "./api.js";
 import { phaseBar, phaseLegend } from "./charts.js";
 import { ACTIVE_STATUSES, buildMs, formatMs, formatTime, h, replace, seg, shortId, statusBadge } from "./dom.js";
 
-const REFRESH_MS = 2000;
+/** How often the list is asked again: often while a build runs, less when all are done. */
+const REFRESH_MS = { active: 2000, idle: 5000 };
 
 export function appNav(app, active) {
   const tab = (name, href, label) => h("a", { href, class: name === active ? "tab active" : "tab", "aria-current": name === active ? "page" : null }, label);
@@ -60,6 +61,6 @@ export async function buildsView(root, ctx) {
   while (!ctx.signal.aborted) {
     const builds = await api.get(`/apps/${seg(app)}/builds`, { signal: ctx.signal });
     replace(list, buildsTable(builds));
-    await ctx.sleep(REFRESH_MS);
+    await ctx.sleep(builds.some((b) => ACTIVE_STATUSES.has(b.status)) ? REFRESH_MS.active : REFRESH_MS.idle);
   }
 }

@@ -171,6 +171,10 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
   return (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     if (!url.pathname.startsWith("/api/") && url.pathname !== "/metrics") return false;
+    // Answers are data, never a page: opened in a tab (a build's output is hostile text), nothing
+    // in them is sniffed as HTML or runs.
+    res.setHeader("X-Content-Type-Options", "nosniff");
+    res.setHeader("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox");
     void (async () => {
       try {
         const { via, principal } = requestPrincipal(req.headers, deps.auth, deps.sessions);
