@@ -3,7 +3,8 @@
  * import only the folders below it; anything not allowed here fails. Top to bottom:
  *
  *   main.ts, cli/                      entry points
- *   app.ts, api/, git/, buildpack-test/ the HTTP server's routes and the buildpack authors' runner
+ *   app.ts, api/, git/, dashboard/,    the HTTP server's routes (dashboard/ takes only the JSON replies,
+ *   buildpack-test/                    http-json.ts, of api/) and the buildpack authors' runner
  *   builds/                            the build session, caches, containers, queue, service
  *   auth/, buildpacks/, slug/, host/, stack/, webhooks/
  *   store/, docker/                    the metadata store and the engine adapter
@@ -31,9 +32,10 @@ module.exports = {
     layer("^src/builds/", "^src/(docker|store|slug|buildpacks|webhooks)/"),
     layer("^src/git/", "^src/(auth|store)/", "^src/builds/types\\.ts$"),
     layer("^src/api/", "^src/(auth|store|slug|webhooks)/"),
+    layer("^src/dashboard/", "^src/auth/", "^src/api/http-json\\.ts$"),
     layer("^src/buildpack-test/", "^src/(builds|buildpacks|slug|docker)/"),
     layer("^src/app\\.ts$"),
-    layer("^src/main\\.ts$", "^src/(app\\.ts|api/|git/|builds/|auth/|slug/|store/|docker/|webhooks/)"),
+    layer("^src/main\\.ts$", "^src/(app\\.ts|api/|git/|dashboard/|builds/|auth/|slug/|store/|docker/|webhooks/)"),
     layer("^src/cli/", "^src/(main\\.ts|buildpack-test/|host/|stack/|docker/)"),
   ],
   allowedSeverity: "error",

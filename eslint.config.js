@@ -20,7 +20,30 @@ export default tseslint.config(
   },
   {
     files: ["**/*.js"],
+    ignores: ["dashboard/**"],
     languageOptions: { globals: { process: "readonly", console: "readonly" } },
+  },
+  {
+    // The dashboard's scripts: browser ES modules under a CSP without inline script. Everything they
+    // show is other people's text (build output above all), so markup from strings is refused here.
+    files: ["dashboard/**/*.js"],
+    languageOptions: {
+      sourceType: "module",
+      globals: Object.fromEntries(
+        ["window", "document", "location", "fetch", "TextDecoder", "AbortController", "Node", "URL", "setTimeout", "clearTimeout"].map((g) => [g, "readonly"]),
+      ),
+    },
+    rules: {
+      "no-console": "error",
+      "no-eval": "error",
+      "no-implied-eval": "error",
+      "no-new-func": "error",
+      "no-restricted-syntax": [
+        "error",
+        { selector: "MemberExpression[property.name=/^(innerHTML|outerHTML)$/]", message: "Build the DOM with dom.js (text nodes): the text is hostile." },
+        { selector: "CallExpression[callee.property.name=/^(insertAdjacentHTML|write|writeln|createContextualFragment|parseFromString)$/]", message: "No markup from strings: build the DOM with dom.js." },
+      ],
+    },
   },
   {
     // The node pre-receive hook: CommonJS on node's built-ins, copied as it is into the server's hooks folder.

@@ -7,6 +7,8 @@ export interface AppDeps {
   readonly gitHandler?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
   /** API routes; answers false when the request is not one of its own. */
   readonly apiHandler?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+  /** The web dashboard: `/`, its assets and `/session`; answers false for other paths. */
+  readonly dashboardHandler?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
   readonly onClose?: () => Promise<void>;
 }
 
@@ -28,6 +30,7 @@ export function createApp(deps: AppDeps): App {
     }
     if (deps.gitHandler?.(req, res)) return;
     if (deps.apiHandler?.(req, res)) return;
+    if (deps.dashboardHandler?.(req, res)) return;
     res.writeHead(404, { "Content-Type": "text/plain" });
     res.end("not found\n");
   });

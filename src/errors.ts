@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   NOT_FOUND: { status: 404, user: true, hint: "Check the id; the listings (`slugforge builds APP`, `slugforge slugs APP`) show the ones that exist." },
   UNAUTHORIZED: { status: 401, user: true, hint: "Use the API token as the password: http://user:TOKEN@host:port/APP.git, or set SLUGFORGE_TOKEN." },
   FORBIDDEN: { status: 403, user: true, hint: "This token's scope or app does not allow it; ask the operator for a token that does (`slugforge tokens:create`)." },
+  CROSS_SITE_REQUEST: { status: 403, user: true, hint: "Changes made with the dashboard's sign-in must come from the dashboard's own pages; scripts use a token in the Authorization header." },
   BAD_REQUEST: { status: 400, user: true, hint: "Check the request against the API reference in docs/api.md." },
   CONFIG_INVALID: { status: 400, user: true, hint: "Fix the settings named above; each line says what is expected." },
   WEBHOOK_URL_INVALID: { status: 400, user: true, hint: "Give an http:// or https:// URL with a host and no user or password in it, e.g. https://deploy.example.com/hooks/slugforge." },

@@ -4,11 +4,13 @@ import { fileURLToPath } from "node:url";
 import { createApiHandler } from "./api/api-handler.js";
 import { createApp, type App } from "./app.js";
 import { createAuthenticator } from "./auth/principal.js";
+import { createSessions } from "./auth/sessions.js";
 import type { Builder } from "./builds/types.js";
 import { createBuildService } from "./builds/build-service.js";
 import { createStoreRecorder } from "./builds/store-recorder.js";
 import { createAdminToken, readAdminToken } from "./config/admin-token.js";
 import { parseConfig, type Config } from "./config/parse-config.js";
+import { createDashboardHandler } from "./dashboard/dashboard-handler.js";
 import type { ContainerRuntime } from "./docker/container-runtime.js";
 import { createDockerRuntime } from "./docker/dockerode-runtime.js";
 import { SlugforgeError, isDiskFull } from "./errors.js";
@@ -22,6 +24,8 @@ import { createDeliveryWorker, createWebhookEvents, type DeliverySettings } from
 
 /** The shipped buildpacks, beside src/ and dist/. */
 export const SHIPPED_BUILDPACKS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "buildpacks");
+/** The dashboard's page and assets, beside src/ and dist/ as well. */
+export const DASHBOARD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "dashboard");
 
 export interface ServerOptions {
   readonly log?: Logger;
@@ -123,6 +127,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   });
   // One authenticator for git and the API: the same token means the same principal on both.
   const auth = createAuthenticator({ adminToken: token, tokens: store, log });
+  // The dashboard's sign-ins, a credential of the API beside the tokens.
+  const sessions = createSessions(auth);
   const bridge = createHookBridge({ socketPath: path.join(config.dataDir, "hook.sock"), builder: options.builder ?? buildService, log, disk });
   await bridge.listen();
   const git = createGitHandler({
@@ -140,6 +146,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   });
   const api = createApiHandler({
     auth,
+    sessions,
     store,
     slugs,
     log,
@@ -158,6 +165,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     log,
     gitHandler: git.handle,
     apiHandler: api,
+    dashboardHandler: createDashboardHandler({ sessions, dir: DASHBOARD_DIR, log }),
     onClose: async () => {
       clearInterval(unmarked);
       await git.close();

@@ -11,6 +11,9 @@ import type { DiskGuard } from "../util/disk-space.js";
 import type { WebhookEvents } from "../webhooks/index.js";
 import { allows, refusal, visibleRelease } from "../auth/access.js";
 import { actorOf, type Authenticator } from "../auth/principal.js";
+import { requestPrincipal, wantsBasicChallenge } from "../auth/request-principal.js";
+import { changesState, crossSiteRefusal } from "../auth/same-origin.js";
+import type { Sessions } from "../auth/sessions.js";
 import { fail, readJson, sendError, sendJson } from "./http-json.js";
 import { renderMetrics } from "./metrics.js";
 import { parseReleaseVersion, RELEASE_VERSION_HINT } from "./release-version.js";
@@ -22,6 +25,8 @@ import { addWebhookRoutes } from "./webhook-routes.js";
 export interface ApiDeps {
   /** Tells the admin token, scoped tokens and strangers apart (src/auth/principal.ts). */
   readonly auth: Authenticator;
+  /** The dashboard's sign-ins: a session cookie is a credential too (src/auth/sessions.ts). */
+  readonly sessions?: Sessions;
   readonly store: MetadataStore;
   readonly slugs: Pick<SlugStore, "get">;
   readonly log: Logger;
@@ -179,13 +184,20 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
   return (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     if (!url.pathname.startsWith("/api/") && url.pathname !== "/metrics") return false;
+    // Answers are data, never a page: opened in a tab (a build's output is hostile text), nothing
+    // in them is sniffed as HTML or runs.
+    res.setHeader("X-Content-Type-Options", "nosniff");
+    res.setHeader("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox");
     void (async () => {
       try {
-        const principal = deps.auth.resolve(req.headers.authorization, "basic-or-bearer");
+        const { via, principal } = requestPrincipal(req.headers, deps.auth, deps.sessions);
         if (!principal) {
-          res.setHeader("WWW-Authenticate", 'Basic realm="slugforge"');
-          fail("UNAUTHORIZED", "missing, wrong or revoked API token");
+          if (wantsBasicChallenge(req.headers, via)) res.setHeader("WWW-Authenticate", 'Basic realm="slugforge"');
+          fail("UNAUTHORIZED", via === "session" ? "the dashboard session has ended (signed out, expired, or its token revoked); sign in again" : "missing, wrong or revoked API token");
         }
+        // A browser sends the cookie by itself; a change made with it must come from our own pages.
+        const crossSite = via === "session" && changesState(req.method) ? crossSiteRefusal(req.headers) : undefined;
+        if (crossSite !== undefined) fail("CROSS_SITE_REQUEST", `${crossSite}; nothing was changed`);
         const found = router.match(req.method ?? "GET", url.pathname);
         if (found === undefined) return sendJson(res, 404, { id: "NOT_FOUND", message: `no such endpoint: ${url.pathname}` });
         if (found === "method") return sendJson(res, 405, { id: "BAD_REQUEST", message: `${req.method} is not allowed on ${url.pathname}` });

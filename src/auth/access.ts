@@ -42,6 +42,14 @@ export const API_ACCESS: Readonly<Record<string, Need>> = {
 };
 
 /**
+ * The routes anyone may call, with no principal: liveness, the dashboard's page and its assets (no
+ * data in them: the page asks the API for that, with the session cookie), and the session itself
+ * (signing in is how a browser gets a principal; signing out needs none). The dashboard refuses
+ * to serve a route missing here, and the access matrix runs each one.
+ */
+export const PUBLIC_ROUTES: readonly string[] = ["GET /healthz", "GET /", "GET /assets/:file", "GET /session", "POST /session", "DELETE /session"];
+
+/**
  * The git endpoints, by service: `info/refs?service=X` and `POST /X` need the same, so a client
  * learns at the advertisement what its push or fetch would get.
  */

@@ -1,5 +1,5 @@
 import type { Logger } from "../log.js";
-import type { MetadataStore, TokenScope } from "../store/types.js";
+import type { MetadataStore, StoredToken, TokenScope } from "../store/types.js";
 import { parseScopedToken, secretMatches } from "./scoped-token.js";
 import { presentedToken, sameSecret, type CredentialSchemes } from "./token-auth.js";
 
@@ -18,6 +18,13 @@ export function actorOf(principal: Principal): string {
 export interface Authenticator {
   /** The principal behind an Authorization header; undefined for none, a wrong, unknown or revoked token. */
   resolve(header: string | undefined, schemes: CredentialSchemes): Principal | undefined;
+  /** The principal behind a token as given (the dashboard's sign-in form); undefined as above. */
+  resolveToken(token: string): Principal | undefined;
+  /**
+   * A principal found earlier, as it is now (a dashboard session's, on each request): a scoped
+   * token revoked or deleted since (its app deleted) is undefined; the admin stays the admin.
+   */
+  recheck(principal: Principal): Principal | undefined;
 }
 
 export interface AuthenticatorDeps {
@@ -30,21 +37,33 @@ export interface AuthenticatorDeps {
 /** The one place that turns a request's credentials into a principal, for the API and git alike. */
 export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   const log = deps.log.child({ component: "auth" });
+  /** A stored token that still authenticates, its last use noted. */
+  const current = (id: string, matches: (stored: StoredToken) => boolean): Principal | undefined => {
+    const stored = deps.tokens?.findToken(id);
+    if (!stored || stored.revokedAt !== null || !matches(stored)) return undefined;
+    try {
+      deps.tokens!.touchToken(stored.id);
+    } catch (err) {
+      // Last use is a convenience for the operator; a full disk must not turn away a valid token.
+      log.warn({ err, token: stored.id }, "could not note a token's last use");
+    }
+    return { kind: "token", id: stored.id, app: stored.app, scope: stored.scope };
+  };
+  const resolveToken = (given: string): Principal | undefined => {
+    if (deps.adminToken.length > 0 && sameSecret(given, deps.adminToken)) return ADMIN;
+    const parsed = parseScopedToken(given);
+    return parsed && current(parsed.id, (stored) => secretMatches(parsed.secret, stored.secretSha256));
+  };
   return {
     resolve(header, schemes) {
       const given = presentedToken(header, schemes);
-      if (given === undefined) return undefined;
-      if (deps.adminToken.length > 0 && sameSecret(given, deps.adminToken)) return ADMIN;
-      const parsed = parseScopedToken(given);
-      const stored = parsed && deps.tokens?.findToken(parsed.id);
-      if (!parsed || !stored || stored.revokedAt !== null || !secretMatches(parsed.secret, stored.secretSha256)) return undefined;
-      try {
-        deps.tokens!.touchToken(stored.id);
-      } catch (err) {
-        // Last use is a convenience for the operator; a full disk must not turn away a valid token.
-        log.warn({ err, token: stored.id }, "could not note a token's last use");
-      }
-      return { kind: "token", id: stored.id, app: stored.app, scope: stored.scope };
+      return given === undefined ? undefined : resolveToken(given);
+    },
+    resolveToken: (token) => (token.length > 0 ? resolveToken(token) : undefined),
+    recheck(principal) {
+      if (principal.kind === "admin") return ADMIN;
+      // The scope and app come from the record, as at sign-in: a record is never re-scoped, so these agree.
+      return current(principal.id, (stored) => stored.app === principal.app && stored.scope === principal.scope);
     },
   };
 }

@@ -3,12 +3,13 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { API_ACCESS } from "../../../src/auth/access.js";
+import { API_ACCESS, PUBLIC_ROUTES } from "../../../src/auth/access.js";
 import { createStoreRecorder } from "../../../src/builds/store-recorder.js";
 import type { Builder } from "../../../src/builds/types.js";
 import { parseConfig } from "../../../src/config/parse-config.js";
 import type { ContainerRuntime } from "../../../src/docker/container-runtime.js";
 import { writePktLine } from "../../../src/git/pkt-line.js";
+import { SESSION_COOKIE } from "../../../src/auth/session-cookie.js";
 import { silentLogger } from "../../../src/log.js";
 import { createServer, type Server } from "../../../src/main.js";
 import { createFsSlugStore } from "../../../src/slug/fs-slug-store.js";
@@ -55,6 +56,8 @@ interface World {
   readonly ids: Record<"deployOwn" | "deployOther" | "readOwn" | "readOther" | "revoked" | "spare", string>;
   /** A webhook of own, for the admin's cell of its DELETE. */
   readonly webhookId: string;
+  /** A dashboard session cookie of each principal that has a token, made by signing in before the revocation. */
+  readonly cookies: Record<Exclude<PrincipalName, "none">, string>;
   /** The commit on own's main, a build of it and its slug. */
   readonly head: string;
   readonly buildId: string;
@@ -123,6 +126,8 @@ async function makeWorld(): Promise<World> {
   const made: Record<string, { id: string; token: string }> = {};
   const specs = { deployOwn: ["own", "deploy"], deployOther: ["other", "deploy"], readOwn: ["own", "read"], readOther: ["other", "read"], revoked: ["own", "deploy"], spare: ["own", "read"] };
   for (const [name, [app, scope]] of Object.entries(specs)) made[name] = await api("POST", "/api/tokens", { app, scope });
+  const cookies: Record<string, string> = { wrong: `${SESSION_COOKIE}=${"A".repeat(43)}`, admin: await signIn(port, ADMIN_TOKEN) };
+  for (const name of ["deployOwn", "deployOther", "readOwn", "readOther", "revoked"]) cookies[name] = await signIn(port, made[name]!.token);
   await api("DELETE", `/api/tokens/${made.revoked!.id}`);
   // Port 9 is one fetch refuses ("bad port"): deliveries fail at once and nothing is sent anywhere.
   const webhook = await api<{ id: string }>("POST", "/api/apps/own/webhooks", { url: "http://127.0.0.1:9/matrix" });
@@ -143,6 +148,7 @@ async function makeWorld(): Promise<World> {
     },
     ids: Object.fromEntries(Object.entries(made).map(([k, v]) => [k, v.id])) as World["ids"],
     webhookId: webhook.id,
+    cookies: cookies as World["cookies"],
     head,
     buildId: build.id,
     slugId: build.slugId!,
@@ -153,11 +159,22 @@ async function makeWorld(): Promise<World> {
   };
 }
 
+/** Signs in to the dashboard with a token; the session cookie as a Cookie header value. */
+async function signIn(port: number, token: string): Promise<string> {
+  const r = await request(port, "POST", "/session", { ...JSON_TYPE, ...SAME_ORIGIN }, JSON.stringify({ token }));
+  if (r.status !== 200) throw new Error(`sign-in: ${r.status} ${r.body}`);
+  return String(r.headers["set-cookie"]).split(";")[0]!;
+}
+
 const basic = (token: string): string => `Basic ${Buffer.from(`git:${token}`).toString("base64")}`;
 
-/** Credentials as each client sends them: the API gets Bearer, git gets Basic. */
-function credentials(world: World, who: PrincipalName, scheme: "bearer" | "basic"): Record<string, string> {
-  if (who === "none") return {};
+/**
+ * Credentials as each client sends them: the API gets Bearer, git gets Basic, and the dashboard's
+ * page its session cookie (with the Fetch Metadata a browser adds to the page's own requests).
+ */
+function credentials(world: World, who: PrincipalName, scheme: "bearer" | "basic" | "cookie"): Record<string, string> {
+  if (who === "none") return scheme === "cookie" ? SAME_ORIGIN : {};
+  if (scheme === "cookie") return { Cookie: world.cookies[who], ...SAME_ORIGIN };
   const token = world.tokens[who];
   return { Authorization: scheme === "bearer" ? `Bearer ${token}` : basic(token) };
 }
@@ -167,9 +184,13 @@ interface Row {
   readonly route: string;
   readonly method: string;
   readonly url: (w: World) => string;
-  readonly body?: (w: World, cell: number) => Buffer | string;
+  readonly body?: (w: World, cell: number, who: PrincipalName) => Buffer | string;
   readonly headers?: Record<string, string>;
   readonly git?: boolean;
+  /** A route anyone may call (PUBLIC_ROUTES): the dashboard's page, assets and session. */
+  readonly public?: boolean;
+  /** Sent without the principal's credentials (signing in and out: the session routes take none). */
+  readonly bare?: boolean;
   /** Statuses for: none, wrong, admin, deployOwn, deployOther, readOwn, readOther, revoked. */
   readonly expect: readonly [number, number, number, number, number, number, number, number];
   /** The admin's cell changes the world for every other cell (deleting the app takes its tokens): it runs last. */
@@ -178,12 +199,29 @@ interface Row {
 
 const json = (value: unknown) => () => JSON.stringify(value);
 const JSON_TYPE = { "Content-Type": "application/json" };
+const SAME_ORIGIN = { "Sec-Fetch-Site": "same-origin" };
+const ANYONE = [200, 200, 200, 200, 200, 200, 200, 200] as const;
 //                                                      none wrong admin dOwn dOther rOwn rOther revoked
 const READ = [401, 401, 200, 200, 403, 200, 403, 401] as const;
 const ADMIN_ONLY = [401, 401, 200, 403, 403, 403, 403, 401] as const;
 
 const ROWS: readonly Row[] = [
-  { route: "GET /healthz", method: "GET", url: () => "/healthz", expect: [200, 200, 200, 200, 200, 200, 200, 200] },
+  { route: "GET /healthz", method: "GET", url: () => "/healthz", public: true, expect: ANYONE },
+  { route: "GET /", method: "GET", url: () => "/", public: true, expect: ANYONE },
+  { route: "GET /assets/:file", method: "GET", url: () => "/assets/main.js", public: true, expect: ANYONE },
+  { route: "GET /session", method: "GET", url: () => "/session", public: true, expect: ANYONE },
+  {
+    route: "POST /session",
+    method: "POST",
+    url: () => "/session",
+    // Signing in: the token is in the body (each principal's own), not in a header.
+    body: (w, _cell, who) => JSON.stringify({ token: who === "none" ? "" : w.tokens[who] }),
+    headers: { ...JSON_TYPE, ...SAME_ORIGIN },
+    public: true,
+    bare: true,
+    expect: [401, 401, 200, 200, 200, 200, 200, 401],
+  },
+  { route: "DELETE /session", method: "DELETE", url: () => "/session", headers: SAME_ORIGIN, public: true, bare: true, expect: ANYONE },
   { route: "GET /api/apps", method: "GET", url: () => "/api/apps", expect: [401, 401, 200, 200, 200, 200, 200, 401] },
   { route: "POST /api/apps", method: "POST", url: () => "/api/apps", body: (_w, cell) => JSON.stringify({ name: `made-${cell}` }), headers: JSON_TYPE, expect: [401, 401, 201, 403, 403, 403, 403, 401] },
   { route: "GET /api/apps/:app", method: "GET", url: () => "/api/apps/own", expect: READ },
@@ -253,23 +291,74 @@ describe("every API route and git endpoint against every principal", () => {
   });
 
   it("covers every route of the access table", () => {
-    const apiRoutes = ROWS.filter((r) => !r.git && r.route !== "GET /healthz").map((r) => r.route);
+    const apiRoutes = ROWS.filter((r) => !r.git && !r.public).map((r) => r.route);
     expect([...apiRoutes].sort()).toEqual(Object.keys(API_ACCESS).sort());
+    expect(ROWS.filter((r) => r.public).map((r) => r.route).sort()).toEqual([...PUBLIC_ROUTES].sort());
   });
 
   it("answers each cell with its status: 401 with a Basic challenge for no, a wrong or a revoked token, 403 FORBIDDEN for a token without the right", async () => {
-    const cells = ROWS.flatMap((row) => PRINCIPALS.map((who, i) => ({ row, who, i })));
-    const ordered = [...cells.filter((c) => !(c.row.adminLast && c.who === "admin")), ...cells.filter((c) => c.row.adminLast && c.who === "admin")];
-    const mismatches: string[] = [];
-    for (const [n, { row, who, i }] of ordered.entries()) {
-      const headers = { ...row.headers, ...credentials(world, who, row.git ? "basic" : "bearer") };
-      const r = await request(world.port, row.method, row.url(world), headers, row.body?.(world, n));
-      const want = row.expect[i]!;
-      if (r.status !== want) mismatches.push(`${row.route} as ${who}: ${r.status}, expected ${want}: ${r.body.slice(0, 200)}`);
-      if (want === 401 && r.headers["www-authenticate"] !== 'Basic realm="slugforge"') mismatches.push(`${row.route} as ${who}: 401 without the Basic challenge`);
-      if (want === 403 && !r.body.includes("FORBIDDEN")) mismatches.push(`${row.route} as ${who}: 403 without FORBIDDEN: ${r.body}`);
+    expect(await runMatrix(world, ROWS, "bearer")).toEqual([]);
+  });
+});
+
+/** Runs every cell of `rows` (the admin's world-changing cells last); the mismatches. */
+async function runMatrix(world: World, rows: readonly Row[], mode: "bearer" | "cookie"): Promise<string[]> {
+  const cells = rows.flatMap((row) => PRINCIPALS.map((who, i) => ({ row, who, i })));
+  const ordered = [...cells.filter((c) => !(c.row.adminLast && c.who === "admin")), ...cells.filter((c) => c.row.adminLast && c.who === "admin")];
+  const mismatches: string[] = [];
+  for (const [n, { row, who, i }] of ordered.entries()) {
+    const headers = { ...row.headers, ...(row.bare ? {} : credentials(world, who, row.git ? "basic" : mode)) };
+    const r = await request(world.port, row.method, row.url(world), headers, row.body?.(world, n, who));
+    const want = row.expect[i]!;
+    if (r.status !== want) mismatches.push(`${row.route} as ${who}: ${r.status}, expected ${want}: ${r.body.slice(0, 200)}`);
+    // The Basic challenge is for clients that can answer it; a browser would pop up its own dialog over the dashboard.
+    const challenge = mode === "bearer" || who === "none" || row.git === true;
+    if (want === 401 && !row.public && (r.headers["www-authenticate"] === 'Basic realm="slugforge"') !== challenge) {
+      mismatches.push(`${row.route} as ${who}: 401 ${challenge ? "without" : "with"} the Basic challenge`);
     }
-    expect(mismatches).toEqual([]);
+    if (want === 403 && !r.body.includes("FORBIDDEN")) mismatches.push(`${row.route} as ${who}: 403 without FORBIDDEN: ${r.body}`);
+  }
+  return mismatches;
+}
+
+describe("the same table with the dashboard's session cookie instead of a token", () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await makeWorld();
+  });
+  afterAll(async () => {
+    await world.close();
+  });
+
+  it("answers every API route and public route as the token would (a session ends with its token's revocation)", async () => {
+    expect(await runMatrix(world, ROWS.filter((r) => !r.git), "cookie")).toEqual([]);
+  });
+
+  it("refuses every change made with the cookie from another site, or from nowhere said; Bearer calls and git are as they were", async () => {
+    // The table above deleted the app: a world of its own.
+    const world = await makeWorld();
+    try {
+      const admin = world.cookies.admin;
+      const changes = ROWS.filter((r) => !r.git && !r.public && r.method !== "GET");
+      expect(changes.length).toBeGreaterThanOrEqual(6);
+      for (const row of changes) {
+        const elsewhere: Record<string, string>[] = [{ Origin: "http://evil.example" }, { "Sec-Fetch-Site": "cross-site" }, { "Sec-Fetch-Site": "same-site" }, {}];
+        for (const from of elsewhere) {
+          const r = await request(world.port, row.method, row.url(world), { ...row.headers, Cookie: admin, ...from }, row.body?.(world, 0, "admin"));
+          expect([r.status, r.body.includes("CROSS_SITE_REQUEST")], `${row.route} ${JSON.stringify(from)}`).toEqual([403, true]);
+        }
+      }
+      expect(world.store.getApp("own")).toBeDefined();
+      expect(world.store.getConfigVars("own")).toEqual({ SECRET: SECRET_VALUE });
+      // Without the cookie, where a request comes from is not the question: a token is no ambient credential.
+      const bearer = await request(world.port, "PATCH", "/api/apps/own/config-vars", { ...JSON_TYPE, Origin: "http://evil.example", Authorization: `Bearer ${ADMIN_TOKEN}` }, JSON.stringify({ MODE: "x" }));
+      expect(bearer.status).toBe(200);
+      // git takes Basic credentials only; a session cookie is nothing to it.
+      const git = await request(world.port, "GET", "/own.git/info/refs?service=git-upload-pack", { Cookie: admin });
+      expect(git.status).toBe(401);
+    } finally {
+      await world.close();
+    }
   });
 });
 

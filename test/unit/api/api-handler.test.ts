@@ -142,6 +142,19 @@ describe("HTTP API", () => {
     expect(await pending).toBe("first\nsecond\n");
   });
 
+  it("answers as data that a browser will not run: nosniff and a sandboxing Content-Security-Policy", async () => {
+    store.createApp("web");
+    store.createBuild({ id: "b2", app: "web", commit: "abc" });
+    store.appendBuildOutput("b2", Buffer.from("<script>alert(1)</script>\n"));
+    store.updateBuild("b2", { status: "failed" });
+    for (const [p, token] of [["/api/builds/b2/output", TOKEN], ["/api/apps", TOKEN], ["/api/apps", null]] as const) {
+      const res = await call("GET", p, undefined, token);
+      expect(res.headers.get("x-content-type-options"), p).toBe("nosniff");
+      expect(res.headers.get("content-security-policy"), p).toBe("default-src 'none'; frame-ancestors 'none'; sandbox");
+      await res.text();
+    }
+  });
+
   it("serves Prometheus metrics", async () => {
     const text = await (await call("GET", "/metrics")).text();
     expect(text).toContain('slugforge_builds_total{status="succeeded"} 0');
