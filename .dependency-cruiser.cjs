@@ -5,7 +5,7 @@
  *   main.ts, cli/                      entry points
  *   app.ts, api/, git/, buildpack-test/ the HTTP server's routes and the buildpack authors' runner
  *   builds/                            the build session, caches, containers, queue, service
- *   auth/, buildpacks/, slug/, host/, stack/
+ *   auth/, buildpacks/, slug/, host/, stack/, runs/ (one-off processes of a release)
  *   store/, docker/                    the metadata store and the engine adapter
  *   errors.ts, log.ts, names.ts, build-status.ts, config/, util/, gitcli/   the ground floor
  *
@@ -27,9 +27,10 @@ module.exports = {
     layer("^src/(slug|buildpacks)/"),
     layer("^src/auth/", "^src/store/"),
     layer("^src/(host|stack)/", "^src/docker/"),
-    layer("^src/builds/", "^src/(docker|store|slug|buildpacks)/"),
+    layer("^src/runs/", "^src/docker/"),
+    layer("^src/builds/", "^src/(docker|store|slug|buildpacks|runs)/"),
     layer("^src/git/", "^src/(auth|store)/", "^src/builds/types\\.ts$"),
-    layer("^src/api/", "^src/(auth|store|slug)/"),
+    layer("^src/api/", "^src/(auth|store|slug|runs)/"),
     layer("^src/buildpack-test/", "^src/(builds|buildpacks|slug|docker)/"),
     layer("^src/app\\.ts$"),
     layer("^src/main\\.ts$", "^src/(app\\.ts|api/|git/|builds/|auth/|slug/|store/|docker/)"),

@@ -94,6 +94,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     buildpacksDir: options.buildpacksDir ?? SHIPPED_BUILDPACKS_DIR,
     shippedBuildpacks: options.shippedBuildpacks,
     getConfigVars: async (app) => ({ ...config.buildConfigVars, ...store.getConfigVars(app) }),
+    // A release carries the app's own config vars (the operator's build-wide ones are for builds).
+    releaseConfigVars: async (app) => store.getConfigVars(app),
     slugStore: slugs,
     recorder: createStoreRecorder(store, { stack: config.stack, log }),
     disk,
