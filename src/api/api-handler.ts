@@ -14,6 +14,7 @@ import { fail, readJson, sendError, sendJson } from "./http-json.js";
 import { renderMetrics } from "./metrics.js";
 import { parseReleaseVersion, RELEASE_VERSION_HINT } from "./release-version.js";
 import { createRouter, type RouteContext } from "./router.js";
+import { runRoute, type StartRun } from "./run-route.js";
 import { addTokenRoutes } from "./token-routes.js";
 
 
@@ -35,6 +36,8 @@ export interface ApiDeps {
   readonly followIntervalMs?: number;
   /** Refuses new apps (STORAGE_FULL) while the data folder's disk is under its reserve. */
   readonly disk?: DiskGuard;
+  /** Runs one-off processes of releases (`slugforge run`); absent: refused. */
+  readonly startRun?: StartRun;
 }
 
 /** The JSON API, shaped after Heroku's Platform API. Answers false for paths it does not own. */
@@ -113,6 +116,7 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
     const release = change(ctx, name, "rollback", (r) => `to v${version}: release v${r.version}`, () => store.rollback(name, version));
     sendJson(ctx.res, 201, visibleRelease(ctx.principal, release));
   });
+  router.add("POST", "/api/apps/:app/run", (ctx) => runRoute(ctx, app(ctx), store, deps.startRun, deps.log));
   router.add("GET", "/api/apps/:app/activity", (ctx) => {
     const name = ctx.params.app!;
     const current = store.getApp(name);

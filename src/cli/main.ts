@@ -11,6 +11,7 @@ import { formatTable } from "./table.js";
 import { ApiError, createApiClient } from "./api-client.js";
 import { API_COMMANDS, UsageError } from "./api-commands.js";
 import { runBuildpackTestCommand } from "./buildpack-test-command.js";
+import { parseRunArgs, runCommand, RUN_HELP, RUN_USAGE } from "./run-command.js";
 
 const USAGE = `Usage: slugforge <command> [options]
 
@@ -23,6 +24,7 @@ Server and host:
 
 Apps, builds, slugs and releases (talk to a running server: SLUGFORGE_URL, SLUGFORGE_TOKEN):
 ${Object.values(API_COMMANDS).map(usageLine).join("\n")}
+${usageLine({ usage: RUN_USAGE, summary: "run a one-off process of a release (a process type or a command)" })}
 
 Exit codes: 0 success, 1 the command failed, 2 wrong usage.
 Run \`slugforge <command> --help\` for a command's options.`;
@@ -52,6 +54,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         return await setup(rest, env, say);
       case "stack":
         return await stack(rest, env, say);
+      case "run":
+        return await run(rest, env);
       case "buildpack":
         if (rest[0] === "test") return await runBuildpackTestCommand(rest.slice(1), env);
         console.error("Usage: slugforge buildpack test <buildpack> <sample>... (see --help)");
@@ -97,13 +101,9 @@ async function apiCommand(name: string, args: string[], env: NodeJS.ProcessEnv):
     console.error(`${unknown ? `unknown option ${unknown}\n` : ""}Usage: slugforge ${spec.usage}`);
     return 2;
   }
-  const config = settings(env);
-  const url = env.SLUGFORGE_URL || `http://127.0.0.1:${config.port}`;
-  const token = readAdminToken(config) ?? "";
-  if (!token) {
-    console.error("no API token: set SLUGFORGE_TOKEN (the server printed one on its first start, and keeps it in its data folder)");
-    return 2;
-  }
+  const server = serverOf(env);
+  if (!server) return 2;
+  const { url, token } = server;
   try {
     return await spec.run(createApiClient(url, token), positional, { out: (t) => console.log(t), raw: process.stdout, json, flags });
   } catch (err) {
@@ -116,6 +116,38 @@ async function apiCommand(name: string, args: string[], env: NodeJS.ProcessEnv):
       return 1;
     }
     throw err;
+  }
+}
+
+/** The server the app commands talk to (SLUGFORGE_URL) and the token (SLUGFORGE_TOKEN or the data folder's); undefined when there is none (said on stderr). */
+function serverOf(env: NodeJS.ProcessEnv): { url: string; token: string } | undefined {
+  const config = settings(env);
+  const url = env.SLUGFORGE_URL || `http://127.0.0.1:${config.port}`;
+  const token = readAdminToken(config) ?? "";
+  if (!token) {
+    console.error("no API token: set SLUGFORGE_TOKEN (the server printed one on its first start, and keeps it in its data folder)");
+    return undefined;
+  }
+  return { url, token };
+}
+
+async function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(RUN_HELP);
+    return 0;
+  }
+  const parsed = parseRunArgs(args);
+  if (typeof parsed === "string") {
+    console.error(`${parsed}\nUsage: slugforge ${RUN_USAGE}`);
+    return 2;
+  }
+  const server = serverOf(env);
+  if (!server) return 2;
+  try {
+    return await runCommand(parsed, server);
+  } catch (err) {
+    console.error(`slugforge run: ${(err as Error).message}`);
+    return 1;
   }
 }
 
