@@ -6,7 +6,7 @@
  *   app.ts, api/, git/, dashboard/,    the HTTP server's routes (dashboard/ takes only the JSON replies,
  *   buildpack-test/                    http-json.ts, of api/) and the buildpack authors' runner
  *   builds/                            the build session, caches, containers, queue, service
- *   auth/, buildpacks/, slug/, host/, stack/, webhooks/
+ *   auth/, buildpacks/, slug/, host/, stack/, webhooks/, runs/ (one-off processes of a release)
  *   store/, docker/                    the metadata store and the engine adapter
  *   errors.ts, log.ts, names.ts, build-status.ts, config/, util/, gitcli/   the ground floor
  *
@@ -29,14 +29,15 @@ module.exports = {
     layer("^src/auth/", "^src/store/"),
     layer("^src/webhooks/", "^src/store/"),
     layer("^src/(host|stack)/", "^src/docker/"),
-    layer("^src/builds/", "^src/(docker|store|slug|buildpacks|webhooks)/"),
+    layer("^src/runs/", "^src/docker/"),
+    layer("^src/builds/", "^src/(docker|store|slug|buildpacks|webhooks|runs)/"),
     layer("^src/git/", "^src/(auth|store)/", "^src/builds/types\\.ts$"),
-    layer("^src/api/", "^src/(auth|store|slug|webhooks)/"),
+    layer("^src/api/", "^src/(auth|store|slug|webhooks|runs)/"),
     layer("^src/dashboard/", "^src/auth/", "^src/api/http-json\\.ts$"),
     layer("^src/buildpack-test/", "^src/(builds|buildpacks|slug|docker)/"),
     layer("^src/app\\.ts$"),
-    layer("^src/main\\.ts$", "^src/(app\\.ts|api/|git/|dashboard/|builds/|auth/|slug/|store/|docker/|webhooks/)"),
-    layer("^src/cli/", "^src/(main\\.ts|buildpack-test/|host/|stack/|docker/)"),
+    layer("^src/main\\.ts$", "^src/(app\\.ts|api/|git/|dashboard/|builds/|auth/|slug/|store/|docker/|webhooks/|runs/)"),
+    layer("^src/cli/", "^src/(main\\.ts|buildpack-test/|host/|stack/|docker/|runs/)"),
   ],
   allowedSeverity: "error",
   forbidden: [

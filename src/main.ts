@@ -18,6 +18,7 @@ import { createGitHandler, createHookBridge, createRepo, installHooks, sweepAllQ
 import { createLogger, type Logger } from "./log.js";
 import { createFsSlugStore } from "./slug/fs-slug-store.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
+import { runOneOff } from "./runs/one-off.js";
 import { createDiskGuard } from "./util/disk-space.js";
 import { configureFailpoints } from "./util/failpoints.js";
 import { createDeliveryWorker, createWebhookEvents, type DeliverySettings } from "./webhooks/index.js";
@@ -106,6 +107,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     buildpacksDir: options.buildpacksDir ?? SHIPPED_BUILDPACKS_DIR,
     shippedBuildpacks: options.shippedBuildpacks,
     getConfigVars: async (app) => ({ ...config.buildConfigVars, ...store.getConfigVars(app) }),
+    // A release carries the app's own config vars (the operator's build-wide ones are for builds).
+    releaseConfigVars: async (app) => store.getConfigVars(app),
     slugStore: slugs,
     recorder: createStoreRecorder(store, { stack: config.stack, log, events }),
     disk,
@@ -155,6 +158,27 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     prepareApp: async (name) => void (await createRepo(reposDir, name)),
     disk,
     events,
+    startRun: async ({ app, release, spec }, io, signal) => {
+      const slug = await slugs.get(release.slugId!);
+      if (!slug) throw new SlugforgeError("INTERNAL", `the slug ${release.slugId} of ${app} v${release.version} is missing from the store`);
+      return runOneOff({
+        runtime,
+        stack: config.stack,
+        app,
+        slug,
+        processTypes: release.processTypes,
+        args: spec.args,
+        env: release.config,
+        network: config.buildNetwork,
+        mounts: config.buildMounts,
+        publish: spec.port === undefined ? undefined : { hostIp: "127.0.0.1", hostPort: spec.port },
+        tty: spec.tty,
+        ...io,
+        signal,
+        log,
+        purpose: `run v${release.version}`,
+      });
+    },
     removeApp: async (name) => {
       await git.removeRepo(name);
       await buildService.forgetApp(name);

@@ -18,6 +18,7 @@ import { fail, readJson, sendError, sendJson } from "./http-json.js";
 import { renderMetrics } from "./metrics.js";
 import { parseReleaseVersion, RELEASE_VERSION_HINT } from "./release-version.js";
 import { createRouter, type RouteContext } from "./router.js";
+import { runRoute, type StartRun } from "./run-route.js";
 import { addTokenRoutes } from "./token-routes.js";
 import { addWebhookRoutes } from "./webhook-routes.js";
 
@@ -44,6 +45,8 @@ export interface ApiDeps {
   readonly disk?: DiskGuard;
   /** Told of the releases a config change or rollback makes, for the app's webhooks. */
   readonly events?: Pick<WebhookEvents, "released">;
+  /** Runs one-off processes of releases (`slugforge run`); absent: refused. */
+  readonly startRun?: StartRun;
 }
 
 /** The JSON API, shaped after Heroku's Platform API. Answers false for paths it does not own. */
@@ -130,6 +133,7 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
     });
     sendJson(ctx.res, 201, visibleRelease(ctx.principal, release));
   });
+  router.add("POST", "/api/apps/:app/run", (ctx) => runRoute(ctx, app(ctx), store, deps.startRun, deps.log));
   router.add("GET", "/api/apps/:app/activity", (ctx) => {
     const name = ctx.params.app!;
     const current = store.getApp(name);

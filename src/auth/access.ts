@@ -28,6 +28,8 @@ export const API_ACCESS: Readonly<Record<string, Need>> = {
   "GET /api/slugs/:id/blob": "read",
   "GET /api/apps/:app/releases": "read",
   "POST /api/apps/:app/releases": "deploy",
+  // A one-off process gets the release's config vars: whoever runs one can read them.
+  "POST /api/apps/:app/run": "admin",
   "GET /api/apps/:app/activity": "read",
   // Webhooks are the admin's: a URL points the server at any address it can reach, and deliveries
   // show what was sent where (docs/security.md).

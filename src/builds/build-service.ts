@@ -16,6 +16,9 @@ import { createBuildPrinter, type BuildPrinter } from "./build-printer.js";
 import { createBuildQueue } from "./build-queue.js";
 import { createMaskedOutput, secretsOf } from "./secret-masker.js";
 import { startDeadline } from "./deadline.js";
+import { runOneOff } from "../runs/one-off.js";
+import { formatDuration } from "./format-duration.js";
+import { SERVER_LABEL } from "./container-exec.js";
 import { parsePushOptions } from "./push-options.js";
 import { BuildSession, buildApp, type SessionDeps } from "./session.js";
 import { sweepStrayContainers } from "./sweep.js";
@@ -45,6 +48,8 @@ export interface BuildServiceDeps {
    * reused instead of building again. Absent: every push builds.
    */
   readonly reusable?: (app: string, inputsKey: string) => ReusableBuild | undefined;
+  /** The config vars a new release will have (its release phase runs with them); default getConfigVars. */
+  readonly releaseConfigVars?: (app: string) => Promise<Record<string, string>>;
   /** How often a build result that could not be recorded (a full disk) is tried again; default 5 s. */
   readonly recordRetryMs?: number;
 }
@@ -164,8 +169,23 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
         }
       });
       log.info({ slug: made.slug, reusedFrom: made.reusedFrom, dryRun: options.dryRun }, "build succeeded");
-      if (options.dryRun) out.step("Dry run (-o dry-run): nothing is released and the branch stays where it was");
-      return await finish({ buildId, status: "succeeded", ...made, dryRun: options.dryRun || undefined });
+      if (options.dryRun) {
+        out.step("Dry run (-o dry-run): nothing is released and the branch stays where it was");
+        return await finish({ buildId, status: "succeeded", ...made, dryRun: true });
+      }
+      // Heroku's release phase: after the slug, before the release; only deploys run it.
+      const releaseCommand = made.processTypes.release;
+      if (releaseCommand !== undefined) {
+        const started = Date.now();
+        const failure = await runReleasePhase(request, made.slug.id, made.processTypes, releaseCommand, out, log, signal).then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        session?.phases.push({ phase: "release-phase", ms: Date.now() - started });
+        // The build record keeps the slug; nothing is released.
+        if (failure !== undefined) return await finish({ ...failed(buildId, failure, out, log), slug: made.slug, inputsKey: made.inputsKey });
+      }
+      return await finish({ buildId, status: "succeeded", ...made });
     } catch (err) {
       const cancelledWhileWaiting = signal.aborted && !isSlugforgeError(err);
       return await finish(failed(buildId, cancelledWhileWaiting ? new SlugforgeError("BUILD_CANCELLED", "The build was cancelled before it started.") : err, out, log));
@@ -173,6 +193,62 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
   };
 
   const records = new RecordRetries(deps.recorder, deps.log, deps.recordRetryMs ?? 5000);
+
+  /**
+   * The Procfile's `release:` command in a one-off container of the new slug, with the config vars
+   * the release will have; RELEASE_PHASE_FAILED when it exits non-zero or runs too long.
+   */
+  const runReleasePhase = async (
+    request: BuildRequest,
+    slugId: string,
+    processTypes: Readonly<Record<string, string>>,
+    command: string,
+    out: BuildPrinter,
+    log: Logger,
+    cancel: AbortSignal,
+  ): Promise<void> => {
+    out.step(`Running release command: ${command}`);
+    const slug = await sessionDeps.slugStore.get(slugId);
+    if (!slug) throw new SlugforgeError("INTERNAL", `the new slug ${slugId} is missing from the store`);
+    const limit = deps.config.releaseTimeoutMs;
+    const deadline = startDeadline(cancel, limit);
+    const stdout = out.stream();
+    const stderr = out.stream();
+    let code: number;
+    try {
+      code = await runOneOff({
+        runtime: deps.runtime,
+        stack: deps.config.stack,
+        app: request.app,
+        slug,
+        processTypes,
+        args: ["release"],
+        env: await (deps.releaseConfigVars ?? deps.getConfigVars)(request.app),
+        network: deps.config.buildNetwork,
+        mounts: deps.config.buildMounts,
+        stdout,
+        stderr,
+        signal: deadline.signal,
+        log,
+        purpose: "release-phase",
+        labels: { [SERVER_LABEL]: serverId },
+      });
+    } catch (err) {
+      const reason = deadline.signal.reason as unknown;
+      if (isSlugforgeError(reason) && reason.code === "BUILD_TIMEOUT") {
+        throw new SlugforgeError("RELEASE_PHASE_FAILED", `The release command ran longer than ${formatDuration(limit)} (SLUGFORGE_RELEASE_TIMEOUT) and was stopped; nothing was released.`);
+      }
+      throw deadline.signal.aborted ? reason : err;
+    } finally {
+      stdout.flushNow();
+      stderr.flushNow();
+      deadline.dispose();
+    }
+    if (code !== 0) {
+      throw new SlugforgeError("RELEASE_PHASE_FAILED", `The release command exited with ${code}; nothing was released.`, { data: { exitCode: code } });
+    }
+    out.detail("Release command done");
+  };
 
   /** An earlier build of the app with these inputs, when its slug is still in the store. */
   const reusable = async (app: string, inputsKey: string): Promise<ReusableBuild | undefined> => {

@@ -32,7 +32,9 @@ export function formatCommandList(sections: readonly HelpSection[], width = 80):
       for (const { usage, summary } of section.entries) {
         const body = wrap(summary, width - column);
         const first = `  ${usage}`;
-        if (first.length + 2 > column) lines.push(first, ...body.map((l) => pad + l));
+        // A usage wider than the line wraps too, its next lines in the summaries column.
+        if (first.length > width) lines.push(...wrap(usage, width - column).map((l, i) => (i === 0 ? `  ${l}` : pad + l)), ...body.map((l) => pad + l));
+        else if (first.length + 2 > column) lines.push(first, ...body.map((l) => pad + l));
         else lines.push(first.padEnd(column) + body[0], ...body.slice(1).map((l) => pad + l));
       }
       return lines.join("\n");

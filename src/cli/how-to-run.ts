@@ -13,7 +13,7 @@ export interface HowToRun {
   readonly image: { readonly name: string; readonly digest: string } | null;
   /** `web` when the release declares it, else its first process type; null when it declares none. */
   readonly process: string | null;
-  /** `slugforge run APP web --port 5000`: the local preview (not in this version of the CLI yet). */
+  /** `slugforge run APP web --port 5000`: the local preview. */
   readonly preview: string | null;
   /** `docker run --rm -p 5000:5000 IMAGE web`, when the release has an image. */
   readonly docker: string | null;
@@ -49,7 +49,7 @@ export function formatHowToRun(run: HowToRun, style: Style): string {
   ];
   const lines = [formatPairs(`${run.app} v${run.version}`, pairs, style)];
   if (run.docker) lines.push("", "Run it with Docker:", `  ${style.cyan(run.docker)}`);
-  if (run.preview) lines.push("", "Preview it locally (`slugforge run` is not in this version of the CLI yet):", `  ${style.cyan(run.preview)}`);
+  if (run.preview) lines.push("", "Preview it locally (until Ctrl-C):", `  ${style.cyan(run.preview)}`);
   return lines.join("\n");
 }
 

@@ -14,6 +14,7 @@ import { relativeTime, formatBytes } from "./format.js";
 import { formatCommandList, formatUsage, helpWidth, wrap, type HelpEntry } from "./help.js";
 import { colorEnabled, createStyle, type Style } from "./style.js";
 import { formatTable, type Column } from "./table.js";
+import { parseRunArgs, runCommand, RUN_HELP, RUN_USAGE } from "./run-command.js";
 
 const SERVER_COMMANDS: readonly HelpEntry[] = [
   { usage: "serve", summary: "start the server (PORT, SLUGFORGE_DATA, SLUGFORGE_TOKEN, ...)" },
@@ -23,11 +24,14 @@ const SERVER_COMMANDS: readonly HelpEntry[] = [
   { usage: "buildpack test <buildpack> <sample>...", summary: "run a buildpack against sample apps (no server needed)" },
 ];
 
+/** `run` talks to the server like the API commands, but streams: it has its own entry in the help. */
+const RUN_ENTRY: HelpEntry = { usage: RUN_USAGE, summary: "run a one-off process of a release (a process type or a command)" };
+
 function usage(width: number): string {
   const commands = formatCommandList(
     [
       { title: "Server and host:", entries: SERVER_COMMANDS },
-      { title: "Apps, builds, slugs and releases (talk to a running server: SLUGFORGE_URL, SLUGFORGE_TOKEN):", entries: Object.values(API_COMMANDS) },
+      { title: "Apps, builds, slugs and releases (talk to a running server: SLUGFORGE_URL, SLUGFORGE_TOKEN):", entries: [...Object.values(API_COMMANDS), RUN_ENTRY] },
     ],
     width,
   );
@@ -58,6 +62,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         return await setup(rest, env, say);
       case "stack":
         return await stack(rest, env, say);
+      case "run":
+        return await run(rest, env);
       case "buildpack":
         if (rest[0] === "test") return await runBuildpackTestCommand(rest.slice(1), env);
         console.error("Usage: slugforge buildpack test <buildpack> <sample>... (see --help)");
@@ -104,13 +110,9 @@ async function apiCommand(name: string, args: string[], env: NodeJS.ProcessEnv):
     console.error(`${unknown ? `unknown option ${unknown}\n` : ""}Usage: slugforge ${spec.usage}`);
     return 2;
   }
-  const config = settings(env);
-  const url = env.SLUGFORGE_URL || `http://127.0.0.1:${config.port}`;
-  const token = readAdminToken(config) ?? "";
-  if (!token) {
-    console.error("no API token: set SLUGFORGE_TOKEN (the server printed one on its first start, and keeps it in its data folder)");
-    return 2;
-  }
+  const server = serverOf(env);
+  if (!server) return 2;
+  const { url, token } = server;
   try {
     const io = { out: (t: string) => console.log(t), raw: process.stdout, json, flags, style: styleFor(process.stdout, env, json) };
     return await spec.run(createApiClient(url, token), positional, io);
@@ -128,6 +130,38 @@ async function apiCommand(name: string, args: string[], env: NodeJS.ProcessEnv):
       return 1;
     }
     throw err;
+  }
+}
+
+/** The server the app commands talk to (SLUGFORGE_URL) and the token (SLUGFORGE_TOKEN or the data folder's); undefined when there is none (said on stderr). */
+function serverOf(env: NodeJS.ProcessEnv): { url: string; token: string } | undefined {
+  const config = settings(env);
+  const url = env.SLUGFORGE_URL || `http://127.0.0.1:${config.port}`;
+  const token = readAdminToken(config) ?? "";
+  if (!token) {
+    console.error("no API token: set SLUGFORGE_TOKEN (the server printed one on its first start, and keeps it in its data folder)");
+    return undefined;
+  }
+  return { url, token };
+}
+
+async function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(RUN_HELP);
+    return 0;
+  }
+  const parsed = parseRunArgs(args);
+  if (typeof parsed === "string") {
+    console.error(`${parsed}\nUsage: slugforge ${RUN_USAGE}`);
+    return 2;
+  }
+  const server = serverOf(env);
+  if (!server) return 2;
+  try {
+    return await runCommand(parsed, server);
+  } catch (err) {
+    console.error(`slugforge run: ${(err as Error).message}`);
+    return 1;
   }
 }
 

@@ -17,6 +17,8 @@ export interface Config {
   readonly token: string | undefined;
   readonly stack: string;
   readonly buildTimeoutMs: number;
+  /** Wall-clock limit of a deploy's release phase (the Procfile's `release:` command). */
+  readonly releaseTimeoutMs: number;
   readonly buildConcurrency: number;
   readonly buildNetwork: NetworkMode;
   readonly buildMounts: readonly BuildMount[];
@@ -79,6 +81,7 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     token,
     stack,
     buildTimeoutMs: duration("SLUGFORGE_BUILD_TIMEOUT", 15 * 60_000),
+    releaseTimeoutMs: duration("SLUGFORGE_RELEASE_TIMEOUT", 10 * 60_000),
     buildConcurrency: int("SLUGFORGE_BUILD_CONCURRENCY", 2, 1),
     buildNetwork: network as NetworkMode,
     buildMounts: parseMounts(env.SLUGFORGE_BUILD_MOUNTS, errors),

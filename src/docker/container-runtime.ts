@@ -64,6 +64,8 @@ export interface ContainerSpec {
   readonly labels?: Readonly<Record<string, string>>;
   /** Drop every capability and forbid privilege gain (build containers). */
   readonly hardened?: boolean;
+  /** Ports published on the host (a local preview of an app): host address and port to a container port. */
+  readonly ports?: readonly { readonly hostIp: string; readonly hostPort: number; readonly containerPort: number }[];
 }
 
 /** A container made but not started. */
@@ -89,6 +91,8 @@ export interface ExecOptions extends ExecIO {
   readonly env?: Readonly<Record<string, string>>;
   readonly user?: string;
   readonly workdir?: string;
+  /** A terminal for the program (stdout and stderr are then one stream, written to `stdout`). */
+  readonly tty?: boolean;
 }
 
 export interface Container {

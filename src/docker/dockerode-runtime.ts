@@ -156,9 +156,9 @@ function wrapContainer(docker: Docker, raw: Docker.Container, lifeline: Socket |
       AttachStdout: true,
       AttachStderr: true,
       AttachStdin: options.stdin !== undefined,
-      Tty: false,
+      Tty: options.tty === true,
     });
-    const stream = await exec.start({ hijack: true, stdin: options.stdin !== undefined });
+    const stream = await exec.start({ hijack: true, stdin: options.stdin !== undefined, Tty: options.tty === true });
     const onAbort = (): void => {
       // The exec has no kill of its own: ending the container ends it.
       void remove();
@@ -166,7 +166,7 @@ function wrapContainer(docker: Docker, raw: Docker.Container, lifeline: Socket |
     };
     options.signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      await pumpExec(stream, options);
+      await (options.tty ? pumpRaw(stream, options) : pumpExec(stream, options));
     } finally {
       options.signal?.removeEventListener("abort", onAbort);
     }
@@ -288,6 +288,21 @@ async function attachLifeline(raw: Docker.Container): Promise<Socket> {
   return socket;
 }
 
+/** A terminal exec's stream is not multiplexed: it all goes to stdout; stdin is fed when given. */
+function pumpRaw(stream: NodeJS.ReadWriteStream, io: ExecIO): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const out = io.stdout ?? new PassThrough().resume();
+    stream.pipe(out as Writable, { end: false });
+    if (io.stdin) {
+      io.stdin.on("error", reject);
+      io.stdin.pipe(stream);
+    }
+    stream.on("end", () => resolve());
+    stream.on("close", () => resolve());
+    stream.on("error", (e) => (io.signal?.aborted ? resolve() : reject(e)));
+  });
+}
+
 function createOptions(spec: ContainerSpec & { cmd?: string[] }): Docker.ContainerCreateOptions {
   return {
     Image: spec.image,
@@ -297,6 +312,7 @@ function createOptions(spec: ContainerSpec & { cmd?: string[] }): Docker.Contain
     WorkingDir: spec.workdir,
     Env: spec.env ? Object.entries(spec.env).map(([k, v]) => `${k}=${v}`) : undefined,
     Labels: { ...spec.labels, [OWNER_LABEL]: processOwner() },
+    ExposedPorts: spec.ports?.length ? Object.fromEntries(spec.ports.map((p) => [`${p.containerPort}/tcp`, {}])) : undefined,
     AttachStdout: false,
     AttachStderr: false,
     // An idle container's only process reads the stdin this process holds open (attachLifeline):
@@ -308,6 +324,9 @@ function createOptions(spec: ContainerSpec & { cmd?: string[] }): Docker.Contain
       AutoRemove: spec.cmd === undefined,
       Init: true,
       NetworkMode: spec.network ?? "bridge",
+      PortBindings: spec.ports?.length
+        ? Object.fromEntries(spec.ports.map((p) => [`${p.containerPort}/tcp`, [{ HostIp: p.hostIp, HostPort: String(p.hostPort) }]]))
+        : undefined,
       Binds: spec.mounts?.map((m) => `${m.host}:${m.container}:${m.readOnly ? "ro" : "rw"}`),
       Tmpfs: spec.tmpfs ? { ...spec.tmpfs } : undefined,
       Memory: spec.memoryBytes,

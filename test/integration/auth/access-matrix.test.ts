@@ -235,6 +235,13 @@ const ROWS: readonly Row[] = [
   { route: "GET /api/slugs/:id/blob", method: "GET", url: (w) => `/api/slugs/${w.slugId}/blob`, expect: READ },
   { route: "GET /api/apps/:app/releases", method: "GET", url: () => "/api/apps/own/releases", expect: READ },
   { route: "POST /api/apps/:app/releases", method: "POST", url: () => "/api/apps/own/releases", body: json({ release: 1 }), headers: JSON_TYPE, expect: [401, 401, 201, 201, 403, 403, 403, 401] },
+  {
+    route: "POST /api/apps/:app/run",
+    method: "POST",
+    url: () => "/api/apps/own/run",
+    headers: { "Content-Type": "application/x-slugforge-run", "X-Slugforge-Run": Buffer.from(JSON.stringify({ args: ["true"] })).toString("base64url") },
+    expect: ADMIN_ONLY,
+  },
   { route: "GET /api/apps/:app/activity", method: "GET", url: () => "/api/apps/own/activity", expect: READ },
   { route: "GET /api/apps/:app/webhooks", method: "GET", url: () => "/api/apps/own/webhooks", expect: ADMIN_ONLY },
   {

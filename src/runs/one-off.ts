@@ -1,0 +1,93 @@
+import type { Readable, Writable } from "node:stream";
+import type { NetworkMode } from "../config/parse-config.js";
+import type { ContainerRuntime, Mount } from "../docker/container-runtime.js";
+import type { Logger } from "../log.js";
+
+/** The user apps run as, in the stack's run image (as on a Heroku dyno: not root, owner of /app). */
+const RUN_USER = "slug";
+const CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/** Labels a one-off container: what it runs for, so a listing shows it. */
+export const RUN_LABEL = "org.slugforge.run";
+
+export interface OneOffOptions {
+  readonly runtime: ContainerRuntime;
+  readonly stack: string;
+  readonly app: string;
+  /** The release's slug (a gzip tar under ./app/), unpacked at /app. */
+  readonly slug: Readable;
+  /** The release's process types: a first argument that names one runs its command. */
+  readonly processTypes: Readonly<Record<string, string>>;
+  /** A process type's name, or a command and its arguments. */
+  readonly args: readonly string[];
+  /** The release's config vars: the process's environment (with PORT, HOME, DYNO, PATH, STACK). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly network: NetworkMode;
+  readonly mounts?: readonly Mount[];
+  /** Publish the process's $PORT on this host address and port (a local preview). */
+  readonly publish?: { readonly hostIp: string; readonly hostPort: number };
+  readonly stdin?: Readable;
+  readonly stdout?: Writable;
+  readonly stderr?: Writable;
+  readonly tty?: boolean;
+  /** Ends the process (its container is removed). */
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  /** What the container is for (a run id, "release-phase"), in its label. */
+  readonly purpose: string;
+  readonly memoryBytes?: number;
+  /** More labels (the server that made it, so its sweeps know it). */
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+const PORT = 5000;
+
+/**
+ * A one-off process of a release, as a Heroku one-off dyno: a container of the stack's run image
+ * (unprivileged, capabilities dropped, limited), the slug unpacked at /app, `.profile.d/*.sh`
+ * sourced, PORT, HOME=/app and the release's config vars set; then the process type named by the
+ * first argument, or the arguments as a command. Resolves with its exit code; the container goes
+ * whatever happens.
+ */
+export async function runOneOff(options: OneOffOptions): Promise<number> {
+  const { runtime, signal } = options;
+  signal.throwIfAborted();
+  const container = await runtime.start({
+    image: `slugforge/stack:${options.stack}-run`,
+    user: RUN_USER,
+    workdir: "/",
+    network: options.publish ? "bridge" : options.network,
+    mounts: options.mounts,
+    memoryBytes: options.memoryBytes ?? 1024 ** 3,
+    pidsLimit: 512,
+    hardened: true,
+    labels: { ...options.labels, [RUN_LABEL]: options.purpose, "org.slugforge.app": options.app },
+    ports: options.publish ? [{ ...options.publish, containerPort: PORT }] : undefined,
+  });
+  const onAbort = (): void => void container.remove().catch((err: unknown) => options.log.warn({ err }, "removing a one-off container failed"));
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    // The engine unpacks the gzip itself; a slug's entries are ./app/...
+    await container.putArchive(options.slug, "/");
+    const [first, ...rest] = options.args;
+    const command = first !== undefined ? options.processTypes[first] : undefined;
+    // A process type's command line is shell (as in a Procfile), with any further arguments after
+    // it; anything else runs as the arguments say, no shell in between.
+    const argv = command !== undefined ? ["bash", "-c", `${command} "$@"`, first!, ...rest] : [...options.args];
+    const env = { ...options.env, PORT: String(PORT), HOME: "/app", DYNO: `run.${process.pid}`, PATH: CLEAN_PATH, LANG: "C.UTF-8", STACK: options.stack };
+    const pairs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+    // .profile.d first, as a dyno's start does; then the process, replacing the shell.
+    const launch = ["bash", "-c", 'cd /app; for f in /app/.profile.d/*.sh; do if [ -f "$f" ]; then . "$f"; fi; done; exec "$@"', "launch", ...argv];
+    return await container.exec(["env", "-i", ...pairs, ...launch], {
+      user: RUN_USER,
+      workdir: "/app",
+      stdin: options.stdin,
+      stdout: options.stdout,
+      stderr: options.stderr,
+      tty: options.tty,
+      signal,
+    });
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    await container.remove();
+  }
+}

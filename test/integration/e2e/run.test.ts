@@ -1,0 +1,82 @@
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RUN_LABEL } from "../../../src/runs/one-off.js";
+import { createDockerRuntime } from "../../../src/docker/dockerode-runtime.js";
+import { runChecked, runProcess } from "../../../src/util/run-process.js";
+import { GitClient } from "../../helpers/git-client.js";
+import { tmpDirs } from "../../helpers/tmp-dir.js";
+import { appRepo, E2E_TOKEN, startServer, type RunningServer } from "./server.js";
+
+/*
+ * `slugforge run`: a one-off process of a release through the server's API, the CLI holding no
+ * Docker access: stdin, stdout and stderr over one connection, the exit code as the CLI's, a local
+ * preview on a port until the CLI stops, and the container gone when the CLI goes.
+ */
+const REPO = path.resolve(import.meta.dirname, "../../..");
+const BIN = path.join(REPO, "bin/slugforge.js");
+const dirs = tmpDirs();
+const runtime = createDockerRuntime();
+let server: RunningServer;
+
+const cli = (args: string[], stdin = "") =>
+  runProcess(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, SLUGFORGE_URL: server.base, SLUGFORGE_TOKEN: E2E_TOKEN }, stdin });
+
+beforeAll(async () => {
+  await runChecked("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: REPO });
+  const git = new GitClient(await dirs.make("sf-run-home-"));
+  server = await startServer(await dirs.make("sf-run-data-"));
+  const work = await dirs.make("sf-run-app-");
+  await appRepo(git, "python-stdlib", work);
+  const pushed = await git.run(["push", server.url("runner"), "main"], work);
+  expect(pushed.code, pushed.stderr).toBe(0);
+  expect((await server.api("PATCH", "/api/apps/runner/config-vars", { GREETING: "hi" })).status).toBe(200);
+}, 300_000);
+afterAll(async () => {
+  await server?.close();
+  await dirs.cleanup();
+});
+
+describe("slugforge run", () => {
+  it("streams stdin, stdout and stderr, gives the release's config vars, and exits with the command's code", async () => {
+    const r = await cli(["run", "runner", "--", "bash", "-c", 'cat; echo "greeting=$GREETING home=$HOME port=$PORT user=$(id -un)" ; echo oops >&2; exit 7'], "from stdin\n");
+    expect(r.code).toBe(7);
+    expect(r.stdout).toBe("from stdin\ngreeting=hi home=/app port=5000 user=slug\n");
+    expect(r.stderr).toContain("oops");
+  });
+
+  it("runs a process type, an earlier release, and JSON lines", async () => {
+    const v1 = await cli(["run", "runner", "--release", "v1", "--json", "--", "bash", "-c", 'echo "greeting=${GREETING:-none}"']);
+    expect(v1.code).toBe(0);
+    const lines = v1.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([{ stream: "stdout", data: "greeting=none\n" }, { exitCode: 0 }]);
+    const missing = await cli(["run", "runner", "--release", "v9", "--", "true"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("runner has no release v9");
+    const usage = await cli(["run", "runner"]);
+    expect(usage.code).toBe(2);
+  });
+
+  it("serves a preview on a port until the CLI stops, and the container goes with it", async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const child = spawn(process.execPath, [BIN, "run", "runner", "web", "--port", String(port)], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, SLUGFORGE_URL: server.base, SLUGFORGE_TOKEN: E2E_TOKEN },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let said = "";
+    child.stdout.on("data", (b: Buffer) => (said += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (said += b.toString()));
+    let page = "";
+    for (let i = 0; i < 200 && !page; i++) {
+      page = await fetch(`http://127.0.0.1:${port}/`).then((r) => (r.ok ? r.text() : ""), () => "");
+      if (!page) await sleep(150);
+    }
+    expect(page, `${said} (exit ${child.exitCode} ${child.signalCode})`).toContain("hello from python-stdlib");
+    expect(await runtime.listContainers(`${RUN_LABEL}=run v2`)).toHaveLength(1);
+    child.kill("SIGINT");
+    await new Promise((r) => child.once("exit", r));
+    for (let i = 0; i < 100 && (await runtime.listContainers(`${RUN_LABEL}=run v2`)).length > 0; i++) await sleep(100);
+    expect(await runtime.listContainers(`${RUN_LABEL}=run v2`)).toEqual([]);
+  });
+});
