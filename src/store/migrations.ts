@@ -82,4 +82,11 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE builds ADD COLUMN inputs_key TEXT;
   CREATE INDEX builds_inputs ON builds(app, inputs_key);
   `,
+  // 4: each release's OCI image (src/images): its name and digest once made, and why the last
+  // attempt failed while it is being retried.
+  `
+  ALTER TABLE releases ADD COLUMN image_name TEXT;
+  ALTER TABLE releases ADD COLUMN image_digest TEXT;
+  ALTER TABLE releases ADD COLUMN image_error TEXT;
+  `,
 ];
