@@ -4,7 +4,8 @@
  *
  *   main.ts, cli/                      entry points
  *   app.ts, api/, git/, buildpack-test/ the HTTP server's routes and the buildpack authors' runner
- *   builds/                            the build session, caches, containers, queue, service
+ *   builds/, images/                   the build session, caches, containers, queue, service; release images
+ *                                      (neither imports the other: main.ts joins them)
  *   auth/, buildpacks/, slug/, host/, stack/
  *   store/, docker/                    the metadata store and the engine adapter
  *   errors.ts, log.ts, names.ts, build-status.ts, config/, util/, gitcli/   the ground floor
@@ -28,11 +29,12 @@ module.exports = {
     layer("^src/auth/", "^src/store/"),
     layer("^src/(host|stack)/", "^src/docker/"),
     layer("^src/builds/", "^src/(docker|store|slug|buildpacks)/"),
+    layer("^src/images/", "^src/(docker|store|slug)/"),
     layer("^src/git/", "^src/(auth|store)/", "^src/builds/types\\.ts$"),
     layer("^src/api/", "^src/(auth|store|slug)/"),
     layer("^src/buildpack-test/", "^src/(builds|buildpacks|slug|docker)/"),
     layer("^src/app\\.ts$"),
-    layer("^src/main\\.ts$", "^src/(app\\.ts|api/|git/|builds/|auth/|slug/|store/|docker/)"),
+    layer("^src/main\\.ts$", "^src/(app\\.ts|api/|git/|builds/|images/|auth/|slug/|store/|docker/)"),
     layer("^src/cli/", "^src/(main\\.ts|buildpack-test/|host/|stack/|docker/)"),
   ],
   allowedSeverity: "error",

@@ -13,6 +13,8 @@ import type { ContainerRuntime } from "./docker/container-runtime.js";
 import { createDockerRuntime } from "./docker/dockerode-runtime.js";
 import { SlugforgeError, isDiskFull } from "./errors.js";
 import { createGitHandler, createHookBridge, createRepo, installHooks, sweepAllQuarantines } from "./git/index.js";
+import { printAttempt } from "./images/attempt-lines.js";
+import { createImageService } from "./images/image-service.js";
 import { createLogger, type Logger } from "./log.js";
 import { createFsSlugStore } from "./slug/fs-slug-store.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
@@ -87,6 +89,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     unmarked.unref();
   }
 
+  // Each release's OCI image (DESIGN 7): pushed to SLUGFORGE_REGISTRY or loaded into the engine.
+  const images = config.images ? createImageService({ store, slugs, runtime, config, log }) : undefined;
+
   const buildService = createBuildService({
     runtime,
     config,
@@ -104,7 +109,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       const sha256 = slug.id.replace(/^sha256:/, "");
       return { buildId: build.id, slug: { id: slug.id, sha256, sizeBytes: slug.sizeBytes }, processTypes: slug.processTypes, buildpacks: build.buildpacks };
     },
+    afterRelease: images
+      ? async (release, out, signal) => printAttempt(await images.attempt(release.app, release.version, signal), release, out, config.imageWaitMs)
+      : undefined,
   });
+  images?.resume();
   await buildService.sweepStrayContainers().catch((err: unknown) => log.warn({ err }, "could not sweep stray build containers"));
 
   const hooksDir = path.join(config.dataDir, "hooks");
@@ -139,6 +148,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     cacheCopies: () => buildService.stats().cacheCopies,
     prepareApp: async (name) => void (await createRepo(reposDir, name)),
     disk,
+    releaseImage: images
+      ? async (name, version) => {
+          const attempt = await images.attempt(name, version);
+          const release = store.getRelease(name, version);
+          if (!release) throw new SlugforgeError("NOT_FOUND", `${name} has no release v${version}`);
+          return { release, state: attempt.state, error: attempt.state === "failed" ? attempt.error : undefined };
+        }
+      : undefined,
     removeApp: async (name) => {
       await git.removeRepo(name);
       await buildService.forgetApp(name);
@@ -154,6 +171,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       await git.close();
       await bridge.close();
       await buildService.close();
+      await images?.close();
       store.close();
     },
   });

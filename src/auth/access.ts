@@ -28,6 +28,7 @@ export const API_ACCESS: Readonly<Record<string, Need>> = {
   "GET /api/slugs/:id/blob": "read",
   "GET /api/apps/:app/releases": "read",
   "POST /api/apps/:app/releases": "deploy",
+  "POST /api/apps/:app/releases/:version/image": "deploy",
   "GET /api/apps/:app/activity": "read",
   "GET /api/tokens": "admin",
   "POST /api/tokens": "admin",

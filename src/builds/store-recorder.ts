@@ -1,6 +1,6 @@
 import type { Logger } from "../log.js";
 import type { MetadataStore } from "../store/types.js";
-import type { BuildRecorder, BuildRequest, BuildResult } from "./types.js";
+import type { BuildRecorder, BuildRequest, BuildResult, Recorded } from "./types.js";
 
 /**
  * Keeps builds in the metadata store: the record and its status, the output as it streams (so
@@ -28,7 +28,7 @@ export function createStoreRecorder(store: MetadataStore, options: { stack: stri
     },
   };
 
-  function keepResult(request: BuildRequest, result: BuildResult): string[] {
+  function keepResult(request: BuildRequest, result: BuildResult): Recorded {
     // A build whose "queued" record could not be written (a full disk) is recorded now.
     if (!store.getBuild(result.buildId)) {
       store.ensureApp(request.app);
@@ -45,7 +45,7 @@ export function createStoreRecorder(store: MetadataStore, options: { stack: stri
       inputsKey: result.inputsKey ?? null,
     });
     // A dry run keeps its record (and its slug in the store), never a slug record or a release.
-    if (result.status !== "succeeded" || !result.slug || !slugId || result.dryRun) return [];
+    if (result.status !== "succeeded" || !result.slug || !slugId || result.dryRun) return { lines: [] };
     const processTypes = result.processTypes ?? {};
     store.putSlug({
       id: slugId,
@@ -62,7 +62,7 @@ export function createStoreRecorder(store: MetadataStore, options: { stack: stri
       () => store.createDeployRelease(request.app, slugId, processTypes, `Deploy ${request.commit.slice(0, 7)}`),
     );
     options.log.info({ buildId: result.buildId, app: request.app, release: release.version, slugId }, "released");
-    return [`Released v${release.version}`, `Slug ${slugId}`];
+    return { lines: [`Released v${release.version}`, `Slug ${slugId}`], release: { app: request.app, version: release.version } };
   }
 }
 
