@@ -35,8 +35,8 @@ afterAll(async () => {
   await dirs.cleanup();
 });
 
-async function server(env: Record<string, string>): Promise<RunningServer> {
-  const s = await startServer(await dirs.make("sf-imgf-data-"), { SLUGFORGE_IMAGES: "on", ...env });
+async function server(env: Record<string, string>, dataDir?: string): Promise<RunningServer> {
+  const s = await startServer(dataDir ?? (await dirs.make("sf-imgf-data-")), { SLUGFORGE_IMAGES: "on", ...env });
   servers.push(s);
   return s;
 }
@@ -101,6 +101,28 @@ describe("release images without a registry, and when the registry fails", () =>
       expect(again1!.image!.digest).toBe(v2!.image!.digest);
       const latest = await fetch(`http://127.0.0.1:${port}/v2/sf-${run}/flaky/manifests/latest`, { method: "HEAD", headers: { Accept: "application/vnd.oci.image.manifest.v1+json" } });
       expect(latest.headers.get("docker-content-digest")).toBe(v2!.image!.digest);
+    } finally {
+      await registry.stop();
+    }
+  });
+
+  it("an image still failing when the server stops is made after its next start", async () => {
+    const port = await freePort();
+    const env = { SLUGFORGE_REGISTRY: `127.0.0.1:${port}/sf-${run}`, SLUGFORGE_IMAGE_RETRY: "1s" };
+    const dataDir = await dirs.make("sf-imgf-restart-");
+    const first = await server(env, dataDir);
+    const pushed = await git.run(["push", first.url("later"), "main"], work);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(pushed.stderr).toContain("Image of v1 not made: REGISTRY_UNAVAILABLE");
+    await first.close();
+    servers.splice(servers.indexOf(first), 1);
+
+    const registry = await createTestRegistry(await dirs.make("sf-imgf-registry-"), port);
+    await registry.start();
+    try {
+      const second = await server(env, dataDir);
+      await until(async () => (await releases(second, "later"))[0]?.image !== null, 30_000);
+      expect((await releases(second, "later"))[0]).toMatchObject({ imageError: null, image: { name: `127.0.0.1:${port}/sf-${run}/later:v1` } });
     } finally {
       await registry.stop();
     }
