@@ -15,6 +15,8 @@ export interface ImageServiceDeps {
   readonly runtime: ContainerRuntime;
   readonly config: Pick<Config, "dataDir" | "stack" | "registry" | "registryTimeoutMs" | "imageWaitMs" | "imageRetryMs">;
   readonly log: Logger;
+  /** Told each time a release's image is made and recorded (a deploy system's webhook may want to know). */
+  readonly onImage?: (release: ReleaseRecord) => void;
 }
 
 /** How an attempt that was waited for ended. */
@@ -89,7 +91,14 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
     if (!slug) throw new SlugforgeError("NOT_FOUND", `the slug ${release.slugId} of ${app} v${version} has no record`, { data: { permanent: true } });
     const releases = store.listReleases(app);
     const made = await makeReleaseImage(makeDeps, { release, slug, firstRelease: firstWithSameContent(releases, release), latest: releases[0]?.version === version });
-    store.setReleaseImage(app, version, { image: { name: made.name, digest: made.digest } });
+    const recorded = store.setReleaseImage(app, version, { image: { name: made.name, digest: made.digest } });
+    if (recorded) {
+      try {
+        deps.onImage?.(recorded);
+      } catch (err) {
+        log.warn({ err, app, release: version }, "a listener of release images failed");
+      }
+    }
     log.info({ app, release: version, image: made.name, digest: made.digest, sent: made.sent }, "release image made");
     return made;
   };
