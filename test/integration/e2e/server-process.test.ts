@@ -41,6 +41,8 @@ async function startChild(): Promise<Child> {
       SLUGFORGE_BUILD_NETWORK: "none",
       SLUGFORGE_BUILDPACK_ROOTS: os.tmpdir(),
       SLUGFORGE_LOG_LEVEL: "debug",
+      // Release images are the image tests' business: this server leaves the engine's images alone.
+      SLUGFORGE_IMAGES: "off",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -126,7 +128,7 @@ describe("the server as a process, with the CLI", () => {
       expect((await cli(child, ["config:set", "repro-a", "GREETING=hi"])).stdout).toContain("release v2");
       expect((await cli(child, ["rollback", "repro-a", "v1"])).stdout).toContain("now v3");
       const releases = await cli(child, ["releases", "repro-a"]);
-      expect(releases.stdout).toMatch(/^RELEASE\s+DESCRIPTION\s+SLUG\s+CREATEDAT/);
+      expect(releases.stdout).toMatch(/^RELEASE\s+DESCRIPTION\s+SLUG\s+IMAGE\s+CREATEDAT/);
       expect(releases.stdout).toMatch(/v3\s+Rollback to v1/);
       expect(releases.stdout).toMatch(/v2\s+Set GREETING config vars/);
 
