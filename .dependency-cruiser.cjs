@@ -29,7 +29,7 @@ module.exports = {
     layer("^src/auth/", "^src/store/"),
     layer("^src/(host|stack)/", "^src/docker/"),
     layer("^src/builds/", "^src/(docker|store|slug|buildpacks)/"),
-    layer("^src/images/", "^src/(docker|store|slug)/"),
+    layer("^src/images/", "^src/(docker|store|slug|stack)/"),
     layer("^src/git/", "^src/(auth|store)/", "^src/builds/types\\.ts$"),
     layer("^src/api/", "^src/(auth|store|slug)/"),
     layer("^src/buildpack-test/", "^src/(builds|buildpacks|slug|docker)/"),

@@ -4,6 +4,7 @@ import type { ContainerRuntime } from "../docker/container-runtime.js";
 import { SlugforgeError, isSlugforgeError, toSlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { SlugStore } from "../slug/slug-store.js";
+import { imageRef } from "../stack/recipes.js";
 import type { MetadataStore, ReleaseRecord } from "../store/types.js";
 import { knownBlobs, makeReleaseImage, type MadeImage, type MakeImageDeps } from "./make-image.js";
 import { createRegistryClient } from "./registry-client.js";
@@ -191,7 +192,7 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
       }
       if (queued.size) log.info({ images: queued.size }, "release images left undone are made in the background");
       if (registry) {
-        readStackBase(deps.runtime, `slugforge/stack:${config.stack}-run`)
+        readStackBase(deps.runtime, imageRef(config.stack, "run"))
           .then((base) => makeDeps.stackLayers(base))
           .catch((err: unknown) => log.warn({ err }, "could not prepare the stack's layers for the registry (the first image will)"));
       }

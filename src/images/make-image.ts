@@ -5,6 +5,7 @@ import type { RegistrySetting } from "../config/parse-config.js";
 import type { ContainerRuntime } from "../docker/container-runtime.js";
 import { SlugforgeError } from "../errors.js";
 import type { SlugStore } from "../slug/slug-store.js";
+import { imageRef } from "../stack/recipes.js";
 import type { ReleaseImage, ReleaseRecord, SlugRecord } from "../store/types.js";
 import { loadIntoEngine } from "./engine-load.js";
 import { releaseImageConfig } from "./image-config.js";
@@ -51,7 +52,7 @@ export async function makeReleaseImage(deps: MakeImageDeps, request: ImageReques
   const { release, slug } = request;
   // A registry that does not answer fails the attempt before the stack's layers are exported for it.
   await deps.registry?.client.ping();
-  const base = await readStackBase(deps.runtime, `slugforge/stack:${slug.stack}-run`);
+  const base = await readStackBase(deps.runtime, imageRef(slug.stack, "run"));
   const [launch, slugL] = await Promise.all([makeLaunchLayer(release.processTypes), slugLayer(deps.slugs, slug.id, deps.cacheDir)]);
   const config = releaseImageConfig({ app: release.app, firstRelease: request.firstRelease, slug, processTypes: release.processTypes, base, launch, slugLayer: slugL });
   const configDigest = sha256Digest(config);
@@ -64,7 +65,7 @@ export async function makeReleaseImage(deps: MakeImageDeps, request: ImageReques
   };
 
   if (!deps.registry) {
-    const name = `slugforge/app-${release.app}`;
+    const name = engineImageName(release.app);
     await loadIntoEngine(deps.runtime, {
       config,
       configDigest,
@@ -102,6 +103,11 @@ export async function makeReleaseImage(deps: MakeImageDeps, request: ImageReques
   await client.putManifest(repository, tag, MEDIA_TYPES.manifest, manifest);
   if (request.latest) await client.putManifest(repository, "latest", MEDIA_TYPES.manifest, manifest);
   return { name: `${setting.host}/${repository}:${tag}`, digest, sent, loaded: false, web };
+}
+
+/** An app's images in the engine when there is no registry (DESIGN: `slugforge/app-<app>:vN`). */
+export function engineImageName(app: string): string {
+  return `slugforge/app-${app}`;
 }
 
 export interface KnownBlobs {
