@@ -5,7 +5,8 @@
  *   main.ts, cli/                      entry points
  *   app.ts, api/, git/, dashboard/,    the HTTP server's routes (dashboard/ takes only the JSON replies,
  *   buildpack-test/                    http-json.ts, of api/) and the buildpack authors' runner
- *   builds/                            the build session, caches, containers, queue, service
+ *   builds/, images/                   the build session, caches, containers, queue, service; release images
+ *                                      (neither imports the other: main.ts joins them)
  *   auth/, buildpacks/, slug/, host/, stack/, webhooks/, runs/ (one-off processes of a release)
  *   store/, docker/                    the metadata store and the engine adapter
  *   errors.ts, log.ts, names.ts, build-status.ts, config/, util/, gitcli/   the ground floor
@@ -31,12 +32,13 @@ module.exports = {
     layer("^src/(host|stack)/", "^src/docker/"),
     layer("^src/runs/", "^src/docker/"),
     layer("^src/builds/", "^src/(docker|store|slug|buildpacks|webhooks|runs)/"),
+    layer("^src/images/", "^src/(docker|store|slug|stack)/"),
     layer("^src/git/", "^src/(auth|store)/", "^src/builds/types\\.ts$"),
     layer("^src/api/", "^src/(auth|store|slug|webhooks|runs)/"),
     layer("^src/dashboard/", "^src/auth/", "^src/api/http-json\\.ts$"),
     layer("^src/buildpack-test/", "^src/(builds|buildpacks|slug|docker)/"),
     layer("^src/app\\.ts$"),
-    layer("^src/main\\.ts$", "^src/(app\\.ts|api/|git/|dashboard/|builds/|auth/|slug/|store/|docker/|webhooks/|runs/)"),
+    layer("^src/main\\.ts$", "^src/(app\\.ts|api/|git/|dashboard/|builds/|images/|auth/|slug/|store/|docker/|webhooks/|runs/)"),
     layer("^src/cli/", "^src/(main\\.ts|buildpack-test/|host/|stack/|docker/|runs/)"),
   ],
   allowedSeverity: "error",

@@ -15,6 +15,7 @@ import { run } from "./lib/proc.js";
 import { formatTable, type ScenarioResult } from "./lib/report.js";
 import { cacheScenario } from "./scenarios/cache.js";
 import { concurrencyScenario } from "./scenarios/concurrency.js";
+import { imageScenario } from "./scenarios/image.js";
 import { pushOverheadScenario } from "./scenarios/push-overhead.js";
 import { receiveScenario } from "./scenarios/receive.js";
 import { slugScenario } from "./scenarios/slug.js";
@@ -25,6 +26,7 @@ const SCENARIOS: Record<string, Scenario> = {
   push: pushOverheadScenario,
   cache: cacheScenario,
   concurrency: concurrencyScenario,
+  image: imageScenario,
 };
 
 const USAGE = `Usage: npm run bench -- [--only ${Object.keys(SCENARIOS).join(",")}] [--runs N] [--quick] [--check]

@@ -15,13 +15,15 @@ import type { ContainerRuntime } from "./docker/container-runtime.js";
 import { createDockerRuntime } from "./docker/dockerode-runtime.js";
 import { SlugforgeError, isDiskFull } from "./errors.js";
 import { createGitHandler, createHookBridge, createRepo, installHooks, sweepAllQuarantines } from "./git/index.js";
+import { printAttempt } from "./images/attempt-lines.js";
+import { createImageService } from "./images/image-service.js";
 import { createLogger, type Logger } from "./log.js";
 import { createFsSlugStore } from "./slug/fs-slug-store.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
 import { runOneOff } from "./runs/one-off.js";
 import { createDiskGuard } from "./util/disk-space.js";
 import { configureFailpoints } from "./util/failpoints.js";
-import { createDeliveryWorker, createWebhookEvents, type DeliverySettings } from "./webhooks/index.js";
+import { createDeliveryWorker, createWebhookEvents, type DeliverySettings, type WebhookEvents } from "./webhooks/index.js";
 
 /** The shipped buildpacks, beside src/ and dist/. */
 export const SHIPPED_BUILDPACKS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "buildpacks");
@@ -99,6 +101,21 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   // beginning with those a previous process left pending.
   const deliveries = createDeliveryWorker({ store, log, ...options.webhooks });
   const events = createWebhookEvents({ store, log, onQueued: () => deliveries.wake() });
+  // Each release's OCI image (DESIGN 7): pushed to SLUGFORGE_REGISTRY or loaded into the engine.
+  const images = config.images ? createImageService({ store, slugs, runtime, config, log }) : undefined;
+  // With images on, a release's webhook event waits for its image (made, or failed for now: then
+  // it says image null), so a deploy system gets the image it is to run.
+  const releaseEvents: WebhookEvents = images
+    ? {
+        ...events,
+        released(release, facts) {
+          void images
+            .attempt(release.app, release.version)
+            .catch(() => undefined)
+            .then(() => events.released(store.getRelease(release.app, release.version) ?? release, facts));
+        },
+      }
+    : events;
 
   const buildService = createBuildService({
     runtime,
@@ -110,7 +127,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     // A release carries the app's own config vars (the operator's build-wide ones are for builds).
     releaseConfigVars: async (app) => store.getConfigVars(app),
     slugStore: slugs,
-    recorder: createStoreRecorder(store, { stack: config.stack, log, events }),
+    recorder: createStoreRecorder(store, { stack: config.stack, log, events: releaseEvents }),
     disk,
     reusable: (app, inputsKey) => {
       const found = store.findBuildWithInputs(app, inputsKey);
@@ -119,7 +136,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       const sha256 = slug.id.replace(/^sha256:/, "");
       return { buildId: build.id, slug: { id: slug.id, sha256, sizeBytes: slug.sizeBytes }, processTypes: slug.processTypes, buildpacks: build.buildpacks };
     },
+    afterRelease: images
+      ? async (release, out, signal) => printAttempt(await images.attempt(release.app, release.version, signal), release, out, config.imageWaitMs)
+      : undefined,
   });
+  images?.resume();
   await buildService.sweepStrayContainers().catch((err: unknown) => log.warn({ err }, "could not sweep stray build containers"));
 
   const hooksDir = path.join(config.dataDir, "hooks");
@@ -157,7 +178,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     cacheCopies: () => buildService.stats().cacheCopies,
     prepareApp: async (name) => void (await createRepo(reposDir, name)),
     disk,
-    events,
+    events: releaseEvents,
     startRun: async ({ app, release, spec }, io, signal) => {
       const slug = await slugs.get(release.slugId!);
       if (!slug) throw new SlugforgeError("INTERNAL", `the slug ${release.slugId} of ${app} v${release.version} is missing from the store`);
@@ -179,6 +200,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         purpose: `run v${release.version}`,
       });
     },
+    releaseImage: images
+      ? async (name, version) => {
+          const attempt = await images.attempt(name, version);
+          const release = store.getRelease(name, version);
+          if (!release) throw new SlugforgeError("NOT_FOUND", `${name} has no release v${version}`);
+          return { release, state: attempt.state, error: attempt.state === "failed" ? attempt.error : undefined };
+        }
+      : undefined,
     removeApp: async (name) => {
       await git.removeRepo(name);
       await buildService.forgetApp(name);
@@ -196,6 +225,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       await bridge.close();
       await buildService.close();
       await deliveries.close();
+      await images?.close();
       store.close();
     },
   });

@@ -51,6 +51,8 @@ export async function startSlugforge(settings: ServerSettings): Promise<BenchSer
       SLUGFORGE_BUILD_TIMEOUT: "10m",
       BENCH_BUILDPACKS_DIR: settings.buildpacksDir ?? path.join(REPO, "buildpacks"),
       BENCH_SHIPPED_BUILDPACKS: (settings.shipped ?? ["python"]).join(","),
+      // Release images are measured by the image scenario alone; the others time what their baselines do.
+      SLUGFORGE_IMAGES: "off",
       ...(settings.noBuild ? { BENCH_BUILDER: "none" } : {}),
       ...(process.env.BENCH_SERVER_LOG_LEVEL ? { BENCH_SERVER_LOG_LEVEL: process.env.BENCH_SERVER_LOG_LEVEL } : {}),
       ...settings.env,

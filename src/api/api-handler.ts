@@ -6,7 +6,7 @@ import { SlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { CONFIG_VAR_NAME_RULE, isConfigVarName, isValidAppName } from "../names.js";
 import type { SlugStore } from "../slug/slug-store.js";
-import type { ActivityAction, ActivityEntry, MetadataStore } from "../store/types.js";
+import type { ActivityAction, ActivityEntry, MetadataStore, ReleaseRecord } from "../store/types.js";
 import type { DiskGuard } from "../util/disk-space.js";
 import type { WebhookEvents } from "../webhooks/index.js";
 import { allows, refusal, visibleRelease } from "../auth/access.js";
@@ -47,6 +47,18 @@ export interface ApiDeps {
   readonly events?: Pick<WebhookEvents, "released">;
   /** Runs one-off processes of releases (`slugforge run`); absent: refused. */
   readonly startRun?: StartRun;
+  /**
+   * Makes a release's image (src/images, joined in main.ts), waiting a bounded time: after a
+   * config change or a rollback, and for `POST .../releases/:version/image`. Absent: images are off.
+   */
+  readonly releaseImage?: (app: string, version: number) => Promise<ReleaseImageOutcome>;
+}
+
+/** How making a release's image went: made, still going on in the background, or failed (and retried). */
+export interface ReleaseImageOutcome {
+  readonly release: ReleaseRecord;
+  readonly state: "made" | "pending" | "failed";
+  readonly error?: SlugforgeError;
 }
 
 /** The JSON API, shaped after Heroku's Platform API. Answers false for paths it does not own. */
@@ -101,7 +113,7 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
       return result;
     };
     const { config, release } = changesSomething ? change(ctx, name, "config", (r) => describeConfigChange(changes, r.release?.version), apply) : apply();
-    sendJson(ctx.res, 200, { config, release: release ?? null });
+    sendJson(ctx.res, 200, { config, release: release ? await withImage(release) : null });
   });
   router.add("GET", "/api/apps/:app/builds", (ctx) => sendJson(ctx.res, 200, store.listBuilds(app(ctx))));
   const buildApp = (ctx: RouteContext): string => build(ctx.params.id!).app;
@@ -131,7 +143,17 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
       deps.events?.released(made, { kind: "rollback" });
       return made;
     });
-    sendJson(ctx.res, 201, visibleRelease(ctx.principal, release));
+    sendJson(ctx.res, 201, visibleRelease(ctx.principal, await withImage(release)));
+  });
+  router.add("POST", "/api/apps/:app/releases/:version/image", async (ctx) => {
+    const name = app(ctx);
+    const version = parseReleaseVersion(ctx.params.version);
+    if (version === undefined || !store.getRelease(name, version)) fail("NOT_FOUND", `${name} has no release ${ctx.params.version}; \`slugforge releases ${name}\` lists them`);
+    if (!deps.releaseImage) fail("CONFIG_INVALID", "release images are off on this server (SLUGFORGE_IMAGES=off)");
+    const outcome = await deps.releaseImage(name, version);
+    if (outcome.state === "failed") throw outcome.error ?? new SlugforgeError("INTERNAL", `the image of ${name} v${version} was not made`);
+    // 202: accepted, still being made (it carries on in the background; the release will show it).
+    sendJson(ctx.res, outcome.state === "made" ? 200 : 202, visibleRelease(ctx.principal, outcome.release));
   });
   router.add("POST", "/api/apps/:app/run", (ctx) => runRoute(ctx, app(ctx), store, deps.startRun, deps.log));
   router.add("GET", "/api/apps/:app/activity", (ctx) => {
@@ -150,6 +172,17 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
     res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4" });
     res.end(renderMetrics(store.stats(), deps.queueDepth(), deps.cacheCopies?.() ?? 0));
   });
+
+  /** A new release (config change, rollback) with its image when it was made in time; the release stands either way. */
+  async function withImage(release: ReleaseRecord): Promise<ReleaseRecord> {
+    if (!deps.releaseImage) return release;
+    try {
+      return (await deps.releaseImage(release.app, release.version)).release;
+    } catch (err) {
+      deps.log.error({ err, app: release.app, release: release.version }, "release image attempt failed");
+      return store.getRelease(release.app, release.version) ?? release;
+    }
+  }
 
   function build(id: string) {
     const record = store.getBuild(id);

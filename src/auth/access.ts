@@ -30,6 +30,7 @@ export const API_ACCESS: Readonly<Record<string, Need>> = {
   "POST /api/apps/:app/releases": "deploy",
   // A one-off process gets the release's config vars: whoever runs one can read them.
   "POST /api/apps/:app/run": "admin",
+  "POST /api/apps/:app/releases/:version/image": "deploy",
   "GET /api/apps/:app/activity": "read",
   // Webhooks are the admin's: a URL points the server at any address it can reach, and deliveries
   // show what was sent where (docs/security.md).

@@ -22,7 +22,7 @@ import { SERVER_LABEL } from "./container-exec.js";
 import { parsePushOptions } from "./push-options.js";
 import { BuildSession, buildApp, type SessionDeps } from "./session.js";
 import { sweepStrayContainers } from "./sweep.js";
-import type { BuildOutput, BuildRecorder, BuildRequest, BuildResult, Builder } from "./types.js";
+import type { AfterRelease, BuildOutput, BuildRecorder, BuildRequest, BuildResult, Builder, Recorded } from "./types.js";
 
 export interface BuildServiceDeps {
   readonly runtime: ContainerRuntime;
@@ -52,6 +52,8 @@ export interface BuildServiceDeps {
   readonly releaseConfigVars?: (app: string) => Promise<Record<string, string>>;
   /** How often a build result that could not be recorded (a full disk) is tried again; default 5 s. */
   readonly recordRetryMs?: number;
+  /** Runs for each release a push makes, after it is recorded and before the push is answered (its image). */
+  readonly afterRelease?: AfterRelease;
 }
 
 /** An earlier build whose slug a push with the same inputs can have. */
@@ -118,18 +120,22 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
       masked.end();
       if (!deps.recorder) return done;
       await failpoint("build-record", request.app);
-      let lines: readonly string[] | void = undefined;
+      let recorded: Recorded | void = undefined;
       try {
-        lines = deps.recorder.finished(request, done);
+        recorded = deps.recorder.finished(request, done);
       } catch (err) {
         log.error({ err }, "recording the build's result failed");
         // No release was recorded, so the push must not be accepted: the build fails with why.
         if (done.status === "succeeded") done = maskedError({ ...failed(buildId, err, out, log), ...facts });
         records.retry(request, done);
       }
-      if (lines && lines.length) {
+      if (recorded && recorded.lines.length) {
         out.step("Launching...");
-        for (const line of lines) out.detail(line);
+        for (const line of recorded.lines) out.detail(line);
+      }
+      if (recorded?.release && deps.afterRelease) {
+        // The release is kept whatever happens here: this may print, never fail the push.
+        await deps.afterRelease(recorded.release, out, signal).catch((err: unknown) => log.error({ err }, "after-release work failed"));
       }
       masked.end();
       return done;

@@ -1,7 +1,7 @@
 import type { Logger } from "../log.js";
 import type { MetadataStore } from "../store/types.js";
 import type { WebhookEvents } from "../webhooks/index.js";
-import type { BuildRecorder, BuildRequest, BuildResult } from "./types.js";
+import type { BuildRecorder, BuildRequest, BuildResult, Recorded } from "./types.js";
 
 export interface StoreRecorderOptions {
   readonly stack: string;
@@ -37,7 +37,7 @@ export function createStoreRecorder(store: MetadataStore, options: StoreRecorder
     },
   };
 
-  function keepResult(request: BuildRequest, result: BuildResult): string[] {
+  function keepResult(request: BuildRequest, result: BuildResult): Recorded {
     // A build whose "queued" record could not be written (a full disk) is recorded now.
     if (!store.getBuild(result.buildId)) {
       store.ensureApp(request.app);
@@ -56,7 +56,7 @@ export function createStoreRecorder(store: MetadataStore, options: StoreRecorder
     // A dry run keeps its record (and its slug in the store), never a slug record or a release.
     if (result.status !== "succeeded" || !result.slug || !slugId || result.dryRun) {
       options.events?.buildFinished(build, { dryRun: result.dryRun ?? false });
-      return [];
+      return { lines: [] };
     }
     const processTypes = result.processTypes ?? {};
     store.putSlug({
@@ -78,7 +78,7 @@ export function createStoreRecorder(store: MetadataStore, options: StoreRecorder
     // `image: { name, digest }` (or queue the event where the image is made, instead of here).
     options.events?.released(release, { kind: "deploy", buildId: result.buildId });
     options.log.info({ buildId: result.buildId, app: request.app, release: release.version, slugId }, "released");
-    return [`Released v${release.version}`, `Slug ${slugId}`];
+    return { lines: [`Released v${release.version}`, `Slug ${slugId}`], release: { app: request.app, version: release.version } };
   }
 }
 

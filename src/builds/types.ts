@@ -60,9 +60,28 @@ export interface BuildRecorder {
   queued(buildId: string, request: BuildRequest): void;
   started(buildId: string): void;
   output(buildId: string, chunk: Buffer): void;
-  /** Returns lines for the pusher about what was kept (e.g. `Released v3`), shown under "Launching...". */
-  finished(request: BuildRequest, result: BuildResult): readonly string[] | void;
+  /** Returns what was kept: lines for the pusher (e.g. `Released v3`, shown under "Launching...") and the release made. */
+  finished(request: BuildRequest, result: BuildResult): Recorded | void;
 }
+
+/** What a recorder kept of a finished build. */
+export interface Recorded {
+  readonly lines: readonly string[];
+  /** The release the build made, when it made one. */
+  readonly release?: { readonly app: string; readonly version: number };
+}
+
+/** Lines for the pusher, in Heroku's two kinds: `-----> step` and indented detail. */
+export interface PushLines {
+  step(text: string): void;
+  detail(text: string): void;
+}
+
+/**
+ * Work a new release gets before its push is answered (its image, src/images): it prints its own
+ * lines and never fails the build, whose release is already kept. `signal` says the pusher left.
+ */
+export type AfterRelease = (release: { readonly app: string; readonly version: number }, out: PushLines, signal: AbortSignal) => Promise<void>;
 
 /**
  * Runs builds for pushes. The git layer calls it from the pre-receive bridge; output is written

@@ -15,6 +15,8 @@ export class ApiError extends Error {
 export interface ApiClient {
   get<T>(path: string): Promise<T>;
   send<T>(method: "POST" | "PATCH" | "DELETE", path: string, body?: unknown): Promise<T>;
+  /** As send, with the HTTP status (a 202 says the work goes on in the background). */
+  sendWithStatus<T>(method: "POST" | "PATCH" | "DELETE", path: string, body?: unknown): Promise<{ status: number; body: T }>;
   /** A streaming GET (build output, slug blobs). */
   stream(path: string): Promise<{ body: Readable; headers: Headers }>;
 }
@@ -51,6 +53,10 @@ export function createApiClient(baseUrl: string, token: string): ApiClient {
     },
     async send<T>(method: "POST" | "PATCH" | "DELETE", path: string, body?: unknown) {
       return (await (await request(method, path, body)).json()) as T;
+    },
+    async sendWithStatus<T>(method: "POST" | "PATCH" | "DELETE", path: string, body?: unknown) {
+      const res = await request(method, path, body);
+      return { status: res.status, body: (await res.json()) as T };
     },
     async stream(path) {
       const res = await request("GET", path);

@@ -45,6 +45,12 @@ const show = (value: unknown, io: CommandIO, text: string): number => {
   io.out(io.json ? JSON.stringify(value, null, 2) : text);
   return 0;
 };
+/** A release's image for the listing: its name and short digest, that it is being retried, or nothing. */
+const imageCell = (r: Row): string => {
+  const image = r.image as { name: string; digest: string } | null | undefined;
+  if (image) return `${image.name} ${image.digest.slice(0, 19)}`;
+  return r.imageError ? "(retrying)" : "";
+};
 const short = (id: unknown): string => String(id ?? "").replace(/^sha256:/, "").slice(0, 12);
 const app = (name: string): string => `/api/apps/${encodeURIComponent(name)}`;
 
@@ -186,12 +192,27 @@ export const API_COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   releases: {
     usage: "releases APP [--json]",
-    summary: "list an app's releases",
+    summary: "list an app's releases, with each one's image",
     min: 1,
     run: async (api, [name], io) => {
       const rows = (await api.get<Row[]>(`${app(name!)}/releases`)).map((r) => ({ ...r, release: `v${String(r.version)}`, slug: short(r.slugId) }));
-      const columns = [col("Release", text("release")), col("Description", text("description")), col("Slug", (r) => shortSlugId(r.slugId)), col("Created", ago("createdAt"))];
+      const columns = [col("Release", text("release")), col("Description", text("description")), col("Slug", (r) => shortSlugId(r.slugId)), col("Image", imageCell), col("Created", ago("createdAt"))];
       return list(rows, columns, io, `${name} has no releases`);
+    },
+  },
+  "releases:image": {
+    usage: "releases:image APP vN [--json]",
+    summary: "make a release's image now (push it to the registry again, or load it into the engine)",
+    min: 2,
+    run: async (api, [name, version], io) => {
+      if (!/^v?[1-9][0-9]*$/.test(version!)) throw new UsageError(`"${version}" is not a release: name it as v3 (or 3)`);
+      const { status, body } = await api.sendWithStatus<Row>("POST", `${app(name!)}/releases/${encodeURIComponent(version!)}/image`);
+      const image = body.image as { name: string; digest: string } | null;
+      const text =
+        status === 202 || !image
+          ? `the image of ${name} v${String(body.version)} is still being made; it carries on in the background (\`slugforge releases ${name}\` shows it when done)`
+          : `${image.name} ${image.digest}`;
+      return show(body, io, text);
     },
   },
   rollback: {

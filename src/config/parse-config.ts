@@ -1,5 +1,8 @@
 import path from "node:path";
 import { isConfigVarName } from "../names.js";
+import { parseRegistrySetting, type RegistrySetting } from "./registry-setting.js";
+
+export type { RegistrySetting };
 
 export type NetworkMode = "bridge" | "none" | "host";
 
@@ -37,6 +40,16 @@ export interface Config {
   readonly buildpackRoots: readonly string[] | undefined;
   readonly dockerHost: string | undefined;
   readonly logLevel: string;
+  /** Whether each release gets an OCI image (SLUGFORGE_IMAGES, on by default). */
+  readonly images: boolean;
+  /** Where release images are pushed; undefined: they are loaded into the engine instead. */
+  readonly registry: RegistrySetting | undefined;
+  /** How long the registry may stay silent (connecting, answering, taking an upload) before an attempt fails. */
+  readonly registryTimeoutMs: number;
+  /** How long a push (or an API call) waits for its release's image before leaving it to the background. */
+  readonly imageWaitMs: number;
+  /** The first wait before a failed image is tried again; it doubles each time, up to 10 minutes. */
+  readonly imageRetryMs: number;
 }
 
 export type ParseResult = { config: Config; errors?: undefined } | { config?: undefined; errors: string[] };
@@ -71,6 +84,14 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
   if (token !== undefined && token.length < 8) {
     errors.push("SLUGFORGE_TOKEN: must be at least 8 characters (or unset it to have one generated)");
   }
+  const images = (env.SLUGFORGE_IMAGES || "on").toLowerCase();
+  if (!["on", "off"].includes(images)) errors.push(`SLUGFORGE_IMAGES=${env.SLUGFORGE_IMAGES}: expected on or off`);
+  let registry: RegistrySetting | undefined;
+  if (env.SLUGFORGE_REGISTRY) {
+    const parsedRegistry = parseRegistrySetting(env.SLUGFORGE_REGISTRY);
+    if ("error" in parsedRegistry) errors.push(`SLUGFORGE_REGISTRY=${env.SLUGFORGE_REGISTRY}: ${parsedRegistry.error}`);
+    else registry = parsedRegistry;
+  }
   const stack = env.SLUGFORGE_STACK || "debian-13";
   if (!/^[a-z0-9][a-z0-9.-]*$/.test(stack)) errors.push(`SLUGFORGE_STACK=${stack}: expected a name like debian-13`);
 
@@ -96,6 +117,11 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     buildpackRoots: parseRoots(env.SLUGFORGE_BUILDPACK_ROOTS, cwd, errors),
     dockerHost: env.DOCKER_HOST || undefined,
     logLevel: env.SLUGFORGE_LOG_LEVEL || env.LOG_LEVEL || "info",
+    images: images !== "off",
+    registry,
+    registryTimeoutMs: duration("SLUGFORGE_REGISTRY_TIMEOUT", 20_000),
+    imageWaitMs: duration("SLUGFORGE_IMAGE_WAIT", 2 * 60_000),
+    imageRetryMs: duration("SLUGFORGE_IMAGE_RETRY", 30_000),
   };
   if (config.port > 65535) errors.push(`PORT=${config.port}: expected 0 to 65535`);
   if (errors.length > 0) return { errors };

@@ -13,6 +13,17 @@ export interface ContainerRuntime {
   importImage(rootfs: Readable, ref: string, labels: Record<string, string>): Promise<ImageInfo>;
   removeImage(ref: string): Promise<void>;
   /**
+   * The image as `docker save` writes it (a tar: manifest.json, the config, one tar per layer),
+   * as a stream read from the engine as it is consumed, never held whole.
+   */
+  saveImage(ref: string): Promise<Readable>;
+  /**
+   * Loads a tar in `docker save`'s format into the engine (its tags included); resolves once the
+   * engine has the image, rejects with what the engine said when it refuses it. A layer the engine
+   * already has (by its chain of diff ids) may be left out of the tar.
+   */
+  loadImage(tar: Readable): Promise<void>;
+  /**
    * Whether created containers tell their upper layer (CreatedContainer.upperDir): the engine is
    * local, stores containers with overlay2 and maps no user namespace.
    */
@@ -39,6 +50,12 @@ export interface ImageInfo {
   readonly sizeBytes: number;
   readonly createdAt: Date;
   readonly labels: Readonly<Record<string, string>>;
+  /** sha256 digests of the image's layers, uncompressed, bottom first (its config's rootfs.diff_ids). */
+  readonly diffIds: readonly string[];
+  readonly os: string;
+  readonly architecture: string;
+  /** The image's own environment (`KEY=value`), as its config sets it. */
+  readonly env: readonly string[];
 }
 
 export interface Mount {

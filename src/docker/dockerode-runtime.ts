@@ -19,6 +19,10 @@ export function createDockerRuntime(options: { dockerHost?: string } = {}): Cont
     sizeBytes: raw.Size,
     createdAt: new Date(raw.Created),
     labels: raw.Config?.Labels ?? {},
+    diffIds: raw.RootFS?.Layers ?? [],
+    os: raw.Os,
+    architecture: raw.Architecture,
+    env: raw.Config?.Env ?? [],
   });
 
   const inspectImage = async (ref: string): Promise<ImageInfo | undefined> => {
@@ -113,6 +117,40 @@ export function createDockerRuntime(options: { dockerHost?: string } = {}): Cont
       } catch (err) {
         if (statusOf(err) !== 404) throw unavailable(err);
       }
+    },
+    async saveImage(ref) {
+      try {
+        return (await docker.getImage(ref).get()) as unknown as Readable;
+      } catch (err) {
+        if (statusOf(err) === 404) throw new SlugforgeError("STACK_MISSING", `image ${ref} is missing; run \`slugforge stack build\``, { cause: err });
+        throw unavailable(err);
+      }
+    },
+    async loadImage(tar) {
+      // A tar that fails part-way (a slug that does not verify) must end the upload, not leave
+      // the engine waiting for the rest.
+      const abort = new AbortController();
+      let sourceError: Error | undefined;
+      tar.once("error", (err) => {
+        sourceError = err;
+        abort.abort(err);
+      });
+      let stream: NodeJS.ReadableStream;
+      try {
+        stream = await docker.loadImage(tar, { quiet: true, abortSignal: abort.signal });
+      } catch (err) {
+        tar.destroy();
+        if (sourceError) throw sourceError;
+        throw unavailable(err);
+      }
+      // The engine answers with JSON lines; a refused image is an `error` line, not a status.
+      await new Promise<void>((resolve, reject) => {
+        docker.modem.followProgress(stream, (err: Error | null, output: Array<{ error?: string }>) => {
+          const failed = sourceError ?? err ?? output.find((o) => o.error)?.error;
+          if (failed) reject(sourceError ?? new SlugforgeError("INTERNAL", `the engine refused the image: ${errorText(failed)}`));
+          else resolve();
+        });
+      });
     },
     start,
     async runOnce(spec, io) {

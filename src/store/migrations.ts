@@ -120,4 +120,11 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (delivery_id, n)
   );
   `,
+  // 5: each release's OCI image (src/images): its name and digest once made, and why the last
+  // attempt failed while it is being retried.
+  `
+  ALTER TABLE releases ADD COLUMN image_name TEXT;
+  ALTER TABLE releases ADD COLUMN image_digest TEXT;
+  ALTER TABLE releases ADD COLUMN image_error TEXT;
+  `,
 ];

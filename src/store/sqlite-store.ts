@@ -58,6 +58,8 @@ export function openSqliteStore(file: string): MetadataStore {
     processTypes: JSON.parse(String(r.process_types)) as Record<string, string>,
     description: String(r.description),
     createdAt: String(r.created_at),
+    image: r.image_name && r.image_digest ? { name: String(r.image_name), digest: String(r.image_digest) } : null,
+    imageError: (r.image_error as string | null) ?? null,
   });
 
   const getApp = (name: string): AppRecord | undefined => {
@@ -81,12 +83,16 @@ export function openSqliteStore(file: string): MetadataStore {
     const row = db.prepare("SELECT * FROM releases WHERE app = ? ORDER BY version DESC LIMIT 1").get(app) as Row | undefined;
     return row ? toRelease(row) : undefined;
   };
-  const insertRelease = (app: string, r: Omit<ReleaseRecord, "app" | "version" | "createdAt">): ReleaseRecord => {
+  const insertRelease = (app: string, r: Omit<ReleaseRecord, "app" | "version" | "createdAt" | "image" | "imageError">): ReleaseRecord => {
     const version = (latestRelease(app)?.version ?? 0) + 1;
     const createdAt = now();
     db.prepare("INSERT INTO releases (app, version, slug_id, config, process_types, description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
       .run(app, version, r.slugId, json(r.config), json(r.processTypes), r.description, createdAt);
-    return { app, version, createdAt, ...r };
+    return { app, version, createdAt, ...r, image: null, imageError: null };
+  };
+  const getRelease = (app: string, version: number): ReleaseRecord | undefined => {
+    const row = db.prepare("SELECT * FROM releases WHERE app = ? AND version = ?").get(app, version) as Row | undefined;
+    return row ? toRelease(row) : undefined;
   };
 
   return {
@@ -210,10 +216,17 @@ export function openSqliteStore(file: string): MetadataStore {
       })();
     },
     listReleases: (app) => (db.prepare("SELECT * FROM releases WHERE app = ? ORDER BY version DESC").all(app) as Row[]).map(toRelease),
-    getRelease(app, version) {
-      const row = db.prepare("SELECT * FROM releases WHERE app = ? AND version = ?").get(app, version) as Row | undefined;
-      return row ? toRelease(row) : undefined;
+    getRelease,
+    setReleaseImage(app, version, outcome) {
+      if ("image" in outcome) {
+        db.prepare("UPDATE releases SET image_name = ?, image_digest = ?, image_error = NULL WHERE app = ? AND version = ?").run(outcome.image.name, outcome.image.digest, app, version);
+      } else {
+        db.prepare("UPDATE releases SET image_error = ? WHERE app = ? AND version = ?").run(outcome.error, app, version);
+      }
+      return getRelease(app, version);
     },
+    listReleasesAwaitingImage: () =>
+      (db.prepare("SELECT * FROM releases WHERE image_error IS NOT NULL AND image_digest IS NULL ORDER BY created_at, app, version").all() as Row[]).map(toRelease),
     stats() {
       const byStatus = db.prepare("SELECT status, COUNT(*) AS n FROM builds GROUP BY status").all() as Row[];
       const durations = db

@@ -49,6 +49,16 @@ export interface ReleaseRecord {
   readonly processTypes: Readonly<Record<string, string>>;
   readonly description: string;
   readonly createdAt: string;
+  /** The release's OCI image once it is made (src/images); null before, and when images are off. */
+  readonly image: ReleaseImage | null;
+  /** Why the last attempt to make the image failed, while it is retried; null otherwise. */
+  readonly imageError: string | null;
+}
+
+/** Where a release's image is: `<registry>/<app>:vN` and its manifest digest, or `slugforge/app-<app>:vN` and its image id in the engine. */
+export interface ReleaseImage {
+  readonly name: string;
+  readonly digest: string;
 }
 
 export interface BuildUpdate {
@@ -141,6 +151,10 @@ export interface MetadataStore extends WebhookStore {
   rollback(app: string, version: number): ReleaseRecord;
   listReleases(app: string): ReleaseRecord[];
   getRelease(app: string, version: number): ReleaseRecord | undefined;
+  /** Keeps a release's image once made (the error cleared), or the error of a failed attempt (the image kept as it was). */
+  setReleaseImage(app: string, version: number, outcome: { image: ReleaseImage } | { error: string }): ReleaseRecord | undefined;
+  /** Releases whose last image attempt failed and that have no image yet, oldest first (retried after a restart). */
+  listReleasesAwaitingImage(): ReleaseRecord[];
 
   stats(): StoreStats;
 

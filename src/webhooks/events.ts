@@ -42,7 +42,9 @@ export function createWebhookEvents(deps: WebhookEventsDeps): WebhookEvents {
   return {
     released(release, facts) {
       const commit = release.slugId ? (store.getSlug(release.slugId, release.app)?.commit ?? null) : null;
-      queue(release.app, "release", releasePayload(release, { ...facts, commit }));
+      // The image, once the release has one (release images wait for it before telling: main.ts).
+      const image = facts.image ?? release.image ?? null;
+      queue(release.app, "release", releasePayload(release, { ...facts, commit, image }));
     },
     buildFinished(build, facts) {
       queue(build.app, "build", buildPayload(build, facts));

@@ -33,6 +33,8 @@ const noEngine: ContainerRuntime = {
   listImages: () => Promise.reject(new Error("no engine in this test")),
   importImage: () => Promise.reject(new Error("no engine in this test")),
   removeImage: () => Promise.reject(new Error("no engine in this test")),
+  saveImage: () => Promise.reject(new Error("no engine in this test")),
+  loadImage: () => Promise.reject(new Error("no engine in this test")),
   layerAccess: () => Promise.resolve(false),
   create: () => Promise.reject(new Error("no engine in this test")),
   start: () => Promise.reject(new Error("no engine in this test")),
@@ -86,7 +88,8 @@ function request(port: number, method: string, url: string, headers: Record<stri
 /** Two apps, `own` (pushed once, with a secret config var) and `other`, and a token of each kind. */
 async function makeWorld(): Promise<World> {
   const dataDir = await dirs.make("sf-matrix-data-");
-  const parsed = parseConfig({ PORT: "0", SLUGFORGE_HOST: "127.0.0.1", SLUGFORGE_DATA: dataDir, SLUGFORGE_TOKEN: ADMIN_TOKEN });
+  // Images off: there is no engine to make them with (the route answers CONFIG_INVALID for who may call it).
+  const parsed = parseConfig({ PORT: "0", SLUGFORGE_HOST: "127.0.0.1", SLUGFORGE_DATA: dataDir, SLUGFORGE_TOKEN: ADMIN_TOKEN, SLUGFORGE_IMAGES: "off" });
   if (parsed.errors) throw new Error(parsed.errors.join("; "));
   const fake = new FakeBuilder({ steps: ["-----> fake build"] });
   const slugs = createFsSlugStore(path.join(dataDir, "slugs"));
@@ -102,7 +105,7 @@ async function makeWorld(): Promise<World> {
       const result = { ...(await fake.build(request, output, signal)), buildId };
       const slug = result.status === "succeeded" ? await slugs.put(Readable.from([zlib.gzipSync(request.commit)])) : undefined;
       const recorded = slug ? { ...result, slug: { ...slug, sha256: slug.id.slice(7) } } : result;
-      for (const line of recorder.finished(request, recorded) ?? []) output.write(`       ${line}\n`);
+      for (const line of recorder.finished(request, recorded)?.lines ?? []) output.write(`       ${line}\n`);
       return recorded;
     },
   };
@@ -242,6 +245,7 @@ const ROWS: readonly Row[] = [
     headers: { "Content-Type": "application/x-slugforge-run", "X-Slugforge-Run": Buffer.from(JSON.stringify({ args: ["true"] })).toString("base64url") },
     expect: ADMIN_ONLY,
   },
+  { route: "POST /api/apps/:app/releases/:version/image", method: "POST", url: () => "/api/apps/own/releases/v1/image", expect: [401, 401, 400, 400, 403, 403, 403, 401] },
   { route: "GET /api/apps/:app/activity", method: "GET", url: () => "/api/apps/own/activity", expect: READ },
   { route: "GET /api/apps/:app/webhooks", method: "GET", url: () => "/api/apps/own/webhooks", expect: ADMIN_ONLY },
   {

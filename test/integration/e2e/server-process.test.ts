@@ -41,6 +41,8 @@ async function startChild(): Promise<Child> {
       SLUGFORGE_BUILD_NETWORK: "none",
       SLUGFORGE_BUILDPACK_ROOTS: os.tmpdir(),
       SLUGFORGE_LOG_LEVEL: "debug",
+      // Release images are the image tests' business: this server leaves the engine's images alone.
+      SLUGFORGE_IMAGES: "off",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -127,7 +129,7 @@ describe("the server as a process, with the CLI", () => {
       expect((await cli(child, ["rollback", "repro-a", "v1"])).stdout).toContain("now v3");
       // People get plain-word headers, short ids and times in words; piped output has no colour.
       const releases = await cli(child, ["releases", "repro-a"]);
-      expect(releases.stdout).toMatch(/^Release\s+Description\s+Slug\s+Created\n/);
+      expect(releases.stdout).toMatch(/^Release\s+Description\s+Slug\s+Image\s+Created\n/);
       const shortSlug = `${a!.id.slice(0, "sha256:".length + 12)}…`;
       expect(releases.stdout).toMatch(new RegExp(`\\nv3\\s+Rollback to v1\\s+${shortSlug}\\s+(just now|\\d+ seconds? ago|1 minute ago)\\n`));
       expect(releases.stdout).toMatch(/v2\s+Set GREETING config vars/);

@@ -20,7 +20,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** The whole server as `slugforge serve` assembles it, on loopback port 0, builds with network none. */
+/** The whole server as `slugforge serve` assembles it, on loopback port 0, builds with network none, release images off unless `env` turns them on. */
 export async function startServer(dataDir: string, env: Record<string, string> = {}, options: Pick<ServerOptions, "runtime" | "webhooks"> = {}): Promise<RunningServer> {
   const parsed = parseConfig({
     PORT: "0",
@@ -31,6 +31,8 @@ export async function startServer(dataDir: string, env: Record<string, string> =
     // Test buildpacks are git repos in temp folders.
     SLUGFORGE_BUILDPACK_ROOTS: os.tmpdir(),
     SLUGFORGE_BUILD_TIMEOUT: "5m",
+    // Release images are the images tests' business (test/integration/images); others leave the engine alone.
+    SLUGFORGE_IMAGES: "off",
     ...env,
   });
   if (parsed.errors) throw new Error(parsed.errors.join("; "));

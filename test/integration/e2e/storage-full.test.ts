@@ -34,6 +34,8 @@ beforeAll(async () => {
     SLUGFORGE_TOKEN: "fault-token-0123456789",
     SLUGFORGE_BUILD_NETWORK: "none",
     SLUGFORGE_MIN_FREE_BYTES: "16MiB",
+    // Release images are the image tests' business: this server leaves the engine's images alone.
+    SLUGFORGE_IMAGES: "off",
   });
   await server.start();
 }, 60_000);

@@ -194,6 +194,8 @@ export function faultMatrix(fault: Fault): void {
         SLUGFORGE_BUILD_TIMEOUT: fault === "timeout" ? "12s" : "3m",
         SLUGFORGE_MIN_FREE_BYTES: fault === "disk-full" ? "24MiB" : "64MiB",
         SLUGFORGE_LOG_LEVEL: "debug",
+        // Release images are the image tests' business: this server leaves the engine's images alone.
+        SLUGFORGE_IMAGES: "off",
       });
       world = { fault, dataDir, failpoints, server, git, work: await dirs.make("sf-fault-work-"), buildpackUrl: `file://${bpDir}`, disk: fault === "disk-full" ? base : undefined };
       await server.start();

@@ -119,10 +119,10 @@ describe("access rules", () => {
   });
 
   it("shows scoped tokens a release's config var names, not their values", () => {
-    const release = { app: "web", version: 2, slugId: "sha256:aa", config: { SECRET: "v4lue", MODE: "x" }, processTypes: {}, description: "d", createdAt: "t" };
+    const release = { app: "web", version: 2, slugId: "sha256:aa", config: { SECRET: "v4lue", MODE: "x" }, processTypes: {}, description: "d", createdAt: "t", image: null, imageError: null };
     expect(visibleRelease(admin, release)).toBe(release);
     const seen = visibleRelease(read, release);
-    expect(seen).toEqual({ app: "web", version: 2, slugId: "sha256:aa", configVars: ["SECRET", "MODE"], processTypes: {}, description: "d", createdAt: "t" });
+    expect(seen).toEqual({ app: "web", version: 2, slugId: "sha256:aa", configVars: ["SECRET", "MODE"], processTypes: {}, description: "d", createdAt: "t", image: null, imageError: null });
     expect(JSON.stringify(seen)).not.toContain("v4lue");
   });
 });

@@ -15,8 +15,8 @@ function fakeRuntime(start: ContainerRuntime["start"]): ContainerRuntime {
   const no = (): never => {
     throw new Error("not used");
   };
-  const image = { id: "sha256:fake", tags: [], sizeBytes: 0, createdAt: new Date(0), labels: {} };
-  return { ping: no, inspectImage: async () => image, listImages: no, importImage: no, removeImage: no, layerAccess: async () => false, create: no, start, runOnce: no, listContainers: async () => [], removeContainer: async () => undefined, sweepOrphans: async () => 0 };
+  const image = { id: "sha256:fake", tags: [], sizeBytes: 0, createdAt: new Date(0), labels: {}, diffIds: [], os: "linux", architecture: "amd64", env: [] };
+  return { ping: no, inspectImage: async () => image, listImages: no, importImage: no, removeImage: no, saveImage: no, loadImage: no, layerAccess: async () => false, create: no, start, runOnce: no, listContainers: async () => [], removeContainer: async () => undefined, sweepOrphans: async () => 0 };
 }
 
 /** A real commit to build (a build reads its commit before it opens a container). */
@@ -72,7 +72,7 @@ describe("build service failures (fake runtime)", () => {
 
   it("config var values are masked in the pusher's output, the stored output and the error message", async () => {
     const stored: Buffer[] = [];
-    const recorder: BuildRecorder = { queued: () => undefined, started: () => undefined, output: (_id, chunk) => void stored.push(chunk), finished: () => [] };
+    const recorder: BuildRecorder = { queued: () => undefined, started: () => undefined, output: (_id, chunk) => void stored.push(chunk), finished: () => ({ lines: [] }) };
     const t = setup(async () => {
       throw new SlugforgeError("BUILDPACK_NOT_FOUND", "could not fetch https://hunter2-value@git.example/bp.git");
     }, recorder);
@@ -133,7 +133,7 @@ describe("build service failures (fake runtime)", () => {
       finished: (_request, result) => {
         if (fails-- > 0) throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
         kept.push(`${result.buildId} ${result.status} ${result.error?.code}`);
-        return [];
+        return { lines: [] };
       },
     };
     const t = setup(async () => {

@@ -26,8 +26,8 @@ describe("store recorder", () => {
     const recorder = createStoreRecorder(store, { stack: "debian-13", log: silentLogger() });
     recorder.queued("b1", request("aaaaaaaaaaaa"));
     recorder.started("b1");
-    const lines = recorder.finished(request("aaaaaaaaaaaa"), { buildId: "b1", status: "succeeded", slug: { id: "sha256:aa", sha256: "aa", sizeBytes: 3 } });
-    expect(lines).toEqual(["Released v1", "Slug sha256:aa"]);
+    const recorded = recorder.finished(request("aaaaaaaaaaaa"), { buildId: "b1", status: "succeeded", slug: { id: "sha256:aa", sha256: "aa", sizeBytes: 3 } });
+    expect(recorded).toEqual({ lines: ["Released v1", "Slug sha256:aa"], release: { app: "web", version: 1 } });
     expect(store.getBuild("b1")).toMatchObject({ status: "succeeded", actor: "aaaaaaaaaaaa" });
     expect(store.listActivity("web").map(({ actor, action, detail }) => ({ actor, action, detail }))).toEqual([
       { actor: "aaaaaaaaaaaa", action: "release", detail: "v1 from build b1" },

@@ -20,6 +20,9 @@ function fakeApi(answers: Record<string, unknown>): ApiClient {
     stream: async () => {
       throw new Error("no streams here");
     },
+    sendWithStatus: async () => {
+      throw new Error("no writes here");
+    },
   };
 }
 
@@ -44,9 +47,9 @@ afterEach(() => vi.useRealTimers());
 it("lists releases as `heroku releases` does: version, description, short slug, how long ago", async () => {
   const text = await run("releases", ["web1"], { "/api/apps/web1/releases": releases });
   expect(text.split("\n")).toEqual([
-    "Release  Description               Slug                  Created",
-    "v3       Rollback to v1            sha256:ab12cd34ef56…  3 minutes ago",
-    "v2       Set GREETING config vars  sha256:ab12cd34ef56…  2 days ago",
+    "Release  Description               Slug                  Image  Created",
+    "v3       Rollback to v1            sha256:ab12cd34ef56…         3 minutes ago",
+    "v2       Set GREETING config vars  sha256:ab12cd34ef56…         2 days ago",
   ]);
 });
 

@@ -65,6 +65,23 @@ describe("sqlite metadata store", () => {
     });
   });
 
+  it("keeps each release's image, or why it is not made yet; lists those awaiting one", () => {
+    store.createApp("web");
+    store.putSlug(slug("sha256:aa"));
+    const v1 = store.createDeployRelease("web", "sha256:aa", {}, "Deploy ccccccc");
+    expect(v1).toMatchObject({ image: null, imageError: null });
+    expect(store.setReleaseImage("web", 1, { error: "the registry does not answer" })).toMatchObject({ image: null, imageError: "the registry does not answer" });
+    expect(store.listReleasesAwaitingImage().map((r) => r.version)).toEqual([1]);
+    const image = { name: "127.0.0.1:5590/sf/web:v1", digest: `sha256:${"f".repeat(64)}` };
+    expect(store.setReleaseImage("web", 1, { image })).toMatchObject({ image, imageError: null });
+    expect(store.listReleasesAwaitingImage()).toEqual([]);
+    // A later failure (pushed again by hand) keeps the image it has, and is not "awaiting" one.
+    store.setReleaseImage("web", 1, { error: "refused" });
+    expect(store.getRelease("web", 1)).toMatchObject({ image, imageError: "refused" });
+    expect(store.listReleasesAwaitingImage()).toEqual([]);
+    expect(store.setReleaseImage("web", 9, { image })).toBeUndefined();
+  });
+
   it("keeps build output in order and marks interrupted builds failed after a restart", () => {
     store.createApp("web");
     store.createBuild({ id: "b1", app: "web", commit: "abc" });
