@@ -127,15 +127,40 @@ function settings(env: NodeJS.ProcessEnv) {
   return parsed.config;
 }
 
+/**
+ * The first SIGTERM or SIGINT stops taking pushes and lets running builds finish for up to
+ * SLUGFORGE_STOP_GRACE; a second one, or the end of the grace, cancels them (their pushes are
+ * rejected, the builds recorded as cancelled). A build a kill -9 cuts short is marked INTERRUPTED
+ * at the next start.
+ */
 async function serve(env: NodeJS.ProcessEnv, say: Say): Promise<number> {
   const server = await startServer(env, say);
+  const signals = ["SIGINT", "SIGTERM"] as const;
   await new Promise<void>((resolve) => {
-    const stop = (): void => resolve();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
+    const stop = (): void => {
+      for (const s of signals) process.off(s, stop);
+      resolve();
+    };
+    for (const s of signals) process.on(s, stop);
   });
-  say("stopping");
-  await server.close();
+  const cut = new AbortController();
+  const grace = setTimeout(() => {
+    say("stopping: the grace period is over; cancelling the builds still running");
+    cut.abort();
+  }, server.stopGraceMs);
+  const now = (): void => {
+    say("stopping: second signal; cancelling the builds still running");
+    cut.abort();
+  };
+  for (const s of signals) process.once(s, now);
+  say(`stopping: no new pushes; running builds may finish for up to ${Math.round(server.stopGraceMs / 1000)} s (signal again to cancel them now)`);
+  try {
+    await server.stop(cut.signal);
+  } finally {
+    clearTimeout(grace);
+    for (const s of signals) process.off(s, now);
+  }
+  say("stopped");
   return 0;
 }
 

@@ -45,6 +45,8 @@ export interface Mount {
   readonly host: string;
   readonly container: string;
   readonly readOnly: boolean;
+  /** Refuse to start when `host` does not exist where the engine runs (instead of making an empty folder there). */
+  readonly mustExist?: boolean;
 }
 
 export interface ContainerSpec {

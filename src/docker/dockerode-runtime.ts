@@ -1,5 +1,7 @@
 import Docker from "dockerode";
+import { accessSync, constants, statSync } from "node:fs";
 import type { Socket } from "node:net";
+import path from "node:path";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { SlugforgeError, isSlugforgeError } from "../errors.js";
 import { ExecDemuxer } from "./demux.js";
@@ -38,6 +40,8 @@ export function createDockerRuntime(options: { dockerHost?: string } = {}): Cont
       if (statusOf(err) === 404) {
         throw new SlugforgeError("STACK_MISSING", `image ${spec.image} is missing; run \`slugforge stack build\``, { cause: err });
       }
+      // The engine answered, and refused the container as asked for (a mount whose source it does not have).
+      if (statusOf(err) === 400) throw new SlugforgeError("INTERNAL", `the engine refused the container: ${errorText(err)}`, { cause: err });
       throw unavailable(err);
     }
     let upperDir: string | undefined;
@@ -225,15 +229,20 @@ const localOverlay = new WeakMap<Docker, Promise<boolean>>();
 
 /**
  * Whether containers' writable layers are folders slugforge can use on this host: the engine runs
- * here (a unix socket), stores containers with overlay2, and maps no user namespace (so uid 1000
- * on the host is uid 1000 inside).
+ * here (a unix socket, and its overlay2 folder is writable from this process), stores containers
+ * with overlay2, and maps no user namespace (so uid 1000 on the host is uid 1000 inside).
  */
 function localOverlayEngine(docker: Docker): Promise<boolean> {
   let known = localOverlay.get(docker);
   if (!known) {
     known = docker.info().then(
-      (info: { Driver?: string; SecurityOptions?: string[] }) =>
-        info.Driver === "overlay2" && (docker.modem as { socketPath?: unknown }).socketPath !== undefined && !(info.SecurityOptions ?? []).some((o) => /userns|rootless/.test(o)),
+      (info: { Driver?: string; SecurityOptions?: string[]; DockerRootDir?: string }) =>
+        info.Driver === "overlay2" &&
+        (docker.modem as { socketPath?: unknown }).socketPath !== undefined &&
+        !(info.SecurityOptions ?? []).some((o) => /userns|rootless/.test(o)) &&
+        // A unix socket is not proof the engine runs here: slugforge in a container with the host's
+        // socket mounted sees none of the engine's folders (and a user other than root may not write them).
+        writableHere(path.join(info.DockerRootDir ?? "/var/lib/docker", "overlay2")),
       () => false,
     );
     localOverlay.set(docker, known);
@@ -246,7 +255,24 @@ async function upperDirOf(docker: Docker, raw: Docker.Container): Promise<string
   if (!(await localOverlayEngine(docker))) return undefined;
   const inspected = await raw.inspect();
   const data = inspected.GraphDriver?.Data as { UpperDir?: string } | undefined;
-  return inspected.GraphDriver?.Name === "overlay2" && data?.UpperDir ? data.UpperDir : undefined;
+  return inspected.GraphDriver?.Name === "overlay2" && data?.UpperDir && isDirectory(data.UpperDir) ? data.UpperDir : undefined;
+}
+
+function writableHere(dir: string): boolean {
+  try {
+    accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+    return isDirectory(dir);
+  } catch {
+    return false;
+  }
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** The Engine API's numbering of `docker diff` kinds. */
@@ -308,7 +334,9 @@ function createOptions(spec: ContainerSpec & { cmd?: string[] }): Docker.Contain
       AutoRemove: spec.cmd === undefined,
       Init: true,
       NetworkMode: spec.network ?? "bridge",
-      Binds: spec.mounts?.map((m) => `${m.host}:${m.container}:${m.readOnly ? "ro" : "rw"}`),
+      Binds: spec.mounts?.filter((m) => !m.mustExist).map((m) => `${m.host}:${m.container}:${m.readOnly ? "ro" : "rw"}`),
+      // The Mounts form fails on a missing source where Binds would make an empty folder on the engine's host.
+      Mounts: spec.mounts?.filter((m) => m.mustExist).map((m) => ({ Type: "bind" as const, Source: m.host, Target: m.container, ReadOnly: m.readOnly })),
       Tmpfs: spec.tmpfs ? { ...spec.tmpfs } : undefined,
       Memory: spec.memoryBytes,
       MemorySwap: spec.memoryBytes,
