@@ -1,4 +1,5 @@
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { readAdminToken } from "../config/admin-token.js";
 import { parseConfig } from "../config/parse-config.js";
 import { createDockerRuntime } from "../docker/dockerode-runtime.js";
@@ -7,6 +8,7 @@ import { ensureHost } from "../host/setup.js";
 import { startServer } from "../main.js";
 import { buildStack, shortId } from "../stack/build-stack.js";
 import { LABELS, stackNames } from "../stack/recipes.js";
+import { DEFAULT_BASE_IMAGE, buildServerImage } from "../stack/server-image.js";
 import { formatTable } from "./table.js";
 import { ApiError, createApiClient } from "./api-client.js";
 import { API_COMMANDS, UsageError } from "./api-commands.js";
@@ -19,6 +21,9 @@ Server and host:
   setup                 make sure a Docker engine answers and the stack images exist
   stack build [name]    make the stack's build and run images from Debian packages
   stack ls [--json]     list stack images
+  image build [--base IMAGE] [--tag NAME]...
+                        build slugforge's own server image from the checkout's Dockerfile
+                        (npm run image; see README "Run as a container")
   buildpack test <buildpack> <sample>...  run a buildpack against sample apps (no server needed)
 
 Apps, builds, slugs and releases (talk to a running server: SLUGFORGE_URL, SLUGFORGE_TOKEN):
@@ -28,6 +33,9 @@ Exit codes: 0 success, 1 the command failed, 2 wrong usage.
 Run \`slugforge <command> --help\` for a command's options.`;
 
 type Say = (line: string) => void;
+
+/** The checkout (or installed package) this command runs from: dist/cli/ is two folders down. */
+const REPO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** A usage too long for its column gets the summary on the next line instead of run into it. */
 function usageLine(c: { usage: string; summary: string }): string {
@@ -52,6 +60,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         return await setup(rest, env, say);
       case "stack":
         return await stack(rest, env, say);
+      case "image":
+        return await image(rest, env, say);
       case "buildpack":
         if (rest[0] === "test") return await runBuildpackTestCommand(rest.slice(1), env);
         console.error("Usage: slugforge buildpack test <buildpack> <sample>... (see --help)");
@@ -225,6 +235,35 @@ async function stack(args: string[], env: NodeJS.ProcessEnv, say: Say): Promise<
   }
   console.error(`Usage: slugforge stack build [name] | slugforge stack ls [--json]`);
   return 2;
+}
+
+/** `slugforge image build`: the server image, from the checkout this command runs from. */
+async function image(args: string[], env: NodeJS.ProcessEnv, say: Say): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== "build" || rest.includes("--help")) {
+    (sub === "build" ? say : console.error)(`Usage: slugforge image build [--base IMAGE] [--tag NAME]...
+
+Builds slugforge/server:<version> and :latest from the Dockerfile of this checkout (run
+\`npm run image\`, which builds dist/ and the stack images first). The base is ${DEFAULT_BASE_IMAGE} where
+the engine has it or can pull it, else slugforge/node-base, made here from Debian packages.
+--base uses another image as it is; each --tag replaces the default names.`);
+    return sub === "build" ? 0 : 2;
+  }
+  const flag = (name: string): string[] => rest.flatMap((a, i) => (a === `--${name}` && rest[i + 1] ? [rest[i + 1]!] : a.startsWith(`--${name}=`) ? [a.slice(name.length + 3)] : []));
+  const config = settings(env);
+  const runtime = createDockerRuntime({ dockerHost: config.dockerHost });
+  await runtime.ping();
+  const tags = flag("tag");
+  await buildServerImage({
+    runtime,
+    repoDir: REPO_DIR,
+    workDir: path.join(config.dataDir, "stack"),
+    say,
+    base: flag("base")[0],
+    tags: tags.length > 0 ? tags : undefined,
+    mirror: env.SLUGFORGE_DEBIAN_MIRROR,
+  });
+  return 0;
 }
 
 function formatAge(date: Date): string {

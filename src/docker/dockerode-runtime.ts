@@ -6,10 +6,10 @@ import { PassThrough, type Readable, type Writable } from "node:stream";
 import { SlugforgeError, isSlugforgeError } from "../errors.js";
 import { ExecDemuxer } from "./demux.js";
 import { OWNER_LABEL, ownerGone, processOwner } from "./owner.js";
-import type { Container, ContainerRuntime, ContainerSpec, CreatedContainer, ExecIO, ExecOptions, FileChange, ImageInfo } from "./container-runtime.js";
+import type { Container, ContainerRuntime, ContainerSpec, CreatedContainer, ExecIO, ExecOptions, FileChange, ImageBuilder, ImageInfo } from "./container-runtime.js";
 
 /** The one place dockerode is used. DOCKER_HOST-style URLs select a remote engine. */
-export function createDockerRuntime(options: { dockerHost?: string } = {}): ContainerRuntime {
+export function createDockerRuntime(options: { dockerHost?: string } = {}): ContainerRuntime & ImageBuilder {
   const docker = new Docker(modemOptions(options.dockerHost));
 
   const unavailable = (err: unknown): SlugforgeError =>
@@ -111,6 +111,45 @@ export function createDockerRuntime(options: { dockerHost?: string } = {}): Cont
       if (!info) throw new SlugforgeError("INTERNAL", `docker import of ${ref} left no image`);
       return info;
     },
+    async pullImage(ref) {
+      const [repo, tag] = splitRef(ref);
+      let stream: NodeJS.ReadableStream;
+      try {
+        stream = await docker.pull(`${repo}:${tag}`);
+      } catch (err) {
+        throw new SlugforgeError("DOCKER_UNAVAILABLE", `docker pull ${ref} failed: ${errorText(err)}`, { cause: err });
+      }
+      await followOutput(docker, stream, `docker pull ${ref}`);
+      const info = await inspectImage(ref);
+      if (!info) throw new SlugforgeError("INTERNAL", `docker pull ${ref} left no image`);
+      return info;
+    },
+    async buildImage(context, build) {
+      let stream: NodeJS.ReadableStream;
+      try {
+        stream = await docker.buildImage(context as unknown as NodeJS.ReadableStream, {
+          t: build.tag,
+          buildargs: build.buildArgs ? { ...build.buildArgs } : undefined,
+          labels: build.labels ? { ...build.labels } : undefined,
+          rm: true,
+          forcerm: true,
+        } as Docker.ImageBuildOptions);
+      } catch (err) {
+        throw unavailable(err);
+      }
+      await followOutput(docker, stream, `the build of ${build.tag}`, build.onLine);
+      const info = await inspectImage(build.tag);
+      if (!info) throw new SlugforgeError("INTERNAL", `the build of ${build.tag} left no image`);
+      return info;
+    },
+    async tagImage(ref, as) {
+      const [repo, tag] = splitRef(as);
+      await docker.getImage(ref).tag({ repo, tag });
+    },
+    async pruneDangling(label) {
+      const pruned = await docker.pruneImages({ filters: JSON.stringify({ dangling: ["true"], label: [label] }) });
+      return (pruned.ImagesDeleted ?? []).filter((d) => d.Deleted).length;
+    },
     async removeImage(ref) {
       try {
         await docker.getImage(ref).remove({ force: true });
@@ -142,6 +181,25 @@ export function createDockerRuntime(options: { dockerHost?: string } = {}): Cont
       await removeQuietly(docker.getContainer(id));
     },
   };
+}
+
+/** Waits for an engine progress stream (pull, build) to end; lines of `stream` output go to onLine. */
+function followOutput(docker: Docker, stream: NodeJS.ReadableStream, what: string, onLine?: (line: string) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onProgress = (event: { stream?: string; status?: string; error?: string }): void => {
+      const text = event.stream ?? (event.status && !event.status.startsWith("Downloading") && !event.status.startsWith("Extracting") ? `${event.status}\n` : "");
+      for (const line of text.split("\n")) if (line.trim()) onLine?.(line.replace(/\s+$/, ""));
+    };
+    docker.modem.followProgress(
+      stream,
+      (err: Error | null, output: Array<{ error?: string }>) => {
+        const failed = err ?? output.find((o) => o.error)?.error;
+        if (failed) reject(new SlugforgeError("INTERNAL", `${what} failed: ${errorText(failed)}`));
+        else resolve();
+      },
+      onProgress,
+    );
+  });
 }
 
 function wrapContainer(docker: Docker, raw: Docker.Container, lifeline: Socket | undefined): Container {

@@ -20,8 +20,8 @@ function engineElsewhere(elsewhere: (dir: string) => string): ContainerRuntime {
   };
 }
 
-describe.each([
-  { mode: "layer", engine: runtime, links: "can", env: {} as Record<string, string> },
+describe.each<{ mode: string; engine: ContainerRuntime; links: string; env: Record<string, string> }>([
+  { mode: "layer", engine: runtime, links: "can", env: {} },
   { mode: "mount", engine: mountOnly, links: "cannot", env: {} },
   // Forced here; the choice that leads to it is tested below.
   { mode: "tar", engine: mountOnly, links: "can", env: { SLUGFORGE_BUILD_CACHE_MODE: "tar" } },
