@@ -145,7 +145,8 @@ async function engineSeesFolder(deps: ContainerDeps, dir: string): Promise<true 
       )
       .catch((e: unknown) => {
         if (e instanceof SlugforgeError && (e.code === "DOCKER_UNAVAILABLE" || e.code === "STACK_MISSING")) throw e;
-        return `the engine refused the mount: ${e instanceof Error ? e.message : String(e)}`;
+        const text = e instanceof Error ? e.message : String(e);
+        return /does not exist/.test(text) ? "nothing: the engine refused to mount it" : `the engine refused to mount it: ${text}`;
       });
     if (typeof code === "string") return code;
     if (code === 0 && out.text() === token) return true;

@@ -84,7 +84,7 @@ describe("choosing the cache mode (real Docker)", () => {
     const missing = `${root.dir}/not-on-the-engine-host`;
     const none = await testService(`${root.dir}/data-none`, { runtime: engineElsewhere(() => missing) }).cacheMode();
     expect(none.mode).toBe("tar");
-    expect(none.why).toContain("the engine refused the mount");
+    expect(none.why).toContain("nothing: the engine refused to mount it");
     expect(await readdir(root.dir)).not.toContain("not-on-the-engine-host");
     // The probe's file is gone again.
     expect(await readdir(`${root.dir}/data-elsewhere/cache`)).toEqual([]);
