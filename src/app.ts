@@ -14,18 +14,24 @@ export interface AppDeps {
 
 export interface App {
   readonly server: http.Server;
+  /**
+   * The server is stopping: no new connections, and /healthz answers 503 `stopping`; requests on
+   * open connections are still served (pushes are refused by the git handler itself).
+   */
+  stopListening(): void;
   close(): Promise<void>;
 }
 
 /** Builds the HTTP server without listening: tests call listen(0) themselves. */
 export function createApp(deps: AppDeps): App {
+  let stopping = false;
   const server = http.createServer({ requestTimeout: 0 }, (req, res) => {
     res.on("error", (err) => deps.log.debug({ err }, "response error"));
     req.on("error", (err) => deps.log.debug({ err }, "request error"));
     const url = new URL(req.url ?? "/", "http://localhost");
     if (url.pathname === "/healthz" && (req.method === "GET" || req.method === "HEAD")) {
-      res.writeHead(200, { "Content-Type": "application/json" });
-      res.end(JSON.stringify({ status: "ok" }));
+      res.writeHead(stopping ? 503 : 200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ status: stopping ? "stopping" : "ok" }));
       return;
     }
     if (deps.gitHandler?.(req, res)) return;
@@ -38,6 +44,10 @@ export function createApp(deps: AppDeps): App {
   server.headersTimeout = 60_000;
   return {
     server,
+    stopListening() {
+      stopping = true;
+      server.close();
+    },
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

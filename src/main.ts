@@ -50,6 +50,12 @@ export interface Server {
   readonly token: string;
   /** Listens on config.port (0 picks one); resolves with the port. */
   listen(): Promise<number>;
+  /**
+   * A stop that lets running builds end: no new connections or pushes (SERVER_STOPPING), builds
+   * waiting for a slot cancelled, running ones go on until `cut` aborts (the grace period, a second
+   * signal) and are cancelled then; once the pushes have their answers, close().
+   */
+  stop(cut: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -142,6 +148,15 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   });
   images?.resume();
   await buildService.sweepStrayContainers().catch((err: unknown) => log.warn({ err }, "could not sweep stray build containers"));
+  // Said at start, so an operator knows how caches reach builds here (in a container: tar, unless
+  // the data folder is mounted at the same path on the host) and why.
+  await buildService.cacheMode().then(
+    ({ mode, why }) => {
+      log.info({ cacheMode: mode, why }, `build caches: ${mode} mode`);
+      say(`build caches: ${mode} mode (${why})`);
+    },
+    (err: unknown) => log.warn({ err }, "could not choose the build cache mode yet; the first build chooses it"),
+  );
 
   const hooksDir = path.join(config.dataDir, "hooks");
   await installHooks(hooksDir).catch((err: unknown) => {
@@ -243,12 +258,24 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       log.info({ port, dataDir: config.dataDir }, "listening");
       return port;
     },
+    async stop(cut) {
+      app.stopListening();
+      git.refusePushes();
+      const { running, waiting } = buildService.stats();
+      log.info({ running, waiting, pushes: git.pushesRunning() }, "stopping: no new pushes; running builds may finish");
+      await buildService.drain(cut);
+      // The builds have ended: their pushes get the answer and git moves (or keeps) the branch.
+      const settled = Date.now() + 10_000;
+      while (git.pushesRunning() > 0 && Date.now() < settled) await new Promise((resolve) => setTimeout(resolve, 100));
+      await app.close();
+      log.info("stopped");
+    },
     close: () => app.close(),
   };
 }
 
 /** `slugforge serve`: reads the environment, starts everything, prints where it listens. */
-export async function startServer(env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<{ close(): Promise<void>; port: number }> {
+export async function startServer(env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<{ close(): Promise<void>; stop(cut: AbortSignal): Promise<void>; port: number; stopGraceMs: number }> {
   const parsed = parseConfig(env);
   if (parsed.errors) {
     throw new SlugforgeError("CONFIG_INVALID", `the settings are not usable:\n  ${parsed.errors.join("\n  ")}`);
@@ -257,7 +284,7 @@ export async function startServer(env: NodeJS.ProcessEnv, say: (line: string) =>
   const port = await server.listen();
   say(`slugforge listening on http://${parsed.config.host}:${port} (data in ${parsed.config.dataDir})`);
   say(`push an app: git remote add paas http://git:<token>@<this host>:${port}/<app>.git && git push paas main`);
-  return { close: () => server.close(), port };
+  return { close: () => server.close(), stop: (cut) => server.stop(cut), port, stopGraceMs: parsed.config.stopGraceMs };
 }
 
 /**

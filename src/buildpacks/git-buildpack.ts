@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { SlugforgeError } from "../errors.js";
 import { runGit } from "../gitcli/git.js";
@@ -33,10 +33,15 @@ export async function fetchGitBuildpack(url: string, ref: string | undefined, op
   const scheme = new URL(url).protocol.replace(/:$/, "");
   const protocols: Record<string, string> =
     scheme === "file" ? { "protocol.allow": "never", "protocol.file.allow": "always" } : { "protocol.allow": "never", "protocol.https.allow": "always", "protocol.http.allow": "always" };
+  // A file:// buildpack has passed the operator's roots (SLUGFORGE_BUILDPACK_ROOTS) and is trusted
+  // whoever owns it: a repo mounted read-only into slugforge's own container belongs to the host's
+  // user, not the server's, and git refuses such a repo ("dubious ownership") unless its global
+  // config says safe.directory (`-c` does not reach the upload-pack of a local clone).
+  const env = scheme === "file" ? { GIT_CONFIG_GLOBAL: await trustingConfig(options.cacheDir) } : undefined;
   const notFound = (detail: string): SlugforgeError =>
     new SlugforgeError("BUILDPACK_NOT_FOUND", `could not fetch buildpack ${spec}: ${detail}`, { data: { buildpack: spec } });
   const git = async (args: string[], cwd?: string): Promise<string> => {
-    const result = await runGit(args, { cwd, config: protocols, signal: options.signal, timeoutMs: options.timeoutMs ?? 300_000 });
+    const result = await runGit(args, { cwd, env, config: protocols, signal: options.signal, timeoutMs: options.timeoutMs ?? 300_000 });
     if (result.code !== 0) throw notFound(result.stderr.trim().split("\n").slice(-3).join("; ") || `git exited with ${result.code}`);
     return result.stdout;
   };
@@ -74,6 +79,14 @@ async function resolveRemote(git: (args: string[]) => Promise<string>, url: stri
   const refs = parseRefList(await git(["ls-remote", url, ref ?? "HEAD"]));
   if (!ref) return refs.get("HEAD");
   return refs.get(`refs/tags/${ref}^{}`) ?? refs.get(`refs/tags/${ref}`) ?? refs.get(`refs/heads/${ref}`) ?? refs.get(ref);
+}
+
+/** `<cacheDir>/.gitconfig-file-buildpacks`: the global config of file:// fetches, `safe.directory = *`. */
+async function trustingConfig(cacheDir: string): Promise<string> {
+  const file = path.join(cacheDir, ".gitconfig-file-buildpacks");
+  await mkdir(cacheDir, { recursive: true });
+  await writeFile(file, "[safe]\n\tdirectory = *\n");
+  return file;
 }
 
 async function isDirectory(p: string): Promise<boolean> {

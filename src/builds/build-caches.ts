@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { lstat, mkdir, readdir, rename, rm, rmdir } from "node:fs/promises";
 import path from "node:path";
-import type { Writable } from "node:stream";
+import { PassThrough, type Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { CreatedContainer } from "../docker/container-runtime.js";
 import type { Logger } from "../log.js";
@@ -22,6 +22,15 @@ import { archiveFromBuild, type InContainer } from "./container-exec.js";
  * host otherwise only copies, renames and deletes these trees (cp -a, rename, rm -r, none of which
  * follow the symbolic links a build may leave) and never reads or runs what is in them.
  */
+
+/** How a build's caches reach its container (build-container.ts says how each works). */
+export type CacheMode = "layer" | "mount" | "tar";
+
+/** The cache mode builds use on this engine, and why, in words for the operator's log. */
+export interface CacheModeChoice {
+  readonly mode: CacheMode;
+  readonly why: string;
+}
 
 /** A container made ahead of time for an app's next build, with its caches in its layer. */
 export interface PreparedContainer {
@@ -47,11 +56,37 @@ export class BuildCaches {
   private readonly prepared = new Map<string, PreparedContainer>();
   private readonly urgent = new Set<string>();
   private jobs = 0;
+  private modeChoice?: Promise<CacheModeChoice>;
+  private stopping = false;
 
   constructor(options: BuildCachesOptions) {
     this.cacheDir = options.cacheDir;
     this.log = options.log;
     this.busy = options.busy ?? (() => false);
+  }
+
+  /**
+   * The cache mode, chosen once by `choose` for every build of this service; a choice that could
+   * not be made (the engine did not answer, the stack image is missing) is tried again next time.
+   */
+  mode(choose: () => Promise<CacheModeChoice>): Promise<CacheModeChoice> {
+    if (!this.modeChoice) {
+      const choosing = choose();
+      this.modeChoice = choosing;
+      choosing.catch(() => {
+        if (this.modeChoice === choosing) this.modeChoice = undefined;
+      });
+    }
+    return this.modeChoice;
+  }
+
+  /** The server is stopping: no containers are made ahead of time any more (saving caches goes on). */
+  windDown(): void {
+    this.stopping = true;
+  }
+
+  get windingDown(): boolean {
+    return this.stopping;
   }
 
   /** `<cacheDir>/<app>`. */
@@ -123,6 +158,33 @@ export class BuildCaches {
         await rm(path.join(root, key), { recursive: true, force: true });
       }
     }
+  }
+
+  /**
+   * Every kept cache of the app as one tar stream (entries `<key>/...`, made by GNU tar on the
+   * host, links kept as links), for a build container to unpack with its own tar; none: undefined.
+   */
+  async keptArchive(app: string): Promise<{ keys: string[]; stream: Readable; exited: Promise<number>; stderr(): string; cancel(): void } | undefined> {
+    const keys = await this.keptKeys(app);
+    if (keys.length === 0) return undefined;
+    const child = spawn("tar", ["-c", "-f", "-", "--numeric-owner", "-C", this.appDir(app), "--", ...keys], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (b: Buffer) => {
+      if (stderr.length < 4096) stderr += b.toString("utf8");
+    });
+    const exited = new Promise<number>((resolve) => {
+      child.on("error", () => resolve(127));
+      child.on("close", (code) => resolve(code ?? 1));
+    });
+    // Taken at once: a child's unread stdout is thrown away when it exits, and a small cache is
+    // done before the reader (an exec being set up) is ready.
+    const stream = new PassThrough({ highWaterMark: 1024 * 1024 });
+    child.stdout.pipe(stream);
+    const cancel = (): void => {
+      child.kill("SIGKILL");
+      stream.destroy();
+    };
+    return { keys, stream, exited, stderr: () => stderr, cancel };
   }
 
   private async keptKeys(app: string): Promise<string[]> {

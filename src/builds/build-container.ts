@@ -1,12 +1,13 @@
-import { chmod, chown, lstat, mkdir, rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { chmod, chown, lstat, mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Config } from "../config/parse-config.js";
 import type { Container, ContainerRuntime, ContainerSpec, CreatedContainer } from "../docker/container-runtime.js";
 import { SlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { failpoint } from "../util/failpoints.js";
-import type { BuildCaches } from "./build-caches.js";
-import { BUILD_DIR, BUILD_LABEL, BUILD_UID, BUILD_USER, buildEnv, runInBuild, SERVER_LABEL, type InContainer } from "./container-exec.js";
+import type { BuildCaches, CacheModeChoice } from "./build-caches.js";
+import { BUILD_DIR, BUILD_LABEL, BUILD_UID, BUILD_USER, buildEnv, Collected, extractIntoBuild, runInBuild, SERVER_LABEL, type InContainer } from "./container-exec.js";
 
 /*
  * A build container's life, in one place: made (or taken from those made ahead of time) with the
@@ -21,8 +22,18 @@ import { BUILD_DIR, BUILD_LABEL, BUILD_UID, BUILD_USER, buildEnv, runInBuild, SE
  * and makes the app's next build container with the caches already in its layer; the next push
  * only starts it.
  *
- * "mount" mode (anything else): the copy is a folder of its own, `<cacheDir>/<app>/.work-<build>`,
- * made while the source goes in and bind-mounted at /tmp/cache; keeping it renames it into place.
+ * "mount" mode (no layer access, but the engine sees the data folder at the same path, as when
+ * slugforge runs as another user, or in a container with `-v /srv/x:/srv/x`): the copy is a folder
+ * of its own, `<cacheDir>/<app>/.work-<build>`, made while the source goes in and bind-mounted at
+ * /tmp/cache; keeping it renames it into place. CACHE_DIR and /app are then on different mounts:
+ * no hard links between them.
+ *
+ * "tar" mode (anything else: slugforge in a container of its own, a remote engine): the kept
+ * caches go into the started container through its own tar over exec, while the source goes in,
+ * and come back through its tar after the build, like layer mode's. Hard links work (one
+ * filesystem inside the container); nothing is made ahead of time.
+ *
+ * Which one is chosen once per build service (chooseCacheMode), and the server logs it at start.
  */
 
 /** Where CACHE_DIRs are inside the build container: `/tmp/cache/<buildpack key>`. */
@@ -33,12 +44,14 @@ export const PREPARED_LABEL = "org.slugforge.prepared-for";
 /** How a build gets its caches, once its container is open. */
 export type CacheState =
   | { readonly mode: "layer"; readonly spec: ContainerSpec; readonly layerDir?: string }
-  | { readonly mode: "mount"; readonly workDir: string; readonly copying: Promise<void> };
+  | { readonly mode: "mount"; readonly workDir: string; readonly copying: Promise<void> }
+  | { readonly mode: "tar"; readonly copying: Promise<void>; cancelCopy(): void };
 
 export interface ContainerDeps {
   readonly runtime: ContainerRuntime;
   readonly caches: BuildCaches;
-  readonly config: Pick<Config, "stack" | "buildNetwork" | "buildMounts" | "buildMemoryBytes" | "buildCpus" | "buildPids" | "buildTimeoutMs">;
+  readonly config: Pick<Config, "stack" | "buildNetwork" | "buildMounts" | "buildMemoryBytes" | "buildCpus" | "buildPids" | "buildTimeoutMs"> &
+    Partial<Pick<Config, "buildCacheMode">>;
   /** Labels this server's build containers, so a sweep never touches another server's builds on a shared engine. */
   readonly serverId: string;
 }
@@ -67,13 +80,90 @@ export function buildContainerSpec(deps: ContainerDeps, buildId: string, app: st
 }
 
 /**
+ * Which cache mode this service's builds use, and why (chosen once, see chooseCacheMode; a choice
+ * that could not be made is tried again at the next build).
+ */
+export function cacheModeOf(deps: ContainerDeps): Promise<CacheModeChoice> {
+  return deps.caches.mode(() => chooseCacheMode(deps));
+}
+
+/**
+ * layer where the engine's container layers can be written from this process; else mount where
+ * the engine sees the data folder as this process does (a probe container reads a file just
+ * written there) and this process can give the build user its folders; else tar, which works
+ * with any engine. SLUGFORGE_BUILD_CACHE_MODE forces one (layer only where it can work).
+ */
+export async function chooseCacheMode(deps: ContainerDeps): Promise<CacheModeChoice> {
+  const setting = deps.config.buildCacheMode ?? "auto";
+  const forced = `SLUGFORGE_BUILD_CACHE_MODE=${setting}`;
+  if (setting === "tar" || setting === "mount") return { mode: setting, why: forced };
+  const layer = await deps.runtime.layerAccess();
+  if (layer) return { mode: "layer", why: `${setting === "layer" ? `${forced}; ` : ""}a local overlay2 engine whose container layers this process can write` };
+  if (setting === "layer") {
+    throw new SlugforgeError("CONFIG_INVALID", `${forced}, but the engine's container layers cannot be written from this process (not a local overlay2 engine, or slugforge runs in a container or as a user other than root)`);
+  }
+  const noLayer = "the engine's container layers cannot be written from this process";
+  const uid = process.getuid?.() ?? 0;
+  if (uid !== 0 && uid !== BUILD_UID) {
+    return { mode: "tar", why: `${noLayer}, and bind-mounted cache folders need this process to run as root or as uid ${BUILD_UID} (the build user), not ${uid}` };
+  }
+  const sees = await engineSeesFolder(deps, deps.caches.cacheDir);
+  if (sees === true) return { mode: "mount", why: `${noLayer}, but the engine sees the data folder's ${deps.caches.cacheDir} as this process does (checked with a probe container)` };
+  return {
+    mode: "tar",
+    why: `${noLayer}, and the engine sees something else at ${deps.caches.cacheDir} (${sees}): slugforge runs in a container whose data folder is not mounted at the same path on the host, or the engine is remote`,
+  };
+}
+
+/**
+ * Whether a container bind-mounting `dir` (read-only, never created when missing) reads there the
+ * file this process has just written: true, or what it saw instead. The engine not answering or
+ * the stack image missing are thrown (the choice is then made again later).
+ */
+async function engineSeesFolder(deps: ContainerDeps, dir: string): Promise<true | string> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const token = randomBytes(16).toString("hex");
+  const marker = `.engine-probe-${token.slice(0, 8)}`;
+  await writeFile(`${dir}/${marker}`, token, { mode: 0o600 });
+  try {
+    const out = new Collected(256);
+    const err = new Collected(512);
+    const uid = process.getuid?.() ?? 0;
+    const gid = process.getgid?.() ?? 0;
+    const code = await deps.runtime
+      .runOnce(
+        {
+          image: `slugforge/stack:${deps.config.stack}-build`,
+          user: `${uid}:${gid}`,
+          network: "none",
+          mounts: [{ host: dir, container: "/probe", readOnly: true, mustExist: true }],
+          labels: { [SERVER_LABEL]: deps.serverId },
+          hardened: true,
+          cmd: ["cat", `/probe/${marker}`],
+        },
+        { stdout: out, stderr: err },
+      )
+      .catch((e: unknown) => {
+        if (e instanceof SlugforgeError && (e.code === "DOCKER_UNAVAILABLE" || e.code === "STACK_MISSING")) throw e;
+        const text = e instanceof Error ? e.message : String(e);
+        return /does not exist/.test(text) ? "nothing: the engine refused to mount it" : `the engine refused to mount it: ${text}`;
+      });
+    if (typeof code === "string") return code;
+    if (code === 0 && out.text() === token) return true;
+    return code === 0 ? "another file of that name" : `no such file: ${err.text().trim() || `exit ${code}`}`;
+  } finally {
+    await rm(`${dir}/${marker}`, { force: true });
+  }
+}
+
+/**
  * Creates and starts the build container with the app's caches in place: one made ahead of time
  * when there is one for the same spec and image, else a new one. The app's earlier background work
  * (saving the caches this build starts from) is finished first.
  */
 export async function openBuildContainer(
   deps: ContainerDeps,
-  build: { buildId: string; app: string },
+  build: { buildId: string; app: string; commit: string },
   log: Logger,
   signal: AbortSignal,
   options: { readonly freshCache?: boolean } = {},
@@ -81,11 +171,12 @@ export async function openBuildContainer(
   const { runtime, caches } = deps;
   const { app, buildId } = build;
   const spec = buildContainerSpec(deps, buildId, app);
+  const { mode } = await cacheModeOf(deps);
   await caches.settled(app);
   await mkdir(caches.appDir(app), { recursive: true, mode: 0o700 });
   // A fresh cache (git push -o clear-cache): nothing kept goes in; what this build leaves is kept.
   const copyKept = (root: string): Promise<void> => (options.freshCache ? Promise.resolve() : caches.copyKept(app, root, log));
-  if (!(await runtime.layerAccess())) {
+  if (mode === "mount") {
     const work = path.join(caches.appDir(app), `.work-${buildId}`);
     await mkdir(work, { mode: 0o755 });
     await chmod(work, 0o755);
@@ -93,6 +184,15 @@ export async function openBuildContainer(
     copying.catch(() => undefined);
     const container = await runtime.start({ ...spec, mounts: [...(spec.mounts ?? []), { host: work, container: CACHE_ROOT, readOnly: false }] });
     return { container, cache: { mode: "mount", workDir: work, copying } };
+  }
+  if (mode === "tar") {
+    const container = await runtime.start(spec);
+    // Cancelled when the build ends before its caches are in (an early failure removes the container).
+    const copy = new AbortController();
+    const inside: InContainer = { ...build, stack: deps.config.stack, container, signal: AbortSignal.any([signal, copy.signal]) };
+    const copying = options.freshCache ? Promise.resolve() : copyKeptIn(deps, inside, log);
+    copying.catch(() => undefined);
+    return { container, cache: { mode: "tar", copying, cancelCopy: () => copy.abort(new Error("the build ended")) } };
   }
   const imageId = (await runtime.inspectImage(spec.image))?.id;
   const prepared = await caches.take(app, specKey(spec), imageId);
@@ -118,6 +218,26 @@ export async function openBuildContainer(
   }
   const cache = layerCache(spec, created, false, log);
   return { container: await created.start(), cache };
+}
+
+/**
+ * Tar mode: the app's kept caches into the started container's CACHE_ROOT, through its own tar
+ * (as the build user). One that cannot go in is left out whole: the build starts without caches.
+ */
+async function copyKeptIn(deps: ContainerDeps, build: InContainer, log: Logger): Promise<void> {
+  const kept = await deps.caches.keptArchive(build.app);
+  if (!kept) return;
+  try {
+    await extractIntoBuild(build, kept.stream, CACHE_ROOT);
+    const code = await kept.exited;
+    if (code !== 0) throw new Error(`tar of the kept caches exited with ${code}: ${kept.stderr().trim().slice(0, 500)}`);
+  } catch (err) {
+    kept.cancel();
+    if (build.signal.aborted) throw err;
+    log.warn({ err }, "copying the kept build caches into the container failed; the build starts without them");
+    const code = await runInBuild(build, ["sh", "-c", 'cd "$0" && rm -rf -- "$@"', CACHE_ROOT, ...kept.keys], buildEnv(build));
+    if (code !== 0) throw new SlugforgeError("INTERNAL", `clearing a half-copied build cache failed (exit ${code})`);
+  }
 }
 
 function layerCache(spec: ContainerSpec, created: CreatedContainer, prepared: boolean, log: Logger): CacheState {
@@ -154,10 +274,11 @@ export async function restoreCaches(build: InContainer, cache: CacheState, slots
     }
     return;
   }
+  if (cache.mode === "tar") await cache.copying;
   // Caches copied into the layer before the container started are there already (seen from the
   // host, a folder the build removed would be a whiteout, not a folder); the rest are made inside,
   // as the layer is the running container's now.
-  const layerDir = cache.layerDir;
+  const layerDir = cache.mode === "layer" ? cache.layerDir : undefined;
   if (layerDir && (await Promise.all(slots.map((s) => isRealDirBeneath(layerDir, s.key)))).every(Boolean)) return;
   const dirs = slots.map((s) => s.cacheDir);
   const code = await runInBuild(build, ["sh", "-c", 'for d in "$@"; do [ -d "$d" ] || mkdir -m 700 "$d"; done', "mkdirs", ...dirs], buildEnv(build));
@@ -166,7 +287,7 @@ export async function restoreCaches(build: InContainer, cache: CacheState, slots
 
 /**
  * Keeps each buildpack's cache as a build that succeeded left it. Mount mode: renamed into place
- * now. Layer mode: the caches are read out after the push has its answer (closeBuildContainer).
+ * now. Layer and tar modes: the caches are read out after the push has its answer (closeBuildContainer).
  */
 export async function keepMountedCaches(deps: ContainerDeps, build: InContainer, cache: CacheState, slots: readonly CacheSlot[], log: Logger): Promise<void> {
   if (cache.mode !== "mount") return;
@@ -181,9 +302,10 @@ export async function keepMountedCaches(deps: ContainerDeps, build: InContainer,
 }
 
 /**
- * After a build: the container goes, or, for a layer-mode build whose caches are to be kept
- * (`save`), is handed to the background, which reads the caches out through the container's own
- * tar and removes it. Working copies go; in layer mode the app's next build container is prepared.
+ * After a build: the container goes, or, for a layer- or tar-mode build whose caches are to be
+ * kept (`save`), is handed to the background, which reads the caches out through the container's
+ * own tar and removes it. Working copies go; in layer mode the app's next build container is
+ * prepared (not once the server is stopping).
  */
 export async function closeBuildContainer(
   deps: ContainerDeps,
@@ -194,7 +316,11 @@ export async function closeBuildContainer(
 ): Promise<void> {
   const { caches } = deps;
   const container = build.container;
-  const saving = cache?.mode === "layer" && save !== undefined && !build.signal.aborted;
+  const saving = (cache?.mode === "layer" || cache?.mode === "tar") && save !== undefined && !build.signal.aborted;
+  if (cache?.mode === "tar") {
+    cache.cancelCopy();
+    await cache.copying.catch(() => undefined);
+  }
   if (saving) {
     caches.later(build.app, (signal) => saveFromContainer(deps, build, save, signal, log), log, deps.config.buildTimeoutMs);
   } else {
@@ -204,7 +330,9 @@ export async function closeBuildContainer(
       await rm(cache.workDir, { recursive: true, force: true });
     }
   }
-  if (cache?.mode === "layer") caches.later(build.app, (signal) => prepareNext(deps, build.app, cache.spec, signal, log), log, deps.config.buildTimeoutMs);
+  if (cache?.mode === "layer" && !caches.windingDown) {
+    caches.later(build.app, (signal) => prepareNext(deps, build.app, cache.spec, signal, log), log, deps.config.buildTimeoutMs);
+  }
   if (!saving) await caches.dropEmpty(build.app);
 }
 

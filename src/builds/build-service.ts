@@ -11,7 +11,8 @@ import { createFsSlugStore } from "../slug/fs-slug-store.js";
 import type { SlugStore } from "../slug/slug-store.js";
 import type { DiskGuard } from "../util/disk-space.js";
 import { failpoint } from "../util/failpoints.js";
-import { BuildCaches } from "./build-caches.js";
+import { BuildCaches, type CacheModeChoice } from "./build-caches.js";
+import { cacheModeOf } from "./build-container.js";
 import { createBuildPrinter, type BuildPrinter } from "./build-printer.js";
 import { createBuildQueue } from "./build-queue.js";
 import { createMaskedOutput, secretsOf } from "./secret-masker.js";
@@ -73,9 +74,24 @@ export interface BuildService extends Builder {
   idle(): Promise<void>;
   /** For a deleted app: its background cache work is waited for, its prepared container and kept caches removed. */
   forgetApp(app: string): Promise<void>;
+  /**
+   * How build caches reach build containers here, and why (chosen once, by the first build or by
+   * this call; the server asks at start to log it).
+   */
+  cacheMode(): Promise<CacheModeChoice>;
+  /**
+   * Stops taking builds for a server that is stopping: builds waiting for a slot are cancelled at
+   * once; running ones go on until `cut` aborts, then are cancelled (BUILD_CANCELLED, saying the
+   * server stopped). Resolves when no build is left.
+   */
+  drain(cut: AbortSignal): Promise<void>;
   /** Waits for background cache work and removes containers prepared for next builds. */
   close(): Promise<void>;
 }
+
+/** Why builds a stopping server did not run to their end. */
+const STOPPING_BEFORE_START = "The server is stopping, so this build did not start. Push again once it is back.";
+const STOPPING_CUT = "The server is stopping and this build did not finish in time (SLUGFORGE_STOP_GRACE); it was cancelled. Push again once it is back.";
 
 export function createBuildService(deps: BuildServiceDeps): BuildService {
   const dataDir = deps.dataDir ?? deps.config.dataDir;
@@ -97,7 +113,21 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     }),
   };
 
-  const build = async (request: BuildRequest, output: BuildOutput, signal: AbortSignal): Promise<BuildResult> => {
+  // A stopping server: `notStarted` cancels builds still waiting, `cutRunning` the running ones.
+  const notStarted = new AbortController();
+  const cutRunning = new AbortController();
+  const active = new Set<Promise<BuildResult>>();
+
+  const build = (request: BuildRequest, output: BuildOutput, signal: AbortSignal): Promise<BuildResult> => {
+    const done = buildOnce(request, output, signal);
+    active.add(done);
+    void done.finally(() => active.delete(done)).catch(() => undefined);
+    return done;
+  };
+
+  const buildOnce = async (request: BuildRequest, output: BuildOutput, pusher: AbortSignal): Promise<BuildResult> => {
+    // Waiting for a slot ends when the pusher goes or the server stops; a running build only at the cut.
+    const signal = AbortSignal.any([pusher, notStarted.signal]);
     const buildId = request.buildId ?? randomUUID();
     const log = deps.log.child({ buildId, app: request.app, commit: request.commit });
     const recorder = deps.recorder ? safeRecorder(deps.recorder, log) : undefined;
@@ -147,7 +177,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
       const made = await queue.run(request.app, signal, (w) => tellWaiting(out, w), async () => {
         log.info("build started");
         recorder?.started(buildId);
-        const deadline = startDeadline(signal, deps.config.buildTimeoutMs);
+        const deadline = startDeadline(AbortSignal.any([pusher, cutRunning.signal]), deps.config.buildTimeoutMs);
         const opened = new BuildSession(sessionDeps, { buildId, app: request.app, commit: request.commit, source: request.source, out, log, signal: deadline.signal });
         session = opened;
         try {
@@ -193,7 +223,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
       }
       return await finish({ buildId, status: "succeeded", ...made });
     } catch (err) {
-      const cancelledWhileWaiting = signal.aborted && !isSlugforgeError(err);
+      const cancelledWhileWaiting = pusher.aborted && !isSlugforgeError(err);
       return await finish(failed(buildId, cancelledWhileWaiting ? new SlugforgeError("BUILD_CANCELLED", "The build was cancelled before it started.") : err, out, log));
     }
   };
@@ -276,6 +306,19 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     stats: () => ({ running: queue.running, waiting: queue.waiting, cacheCopies: caches.pending() }),
     idle: () => caches.idle(),
     forgetApp: (app) => caches.forget(app),
+    cacheMode: () => cacheModeOf(sessionDeps),
+    async drain(cut) {
+      caches.windDown();
+      notStarted.abort(new SlugforgeError("BUILD_CANCELLED", STOPPING_BEFORE_START));
+      const onCut = (): void => cutRunning.abort(new SlugforgeError("BUILD_CANCELLED", STOPPING_CUT));
+      if (cut.aborted) onCut();
+      else cut.addEventListener("abort", onCut, { once: true });
+      try {
+        while (active.size > 0) await Promise.allSettled([...active]);
+      } finally {
+        cut.removeEventListener("abort", onCut);
+      }
+    },
     close: async () => {
       records.close();
       await caches.close();

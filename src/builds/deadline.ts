@@ -1,4 +1,4 @@
-import { SlugforgeError } from "../errors.js";
+import { SlugforgeError, isSlugforgeError } from "../errors.js";
 import { formatDuration } from "./format-duration.js";
 
 export interface Deadline {
@@ -10,8 +10,9 @@ export interface Deadline {
 /** One signal for a build: the caller's cancel, plus the build's wall-clock limit. */
 export function startDeadline(cancel: AbortSignal, timeoutMs: number): Deadline {
   const controller = new AbortController();
+  // A cancel that says why (the server is stopping) keeps its words; a pusher who went away gets these.
   const onCancel = (): void =>
-    controller.abort(new SlugforgeError("BUILD_CANCELLED", "The build was cancelled (the push was interrupted)."));
+    controller.abort(isSlugforgeError(cancel.reason) ? cancel.reason : new SlugforgeError("BUILD_CANCELLED", "The build was cancelled (the push was interrupted)."));
   if (cancel.aborted) onCancel();
   else cancel.addEventListener("abort", onCancel, { once: true });
   const timer = setTimeout(

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { readAdminToken } from "../config/admin-token.js";
 import { parseConfig } from "../config/parse-config.js";
 import { createDockerRuntime } from "../docker/dockerode-runtime.js";
@@ -7,6 +8,7 @@ import { ensureHost } from "../host/setup.js";
 import { startServer } from "../main.js";
 import { buildStack, shortId } from "../stack/build-stack.js";
 import { LABELS, stackNames } from "../stack/recipes.js";
+import { DEFAULT_BASE_IMAGE, buildServerImage } from "../stack/server-image.js";
 import { ApiError, createApiClient } from "./api-client.js";
 import { API_COMMANDS, CommandError, UsageError } from "./api-commands.js";
 import { runBuildpackTestCommand } from "./buildpack-test-command.js";
@@ -21,6 +23,7 @@ const SERVER_COMMANDS: readonly HelpEntry[] = [
   { usage: "setup [--no-stack]", summary: "make sure a Docker engine answers and the stack images exist" },
   { usage: "stack build [name] [--force]", summary: "make the stack's build and run images from Debian packages" },
   { usage: "stack ls [--json]", summary: "list stack images" },
+  { usage: "image build [--base IMAGE] [--tag NAME]...", summary: "build slugforge's own server image from the checkout's Dockerfile (npm run image; README, \"Run as a container\")" },
   { usage: "buildpack test <buildpack> <sample>...", summary: "run a buildpack against sample apps (no server needed)" },
 ];
 
@@ -44,6 +47,9 @@ type Say = (line: string) => void;
 const styleFor = (stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv, json = false): Style => createStyle(colorEnabled(stream, env, json));
 const width = (): number => helpWidth(process.stdout.isTTY ? process.stdout.columns : undefined);
 
+/** The checkout (or installed package) this command runs from: dist/cli/ is two folders down. */
+const REPO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
 /** Runs one CLI command; resolves with the exit code. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const say: Say = (line) => console.log(line);
@@ -64,6 +70,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         return await stack(rest, env, say);
       case "run":
         return await run(rest, env);
+      case "image":
+        return await image(rest, env, say);
       case "buildpack":
         if (rest[0] === "test") return await runBuildpackTestCommand(rest.slice(1), env);
         console.error("Usage: slugforge buildpack test <buildpack> <sample>... (see --help)");
@@ -173,15 +181,40 @@ function settings(env: NodeJS.ProcessEnv) {
   return parsed.config;
 }
 
+/**
+ * The first SIGTERM or SIGINT stops taking pushes and lets running builds finish for up to
+ * SLUGFORGE_STOP_GRACE; a second one, or the end of the grace, cancels them (their pushes are
+ * rejected, the builds recorded as cancelled). A build a kill -9 cuts short is marked INTERRUPTED
+ * at the next start.
+ */
 async function serve(env: NodeJS.ProcessEnv, say: Say): Promise<number> {
   const server = await startServer(env, say);
+  const signals = ["SIGINT", "SIGTERM"] as const;
   await new Promise<void>((resolve) => {
-    const stop = (): void => resolve();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
+    const stop = (): void => {
+      for (const s of signals) process.off(s, stop);
+      resolve();
+    };
+    for (const s of signals) process.on(s, stop);
   });
-  say("stopping");
-  await server.close();
+  const cut = new AbortController();
+  const grace = setTimeout(() => {
+    say("stopping: the grace period is over; cancelling the builds still running");
+    cut.abort();
+  }, server.stopGraceMs);
+  const now = (): void => {
+    say("stopping: second signal; cancelling the builds still running");
+    cut.abort();
+  };
+  for (const s of signals) process.once(s, now);
+  say(`stopping: no new pushes; running builds may finish for up to ${Math.round(server.stopGraceMs / 1000)} s (signal again to cancel them now)`);
+  try {
+    await server.stop(cut.signal);
+  } finally {
+    clearTimeout(grace);
+    for (const s of signals) process.off(s, now);
+  }
+  say("stopped");
   return 0;
 }
 
@@ -258,6 +291,35 @@ async function stack(args: string[], env: NodeJS.ProcessEnv, say: Say): Promise<
   }
   console.error(`Usage: slugforge stack build [name] | slugforge stack ls [--json]`);
   return 2;
+}
+
+/** `slugforge image build`: the server image, from the checkout this command runs from. */
+async function image(args: string[], env: NodeJS.ProcessEnv, say: Say): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== "build" || rest.includes("--help")) {
+    (sub === "build" ? say : console.error)(`Usage: slugforge image build [--base IMAGE] [--tag NAME]...
+
+Builds slugforge/server:<version> and :latest from the Dockerfile of this checkout (run
+\`npm run image\`, which builds dist/ and the stack images first). The base is ${DEFAULT_BASE_IMAGE} where
+the engine has it or can pull it, else slugforge/node-base, made here from Debian packages.
+--base uses another image as it is; each --tag replaces the default names.`);
+    return sub === "build" ? 0 : 2;
+  }
+  const flag = (name: string): string[] => rest.flatMap((a, i) => (a === `--${name}` && rest[i + 1] ? [rest[i + 1]!] : a.startsWith(`--${name}=`) ? [a.slice(name.length + 3)] : []));
+  const config = settings(env);
+  const runtime = createDockerRuntime({ dockerHost: config.dockerHost });
+  await runtime.ping();
+  const tags = flag("tag");
+  await buildServerImage({
+    runtime,
+    repoDir: REPO_DIR,
+    workDir: path.join(config.dataDir, "stack"),
+    say,
+    base: flag("base")[0],
+    tags: tags.length > 0 ? tags : undefined,
+    mirror: env.SLUGFORGE_DEBIAN_MIRROR,
+  });
+  return 0;
 }
 
 function formatAge(date: Date): string {

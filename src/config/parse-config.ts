@@ -6,6 +6,13 @@ export type { RegistrySetting };
 
 export type NetworkMode = "bridge" | "none" | "host";
 
+/**
+ * How build caches reach build containers: `auto` picks the first that works here (layer, then
+ * mount, then tar; see builds/build-container.ts), the others force one.
+ */
+export type CacheModeSetting = "auto" | "layer" | "mount" | "tar";
+export const CACHE_MODE_SETTINGS: readonly CacheModeSetting[] = ["auto", "layer", "mount", "tar"];
+
 export interface BuildMount {
   readonly host: string;
   readonly container: string;
@@ -30,6 +37,10 @@ export interface Config {
   readonly buildMemoryBytes: number;
   readonly buildCpus: number;
   readonly buildPids: number;
+  /** SLUGFORGE_BUILD_CACHE_MODE: how caches reach build containers; `auto` unless the operator forces one. */
+  readonly buildCacheMode: CacheModeSetting;
+  /** How long running builds may go on after a stop signal before they are cancelled (SLUGFORGE_STOP_GRACE). */
+  readonly stopGraceMs: number;
   readonly maxPushBytes: number;
   readonly maxSlugBytes: number;
   /** Free space kept on the data folder's disk: under it pushes and new apps are refused (STORAGE_FULL); 0 turns the check off. */
@@ -92,6 +103,10 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     if ("error" in parsedRegistry) errors.push(`SLUGFORGE_REGISTRY=${env.SLUGFORGE_REGISTRY}: ${parsedRegistry.error}`);
     else registry = parsedRegistry;
   }
+  const cacheMode = env.SLUGFORGE_BUILD_CACHE_MODE || "auto";
+  if (!(CACHE_MODE_SETTINGS as readonly string[]).includes(cacheMode)) {
+    errors.push(`SLUGFORGE_BUILD_CACHE_MODE=${cacheMode}: expected ${CACHE_MODE_SETTINGS.join(", ")}`);
+  }
   const stack = env.SLUGFORGE_STACK || "debian-13";
   if (!/^[a-z0-9][a-z0-9.-]*$/.test(stack)) errors.push(`SLUGFORGE_STACK=${stack}: expected a name like debian-13`);
 
@@ -110,6 +125,8 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     buildMemoryBytes: bytes("SLUGFORGE_BUILD_MEMORY", 2048 * MB),
     buildCpus: int("SLUGFORGE_BUILD_CPUS", 2, 1),
     buildPids: int("SLUGFORGE_BUILD_PIDS", 1024, 16),
+    buildCacheMode: cacheMode as CacheModeSetting,
+    stopGraceMs: duration("SLUGFORGE_STOP_GRACE", 60_000),
     maxPushBytes: bytes("SLUGFORGE_MAX_PUSH_BYTES", 1024 * MB),
     maxSlugBytes: bytes("SLUGFORGE_MAX_SLUG_BYTES", 500 * 1000 * 1000),
     minFreeBytes: env.SLUGFORGE_MIN_FREE_BYTES?.trim() === "0" ? 0 : bytes("SLUGFORGE_MIN_FREE_BYTES", 1024 * MB),

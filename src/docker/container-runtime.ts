@@ -44,6 +44,31 @@ export interface ContainerRuntime {
   removeContainer(id: string): Promise<void>;
 }
 
+/**
+ * Making images from a Dockerfile (slugforge's own server image), on top of the runtime. Kept
+ * apart so that fakes of ContainerRuntime need not have it.
+ */
+export interface ImageBuilder {
+  /** Fetches an image from its registry; rejects when it cannot (no registry reachable). */
+  pullImage(ref: string): Promise<ImageInfo>;
+  /**
+   * Builds the Dockerfile at the root of a build context (a tar stream) and tags the result `tag`;
+   * each line the engine prints goes to `onLine`. Rejects with the engine's error.
+   */
+  buildImage(context: Readable, options: BuildImageOptions): Promise<ImageInfo>;
+  /** Gives an image another name (repository:tag). */
+  tagImage(ref: string, as: string): Promise<void>;
+  /** Removes untagged images carrying a label (what a multi-stage build leaves); resolves with how many. */
+  pruneDangling(label: string): Promise<number>;
+}
+
+export interface BuildImageOptions {
+  readonly tag: string;
+  readonly buildArgs?: Readonly<Record<string, string>>;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly onLine?: (line: string) => void;
+}
+
 export interface ImageInfo {
   readonly id: string;
   readonly tags: readonly string[];
@@ -62,6 +87,8 @@ export interface Mount {
   readonly host: string;
   readonly container: string;
   readonly readOnly: boolean;
+  /** Refuse to start when `host` does not exist where the engine runs (instead of making an empty folder there). */
+  readonly mustExist?: boolean;
 }
 
 export interface ContainerSpec {

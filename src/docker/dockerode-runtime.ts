@@ -1,13 +1,15 @@
 import Docker from "dockerode";
+import { accessSync, constants, statSync } from "node:fs";
 import type { Socket } from "node:net";
+import path from "node:path";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { SlugforgeError, isSlugforgeError } from "../errors.js";
 import { ExecDemuxer } from "./demux.js";
 import { OWNER_LABEL, ownerGone, processOwner } from "./owner.js";
-import type { Container, ContainerRuntime, ContainerSpec, CreatedContainer, ExecIO, ExecOptions, FileChange, ImageInfo } from "./container-runtime.js";
+import type { Container, ContainerRuntime, ContainerSpec, CreatedContainer, ExecIO, ExecOptions, FileChange, ImageBuilder, ImageInfo } from "./container-runtime.js";
 
 /** The one place dockerode is used. DOCKER_HOST-style URLs select a remote engine. */
-export function createDockerRuntime(options: { dockerHost?: string } = {}): ContainerRuntime {
+export function createDockerRuntime(options: { dockerHost?: string } = {}): ContainerRuntime & ImageBuilder {
   const docker = new Docker(modemOptions(options.dockerHost));
 
   const unavailable = (err: unknown): SlugforgeError =>
@@ -42,6 +44,8 @@ export function createDockerRuntime(options: { dockerHost?: string } = {}): Cont
       if (statusOf(err) === 404) {
         throw new SlugforgeError("STACK_MISSING", `image ${spec.image} is missing; run \`slugforge stack build\``, { cause: err });
       }
+      // The engine answered, and refused the container as asked for (a mount whose source it does not have).
+      if (statusOf(err) === 400) throw new SlugforgeError("INTERNAL", `the engine refused the container: ${errorText(err)}`, { cause: err });
       throw unavailable(err);
     }
     let upperDir: string | undefined;
@@ -111,6 +115,45 @@ export function createDockerRuntime(options: { dockerHost?: string } = {}): Cont
       if (!info) throw new SlugforgeError("INTERNAL", `docker import of ${ref} left no image`);
       return info;
     },
+    async pullImage(ref) {
+      const [repo, tag] = splitRef(ref);
+      let stream: NodeJS.ReadableStream;
+      try {
+        stream = await docker.pull(`${repo}:${tag}`);
+      } catch (err) {
+        throw new SlugforgeError("DOCKER_UNAVAILABLE", `docker pull ${ref} failed: ${errorText(err)}`, { cause: err });
+      }
+      await followOutput(docker, stream, `docker pull ${ref}`);
+      const info = await inspectImage(ref);
+      if (!info) throw new SlugforgeError("INTERNAL", `docker pull ${ref} left no image`);
+      return info;
+    },
+    async buildImage(context, build) {
+      let stream: NodeJS.ReadableStream;
+      try {
+        stream = await docker.buildImage(context as unknown as NodeJS.ReadableStream, {
+          t: build.tag,
+          buildargs: build.buildArgs ? { ...build.buildArgs } : undefined,
+          labels: build.labels ? { ...build.labels } : undefined,
+          rm: true,
+          forcerm: true,
+        } as Docker.ImageBuildOptions);
+      } catch (err) {
+        throw unavailable(err);
+      }
+      await followOutput(docker, stream, `the build of ${build.tag}`, build.onLine);
+      const info = await inspectImage(build.tag);
+      if (!info) throw new SlugforgeError("INTERNAL", `the build of ${build.tag} left no image`);
+      return info;
+    },
+    async tagImage(ref, as) {
+      const [repo, tag] = splitRef(as);
+      await docker.getImage(ref).tag({ repo, tag });
+    },
+    async pruneDangling(label) {
+      const pruned = await docker.pruneImages({ filters: JSON.stringify({ dangling: ["true"], label: [label] }) });
+      return (pruned.ImagesDeleted ?? []).filter((d) => d.Deleted).length;
+    },
     async removeImage(ref) {
       try {
         await docker.getImage(ref).remove({ force: true });
@@ -176,6 +219,25 @@ export function createDockerRuntime(options: { dockerHost?: string } = {}): Cont
       await removeQuietly(docker.getContainer(id));
     },
   };
+}
+
+/** Waits for an engine progress stream (pull, build) to end; lines of `stream` output go to onLine. */
+function followOutput(docker: Docker, stream: NodeJS.ReadableStream, what: string, onLine?: (line: string) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onProgress = (event: { stream?: string; status?: string; error?: string }): void => {
+      const text = event.stream ?? (event.status && !event.status.startsWith("Downloading") && !event.status.startsWith("Extracting") ? `${event.status}\n` : "");
+      for (const line of text.split("\n")) if (line.trim()) onLine?.(line.replace(/\s+$/, ""));
+    };
+    docker.modem.followProgress(
+      stream,
+      (err: Error | null, output: Array<{ error?: string }>) => {
+        const failed = err ?? output.find((o) => o.error)?.error;
+        if (failed) reject(new SlugforgeError("INTERNAL", `${what} failed: ${errorText(failed)}`));
+        else resolve();
+      },
+      onProgress,
+    );
+  });
 }
 
 function wrapContainer(docker: Docker, raw: Docker.Container, lifeline: Socket | undefined): Container {
@@ -263,15 +325,20 @@ const localOverlay = new WeakMap<Docker, Promise<boolean>>();
 
 /**
  * Whether containers' writable layers are folders slugforge can use on this host: the engine runs
- * here (a unix socket), stores containers with overlay2, and maps no user namespace (so uid 1000
- * on the host is uid 1000 inside).
+ * here (a unix socket, and its overlay2 folder is writable from this process), stores containers
+ * with overlay2, and maps no user namespace (so uid 1000 on the host is uid 1000 inside).
  */
 function localOverlayEngine(docker: Docker): Promise<boolean> {
   let known = localOverlay.get(docker);
   if (!known) {
     known = docker.info().then(
-      (info: { Driver?: string; SecurityOptions?: string[] }) =>
-        info.Driver === "overlay2" && (docker.modem as { socketPath?: unknown }).socketPath !== undefined && !(info.SecurityOptions ?? []).some((o) => /userns|rootless/.test(o)),
+      (info: { Driver?: string; SecurityOptions?: string[]; DockerRootDir?: string }) =>
+        info.Driver === "overlay2" &&
+        (docker.modem as { socketPath?: unknown }).socketPath !== undefined &&
+        !(info.SecurityOptions ?? []).some((o) => /userns|rootless/.test(o)) &&
+        // A unix socket is not proof the engine runs here: slugforge in a container with the host's
+        // socket mounted sees none of the engine's folders (and a user other than root may not write them).
+        writableHere(path.join(info.DockerRootDir ?? "/var/lib/docker", "overlay2")),
       () => false,
     );
     localOverlay.set(docker, known);
@@ -284,7 +351,24 @@ async function upperDirOf(docker: Docker, raw: Docker.Container): Promise<string
   if (!(await localOverlayEngine(docker))) return undefined;
   const inspected = await raw.inspect();
   const data = inspected.GraphDriver?.Data as { UpperDir?: string } | undefined;
-  return inspected.GraphDriver?.Name === "overlay2" && data?.UpperDir ? data.UpperDir : undefined;
+  return inspected.GraphDriver?.Name === "overlay2" && data?.UpperDir && isDirectory(data.UpperDir) ? data.UpperDir : undefined;
+}
+
+function writableHere(dir: string): boolean {
+  try {
+    accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+    return isDirectory(dir);
+  } catch {
+    return false;
+  }
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** The Engine API's numbering of `docker diff` kinds. */
@@ -365,7 +449,9 @@ function createOptions(spec: ContainerSpec & { cmd?: string[] }): Docker.Contain
       PortBindings: spec.ports?.length
         ? Object.fromEntries(spec.ports.map((p) => [`${p.containerPort}/tcp`, [{ HostIp: p.hostIp, HostPort: String(p.hostPort) }]]))
         : undefined,
-      Binds: spec.mounts?.map((m) => `${m.host}:${m.container}:${m.readOnly ? "ro" : "rw"}`),
+      Binds: spec.mounts?.filter((m) => !m.mustExist).map((m) => `${m.host}:${m.container}:${m.readOnly ? "ro" : "rw"}`),
+      // The Mounts form fails on a missing source where Binds would make an empty folder on the engine's host.
+      Mounts: spec.mounts?.filter((m) => m.mustExist).map((m) => ({ Type: "bind" as const, Source: m.host, Target: m.container, ReadOnly: m.readOnly })),
       Tmpfs: spec.tmpfs ? { ...spec.tmpfs } : undefined,
       Memory: spec.memoryBytes,
       MemorySwap: spec.memoryBytes,

@@ -1,31 +1,49 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 
 /**
  * Who made a container: every container slugforge creates carries OWNER_LABEL with the making
- * process's identity (this machine's boot id, its pid and the pid's start time). Any later
- * slugforge process on the same engine removes containers whose owner is provably gone (same
- * boot, and that pid is dead or is another process now), whatever data folder either used.
+ * process's identity (this machine's boot id, its pid namespace, its pid and the pid's start
+ * time). Any later slugforge process on the same engine removes containers whose owner is provably
+ * gone (same boot, same pid namespace, and that pid is dead or is another process now), whatever
+ * data folder either used. A process in another pid namespace (slugforge in a container, or one
+ * on the host seen from a container) cannot be judged by its pid: its containers are left alone.
  */
 export const OWNER_LABEL = "org.slugforge.owner";
 
+/** The inode of the first pid namespace (the host's), the kernel's PROC_PID_INIT_INO. */
+const HOST_PID_NAMESPACE = "4026531836";
+
 let self: string | undefined;
 
-/** This process as an owner label value: `<boot id>/<pid>/<start time in clock ticks>`. */
+/** This process as an owner label value: `<boot id>/<pid namespace>/<pid>/<start time in clock ticks>`. */
 export function processOwner(): string {
-  self ??= `${bootId() ?? "unknown"}/${process.pid}/${startTime(process.pid) ?? "0"}`;
+  self ??= `${bootId() ?? "unknown"}/${pidNamespace() ?? "0"}/${process.pid}/${startTime(process.pid) ?? "0"}`;
   return self;
 }
 
 /**
  * True when the owner named by a label value is certainly not running any more; false when it is,
- * or when this process cannot tell (another machine, a label it does not understand).
+ * or when this process cannot tell (another machine, another pid namespace, a label it does not
+ * understand). Labels written before the namespace was part of them (`<boot>/<pid>/<start>`) came
+ * from processes on the host.
  */
 export function ownerGone(owner: string): boolean {
-  const m = /^([0-9a-f-]+)\/(\d+)\/(\d+)$/.exec(owner);
+  const m = /^([0-9a-f-]+)\/(?:(\d+)\/)?(\d+)\/(\d+)$/.exec(owner);
   const boot = bootId();
   if (!m || !boot || m[1] !== boot) return false;
-  const started = startTime(Number(m[2]));
-  return started === undefined || started !== m[3];
+  const ns = pidNamespace();
+  if (!ns || (m[2] ?? HOST_PID_NAMESPACE) !== ns) return false;
+  const started = startTime(Number(m[3]));
+  return started === undefined || started !== m[4];
+}
+
+/** `pid:[4026531836]` -> `4026531836`. */
+function pidNamespace(): string | undefined {
+  try {
+    return /\[(\d+)\]/.exec(readlinkSync("/proc/self/ns/pid"))?.[1];
+  } catch {
+    return undefined;
+  }
 }
 
 function bootId(): string | undefined {

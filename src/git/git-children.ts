@@ -40,6 +40,13 @@ export class GitChildren {
     return this.pushesByRepo.get(gitDir) ?? 0;
   }
 
+  /** How many receive-packs are running in all repos. */
+  pushes(): number {
+    let n = 0;
+    for (const count of this.pushesByRepo.values()) n += count;
+    return n;
+  }
+
   pids(): number[] {
     return [...this.running].map((c) => c.pid).filter((p): p is number => p !== undefined);
   }

@@ -49,6 +49,10 @@ export interface GitHandler {
   removeRepo(app: string): Promise<boolean>;
   /** Resolves when no repo maintenance (git gc --auto after pushes) is running or waiting. */
   maintenanceIdle(): Promise<void>;
+  /** The server is stopping: from now on pushes are refused (SERVER_STOPPING); fetches are still served. */
+  refusePushes(): void;
+  /** How many pushes (receive-packs) are running now. */
+  pushesRunning(): number;
   /** Kills running git processes (their pushes fail) and maintenance, and waits for them. */
   close(): Promise<void>;
 }
@@ -58,6 +62,7 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
   const log = deps.log.child({ component: "git" });
   const children = new GitChildren((gitDir, swept) => log.info({ gitDir, swept }, "swept leftover quarantine"));
   const maintenance = new RepoMaintenance(log, deps.maintenance);
+  let refusing = false;
   const ctx = { hooksDir: deps.hooksDir, maxPushBytes: deps.maxPushBytes, bodyIdleMs: deps.bodyIdleMs ?? 60_000, children, bridge: deps.bridge, log, maintenance };
 
   async function dispatch(req: http.IncomingMessage, res: http.ServerResponse, app: string, route: string): Promise<void> {
@@ -77,13 +82,20 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
       replyError(res, "FORBIDDEN", `${refused}.`);
       return true;
     };
+    /** Answers 503 to a push while the server is stopping. */
+    const stopping = (service: GitService): boolean => {
+      if (!refusing || service !== "git-receive-pack") return false;
+      req.resume();
+      replyError(res, "SERVER_STOPPING");
+      return true;
+    };
     if (route === "info/refs") {
       if (req.method !== "GET" && req.method !== "HEAD") return notAllowed(res, req.method, "GET");
       const service = parseService(req.url ?? "");
       if (!service) {
         return replyError(res, "BAD_REQUEST", "slugforge serves only smart HTTP: service=git-receive-pack or service=git-upload-pack.", { status: 403 });
       }
-      if (forbidden(service)) return;
+      if (forbidden(service) || stopping(service)) return;
       if (service === "git-receive-pack") {
         // Up front, before a repo or a pack is written: git shows this text as "remote: ...".
         const full = await deps.disk?.check(`This push to ${app}`).then(() => undefined, (err: unknown) => err);
@@ -106,7 +118,7 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
     }
     const service = route as GitService;
     if (req.method !== "POST") return notAllowed(res, req.method, "POST");
-    if (forbidden(service)) return;
+    if (forbidden(service) || stopping(service)) return;
     if (req.headers["content-type"] !== `application/x-${service}-request`) {
       req.resume();
       return replyError(res, "BAD_REQUEST", `expected Content-Type application/x-${service}-request.`, { status: 415 });
@@ -151,6 +163,10 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
       }
       return discardDir(dir);
     },
+    refusePushes() {
+      refusing = true;
+    },
+    pushesRunning: () => children.pushes(),
     close: async () => {
       await Promise.all([children.killAll(), maintenance.close()]);
     },

@@ -45,31 +45,57 @@ async function buildImage(stack: string, recipe: ImageRecipe, options: StackBuil
     return { ref, built: false, image: existing };
   }
   say(`${ref}: building from Debian ${recipe.suite} (recipe ${hash}${existing ? ", replacing an older image" : ""})`);
+  const image = await makeDebianImage(
+    {
+      ref,
+      suite: recipe.suite,
+      packages: recipe.packages,
+      scratchName: recipe.role,
+      labels: { [LABELS.recipe]: hash, [LABELS.stack]: stack, [LABELS.role]: recipe.role },
+      finish: (rootfs) => finishRootfs(rootfs, recipe),
+    },
+    options,
+  );
+  return { ref, built: true, image };
+}
+
+/** An image made from Debian packages: what goes in, how the root filesystem is finished, its labels. */
+export interface DebianImage {
+  readonly ref: string;
+  readonly suite: string;
+  /** Packages on top of debootstrap's minbase. */
+  readonly packages: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
+  /** Names the scratch folder and debootstrap's log (`rootfs-<name>-*`, `debootstrap-<name>.log`). */
+  readonly scratchName: string;
+  /** Last changes to the root filesystem before it is imported. */
+  readonly finish: (rootfs: string) => void;
+}
+
+/** debootstrap into a scratch folder under workDir, finish, `docker import` with labels; the scratch folder goes. */
+export async function makeDebianImage(image: DebianImage, options: Omit<StackBuildOptions, "force">): Promise<ImageInfo> {
+  const { runtime, say } = options;
   mkdirSync(options.workDir, { recursive: true });
-  const cacheDir = path.join(options.workDir, "debs", recipe.suite);
+  const cacheDir = path.join(options.workDir, "debs", image.suite);
   mkdirSync(cacheDir, { recursive: true });
-  const rootfs = mkdtempSync(path.join(options.workDir, `rootfs-${recipe.role}-`));
+  const rootfs = mkdtempSync(path.join(options.workDir, `rootfs-${image.scratchName}-`));
   const started = Date.now();
   try {
-    await debootstrap(recipe, rootfs, cacheDir, options);
-    finishRootfs(rootfs, recipe);
-    say(`${ref}: importing into the Docker engine`);
+    await debootstrap(image, rootfs, cacheDir, options);
+    image.finish(rootfs);
+    say(`${image.ref}: importing into the Docker engine`);
     const tar = spawn("tar", ["--numeric-owner", "--xattrs", "-C", rootfs, "-c", "."], { stdio: ["ignore", "pipe", "pipe"] });
     const tarExit = new Promise<number>((resolve) => tar.on("close", (code) => resolve(code ?? 1)));
-    const image = await runtime.importImage(tar.stdout, ref, {
-      [LABELS.recipe]: hash,
-      [LABELS.stack]: stack,
-      [LABELS.role]: recipe.role,
-    });
-    if ((await tarExit) !== 0) throw new SlugforgeError("INTERNAL", `tar of the ${ref} root filesystem failed`);
-    say(`${ref}: built in ${((Date.now() - started) / 1000).toFixed(0)} s (${shortId(image.id)}, ${(image.sizeBytes / 1e6).toFixed(0)} MB)`);
-    return { ref, built: true, image };
+    const made = await runtime.importImage(tar.stdout, image.ref, { ...image.labels });
+    if ((await tarExit) !== 0) throw new SlugforgeError("INTERNAL", `tar of the ${image.ref} root filesystem failed`);
+    say(`${image.ref}: built in ${((Date.now() - started) / 1000).toFixed(0)} s (${shortId(made.id)}, ${(made.sizeBytes / 1e6).toFixed(0)} MB)`);
+    return made;
   } finally {
     rmSync(rootfs, { recursive: true, force: true });
   }
 }
 
-function debootstrap(recipe: ImageRecipe, rootfs: string, cacheDir: string, options: StackBuildOptions): Promise<void> {
+function debootstrap(recipe: Pick<DebianImage, "suite" | "packages" | "scratchName">, rootfs: string, cacheDir: string, options: Omit<StackBuildOptions, "force">): Promise<void> {
   const args = [
     "--variant=minbase",
     `--include=${recipe.packages.join(",")}`,
@@ -79,7 +105,7 @@ function debootstrap(recipe: ImageRecipe, rootfs: string, cacheDir: string, opti
     rootfs,
     ...(options.mirror ? [options.mirror] : []),
   ];
-  const logFile = path.join(options.workDir, `debootstrap-${recipe.role}.log`);
+  const logFile = path.join(options.workDir, `debootstrap-${recipe.scratchName}.log`);
   writeFileSync(logFile, `debootstrap ${args.join(" ")}\n`);
   options.say(`  debootstrap ${recipe.suite} with ${recipe.packages.length} extra packages (log: ${logFile})`);
   return new Promise((resolve, reject) => {

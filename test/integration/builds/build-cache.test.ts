@@ -1,4 +1,4 @@
-import { readdir } from "node:fs/promises";
+import { mkdir, readdir } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { PREPARED_LABEL } from "../../../src/builds/build-container.js";
 import type { ContainerRuntime } from "../../../src/docker/container-runtime.js";
@@ -7,16 +7,32 @@ import { bareRepoWithCommit, captureOutput, readSlug, slugFile, request, runtime
 /** The real engine, but saying it gives no access to containers' layers: the caches are bind-mounted copies. */
 const mountOnly: ContainerRuntime = { ...runtime, layerAccess: async () => false };
 
-describe.each([
-  { mode: "layer", engine: runtime, links: "can" },
-  { mode: "mount", engine: mountOnly, links: "cannot" },
-])("build cache in $mode mode (real Docker)", ({ mode, engine, links }) => {
+/**
+ * The real engine as slugforge in a container of its own sees it: no access to its layers, and
+ * at the data folder's path the engine's host has another folder (`elsewhere`), as when the data
+ * folder is a volume mounted somewhere else.
+ */
+function engineElsewhere(elsewhere: (dir: string) => string): ContainerRuntime {
+  return {
+    ...mountOnly,
+    runOnce: (spec, io) => runtime.runOnce({ ...spec, mounts: spec.mounts?.map((m) => ({ ...m, host: elsewhere(m.host) })) }, io),
+    start: (spec) => runtime.start({ ...spec, mounts: spec.mounts?.map((m) => ({ ...m, host: elsewhere(m.host) })) }),
+  };
+}
+
+describe.each<{ mode: string; engine: ContainerRuntime; links: string; env: Record<string, string> }>([
+  { mode: "layer", engine: runtime, links: "can", env: {} },
+  { mode: "mount", engine: mountOnly, links: "cannot", env: {} },
+  // Forced here; the choice that leads to it is tested below.
+  { mode: "tar", engine: mountOnly, links: "can", env: { SLUGFORGE_BUILD_CACHE_MODE: "tar" } },
+])("build cache in $mode mode (real Docker)", ({ mode, engine, links, env }) => {
   const root = suiteTempDir();
 
   it("is kept between successful builds and left untouched by a failed one", async () => {
     expect(await engine.layerAccess()).toBe(mode === "layer");
     const data = `${root.dir}/data`;
-    const service = testService(data, { runtime: engine });
+    const service = testService(data, { runtime: engine, env });
+    expect((await service.cacheMode()).mode).toBe(mode);
     const build = async (dir: string, files: Record<string, string>): Promise<{ text: string; result: Awaited<ReturnType<typeof service.build>> }> => {
       const out = captureOutput();
       const result = await service.build(request("cached", await bareRepoWithCommit(`${root.dir}/${dir}`, files)), out, new AbortController().signal);
@@ -46,6 +62,51 @@ describe.each([
     await service.idle();
     // The kept cache is a folder per buildpack; the builds' working copies are gone.
     expect((await readdir(`${data}/cache/cached`)).sort()).toEqual(["cacher", "slug-members.json"]);
+    await service.close();
+  });
+});
+
+describe("choosing the cache mode (real Docker)", () => {
+  const root = suiteTempDir();
+
+  it("uses mount mode where the engine sees the data folder at the same path, else tar mode, and says why", async () => {
+    const same = await testService(`${root.dir}/data-same`, { runtime: mountOnly }).cacheMode();
+    expect(same.mode).toBe("mount");
+    expect(same.why).toContain("checked with a probe container");
+
+    // Another folder at the same path on the engine's host: the probe does not find its file there.
+    const other = `${root.dir}/engine-host-folder`;
+    await mkdir(other);
+    const elsewhere = await testService(`${root.dir}/data-elsewhere`, { runtime: engineElsewhere(() => other) }).cacheMode();
+    expect(elsewhere.mode).toBe("tar");
+    expect(elsewhere.why).toContain("no such file");
+    // Nothing at that path on the engine's host: refused (never made there as an empty folder).
+    const missing = `${root.dir}/not-on-the-engine-host`;
+    const none = await testService(`${root.dir}/data-none`, { runtime: engineElsewhere(() => missing) }).cacheMode();
+    expect(none.mode).toBe("tar");
+    expect(none.why).toContain("nothing: the engine refused to mount it");
+    expect(await readdir(root.dir)).not.toContain("not-on-the-engine-host");
+    // The probe's file is gone again.
+    expect(await readdir(`${root.dir}/data-elsewhere/cache`)).toEqual([]);
+  });
+
+  it("keeps the cache in tar mode when the engine sees another folder at the data folder's path", async () => {
+    const other = `${root.dir}/engine-host-cache`;
+    await mkdir(other, { recursive: true });
+    const service = testService(`${root.dir}/data-tar`, { runtime: engineElsewhere(() => other) });
+    const build = async (dir: string): Promise<string> => {
+      const out = captureOutput();
+      const result = await service.build(request("elsewhere", await bareRepoWithCommit(`${root.dir}/${dir}`, { CACHE: "" })), out, new AbortController().signal);
+      expect(result.status, out.text()).toBe("succeeded");
+      await service.idle();
+      return out.text();
+    };
+    expect(await build("tar-one")).toContain("Cache count was 0");
+    const second = await build("tar-two");
+    expect(second).toContain("Cache count was 1");
+    expect(second).toContain("cache and app can be hard-linked");
+    // Nothing reached the engine host's folder.
+    expect(await readdir(other)).toEqual([]);
     await service.close();
   });
 });

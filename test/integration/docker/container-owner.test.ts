@@ -9,14 +9,18 @@ const REPO = path.resolve(import.meta.dirname, "../../..");
 const runtime = createDockerRuntime();
 
 describe("container owners", () => {
-  it("knows this process is alive, a dead pid is gone, and another machine's owner cannot be judged", () => {
+  it("knows this process is alive, a dead pid is gone, and another machine's or pid namespace's owner cannot be judged", () => {
     const me = processOwner();
     expect(ownerGone(me)).toBe(false);
-    const [boot, , start] = me.split("/");
-    expect(ownerGone(`${boot}/999999999/${start}`)).toBe(true);
+    const [boot, ns, , start] = me.split("/");
+    expect(ownerGone(`${boot}/${ns}/999999999/${start}`)).toBe(true);
     // The same pid started at another time is another process.
-    expect(ownerGone(`${boot}/${process.pid}/1`)).toBe(true);
-    expect(ownerGone(`00000000-0000-0000-0000-000000000000/${process.pid}/${start}`)).toBe(false);
+    expect(ownerGone(`${boot}/${ns}/${process.pid}/1`)).toBe(true);
+    expect(ownerGone(`00000000-0000-0000-0000-000000000000/${ns}/${process.pid}/${start}`)).toBe(false);
+    // A process in a container (or, seen from one, on the host): its pids are not ours to look up.
+    expect(ownerGone(`${boot}/1/999999999/${start}`)).toBe(false);
+    // Labels from before the namespace was in them were written on the host.
+    expect(ownerGone(`${boot}/999999999/${start}`)).toBe(ns === "4026531836");
     expect(ownerGone("garbage")).toBe(false);
   });
 

@@ -35,7 +35,7 @@ function setup(start: ContainerRuntime["start"], recorder?: BuildRecorder) {
   const logStream = new PassThrough();
   let logs = "";
   logStream.on("data", (b: Buffer) => (logs += b.toString()));
-  const config = parseConfig({ SLUGFORGE_DATA: "/nonexistent-slugforge-test" }).config!;
+  const config = parseConfig({ SLUGFORGE_DATA: "/nonexistent-slugforge-test", SLUGFORGE_BUILD_CACHE_MODE: "mount" }).config!;
   const service = createBuildService({
     runtime: fakeRuntime(start),
     config,
