@@ -9,10 +9,13 @@ export interface Column<T> {
 
 /**
  * A column named by a row's key, for listings that need nothing more: `createdAt` is headed
- * `Created at` and shows the value as it is.
+ * `Created at` (`id` and `url` stay `ID` and `URL`) and shows the value as it is.
  */
 export function keyColumn<T extends Record<string, unknown>>(key: string): Column<T> {
-  const words = key.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase();
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .toLowerCase()
+    .replace(/\b(id|url|sha)\b/g, (w) => w.toUpperCase());
   return { header: words.charAt(0).toUpperCase() + words.slice(1), value: (row) => (row[key] === null || row[key] === undefined ? "" : String(row[key])) };
 }
 
