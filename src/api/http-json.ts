@@ -27,18 +27,24 @@ const MAX_JSON_BYTES = 1024 * 1024;
 export async function readJson(req: http.IncomingMessage): Promise<unknown> {
   const type = req.headers["content-type"] ?? "";
   if (!/^application\/json\b/i.test(type)) fail("BAD_REQUEST", "send a JSON body with Content-Type: application/json");
+  const body = await readBody(req, MAX_JSON_BYTES, "the JSON body is larger than 1 MiB");
+  try {
+    return JSON.parse(body) as unknown;
+  } catch {
+    return fail("BAD_REQUEST", "the body is not valid JSON");
+  }
+}
+
+/** A request's whole body as UTF-8 text; BAD_REQUEST with `tooLarge` once it passes `limit` bytes. */
+export async function readBody(req: http.IncomingMessage, limit: number, tooLarge: string): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_JSON_BYTES) fail("BAD_REQUEST", "the JSON body is larger than 1 MiB");
+    if (size > limit) fail("BAD_REQUEST", tooLarge);
     chunks.push(chunk as Buffer);
   }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
-  } catch {
-    return fail("BAD_REQUEST", "the body is not valid JSON");
-  }
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 export function statusOf(code: ErrorCode): number {

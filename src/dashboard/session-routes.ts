@@ -3,7 +3,7 @@ import { sessionIdOf, sessionCookie, clearedSessionCookie } from "../auth/sessio
 import { crossSiteRefusal, servedOverHttps } from "../auth/same-origin.js";
 import type { Principal } from "../auth/principal.js";
 import type { Session, Sessions } from "../auth/sessions.js";
-import { fail, readJson, sendJson } from "../api/http-json.js";
+import { fail, readBody, readJson, sendJson } from "../api/http-json.js";
 import { PAGE_HEADERS } from "./page-headers.js";
 
 /** What the page learns of who is signed in: the principal (never a token) and when the session ends. */
@@ -73,12 +73,6 @@ function tokenOf(body: unknown): string {
 }
 
 async function readFormToken(req: http.IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_FORM_BYTES) fail("BAD_REQUEST", "the sign-in form is larger than 16 KiB");
-    chunks.push(chunk as Buffer);
-  }
-  return (new URLSearchParams(Buffer.concat(chunks).toString("utf8")).get("token") ?? "").trim();
+  const form = await readBody(req, MAX_FORM_BYTES, "the sign-in form is larger than 16 KiB");
+  return (new URLSearchParams(form).get("token") ?? "").trim();
 }
