@@ -55,6 +55,8 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/bin ./bin
 COPY --from=build /src/hooks ./hooks
 COPY --from=build /src/buildpacks ./buildpacks
+COPY --from=build /src/dashboard ./dashboard
+COPY --from=build /src/launcher ./launcher
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 # The native module must load with this base's Node (a host-built one needs the same major version).

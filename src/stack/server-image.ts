@@ -103,7 +103,7 @@ async function chooseBase(options: ServerImageOptions): Promise<{ base: string; 
 
 /**
  * The build context as a tar stream: what the image runs (package.json, bin/, dist/, hooks/,
- * buildpacks/), the Dockerfile, and node_modules/ with only the packages the lock file does not
+ * buildpacks/, dashboard/, launcher/), the Dockerfile, and node_modules/ with only the packages the lock file does not
  * mark dev (node_modules may be a link to a folder elsewhere: tar reads through it).
  */
 function buildContext(repoDir: string): { stream: PassThrough; exited: Promise<number>; stderr(): string; cancel(): void } {
@@ -113,7 +113,7 @@ function buildContext(repoDir: string): { stream: PassThrough; exited: Promise<n
     .map(([name]) => name)
     .filter((name) => existsSync(path.join(repoDir, name)))
     .sort();
-  const entries = ["Dockerfile", "package.json", "package-lock.json", "bin", "buildpacks", "hooks", "dist", ...modules];
+  const entries = ["Dockerfile", "package.json", "package-lock.json", "bin", "buildpacks", "hooks", "dashboard", "launcher", "dist", ...modules];
   const child = spawn("tar", ["-c", "-f", "-", "--exclude=dist/bench", "--exclude=dist/test", "-C", repoDir, "--", ...entries], { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (b: Buffer) => {

@@ -113,6 +113,10 @@ describe("slugforge in its own container (real Docker)", () => {
     // The image's own health check answers too.
     expect((await docker(["exec", NAME, ...config.Healthcheck!.Test.slice(1)])).code).toBe(0);
     expect(await logs()).toContain("build caches: tar mode");
+    // The dashboard's files came along: its sign-in page answers.
+    const page = await fetch(`${base}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("<html");
 
     const url = (app: string): string => `http://git:${TOKEN}@127.0.0.1:${port}/${app}.git`;
     const work = await appRepo("cacher", { CACHE: "one\n" });
