@@ -14,6 +14,8 @@ import { failpoint } from "../util/failpoints.js";
 import { BuildCaches } from "./build-caches.js";
 import { createBuildPrinter, type BuildPrinter } from "./build-printer.js";
 import { createBuildQueue } from "./build-queue.js";
+import type { AppJson } from "./app-json.js";
+import { newAppConfigVars } from "./app-json-env.js";
 import { createMaskedOutput, secretsOf } from "./secret-masker.js";
 import { startDeadline } from "./deadline.js";
 import { runOneOff } from "../runs/one-off.js";
@@ -54,6 +56,16 @@ export interface BuildServiceDeps {
   readonly recordRetryMs?: number;
   /** Runs for each release a push makes, after it is recorded and before the push is answered (its image). */
   readonly afterRelease?: AfterRelease;
+  /**
+   * app.json's `env` for a new app (one with no release yet): how to tell, and how its config vars
+   * are kept (with who pushed). Absent: app.json's `env` is not applied.
+   */
+  readonly newAppConfig?: NewAppConfig;
+}
+
+export interface NewAppConfig {
+  hasReleases(app: string): boolean;
+  set(app: string, vars: Readonly<Record<string, string>>, actor: string | undefined): void;
 }
 
 /** An earlier build whose slug a push with the same inputs can have. */
@@ -108,6 +120,9 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     let session: BuildSession | undefined;
     let buildpacks: readonly ResolvedBuildpack[] = [];
     let buildpackNames: readonly string[] | undefined;
+    // app.json's scripts.postdeploy: run once the release is kept, when it is the app's first.
+    let postdeploy: string | undefined;
+    let builtSlug: { readonly id: string; readonly processTypes: Readonly<Record<string, string>> } | undefined;
     const finish = async (result: BuildResult): Promise<BuildResult> => {
       const facts = {
         buildpacks: buildpackNames ?? buildpacks.map((b) => (b.commit ? `${b.spec}@${b.commit}` : b.spec)),
@@ -133,6 +148,13 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
         out.step("Launching...");
         for (const line of recorded.lines) out.detail(line);
       }
+      if (recorded?.release?.version === 1 && postdeploy !== undefined && builtSlug) {
+        // The release stands whatever the script does: as on Heroku, a failure is reported, not undone.
+        await runPostdeploy(request.app, builtSlug, postdeploy, out, log, signal).catch((err: unknown) => {
+          log.warn({ err }, "the postdeploy script did not finish");
+          out.error(`app.json postdeploy did not finish (${isSlugforgeError(err) ? err.message : "see the server log"}); v1 is released all the same.`);
+        });
+      }
       if (recorded?.release && deps.afterRelease) {
         // The release is kept whatever happens here: this may print, never fail the push.
         await deps.afterRelease(recorded.release, out, signal).catch((err: unknown) => log.error({ err }, "after-release work failed"));
@@ -151,7 +173,9 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
         const opened = new BuildSession(sessionDeps, { buildId, app: request.app, commit: request.commit, source: request.source, out, log, signal: deadline.signal });
         session = opened;
         try {
-          const configVars = await deps.getConfigVars(request.app);
+          const manifest = await opened.appJson();
+          postdeploy = manifest?.postdeploy;
+          const configVars = { ...(await deps.getConfigVars(request.app)), ...(await appJsonEnv(request, manifest, options.dryRun, out)) };
           masked.mask(secretsOf(Object.values(configVars)));
           const candidates = await opened.resolveBuildpacks(configVars);
           const inputs = await opened.inputs(configVars, candidates);
@@ -175,6 +199,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
         }
       });
       log.info({ slug: made.slug, reusedFrom: made.reusedFrom, dryRun: options.dryRun }, "build succeeded");
+      builtSlug = { id: made.slug.id, processTypes: made.processTypes };
       if (options.dryRun) {
         out.step("Dry run (-o dry-run): nothing is released and the branch stays where it was");
         return await finish({ buildId, status: "succeeded", ...made, dryRun: true });
@@ -198,6 +223,50 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     }
   };
 
+  /**
+   * The config vars app.json's `env` gives the app, on its first build only (Heroku applies `env`
+   * when it creates an app): kept before the build, so the build, the release and any later build
+   * see the same values, and a generated secret is made once. A dry run gets them for itself only.
+   */
+  const appJsonEnv = async (request: BuildRequest, manifest: AppJson | undefined, dryRun: boolean, out: BuildPrinter): Promise<Record<string, string>> => {
+    const host = deps.newAppConfig;
+    if (!host || !manifest || Object.keys(manifest.env).length === 0 || host.hasReleases(request.app)) return {};
+    const own = await (deps.releaseConfigVars ?? deps.getConfigVars)(request.app);
+    const vars = newAppConfigVars(request.app, manifest.env, own);
+    const names = Object.keys(vars).join(", ");
+    if (names === "") return vars;
+    if (dryRun) {
+      out.step(`app.json: config vars for this dry run only (not kept): ${names}`);
+    } else {
+      host.set(request.app, vars, request.actor);
+      out.step(`app.json: set config vars of the new app: ${names}`);
+    }
+    return vars;
+  };
+
+  /**
+   * app.json's `scripts.postdeploy` as a one-off process of the app's first release (its slug and
+   * config vars), its output streamed to the push. Its exit code is reported; the release stays.
+   */
+  const runPostdeploy = async (
+    app: string,
+    slug: { readonly id: string; readonly processTypes: Readonly<Record<string, string>> },
+    command: string,
+    out: BuildPrinter,
+    log: Logger,
+    cancel: AbortSignal,
+  ): Promise<void> => {
+    out.step(`Running app.json postdeploy script: ${command}`);
+    const outcome = await runOneOffOfSlug(app, slug.id, slug.processTypes, ["bash", "-c", command], "postdeploy", out, log, cancel);
+    if (outcome === "timeout") {
+      out.error(`app.json postdeploy ran longer than ${formatDuration(deps.config.releaseTimeoutMs)} (SLUGFORGE_RELEASE_TIMEOUT) and was stopped; v1 is released all the same.`);
+    } else if (outcome !== 0) {
+      out.error(`app.json postdeploy exited with ${outcome}; v1 is released all the same. Fix it and run it by hand: \`slugforge run ${app} -- bash -c '<command>'\`.`);
+    } else {
+      out.detail("Postdeploy script done");
+    }
+  };
+
   const records = new RecordRetries(deps.recorder, deps.log, deps.recordRetryMs ?? 5000);
 
   /**
@@ -214,46 +283,63 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     cancel: AbortSignal,
   ): Promise<void> => {
     out.step(`Running release command: ${command}`);
+    const outcome = await runOneOffOfSlug(request.app, slugId, processTypes, ["release"], "release-phase", out, log, cancel);
+    if (outcome === "timeout") {
+      throw new SlugforgeError("RELEASE_PHASE_FAILED", `The release command ran longer than ${formatDuration(deps.config.releaseTimeoutMs)} (SLUGFORGE_RELEASE_TIMEOUT) and was stopped; nothing was released.`);
+    }
+    if (outcome !== 0) {
+      throw new SlugforgeError("RELEASE_PHASE_FAILED", `The release command exited with ${outcome}; nothing was released.`, { data: { exitCode: outcome } });
+    }
+    out.detail("Release command done");
+  };
+
+  /**
+   * A one-off process of a new slug (the release phase, app.json's postdeploy) with the app's
+   * config vars, its output streamed to the push, within SLUGFORGE_RELEASE_TIMEOUT: its exit code,
+   * or "timeout".
+   */
+  const runOneOffOfSlug = async (
+    app: string,
+    slugId: string,
+    processTypes: Readonly<Record<string, string>>,
+    args: readonly string[],
+    purpose: string,
+    out: BuildPrinter,
+    log: Logger,
+    cancel: AbortSignal,
+  ): Promise<number | "timeout"> => {
     const slug = await sessionDeps.slugStore.get(slugId);
     if (!slug) throw new SlugforgeError("INTERNAL", `the new slug ${slugId} is missing from the store`);
-    const limit = deps.config.releaseTimeoutMs;
-    const deadline = startDeadline(cancel, limit);
+    const deadline = startDeadline(cancel, deps.config.releaseTimeoutMs);
     const stdout = out.stream();
     const stderr = out.stream();
-    let code: number;
     try {
-      code = await runOneOff({
+      return await runOneOff({
         runtime: deps.runtime,
         stack: deps.config.stack,
-        app: request.app,
+        app,
         slug,
         processTypes,
-        args: ["release"],
-        env: await (deps.releaseConfigVars ?? deps.getConfigVars)(request.app),
+        args,
+        env: await (deps.releaseConfigVars ?? deps.getConfigVars)(app),
         network: deps.config.buildNetwork,
         mounts: deps.config.buildMounts,
         stdout,
         stderr,
         signal: deadline.signal,
         log,
-        purpose: "release-phase",
+        purpose,
         labels: { [SERVER_LABEL]: serverId },
       });
     } catch (err) {
       const reason = deadline.signal.reason as unknown;
-      if (isSlugforgeError(reason) && reason.code === "BUILD_TIMEOUT") {
-        throw new SlugforgeError("RELEASE_PHASE_FAILED", `The release command ran longer than ${formatDuration(limit)} (SLUGFORGE_RELEASE_TIMEOUT) and was stopped; nothing was released.`);
-      }
+      if (isSlugforgeError(reason) && reason.code === "BUILD_TIMEOUT") return "timeout";
       throw deadline.signal.aborted ? reason : err;
     } finally {
       stdout.flushNow();
       stderr.flushNow();
       deadline.dispose();
     }
-    if (code !== 0) {
-      throw new SlugforgeError("RELEASE_PHASE_FAILED", `The release command exited with ${code}; nothing was released.`, { data: { exitCode: code } });
-    }
-    out.detail("Release command done");
   };
 
   /** An earlier build of the app with these inputs, when its slug is still in the store. */
