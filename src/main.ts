@@ -138,7 +138,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     },
     // app.json's env is kept as config vars of a new app, in its activity as a change by the pusher.
     newAppConfig: {
-      hasReleases: (app) => store.listReleases(app).length > 0,
+      // Releases are numbered from 1 and never removed while the app exists.
+      hasReleases: (app) => store.getRelease(app, 1) !== undefined,
       set: (app, vars, actor) =>
         void store.recordActivity({ app, actor: actor ?? "admin", action: "config", detail: `Set ${Object.keys(vars).join(", ")} config vars from app.json` }, () =>
           store.updateConfigVars(app, vars),
