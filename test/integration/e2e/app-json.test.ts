@@ -91,6 +91,8 @@ describe("app.json", () => {
     expect(first.stderr).toContain("saw GREETING=hi");
     expect(first.stderr).toContain("saw MINE=set");
     expect(await configVars("aj-env")).toEqual({ MINE: "set", GREETING: "hi", SHORT: "yo" });
+    const activity = (await server.api<{ action: string; actor: string; detail: string }[]>("GET", "/api/apps/aj-env/activity")).body;
+    expect(activity).toContainEqual(expect.objectContaining({ action: "config", actor: "admin", detail: "Set GREETING, SHORT config vars from app.json" }));
     // Only a new app gets app.json's env: a later push changes no config var.
     await git.commit(work, "app.json", JSON.stringify({ buildpacks: [{ url: packs.appJson }], env: { GREETING: { value: "hey" }, LATER: "x" } }), "new env");
     const second = await push("aj-env", work);
@@ -129,6 +131,16 @@ describe("app.json", () => {
     const second = await push("aj-secret", work);
     expect(second.code, second.stderr).toBe(0);
     expect((await configVars("aj-secret")).SECRET_KEY).toBe(secret);
+  });
+
+  it("a dry run of a new app gives its build app.json's vars and keeps none", async () => {
+    const work = await appWith({ buildpacks: [{ url: packs.appJson }], env: { GREETING: "hi", SECRET_KEY: { generator: "secret" } } });
+    const dry = await git.run(["push", "-o", "dry-run", server.url("aj-dry"), "main"], work);
+    expect(dry.code).not.toBe(0);
+    expect(dry.stderr).toContain("app.json: config vars for this dry run only (not kept): GREETING, SECRET_KEY");
+    expect(dry.stderr).toContain("saw GREETING=hi");
+    expect(lastRemoteLine(dry.stderr)).toMatch(/DRY_RUN/);
+    expect(await configVars("aj-dry")).toEqual({});
   });
 
   it("a stack that is not ours is noted, and the app builds on ours", async () => {
