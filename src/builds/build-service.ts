@@ -18,10 +18,8 @@ import type { AppJson } from "./app-json.js";
 import { newAppConfigVars } from "./app-json-env.js";
 import { createMaskedOutput, secretsOf } from "./secret-masker.js";
 import { startDeadline } from "./deadline.js";
-import { runOneOff } from "../runs/one-off.js";
-import { formatDuration } from "./format-duration.js";
-import { SERVER_LABEL } from "./container-exec.js";
 import { parsePushOptions } from "./push-options.js";
+import { createReleaseProcesses, type NewSlug } from "./release-processes.js";
 import { BuildSession, buildApp, type SessionDeps } from "./session.js";
 import { sweepStrayContainers } from "./sweep.js";
 import type { AfterRelease, BuildOutput, BuildRecorder, BuildRequest, BuildResult, Builder, Recorded } from "./types.js";
@@ -109,6 +107,14 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     }),
   };
 
+  const releaseProcesses = createReleaseProcesses({
+    runtime: deps.runtime,
+    config: deps.config,
+    slugStore: sessionDeps.slugStore,
+    serverId,
+    configVars: deps.releaseConfigVars ?? deps.getConfigVars,
+  });
+
   const build = async (request: BuildRequest, output: BuildOutput, signal: AbortSignal): Promise<BuildResult> => {
     const buildId = request.buildId ?? randomUUID();
     const log = deps.log.child({ buildId, app: request.app, commit: request.commit });
@@ -122,7 +128,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     let buildpackNames: readonly string[] | undefined;
     // app.json's scripts.postdeploy: run once the release is kept, when it is the app's first.
     let postdeploy: string | undefined;
-    let builtSlug: { readonly id: string; readonly processTypes: Readonly<Record<string, string>> } | undefined;
+    let builtSlug: NewSlug | undefined;
     const finish = async (result: BuildResult): Promise<BuildResult> => {
       const facts = {
         buildpacks: buildpackNames ?? buildpacks.map((b) => (b.commit ? `${b.spec}@${b.commit}` : b.spec)),
@@ -150,7 +156,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
       }
       if (recorded?.release?.version === 1 && postdeploy !== undefined && builtSlug) {
         // The release stands whatever the script does: as on Heroku, a failure is reported, not undone.
-        await runPostdeploy(request.app, builtSlug, postdeploy, out, log, signal).catch((err: unknown) => {
+        await releaseProcesses.postdeploy(request.app, builtSlug, postdeploy, out, log, signal).catch((err: unknown) => {
           log.warn({ err }, "the postdeploy script did not finish");
           out.error(`app.json postdeploy did not finish (${isSlugforgeError(err) ? err.message : "see the server log"}); v1 is released all the same.`);
         });
@@ -208,7 +214,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
       const releaseCommand = made.processTypes.release;
       if (releaseCommand !== undefined) {
         const started = Date.now();
-        const failure = await runReleasePhase(request, made.slug.id, made.processTypes, releaseCommand, out, log, signal).then(
+        const failure = await releaseProcesses.releasePhase(request.app, { id: made.slug.id, processTypes: made.processTypes }, releaseCommand, out, log, signal).then(
           () => undefined,
           (err: unknown) => err,
         );
@@ -244,103 +250,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     return vars;
   };
 
-  /**
-   * app.json's `scripts.postdeploy` as a one-off process of the app's first release (its slug and
-   * config vars), its output streamed to the push. Its exit code is reported; the release stays.
-   */
-  const runPostdeploy = async (
-    app: string,
-    slug: { readonly id: string; readonly processTypes: Readonly<Record<string, string>> },
-    command: string,
-    out: BuildPrinter,
-    log: Logger,
-    cancel: AbortSignal,
-  ): Promise<void> => {
-    out.step(`Running app.json postdeploy script: ${command}`);
-    const outcome = await runOneOffOfSlug(app, slug.id, slug.processTypes, ["bash", "-c", command], "postdeploy", out, log, cancel);
-    if (outcome === "timeout") {
-      out.error(`app.json postdeploy ran longer than ${formatDuration(deps.config.releaseTimeoutMs)} (SLUGFORGE_RELEASE_TIMEOUT) and was stopped; v1 is released all the same.`);
-    } else if (outcome !== 0) {
-      out.error(`app.json postdeploy exited with ${outcome}; v1 is released all the same. Fix it and run it by hand: \`slugforge run ${app} -- bash -c '<command>'\`.`);
-    } else {
-      out.detail("Postdeploy script done");
-    }
-  };
-
   const records = new RecordRetries(deps.recorder, deps.log, deps.recordRetryMs ?? 5000);
-
-  /**
-   * The Procfile's `release:` command in a one-off container of the new slug, with the config vars
-   * the release will have; RELEASE_PHASE_FAILED when it exits non-zero or runs too long.
-   */
-  const runReleasePhase = async (
-    request: BuildRequest,
-    slugId: string,
-    processTypes: Readonly<Record<string, string>>,
-    command: string,
-    out: BuildPrinter,
-    log: Logger,
-    cancel: AbortSignal,
-  ): Promise<void> => {
-    out.step(`Running release command: ${command}`);
-    const outcome = await runOneOffOfSlug(request.app, slugId, processTypes, ["release"], "release-phase", out, log, cancel);
-    if (outcome === "timeout") {
-      throw new SlugforgeError("RELEASE_PHASE_FAILED", `The release command ran longer than ${formatDuration(deps.config.releaseTimeoutMs)} (SLUGFORGE_RELEASE_TIMEOUT) and was stopped; nothing was released.`);
-    }
-    if (outcome !== 0) {
-      throw new SlugforgeError("RELEASE_PHASE_FAILED", `The release command exited with ${outcome}; nothing was released.`, { data: { exitCode: outcome } });
-    }
-    out.detail("Release command done");
-  };
-
-  /**
-   * A one-off process of a new slug (the release phase, app.json's postdeploy) with the app's
-   * config vars, its output streamed to the push, within SLUGFORGE_RELEASE_TIMEOUT: its exit code,
-   * or "timeout".
-   */
-  const runOneOffOfSlug = async (
-    app: string,
-    slugId: string,
-    processTypes: Readonly<Record<string, string>>,
-    args: readonly string[],
-    purpose: string,
-    out: BuildPrinter,
-    log: Logger,
-    cancel: AbortSignal,
-  ): Promise<number | "timeout"> => {
-    const slug = await sessionDeps.slugStore.get(slugId);
-    if (!slug) throw new SlugforgeError("INTERNAL", `the new slug ${slugId} is missing from the store`);
-    const deadline = startDeadline(cancel, deps.config.releaseTimeoutMs);
-    const stdout = out.stream();
-    const stderr = out.stream();
-    try {
-      return await runOneOff({
-        runtime: deps.runtime,
-        stack: deps.config.stack,
-        app,
-        slug,
-        processTypes,
-        args,
-        env: await (deps.releaseConfigVars ?? deps.getConfigVars)(app),
-        network: deps.config.buildNetwork,
-        mounts: deps.config.buildMounts,
-        stdout,
-        stderr,
-        signal: deadline.signal,
-        log,
-        purpose,
-        labels: { [SERVER_LABEL]: serverId },
-      });
-    } catch (err) {
-      const reason = deadline.signal.reason as unknown;
-      if (isSlugforgeError(reason) && reason.code === "BUILD_TIMEOUT") return "timeout";
-      throw deadline.signal.aborted ? reason : err;
-    } finally {
-      stdout.flushNow();
-      stderr.flushNow();
-      deadline.dispose();
-    }
-  };
 
   /** An earlier build of the app with these inputs, when its slug is still in the store. */
   const reusable = async (app: string, inputsKey: string): Promise<ReusableBuild | undefined> => {

@@ -23,7 +23,8 @@ import type { SourceRef } from "./types.js";
 
 /*
  * The front door of building. A BuildSession is one build container and the Buildpack API steps
- * run in it: source, detect, env, caches, compile, release, slug, keep the caches. Each step takes
+ * run in it: source, detect, env, caches, compile, release, slug, keep the caches (app.json and the
+ * buildpacks' resolution come first and need no container). Each step takes
  * what it needs and returns a typed result (as buildpacks/lifecycle's detector, builder and
  * exporter do); nothing moves through shared mutable state. A push's build (buildApp, driven by
  * the build service), `slugforge buildpack test` and the tests all go through it. The session
