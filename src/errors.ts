@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   COMPILE_FAILED: { status: 422, user: true, hint: "Read the build output above, fix the app and push again." },
   RELEASE_INVALID: { status: 422, user: true, hint: "The buildpack's bin/release must print a YAML mapping; fix the buildpack." },
   RELEASE_PHASE_FAILED: { status: 422, user: true, hint: "The Procfile's release command failed or ran too long; read its output above, fix it and push again (the slug is kept with the build)." },
+  APP_JSON_INVALID: { status: 422, user: true, hint: "Fix the app.json fields named above (docs/app-json.md says what each one takes) and push again." },
+  CONFIG_REQUIRED: { status: 422, user: true, hint: "Set the config vars app.json requires (`slugforge config:set APP NAME=VALUE`) and push again; nothing was built." },
   SLUG_TOO_LARGE: { status: 413, user: true, hint: "Add a .slugignore for files the app does not need at run time, or raise SLUGFORGE_MAX_SLUG_BYTES." },
   BUILD_TIMEOUT: { status: 504, user: true, hint: "Make the build faster, or raise SLUGFORGE_BUILD_TIMEOUT." },
   BUILD_CANCELLED: { status: 409, user: true, hint: "The push was interrupted before the build finished; push again." },

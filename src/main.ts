@@ -142,6 +142,15 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       const sha256 = slug.id.replace(/^sha256:/, "");
       return { buildId: build.id, slug: { id: slug.id, sha256, sizeBytes: slug.sizeBytes }, processTypes: slug.processTypes, buildpacks: build.buildpacks };
     },
+    // app.json's env is kept as config vars of a new app, in its activity as a change by the pusher.
+    newAppConfig: {
+      // Releases are numbered from 1 and never removed while the app exists.
+      hasReleases: (app) => store.getRelease(app, 1) !== undefined,
+      set: (app, vars, actor) =>
+        void store.recordActivity({ app, actor: actor ?? "admin", action: "config", detail: `Set ${Object.keys(vars).join(", ")} config vars from app.json` }, () =>
+          store.updateConfigVars(app, vars),
+        ),
+    },
     afterRelease: images
       ? async (release, out, signal) => printAttempt(await images.attempt(release.app, release.version, signal), release, out, config.imageWaitMs)
       : undefined,

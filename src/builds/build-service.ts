@@ -15,12 +15,12 @@ import { BuildCaches, type CacheModeChoice } from "./build-caches.js";
 import { cacheModeOf } from "./build-container.js";
 import { createBuildPrinter, type BuildPrinter } from "./build-printer.js";
 import { createBuildQueue } from "./build-queue.js";
+import type { AppJson } from "./app-json.js";
+import { newAppConfigVars } from "./app-json-env.js";
 import { createMaskedOutput, secretsOf } from "./secret-masker.js";
 import { startDeadline } from "./deadline.js";
-import { runOneOff } from "../runs/one-off.js";
-import { formatDuration } from "./format-duration.js";
-import { SERVER_LABEL } from "./container-exec.js";
 import { parsePushOptions } from "./push-options.js";
+import { createReleaseProcesses, type NewSlug } from "./release-processes.js";
 import { BuildSession, buildApp, type SessionDeps } from "./session.js";
 import { sweepStrayContainers } from "./sweep.js";
 import type { AfterRelease, BuildOutput, BuildRecorder, BuildRequest, BuildResult, Builder, Recorded } from "./types.js";
@@ -55,6 +55,16 @@ export interface BuildServiceDeps {
   readonly recordRetryMs?: number;
   /** Runs for each release a push makes, after it is recorded and before the push is answered (its image). */
   readonly afterRelease?: AfterRelease;
+  /**
+   * app.json's `env` for a new app (one with no release yet): how to tell, and how its config vars
+   * are kept (with who pushed). Absent: app.json's `env` is not applied.
+   */
+  readonly newAppConfig?: NewAppConfig;
+}
+
+export interface NewAppConfig {
+  hasReleases(app: string): boolean;
+  set(app: string, vars: Readonly<Record<string, string>>, actor: string | undefined): void;
 }
 
 /** An earlier build whose slug a push with the same inputs can have. */
@@ -113,6 +123,14 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     }),
   };
 
+  const releaseProcesses = createReleaseProcesses({
+    runtime: deps.runtime,
+    config: deps.config,
+    slugStore: sessionDeps.slugStore,
+    serverId,
+    configVars: deps.releaseConfigVars ?? deps.getConfigVars,
+  });
+
   // A stopping server: `notStarted` cancels builds still waiting, `cutRunning` the running ones.
   const notStarted = new AbortController();
   const cutRunning = new AbortController();
@@ -128,6 +146,8 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
   const buildOnce = async (request: BuildRequest, output: BuildOutput, pusher: AbortSignal): Promise<BuildResult> => {
     // Waiting for a slot ends when the pusher goes or the server stops; a running build only at the cut.
     const signal = AbortSignal.any([pusher, notStarted.signal]);
+    // Once started, a build (and its release phase, postdeploy, image) goes on through a stop's grace.
+    const running = AbortSignal.any([pusher, cutRunning.signal]);
     const buildId = request.buildId ?? randomUUID();
     const log = deps.log.child({ buildId, app: request.app, commit: request.commit });
     const recorder = deps.recorder ? safeRecorder(deps.recorder, log) : undefined;
@@ -138,6 +158,9 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     let session: BuildSession | undefined;
     let buildpacks: readonly ResolvedBuildpack[] = [];
     let buildpackNames: readonly string[] | undefined;
+    // app.json's scripts.postdeploy: run once the release is kept, when it is the app's first.
+    let postdeploy: string | undefined;
+    let builtSlug: NewSlug | undefined;
     const finish = async (result: BuildResult): Promise<BuildResult> => {
       const facts = {
         buildpacks: buildpackNames ?? buildpacks.map((b) => (b.commit ? `${b.spec}@${b.commit}` : b.spec)),
@@ -163,9 +186,16 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
         out.step("Launching...");
         for (const line of recorded.lines) out.detail(line);
       }
+      if (recorded?.release?.version === 1 && postdeploy !== undefined && builtSlug) {
+        // The release stands whatever the script does: as on Heroku, a failure is reported, not undone.
+        await releaseProcesses.postdeploy(request.app, builtSlug, postdeploy, out, log, running).catch((err: unknown) => {
+          log.warn({ err }, "the postdeploy script did not finish");
+          out.error(`app.json postdeploy did not finish (${isSlugforgeError(err) ? err.message : "see the server log"}); v1 is released all the same.`);
+        });
+      }
       if (recorded?.release && deps.afterRelease) {
         // The release is kept whatever happens here: this may print, never fail the push.
-        await deps.afterRelease(recorded.release, out, signal).catch((err: unknown) => log.error({ err }, "after-release work failed"));
+        await deps.afterRelease(recorded.release, out, running).catch((err: unknown) => log.error({ err }, "after-release work failed"));
       }
       masked.end();
       return done;
@@ -177,11 +207,13 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
       const made = await queue.run(request.app, signal, (w) => tellWaiting(out, w), async () => {
         log.info("build started");
         recorder?.started(buildId);
-        const deadline = startDeadline(AbortSignal.any([pusher, cutRunning.signal]), deps.config.buildTimeoutMs);
+        const deadline = startDeadline(running, deps.config.buildTimeoutMs);
         const opened = new BuildSession(sessionDeps, { buildId, app: request.app, commit: request.commit, source: request.source, out, log, signal: deadline.signal });
         session = opened;
         try {
-          const configVars = await deps.getConfigVars(request.app);
+          const manifest = await opened.appJson();
+          postdeploy = manifest?.postdeploy;
+          const configVars = { ...(await deps.getConfigVars(request.app)), ...(await appJsonEnv(request, manifest, options.dryRun, out)) };
           masked.mask(secretsOf(Object.values(configVars)));
           const candidates = await opened.resolveBuildpacks(configVars);
           const inputs = await opened.inputs(configVars, candidates);
@@ -205,6 +237,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
         }
       });
       log.info({ slug: made.slug, reusedFrom: made.reusedFrom, dryRun: options.dryRun }, "build succeeded");
+      builtSlug = { id: made.slug.id, processTypes: made.processTypes };
       if (options.dryRun) {
         out.step("Dry run (-o dry-run): nothing is released and the branch stays where it was");
         return await finish({ buildId, status: "succeeded", ...made, dryRun: true });
@@ -213,7 +246,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
       const releaseCommand = made.processTypes.release;
       if (releaseCommand !== undefined) {
         const started = Date.now();
-        const failure = await runReleasePhase(request, made.slug.id, made.processTypes, releaseCommand, out, log, signal).then(
+        const failure = await releaseProcesses.releasePhase(request.app, { id: made.slug.id, processTypes: made.processTypes }, releaseCommand, out, log, running).then(
           () => undefined,
           (err: unknown) => err,
         );
@@ -228,63 +261,28 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     }
   };
 
-  const records = new RecordRetries(deps.recorder, deps.log, deps.recordRetryMs ?? 5000);
-
   /**
-   * The Procfile's `release:` command in a one-off container of the new slug, with the config vars
-   * the release will have; RELEASE_PHASE_FAILED when it exits non-zero or runs too long.
+   * The config vars app.json's `env` gives the app, on its first build only (Heroku applies `env`
+   * when it creates an app): kept before the build, so the build, the release and any later build
+   * see the same values, and a generated secret is made once. A dry run gets them for itself only.
    */
-  const runReleasePhase = async (
-    request: BuildRequest,
-    slugId: string,
-    processTypes: Readonly<Record<string, string>>,
-    command: string,
-    out: BuildPrinter,
-    log: Logger,
-    cancel: AbortSignal,
-  ): Promise<void> => {
-    out.step(`Running release command: ${command}`);
-    const slug = await sessionDeps.slugStore.get(slugId);
-    if (!slug) throw new SlugforgeError("INTERNAL", `the new slug ${slugId} is missing from the store`);
-    const limit = deps.config.releaseTimeoutMs;
-    const deadline = startDeadline(cancel, limit);
-    const stdout = out.stream();
-    const stderr = out.stream();
-    let code: number;
-    try {
-      code = await runOneOff({
-        runtime: deps.runtime,
-        stack: deps.config.stack,
-        app: request.app,
-        slug,
-        processTypes,
-        args: ["release"],
-        env: await (deps.releaseConfigVars ?? deps.getConfigVars)(request.app),
-        network: deps.config.buildNetwork,
-        mounts: deps.config.buildMounts,
-        stdout,
-        stderr,
-        signal: deadline.signal,
-        log,
-        purpose: "release-phase",
-        labels: { [SERVER_LABEL]: serverId },
-      });
-    } catch (err) {
-      const reason = deadline.signal.reason as unknown;
-      if (isSlugforgeError(reason) && reason.code === "BUILD_TIMEOUT") {
-        throw new SlugforgeError("RELEASE_PHASE_FAILED", `The release command ran longer than ${formatDuration(limit)} (SLUGFORGE_RELEASE_TIMEOUT) and was stopped; nothing was released.`);
-      }
-      throw deadline.signal.aborted ? reason : err;
-    } finally {
-      stdout.flushNow();
-      stderr.flushNow();
-      deadline.dispose();
+  const appJsonEnv = async (request: BuildRequest, manifest: AppJson | undefined, dryRun: boolean, out: BuildPrinter): Promise<Record<string, string>> => {
+    const host = deps.newAppConfig;
+    if (!host || !manifest || Object.keys(manifest.env).length === 0 || host.hasReleases(request.app)) return {};
+    const own = await (deps.releaseConfigVars ?? deps.getConfigVars)(request.app);
+    const vars = newAppConfigVars(request.app, manifest.env, own);
+    const names = Object.keys(vars).join(", ");
+    if (names === "") return vars;
+    if (dryRun) {
+      out.step(`app.json: config vars for this dry run only (not kept): ${names}`);
+    } else {
+      host.set(request.app, vars, request.actor);
+      out.step(`app.json: set config vars of the new app: ${names}`);
     }
-    if (code !== 0) {
-      throw new SlugforgeError("RELEASE_PHASE_FAILED", `The release command exited with ${code}; nothing was released.`, { data: { exitCode: code } });
-    }
-    out.detail("Release command done");
+    return vars;
   };
+
+  const records = new RecordRetries(deps.recorder, deps.log, deps.recordRetryMs ?? 5000);
 
   /** An earlier build of the app with these inputs, when its slug is still in the store. */
   const reusable = async (app: string, inputsKey: string): Promise<ReusableBuild | undefined> => {

@@ -15,7 +15,7 @@ export function sourceEnv(source: SourceRef): GitEnvExtras {
 }
 
 /** The commit's small files a build reads before its source is unpacked. */
-export const COMMIT_FILES = [".slugignore", ".buildpacks"] as const;
+export const COMMIT_FILES = [".slugignore", ".buildpacks", "app.json"] as const;
 export type CommitFile = (typeof COMMIT_FILES)[number];
 
 export interface PushedCommit {
@@ -34,7 +34,8 @@ const pushed = new WeakMap<SourceRef, Map<string, Promise<PushedCommit>>>();
 /**
  * The commit's time and its COMMIT_FILES, read with one git process for the whole build (it
  * took up to five: ls-tree and cat-file for each file, and show). Kept per source and commit,
- * so the steps that need a part of it (source: `.slugignore` and the time; detect: `.buildpacks`)
+ * so the steps that need a part of it (source: `.slugignore` and the time; detect: `.buildpacks`;
+ * the build service: `app.json`)
  * share the one read.
  */
 export function readPushedCommit(source: SourceRef, commit: string, signal?: AbortSignal): Promise<PushedCommit> {
@@ -49,7 +50,7 @@ export function readPushedCommit(source: SourceRef, commit: string, signal?: Abo
   return reading;
 }
 
-/** A small file of the commit (`.slugignore`, `.buildpacks`), or undefined when there is none. */
+/** A small file of the commit (`.slugignore`, `.buildpacks`, `app.json`), or undefined when there is none. */
 export async function readCommitFile(source: SourceRef, commit: string, file: CommitFile, signal?: AbortSignal): Promise<string | undefined> {
   return (await readPushedCommit(source, commit, signal)).files[file];
 }

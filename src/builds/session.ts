@@ -10,6 +10,8 @@ import type { BuildPrinter } from "./build-printer.js";
 import type { InContainer } from "./container-exec.js";
 import { formatDuration } from "./format-duration.js";
 import { buildInputs, type BuildInputs } from "./build-inputs.js";
+import type { AppJson } from "./app-json.js";
+import { readAppJson } from "./steps/app-json.js";
 import { chooseBuildpacks, detectBuildpacks, type BuildpackCandidates, type DetectResult } from "./steps/buildpacks.js";
 import { compile } from "./steps/compile.js";
 import { writeEnvDir } from "./steps/env.js";
@@ -21,7 +23,8 @@ import type { SourceRef } from "./types.js";
 
 /*
  * The front door of building. A BuildSession is one build container and the Buildpack API steps
- * run in it: source, detect, env, caches, compile, release, slug, keep the caches. Each step takes
+ * run in it: source, detect, env, caches, compile, release, slug, keep the caches (app.json and the
+ * buildpacks' resolution come first and need no container). Each step takes
  * what it needs and returns a typed result (as buildpacks/lifecycle's detector, builder and
  * exporter do); nothing moves through shared mutable state. A push's build (buildApp, driven by
  * the build service), `slugforge buildpack test` and the tests all go through it. The session
@@ -108,7 +111,12 @@ export class BuildSession {
     return this.step("source", (step) => putSource(step, this.options.source));
   }
 
-  /** The app's buildpacks (BUILDPACK_URL, `.buildpacks` or the shipped ones), resolved: needs no container. */
+  /** The commit's app.json (APP_JSON_INVALID when malformed), its ignored keys noted in the output; needs no container. */
+  appJson(): Promise<AppJson | undefined> {
+    return this.step("app-json", (step) => readAppJson(step, this.options.source));
+  }
+
+  /** The app's buildpacks (BUILDPACK_URL, `.buildpacks`, app.json's or the shipped ones), resolved: needs no container. */
   resolveBuildpacks(configVars: Readonly<Record<string, string>>): Promise<BuildpackCandidates> {
     return this.step("resolve", (step) => chooseBuildpacks(this.deps.buildpacks, { commit: this.commit, configVars, source: this.options.source }, step.signal));
   }

@@ -6,6 +6,7 @@ import { packDirectory } from "../../slug/tar-pack.js";
 import { failpoint } from "../../util/failpoints.js";
 import { CACHE_ROOT } from "../build-container.js";
 import { BUILD_DIR, BUILD_UID, buildEnv, captureInBuild, Collected, extractIntoBuild } from "../container-exec.js";
+import { parseAppJson } from "../app-json.js";
 import { readCommitFile } from "../git-source.js";
 import type { SourceRef } from "../types.js";
 import type { Detection, InstalledBuildpack, StepContext } from "./step.js";
@@ -25,8 +26,8 @@ export type BuildpackChoice =
   | { readonly resolver: BuildpackResolver; readonly configVars: Readonly<Record<string, string>>; readonly source: SourceRef };
 
 /**
- * The app's buildpacks, resolved (git ones fetched): BUILDPACK_URL, else `.buildpacks`, else the
- * shipped ones in detect order. Needs no container: a build's inputs are known before it runs.
+ * The app's buildpacks, resolved (git ones fetched): BUILDPACK_URL, else `.buildpacks`, else
+ * app.json's `buildpacks`, else the shipped ones in detect order. Needs no container: a build's inputs are known before it runs.
  */
 export async function chooseBuildpacks(
   resolver: BuildpackResolver,
@@ -45,8 +46,8 @@ export interface DetectResult {
 }
 
 /**
- * Chooses the buildpacks (named by the caller; else BUILDPACK_URL, else `.buildpacks`, else the
- * shipped ones in order), copies them into the container and runs detect. With a list (the
+ * Chooses the buildpacks (named by the caller; else BUILDPACK_URL, else `.buildpacks`, else
+ * app.json's, else the shipped ones in order), copies them into the container and runs detect. With a list (the
  * caller's or the app's) every buildpack must accept the app; with the shipped list the first that
  * does wins.
  */
@@ -84,9 +85,11 @@ async function appBuildpacks(commit: string, configVars: Readonly<Record<string,
   const url = configVars.BUILDPACK_URL?.trim();
   if (url) return [parseBuildpackRef(url)];
   const file = await readCommitFile(source, commit, ".buildpacks", signal);
-  if (file === undefined) return undefined;
-  const refs = parseBuildpacksFile(file);
-  return refs.length > 0 ? refs : undefined;
+  const refs = file === undefined ? [] : parseBuildpacksFile(file);
+  if (refs.length > 0) return refs;
+  // Heroku's order: the app's own settings first, the manifest's list when they name none.
+  const manifest = await readCommitFile(source, commit, "app.json", signal);
+  return manifest === undefined ? undefined : parseAppJson(manifest).buildpacks?.slice();
 }
 
 /** Each buildpack goes to `/tmp/buildpacks/<index>-<name>`, owned by the build user (it may write `export` there). */
