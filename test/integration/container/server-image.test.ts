@@ -26,7 +26,7 @@ let bpRoot: string;
 let image: ServerImage;
 const said: string[] = [];
 
-const docker = (args: string[]) => runProcess("docker", args);
+const docker = (args: string[]) => runProcess("docker", args, { timeoutMs: 120_000 });
 
 async function buildpackRepo(name: string): Promise<void> {
   const dir = path.join(bpRoot, name);
@@ -102,7 +102,7 @@ describe("slugforge in its own container (real Docker)", () => {
     const base = `http://127.0.0.1:${port}`;
     let healthy = false;
     for (let i = 0; i < 300 && !healthy; i++) {
-      healthy = await fetch(`${base}/healthz`).then((r) => r.ok, () => false);
+      healthy = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(5000) }).then(async (r) => (await r.text(), r.ok), () => false);
       if (!healthy) await sleep(200);
     }
     const logs = async (): Promise<string> => {
@@ -114,7 +114,7 @@ describe("slugforge in its own container (real Docker)", () => {
     expect((await docker(["exec", NAME, ...config.Healthcheck!.Test.slice(1)])).code).toBe(0);
     expect(await logs()).toContain("build caches: tar mode");
     // The dashboard's files came along: its sign-in page answers.
-    const page = await fetch(`${base}/`);
+    const page = await fetch(`${base}/`, { signal: AbortSignal.timeout(30_000) });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain("<html");
 
@@ -129,7 +129,7 @@ describe("slugforge in its own container (real Docker)", () => {
     expect(second.code, second.stderr).toBe(0);
     expect(second.stderr).toContain("Cache count was 1");
     expect(second.stderr).toContain("cache and app can be hard-linked");
-    const releases = (await (await fetch(`${base}/api/apps/boxed/releases`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json()) as { version: number }[];
+    const releases = (await (await fetch(`${base}/api/apps/boxed/releases`, { headers: { Authorization: `Bearer ${TOKEN}` }, signal: AbortSignal.timeout(30_000) })).json()) as { version: number }[];
     expect(releases.map((r) => r.version).sort()).toEqual([1, 2]);
 
     // docker stop while a build runs: the build finishes, its push is accepted, the server exits 0.
