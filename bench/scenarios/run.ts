@@ -48,6 +48,8 @@ export async function runScenario(ctx: BenchContext): Promise<ScenarioResult> {
         rec.add("docker run --rm IMAGE true", "ms", dk);
         rec.add("slugforge run / docker run", "x", sf / dk);
       }
+      // Where slugforge's time goes, in part: the CLI's own start (node loading it), no server.
+      rec.add("  slugforge --help (the CLI's start alone)", "ms", (await ok(process.execPath, [path.join(REPO, "bin", "slugforge.js"), "--help"], { env })).ms);
     }
     rec.note(`${PAIRS} pairs a run, each pair a sample; the stdlib sample's image ${image}; slugforge's run container on bridge, as docker run's`);
   } finally {
