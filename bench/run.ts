@@ -16,8 +16,10 @@ import { formatTable, type ScenarioResult } from "./lib/report.js";
 import { cacheScenario } from "./scenarios/cache.js";
 import { concurrencyScenario } from "./scenarios/concurrency.js";
 import { imageScenario } from "./scenarios/image.js";
+import { imageBytesScenario } from "./scenarios/image-bytes.js";
 import { pushOverheadScenario } from "./scenarios/push-overhead.js";
 import { receiveScenario } from "./scenarios/receive.js";
+import { runScenario } from "./scenarios/run.js";
 import { slugScenario } from "./scenarios/slug.js";
 
 const SCENARIOS: Record<string, Scenario> = {
@@ -27,6 +29,8 @@ const SCENARIOS: Record<string, Scenario> = {
   cache: cacheScenario,
   concurrency: concurrencyScenario,
   image: imageScenario,
+  "image-bytes": imageBytesScenario,
+  run: runScenario,
 };
 
 const USAGE = `Usage: npm run bench -- [--only ${Object.keys(SCENARIOS).join(",")}] [--runs N] [--quick] [--check]

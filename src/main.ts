@@ -27,8 +27,19 @@ import { createDeliveryWorker, createWebhookEvents, type DeliverySettings, type 
 
 /** The shipped buildpacks, beside src/ and dist/. */
 export const SHIPPED_BUILDPACKS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "buildpacks");
-/** The dashboard's page and assets, beside src/ and dist/ as well. */
-export const DASHBOARD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "dashboard");
+/**
+ * The dashboard's page and assets, beside src/ and dist/ as well: the nearest dashboard/ above this
+ * module, as hooks/ and launcher/ are found, so the benchmarks' build (dist/bench/src) serves it too.
+ */
+export const DASHBOARD_DIR = nearestFolder("dashboard", "index.html");
+
+function nearestFolder(name: string, marker: string): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, name, marker))) return path.join(dir, name);
+  }
+  return path.resolve(here, "..", name);
+}
 
 export interface ServerOptions {
   readonly log?: Logger;

@@ -139,3 +139,26 @@ export function statusKb(pid: number, field: string): number {
     return 0;
   }
 }
+
+/** A release as the API lists it: the parts the benchmarks read. */
+export interface BenchRelease {
+  readonly version: number;
+  readonly slugId: string | null;
+  readonly image: { readonly name: string; readonly digest: string } | null;
+  readonly imageError: string | null;
+}
+
+/**
+ * Waits until release `version` of `app` has its image (a push waits for it only so long, then
+ * finishes it in the background); fails on the image's error or after `timeoutMs`.
+ */
+export async function waitForImage(server: BenchServer, app: string, version: number, timeoutMs = 180_000): Promise<BenchRelease> {
+  const started = performance.now();
+  for (;;) {
+    const release = (await server.api<BenchRelease[]>("GET", `/api/apps/${app}/releases`)).find((r) => r.version === version);
+    if (release?.image) return release;
+    if (release?.imageError) throw new Error(`${app} v${version}: its image failed: ${release.imageError}`);
+    if (performance.now() - started > timeoutMs) throw new Error(`${app} v${version} had no image after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,3 +1,4 @@
+import { PREVIEW_PORT, PUBLISH_FLAG } from "../util/preview-port.js";
 import { relativeTime } from "./format.js";
 import type { Style } from "./style.js";
 import { formatPairs } from "./table.js";
@@ -13,13 +14,11 @@ export interface HowToRun {
   readonly image: { readonly name: string; readonly digest: string } | null;
   /** `web` when the release declares it, else its first process type; null when it declares none. */
   readonly process: string | null;
-  /** `slugforge run APP web --port 5000`: the local preview. */
+  /** `slugforge run APP web --port 8080`: the local preview. */
   readonly preview: string | null;
-  /** `docker run --rm -p 5000:5000 IMAGE web`, when the release has an image. */
+  /** `docker run --rm -p 8080:5000 IMAGE web`, when the release has an image. */
   readonly docker: string | null;
 }
-
-const PREVIEW_PORT = 5000;
 
 export function howToRun(name: string, release: Readonly<Record<string, unknown>>): HowToRun {
   const image = imageOf(release.image);
@@ -35,7 +34,7 @@ export function howToRun(name: string, release: Readonly<Record<string, unknown>
     image,
     process: type,
     preview: type ? `slugforge run ${name} ${type}${web ? ` --port ${PREVIEW_PORT}` : ""}` : null,
-    docker: image && type ? `docker run --rm ${web ? `-p ${PREVIEW_PORT}:${PREVIEW_PORT} ` : ""}${image.name} ${type}` : null,
+    docker: image && type ? `docker run --rm ${web ? `${PUBLISH_FLAG} ` : ""}${image.name} ${type}` : null,
   };
 }
 

@@ -1,4 +1,5 @@
 import { formatSize } from "../util/format-size.js";
+import { PUBLISH_FLAG } from "../util/preview-port.js";
 import type { ImageAttempt } from "./image-service.js";
 
 /** Where a push's lines go: `-----> step` and indented detail (the build printer). */
@@ -19,7 +20,7 @@ export function printAttempt(attempt: ImageAttempt, release: { app: string; vers
     if (image.loaded) out.detail("Loaded into this server's Docker engine (no SLUGFORGE_REGISTRY set)");
     else if (image.sent.blobs === 0) out.detail("The registry had every layer: only the tags were written");
     else out.detail(`Sent ${image.sent.blobs} blob${image.sent.blobs === 1 ? "" : "s"} (${formatSize(image.sent.bytes)}); the registry had the other ${image.sent.had}`);
-    out.detail(image.web ? `Run it: docker run --rm -p 5000:5000 ${image.name}` : `Run it: docker run --rm ${image.name} PROCESS_TYPE`);
+    out.detail(image.web ? `Run it: docker run --rm ${PUBLISH_FLAG} ${image.name}` : `Run it: docker run --rm ${image.name} PROCESS_TYPE`);
     return;
   }
   if (attempt.state === "pending") {

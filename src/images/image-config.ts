@@ -2,11 +2,12 @@ import type { SlugRecord } from "../store/types.js";
 import { LAUNCHER_PATH } from "./launch-layer.js";
 import { writeImageConfig, type LayerDescriptor } from "./oci.js";
 import type { StackBase } from "./stack-layers.js";
+import { CONTAINER_PORT } from "../util/preview-port.js";
 
 /** The uid:gid apps run as: the stack's `slug` user, who owns every file of the slug. */
 export const APP_USER = "1000:1000";
 /** The port a web process listens on when nothing sets PORT, as on the boot probe. */
-export const DEFAULT_PORT = 5000;
+export const DEFAULT_PORT = CONTAINER_PORT;
 const CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 export const LABELS = {

@@ -2,6 +2,7 @@ import type { Readable, Writable } from "node:stream";
 import type { NetworkMode } from "../config/parse-config.js";
 import type { ContainerRuntime, Mount } from "../docker/container-runtime.js";
 import type { Logger } from "../log.js";
+import { CONTAINER_PORT } from "../util/preview-port.js";
 
 /** The user apps run as, in the stack's run image (as on a Heroku dyno: not root, owner of /app). */
 const RUN_USER = "slug";
@@ -39,7 +40,7 @@ export interface OneOffOptions {
   readonly labels?: Readonly<Record<string, string>>;
 }
 
-const PORT = 5000;
+const PORT = CONTAINER_PORT;
 
 /**
  * A one-off process of a release, as a Heroku one-off dyno: a container of the stack's run image

@@ -139,7 +139,7 @@ describe("the server as a process, with the CLI", () => {
       const open = await cli(child, ["open", "repro-a"]);
       expect(open.code, open.stderr).toBe(0);
       expect(open.stdout).toContain(`Slug:    ${a!.id}`);
-      expect(open.stdout).toContain("  slugforge run repro-a web --port 5000");
+      expect(open.stdout).toContain("  slugforge run repro-a web --port 8080");
       expect((JSON.parse((await cli(child, ["open", "repro-a", "--json"])).stdout) as { version: number }).version).toBe(3);
 
       const file = path.join(dataDir, "download.tar.gz");

@@ -51,7 +51,7 @@ describe("release images without a registry, and when the registry fails", () =>
     const result = await git.run(["push", s.url(app), "main"], work);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(new RegExp(`remote: -----> Image ${name} sha256:[0-9a-f]{64}`));
-    expect(result.stderr).toContain(`Run it: docker run --rm -p 5000:5000 ${name}`);
+    expect(result.stderr).toContain(`Run it: docker run --rm -p 8080:5000 ${name}`);
     const [v1] = await releases(s, app);
     expect(v1!.image?.name).toBe(name);
     // Its digest is the image's id in the engine.

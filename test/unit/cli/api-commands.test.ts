@@ -95,7 +95,7 @@ it("open: the current release's slug and the preview command; no image yet, so n
     expect(text).toContain("=== web1 v3");
     expect(text).toContain(`Slug:    ${SLUG}`);
     expect(text).toContain("Image:   none");
-    expect(text).toContain("  slugforge run web1 web --port 5000");
+    expect(text).toContain("  slugforge run web1 web --port 8080");
     expect(text).not.toContain("docker run");
   }
 });
@@ -105,8 +105,8 @@ it("open: a release with an image gets the docker command as well; --json has bo
   const answers = { "/api/apps/web1/releases": [{ ...releases[0], image }] };
   const text = await run("open", ["web1"], answers);
   expect(text).toContain(`Image:   slugforge/web1:v3 (${image.digest})`);
-  expect(text).toContain("  docker run --rm -p 5000:5000 slugforge/web1:v3 web");
-  expect(text).toContain("  slugforge run web1 web --port 5000");
+  expect(text).toContain("  docker run --rm -p 8080:5000 slugforge/web1:v3 web");
+  expect(text).toContain("  slugforge run web1 web --port 8080");
   expect(JSON.parse(await run("open", ["web1"], answers, { json: true }))).toEqual({
     app: "web1",
     version: 3,
@@ -115,8 +115,8 @@ it("open: a release with an image gets the docker command as well; --json has bo
     slugId: SLUG,
     image,
     process: "web",
-    preview: "slugforge run web1 web --port 5000",
-    docker: "docker run --rm -p 5000:5000 slugforge/web1:v3 web",
+    preview: "slugforge run web1 web --port 8080",
+    docker: "docker run --rm -p 8080:5000 slugforge/web1:v3 web",
   });
 });
 
