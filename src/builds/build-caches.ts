@@ -1,12 +1,13 @@
 import { spawn } from "node:child_process";
 import { lstat, mkdir, readdir, rename, rm, rmdir } from "node:fs/promises";
 import path from "node:path";
-import { PassThrough, type Readable, type Writable } from "node:stream";
+import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { CreatedContainer } from "../docker/container-runtime.js";
 import type { Logger } from "../log.js";
 import { discardDir, sweepDiscarded } from "../util/discard-dir.js";
 import { runProcess } from "../util/run-process.js";
+import { tarOut, type TarOut } from "../util/tar-out.js";
 import { archiveFromBuild, type InContainer } from "./container-exec.js";
 
 /*
@@ -164,27 +165,10 @@ export class BuildCaches {
    * Every kept cache of the app as one tar stream (entries `<key>/...`, made by GNU tar on the
    * host, links kept as links), for a build container to unpack with its own tar; none: undefined.
    */
-  async keptArchive(app: string): Promise<{ keys: string[]; stream: Readable; exited: Promise<number>; stderr(): string; cancel(): void } | undefined> {
+  async keptArchive(app: string): Promise<(TarOut & { keys: string[] }) | undefined> {
     const keys = await this.keptKeys(app);
     if (keys.length === 0) return undefined;
-    const child = spawn("tar", ["-c", "-f", "-", "--numeric-owner", "-C", this.appDir(app), "--", ...keys], { stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (b: Buffer) => {
-      if (stderr.length < 4096) stderr += b.toString("utf8");
-    });
-    const exited = new Promise<number>((resolve) => {
-      child.on("error", () => resolve(127));
-      child.on("close", (code) => resolve(code ?? 1));
-    });
-    // Taken at once: a child's unread stdout is thrown away when it exits, and a small cache is
-    // done before the reader (an exec being set up) is ready.
-    const stream = new PassThrough({ highWaterMark: 1024 * 1024 });
-    child.stdout.pipe(stream);
-    const cancel = (): void => {
-      child.kill("SIGKILL");
-      stream.destroy();
-    };
-    return { keys, stream, exited, stderr: () => stderr, cancel };
+    return { keys, ...tarOut(["-c", "-f", "-", "--numeric-owner", "-C", this.appDir(app), "--", ...keys]) };
   }
 
   private async keptKeys(app: string): Promise<string[]> {

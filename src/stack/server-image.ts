@@ -1,11 +1,10 @@
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import type { ContainerRuntime, ImageBuilder, ImageInfo } from "../docker/container-runtime.js";
 import { SlugforgeError } from "../errors.js";
 import { shortId, type StackBuildOptions } from "./build-stack.js";
 import { ensureNodeBase } from "./node-base.js";
+import { tarOut, type TarOut } from "../util/tar-out.js";
 
 /*
  * `npm run image`: slugforge's own server image, from the Dockerfile at the top of the checkout.
@@ -106,7 +105,7 @@ async function chooseBase(options: ServerImageOptions): Promise<{ base: string; 
  * buildpacks/, dashboard/, launcher/), the Dockerfile, and node_modules/ with only the packages the lock file does not
  * mark dev (node_modules may be a link to a folder elsewhere: tar reads through it).
  */
-function buildContext(repoDir: string): { stream: PassThrough; exited: Promise<number>; stderr(): string; cancel(): void } {
+function buildContext(repoDir: string): TarOut {
   const lock = JSON.parse(readFileSync(path.join(repoDir, "package-lock.json"), "utf8")) as { packages: Record<string, { dev?: boolean }> };
   const modules = Object.entries(lock.packages)
     .filter(([name, entry]) => name.startsWith("node_modules/") && !name.slice("node_modules/".length).includes("/node_modules/") && !entry.dev)
@@ -114,16 +113,5 @@ function buildContext(repoDir: string): { stream: PassThrough; exited: Promise<n
     .filter((name) => existsSync(path.join(repoDir, name)))
     .sort();
   const entries = ["Dockerfile", "package.json", "package-lock.json", "bin", "buildpacks", "hooks", "dashboard", "launcher", "dist", ...modules];
-  const child = spawn("tar", ["-c", "-f", "-", "--exclude=dist/bench", "--exclude=dist/test", "-C", repoDir, "--", ...entries], { stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr.on("data", (b: Buffer) => {
-    if (stderr.length < 4096) stderr += b.toString("utf8");
-  });
-  const exited = new Promise<number>((resolve) => {
-    child.on("error", () => resolve(127));
-    child.on("close", (code) => resolve(code ?? 1));
-  });
-  const stream = new PassThrough({ highWaterMark: 1024 * 1024 });
-  child.stdout.pipe(stream);
-  return { stream, exited, stderr: () => stderr.trim(), cancel: () => child.exitCode === null && child.kill() };
+  return tarOut(["-c", "-f", "-", "--exclude=dist/bench", "--exclude=dist/test", "-C", repoDir, "--", ...entries]);
 }
