@@ -1,17 +1,13 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { readAdminToken } from "../config/admin-token.js";
+// The server, the engine's client and the stack builder are imported by the commands that use
+// them: a command that only talks to the API (releases, run) starts without loading them.
 import { parseConfig } from "../config/parse-config.js";
-import { createDockerRuntime } from "../docker/dockerode-runtime.js";
 import { isSlugforgeError } from "../errors.js";
-import { ensureHost } from "../host/setup.js";
-import { startServer } from "../main.js";
-import { buildStack, shortId } from "../stack/build-stack.js";
 import { LABELS, stackNames } from "../stack/recipes.js";
-import { DEFAULT_BASE_IMAGE, buildServerImage } from "../stack/server-image.js";
 import { ApiError, createApiClient } from "./api-client.js";
 import { API_COMMANDS, CommandError, UsageError } from "./api-commands.js";
-import { runBuildpackTestCommand } from "./buildpack-test-command.js";
 import { relativeTime, formatBytes } from "./format.js";
 import { formatCommandList, formatUsage, helpWidth, wrap, type HelpEntry } from "./help.js";
 import { colorEnabled, createStyle, type Style } from "./style.js";
@@ -73,7 +69,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       case "image":
         return await image(rest, env, say);
       case "buildpack":
-        if (rest[0] === "test") return await runBuildpackTestCommand(rest.slice(1), env);
+        if (rest[0] === "test") return await (await import("./buildpack-test-command.js")).runBuildpackTestCommand(rest.slice(1), env);
         console.error("Usage: slugforge buildpack test <buildpack> <sample>... (see --help)");
         return 2;
       default:
@@ -188,6 +184,7 @@ function settings(env: NodeJS.ProcessEnv) {
  * at the next start.
  */
 async function serve(env: NodeJS.ProcessEnv, say: Say): Promise<number> {
+  const { startServer } = await import("../main.js");
   const server = await startServer(env, say);
   const signals = ["SIGINT", "SIGTERM"] as const;
   await new Promise<void>((resolve) => {
@@ -228,6 +225,11 @@ SLUGFORGE_SKIP_HOST_SETUP=1 skips installing and starting anything (only checks 
     return 0;
   }
   const config = settings(env);
+  const [{ createDockerRuntime }, { ensureHost }, { buildStack }] = await Promise.all([
+    import("../docker/dockerode-runtime.js"),
+    import("../host/setup.js"),
+    import("../stack/build-stack.js"),
+  ]);
   const runtime = createDockerRuntime({ dockerHost: config.dockerHost });
   if (env.SLUGFORGE_SKIP_HOST_SETUP === "1") {
     const { version } = await runtime.ping();
@@ -244,6 +246,7 @@ SLUGFORGE_SKIP_HOST_SETUP=1 skips installing and starting anything (only checks 
 async function stack(args: string[], env: NodeJS.ProcessEnv, say: Say): Promise<number> {
   const [sub, ...rest] = args;
   const config = settings(env);
+  const [{ createDockerRuntime }, { buildStack, shortId }] = await Promise.all([import("../docker/dockerode-runtime.js"), import("../stack/build-stack.js")]);
   const runtime = createDockerRuntime({ dockerHost: config.dockerHost });
   if (sub === "build") {
     if (rest.includes("--help")) {
@@ -296,6 +299,7 @@ async function stack(args: string[], env: NodeJS.ProcessEnv, say: Say): Promise<
 /** `slugforge image build`: the server image, from the checkout this command runs from. */
 async function image(args: string[], env: NodeJS.ProcessEnv, say: Say): Promise<number> {
   const [sub, ...rest] = args;
+  const [{ createDockerRuntime }, { DEFAULT_BASE_IMAGE, buildServerImage }] = await Promise.all([import("../docker/dockerode-runtime.js"), import("../stack/server-image.js")]);
   if (sub !== "build" || rest.includes("--help")) {
     (sub === "build" ? say : console.error)(`Usage: slugforge image build [--base IMAGE] [--tag NAME]...
 
