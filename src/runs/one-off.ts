@@ -46,8 +46,8 @@ const PORT = CONTAINER_PORT;
  * A one-off process of a release, as a Heroku one-off dyno: a container of the stack's run image
  * (unprivileged, capabilities dropped, limited), the slug unpacked at /app, `.profile.d/*.sh`
  * sourced, PORT, HOME=/app and the release's config vars set; then the process type named by the
- * first argument, or the arguments as a command. Resolves with its exit code; the container goes
- * whatever happens.
+ * first argument, or the arguments as a command. Resolves with its exit code as soon as the process
+ * ends; the container goes whatever happens, its removal not waited for.
  */
 export async function runOneOff(options: OneOffOptions): Promise<number> {
   const { runtime, signal } = options;
@@ -89,6 +89,9 @@ export async function runOneOff(options: OneOffOptions): Promise<number> {
     });
   } finally {
     signal.removeEventListener("abort", onAbort);
-    await container.remove();
+    // The exit code is not held back while the engine removes the container (a second or more
+    // under load): the removal goes on, and a server that dies first leaves it to the engine (the
+    // container ends with its lifeline and is removed automatically).
+    void container.remove().catch((err: unknown) => options.log.warn({ err }, "removing a one-off container failed"));
   }
 }
