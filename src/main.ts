@@ -1,5 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, statSync } from "node:fs";
 import path from "node:path";
+import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { createApiHandler } from "./api/api-handler.js";
 import { createApp, type App } from "./app.js";
@@ -215,13 +216,23 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     disk,
     events: releaseEvents,
     startRun: async ({ app, release, spec }, io, signal) => {
-      const slug = await slugs.get(release.slugId!);
-      if (!slug) throw new SlugforgeError("INTERNAL", `the slug ${release.slugId} of ${app} v${release.version} is missing from the store`);
+      // The release's image, when this engine holds it as made (a loaded one: its id is the
+      // digest), starts with /app in place; else the slug is copied into a run image container.
+      const image = release.image;
+      const inEngine = image ? await runtime.inspectImage(image.name).catch(() => undefined) : undefined;
+      let from: { slug: Readable } | { releaseImage: string };
+      if (image && inEngine?.id === image.digest) {
+        from = { releaseImage: image.name };
+      } else {
+        const slug = await slugs.get(release.slugId!);
+        if (!slug) throw new SlugforgeError("INTERNAL", `the slug ${release.slugId} of ${app} v${release.version} is missing from the store`);
+        from = { slug };
+      }
       return runOneOff({
         runtime,
         stack: config.stack,
         app,
-        slug,
+        from,
         processTypes: release.processTypes,
         args: spec.args,
         env: release.config,

@@ -54,7 +54,7 @@ export function createReleaseProcesses(deps: ReleaseProcessDeps): ReleaseProcess
         runtime: deps.runtime,
         stack: deps.config.stack,
         app,
-        slug: file,
+        from: { slug: file },
         processTypes: slug.processTypes,
         args,
         env: await deps.configVars(app),

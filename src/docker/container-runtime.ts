@@ -93,6 +93,8 @@ export interface Mount {
 
 export interface ContainerSpec {
   readonly image: string;
+  /** Replaces the image's entrypoint; `[]` runs none (an image whose entrypoint is a launcher). */
+  readonly entrypoint?: readonly string[];
   readonly name?: string;
   /** "uid:gid" or a user name known to the image. */
   readonly user?: string;

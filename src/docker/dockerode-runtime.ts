@@ -429,6 +429,7 @@ function createOptions(spec: ContainerSpec & { cmd?: string[] }): Docker.Contain
   return {
     Image: spec.image,
     name: spec.name,
+    Entrypoint: spec.entrypoint ? [...spec.entrypoint] : undefined,
     Cmd: spec.cmd ?? IDLE_CMD,
     User: spec.user,
     WorkingDir: spec.workdir,

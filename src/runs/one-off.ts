@@ -14,8 +14,11 @@ export interface OneOffOptions {
   readonly runtime: ContainerRuntime;
   readonly stack: string;
   readonly app: string;
-  /** The release's slug (a gzip tar under ./app/), unpacked at /app. */
-  readonly slug: Readable;
+  /**
+   * What /app holds: the release's slug (a gzip tar under ./app/), unpacked into a container of the
+   * stack's run image; or the release's image in the engine, whose /app is the slug already.
+   */
+  readonly from: { readonly slug: Readable } | { readonly releaseImage: string };
   /** The release's process types: a first argument that names one runs its command. */
   readonly processTypes: Readonly<Record<string, string>>;
   /** A process type's name, or a command and its arguments. */
@@ -44,7 +47,8 @@ const PORT = CONTAINER_PORT;
 
 /**
  * A one-off process of a release, as a Heroku one-off dyno: a container of the stack's run image
- * (unprivileged, capabilities dropped, limited), the slug unpacked at /app, `.profile.d/*.sh`
+ * (unprivileged, capabilities dropped, limited), the slug unpacked at /app (or of the release's
+ * image, which is that already), `.profile.d/*.sh`
  * sourced, PORT, HOME=/app and the release's config vars set; then the process type named by the
  * first argument, or the arguments as a command. Resolves with its exit code as soon as the process
  * ends; the container goes whatever happens, its removal not waited for.
@@ -52,8 +56,10 @@ const PORT = CONTAINER_PORT;
 export async function runOneOff(options: OneOffOptions): Promise<number> {
   const { runtime, signal } = options;
   signal.throwIfAborted();
+  const from = options.from;
   const container = await runtime.start({
-    image: `slugforge/stack:${options.stack}-run`,
+    // The release image's entrypoint is its launcher: here the process is started by exec below.
+    ...("releaseImage" in from ? { image: from.releaseImage, entrypoint: [] } : { image: `slugforge/stack:${options.stack}-run` }),
     user: RUN_USER,
     workdir: "/",
     network: options.publish ? "bridge" : options.network,
@@ -68,7 +74,7 @@ export async function runOneOff(options: OneOffOptions): Promise<number> {
   signal.addEventListener("abort", onAbort, { once: true });
   try {
     // The engine unpacks the gzip itself; a slug's entries are ./app/...
-    await container.putArchive(options.slug, "/");
+    if ("slug" in from) await container.putArchive(from.slug, "/");
     const [first, ...rest] = options.args;
     const command = first !== undefined ? options.processTypes[first] : undefined;
     // A process type's command line is shell (as in a Procfile), with any further arguments after

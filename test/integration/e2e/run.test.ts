@@ -59,6 +59,8 @@ describe("slugforge run", () => {
   });
 
   it("serves a preview on a port until the CLI stops, and the container goes with it", async () => {
+    // The earlier tests' containers are removed after their exit codes were answered: let them go.
+    for (let i = 0; i < 100 && (await runtime.listContainers(`${RUN_LABEL}=run v2`)).length > 0; i++) await sleep(100);
     const port = 20000 + Math.floor(Math.random() * 20000);
     const child = spawn(process.execPath, [BIN, "run", "runner", "web", "--port", String(port)], {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, SLUGFORGE_URL: server.base, SLUGFORGE_TOKEN: E2E_TOKEN },
@@ -79,4 +81,33 @@ describe("slugforge run", () => {
     for (let i = 0; i < 100 && (await runtime.listContainers(`${RUN_LABEL}=run v2`)).length > 0; i++) await sleep(100);
     expect(await runtime.listContainers(`${RUN_LABEL}=run v2`)).toEqual([]);
   });
+
+  it("starts from the release's image when the engine holds it: /app is in place, nothing copied", async () => {
+    const git = new GitClient(await dirs.make("sf-run-img-home-"));
+    const app = `run-img-${process.pid}`;
+    const imaged = await startServer(await dirs.make("sf-run-img-data-"), { SLUGFORGE_IMAGES: "on" });
+    try {
+      const work = await dirs.make("sf-run-img-app-");
+      await appRepo(git, "python-stdlib", work);
+      const pushed = await git.run(["push", imaged.url(app), "main"], work);
+      expect(pushed.code, pushed.stderr).toBe(0);
+      expect(pushed.stderr).toContain(`Image slugforge/app-${app}:v1`);
+      const run = (args: string[]) =>
+        runProcess(process.execPath, [BIN, "run", app, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, SLUGFORGE_URL: imaged.base, SLUGFORGE_TOKEN: E2E_TOKEN }, stdin: "in\n" });
+      const running = run(["--", "bash", "-c", 'cat; echo "home=$HOME user=$(id -un)"; ls /app/app.py; touch /app/written; sleep 2; exit 3']);
+      let image = "";
+      for (let i = 0; i < 100 && !image; i++) {
+        image = (await runProcess("docker", ["ps", "--filter", `label=org.slugforge.app=${app}`, "--filter", `label=${RUN_LABEL}=run v1`, "--format", "{{.Image}}"])).stdout.trim();
+        if (!image) await sleep(100);
+      }
+      expect(image).toBe(`slugforge/app-${app}:v1`);
+      const r = await running;
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stdout).toBe("in\nhome=/app user=slug\n/app/app.py\n");
+    } finally {
+      await imaged.close();
+      for (let i = 0; i < 100 && (await runtime.listContainers(`org.slugforge.app=${app}`)).length > 0; i++) await sleep(100);
+      await runtime.removeImage(`slugforge/app-${app}:v1`).catch(() => undefined);
+    }
+  }, 300_000);
 });
