@@ -19,6 +19,8 @@ const BIN = path.join(REPO, "bin/slugforge.js");
 const dirs = tmpDirs();
 const runtime = createDockerRuntime();
 let server: RunningServer;
+// Its own name: another run of these tests on the same engine makes containers of its own app.
+const APP = `runner-${process.pid}`;
 
 const cli = (args: string[], stdin = "") =>
   runProcess(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, SLUGFORGE_URL: server.base, SLUGFORGE_TOKEN: E2E_TOKEN }, stdin });
@@ -29,9 +31,9 @@ beforeAll(async () => {
   server = await startServer(await dirs.make("sf-run-data-"));
   const work = await dirs.make("sf-run-app-");
   await appRepo(git, "python-stdlib", work);
-  const pushed = await git.run(["push", server.url("runner"), "main"], work);
+  const pushed = await git.run(["push", server.url(APP), "main"], work);
   expect(pushed.code, pushed.stderr).toBe(0);
-  expect((await server.api("PATCH", "/api/apps/runner/config-vars", { GREETING: "hi" })).status).toBe(200);
+  expect((await server.api("PATCH", `/api/apps/${APP}/config-vars`, { GREETING: "hi" })).status).toBe(200);
 }, 300_000);
 afterAll(async () => {
   await server?.close();
@@ -40,29 +42,29 @@ afterAll(async () => {
 
 describe("slugforge run", () => {
   it("streams stdin, stdout and stderr, gives the release's config vars, and exits with the command's code", async () => {
-    const r = await cli(["run", "runner", "--", "bash", "-c", 'cat; echo "greeting=$GREETING home=$HOME port=$PORT user=$(id -un)" ; echo oops >&2; exit 7'], "from stdin\n");
+    const r = await cli(["run", APP, "--", "bash", "-c", 'cat; echo "greeting=$GREETING home=$HOME port=$PORT user=$(id -un)" ; echo oops >&2; exit 7'], "from stdin\n");
     expect(r.code).toBe(7);
     expect(r.stdout).toBe("from stdin\ngreeting=hi home=/app port=5000 user=slug\n");
     expect(r.stderr).toContain("oops");
   });
 
   it("runs a process type, an earlier release, and JSON lines", async () => {
-    const v1 = await cli(["run", "runner", "--release", "v1", "--json", "--", "bash", "-c", 'echo "greeting=${GREETING:-none}"']);
+    const v1 = await cli(["run", APP, "--release", "v1", "--json", "--", "bash", "-c", 'echo "greeting=${GREETING:-none}"']);
     expect(v1.code).toBe(0);
     const lines = v1.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toEqual([{ stream: "stdout", data: "greeting=none\n" }, { exitCode: 0 }]);
-    const missing = await cli(["run", "runner", "--release", "v9", "--", "true"]);
+    const missing = await cli(["run", APP, "--release", "v9", "--", "true"]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain("runner has no release v9");
+    expect(missing.stderr).toContain(`${APP} has no release v9`);
     const usage = await cli(["run", "runner"]);
     expect(usage.code).toBe(2);
   });
 
   it("serves a preview on a port until the CLI stops, and the container goes with it", async () => {
     // The earlier tests' containers are removed after their exit codes were answered: let them go.
-    for (let i = 0; i < 100 && (await runtime.listContainers(`${RUN_LABEL}=run v2`)).length > 0; i++) await sleep(100);
+    for (let i = 0; i < 100 && (await runtime.listContainers(`org.slugforge.app=${APP}`)).length > 0; i++) await sleep(100);
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const child = spawn(process.execPath, [BIN, "run", "runner", "web", "--port", String(port)], {
+    const child = spawn(process.execPath, [BIN, "run", APP, "web", "--port", String(port)], {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, SLUGFORGE_URL: server.base, SLUGFORGE_TOKEN: E2E_TOKEN },
       stdio: ["pipe", "pipe", "pipe"],
     });
@@ -75,11 +77,11 @@ describe("slugforge run", () => {
       if (!page) await sleep(150);
     }
     expect(page, `${said} (exit ${child.exitCode} ${child.signalCode})`).toContain("hello from python-stdlib");
-    expect(await runtime.listContainers(`${RUN_LABEL}=run v2`)).toHaveLength(1);
+    expect(await runtime.listContainers(`org.slugforge.app=${APP}`)).toHaveLength(1);
     child.kill("SIGINT");
     await new Promise((r) => child.once("exit", r));
-    for (let i = 0; i < 100 && (await runtime.listContainers(`${RUN_LABEL}=run v2`)).length > 0; i++) await sleep(100);
-    expect(await runtime.listContainers(`${RUN_LABEL}=run v2`)).toEqual([]);
+    for (let i = 0; i < 100 && (await runtime.listContainers(`org.slugforge.app=${APP}`)).length > 0; i++) await sleep(100);
+    expect(await runtime.listContainers(`org.slugforge.app=${APP}`)).toEqual([]);
   });
 
   it("starts from the release's image when the engine holds it: /app is in place, nothing copied", async () => {
