@@ -225,6 +225,7 @@ SLUGFORGE_SKIP_HOST_SETUP=1 skips installing and starting anything (only checks 
     return 0;
   }
   const config = settings(env);
+  const started = Date.now();
   const [{ createDockerRuntime }, { ensureHost }, { buildStack }] = await Promise.all([
     import("../docker/dockerode-runtime.js"),
     import("../host/setup.js"),
@@ -240,6 +241,7 @@ SLUGFORGE_SKIP_HOST_SETUP=1 skips installing and starting anything (only checks 
   if (!args.includes("--no-stack")) {
     await buildStack(config.stack, { runtime, workDir: path.join(config.dataDir, "stack"), say, mirror: env.SLUGFORGE_DEBIAN_MIRROR });
   }
+  say(`setup: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return 0;
 }
 

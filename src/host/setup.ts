@@ -24,17 +24,20 @@ export interface HostSetupOptions {
 export async function ensureHost(options: HostSetupOptions): Promise<void> {
   const { runtime, say } = options;
   const engine = await runtime.ping().catch(() => undefined);
+  // On a new machine both are missing: one apt-get run (one package list update) installs both.
+  const wantDebootstrap = options.needDebootstrap !== false && !(await hasCommand("debootstrap"));
   if (engine) {
     say(`docker engine: answering (version ${engine.version})`);
   } else {
     if (!(await hasCommand("dockerd"))) {
-      say("docker engine: not installed; installing Debian's docker.io");
-      await aptInstall(["docker.io"], say);
+      say(`docker engine: not installed; installing Debian's docker.io${wantDebootstrap ? " (and debootstrap with it)" : ""}`);
+      await aptInstall(wantDebootstrap ? ["docker.io", "debootstrap"] : ["docker.io"], say);
     }
     say("docker engine: installed but not running; starting dockerd");
     startDockerd(options.logDir);
+    const started = Date.now();
     const version = await waitForEngine(runtime, options.engineWaitMs ?? 60_000);
-    say(`docker engine: answering (version ${version})`);
+    say(`docker engine: answering (version ${version}) after ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
   if (options.needDebootstrap !== false) {
     if (await hasCommand("debootstrap")) say("debootstrap: present");
