@@ -1,4 +1,4 @@
-import { rm } from "node:fs/promises";
+import { appendFile, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { appName, type BenchContext } from "../lib/context.js";
 import { blobsRepo, manyFilesRepo } from "../lib/git.js";
@@ -108,6 +108,7 @@ export async function receiveScenario(ctx: BenchContext): Promise<ScenarioResult
     { metric: "a: slugforge / http-backend", max: 1.1, text: "(a) push wall <= 1.10 x git http-backend" },
     { metric: "b: slugforge / http-backend", max: 1.1, text: "(b) push wall <= 1.10 x git http-backend" },
     { metric: "(a) server peak RSS", max: 150, text: "(a) server peak RSS <= 150 MB" },
+    { metric: "b: second push, 10 changed, with the no-op build / http-backend", max: 3, text: "(b) second push with 10 files changed, real no-op build <= 3 x git http-backend" },
   ]);
 }
 
@@ -159,5 +160,45 @@ async function pushWithBuild(ctx: BenchContext, rec: Recorder, c: Case, server: 
   for (const p of build.phases) rec.add(`${c.label}:     phase ${p.phase}`, "ms", p.ms);
   if (c.key === "a") rec.add("(a) with the build: server peak RSS", "MB", server.peakRss() / MB);
   await server.idle();
+  if (c.key === "b") await secondPush(ctx, rec, c, server, name, work);
   await server.api("DELETE", `/api/apps/${name}`).catch(() => undefined);
+}
+
+/**
+ * (b) again with 10 files changed, the way a developer pushes after the first deploy: the same
+ * app's second build (a real one: the tree is new) against http-backend receiving the same second
+ * push into a repo that has the first. The work tree goes back to its first commit afterwards.
+ */
+async function secondPush(ctx: BenchContext, rec: Recorder, c: Case, server: BenchServer, app: string, work: string): Promise<void> {
+  const modules = (await readdir(path.join(work, "src"))).sort().slice(0, 10);
+  for (const [i, m] of modules.entries()) {
+    const files = (await readdir(path.join(work, "src", m))).sort();
+    await appendFile(path.join(work, "src", m, files[0]!), `\n# changed for the second push (${i})\n`);
+  }
+  await ctx.git.commitAll(work, "ten files changed");
+  try {
+    const bare = path.join(path.dirname(work), `${appName("hb-second")}.git`);
+    await ctx.git.initBare(bare);
+    await ctx.git.ok(["push", "-q", `file://${bare}`, "HEAD~1:refs/heads/main"], work);
+    await ok("sync", []);
+    const backend = await startHttpBackend(path.dirname(bare), { "transfer.fsckObjects": "true" });
+    let baseline: number;
+    try {
+      baseline = (await ctx.git.push(`${backend.base}/${path.basename(bare)}`, work)).ms;
+    } finally {
+      await backend.close();
+      await rm(bare, { recursive: true, force: true });
+    }
+    await ok("sync", []);
+    const r = await ctx.git.push(server.url(app), work);
+    const builds = await server.api<BuildInfo[]>("GET", `/api/apps/${app}/builds`);
+    if (builds[0]?.status !== "succeeded") throw new Error(`the second (b) push's build is ${builds[0]?.status ?? "missing"}`);
+    rec.add(`${c.label}, 10 changed: git http-backend`, "ms", baseline);
+    rec.add(`${c.label}, 10 changed: slugforge push + no-op build`, "ms", r.ms);
+    for (const p of builds[0].phases) rec.add(`${c.label}, 10 changed:     phase ${p.phase}`, "ms", p.ms);
+    rec.add("b: second push, 10 changed, with the no-op build / http-backend", "x", r.ms / baseline);
+    await server.idle();
+  } finally {
+    await ctx.git.ok(["reset", "-q", "--hard", "HEAD~1"], work);
+  }
 }
