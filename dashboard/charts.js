@@ -2,7 +2,7 @@
 import { formatBytes, formatMs, formatTime, h, s } from "./dom.js";
 
 /** Phases a build records (src/builds/session.ts), in the order they run; each has its colour in dashboard.css. */
-export const PHASES = ["container", "source", "resolve", "inputs", "buildpacks", "env", "cache-restore", "compile", "release", "slug", "cache-save"];
+export const PHASES = ["app-json", "resolve", "inputs", "container", "source", "buildpacks", "env", "cache-restore", "compile", "release", "slug", "release-phase", "cache-save"];
 
 const phaseClass = (name) => `phase phase-${PHASES.includes(name) ? name : "other"}`;
 
