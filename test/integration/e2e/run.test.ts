@@ -109,7 +109,8 @@ describe("slugforge run", () => {
     } finally {
       await imaged.close();
       for (let i = 0; i < 100 && (await runtime.listContainers(`org.slugforge.app=${app}`)).length > 0; i++) await sleep(100);
-      await runtime.removeImage(`slugforge/app-${app}:v1`).catch(() => undefined);
+      // Loading tags the release and moves :latest: both go.
+      for (const tag of ["v1", "latest"]) await runtime.removeImage(`slugforge/app-${app}:${tag}`).catch(() => undefined);
     }
   }, 300_000);
 });
