@@ -1,6 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, statSync } from "node:fs";
 import path from "node:path";
-import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { createApiHandler } from "./api/api-handler.js";
 import { createApp, type App } from "./app.js";
@@ -21,26 +20,19 @@ import { createImageService } from "./images/image-service.js";
 import { createLogger, type Logger } from "./log.js";
 import { createFsSlugStore } from "./slug/fs-slug-store.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
-import { runOneOff } from "./runs/one-off.js";
+import { releaseSource, runOneOff } from "./runs/one-off.js";
 import { createDiskGuard } from "./util/disk-space.js";
+import { ownFolder } from "./util/own-folder.js";
 import { configureFailpoints } from "./util/failpoints.js";
 import { createDeliveryWorker, createWebhookEvents, type DeliverySettings, type WebhookEvents } from "./webhooks/index.js";
 
 /** The shipped buildpacks, beside src/ and dist/. */
 export const SHIPPED_BUILDPACKS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "buildpacks");
 /**
- * The dashboard's page and assets, beside src/ and dist/ as well: the nearest dashboard/ above this
- * module, as hooks/ and launcher/ are found, so the benchmarks' build (dist/bench/src) serves it too.
+ * The dashboard's page and assets, beside src/ and dist/ as well (found as hooks/ and launcher/ are,
+ * so the benchmarks' build serves it too); where there is none the dashboard says so in the log.
  */
-export const DASHBOARD_DIR = nearestFolder("dashboard", "index.html");
-
-function nearestFolder(name: string, marker: string): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  for (let dir = here; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, name, marker))) return path.join(dir, name);
-  }
-  return path.resolve(here, "..", name);
-}
+export const DASHBOARD_DIR = ownFolder("dashboard", "index.html") ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "dashboard");
 
 export interface ServerOptions {
   readonly log?: Logger;
@@ -216,23 +208,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     disk,
     events: releaseEvents,
     startRun: async ({ app, release, spec }, io, signal) => {
-      // The release's image, when this engine holds it as made (a loaded one: its id is the
-      // digest), starts with /app in place; else the slug is copied into a run image container.
-      const image = release.image;
-      const inEngine = image ? await runtime.inspectImage(image.name).catch(() => undefined) : undefined;
-      let from: { slug: Readable } | { releaseImage: string };
-      if (image && inEngine?.id === image.digest) {
-        from = { releaseImage: image.name };
-      } else {
-        const slug = await slugs.get(release.slugId!);
-        if (!slug) throw new SlugforgeError("INTERNAL", `the slug ${release.slugId} of ${app} v${release.version} is missing from the store`);
-        from = { slug };
-      }
       return runOneOff({
         runtime,
         stack: config.stack,
         app,
-        from,
+        from: await releaseSource(runtime, (id) => slugs.get(id), release),
         processTypes: release.processTypes,
         args: spec.args,
         env: release.config,

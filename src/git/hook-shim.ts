@@ -1,7 +1,7 @@
-import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { ownFolder } from "../util/own-folder.js";
 import { runProcess } from "../util/run-process.js";
 import { CONTROL_PREFIX, HOOK_ENV, PRE_RECEIVE_PATH } from "./hook-protocol.js";
 
@@ -22,16 +22,11 @@ export interface PerlSocketConstants {
   readonly sockStream: number;
 }
 
-/**
- * hooks/ beside src/ (or dist/): the nearest one above this module, so the same code finds it from
- * src/git (tests), dist/git (`bin/slugforge.js`) and dist/bench/src/git (the benchmarks' build).
- */
+/** hooks/ beside src/ (or dist/), found as slugforge's own folders are (util/own-folder.ts). */
 export function hookProgramsDir(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  for (let dir = here; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, "hooks", HOOK_FILES.perl))) return path.join(dir, "hooks");
-    if (path.dirname(dir) === dir) throw new Error(`slugforge's hooks/ folder (with ${HOOK_FILES.perl}) is not above ${here}`);
-  }
+  const dir = ownFolder("hooks", HOOK_FILES.perl);
+  if (!dir) throw new Error(`slugforge's hooks/ folder (with ${HOOK_FILES.perl}) is not above ${path.dirname(fileURLToPath(import.meta.url))}`);
+  return dir;
 }
 
 /** The value of each constant line in a hook program, written in its language. */

@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import tar from "tar-stream";
+import { ownFolder } from "../util/own-folder.js";
 import { MEDIA_TYPES, sha256Digest, type LayerDescriptor } from "./oci.js";
 
 /** Where the launcher and the process types are in an image (launcher/slugforge-launch reads the same). */
@@ -51,13 +52,10 @@ export async function makeLaunchLayer(processTypes: Readonly<Record<string, stri
 
 let launcher: Buffer | undefined;
 
-/** launcher/slugforge-launch beside src/ (or dist/): the nearest one above this module. */
+/** launcher/slugforge-launch beside src/ (or dist/), found as slugforge's own folders are (util/own-folder.ts). */
 function launcherProgram(): Buffer {
   if (launcher) return launcher;
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  for (let dir = here; ; dir = path.dirname(dir)) {
-    const file = path.join(dir, "launcher", "slugforge-launch");
-    if (existsSync(file)) return (launcher = readFileSync(file));
-    if (path.dirname(dir) === dir) throw new Error(`slugforge's launcher/slugforge-launch is not above ${here}`);
-  }
+  const dir = ownFolder("launcher", "slugforge-launch");
+  if (!dir) throw new Error(`slugforge's launcher/slugforge-launch is not above ${path.dirname(fileURLToPath(import.meta.url))}`);
+  return (launcher = readFileSync(path.join(dir, "slugforge-launch")));
 }
