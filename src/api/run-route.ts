@@ -6,7 +6,7 @@ import type { MetadataStore, ReleaseRecord } from "../store/types.js";
 import { fail } from "./http-json.js";
 import type { RouteContext } from "./router.js";
 
-/** Starts a one-off process of a release (main.ts: a container of the run image) and resolves with its exit code. */
+/** Starts a one-off process of a release (main.ts: runs/one-off.ts) and resolves with its exit code. */
 export type StartRun = (
   run: { readonly app: string; readonly release: ReleaseRecord; readonly spec: RunSpec },
   io: { readonly stdin: Readable; readonly stdout: Writable; readonly stderr: Writable },

@@ -1,6 +1,7 @@
 import type { Readable, Writable } from "node:stream";
 import type { NetworkMode } from "../config/parse-config.js";
 import type { ContainerRuntime, Mount } from "../docker/container-runtime.js";
+import { SlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { CONTAINER_PORT } from "../util/preview-port.js";
 
@@ -44,6 +45,28 @@ export interface OneOffOptions {
 }
 
 const PORT = CONTAINER_PORT;
+
+/** What a one-off's /app comes from. */
+export type OneOffSource = OneOffOptions["from"];
+
+/**
+ * A release's one-off starts from its image when this engine holds that image as it was made (a
+ * loaded one: its id is the release's digest), /app already in place; else from its slug, copied
+ * into a run image container (images off, not made yet, or a registry's image not pulled here).
+ */
+export async function releaseSource(
+  runtime: ContainerRuntime,
+  /** Opens a slug of the store by its id (undefined: not there). */
+  openSlug: (id: string) => Promise<Readable | undefined>,
+  release: { readonly app: string; readonly version: number; readonly slugId: string | null; readonly image: { readonly name: string; readonly digest: string } | null },
+): Promise<OneOffSource> {
+  const image = release.image;
+  const inEngine = image ? await runtime.inspectImage(image.name).catch(() => undefined) : undefined;
+  if (image && inEngine?.id === image.digest) return { releaseImage: image.name };
+  const slug = release.slugId ? await openSlug(release.slugId) : undefined;
+  if (!slug) throw new SlugforgeError("INTERNAL", `the slug ${release.slugId} of ${release.app} v${release.version} is missing from the store`);
+  return { slug };
+}
 
 /**
  * A one-off process of a release, as a Heroku one-off dyno: a container of the stack's run image
