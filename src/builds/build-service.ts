@@ -123,12 +123,13 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     }),
   };
 
+  const releaseConfigVars = deps.releaseConfigVars ?? deps.getConfigVars;
   const releaseProcesses = createReleaseProcesses({
     runtime: deps.runtime,
     config: deps.config,
     slugStore: sessionDeps.slugStore,
     serverId,
-    configVars: deps.releaseConfigVars ?? deps.getConfigVars,
+    configVars: releaseConfigVars,
   });
 
   // A stopping server: `notStarted` cancels builds still waiting, `cutRunning` the running ones.
@@ -246,7 +247,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
       const releaseCommand = made.processTypes.release;
       if (releaseCommand !== undefined) {
         const started = Date.now();
-        const failure = await releaseProcesses.releasePhase(request.app, { id: made.slug.id, processTypes: made.processTypes }, releaseCommand, out, log, running).then(
+        const failure = await releaseProcesses.releasePhase(request.app, builtSlug, releaseCommand, out, log, running).then(
           () => undefined,
           (err: unknown) => err,
         );
@@ -269,7 +270,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
   const appJsonEnv = async (request: BuildRequest, manifest: AppJson | undefined, dryRun: boolean, out: BuildPrinter): Promise<Record<string, string>> => {
     const host = deps.newAppConfig;
     if (!host || !manifest || Object.keys(manifest.env).length === 0 || host.hasReleases(request.app)) return {};
-    const own = await (deps.releaseConfigVars ?? deps.getConfigVars)(request.app);
+    const own = await releaseConfigVars(request.app);
     const vars = newAppConfigVars(request.app, manifest.env, own);
     const names = Object.keys(vars).join(", ");
     if (names === "") return vars;
