@@ -285,7 +285,7 @@ async function stack(args: string[], env: NodeJS.ProcessEnv, say: Say): Promise<
         { header: "Stack", value: (i) => i.stack },
         { header: "Role", value: (i) => i.role },
         { header: "Image", value: (i) => i.tag },
-        { header: "Id", value: (i) => shortId(i.id) },
+        { header: "ID", value: (i) => shortId(i.id) },
         { header: "Size", value: (i) => formatBytes(i.sizeBytes) },
         { header: "Created", value: (i) => relativeTime(i.createdAt) },
         { header: "Recipe", value: (i) => i.recipe },
