@@ -50,6 +50,14 @@ export interface Config {
   /** Folders whose buildpacks apps may name with file:// URLs; undefined means the shipped buildpacks' folder only. */
   readonly buildpackRoots: readonly string[] | undefined;
   readonly dockerHost: string | undefined;
+  /**
+   * SLUGFORGE_BUILD_ENGINES: the Docker engines builds are spread over (DOCKER_HOST-style URLs), the
+   * first being the primary (release images, `slugforge run`, release phases). Empty: the one engine
+   * of DOCKER_HOST, as before.
+   */
+  readonly buildEngines: readonly string[];
+  /** SLUGFORGE_ENGINE_CHECK: how often each build engine is pinged (only with several engines). */
+  readonly engineCheckMs: number;
   readonly logLevel: string;
   /** Whether each release gets an OCI image (SLUGFORGE_IMAGES, on by default). */
   readonly images: boolean;
@@ -133,6 +141,8 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     failpointsDir: env.SLUGFORGE_FAILPOINTS ? path.resolve(cwd, env.SLUGFORGE_FAILPOINTS) : undefined,
     buildpackRoots: parseRoots(env.SLUGFORGE_BUILDPACK_ROOTS, cwd, errors),
     dockerHost: env.DOCKER_HOST || undefined,
+    buildEngines: parseEngines(env.SLUGFORGE_BUILD_ENGINES, errors),
+    engineCheckMs: duration("SLUGFORGE_ENGINE_CHECK", 3000),
     logLevel: env.SLUGFORGE_LOG_LEVEL || env.LOG_LEVEL || "info",
     images: images !== "off",
     registry,
@@ -185,6 +195,24 @@ function parseBuildConfigVars(raw: string | undefined, errors: string[]): Record
     vars[key] = value;
   }
   return Object.freeze(vars);
+}
+
+/** `SLUGFORGE_BUILD_ENGINES`: Docker URLs separated by commas (unix:///path, tcp://host:port), each named once. */
+function parseEngines(raw: string | undefined, errors: string[]): string[] {
+  if (raw === undefined || raw.trim() === "") return [];
+  const engines: string[] = [];
+  for (const item of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const url = URL.canParse(item) ? new URL(item) : undefined;
+    const usable = url && ((url.protocol === "unix:" && url.pathname.length > 1 && !url.host) || (["tcp:", "http:", "https:"].includes(url.protocol) && url.hostname !== ""));
+    if (!usable) {
+      errors.push(`SLUGFORGE_BUILD_ENGINES: "${item}": expected a Docker URL such as unix:///var/run/docker.sock or tcp://host:2376`);
+    } else if (engines.includes(item)) {
+      errors.push(`SLUGFORGE_BUILD_ENGINES: "${item}" is named twice; name each engine once`);
+    } else {
+      engines.push(item);
+    }
+  }
+  return engines;
 }
 
 /** `SLUGFORGE_BUILDPACK_ROOTS`: folders separated by `:` or `,`, each absolute or relative to the working folder. */

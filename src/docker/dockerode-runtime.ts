@@ -1,5 +1,6 @@
 import Docker from "dockerode";
-import { accessSync, constants, statSync } from "node:fs";
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import os from "node:os";
 import type { Socket } from "node:net";
 import path from "node:path";
 import { PassThrough, type Readable, type Writable } from "node:stream";
@@ -8,9 +9,13 @@ import { ExecDemuxer } from "./demux.js";
 import { OWNER_LABEL, ownerGone, processOwner } from "./owner.js";
 import type { Container, ContainerRuntime, ContainerSpec, CreatedContainer, ExecIO, ExecOptions, FileChange, ImageBuilder, ImageInfo } from "./container-runtime.js";
 
-/** The one place dockerode is used. DOCKER_HOST-style URLs select a remote engine. */
-export function createDockerRuntime(options: { dockerHost?: string } = {}): ContainerRuntime & ImageBuilder {
-  const docker = new Docker(modemOptions(options.dockerHost));
+/**
+ * The one place dockerode is used. DOCKER_HOST-style URLs select a remote engine; a tcp:// one
+ * speaks TLS as the docker client does when DOCKER_TLS_VERIFY is set (certificates from
+ * DOCKER_CERT_PATH, default ~/.docker), read from `env` (default process.env).
+ */
+export function createDockerRuntime(options: { dockerHost?: string; env?: NodeJS.ProcessEnv } = {}): ContainerRuntime & ImageBuilder {
+  const docker = new Docker(modemOptions(options.dockerHost, options.env ?? process.env));
 
   const unavailable = (err: unknown): SlugforgeError =>
     new SlugforgeError("DOCKER_UNAVAILABLE", `the Docker engine does not answer (${errorText(err)})`, { cause: err });
@@ -473,12 +478,22 @@ async function removeQuietly(raw: Docker.Container): Promise<void> {
   }
 }
 
-function modemOptions(dockerHost: string | undefined): Docker.DockerOptions {
+function modemOptions(dockerHost: string | undefined, env: NodeJS.ProcessEnv): Docker.DockerOptions {
   if (!dockerHost) return { socketPath: "/var/run/docker.sock" };
   const url = new URL(dockerHost);
   if (url.protocol === "unix:") return { socketPath: url.pathname };
-  const protocol = url.protocol === "https:" ? "https" : "http";
-  return { host: url.hostname, port: Number(url.port || (protocol === "https" ? 2376 : 2375)), protocol };
+  const tls = url.protocol === "https:" || (env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== "" && env.DOCKER_TLS_VERIFY !== "0");
+  const port = Number(url.port || (tls ? 2376 : 2375));
+  if (!tls) return { host: url.hostname, port, protocol: "http" };
+  const certs = env.DOCKER_CERT_PATH || path.join(os.homedir(), ".docker");
+  const read = (name: string): Buffer => {
+    try {
+      return readFileSync(path.join(certs, name));
+    } catch (err) {
+      throw new SlugforgeError("CONFIG_INVALID", `${dockerHost} speaks TLS, but ${path.join(certs, name)} cannot be read (${errorText(err)}); set DOCKER_CERT_PATH to the folder with ca.pem, cert.pem and key.pem`, { cause: err });
+    }
+  };
+  return { host: url.hostname, port, protocol: "https", ca: read("ca.pem"), cert: read("cert.pem"), key: read("key.pem") };
 }
 
 function splitRef(ref: string): [string, string] {
