@@ -13,6 +13,7 @@ import { parseConfig, type Config } from "./config/parse-config.js";
 import { createDashboardHandler } from "./dashboard/dashboard-handler.js";
 import type { ContainerRuntime } from "./docker/container-runtime.js";
 import { createDockerRuntime } from "./docker/dockerode-runtime.js";
+import { createEnginePool, type EnginePool } from "./docker/engine-pool.js";
 import { SlugforgeError, isDiskFull } from "./errors.js";
 import { createGitHandler, createHookBridge, createRepo, installHooks, sweepAllQuarantines } from "./git/index.js";
 import { printAttempt } from "./images/attempt-lines.js";
@@ -73,7 +74,10 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const say = options.say ?? (() => undefined);
   makeDataFolderPrivate(config.dataDir, log);
   const token = resolveToken(config, say);
-  const runtime = options.runtime ?? createDockerRuntime({ dockerHost: config.dockerHost });
+  // SLUGFORGE_BUILD_ENGINES: builds spread over several engines; the first is the primary, where
+  // release images, one-offs and release phases stay (and the one engine, without the setting).
+  const pool = config.buildEngines.length > 0 ? await startEnginePool(config, log, options.runtime) : undefined;
+  const runtime = pool?.primary.runtime ?? options.runtime ?? createDockerRuntime({ dockerHost: config.dockerHost });
 
   // Leftovers of a stopped process go first: on a full disk they may be what frees the space the
   // records below need (a start on a full disk still serves reads and refuses pushes).
@@ -129,6 +133,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 
   const buildService = createBuildService({
     runtime,
+    engines: pool,
     config,
     log,
     buildpacksDir: options.buildpacksDir ?? SHIPPED_BUILDPACKS_DIR,
@@ -203,6 +208,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     slugs,
     log,
     queueDepth: () => buildService.stats().waiting,
+    engines: pool ? () => pool.status() : undefined,
     cacheCopies: () => buildService.stats().cacheCopies,
     prepareApp: async (name) => void (await createRepo(reposDir, name)),
     disk,
@@ -247,6 +253,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     dashboardHandler: createDashboardHandler({ sessions, dir: DASHBOARD_DIR, log }),
     onClose: async () => {
       clearInterval(unmarked);
+      pool?.close();
       await git.close();
       await bridge.close();
       await buildService.close();
@@ -283,6 +290,23 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     },
     close: () => app.close(),
   };
+}
+
+/**
+ * The build engines, each pinged once before the server takes pushes; the stack images are copied
+ * to those that lack them behind the start (they take builds once they have them). `runtime` (a
+ * test's) stands for the first engine.
+ */
+async function startEnginePool(config: Config, log: Logger, runtime: ContainerRuntime | undefined): Promise<EnginePool> {
+  const pool = createEnginePool({
+    engines: config.buildEngines.map((url, i) => ({ url, runtime: i === 0 && runtime ? runtime : createDockerRuntime({ dockerHost: url }) })),
+    log,
+    images: ["build", "run"].map((role) => `slugforge/stack:${config.stack}-${role}`),
+    checkMs: config.engineCheckMs,
+  });
+  await pool.start();
+  for (const engine of pool.status()) log.info({ engine: engine.url, state: engine.state, why: engine.lastError }, "build engine");
+  return pool;
 }
 
 /** `slugforge serve`: reads the environment, starts everything, prints where it listens. */

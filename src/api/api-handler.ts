@@ -15,7 +15,7 @@ import { requestPrincipal, wantsBasicChallenge } from "../auth/request-principal
 import { changesState, crossSiteRefusal } from "../auth/same-origin.js";
 import type { Sessions } from "../auth/sessions.js";
 import { fail, readJson, sendError, sendJson } from "./http-json.js";
-import { renderMetrics } from "./metrics.js";
+import { renderMetrics, type EngineReport } from "./metrics.js";
 import { parseReleaseVersion, RELEASE_VERSION_HINT } from "./release-version.js";
 import { createRouter, type RouteContext } from "./router.js";
 import { runRoute, type StartRun } from "./run-route.js";
@@ -31,6 +31,8 @@ export interface ApiDeps {
   readonly store: MetadataStore;
   readonly slugs: Pick<SlugStore, "get">;
   readonly log: Logger;
+  /** The build engines and how they are (SLUGFORGE_BUILD_ENGINES), for /api/engines and /metrics. */
+  readonly engines?: () => readonly EngineReport[];
   /** Builds waiting for a slot, for /metrics. */
   readonly queueDepth: () => number;
   /** Spare cache copies being made in the background (see builds/build-caches.ts). */
@@ -170,8 +172,10 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
   addWebhookRoutes(router, { store, app, change });
   router.add("GET", "/metrics", ({ res }) => {
     res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4" });
-    res.end(renderMetrics(store.stats(), deps.queueDepth(), deps.cacheCopies?.() ?? 0));
+    res.end(renderMetrics(store.stats(), deps.queueDepth(), deps.cacheCopies?.() ?? 0, deps.engines?.() ?? []));
   });
+  // Without SLUGFORGE_BUILD_ENGINES builds use the one engine of DOCKER_HOST, and the list is empty.
+  router.add("GET", "/api/engines", ({ res }) => sendJson(res, 200, deps.engines?.() ?? []));
 
   /** A new release (config change, rollback) with its image when it was made in time; the release stands either way. */
   async function withImage(release: ReleaseRecord): Promise<ReleaseRecord> {

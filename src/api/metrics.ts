@@ -1,10 +1,20 @@
 import { BUILD_STATUSES } from "../build-status.js";
 import type { StoreStats } from "../store/types.js";
 
+/** A build engine as the API and /metrics show it (the engine pool's status, in the API's own type). */
+export interface EngineReport {
+  readonly url: string;
+  readonly primary: boolean;
+  readonly state: "up" | "loading" | "down";
+  readonly running: number;
+  readonly since: string;
+  readonly lastError: string | undefined;
+}
+
 const BUCKETS_S = [10, 30, 60, 120, 300, 600, 900, 1800];
 
 /** Prometheus text format: builds by status, build duration histogram, queue depth, slug bytes. */
-export function renderMetrics(stats: StoreStats, queueDepth: number, cacheCopies = 0): string {
+export function renderMetrics(stats: StoreStats, queueDepth: number, cacheCopies = 0, engines: readonly EngineReport[] = []): string {
   const lines: string[] = [
     "# HELP slugforge_builds_total Builds by status.",
     "# TYPE slugforge_builds_total counter",
@@ -26,5 +36,12 @@ export function renderMetrics(stats: StoreStats, queueDepth: number, cacheCopies
     `slugforge_cache_copies_pending ${cacheCopies}`,
   );
   lines.push("# HELP slugforge_slug_bytes Compressed bytes of slugs stored.", "# TYPE slugforge_slug_bytes gauge", `slugforge_slug_bytes ${stats.slugBytes}`);
+  if (engines.length > 0) {
+    const label = (e: EngineReport): string => `engine="${e.url.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+    lines.push("# HELP slugforge_engine_up Whether a build engine answers and takes builds (1), or not (0: down, or its stack images are being copied).", "# TYPE slugforge_engine_up gauge");
+    for (const e of engines) lines.push(`slugforge_engine_up{${label(e)}} ${e.state === "up" ? 1 : 0}`);
+    lines.push("# HELP slugforge_engine_builds_running Builds running on each build engine.", "# TYPE slugforge_engine_builds_running gauge");
+    for (const e of engines) lines.push(`slugforge_engine_builds_running{${label(e)}} ${e.running}`);
+  }
   return `${lines.join("\n")}\n`;
 }

@@ -42,6 +42,7 @@ export const API_ACCESS: Readonly<Record<string, Need>> = {
   "POST /api/tokens": "admin",
   "DELETE /api/tokens/:id": "admin",
   "GET /metrics": "admin",
+  "GET /api/engines": "admin",
 };
 
 /**

@@ -140,6 +140,21 @@ export class BuildCaches {
     return old ? old.created.remove() : Promise.resolve();
   }
 
+  /** Whether a container is prepared for the app's next build here (an engine of a pool prefers its apps). */
+  holds(app: string): boolean {
+    return this.prepared.has(app);
+  }
+
+  /**
+   * Removes the container prepared for the app (its next build runs on another engine, and keeps
+   * newer caches than this container has).
+   */
+  async drop(app: string): Promise<void> {
+    const found = this.prepared.get(app);
+    this.prepared.delete(app);
+    await found?.created.remove();
+  }
+
   /** The container prepared for the app, if it was made from the same spec and image; another is removed. */
   async take(app: string, specKey: string, imageId: string | undefined): Promise<CreatedContainer | undefined> {
     const found = this.prepared.get(app);

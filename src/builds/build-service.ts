@@ -4,6 +4,7 @@ import path from "node:path";
 import { createBuildpackResolver, type ResolvedBuildpack } from "../buildpacks/resolve-buildpacks.js";
 import type { Config } from "../config/parse-config.js";
 import type { ContainerRuntime } from "../docker/container-runtime.js";
+import { createEnginePool, type EnginePool, type PoolEngine } from "../docker/engine-pool.js";
 import { ERROR_CODES, SlugforgeError, isDiskFull, isSlugforgeError, toSlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { APP_NAME } from "../names.js";
@@ -26,7 +27,13 @@ import { sweepStrayContainers } from "./sweep.js";
 import type { AfterRelease, BuildOutput, BuildRecorder, BuildRequest, BuildResult, Builder, Recorded } from "./types.js";
 
 export interface BuildServiceDeps {
+  /** The primary engine: release phases and postdeploy scripts run there (and builds, without `engines`). */
   readonly runtime: ContainerRuntime;
+  /**
+   * The engines builds are spread over (SLUGFORGE_BUILD_ENGINES), `runtime` being its primary;
+   * default: `runtime` alone.
+   */
+  readonly engines?: EnginePool;
   readonly config: Config;
   readonly log: Logger;
   /** Where shipped buildpacks live: `<dir>/<name>/bin/{detect,compile,release}`. */
@@ -107,13 +114,12 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
   const dataDir = deps.dataDir ?? deps.config.dataDir;
   const queue = createBuildQueue(deps.config.buildConcurrency);
   const serverId = deps.serverId ?? createHash("sha256").update(`${os.hostname()}:${path.resolve(dataDir)}`).digest("hex").slice(0, 16);
-  const caches = new BuildCaches({ cacheDir: path.join(dataDir, "cache"), log: deps.log, busy: () => queue.waiting > 0 || queue.running > 0 });
-  const sessionDeps: SessionDeps = {
-    runtime: deps.runtime,
+  const busy = (): boolean => queue.waiting > 0 || queue.running > 0;
+  const pool = deps.engines ?? createEnginePool({ engines: [{ url: deps.config.dockerHost ?? "unix:///var/run/docker.sock", runtime: deps.runtime }], log: deps.log });
+  const common = {
     serverId,
     config: deps.config,
     slugStore: deps.slugStore ?? createFsSlugStore(path.join(dataDir, "slugs")),
-    caches,
     disk: deps.disk,
     buildpacks: createBuildpackResolver({
       shippedDir: deps.buildpacksDir,
@@ -122,6 +128,16 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
       fileRoots: deps.config.buildpackRoots ?? [deps.buildpacksDir],
     }),
   };
+  // One lane per engine: its own prepared containers and cache mode (an engine whose container
+  // layers this process cannot write gets tar mode); the kept cache folders on this host are shared.
+  const lanes = new Map<PoolEngine, SessionDeps>(
+    pool.engines.map((engine) => [engine, { ...common, runtime: engine.runtime, caches: new BuildCaches({ cacheDir: path.join(dataDir, "cache"), log: deps.log, busy }) }]),
+  );
+  const laneOf = (engine: PoolEngine): SessionDeps => lanes.get(engine)!;
+  const allCaches = (): BuildCaches[] => [...lanes.values()].map((l) => l.caches);
+  const primaryLane = laneOf(pool.primary);
+  const sessionDeps = primaryLane;
+  const caches = primaryLane.caches;
 
   const releaseConfigVars = deps.releaseConfigVars ?? deps.getConfigVars;
   const releaseProcesses = createReleaseProcesses({
@@ -208,10 +224,20 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
       const made = await queue.run(request.app, signal, (w) => tellWaiting(out, w), async () => {
         log.info("build started");
         recorder?.started(buildId);
-        const deadline = startDeadline(running, deps.config.buildTimeoutMs);
-        const opened = new BuildSession(sessionDeps, { buildId, app: request.app, commit: request.commit, source: request.source, out, log, signal: deadline.signal });
-        session = opened;
+        const lease = pool.acquire((engine) => laneOf(engine).caches.holds(request.app));
+        const lane = laneOf(lease.engine);
+        const deadline = startDeadline(AbortSignal.any([running, lease.signal]), deps.config.buildTimeoutMs);
+        let opened: BuildSession | undefined;
         try {
+          if (pool.engines.length > 1) {
+            out.detail(`Build engine: ${lease.engine.url}`);
+            log.info({ engine: lease.engine.url }, "build engine chosen");
+            // The app's background cache work elsewhere ends first (its caches are kept on this host);
+            // a container prepared elsewhere would hold older caches than this build keeps.
+            for (const other of allCaches()) if (other !== lane.caches) await other.settled(request.app).then(() => other.drop(request.app));
+          }
+          opened = new BuildSession(lane, { buildId, app: request.app, commit: request.commit, source: request.source, out, log, signal: deadline.signal });
+          session = opened;
           const manifest = await opened.appJson();
           postdeploy = manifest?.postdeploy;
           const configVars = { ...(await deps.getConfigVars(request.app)), ...(await appJsonEnv(request, manifest, options.dryRun, out)) };
@@ -230,11 +256,14 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
           deadline.signal.throwIfAborted();
           return { processTypes: built.processTypes, slug: built.slug, inputsKey: inputs.key };
         } catch (err) {
+          // A failure that is not the app's may be the engine gone under the build: then ENGINE_DOWN.
+          if (!deadline.signal.aborted && !(isSlugforgeError(err) && err.userCaused)) await pool.confirmDown(lease.engine);
           // After an abort, whatever broke (a killed exec, a cut stream) is the abort's doing.
           throw deadline.signal.aborted ? deadline.signal.reason : err;
         } finally {
-          await opened.close();
+          await opened?.close();
           deadline.dispose();
+          lease.release();
         }
       });
       log.info({ slug: made.slug, reusedFrom: made.reusedFrom, dryRun: options.dryRun }, "build succeeded");
@@ -295,19 +324,31 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
   return {
     build,
     async sweepStrayContainers() {
-      const orphans = await deps.runtime.sweepOrphans();
-      if (orphans > 0) deps.log.warn({ containers: orphans }, "removed containers whose slugforge process is gone");
-      const removed = await sweepStrayContainers(deps.runtime, serverId, deps.log);
+      let removed = 0;
+      for (const engine of pool.engines) {
+        const sweep = async (): Promise<void> => {
+          const orphans = await engine.runtime.sweepOrphans();
+          if (orphans > 0) deps.log.warn({ containers: orphans, engine: engine.url }, "removed containers whose slugforge process is gone");
+          removed += await sweepStrayContainers(engine.runtime, serverId, deps.log);
+        };
+        // A build engine that does not answer now keeps its strays until a later start sweeps it.
+        if (engine.primary) await sweep();
+        else await sweep().catch((err: unknown) => deps.log.warn({ err, engine: engine.url }, "could not sweep stray build containers on a build engine"));
+      }
       const folders = await caches.sweep();
       if (folders > 0) deps.log.warn({ folders }, "removed build cache folders a stopped process left");
       return removed;
     },
-    stats: () => ({ running: queue.running, waiting: queue.waiting, cacheCopies: caches.pending() }),
-    idle: () => caches.idle(),
-    forgetApp: (app) => caches.forget(app),
+    stats: () => ({ running: queue.running, waiting: queue.waiting, cacheCopies: allCaches().reduce((n, c) => n + c.pending(), 0) }),
+    idle: async () => void (await Promise.all(allCaches().map((c) => c.idle()))),
+    // The kept folders are shared: each lane's work is waited for before the folder goes.
+    forgetApp: async (app) => {
+      for (const other of allCaches()) if (other !== caches) await other.settled(app).then(() => other.drop(app));
+      await caches.forget(app);
+    },
     cacheMode: () => cacheModeOf(sessionDeps),
     async drain(cut) {
-      caches.windDown();
+      for (const c of allCaches()) c.windDown();
       notStarted.abort(new SlugforgeError("BUILD_CANCELLED", STOPPING_BEFORE_START));
       const onCut = (): void => cutRunning.abort(new SlugforgeError("BUILD_CANCELLED", STOPPING_CUT));
       if (cut.aborted) onCut();
@@ -320,7 +361,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     },
     close: async () => {
       records.close();
-      await caches.close();
+      await Promise.all(allCaches().map((c) => c.close()));
     },
   };
 }

@@ -245,6 +245,22 @@ export const API_COMMANDS: Readonly<Record<string, CommandSpec>> = {
       return list(await api.get<Row[]>(`${app(name!)}/activity`), columns, io, `${name} has no activity`);
     },
   },
+  engines: {
+    usage: "engines [--json]",
+    summary: "list the build engines (SLUGFORGE_BUILD_ENGINES): up or down, builds running, last error",
+    min: 0,
+    run: async (api, _args, io) => {
+      const rows = await api.get<Row[]>("/api/engines");
+      const columns = [
+        col("Engine", (e) => `${String(e.url)}${e.primary ? " (primary)" : ""}`),
+        col("State", text("state"), (t, style) => (t === "up" ? style.green(t) : t === "down" ? style.red(t) : t)),
+        col("Running", text("running")),
+        col("Since", ago("since")),
+        col("Last error", text("lastError"), (t, style) => style.red(t)),
+      ];
+      return list(rows, columns, io, "no build engines");
+    },
+  },
   tokens: {
     usage: "tokens [--app NAME] [--json]",
     summary: "list scoped API tokens, revoked ones too (never their secrets)",

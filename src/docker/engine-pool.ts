@@ -168,32 +168,31 @@ export function createEnginePool(options: EnginePoolOptions): EnginePool {
       .finally(() => (slot.loading = undefined));
   };
 
-  /** Each image the engine lacks (or has as another id than the engine it is copied from), copied. */
+  /**
+   * Each image the engine lacks, or has as another id than the primary, copied from the primary (or,
+   * where the primary lacks it, from another engine that has it). The primary's own images are the
+   * reference: they are only ever added, never replaced from elsewhere.
+   */
   const ensureImages = async (slot: Slot): Promise<void> => {
+    const target = slot.engine.runtime;
+    const sources = slots.filter((s) => s !== slot).map((s) => s.engine);
     for (const ref of images) {
-      const sources = slots.filter((s) => s !== slot && s.state !== "down");
-      let copied = false;
+      const have = await target.inspectImage(ref);
+      if (slot.engine.primary && have) continue;
       for (const source of sources) {
-        const want = await source.engine.runtime.inspectImage(ref).catch(() => undefined);
+        const want = await source.runtime.inspectImage(ref).catch(() => undefined);
         if (!want) continue;
-        const have = await slot.engine.runtime.inspectImage(ref);
-        if (have?.id === want.id) {
-          copied = true;
-          break;
-        }
+        if (have?.id === want.id) break;
         const started = Date.now();
-        log.info({ engine: slot.engine.url, from: source.engine.url, image: ref }, "copying a stack image to a build engine");
-        await slot.engine.runtime.loadImage(await source.engine.runtime.saveImage(ref));
-        const now = await slot.engine.runtime.inspectImage(ref);
-        if (now?.id !== want.id) throw new Error(`${ref} was loaded into ${slot.engine.url} but it has ${now?.id ?? "no image"} there, not ${want.id}`);
+        log.info({ engine: slot.engine.url, from: source.url, image: ref }, "copying a stack image to a build engine");
+        await target.loadImage(await source.runtime.saveImage(ref));
+        const now = await target.inspectImage(ref);
+        if (now?.id !== want.id) throw new Error(`${ref} was loaded into ${slot.engine.url} but it is ${now?.id ?? "missing"} there, not ${want.id}`);
         log.info({ engine: slot.engine.url, image: ref, ms: Date.now() - started }, "copied a stack image to a build engine");
-        copied = true;
         break;
       }
-      // No engine up has it (a first start before `slugforge setup`): the engine's own copy, if any, serves.
-      if (!copied && !(await slot.engine.runtime.inspectImage(ref))) {
-        throw new SlugforgeError("STACK_MISSING", `${ref} is on no engine that answers; make it with \`slugforge setup\``);
-      }
+      // No engine has it (a first start before `slugforge setup`).
+      if (!(await target.inspectImage(ref))) throw new SlugforgeError("STACK_MISSING", `${ref} is on no build engine that answers; make it with \`slugforge setup\``);
     }
   };
 
