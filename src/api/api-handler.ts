@@ -175,7 +175,7 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
     res.end(renderMetrics(store.stats(), deps.queueDepth(), deps.cacheCopies?.() ?? 0, deps.engines?.() ?? []));
   });
   // Without SLUGFORGE_BUILD_ENGINES builds use the one engine of DOCKER_HOST, and the list is empty.
-  router.add("GET", "/api/engines", ({ res }) => sendJson(res, 200, deps.engines?.() ?? []));
+  router.add("GET", "/api/engines", ({ res }) => sendJson(res, 200, (deps.engines?.() ?? []).map((e) => ({ ...e, lastError: e.lastError ?? null }))));
 
   /** A new release (config change, rollback) with its image when it was made in time; the release stands either way. */
   async function withImage(release: ReleaseRecord): Promise<ReleaseRecord> {
