@@ -129,3 +129,17 @@ it("open: a release without a web process runs its first one, without a port; no
   const io: CommandIO = { out: () => {}, raw: process.stdout, json: false, flags: {}, style: PLAIN };
   await expect(API_COMMANDS.open!.run(fakeApi({ "/api/apps/web1/releases": [] }), ["web1"], io)).rejects.toThrow(CommandError);
 });
+
+it("lists the build engines: the primary marked, state, builds running, since when, the last error", async () => {
+  const rows = [
+    { url: "unix:///var/run/docker.sock", primary: true, state: "up", running: 2, since: ago(3600), lastError: null },
+    { url: "unix:///run/engine2.sock", primary: false, state: "down", running: 0, since: ago(120), lastError: "connect ENOENT /run/engine2.sock" },
+  ];
+  const text = await run("engines", [], { "/api/engines": rows });
+  expect(text.split("\n")).toEqual([
+    "Engine                                 State  Running  Since          Last error",
+    "unix:///var/run/docker.sock (primary)  up     2        1 hour ago",
+    "unix:///run/engine2.sock               down   0        2 minutes ago  connect ENOENT /run/engine2.sock",
+  ]);
+  expect(JSON.parse(await run("engines", [], { "/api/engines": rows }, { json: true }))).toEqual(rows);
+});

@@ -65,6 +65,21 @@ describe("parseConfig", () => {
     expect(errors?.join("\n")).toMatch(/SLUGFORGE_BUILD_NETWORK=wifi: expected bridge, none or host/);
   });
 
+  it("reads the build engines: Docker URLs in order, none by default", () => {
+    expect(parseConfig({}, "/srv").config).toMatchObject({ buildEngines: [], engineCheckMs: 3000 });
+    const { config } = parseConfig({ SLUGFORGE_BUILD_ENGINES: "unix:///var/run/docker.sock, unix:///run/engine2.sock,tcp://build3:2376", SLUGFORGE_ENGINE_CHECK: "5s" });
+    expect(config).toMatchObject({ buildEngines: ["unix:///var/run/docker.sock", "unix:///run/engine2.sock", "tcp://build3:2376"], engineCheckMs: 5000 });
+  });
+
+  it("refuses build engines that are not Docker URLs, or named twice, saying what to write", () => {
+    const { errors } = parseConfig({ SLUGFORGE_BUILD_ENGINES: "unix:///a.sock,/run/b.sock,ftp://c,unix:///a.sock" });
+    expect(errors).toEqual([
+      'SLUGFORGE_BUILD_ENGINES: "/run/b.sock": expected a Docker URL such as unix:///var/run/docker.sock or tcp://host:2376',
+      'SLUGFORGE_BUILD_ENGINES: "ftp://c": expected a Docker URL such as unix:///var/run/docker.sock or tcp://host:2376',
+      'SLUGFORGE_BUILD_ENGINES: "unix:///a.sock" is named twice; name each engine once',
+    ]);
+  });
+
   it("parses durations and sizes", () => {
     expect(parseDuration("900")).toBe(900_000);
     expect(parseDuration("15m")).toBe(900_000);
