@@ -234,7 +234,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
             log.info({ engine: lease.engine.url }, "build engine chosen");
             // The app's background cache work elsewhere ends first (its caches are kept on this host);
             // a container prepared elsewhere would hold older caches than this build keeps.
-            for (const other of allCaches()) if (other !== lane.caches) await other.settled(request.app).then(() => other.drop(request.app));
+            for (const other of allCaches()) if (other !== lane.caches) await handOver(other, request.app, log);
           }
           opened = new BuildSession(lane, { buildId, app: request.app, commit: request.commit, source: request.source, out, log, signal: deadline.signal });
           session = opened;
@@ -343,7 +343,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     idle: async () => void (await Promise.all(allCaches().map((c) => c.idle()))),
     // The kept folders are shared: each lane's work is waited for before the folder goes.
     forgetApp: async (app) => {
-      for (const other of allCaches()) if (other !== caches) await other.settled(app).then(() => other.drop(app));
+      for (const other of allCaches()) if (other !== caches) await handOver(other, app, deps.log);
       await caches.forget(app);
     },
     cacheMode: () => cacheModeOf(sessionDeps),
@@ -409,6 +409,16 @@ class RecordRetries {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
+}
+
+/**
+ * The app's background cache work on another engine's lane is waited for, and the container
+ * prepared there removed; an engine that does not answer keeps it (its lane forgets it, and a
+ * later start's sweep removes it), and the build goes on.
+ */
+async function handOver(caches: BuildCaches, app: string, log: Logger): Promise<void> {
+  await caches.settled(app);
+  await caches.drop(app).catch((err: unknown) => log.warn({ err, app }, "could not remove the container prepared on another build engine"));
 }
 
 function tellWaiting(out: BuildPrinter, w: { sameApp: boolean; running: number; waiting: number }): void {
