@@ -53,6 +53,8 @@ export interface EnginePoolOptions {
   readonly checkMs?: number;
   /** How long a ping may take before the engine counts as down; default 2 s. */
   readonly pingTimeoutMs?: number;
+  /** How long confirmDown keeps asking an engine that still answers; default 5 s. */
+  readonly confirmMs?: number;
 }
 
 export interface EnginePool {
@@ -70,8 +72,8 @@ export interface EnginePool {
   /** Resolves once the image copies under way have ended. */
   settled(): Promise<void>;
   /**
-   * After a build failed on `engine`: whether the engine is gone (a ping fails). Then it is marked
-   * down, which aborts its other builds' leases too.
+   * After a build failed on `engine`: whether the engine is gone (a ping fails within confirmMs).
+   * Then it is marked down, which aborts its other builds' leases too.
    */
   confirmDown(engine: PoolEngine): Promise<boolean>;
   /** Checks every engine once, then starts the health loop (when checkMs > 0 and there are several engines). */
@@ -94,6 +96,7 @@ export function createEnginePool(options: EnginePoolOptions): EnginePool {
   if (options.engines.length === 0) throw new Error("an engine pool needs at least one engine");
   const { log } = options;
   const pingTimeoutMs = options.pingTimeoutMs ?? 2000;
+  const confirmMs = options.confirmMs ?? 5000;
   const images = options.images ?? [];
   const slots: Slot[] = options.engines.map((e, i) => ({
     engine: { url: e.url, runtime: e.runtime, primary: i === 0 },
@@ -224,10 +227,19 @@ export function createEnginePool(options: EnginePoolOptions): EnginePool {
     async confirmDown(engine) {
       if (slots.length === 1) return false;
       const slot = slotOf(engine);
-      const failure = await ping(slot);
-      if (failure === undefined) return false;
-      setState(slot, "down", failure);
-      return true;
+      // An engine that is stopping kills its containers first and answers a moment longer: the
+      // build sees its container gone before the engine stops answering. So it is asked a few times.
+      const until = Date.now() + confirmMs;
+      for (;;) {
+        if (slot.state === "down") return true;
+        const failure = await ping(slot);
+        if (failure !== undefined) {
+          setState(slot, "down", failure);
+          return true;
+        }
+        if (Date.now() >= until) return false;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(250, confirmMs)));
+      }
     },
     async start() {
       const every = options.checkMs ?? 0;

@@ -20,6 +20,9 @@ let engine: SecondEngine;
 let server: RunningServer;
 let git: GitClient;
 let buildpack: string;
+let cacher: string;
+/** The app of the spread test that built on the second engine (its caches are kept on this host). */
+let spreadOnSecond: { name: string; dir: string } | undefined;
 
 interface EngineRow {
   url: string;
@@ -32,14 +35,16 @@ interface EngineRow {
 const engines = async (): Promise<EngineRow[]> => (await server.api<EngineRow[]>("GET", "/api/engines")).body;
 const stateOf = async (url: string): Promise<EngineRow> => (await engines()).find((e) => e.url === url)!;
 
-/** An app that builds with the slow test buildpack for `seconds`, ready to push. */
+/** An app that builds with the slow test buildpack for `seconds`, then the cacher (which counts its builds in its cache). */
 async function slowApp(name: string, seconds: number): Promise<string> {
   const dir = await dirs.make(`sf-eng-${name}-`);
   await git.initRepo(dir);
-  await git.commit(dir, ".buildpacks", `${buildpack}\n`, "buildpack");
+  await git.commit(dir, "CACHE", "", "cacher");
+  await git.commit(dir, ".buildpacks", `${buildpack}\n${cacher}\n`, "buildpacks");
   await git.commit(dir, "SLOW", `${seconds}\n`, "slow");
   return dir;
 }
+const cachePending = async (): Promise<number> => Number(/^slugforge_cache_copies_pending (\d+)$/m.exec((await server.api<string>("GET", "/metrics")).body)?.[1] ?? NaN);
 const push = (name: string, dir: string) => git.run(["push", server.url(name), "main"], dir);
 const engineOf = (stderr: string): string | undefined => /Build engine: (\S+)/.exec(stderr)?.[1];
 
@@ -48,6 +53,7 @@ beforeAll(async () => {
   await engine.start();
   git = new GitClient(await dirs.make("sf-eng-home-"));
   buildpack = await buildpackRepo(git, "slow", await dirs.make("sf-eng-bp-"));
+  cacher = await buildpackRepo(git, "cacher", await dirs.make("sf-eng-cacher-"));
   server = await startServer(await dirs.make("sf-eng-data-"), {
     SLUGFORGE_BUILD_ENGINES: `${MAIN},${engine.url}`,
     SLUGFORGE_BUILD_CONCURRENCY: "2",
@@ -84,6 +90,10 @@ describe("a pool of build engines", () => {
     expect(pa.code, pa.stderr).toBe(0);
     expect(pb.code, pb.stderr).toBe(0);
     expect(new Set([engineOf(pa.stderr), engineOf(pb.stderr)])).toEqual(new Set([MAIN, engine.url]));
+    expect(pa.stderr).toContain("Cache count was 0");
+    spreadOnSecond = engineOf(pa.stderr) === engine.url ? { name: "eng-spread-a", dir: a } : { name: "eng-spread-b", dir: b };
+    // The caches are read out of the build containers after the pushes have their answers.
+    await until(async () => (await cachePending()) === 0, 60_000);
   });
 
   it("fails the build on an engine taken away mid-build with ENGINE_DOWN; later builds go to the other engine", async () => {
@@ -119,6 +129,14 @@ describe("a pool of build engines", () => {
     expect(engineOf(next.stderr)).toBe(MAIN);
     const builds = (await server.api<{ status: string; errorCode: string | null }[]>("GET", "/api/apps/eng-lost-b/builds")).body;
     expect(builds[0]).toMatchObject({ status: "failed", errorCode: "ENGINE_DOWN" });
+
+    // The app whose last build (and prepared container) was on the lost engine builds on the main
+    // one, with the caches that build kept on this host.
+    await git.commit(spreadOnSecond!.dir, "again.txt", "again\n", "again");
+    const moved = await push(spreadOnSecond!.name, spreadOnSecond!.dir);
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(engineOf(moved.stderr)).toBe(MAIN);
+    expect(moved.stderr).toContain("Cache count was 1");
   });
 
   it("takes the engine back once it answers again, and builds there", async () => {

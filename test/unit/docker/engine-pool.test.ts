@@ -54,6 +54,7 @@ function twoEngines() {
     images: IMAGES,
     checkMs: 0,
     pingTimeoutMs: 200,
+    confirmMs: 300,
   });
   return { a, b, pool };
 }
@@ -155,6 +156,16 @@ describe("createEnginePool", () => {
     b.answering = false;
     expect(await pool.confirmDown(onB!.engine)).toBe(true);
     expect(onB!.signal.aborted).toBe(true);
+  });
+
+  it("keeps asking an engine that still answers for a moment, as a stopping one does", async () => {
+    const { b, pool } = twoEngines();
+    await pool.check();
+    await pool.settled();
+    const [, onB] = [pool.acquire(), pool.acquire()];
+    setTimeout(() => (b.answering = false), 100);
+    expect(await pool.confirmDown(onB!.engine)).toBe(true);
+    expect(pool.status()[1]!.state).toBe("down");
   });
 
   it("counts an engine whose ping hangs as down", async () => {
