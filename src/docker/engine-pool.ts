@@ -153,10 +153,16 @@ export function createEnginePool(options: EnginePoolOptions): EnginePool {
     const failure = await ping(slot);
     if (closed) return;
     if (failure !== undefined) return setState(slot, "down", failure);
-    if (slot.state !== "down") return;
+    if (slot.loading) return;
+    // Back (or there for the first time); or up, but the primary's stack images were made anew
+    // (`slugforge setup`) since they were copied: builds wait for the new ones.
+    if (slot.state === "down" || (slot.state === "up" && (await staleImages(slot)))) load(slot);
+  };
+
+  /** Copies the images to the engine behind the check (a build image is hundreds of MB); settled() waits for it. */
+  const load = (slot: Slot): void => {
     setState(slot, "loading");
-    // Copying images goes on behind the check (a build image is hundreds of MB); settled() waits for it.
-    slot.loading ??= ensureImages(slot)
+    slot.loading = ensureImages(slot)
       .then(
         () => {
           if (slot.state === "loading") setState(slot, "up");
@@ -169,6 +175,18 @@ export function createEnginePool(options: EnginePoolOptions): EnginePool {
         },
       )
       .finally(() => (slot.loading = undefined));
+  };
+
+  /** Whether a build engine has an image as another id than the primary has it now. */
+  const staleImages = async (slot: Slot): Promise<boolean> => {
+    if (slot.engine.primary) return false;
+    for (const ref of images) {
+      const want = await slots[0]!.engine.runtime.inspectImage(ref).catch(() => undefined);
+      if (!want) continue;
+      const have = await slot.engine.runtime.inspectImage(ref).catch(() => undefined);
+      if (have?.id !== want.id) return true;
+    }
+    return false;
   };
 
   /**

@@ -105,6 +105,20 @@ describe("createEnginePool", () => {
     expect(a.images.get(IMAGES[0]!)).toBe("sha256:build1");
   });
 
+  it("copies the primary's stack image again once it was made anew, keeping builds off the engine meanwhile", async () => {
+    const { a, b, pool } = twoEngines();
+    await pool.check();
+    await pool.settled();
+    a.images.set(IMAGES[0]!, "sha256:build2");
+    await pool.check();
+    expect(pool.status()[1]!.state).toBe("loading");
+    expect(pool.acquire().engine.url).toBe("unix:///a.sock");
+    await pool.settled();
+    expect(pool.status()[1]!.state).toBe("up");
+    expect(b.images.get(IMAGES[0]!)).toBe("sha256:build2");
+    expect(b.loads).toBe(3);
+  });
+
   it("spreads leases by running builds and counts them back on release", async () => {
     const { pool } = twoEngines();
     await pool.check();
