@@ -160,5 +160,10 @@ describe("HTTP API", () => {
     expect(text).toContain('slugforge_builds_total{status="succeeded"} 0');
     expect(text).toContain("slugforge_build_queue_depth 3");
     expect(text).toContain("slugforge_slug_bytes 0");
+    // One engine (no SLUGFORGE_BUILD_ENGINES): no engine gauges, and no engines listed.
+    expect(text).not.toContain("slugforge_engine");
+    const engines = await call("GET", "/api/engines");
+    expect(engines.status).toBe(200);
+    expect(await engines.json()).toEqual([]);
   });
 });
