@@ -127,7 +127,7 @@ export function createEnginePool(options: EnginePoolOptions): EnginePool {
       slot.alive.abort(engineDown(slot.engine.url, why));
       slot.alive = new AbortController();
     } else {
-      log.info({ engine: slot.engine.url, was, state }, state === "up" ? "build engine is up" : "build engine answers; copying the stack images to it");
+      log.info({ engine: slot.engine.url, was, state }, state === "up" ? "build engine is up" : "build engine answers; making sure it has the stack images");
       if (state === "up") slot.lastError = undefined;
     }
   };
