@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { closeSync, openSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -11,9 +12,11 @@ import { until } from "./until.js";
  * A second Docker engine on this machine, for the build engine pool's tests: Debian's `dockerd`
  * with its own socket, data root, exec root (where it starts its own containerd, apart from the
  * main engine's) and pid file, all in one short temp folder (unix socket paths are limited to 108
- * bytes); no bridge, no iptables rules, so it leaves the host's network alone (build containers in
- * tests run with network none). It can be stopped (an engine taken away mid-build) and started
- * again on the same folders; remove() stops it and deletes everything it had.
+ * bytes); no iptables rules. Its default bridge is one of its own, made here (`sfe` and six hex
+ * digits, a private /24): with `--bridge none` dockerd deletes the host's `docker0` at start,
+ * which cuts the main engine's bridge network from under it. It can be stopped (an engine taken
+ * away mid-build) and started again on the same folders; remove() stops it and deletes everything
+ * it had, its bridge included.
  */
 export interface SecondEngine {
   /** `unix://<dir>/e.sock`, as SLUGFORGE_BUILD_ENGINES takes it. */
@@ -34,6 +37,17 @@ export async function createSecondEngine(): Promise<SecondEngine> {
   const config = path.join(dir, "daemon.json");
   // An empty config of its own: the host's /etc/docker/daemon.json is the main engine's.
   await writeFile(config, "{}\n");
+  const suffix = randomBytes(3);
+  const bridge = `sfe${suffix.toString("hex")}`;
+  await ip(["link", "add", "name", bridge, "type", "bridge"]);
+  try {
+    await ip(["addr", "add", `10.199.${suffix[0]}.1/24`, "dev", bridge]);
+    await ip(["link", "set", bridge, "up"]);
+  } catch (err) {
+    await ip(["link", "del", bridge]).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
 
@@ -65,7 +79,7 @@ export async function createSecondEngine(): Promise<SecondEngine> {
           "--exec-root", path.join(dir, "x"),
           "--pidfile", path.join(dir, "dockerd.pid"),
           "--config-file", config,
-          "--bridge", "none",
+          "--bridge", bridge,
           "--iptables=false",
           "--ip-masq=false",
           "--ip-forward=false",
@@ -121,8 +135,14 @@ export async function createSecondEngine(): Promise<SecondEngine> {
         .sort((a, b) => b.length - a.length);
       for (const point of mounts) await runProcess("umount", [point]);
       await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+      await ip(["link", "del", bridge]).catch(() => undefined);
     },
     log: () => readFile(logFile, "utf8").catch(() => ""),
   };
   return engine;
+}
+
+async function ip(args: readonly string[]): Promise<void> {
+  const done = await runProcess("ip", args);
+  if (done.code !== 0) throw new Error(`ip ${args.join(" ")} failed (${done.code}): ${done.stderr.trim()}`);
 }
