@@ -18,7 +18,7 @@ import { createGitHandler, createHookBridge, createRepo, installHooks, sweepAllQ
 import { printAttempt } from "./images/attempt-lines.js";
 import { createImageService } from "./images/image-service.js";
 import { createLogger, type Logger } from "./log.js";
-import { createFsSlugStore } from "./slug/fs-slug-store.js";
+import { openSlugStore } from "./slug/open-slug-store.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
 import { releaseSource, runOneOff } from "./runs/one-off.js";
 import { createDiskGuard } from "./util/disk-space.js";
@@ -77,9 +77,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 
   // Leftovers of a stopped process go first: on a full disk they may be what frees the space the
   // records below need (a start on a full disk still serves reads and refuses pushes).
-  const slugs = createFsSlugStore(path.join(config.dataDir, "slugs"));
-  const sweptSlugs = await slugs.sweepTemp();
-  if (sweptSlugs > 0) log.warn({ files: sweptSlugs }, "removed half-written slug files a stopped process left");
+  const { store: slugs, bucket } = await openSlugStore(config, log);
   const reposDir = path.join(config.dataDir, "repos");
   await sweepAllQuarantines(reposDir);
   const disk = createDiskGuard(config.dataDir, config.minFreeBytes);
@@ -137,6 +135,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     // A release carries the app's own config vars (the operator's build-wide ones are for builds).
     releaseConfigVars: async (app) => store.getConfigVars(app),
     slugStore: slugs,
+    lastSlugId: async (app) => (await store.listReleases(app))[0]?.slugId ?? undefined,
     recorder: createStoreRecorder(store, { stack: config.stack, log, events: releaseEvents }),
     disk,
     reusable: (app, inputsKey) => {

@@ -38,6 +38,8 @@ export interface BuildServiceDeps {
   readonly dataDir?: string;
   /** Where slugs go; default createFsSlugStore(<dataDir>/slugs). */
   readonly slugStore?: SlugStore;
+  /** The slug of an app's current release (with an object store: block reuse from a slug another node wrote). */
+  readonly lastSlugId?: (app: string) => Promise<string | undefined>;
   /** Names this server's build containers (label org.slugforge.server); default: hash of host name and data dir. */
   readonly serverId?: string;
   /** Keeps build records, output, slugs and releases (the metadata store's recorder in the server). */
@@ -113,6 +115,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     serverId,
     config: deps.config,
     slugStore: deps.slugStore ?? createFsSlugStore(path.join(dataDir, "slugs")),
+    lastSlugId: deps.lastSlugId,
     caches,
     disk: deps.disk,
     buildpacks: createBuildpackResolver({

@@ -1,8 +1,9 @@
 import path from "node:path";
 import { isConfigVarName } from "../names.js";
 import { parseRegistrySetting, type RegistrySetting } from "./registry-setting.js";
+import { parseStorageSetting, type StorageSetting } from "./storage-setting.js";
 
-export type { RegistrySetting };
+export type { RegistrySetting, StorageSetting };
 
 export type NetworkMode = "bridge" | "none" | "host";
 
@@ -55,6 +56,8 @@ export interface Config {
   readonly images: boolean;
   /** Where release images are pushed; undefined: they are loaded into the engine instead. */
   readonly registry: RegistrySetting | undefined;
+  /** SLUGFORGE_STORAGE_URL: slugs and kept build caches in an S3-compatible object store; undefined: the data folder. */
+  readonly storage: StorageSetting | undefined;
   /** How long the registry may stay silent (connecting, answering, taking an upload) before an attempt fails. */
   readonly registryTimeoutMs: number;
   /** How long a push (or an API call) waits for its release's image before leaving it to the background. */
@@ -103,6 +106,12 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     if ("error" in parsedRegistry) errors.push(`SLUGFORGE_REGISTRY=${env.SLUGFORGE_REGISTRY}: ${parsedRegistry.error}`);
     else registry = parsedRegistry;
   }
+  let storage: StorageSetting | undefined;
+  if (env.SLUGFORGE_STORAGE_URL) {
+    const parsedStorage = parseStorageSetting(env.SLUGFORGE_STORAGE_URL, env);
+    if ("errors" in parsedStorage) errors.push(...parsedStorage.errors);
+    else storage = parsedStorage;
+  }
   const cacheMode = env.SLUGFORGE_BUILD_CACHE_MODE || "auto";
   if (!(CACHE_MODE_SETTINGS as readonly string[]).includes(cacheMode)) {
     errors.push(`SLUGFORGE_BUILD_CACHE_MODE=${cacheMode}: expected ${CACHE_MODE_SETTINGS.join(", ")}`);
@@ -136,6 +145,7 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     logLevel: env.SLUGFORGE_LOG_LEVEL || env.LOG_LEVEL || "info",
     images: images !== "off",
     registry,
+    storage,
     registryTimeoutMs: duration("SLUGFORGE_REGISTRY_TIMEOUT", 20_000),
     imageWaitMs: duration("SLUGFORGE_IMAGE_WAIT", 2 * 60_000),
     imageRetryMs: duration("SLUGFORGE_IMAGE_RETRY", 30_000),
