@@ -7,6 +7,7 @@ import { createAuthenticator } from "./auth/principal.js";
 import { createSessions } from "./auth/sessions.js";
 import type { Builder } from "./builds/types.js";
 import { createBuildService } from "./builds/build-service.js";
+import { createBucketCacheRemote } from "./builds/cache-remote.js";
 import { createStoreRecorder } from "./builds/store-recorder.js";
 import { createAdminToken, readAdminToken } from "./config/admin-token.js";
 import { parseConfig, type Config } from "./config/parse-config.js";
@@ -135,6 +136,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     // A release carries the app's own config vars (the operator's build-wide ones are for builds).
     releaseConfigVars: async (app) => store.getConfigVars(app),
     slugStore: slugs,
+    cacheRemote: bucket && createBucketCacheRemote(bucket, path.join(config.dataDir, "cache", ".uploads")),
     lastSlugId: async (app) => (await store.listReleases(app))[0]?.slugId ?? undefined,
     recorder: createStoreRecorder(store, { stack: config.stack, log, events: releaseEvents }),
     disk,

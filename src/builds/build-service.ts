@@ -12,6 +12,7 @@ import type { SlugStore } from "../slug/slug-store.js";
 import type { DiskGuard } from "../util/disk-space.js";
 import { failpoint } from "../util/failpoints.js";
 import { BuildCaches, type CacheModeChoice } from "./build-caches.js";
+import type { CacheRemote } from "./cache-remote.js";
 import { cacheModeOf } from "./build-container.js";
 import { createBuildPrinter, type BuildPrinter } from "./build-printer.js";
 import { createBuildQueue } from "./build-queue.js";
@@ -38,6 +39,8 @@ export interface BuildServiceDeps {
   readonly dataDir?: string;
   /** Where slugs go; default createFsSlugStore(<dataDir>/slugs). */
   readonly slugStore?: SlugStore;
+  /** Kept build caches in the object store too (SLUGFORGE_STORAGE_URL); default: on this node only. */
+  readonly cacheRemote?: CacheRemote;
   /** The slug of an app's current release (with an object store: block reuse from a slug another node wrote). */
   readonly lastSlugId?: (app: string) => Promise<string | undefined>;
   /** Names this server's build containers (label org.slugforge.server); default: hash of host name and data dir. */
@@ -109,7 +112,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
   const dataDir = deps.dataDir ?? deps.config.dataDir;
   const queue = createBuildQueue(deps.config.buildConcurrency);
   const serverId = deps.serverId ?? createHash("sha256").update(`${os.hostname()}:${path.resolve(dataDir)}`).digest("hex").slice(0, 16);
-  const caches = new BuildCaches({ cacheDir: path.join(dataDir, "cache"), log: deps.log, busy: () => queue.waiting > 0 || queue.running > 0 });
+  const caches = new BuildCaches({ cacheDir: path.join(dataDir, "cache"), log: deps.log, busy: () => queue.waiting > 0 || queue.running > 0, remote: deps.cacheRemote });
   const sessionDeps: SessionDeps = {
     runtime: deps.runtime,
     serverId,

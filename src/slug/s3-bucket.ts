@@ -24,12 +24,13 @@ import { SlugforgeError } from "../errors.js";
 export interface ObjectBucket {
   /** `bucket NAME at ENDPOINT`, for messages. */
   readonly where: string;
-  head(key: string): Promise<{ size: number } | undefined>;
+  /** Its size and user metadata (`x-amz-meta-*`, names in lower case). */
+  head(key: string): Promise<{ size: number; metadata: Record<string, string> } | undefined>;
   get(key: string): Promise<Readable | undefined>;
   /** `length` bytes from `offset`; undefined when the object or the range is not there. */
   getRange(key: string, offset: number, length: number): Promise<Buffer | undefined>;
   /** Uploads a local file: one PUT up to `multipartFrom` bytes, a multipart upload (aborted on failure) above. */
-  putFile(key: string, file: string, size: number, signal?: AbortSignal): Promise<void>;
+  putFile(key: string, file: string, size: number, options?: { signal?: AbortSignal; metadata?: Record<string, string>; contentType?: string }): Promise<void>;
   putBytes(key: string, body: Buffer, contentType?: string): Promise<void>;
   list(prefix: string): Promise<{ key: string; size: number }[]>;
   delete(key: string): Promise<void>;
@@ -70,7 +71,7 @@ export function createS3Bucket(setting: StorageSetting, options: BucketOptions =
     async head(key) {
       try {
         const found = await client.send(new HeadObjectCommand({ Bucket, Key: key }));
-        return { size: found.ContentLength ?? 0 };
+        return { size: found.ContentLength ?? 0, metadata: found.Metadata ?? {} };
       } catch (err) {
         if (isNotFound(err)) return undefined;
         throw failed(`HEAD ${key}`, err);
@@ -96,17 +97,17 @@ export function createS3Bucket(setting: StorageSetting, options: BucketOptions =
         throw failed(`GET ${key} (range)`, err);
       }
     },
-    async putFile(key, file, size, signal) {
+    async putFile(key, file, size, { signal, metadata, contentType = "application/gzip" } = {}) {
       try {
         if (size <= multipartFrom) {
-          await client.send(new PutObjectCommand({ Bucket, Key: key, Body: createReadStream(file), ContentLength: size, ContentType: "application/gzip" }), { abortSignal: signal });
+          await client.send(new PutObjectCommand({ Bucket, Key: key, Body: createReadStream(file), ContentLength: size, ContentType: contentType, Metadata: metadata }), { abortSignal: signal });
           return;
         }
         // lib-storage aborts the multipart upload when a part fails (leavePartsOnError: false):
         // nothing becomes visible at the key, and no parts are left behind.
         const upload = new Upload({
           client,
-          params: { Bucket, Key: key, Body: createReadStream(file, { highWaterMark: MiB }), ContentType: "application/gzip" },
+          params: { Bucket, Key: key, Body: createReadStream(file, { highWaterMark: MiB }), ContentType: contentType, Metadata: metadata },
           partSize,
           queueSize,
           leavePartsOnError: false,
