@@ -1,11 +1,12 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { cp } from "node:fs/promises";
+import { copyFile, cp } from "node:fs/promises";
+import { Writable } from "node:stream";
 import path from "node:path";
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/config/parse-config.js";
-import { silentLogger } from "../../../src/log.js";
+import { createLogger, silentLogger } from "../../../src/log.js";
 import { createServer } from "../../../src/main.js";
 import { freePort } from "../../helpers/registry.js";
 import { GitClient } from "../../helpers/git-client.js";
@@ -27,6 +28,7 @@ let s3: S3Client;
 let git: GitClient;
 let work: string;
 let first: RunningServer | undefined;
+let firstData: string;
 let second: RunningServer | undefined;
 
 beforeAll(async () => {
@@ -46,6 +48,8 @@ beforeAll(async () => {
   await git.initRepo(work);
   await git.commit(work, ".buildpacks", `file://${bp}\n`, "buildpack");
   await git.commit(work, "CACHE", "", "cacher detects this");
+  // 10 MB that does not compress: its blocks are the ones a later slug copies instead of compressing.
+  await git.commit(work, "big.bin", randomBytes(10 * 1024 * 1024), "bulk");
   await git.commit(work, "Procfile", 'release: echo "release sees count $(cat /app/count-seen)"\nweb: sleep 1000\n', "procfile");
 }, 120_000);
 afterAll(async () => {
@@ -63,6 +67,7 @@ const keys = async (prefix: string): Promise<string[]> =>
 describe("slugs and build caches in an object store", () => {
   it("a push stores its slug in the bucket, verified and released; its cache follows in the background", async () => {
     const dataDir = await dirs.make("sf-s3e2e-data1-");
+    firstData = dataDir;
     first = await startServer(dataDir, storageEnv());
     const push = await git.run(["push", first.url("stored"), "main"], work);
     expect(push.code, push.stderr).toBe(0);
@@ -90,15 +95,23 @@ describe("slugs and build caches in an object store", () => {
     expect(head.Metadata?.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it("a second node with an empty data folder builds the app with the cache the first one kept", async () => {
+  it("a second node with an empty data folder builds the app with the cache the first one kept, reusing its slug's blocks", async () => {
     const dataDir = await dirs.make("sf-s3e2e-data2-");
-    second = await startServer(dataDir, storageEnv());
+    // The metadata the nodes share (a copy of the first node's, as a shared database would give):
+    // the app's current slug is the first node's, whose member index is only in the store.
+    await copyFile(path.join(firstData, "metadata.db"), path.join(dataDir, "metadata.db"));
+    const lines: string[] = [];
+    const log = createLogger("info", new Writable({ write: (chunk: Buffer, _e, done) => void (lines.push(...chunk.toString().split("\n").filter(Boolean)), done()) }));
+    second = await startServer(dataDir, storageEnv(), { log });
     await git.commit(work, "CHANGE", "1\n", "a change");
     const push = await git.run(["push", second.url("stored"), "main"], work);
     expect(push.code, push.stderr).toBe(0);
     expect(push.stderr).toContain("Cache count was 1");
     expect(push.stderr).toContain("release sees count 1");
     expect(existsSync(path.join(dataDir, "cache", "stored"))).toBe(true);
+    const written = lines.map((l) => JSON.parse(l) as { msg: string; reusedBytes?: number }).find((l) => l.msg === "slug written");
+    // Most of big.bin's blocks (all but the one holding its header, whose mtime is the new commit's).
+    expect(written?.reusedBytes).toBeGreaterThan(5 * 1024 * 1024);
   });
 
   it("an object store that does not answer stops the start with a message naming it", async () => {
