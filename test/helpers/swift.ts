@@ -32,7 +32,11 @@ export async function startTestSwift(): Promise<TestSwift> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "sf-swift-"));
   const children: ChildProcess[] = [];
   let output = "";
+  // A worker that exits without the test's teardown (a crash, a timeout) takes its servers along.
+  const killAll = (): void => void children.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill("SIGKILL"));
+  process.once("exit", killAll);
   const stop = async (): Promise<void> => {
+    process.off("exit", killAll);
     await Promise.all(children.splice(0).map(endProcess));
     await rm(dir, { recursive: true, force: true, maxRetries: 3 });
   };
@@ -60,7 +64,7 @@ export async function startTestSwift(): Promise<TestSwift> {
       if (dead || output.includes("not installed")) throw new Error(`Swift did not start:\n${output}`);
       const open = await Promise.all(Object.values(ports).map(portOpen));
       return open.every(Boolean);
-    }, 30_000);
+    }, 60_000);
   } catch (err) {
     await stop();
     throw err;
