@@ -73,12 +73,12 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   }
   const say = options.say ?? (() => undefined);
   makeDataFolderPrivate(config.dataDir, log);
+  // Leftovers of a stopped process go first: on a full disk they may be what frees the space the
+  // records below need (a start on a full disk still serves reads and refuses pushes). An object
+  // store that does not answer stops the start here, before a token is made and printed.
+  const { store: slugs, bucket } = await openSlugStore(config, log);
   const token = resolveToken(config, say);
   const runtime = options.runtime ?? createDockerRuntime({ dockerHost: config.dockerHost });
-
-  // Leftovers of a stopped process go first: on a full disk they may be what frees the space the
-  // records below need (a start on a full disk still serves reads and refuses pushes).
-  const { store: slugs, bucket } = await openSlugStore(config, log);
   const reposDir = path.join(config.dataDir, "repos");
   await sweepAllQuarantines(reposDir);
   const disk = createDiskGuard(config.dataDir, config.minFreeBytes);
