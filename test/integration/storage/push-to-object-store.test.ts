@@ -114,6 +114,18 @@ describe("slugs and build caches in an object store", () => {
     expect(written?.reusedBytes).toBeGreaterThan(5 * 1024 * 1024);
   });
 
+  it("a store that goes away fails the push with STORAGE_UNAVAILABLE, and the server goes on", async () => {
+    await swift.stop();
+    await git.commit(work, "CHANGE", "2\n", "another change");
+    const push = await git.run(["push", second!.url("stored"), "main"], work);
+    expect(push.code).toBe(1);
+    expect(push.stderr).toMatch(/STORAGE_UNAVAILABLE/);
+    expect(push.stderr).toContain(swift.endpoint);
+    expect((await fetch(`${second!.base}/healthz`)).status).toBe(200);
+    const [build] = (await second!.api<{ status: string; errorCode: string }[]>("GET", "/api/apps/stored/builds")).body;
+    expect(build).toMatchObject({ status: "failed", errorCode: "STORAGE_UNAVAILABLE" });
+  });
+
   it("an object store that does not answer stops the start with a message naming it", async () => {
     const closed = `http://127.0.0.1:${await freePort()}`;
     const parsed = parseConfig({ SLUGFORGE_DATA: await dirs.make("sf-s3e2e-data3-"), SLUGFORGE_TOKEN: E2E_TOKEN, SLUGFORGE_STORAGE_URL: `s3://${BUCKET}?endpoint=${closed}`, ...swift.env });
