@@ -235,8 +235,8 @@ export class BuildCaches {
 
   /**
    * An app with no kept folder on this node gets the caches the object store holds for it (each
-   * verified against the sha256 it was written with, unpacked as a container's tar is, then put in
-   * place by keep()). A cache that cannot be fetched is left out: the build starts without it.
+   * verified against the sha256 it was written with, unpacked as a container's tar is, then renamed
+   * into place). A cache that cannot be fetched is left out: the build starts without it.
    */
   async restore(app: string, buildId: string, log: Logger): Promise<void> {
     const remote = this.remote;
