@@ -77,6 +77,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   // records below need (a start on a full disk still serves reads and refuses pushes). An object
   // store that does not answer stops the start here, before a token is made and printed.
   const { store: slugs, bucket } = await openSlugStore(config, log);
+  if (bucket) say(`slugs and kept build caches: object store ${bucket.where}`);
   const token = resolveToken(config, say);
   const runtime = options.runtime ?? createDockerRuntime({ dockerHost: config.dockerHost });
   const reposDir = path.join(config.dataDir, "repos");
