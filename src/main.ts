@@ -18,6 +18,7 @@ import { createGitHandler, createHookBridge, createRepo, installHooks, sweepAllQ
 import { printAttempt } from "./images/attempt-lines.js";
 import { createImageService } from "./images/image-service.js";
 import { createLogger, type Logger } from "./log.js";
+import { startNodePresence } from "./nodes/node-presence.js";
 import { createFsSlugStore } from "./slug/fs-slug-store.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
 import { releaseSource, runOneOff } from "./runs/one-off.js";
@@ -34,6 +35,9 @@ export const SHIPPED_BUILDPACKS_DIR = path.resolve(path.dirname(fileURLToPath(im
  */
 export const DASHBOARD_DIR = ownFolder("dashboard", "index.html") ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "dashboard");
 
+/** Where other live nodes share the repos folder, a killed push's leftovers are swept once this old. */
+const SHARED_LEFTOVER_AGE_MS = 24 * 3_600_000;
+
 export interface ServerOptions {
   readonly log?: Logger;
   readonly runtime?: ContainerRuntime;
@@ -47,6 +51,8 @@ export interface ServerOptions {
   readonly builder?: Builder;
   /** The webhook worker's timing (tests shorten the retry delays and the 10 s timeout). */
   readonly webhooks?: DeliverySettings;
+  /** The node heartbeat's timing (tests shorten it to see a silent node's builds marked). */
+  readonly presence?: { readonly heartbeatMs?: number; readonly staleMs?: number };
 }
 
 export interface Server {
@@ -80,32 +86,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const slugs = createFsSlugStore(path.join(config.dataDir, "slugs"));
   const sweptSlugs = await slugs.sweepTemp();
   if (sweptSlugs > 0) log.warn({ files: sweptSlugs }, "removed half-written slug files a stopped process left");
-  const reposDir = path.join(config.dataDir, "repos");
+  const reposDir = config.reposDir;
   await sweepAllQuarantines(reposDir);
   const disk = createDiskGuard(config.dataDir, config.minFreeBytes);
 
   const store = openSqliteStore(path.join(config.dataDir, "metadata.db"));
-  const startedAt = new Date().toISOString();
-  const markInterrupted = (): void => {
-    const interrupted = store.failInterruptedBuilds(startedAt);
-    if (interrupted) log.warn({ interrupted }, "builds left running by the previous process were marked failed (INTERRUPTED)");
-  };
-  let unmarked: NodeJS.Timeout | undefined;
-  try {
-    markInterrupted();
-  } catch (err) {
-    if (!isDiskFull(err)) throw err;
-    log.error({ err }, "the disk is full: builds the previous process left running are marked once there is space; pushes are refused (STORAGE_FULL)");
-    unmarked = setInterval(() => {
-      try {
-        markInterrupted();
-        clearInterval(unmarked);
-      } catch {
-        // still full
-      }
-    }, 10_000);
-    unmarked.unref();
-  }
+  // This node among those sharing the store: builds its previous process left running, and those
+  // of nodes that stopped answering, are marked INTERRUPTED now and at every heartbeat.
+  const presence = await startNodePresence({ store, nodeId: config.nodeId, log, ...options.presence });
 
   // Webhooks: events are queued with the release or build they tell of; the worker sends them,
   // beginning with those a previous process left pending.
@@ -137,7 +125,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     // A release carries the app's own config vars (the operator's build-wide ones are for builds).
     releaseConfigVars: async (app) => store.getConfigVars(app),
     slugStore: slugs,
-    recorder: createStoreRecorder(store, { stack: config.stack, log, events: releaseEvents }),
+    recorder: createStoreRecorder(store, { stack: config.stack, log, events: releaseEvents, node: config.nodeId }),
     disk,
     reusable: (app, inputsKey) => {
       const found = store.findBuildWithInputs(app, inputsKey);
@@ -185,6 +173,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   await bridge.listen();
   const git = createGitHandler({
     reposDir,
+    leftoverAgeMs: () => (presence.othersAlive() ? SHARED_LEFTOVER_AGE_MS : 0),
     hooksDir,
     auth,
     bridge,
@@ -246,7 +235,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     apiHandler: api,
     dashboardHandler: createDashboardHandler({ sessions, dir: DASHBOARD_DIR, log }),
     onClose: async () => {
-      clearInterval(unmarked);
+      presence.close();
       await git.close();
       await bridge.close();
       await buildService.close();
