@@ -14,7 +14,7 @@ import { createDashboardHandler } from "./dashboard/dashboard-handler.js";
 import type { ContainerRuntime } from "./docker/container-runtime.js";
 import { createDockerRuntime } from "./docker/dockerode-runtime.js";
 import { SlugforgeError, isDiskFull } from "./errors.js";
-import { createGitHandler, createHookBridge, createRepo, installHooks, sweepAllQuarantines } from "./git/index.js";
+import { AppLocks, createGitHandler, createHookBridge, createRepo, installHooks, sweepAllQuarantines } from "./git/index.js";
 import { printAttempt } from "./images/attempt-lines.js";
 import { createImageService } from "./images/image-service.js";
 import { createLogger, type Logger } from "./log.js";
@@ -169,7 +169,10 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const auth = createAuthenticator({ adminToken: token, tokens: store, log });
   // The dashboard's sign-ins, a credential of the API beside the tokens.
   const sessions = createSessions(auth);
-  const bridge = createHookBridge({ socketPath: path.join(config.dataDir, "hook.sock"), builder: options.builder ?? buildService, log, disk });
+  // One push per app at a time, across every node sharing the store where it has a shared lock.
+  const lockApp = store.lockApp?.bind(store);
+  const locks = lockApp ? new AppLocks(lockApp) : undefined;
+  const bridge = createHookBridge({ socketPath: path.join(config.dataDir, "hook.sock"), builder: options.builder ?? buildService, log, disk, locks });
   await bridge.listen();
   const git = createGitHandler({
     reposDir,

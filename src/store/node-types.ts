@@ -30,4 +30,10 @@ export interface NodeStore {
    * one UPDATE, so two nodes never both mark it. Returns the builds marked, with their node.
    */
   failInterruptedBuilds(scope: { self: { id: string; startedAt: string }; staleBefore?: string }): { id: string; node: string | null }[];
+  /**
+   * The app's push lock as every node sharing this store sees it (PostgreSQL: an advisory lock
+   * held on a connection of its own); resolves with its release once held. Absent where the store
+   * has one node (SQLite): the node's own lock is all there is.
+   */
+  lockApp?(app: string, options: { signal?: AbortSignal; onWaiting?: () => void }): Promise<() => void>;
 }
