@@ -93,7 +93,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const store = openSqliteStore(path.join(config.dataDir, "metadata.db"));
   // This node among those sharing the store: builds its previous process left running, and those
   // of nodes that stopped answering, are marked INTERRUPTED now and at every heartbeat.
-  const presence = await startNodePresence({ store, nodeId: config.nodeId, log, ...options.presence });
+  const presence = await startNodePresence({
+    store,
+    nodeId: config.nodeId,
+    log,
+    staleMs: config.nodeStaleMs,
+    heartbeatMs: Math.max(100, Math.round(config.nodeStaleMs / 6)),
+    ...options.presence,
+  });
 
   // Webhooks: events are queued with the release or build they tell of; the worker sends them,
   // beginning with those a previous process left pending.

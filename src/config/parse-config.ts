@@ -28,6 +28,8 @@ export interface Config {
   readonly reposDir: string;
   /** This process's name among the nodes that share one store (SLUGFORGE_NODE_ID, the hostname by default). */
   readonly nodeId: string;
+  /** How long a node may stay silent before other nodes take it for dead and mark its builds INTERRUPTED (SLUGFORGE_NODE_STALE). */
+  readonly nodeStaleMs: number;
   /** Undefined means: generate one on first start and keep it in the data folder. */
   readonly token: string | undefined;
   readonly stack: string;
@@ -128,6 +130,7 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     dataDir,
     reposDir: env.SLUGFORGE_REPOS_DIR ? path.resolve(cwd, env.SLUGFORGE_REPOS_DIR) : path.join(dataDir, "repos"),
     nodeId,
+    nodeStaleMs: duration("SLUGFORGE_NODE_STALE", 30_000),
     token,
     stack,
     buildTimeoutMs: duration("SLUGFORGE_BUILD_TIMEOUT", 15 * 60_000),
