@@ -1,3 +1,4 @@
+import os from "node:os";
 import path from "node:path";
 import { isConfigVarName } from "../names.js";
 import { parseRegistrySetting, type RegistrySetting } from "./registry-setting.js";
@@ -24,6 +25,12 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
+  /** Where the apps' bare git repos live (SLUGFORGE_REPOS_DIR): `<dataDir>/repos`, or a folder every node mounts. */
+  readonly reposDir: string;
+  /** This process's name among the nodes that share one store (SLUGFORGE_NODE_ID, the hostname by default). */
+  readonly nodeId: string;
+  /** How long a node may stay silent before other nodes take it for dead and mark its builds INTERRUPTED (SLUGFORGE_NODE_STALE). */
+  readonly nodeStaleMs: number;
   /** Undefined means: generate one on first start and keep it in the data folder. */
   readonly token: string | undefined;
   readonly stack: string;
@@ -69,6 +76,7 @@ export interface Config {
 export type ParseResult = { config: Config; errors?: undefined } | { config?: undefined; errors: string[] };
 
 const MB = 1024 * 1024;
+const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** Reads settings from an environment object; returns a frozen config, or every error at once. */
 export function parseConfig(env: Record<string, string | undefined>, cwd = process.cwd()): ParseResult {
@@ -119,10 +127,19 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
   const stack = env.SLUGFORGE_STACK || "debian-13";
   if (!/^[a-z0-9][a-z0-9.-]*$/.test(stack)) errors.push(`SLUGFORGE_STACK=${stack}: expected a name like debian-13`);
 
+  const nodeId = env.SLUGFORGE_NODE_ID || os.hostname();
+  if (!NODE_ID.test(nodeId)) {
+    errors.push(`SLUGFORGE_NODE_ID=${nodeId}: expected 1-63 letters, digits, '.', '_' or '-' (a name for this node${env.SLUGFORGE_NODE_ID ? "" : "; the hostname is not one"})`);
+  }
+  const dataDir = path.resolve(cwd, env.SLUGFORGE_DATA || ".slugforge");
+
   const config: Config = {
     port: int("PORT", 5000, 0),
     host: env.SLUGFORGE_HOST || "0.0.0.0",
-    dataDir: path.resolve(cwd, env.SLUGFORGE_DATA || ".slugforge"),
+    dataDir,
+    reposDir: env.SLUGFORGE_REPOS_DIR ? path.resolve(cwd, env.SLUGFORGE_REPOS_DIR) : path.join(dataDir, "repos"),
+    nodeId,
+    nodeStaleMs: duration("SLUGFORGE_NODE_STALE", 30_000),
     token,
     stack,
     buildTimeoutMs: duration("SLUGFORGE_BUILD_TIMEOUT", 15 * 60_000),
