@@ -7,7 +7,8 @@
  *   buildpack-test/                    http-json.ts, of api/) and the buildpack authors' runner
  *   builds/, images/                   the build session, caches, containers, queue, service; release images
  *                                      (neither imports the other: main.ts joins them)
- *   auth/, buildpacks/, slug/, host/, stack/, webhooks/, runs/ (one-off processes of a release)
+ *   auth/, buildpacks/, slug/, host/, stack/, webhooks/, runs/ (one-off processes of a release),
+ *   nodes/ (this process among the nodes sharing one store)
  *   store/, docker/                    the metadata store and the engine adapter
  *   errors.ts, log.ts, names.ts, build-status.ts, config/, util/, gitcli/   the ground floor
  *
@@ -31,6 +32,7 @@ module.exports = {
     layer("^src/webhooks/", "^src/store/"),
     layer("^src/(host|stack)/", "^src/docker/"),
     layer("^src/runs/", "^src/docker/"),
+    layer("^src/nodes/", "^src/(docker|store)/"),
     layer("^src/builds/", "^src/(docker|store|slug|buildpacks|webhooks|runs)/"),
     layer("^src/images/", "^src/(docker|store|slug|stack)/"),
     layer("^src/git/", "^src/(auth|store)/", "^src/builds/types\\.ts$"),
@@ -38,7 +40,7 @@ module.exports = {
     layer("^src/dashboard/", "^src/auth/", "^src/api/http-json\\.ts$"),
     layer("^src/buildpack-test/", "^src/(builds|buildpacks|slug|docker)/"),
     layer("^src/app\\.ts$"),
-    layer("^src/main\\.ts$", "^src/(app\\.ts|api/|git/|dashboard/|builds/|images/|auth/|slug/|store/|docker/|webhooks/|runs/)"),
+    layer("^src/main\\.ts$", "^src/(app\\.ts|api/|git/|dashboard/|builds/|images/|auth/|slug/|store/|docker/|webhooks/|runs/|nodes/)"),
     layer("^src/cli/", "^src/(main\\.ts|buildpack-test/|host/|stack/|docker/|runs/)"),
   ],
   allowedSeverity: "error",
@@ -47,6 +49,7 @@ module.exports = {
     // Each third-party library stays in its adapter (STYLE.md, habit 1).
     { name: "dockerode-in-its-adapter", severity: "error", from: { path: "^src/", pathNot: "^src/docker/dockerode-runtime\\.ts$" }, to: { path: "node_modules/dockerode/" } },
     { name: "sqlite-in-the-store", severity: "error", from: { path: "^src/", pathNot: "^src/store/" }, to: { path: "node_modules/better-sqlite3/" } },
+    { name: "aws-sdk-in-its-adapter", severity: "error", from: { path: "^src/", pathNot: "^src/slug/s3-bucket\\.ts$" }, to: { path: "node_modules/@aws-sdk/" } },
     { name: "pino-in-log", severity: "error", from: { path: "^src/", pathNot: "^src/log\\.ts$" }, to: { path: "node_modules/pino/" } },
   ],
   options: {

@@ -21,6 +21,7 @@ import { pushOverheadScenario } from "./scenarios/push-overhead.js";
 import { receiveScenario } from "./scenarios/receive.js";
 import { runScenario } from "./scenarios/run.js";
 import { slugScenario } from "./scenarios/slug.js";
+import { storageScenario } from "./scenarios/storage.js";
 
 const SCENARIOS: Record<string, Scenario> = {
   slug: slugScenario,
@@ -31,6 +32,7 @@ const SCENARIOS: Record<string, Scenario> = {
   image: imageScenario,
   "image-bytes": imageBytesScenario,
   run: runScenario,
+  storage: storageScenario,
 };
 
 const USAGE = `Usage: npm run bench -- [--only ${Object.keys(SCENARIOS).join(",")}] [--runs N] [--quick] [--check]

@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   STORAGE_FULL: { status: 507, user: false, hint: "Free space where the server keeps its data (old build caches under <data>/cache, unused Docker images), or lower SLUGFORGE_MIN_FREE_BYTES." },
   BUILD_CONTAINER_LOST: { status: 503, user: false, hint: "Something outside the build stopped or removed its container (docker rm, an engine restart); push again, and check what touches the engine." },
   REGISTRY_UNAVAILABLE: { status: 502, user: false, hint: "The release exists and its image is retried in the background; check SLUGFORGE_REGISTRY and that the registry answers, or try now with `slugforge releases:image APP vN`." },
+  STORAGE_UNAVAILABLE: { status: 503, user: false, hint: "The object store named by SLUGFORGE_STORAGE_URL refused or did not answer; check that it runs at the URL's endpoint, that the bucket exists, and AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; then push again." },
   SERVER_STOPPING: { status: 503, user: false, hint: "The server is stopping (a restart or an upgrade) and takes no new pushes; push again once it is back." },
   INTERRUPTED: { status: 500, user: false, hint: "The server stopped while this build ran; push again." },
   INTERNAL: { status: 500, user: false, hint: "This is a bug in slugforge; the operator log has the details under the build id." },

@@ -7,6 +7,7 @@ import { createAuthenticator } from "./auth/principal.js";
 import { createSessions } from "./auth/sessions.js";
 import type { Builder } from "./builds/types.js";
 import { createBuildService } from "./builds/build-service.js";
+import { createBucketCacheRemote } from "./builds/cache-remote.js";
 import { createStoreRecorder } from "./builds/store-recorder.js";
 import { createAdminToken, readAdminToken } from "./config/admin-token.js";
 import { parseConfig, type Config } from "./config/parse-config.js";
@@ -15,11 +16,12 @@ import type { ContainerRuntime } from "./docker/container-runtime.js";
 import { createDockerRuntime } from "./docker/dockerode-runtime.js";
 import { createEnginePool, type EnginePool } from "./docker/engine-pool.js";
 import { SlugforgeError, isDiskFull } from "./errors.js";
-import { createGitHandler, createHookBridge, createRepo, installHooks, sweepAllQuarantines } from "./git/index.js";
+import { AppLocks, createGitHandler, createHookBridge, createRepo, installHooks, sweepAllQuarantines } from "./git/index.js";
 import { printAttempt } from "./images/attempt-lines.js";
 import { createImageService } from "./images/image-service.js";
 import { createLogger, type Logger } from "./log.js";
-import { createFsSlugStore } from "./slug/fs-slug-store.js";
+import { startNodePresence } from "./nodes/node-presence.js";
+import { openSlugStore } from "./slug/open-slug-store.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
 import { releaseSource, runOneOff } from "./runs/one-off.js";
 import { createDiskGuard } from "./util/disk-space.js";
@@ -35,6 +37,9 @@ export const SHIPPED_BUILDPACKS_DIR = path.resolve(path.dirname(fileURLToPath(im
  */
 export const DASHBOARD_DIR = ownFolder("dashboard", "index.html") ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "dashboard");
 
+/** Where other live nodes share the repos folder, a killed push's leftovers are swept once this old. */
+const SHARED_LEFTOVER_AGE_MS = 24 * 3_600_000;
+
 export interface ServerOptions {
   readonly log?: Logger;
   readonly runtime?: ContainerRuntime;
@@ -48,6 +53,8 @@ export interface ServerOptions {
   readonly builder?: Builder;
   /** The webhook worker's timing (tests shorten the retry delays and the 10 s timeout). */
   readonly webhooks?: DeliverySettings;
+  /** The node heartbeat's timing (tests shorten it to see a silent node's builds marked). */
+  readonly presence?: { readonly heartbeatMs?: number; readonly staleMs?: number };
 }
 
 export interface Server {
@@ -73,43 +80,31 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   }
   const say = options.say ?? (() => undefined);
   makeDataFolderPrivate(config.dataDir, log);
+  // Leftovers of a stopped process go first: on a full disk they may be what frees the space the
+  // records below need (a start on a full disk still serves reads and refuses pushes). An object
+  // store that does not answer stops the start here, before a token is made and printed.
+  const { store: slugs, bucket } = await openSlugStore(config, log);
+  if (bucket) say(`slugs and kept build caches: object store ${bucket.where}`);
   const token = resolveToken(config, say);
   // SLUGFORGE_BUILD_ENGINES: builds spread over several engines; the first is the primary, where
   // release images, one-offs and release phases stay (and the one engine, without the setting).
   const pool = config.buildEngines.length > 0 ? await startEnginePool(config, log, options.runtime) : undefined;
   const runtime = pool?.primary.runtime ?? options.runtime ?? createDockerRuntime({ dockerHost: config.dockerHost });
-
-  // Leftovers of a stopped process go first: on a full disk they may be what frees the space the
-  // records below need (a start on a full disk still serves reads and refuses pushes).
-  const slugs = createFsSlugStore(path.join(config.dataDir, "slugs"));
-  const sweptSlugs = await slugs.sweepTemp();
-  if (sweptSlugs > 0) log.warn({ files: sweptSlugs }, "removed half-written slug files a stopped process left");
-  const reposDir = path.join(config.dataDir, "repos");
+  const reposDir = config.reposDir;
   await sweepAllQuarantines(reposDir);
   const disk = createDiskGuard(config.dataDir, config.minFreeBytes);
 
   const store = openSqliteStore(path.join(config.dataDir, "metadata.db"));
-  const startedAt = new Date().toISOString();
-  const markInterrupted = (): void => {
-    const interrupted = store.failInterruptedBuilds(startedAt);
-    if (interrupted) log.warn({ interrupted }, "builds left running by the previous process were marked failed (INTERRUPTED)");
-  };
-  let unmarked: NodeJS.Timeout | undefined;
-  try {
-    markInterrupted();
-  } catch (err) {
-    if (!isDiskFull(err)) throw err;
-    log.error({ err }, "the disk is full: builds the previous process left running are marked once there is space; pushes are refused (STORAGE_FULL)");
-    unmarked = setInterval(() => {
-      try {
-        markInterrupted();
-        clearInterval(unmarked);
-      } catch {
-        // still full
-      }
-    }, 10_000);
-    unmarked.unref();
-  }
+  // This node among those sharing the store: builds its previous process left running, and those
+  // of nodes that stopped answering, are marked INTERRUPTED now and at every heartbeat.
+  const presence = await startNodePresence({
+    store,
+    nodeId: config.nodeId,
+    log,
+    staleMs: config.nodeStaleMs,
+    heartbeatMs: Math.max(100, Math.round(config.nodeStaleMs / 6)),
+    ...options.presence,
+  });
 
   // Webhooks: events are queued with the release or build they tell of; the worker sends them,
   // beginning with those a previous process left pending.
@@ -142,7 +137,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     // A release carries the app's own config vars (the operator's build-wide ones are for builds).
     releaseConfigVars: async (app) => store.getConfigVars(app),
     slugStore: slugs,
-    recorder: createStoreRecorder(store, { stack: config.stack, log, events: releaseEvents }),
+    cacheRemote: bucket && createBucketCacheRemote(bucket, path.join(config.dataDir, "cache", ".uploads")),
+    lastSlugId: async (app) => (await store.listReleases(app))[0]?.slugId ?? undefined,
+    recorder: createStoreRecorder(store, { stack: config.stack, log, events: releaseEvents, node: config.nodeId }),
     disk,
     reusable: (app, inputsKey) => {
       const found = store.findBuildWithInputs(app, inputsKey);
@@ -186,10 +183,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const auth = createAuthenticator({ adminToken: token, tokens: store, log });
   // The dashboard's sign-ins, a credential of the API beside the tokens.
   const sessions = createSessions(auth);
-  const bridge = createHookBridge({ socketPath: path.join(config.dataDir, "hook.sock"), builder: options.builder ?? buildService, log, disk });
+  // One push per app at a time, across every node sharing the store where it has a shared lock.
+  const lockApp = store.lockApp?.bind(store);
+  const locks = lockApp ? new AppLocks(lockApp) : undefined;
+  const bridge = createHookBridge({ socketPath: path.join(config.dataDir, "hook.sock"), builder: options.builder ?? buildService, log, disk, locks });
   await bridge.listen();
   const git = createGitHandler({
     reposDir,
+    leftoverAgeMs: () => (presence.othersAlive() ? SHARED_LEFTOVER_AGE_MS : 0),
     hooksDir,
     auth,
     bridge,
@@ -252,7 +253,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     apiHandler: api,
     dashboardHandler: createDashboardHandler({ sessions, dir: DASHBOARD_DIR, log }),
     onClose: async () => {
-      clearInterval(unmarked);
+      presence.close();
       pool?.close();
       await git.close();
       await bridge.close();

@@ -8,6 +8,7 @@ import type { Logger } from "../log.js";
 import { discardDir, sweepDiscarded } from "../util/discard-dir.js";
 import { runProcess } from "../util/run-process.js";
 import { tarOut, type TarOut } from "../util/tar-out.js";
+import type { CacheRemote } from "./cache-remote.js";
 import { archiveFromBuild, type InContainer } from "./container-exec.js";
 
 /*
@@ -47,7 +48,16 @@ export interface BuildCachesOptions {
   readonly log: Logger;
   /** Whether any build runs or waits: background work waits meanwhile. */
   readonly busy?: () => boolean;
+  /**
+   * The object store (SLUGFORGE_STORAGE_URL): every kept cache is also uploaded there in the
+   * background, and an app with no kept folder here (another node, a new data folder) starts from
+   * the store's copy.
+   */
+  readonly remote?: CacheRemote;
 }
+
+/** How long one cache upload may take before it is given up (the next keep uploads again). */
+const UPLOAD_TIMEOUT_MS = 10 * 60_000;
 
 export class BuildCaches {
   readonly cacheDir: string;
@@ -59,11 +69,15 @@ export class BuildCaches {
   private jobs = 0;
   private modeChoice?: Promise<CacheModeChoice>;
   private stopping = false;
+  private readonly remote: CacheRemote | undefined;
+  /** Uploads to the object store, one chain per app and key (a newer keep uploads after the older). */
+  private readonly uploads = new Map<string, Promise<void>>();
 
   constructor(options: BuildCachesOptions) {
     this.cacheDir = options.cacheDir;
     this.log = options.log;
     this.busy = options.busy ?? (() => false);
+    this.remote = options.remote;
   }
 
   /**
@@ -210,6 +224,62 @@ export class BuildCaches {
     if (hadOne) await rm(old, { recursive: true, force: true });
     // The tar file earlier versions kept instead.
     await rm(`${kept}.tar`, { force: true });
+    this.upload(app, key);
+  }
+
+  /**
+   * Off every build's path: the kept cache goes to the object store as a tar. A tar made while a
+   * newer build replaces the folder fails (GNU tar exits non-zero) and uploads nothing; the newer
+   * keep uploads its own.
+   */
+  private upload(app: string, key: string): void {
+    const remote = this.remote;
+    if (!remote) return;
+    const id = `${app}/${key}`;
+    const next = (this.uploads.get(id) ?? Promise.resolve())
+      .then(() => withDeadline((signal) => remote.upload(app, this.appDir(app), key, signal), UPLOAD_TIMEOUT_MS))
+      .then(
+        () => this.log.debug({ app, cache: key }, "kept build cache uploaded to the object store"),
+        (err: unknown) => this.log.warn({ err, app, cache: key }, "uploading the kept build cache to the object store failed; other nodes build this app without it"),
+      )
+      .finally(() => {
+        if (this.uploads.get(id) === next) this.uploads.delete(id);
+      });
+    this.uploads.set(id, next);
+  }
+
+  /**
+   * An app with no kept folder on this node gets the caches the object store holds for it (each
+   * verified against the sha256 it was written with, unpacked as a container's tar is, then renamed
+   * into place). A cache that cannot be fetched is left out: the build starts without it.
+   */
+  async restore(app: string, buildId: string, log: Logger): Promise<void> {
+    const remote = this.remote;
+    if (!remote || (await lstat(this.appDir(app)).then(() => true, () => false))) return;
+    const keys = await remote.keys(app).catch((err: unknown) => {
+      log.warn({ err }, "could not list the app's build caches in the object store; the build starts without them");
+      return [] as string[];
+    });
+    if (keys.length === 0) return;
+    await mkdir(this.appDir(app), { recursive: true, mode: 0o700 });
+    for (const key of keys) {
+      const work = path.join(this.appDir(app), `.tmp-${buildId}-fetch-${key}`);
+      try {
+        const tar = await remote.download(app, key);
+        if (!tar) continue;
+        await mkdir(work, { mode: 0o700 });
+        await this.unpack(tar, work);
+        const fetched = path.join(work, key);
+        if (!(await lstat(fetched)).isDirectory()) throw new Error(`the store's tar of ${key} holds no folder ${key}/`);
+        // Renamed into place without keep(): that would upload the same cache again.
+        await rename(fetched, path.join(this.appDir(app), key));
+        log.info({ cache: key, from: remote.where }, "build cache fetched from the object store (this node had none)");
+      } catch (err) {
+        log.warn({ err, cache: key }, "fetching the build cache from the object store failed; the build starts without it");
+      } finally {
+        await rm(work, { recursive: true, force: true });
+      }
+    }
   }
 
   /**
@@ -224,17 +294,22 @@ export class BuildCaches {
     await rm(work, { recursive: true, force: true });
     await mkdir(work, { mode: 0o700 });
     try {
-      // --ignore-zeros: read to the end of the stream (the record padding after the end of the archive too).
-      const unpack = spawnTar(["-x", "-f", "-", "--ignore-zeros", "--same-owner", "--numeric-owner", "--no-overwrite-dir", "-C", work]);
-      await pipeline(archiveFromBuild(build, dir), unpack.stdin);
-      const code = await unpack.exited;
-      if (code !== 0) throw new Error(`unpacking the cache failed (tar exited with ${code}): ${unpack.stderr().trim().slice(0, 500)}`);
-      const clearSetId = await runProcess("find", [work, "-type", "f", "-perm", "/6000", "-exec", "chmod", "ug-s", "{}", "+"]);
-      if (clearSetId.code !== 0) throw new Error(`clearing set-id bits failed: ${clearSetId.stderr.slice(0, 500)}`);
+      await this.unpack(archiveFromBuild(build, dir), work);
       await this.keep(build.app, build.buildId, path.join(work, path.posix.basename(dir)), key);
     } finally {
       await rm(work, { recursive: true, force: true });
     }
+  }
+
+  /** A cache's tar into `work` by GNU tar (no `..`, no leading `/`, outside links last), set-id bits dropped. */
+  private async unpack(tar: NodeJS.ReadableStream, work: string): Promise<void> {
+    // --ignore-zeros: read to the end of the stream (the record padding after the end of the archive too).
+    const unpack = spawnTar(["-x", "-f", "-", "--ignore-zeros", "--same-owner", "--numeric-owner", "--no-overwrite-dir", "-C", work]);
+    await pipeline(tar, unpack.stdin);
+    const code = await unpack.exited;
+    if (code !== 0) throw new Error(`unpacking the cache failed (tar exited with ${code}): ${unpack.stderr().trim().slice(0, 500)}`);
+    const clearSetId = await runProcess("find", [work, "-type", "f", "-perm", "/6000", "-exec", "chmod", "ug-s", "{}", "+"]);
+    if (clearSetId.code !== 0) throw new Error(`clearing set-id bits failed: ${clearSetId.stderr.slice(0, 500)}`);
   }
 
   /** An app that kept nothing (its first build failed) keeps no empty folder either. */
@@ -252,11 +327,13 @@ export class BuildCaches {
     this.prepared.delete(app);
     await prepared?.created.remove();
     await discardDir(this.appDir(app));
+    await Promise.all([...this.uploads.entries()].filter(([id]) => id.startsWith(`${app}/`)).map(([, p]) => p));
+    await this.remote?.remove(app);
   }
 
-  /** Resolves once there is no background work left. */
+  /** Resolves once there is no background work left (uploads to the object store included). */
   async idle(): Promise<void> {
-    while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
+    while (this.chains.size > 0 || this.uploads.size > 0) await Promise.all([...this.chains.values(), ...this.uploads.values()]);
   }
 
   /** Waits for all background work and removes the prepared containers (shutdown, the end of a test run). */

@@ -173,6 +173,8 @@ export async function openBuildContainer(
   const spec = buildContainerSpec(deps, buildId, app);
   const { mode } = await cacheModeOf(deps);
   await caches.settled(app);
+  // Another node kept this app's caches: they come from the object store (SLUGFORGE_STORAGE_URL).
+  if (!options.freshCache) await caches.restore(app, buildId, log);
   await mkdir(caches.appDir(app), { recursive: true, mode: 0o700 });
   // A fresh cache (git push -o clear-cache): nothing kept goes in; what this build leaves is kept.
   const copyKept = (root: string): Promise<void> => (options.freshCache ? Promise.resolve() : caches.copyKept(app, root, log));

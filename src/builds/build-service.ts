@@ -13,6 +13,7 @@ import type { SlugStore } from "../slug/slug-store.js";
 import type { DiskGuard } from "../util/disk-space.js";
 import { failpoint } from "../util/failpoints.js";
 import { BuildCaches, type CacheModeChoice } from "./build-caches.js";
+import type { CacheRemote } from "./cache-remote.js";
 import { cacheModeOf } from "./build-container.js";
 import { createBuildPrinter, type BuildPrinter } from "./build-printer.js";
 import { createBuildQueue } from "./build-queue.js";
@@ -45,6 +46,10 @@ export interface BuildServiceDeps {
   readonly dataDir?: string;
   /** Where slugs go; default createFsSlugStore(<dataDir>/slugs). */
   readonly slugStore?: SlugStore;
+  /** Kept build caches in the object store too (SLUGFORGE_STORAGE_URL); default: on this node only. */
+  readonly cacheRemote?: CacheRemote;
+  /** The slug of an app's current release (with an object store: block reuse from a slug another node wrote). */
+  readonly lastSlugId?: (app: string) => Promise<string | undefined>;
   /** Names this server's build containers (label org.slugforge.server); default: hash of host name and data dir. */
   readonly serverId?: string;
   /** Keeps build records, output, slugs and releases (the metadata store's recorder in the server). */
@@ -120,6 +125,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     serverId,
     config: deps.config,
     slugStore: deps.slugStore ?? createFsSlugStore(path.join(dataDir, "slugs")),
+    lastSlugId: deps.lastSlugId,
     disk: deps.disk,
     buildpacks: createBuildpackResolver({
       shippedDir: deps.buildpacksDir,
@@ -131,7 +137,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
   // One lane per engine: its own prepared containers and cache mode (an engine whose container
   // layers this process cannot write gets tar mode); the kept cache folders on this host are shared.
   const lanes = new Map<PoolEngine, SessionDeps>(
-    pool.engines.map((engine) => [engine, { ...common, runtime: engine.runtime, caches: new BuildCaches({ cacheDir: path.join(dataDir, "cache"), log: deps.log, busy }) }]),
+    pool.engines.map((engine) => [engine, { ...common, runtime: engine.runtime, caches: new BuildCaches({ cacheDir: path.join(dataDir, "cache"), log: deps.log, busy, remote: deps.cacheRemote }) }]),
   );
   const laneOf = (engine: PoolEngine): SessionDeps => lanes.get(engine)!;
   const allCaches = (): BuildCaches[] => [...lanes.values()].map((l) => l.caches);

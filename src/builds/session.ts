@@ -38,6 +38,8 @@ export interface SessionDeps extends ContainerDeps {
   /** Resolves the buildpacks an app names (or the shipped ones). */
   readonly buildpacks: BuildpackResolver;
   readonly slugStore: SlugStore;
+  /** The slug of an app's current release (steps/slug.ts: block reuse on a node that did not write it). */
+  readonly lastSlugId?: (app: string) => Promise<string | undefined>;
   /** Refuses to write a slug (STORAGE_FULL) while the data folder's disk is under its reserve. */
   readonly disk?: DiskGuard;
 }
@@ -160,8 +162,8 @@ export class BuildSession {
 
   /** /app as a content-addressed slug. */
   slug(sourceDate: Date | undefined): Promise<BuiltSlug> {
-    const { slugStore, config, caches, disk } = this.deps;
-    return this.step("slug", (step) => makeSlug(step, { slugStore, maxSlugBytes: config.maxSlugBytes, cacheDir: caches.cacheDir, disk }, sourceDate));
+    const { slugStore, config, caches, disk, lastSlugId } = this.deps;
+    return this.step("slug", (step) => makeSlug(step, { slugStore, maxSlugBytes: config.maxSlugBytes, cacheDir: caches.cacheDir, disk, lastSlugId }, sourceDate));
   }
 
   /** Keeps the buildpacks' caches as this build left them (call only once the build has succeeded). */

@@ -8,6 +8,8 @@ export interface StoreRecorderOptions {
   readonly log: Logger;
   /** Told of each finished build and each release, in the transaction that keeps them (the app's webhooks). */
   readonly events?: WebhookEvents;
+  /** This node's id (SLUGFORGE_NODE_ID), kept on each build it runs. */
+  readonly node?: string;
 }
 
 /**
@@ -22,7 +24,7 @@ export function createStoreRecorder(store: MetadataStore, options: StoreRecorder
       store.ensureApp(request.app);
       const branch = request.ref.replace(/^refs\/heads\//, "");
       store.recordActivity({ app: request.app, actor: actorOf(request), action: "push", detail: `${request.commit.slice(0, 7)} to ${branch}: build ${buildId}` }, () =>
-        store.createBuild({ id: buildId, app: request.app, commit: request.commit, actor: request.actor }),
+        store.createBuild({ id: buildId, app: request.app, commit: request.commit, actor: request.actor, node: options.node }),
       );
     },
     started(buildId) {
@@ -41,7 +43,7 @@ export function createStoreRecorder(store: MetadataStore, options: StoreRecorder
     // A build whose "queued" record could not be written (a full disk) is recorded now.
     if (!store.getBuild(result.buildId)) {
       store.ensureApp(request.app);
-      store.createBuild({ id: result.buildId, app: request.app, commit: request.commit, actor: request.actor });
+      store.createBuild({ id: result.buildId, app: request.app, commit: request.commit, actor: request.actor, node: options.node });
     }
     const slugId = result.slug?.id ?? null;
     const build = store.updateBuild(result.buildId, {

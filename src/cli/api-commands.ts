@@ -131,6 +131,7 @@ export const API_COMMANDS: Readonly<Record<string, CommandSpec>> = {
         col("Status", text("status"), paintStatus),
         col("Commit", text("commit")),
         col("By", text("actor")),
+        col("Node", text("node")),
         col("Created", ago("createdAt")),
         col("Error", text("error"), (t, style) => style.red(t)),
       ];

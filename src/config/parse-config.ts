@@ -1,8 +1,10 @@
+import os from "node:os";
 import path from "node:path";
 import { isConfigVarName } from "../names.js";
 import { parseRegistrySetting, type RegistrySetting } from "./registry-setting.js";
+import { parseStorageSetting, type StorageSetting } from "./storage-setting.js";
 
-export type { RegistrySetting };
+export type { RegistrySetting, StorageSetting };
 
 export type NetworkMode = "bridge" | "none" | "host";
 
@@ -23,6 +25,12 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
+  /** Where the apps' bare git repos live (SLUGFORGE_REPOS_DIR): `<dataDir>/repos`, or a folder every node mounts. */
+  readonly reposDir: string;
+  /** This process's name among the nodes that share one store (SLUGFORGE_NODE_ID, the hostname by default). */
+  readonly nodeId: string;
+  /** How long a node may stay silent before other nodes take it for dead and mark its builds INTERRUPTED (SLUGFORGE_NODE_STALE). */
+  readonly nodeStaleMs: number;
   /** Undefined means: generate one on first start and keep it in the data folder. */
   readonly token: string | undefined;
   readonly stack: string;
@@ -63,6 +71,8 @@ export interface Config {
   readonly images: boolean;
   /** Where release images are pushed; undefined: they are loaded into the engine instead. */
   readonly registry: RegistrySetting | undefined;
+  /** SLUGFORGE_STORAGE_URL: slugs and kept build caches in an S3-compatible object store; undefined: the data folder. */
+  readonly storage: StorageSetting | undefined;
   /** How long the registry may stay silent (connecting, answering, taking an upload) before an attempt fails. */
   readonly registryTimeoutMs: number;
   /** How long a push (or an API call) waits for its release's image before leaving it to the background. */
@@ -74,6 +84,7 @@ export interface Config {
 export type ParseResult = { config: Config; errors?: undefined } | { config?: undefined; errors: string[] };
 
 const MB = 1024 * 1024;
+const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** Reads settings from an environment object; returns a frozen config, or every error at once. */
 export function parseConfig(env: Record<string, string | undefined>, cwd = process.cwd()): ParseResult {
@@ -111,6 +122,12 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     if ("error" in parsedRegistry) errors.push(`SLUGFORGE_REGISTRY=${env.SLUGFORGE_REGISTRY}: ${parsedRegistry.error}`);
     else registry = parsedRegistry;
   }
+  let storage: StorageSetting | undefined;
+  if (env.SLUGFORGE_STORAGE_URL) {
+    const parsedStorage = parseStorageSetting(env.SLUGFORGE_STORAGE_URL, env);
+    if ("errors" in parsedStorage) errors.push(...parsedStorage.errors);
+    else storage = parsedStorage;
+  }
   const cacheMode = env.SLUGFORGE_BUILD_CACHE_MODE || "auto";
   if (!(CACHE_MODE_SETTINGS as readonly string[]).includes(cacheMode)) {
     errors.push(`SLUGFORGE_BUILD_CACHE_MODE=${cacheMode}: expected ${CACHE_MODE_SETTINGS.join(", ")}`);
@@ -118,10 +135,19 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
   const stack = env.SLUGFORGE_STACK || "debian-13";
   if (!/^[a-z0-9][a-z0-9.-]*$/.test(stack)) errors.push(`SLUGFORGE_STACK=${stack}: expected a name like debian-13`);
 
+  const nodeId = env.SLUGFORGE_NODE_ID || os.hostname();
+  if (!NODE_ID.test(nodeId)) {
+    errors.push(`SLUGFORGE_NODE_ID=${nodeId}: expected 1-63 letters, digits, '.', '_' or '-' (a name for this node${env.SLUGFORGE_NODE_ID ? "" : "; the hostname is not one"})`);
+  }
+  const dataDir = path.resolve(cwd, env.SLUGFORGE_DATA || ".slugforge");
+
   const config: Config = {
     port: int("PORT", 5000, 0),
     host: env.SLUGFORGE_HOST || "0.0.0.0",
-    dataDir: path.resolve(cwd, env.SLUGFORGE_DATA || ".slugforge"),
+    dataDir,
+    reposDir: env.SLUGFORGE_REPOS_DIR ? path.resolve(cwd, env.SLUGFORGE_REPOS_DIR) : path.join(dataDir, "repos"),
+    nodeId,
+    nodeStaleMs: duration("SLUGFORGE_NODE_STALE", 30_000),
     token,
     stack,
     buildTimeoutMs: duration("SLUGFORGE_BUILD_TIMEOUT", 15 * 60_000),
@@ -146,6 +172,7 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     logLevel: env.SLUGFORGE_LOG_LEVEL || env.LOG_LEVEL || "info",
     images: images !== "off",
     registry,
+    storage,
     registryTimeoutMs: duration("SLUGFORGE_REGISTRY_TIMEOUT", 20_000),
     imageWaitMs: duration("SLUGFORGE_IMAGE_WAIT", 2 * 60_000),
     imageRetryMs: duration("SLUGFORGE_IMAGE_RETRY", 30_000),

@@ -1,8 +1,13 @@
 /**
  * One push per app at a time: an in-memory FIFO per app. The holder keeps the lock until its
  * receive-pack exits (ref update included); later pushes wait in order and learn their position.
+ * Where several nodes share the repos, the holder of the node's own lock then takes the app's
+ * shared lock (the store's), so one push per app runs across all of them.
  */
 export type Release = () => void;
+
+/** A lock every node sees (a PostgreSQL advisory lock); resolves once held, rejects with the signal's reason. */
+export type SharedLock = (app: string, options: { signal?: AbortSignal; onWaiting?: () => void }) => Promise<Release>;
 
 interface Waiter {
   readonly grant: (release: Release) => void;
@@ -12,12 +17,32 @@ export class AppLocks {
   /** Per app: the holder (first) and the waiters after it. */
   private readonly queues = new Map<string, Waiter[]>();
 
+  constructor(private readonly shared?: SharedLock) {}
+
   /**
    * Resolves with a release function once the lock is ours. `onQueued(position)` is called when
    * we have to wait; position 1 means one push is ahead. An aborted signal leaves the queue and
    * rejects with the signal's reason.
    */
-  acquire(app: string, options: { onQueued?: (position: number) => void; signal?: AbortSignal } = {}): Promise<Release> {
+  acquire(app: string, options: { onQueued?: (position: number) => void; onWaitingElsewhere?: () => void; signal?: AbortSignal } = {}): Promise<Release> {
+    const local = this.acquireHere(app, options);
+    const shared = this.shared;
+    if (!shared) return local;
+    return local.then(async (releaseHere) => {
+      try {
+        const releaseShared = await shared(app, { signal: options.signal, onWaiting: options.onWaitingElsewhere });
+        return () => {
+          releaseShared();
+          releaseHere();
+        };
+      } catch (err) {
+        releaseHere();
+        throw err;
+      }
+    });
+  }
+
+  private acquireHere(app: string, options: { onQueued?: (position: number) => void; signal?: AbortSignal }): Promise<Release> {
     const { onQueued, signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<Release>((resolve, reject) => {

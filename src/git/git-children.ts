@@ -12,7 +12,14 @@ export class GitChildren {
   /** Repos where a receive-pack ended abnormally: their quarantine may hold leftovers. */
   private readonly dirty = new Set<string>();
 
-  constructor(private readonly onSweep: (gitDir: string, swept: string[]) => void = () => undefined) {}
+  /**
+   * `leftoverAgeMs`: how old a quarantine must be to be swept; 0 (the default) while this node is
+   * alone with its repos, more where other nodes' receive-packs may be working in them.
+   */
+  constructor(
+    private readonly onSweep: (gitDir: string, swept: string[]) => void = () => undefined,
+    private readonly leftoverAgeMs: () => number = () => 0,
+  ) {}
 
   add(child: ChildProcess, gitDir: string, isPush: boolean): void {
     this.running.add(child);
@@ -31,7 +38,7 @@ export class GitChildren {
     }
     this.pushesByRepo.delete(gitDir);
     if (!this.dirty.delete(gitDir)) return;
-    const swept = await sweepQuarantine(gitDir);
+    const swept = await sweepQuarantine(gitDir, this.leftoverAgeMs());
     if (swept.length > 0) this.onSweep(gitDir, swept);
   }
 

@@ -35,6 +35,8 @@ export interface GitHandlerDeps {
   readonly disk?: DiskGuard;
   /** A git request body that sends nothing for this long is dropped and its git stopped; default 60 s. */
   readonly bodyIdleMs?: number;
+  /** How old a killed push's leftovers must be to be swept: 0 while this node is alone with the repos (the default). */
+  readonly leftoverAgeMs?: () => number;
 }
 
 export interface GitHandler {
@@ -60,7 +62,7 @@ export interface GitHandler {
 /** The smart-HTTP receiver: `/<app>.git/info/refs`, `/<app>.git/git-receive-pack`, `/<app>.git/git-upload-pack`. */
 export function createGitHandler(deps: GitHandlerDeps): GitHandler {
   const log = deps.log.child({ component: "git" });
-  const children = new GitChildren((gitDir, swept) => log.info({ gitDir, swept }, "swept leftover quarantine"));
+  const children = new GitChildren((gitDir, swept) => log.info({ gitDir, swept }, "swept leftover quarantine"), deps.leftoverAgeMs);
   const maintenance = new RepoMaintenance(log, deps.maintenance);
   let refusing = false;
   const ctx = { hooksDir: deps.hooksDir, maxPushBytes: deps.maxPushBytes, bodyIdleMs: deps.bodyIdleMs ?? 60_000, children, bridge: deps.bridge, log, maintenance };

@@ -52,9 +52,14 @@ export async function gatePush(deps: GateDeps, session: PushSession, hook: HookR
     release = await deps.locks.acquire(session.app, {
       signal: session.signal,
       onQueued: (position) => write(`-----> Waiting for another push to ${session.app} to finish (position ${position})\n`),
+      onWaitingElsewhere: () => write(`-----> Waiting for a push to ${session.app} on another node to finish\n`),
     });
-  } catch {
-    return fail("BUILD_CANCELLED", [], "the push was interrupted while it waited; nothing was built.");
+  } catch (err) {
+    if (session.signal.aborted) return fail("BUILD_CANCELLED", [], "the push was interrupted while it waited; nothing was built.");
+    // The shared lock's store is away: say so rather than pretend the push was interrupted.
+    const known = isSlugforgeError(err) ? err : undefined;
+    log.error({ err }, "could not take the app's shared push lock");
+    return fail(known?.code ?? "INTERNAL", [], known ? `${known.message} ${known.hint}` : "the app's push lock could not be taken; nothing was built. Push again.");
   }
   // Held until receive-pack exits, so the ref update is inside the lock too.
   void session.closed.then(release);

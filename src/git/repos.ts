@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { runGitChecked } from "../gitcli/git.js";
 import { sweepDiscarded } from "../util/discard-dir.js";
@@ -49,9 +49,11 @@ export function createRepo(reposDir: string, app: string): Promise<boolean> {
 
 /**
  * Removes `objects/tmp_objdir-incoming-*` left by a receive-pack that was killed (git 2.39 leaves
- * them). Only safe when no receive-pack is running on the repo; the caller makes sure of that.
+ * them). Only safe when no receive-pack is running on the repo; the caller makes sure of that on
+ * its own node, and where other nodes share the repos folder it gives `olderThanMs` (a quarantine
+ * untouched that long is no push's).
  */
-export async function sweepQuarantine(gitDir: string): Promise<string[]> {
+export async function sweepQuarantine(gitDir: string, olderThanMs = 0): Promise<string[]> {
   const objects = path.join(gitDir, "objects");
   let names: string[];
   try {
@@ -59,9 +61,12 @@ export async function sweepQuarantine(gitDir: string): Promise<string[]> {
   } catch {
     return [];
   }
-  const stale = names.filter((n) => n.startsWith("tmp_objdir-incoming-"));
-  await Promise.all(stale.map((n) => rm(path.join(objects, n), { recursive: true, force: true, maxRetries: 3 })));
-  return stale.map((n) => path.join(objects, n));
+  const stale = await olderThan(
+    names.filter((n) => n.startsWith("tmp_objdir-incoming-")).map((n) => path.join(objects, n)),
+    olderThanMs,
+  );
+  await Promise.all(stale.map((p) => rm(p, { recursive: true, force: true, maxRetries: 3 })));
+  return stale;
 }
 
 /**
@@ -69,8 +74,8 @@ export async function sweepQuarantine(gitDir: string): Promise<string[]> {
  * repo, and so are the lock and temp files of a git killed with the server (a `refs/heads/main.lock`
  * would refuse every later push of the app: "cannot lock ref").
  */
-export async function sweepAllQuarantines(reposDir: string): Promise<string[]> {
-  await sweepDiscarded(reposDir);
+export async function sweepAllQuarantines(reposDir: string, olderThanMs = 0): Promise<string[]> {
+  if (olderThanMs === 0) await sweepDiscarded(reposDir);
   let names: string[];
   try {
     names = await readdir(reposDir);
@@ -78,26 +83,27 @@ export async function sweepAllQuarantines(reposDir: string): Promise<string[]> {
     return [];
   }
   const repos = names.filter((n) => n.endsWith(".git")).map((n) => path.join(reposDir, n));
-  const swept = await Promise.all(repos.map(async (gitDir) => [...(await sweepQuarantine(gitDir)), ...(await sweepStaleGitFiles(gitDir))]));
+  const swept = await Promise.all(repos.map(async (gitDir) => [...(await sweepQuarantine(gitDir, olderThanMs)), ...(await sweepStaleGitFiles(gitDir, olderThanMs))]));
   return swept.flat();
 }
 
 /** Lock files and half-written packs git leaves when it is killed; only safe while no git runs on the repo. */
-async function sweepStaleGitFiles(gitDir: string): Promise<string[]> {
-  const stale: string[] = [];
-  for (const name of ["HEAD.lock", "config.lock", "packed-refs.lock", "shallow.lock", "index.lock", "gc.pid"]) {
-    if (await rm(path.join(gitDir, name)).then(() => true, () => false)) stale.push(path.join(gitDir, name));
-  }
+async function sweepStaleGitFiles(gitDir: string, olderThanMs: number): Promise<string[]> {
+  const candidates = ["HEAD.lock", "config.lock", "packed-refs.lock", "shallow.lock", "index.lock", "gc.pid"].map((name) => path.join(gitDir, name));
   const refs = await readdir(path.join(gitDir, "refs"), { recursive: true }).catch(() => [] as string[]);
-  for (const ref of refs.filter((r) => String(r).endsWith(".lock"))) {
-    await rm(path.join(gitDir, "refs", String(ref)), { force: true });
-    stale.push(path.join(gitDir, "refs", String(ref)));
-  }
+  candidates.push(...refs.filter((r) => String(r).endsWith(".lock")).map((r) => path.join(gitDir, "refs", String(r))));
   const packDir = path.join(gitDir, "objects", "pack");
-  for (const name of await readdir(packDir).catch(() => [] as string[])) {
-    if (!/^(tmp_|\.tmp-)/.test(name)) continue;
-    await rm(path.join(packDir, name), { recursive: true, force: true });
-    stale.push(path.join(packDir, name));
+  for (const name of await readdir(packDir).catch(() => [] as string[])) if (/^(tmp_|\.tmp-)/.test(name)) candidates.push(path.join(packDir, name));
+  const stale: string[] = [];
+  for (const p of await olderThan(candidates, olderThanMs)) {
+    if (await rm(p, { recursive: true }).then(() => true, () => false)) stale.push(p);
   }
   return stale;
+}
+
+/** The paths that exist and, unless `ms` is 0, were last changed at least `ms` ago. */
+async function olderThan(paths: readonly string[], ms: number): Promise<string[]> {
+  const cutoff = Date.now() - ms;
+  const times = await Promise.all(paths.map((p) => lstat(p).then((s) => s.mtimeMs, () => undefined)));
+  return paths.filter((_, i) => times[i] !== undefined && (ms === 0 || times[i]! <= cutoff));
 }

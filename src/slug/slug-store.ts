@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import type { GzipMember } from "./parallel-gzip.js";
 
 export interface StoredSlug {
   /** `sha256:<hex>` of the file's bytes. */
@@ -24,6 +25,18 @@ export interface SlugStore {
   list(): Promise<StoredSlug[]>;
   /** For retention; a no-op for an absent slug. */
   delete(id: string): Promise<void>;
+  /**
+   * Stores keeping a slug's member index beside it (the object store, shared by several nodes):
+   * a node that did not write an earlier slug can still copy its blocks.
+   */
+  putMemberIndex?(index: SlugMemberIndex): Promise<void>;
+  getMemberIndex?(id: string): Promise<SlugMemberIndex | undefined>;
+}
+
+/** Where an earlier slug's members are: enough to copy them into a new slug of a similar tree. */
+export interface SlugMemberIndex {
+  readonly slugId: string;
+  readonly members: readonly GzipMember[];
 }
 
 export const SLUG_ID = /^sha256:([0-9a-f]{64})$/;

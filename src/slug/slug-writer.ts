@@ -4,7 +4,7 @@ import { pipeline } from "node:stream/promises";
 import { SlugforgeError } from "../errors.js";
 import { formatSize } from "../util/format-size.js";
 import { createDirectorySizes, type DirectorySize } from "./directory-sizes.js";
-import type { SlugStore, StoredSlug } from "./slug-store.js";
+import type { SlugMemberIndex, SlugStore, StoredSlug } from "./slug-store.js";
 import { createParallelGzip, type GzipMember, type MemberLookup } from "./parallel-gzip.js";
 import { createTarCutter } from "./tar-cutter.js";
 import { mapTar, type TarHeader } from "./tar-transform.js";
@@ -35,11 +35,7 @@ export async function storeSlug(
   }
 }
 
-/** Where an earlier slug's members are: enough to copy them into a new slug of a similar tree. */
-export interface SlugMemberIndex {
-  readonly slugId: string;
-  readonly members: readonly GzipMember[];
-}
+export type { SlugMemberIndex };
 
 /** Finds a block's bytes among earlier slugs' members (the first index that has it) and reads that member from the store. */
 function memberLookup(store: SlugStore, previous: readonly SlugMemberIndex[]): MemberLookup {

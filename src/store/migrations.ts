@@ -127,4 +127,16 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE releases ADD COLUMN image_digest TEXT;
   ALTER TABLE releases ADD COLUMN image_error TEXT;
   `,
+  // 6: several nodes over one store: the node each build ran on, and each node's last sign of life
+  // (a node that stops answering leaves its builds to be marked INTERRUPTED by another).
+  `
+  ALTER TABLE builds ADD COLUMN node TEXT;
+  CREATE TABLE nodes (
+    id TEXT PRIMARY KEY,
+    instance TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    seen_at TEXT,
+    stopped_at TEXT
+  );
+  `,
 ];

@@ -1,9 +1,10 @@
 import { chmodSync, closeSync, openSync } from "node:fs";
 import Database from "better-sqlite3";
 import { SlugforgeError, type ErrorCode } from "../errors.js";
-import { ACTIVE_BUILD_STATUSES, isFinishedBuild, type BuildStatus } from "../build-status.js";
+import { isFinishedBuild, type BuildStatus } from "../build-status.js";
 import { MIGRATIONS } from "./migrations.js";
 import { sqliteActivity } from "./sqlite-activity.js";
+import { sqliteNodes } from "./sqlite-nodes.js";
 import { sqliteTokens } from "./sqlite-tokens.js";
 import { sqliteWebhooks } from "./sqlite-webhooks.js";
 import type { AppRecord, BuildRecord, BuildUpdate, MetadataStore, ReleaseRecord, SlugRecord } from "./types.js";
@@ -39,6 +40,7 @@ export function openSqliteStore(file: string): MetadataStore {
     finishedAt: (r.finished_at as string | null) ?? null,
     actor: (r.actor as string | null) ?? null,
     inputsKey: (r.inputs_key as string | null) ?? null,
+    node: (r.node as string | null) ?? null,
   });
   const toSlug = (r: Row): SlugRecord => ({
     id: String(r.id),
@@ -134,8 +136,8 @@ export function openSqliteStore(file: string): MetadataStore {
       })();
     },
 
-    createBuild({ id, app, commit, actor }) {
-      db.prepare("INSERT INTO builds (id, app, commit_sha, status, created_at, actor) VALUES (?, ?, ?, 'queued', ?, ?)").run(id, app, commit, now(), actor ?? null);
+    createBuild({ id, app, commit, actor, node }) {
+      db.prepare("INSERT INTO builds (id, app, commit_sha, status, created_at, actor, node) VALUES (?, ?, ?, 'queued', ?, ?, ?)").run(id, app, commit, now(), actor ?? null, node ?? null);
       return getBuild(id)!;
     },
     updateBuild(id, update: BuildUpdate) {
@@ -168,14 +170,6 @@ export function openSqliteStore(file: string): MetadataStore {
     readBuildOutput(id, afterSeq = 0) {
       const rows = db.prepare("SELECT seq, chunk FROM build_output WHERE build_id = ? AND seq > ? ORDER BY seq").all(id, afterSeq) as Row[];
       return rows.map((r) => ({ seq: Number(r.seq), chunk: r.chunk as Buffer }));
-    },
-    failInterruptedBuilds(before) {
-      const active = ACTIVE_BUILD_STATUSES.map(() => "?").join(", ");
-      return db
-        .prepare(
-          `UPDATE builds SET status = 'failed', error_code = 'INTERRUPTED', error_message = 'the server stopped while this build ran', finished_at = ? WHERE status IN (${active}) AND created_at < ?`,
-        )
-        .run(now(), ...ACTIVE_BUILD_STATUSES, before ?? "9999").changes;
     },
 
     putSlug(slug) {
@@ -243,6 +237,7 @@ export function openSqliteStore(file: string): MetadataStore {
     ...sqliteTokens(db, now),
     ...sqliteActivity(db, now),
     ...sqliteWebhooks(db, now),
+    ...sqliteNodes(db, now),
     close: () => db.close(),
   };
 }

@@ -1,5 +1,6 @@
 import type { ErrorCode } from "../errors.js";
 import type { BuildStatus } from "../build-status.js";
+import type { NodeStore } from "./node-types.js";
 import type { WebhookStore } from "./webhook-types.js";
 
 export interface AppRecord {
@@ -28,6 +29,8 @@ export interface BuildRecord {
   readonly actor: string | null;
   /** The key of the build's inputs (builds/build-inputs.ts); null for older builds and those that stopped early. */
   readonly inputsKey: string | null;
+  /** The node (SLUGFORGE_NODE_ID) that ran the build; null for builds from before nodes were recorded. */
+  readonly node: string | null;
 }
 
 export interface SlugRecord {
@@ -114,7 +117,7 @@ export interface ActivityEntry<T> {
 }
 
 /** Metadata: apps, config vars, builds with their output, slugs and releases, tokens and activity, webhooks. */
-export interface MetadataStore extends WebhookStore {
+export interface MetadataStore extends WebhookStore, NodeStore {
   createApp(name: string): AppRecord;
   /** Creates the app when it does not exist yet (a first push). */
   ensureApp(name: string): AppRecord;
@@ -126,7 +129,7 @@ export interface MetadataStore extends WebhookStore {
   /** Sets (string) and unsets (null) vars in one transaction; makes a release when one changed and the app has a slug. */
   updateConfigVars(app: string, changes: Readonly<Record<string, string | null>>): { config: Record<string, string>; release?: ReleaseRecord };
 
-  createBuild(build: { id: string; app: string; commit: string; actor?: string }): BuildRecord;
+  createBuild(build: { id: string; app: string; commit: string; actor?: string; node?: string }): BuildRecord;
   updateBuild(id: string, update: BuildUpdate): BuildRecord;
   getBuild(id: string): BuildRecord | undefined;
   listBuilds(app: string): BuildRecord[];
@@ -135,11 +138,6 @@ export interface MetadataStore extends WebhookStore {
   appendBuildOutput(id: string, chunk: Buffer): void;
   /** Output chunks after a sequence number (for following a running build). */
   readBuildOutput(id: string, afterSeq?: number): { seq: number; chunk: Buffer }[];
-  /**
-   * Marks builds left running by a killed server as failed (INTERRUPTED); returns how many. Only
-   * builds created before `before` (this process's start, ISO time) when given: later ones are ours.
-   */
-  failInterruptedBuilds(before?: string): number;
 
   putSlug(slug: SlugRecord): void;
   /** The slug's record; with `app`, that app's record of it (equal bytes are shared between apps). */

@@ -23,6 +23,11 @@ export interface SlugDeps {
   /** `<dataDir>/cache`: the member indexes of the last slugs live beside the caches. */
   readonly cacheDir: string;
   readonly disk?: DiskGuard;
+  /**
+   * The slug of the app's current release, from the metadata (shared by the nodes). With an object
+   * store, a node that has not kept the app's member index itself reads that slug's, kept beside it.
+   */
+  readonly lastSlugId?: (app: string) => Promise<string | undefined>;
 }
 
 /**
@@ -40,12 +45,15 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
   // The last slug written by any app: apps on one stack and language share an interpreter, whose
   // blocks are then compressed once for all of them.
   const sharedIndex = path.join(deps.cacheDir, ".slug-members.json");
-  const previous = (await Promise.all([readMemberIndex(appIndex), readMemberIndex(sharedIndex)])).filter((i): i is SlugMemberIndex => i !== undefined);
+  const previous = (await Promise.all([readMemberIndex(appIndex).then((kept) => kept ?? storedMemberIndex(step, deps)), readMemberIndex(sharedIndex)])).filter(
+    (i): i is SlugMemberIndex => i !== undefined,
+  );
   const stored = await storeSlug(tar, slugStore, { maxBytes: deps.maxSlugBytes, signal: step.signal, clampMtime: sourceDate, previous });
   const slug: BuiltSlug = { sha256: stored.sha256, sizeBytes: stored.sizeBytes, id: stored.id };
   step.out.detail(`Done: ${formatSize(slug.sizeBytes)}`);
   step.log.info({ sha256: slug.sha256, bytes: slug.sizeBytes, id: slug.id, members: stored.members.length, reusedBytes: stored.reusedBytes }, "slug written");
   const index = { slugId: stored.id, members: stored.members };
+  await deps.slugStore.putMemberIndex?.(index).catch((err: unknown) => step.log.warn({ err }, "could not keep the slug's member index beside it in the object store"));
   for (const file of [appIndex, sharedIndex]) {
     await writeMemberIndex(file, index).catch((err: unknown) => step.log.warn({ err }, "could not keep the slug's member index"));
   }
@@ -55,6 +63,18 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
 /** The slug store, its writes held mid-stream at the "slug-store" failpoint (tests only). */
 function holdingStore(store: SlugStore, app: string, signal: AbortSignal): SlugStore {
   return { ...store, put: (bytes) => store.put(holdStream(bytes, "slug-store", app, signal)) };
+}
+
+/** The member index kept beside the app's current slug in the store, if the store keeps them. */
+async function storedMemberIndex(step: StepContext, deps: SlugDeps): Promise<SlugMemberIndex | undefined> {
+  if (!deps.slugStore.getMemberIndex || !deps.lastSlugId) return undefined;
+  try {
+    const id = await deps.lastSlugId(step.app);
+    return id ? await deps.slugStore.getMemberIndex(id) : undefined;
+  } catch (err) {
+    step.log.warn({ err }, "could not read the last slug's member index from the store; the slug is compressed whole");
+    return undefined;
+  }
 }
 
 async function readMemberIndex(file: string): Promise<SlugMemberIndex | undefined> {

@@ -71,11 +71,11 @@ it("shows slug sizes in MB and KB, and builds with their status in colour on a t
     "sha256:ab12cd34ef56…  14.0 MB  1a2b3c4  debian-13  1 hour ago",
     "sha256:ab12cd34ef56…  740 KB   1a2b3c4  debian-13  1 hour ago",
   ]);
-  const build = { id: "b-1", app: "web1", commit: "1a2b3c4d5e6f", status: "failed", errorCode: "COMPILE_FAILED", actor: "admin", createdAt: ago(30) };
+  const build = { id: "b-1", app: "web1", commit: "1a2b3c4d5e6f", status: "failed", errorCode: "COMPILE_FAILED", actor: "admin", node: "node-a", createdAt: ago(30) };
   const on = createStyle(true);
   const builds = await run("builds", ["web1"], { "/api/apps/web1/builds": [build] }, { style: on });
   expect(builds).toContain(on.bold("Status"));
-  expect(builds).toContain(`${on.red("failed")}  1a2b3c4  admin  30 seconds ago  ${on.red("COMPILE_FAILED")}`);
+  expect(builds).toContain(`${on.red("failed")}  1a2b3c4  admin  node-a  30 seconds ago  ${on.red("COMPILE_FAILED")}`);
 });
 
 it("prints config vars as Heroku's key-value block, and tokens with times in words", async () => {

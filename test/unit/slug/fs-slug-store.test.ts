@@ -6,11 +6,26 @@ import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createFsSlugStore } from "../../../src/slug/fs-slug-store.js";
+import { parseSlugId } from "../../../src/slug/slug-store.js";
+import { slugStoreContract } from "../../helpers/slug-store-contract.js";
 
 describe("filesystem slug store", () => {
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), "sf-slugs-"))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  describe("the slug store contract", () => {
+    slugStoreContract(() => ({
+      store: () => createFsSlugStore(dir),
+      async overwrite(id, bytes) {
+        const hex = parseSlugId(id)!;
+        const file = path.join(dir, "sha256", hex.slice(0, 2), `${hex}.tar.gz`);
+        chmodSync(file, 0o644);
+        writeFileSync(file, bytes);
+      },
+      leftovers: async () => readdirSync(path.join(dir, "sha256")).filter((n) => n.startsWith(".tmp")),
+    }));
+  });
 
   it("stores by sha256, read-only, once", async () => {
     const store = createFsSlugStore(dir);

@@ -92,7 +92,7 @@ describe("sqlite metadata store", () => {
     expect(store.readBuildOutput("b1", 1).map((c) => c.seq)).toEqual([2]);
     store.close();
     store = openSqliteStore(file());
-    expect(store.failInterruptedBuilds()).toBe(1);
+    expect(store.failInterruptedBuilds({ self: { id: "n1", startedAt: new Date().toISOString() } })).toEqual([{ id: "b1", node: null }]);
     expect(store.getBuild("b1")).toMatchObject({ status: "failed", errorCode: "INTERRUPTED" });
   });
 });
