@@ -184,8 +184,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   // The dashboard's sign-ins, a credential of the API beside the tokens.
   const sessions = createSessions(auth);
   // One push per app at a time, across every node sharing the store where it has a shared lock.
-  const lockApp = store.lockApp?.bind(store);
-  const locks = lockApp ? new AppLocks(lockApp) : undefined;
+  const lockPushes = store.lockPushes?.bind(store);
+  const locks = lockPushes ? new AppLocks(lockPushes) : undefined;
   const bridge = createHookBridge({ socketPath: path.join(config.dataDir, "hook.sock"), builder: options.builder ?? buildService, log, disk, locks });
   await bridge.listen();
   const git = createGitHandler({

@@ -35,5 +35,5 @@ export interface NodeStore {
    * held on a connection of its own); resolves with its release once held. Absent where the store
    * has one node (SQLite): the node's own lock is all there is.
    */
-  lockApp?(app: string, options: { signal?: AbortSignal; onWaiting?: () => void }): Promise<() => void>;
+  lockPushes?(app: string, options: { signal?: AbortSignal; onWaiting?: () => void }): Promise<() => void>;
 }
