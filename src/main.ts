@@ -86,23 +86,21 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 
   const store = openSqliteStore(path.join(config.dataDir, "metadata.db"));
   const startedAt = new Date().toISOString();
-  const markInterrupted = (): void => {
-    const interrupted = store.failInterruptedBuilds(startedAt);
+  const markInterrupted = async (): Promise<void> => {
+    const interrupted = await store.failInterruptedBuilds(startedAt);
     if (interrupted) log.warn({ interrupted }, "builds left running by the previous process were marked failed (INTERRUPTED)");
   };
   let unmarked: NodeJS.Timeout | undefined;
   try {
-    markInterrupted();
+    await markInterrupted();
   } catch (err) {
     if (!isDiskFull(err)) throw err;
     log.error({ err }, "the disk is full: builds the previous process left running are marked once there is space; pushes are refused (STORAGE_FULL)");
     unmarked = setInterval(() => {
-      try {
-        markInterrupted();
-        clearInterval(unmarked);
-      } catch {
-        // still full
-      }
+      markInterrupted().then(
+        () => clearInterval(unmarked),
+        () => undefined, // still full
+      );
     }, 10_000);
     unmarked.unref();
   }
@@ -110,7 +108,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   // Webhooks: events are queued with the release or build they tell of; the worker sends them,
   // beginning with those a previous process left pending.
   const deliveries = createDeliveryWorker({ store, log, ...options.webhooks });
-  const events = createWebhookEvents({ store, log, onQueued: () => deliveries.wake() });
+  const events = createWebhookEvents({ log, onQueued: () => deliveries.wake() });
   // Each release's OCI image (DESIGN 7): pushed to SLUGFORGE_REGISTRY or loaded into the engine.
   const images = config.images ? createImageService({ store, slugs, runtime, config, log }) : undefined;
   // With images on, a release's webhook event waits for its image (made, or failed for now: then
@@ -118,11 +116,13 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const releaseEvents: WebhookEvents = images
     ? {
         ...events,
-        released(release, facts) {
+        async released(_tx, release, facts) {
+          // Told once the image is made or failed, after the release's transaction: through the store itself.
           void images
             .attempt(release.app, release.version)
             .catch(() => undefined)
-            .then(() => events.released(store.getRelease(release.app, release.version) ?? release, facts));
+            .then(async () => events.released(store, (await store.getRelease(release.app, release.version)) ?? release, facts))
+            .catch((err: unknown) => log.error({ err, app: release.app, release: release.version }, "could not tell the release's webhooks"));
         },
       }
     : events;
@@ -133,14 +133,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     log,
     buildpacksDir: options.buildpacksDir ?? SHIPPED_BUILDPACKS_DIR,
     shippedBuildpacks: options.shippedBuildpacks,
-    getConfigVars: async (app) => ({ ...config.buildConfigVars, ...store.getConfigVars(app) }),
+    getConfigVars: async (app) => ({ ...config.buildConfigVars, ...(await store.getConfigVars(app)) }),
     // A release carries the app's own config vars (the operator's build-wide ones are for builds).
-    releaseConfigVars: async (app) => store.getConfigVars(app),
+    releaseConfigVars: (app) => store.getConfigVars(app),
     slugStore: slugs,
     recorder: createStoreRecorder(store, { stack: config.stack, log, events: releaseEvents }),
     disk,
-    reusable: (app, inputsKey) => {
-      const found = store.findBuildWithInputs(app, inputsKey);
+    reusable: async (app, inputsKey) => {
+      const found = await store.findBuildWithInputs(app, inputsKey);
       if (!found) return undefined;
       const { build, slug } = found;
       const sha256 = slug.id.replace(/^sha256:/, "");
@@ -149,17 +149,17 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     // app.json's env is kept as config vars of a new app, in its activity as a change by the pusher.
     newAppConfig: {
       // Releases are numbered from 1 and never removed while the app exists.
-      hasReleases: (app) => store.getRelease(app, 1) !== undefined,
-      set: (app, vars, actor) =>
-        void store.recordActivity({ app, actor: actor ?? "admin", action: "config", detail: `Set ${Object.keys(vars).join(", ")} config vars from app.json` }, () =>
-          store.updateConfigVars(app, vars),
-        ),
+      hasReleases: async (app) => (await store.getRelease(app, 1)) !== undefined,
+      set: async (app, vars, actor) =>
+        void (await store.recordActivity({ app, actor: actor ?? "admin", action: "config", detail: `Set ${Object.keys(vars).join(", ")} config vars from app.json` }, (tx) =>
+          tx.updateConfigVars(app, vars),
+        )),
     },
     afterRelease: images
       ? async (release, out, signal) => printAttempt(await images.attempt(release.app, release.version, signal), release, out, config.imageWaitMs)
       : undefined,
   });
-  images?.resume();
+  await images?.resume();
   await buildService.sweepStrayContainers().catch((err: unknown) => log.warn({ err }, "could not sweep stray build containers"));
   // Said at start, so an operator knows how caches reach builds here (in a container: tar, unless
   // the data folder is mounted at the same path on the host) and why.
@@ -190,9 +190,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     bridge,
     log,
     maxPushBytes: config.maxPushBytes,
-    onAppCreated: (app, actor) => {
-      if (store.getApp(app)) return;
-      store.recordActivity({ app, actor, action: "app.create", detail: "created by a first push" }, () => store.ensureApp(app));
+    onAppCreated: async (app, actor) => {
+      if (await store.getApp(app)) return;
+      await store.recordActivity({ app, actor, action: "app.create", detail: "created by a first push" }, (tx) => tx.ensureApp(app));
     },
     disk,
   });
@@ -229,7 +229,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     releaseImage: images
       ? async (name, version) => {
           const attempt = await images.attempt(name, version);
-          const release = store.getRelease(name, version);
+          const release = await store.getRelease(name, version);
           if (!release) throw new SlugforgeError("NOT_FOUND", `${name} has no release v${version}`);
           return { release, state: attempt.state, error: attempt.state === "failed" ? attempt.error : undefined };
         }
@@ -252,7 +252,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       await buildService.close();
       await deliveries.close();
       await images?.close();
-      store.close();
+      await store.close();
     },
   });
   deliveries.start();

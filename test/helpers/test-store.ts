@@ -9,15 +9,15 @@ import type { MetadataStore } from "../../src/store/types.js";
  * A fresh SQLite metadata store for each test of the describe block it is called in, in a temp
  * folder removed after the test. `reopen` closes it and opens the same file again (a restart).
  */
-export function testStore(): { readonly store: MetadataStore; readonly file: string; reopen(): MetadataStore } {
+export function testStore(): { readonly store: MetadataStore; readonly file: string; reopen(): Promise<MetadataStore> } {
   let dir: string | undefined;
   let store: MetadataStore | undefined;
   beforeEach(() => {
     dir = mkdtempSync(path.join(tmpdir(), "sf-store-"));
     store = openSqliteStore(path.join(dir, "meta.db"));
   });
-  afterEach(() => {
-    store?.close();
+  afterEach(async () => {
+    await store?.close();
     rmSync(dir!, { recursive: true, force: true });
   });
   const current = () => {
@@ -31,8 +31,8 @@ export function testStore(): { readonly store: MetadataStore; readonly file: str
     get file() {
       return path.join(dir!, "meta.db");
     },
-    reopen() {
-      current().close();
+    async reopen() {
+      await current().close();
       store = openSqliteStore(path.join(dir!, "meta.db"));
       return store;
     },
