@@ -47,6 +47,7 @@ module.exports = {
     // Each third-party library stays in its adapter (STYLE.md, habit 1).
     { name: "dockerode-in-its-adapter", severity: "error", from: { path: "^src/", pathNot: "^src/docker/dockerode-runtime\\.ts$" }, to: { path: "node_modules/dockerode/" } },
     { name: "sqlite-in-the-store", severity: "error", from: { path: "^src/", pathNot: "^src/store/" }, to: { path: "node_modules/better-sqlite3/" } },
+    { name: "pg-in-the-store", severity: "error", from: { path: "^src/", pathNot: "^src/store/postgres-" }, to: { path: "node_modules/(pg|pg-[a-z-]+)/" } },
     { name: "pino-in-log", severity: "error", from: { path: "^src/", pathNot: "^src/log\\.ts$" }, to: { path: "node_modules/pino/" } },
   ],
   options: {

@@ -19,7 +19,7 @@ import { printAttempt } from "./images/attempt-lines.js";
 import { createImageService } from "./images/image-service.js";
 import { createLogger, type Logger } from "./log.js";
 import { createFsSlugStore } from "./slug/fs-slug-store.js";
-import { openSqliteStore } from "./store/sqlite-store.js";
+import { openMetadataStore } from "./store/open-store.js";
 import { releaseSource, runOneOff } from "./runs/one-off.js";
 import { createDiskGuard } from "./util/disk-space.js";
 import { ownFolder } from "./util/own-folder.js";
@@ -84,7 +84,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   await sweepAllQuarantines(reposDir);
   const disk = createDiskGuard(config.dataDir, config.minFreeBytes);
 
-  const store = openSqliteStore(path.join(config.dataDir, "metadata.db"));
+  const store = await openMetadataStore(config, log);
   const startedAt = new Date().toISOString();
   const markInterrupted = async (): Promise<void> => {
     const interrupted = await store.failInterruptedBuilds(startedAt);

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { isConfigVarName } from "../names.js";
+import { parseDatabaseUrl } from "./database-setting.js";
 import { parseRegistrySetting, type RegistrySetting } from "./registry-setting.js";
 
 export type { RegistrySetting };
@@ -23,6 +24,8 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
+  /** SLUGFORGE_DATABASE_URL: metadata in PostgreSQL (several nodes share it); undefined: SQLite in the data folder. */
+  readonly databaseUrl: string | undefined;
   /** Undefined means: generate one on first start and keep it in the data folder. */
   readonly token: string | undefined;
   readonly stack: string;
@@ -103,6 +106,12 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     if ("error" in parsedRegistry) errors.push(`SLUGFORGE_REGISTRY=${env.SLUGFORGE_REGISTRY}: ${parsedRegistry.error}`);
     else registry = parsedRegistry;
   }
+  let databaseUrl: string | undefined;
+  if (env.SLUGFORGE_DATABASE_URL) {
+    const parsedDatabase = parseDatabaseUrl(env.SLUGFORGE_DATABASE_URL);
+    if ("error" in parsedDatabase) errors.push(`SLUGFORGE_DATABASE_URL: ${parsedDatabase.error}`);
+    else databaseUrl = parsedDatabase.url;
+  }
   const cacheMode = env.SLUGFORGE_BUILD_CACHE_MODE || "auto";
   if (!(CACHE_MODE_SETTINGS as readonly string[]).includes(cacheMode)) {
     errors.push(`SLUGFORGE_BUILD_CACHE_MODE=${cacheMode}: expected ${CACHE_MODE_SETTINGS.join(", ")}`);
@@ -114,6 +123,7 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     port: int("PORT", 5000, 0),
     host: env.SLUGFORGE_HOST || "0.0.0.0",
     dataDir: path.resolve(cwd, env.SLUGFORGE_DATA || ".slugforge"),
+    databaseUrl,
     token,
     stack,
     buildTimeoutMs: duration("SLUGFORGE_BUILD_TIMEOUT", 15 * 60_000),

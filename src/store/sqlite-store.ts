@@ -40,11 +40,11 @@ function makePrivate(file: string): void {
 function migrate(db: Database.Database): void {
   db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
   const applied = new Set((db.prepare("SELECT version FROM schema_migrations").all() as Row[]).map((r) => Number(r.version)));
-  MIGRATIONS.forEach((sql, i) => {
+  MIGRATIONS.forEach((step, i) => {
     const version = i + 1;
     if (applied.has(version)) return;
     db.transaction(() => {
-      db.exec(sql);
+      db.exec(step.sqlite);
       db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)").run(version, new Date().toISOString());
     })();
   });

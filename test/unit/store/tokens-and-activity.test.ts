@@ -81,7 +81,7 @@ describe("sqlite store: tokens and activity", () => {
     rmSync(t.file);
     const db = new Database(t.file);
     db.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
-    db.exec(MIGRATIONS[0]!);
+    db.exec(MIGRATIONS[0]!.sqlite);
     db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (1, 'then')").run();
     db.prepare("INSERT INTO apps (name, created_at) VALUES ('web', 'then')").run();
     db.prepare("INSERT INTO builds (id, app, commit_sha, status, created_at) VALUES ('old', 'web', 'abc', 'succeeded', 'then')").run();
