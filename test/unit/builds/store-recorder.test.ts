@@ -4,10 +4,10 @@ import type { BuildRequest } from "../../../src/builds/types.js";
 import { silentLogger } from "../../../src/log.js";
 import type { MetadataStore } from "../../../src/store/types.js";
 import { createWebhookEvents } from "../../../src/webhooks/index.js";
-import { testStore } from "../../helpers/test-store.js";
+import { BACKENDS, testStore } from "../../helpers/test-store.js";
 
-describe("store recorder", () => {
-  const t = testStore();
+describe.each(BACKENDS)("store recorder on %s", (backend) => {
+  const t = testStore(backend);
   let store: MetadataStore;
   beforeEach(() => {
     store = t.store;
@@ -35,6 +35,18 @@ describe("store recorder", () => {
     ]);
   });
 
+  it("keeps a build's output in the order written though nothing waits for it, and its result after it", async () => {
+    const recorder = createStoreRecorder(store, { stack: "debian-13", log: silentLogger() });
+    const writes = [recorder.queued("b3", request()), recorder.started("b3")];
+    // As the build service writes output: one call per chunk, none awaited.
+    for (let i = 0; i < 50; i++) writes.push(recorder.output("b3", Buffer.from(`line ${i}\n`)));
+    await recorder.finished(request(), { buildId: "b3", status: "failed", error: { code: "COMPILE_FAILED", message: "no" } });
+    expect(await store.getBuild("b3")).toMatchObject({ status: "failed" });
+    const stored = (await store.readBuildOutput("b3")).map((c) => c.chunk.toString()).join("");
+    expect(stored).toBe(Array.from({ length: 50 }, (_, i) => `line ${i}\n`).join(""));
+    await Promise.all(writes);
+  });
+
   it("a failed build is a push without a release; a request without an actor says so", async () => {
     const recorder = createStoreRecorder(store, { stack: "debian-13", log: silentLogger() });
     await recorder.queued("b2", request());
@@ -44,8 +56,8 @@ describe("store recorder", () => {
   });
 });
 
-describe("store recorder and webhooks", () => {
-  const t = testStore();
+describe.each(BACKENDS)("store recorder and webhooks on %s", (backend) => {
+  const t = testStore(backend);
   const request: BuildRequest = { app: "web", commit: "1234567890abcdef1234567890abcdef12345678", ref: "refs/heads/main", source: { gitDir: "/nowhere" }, pushOptions: [], actor: "admin" };
   const recorder = async () => {
     const events = createWebhookEvents({ log: silentLogger() });

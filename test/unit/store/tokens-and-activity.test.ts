@@ -1,12 +1,11 @@
-import Database from "better-sqlite3";
 import { rmSync } from "node:fs";
 import { beforeEach, describe, expect, it } from "vitest";
 import { MIGRATIONS } from "../../../src/store/migrations.js";
 import type { MetadataStore, MetadataTx } from "../../../src/store/types.js";
-import { testStore } from "../../helpers/test-store.js";
+import { BACKENDS, testStore } from "../../helpers/test-store.js";
 
-describe("sqlite store: tokens and activity", () => {
-  const t = testStore();
+describe.each(BACKENDS)("store on %s: tokens and activity", (backend) => {
+  const t = testStore(backend);
   let store: MetadataStore;
   beforeEach(async () => {
     store = t.store;
@@ -22,8 +21,8 @@ describe("sqlite store: tokens and activity", () => {
     expect((await store.listTokens()).map((t) => t.id)).toEqual(["aaaaaaaaaaaa", "bbbbbbbbbbbb"]);
     expect((await store.listTokens("api")).map((t) => t.id)).toEqual(["bbbbbbbbbbbb"]);
     expect(JSON.stringify(await store.listTokens())).not.toContain("abab");
-    await expect(store.createToken({ id: "cccccccccccc", app: "web", scope: "admin" as "read", secretSha256: "ef".repeat(32) })).rejects.toThrow(/CHECK/);
-    await expect(store.createToken({ id: "dddddddddddd", app: "ghost", scope: "read", secretSha256: "ef".repeat(32) })).rejects.toThrow(/FOREIGN KEY/);
+    await expect(store.createToken({ id: "cccccccccccc", app: "web", scope: "admin" as "read", secretSha256: "ef".repeat(32) })).rejects.toThrow(/CHECK|check constraint/);
+    await expect(store.createToken({ id: "dddddddddddd", app: "ghost", scope: "read", secretSha256: "ef".repeat(32) })).rejects.toThrow(/FOREIGN KEY|foreign key/);
 
     await store.touchToken("aaaaaaaaaaaa");
     expect((await store.findToken("aaaaaaaaaaaa"))!.lastUsedAt).toMatch(/^\d{4}-/);
@@ -78,14 +77,16 @@ describe("sqlite store: tokens and activity", () => {
 
   it("upgrades a database made before tokens: old builds keep their records, with no actor", async () => {
     await store.close();
-    rmSync(t.file);
-    const db = new Database(t.file);
-    db.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
-    db.exec(MIGRATIONS[0]!.sqlite);
-    db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (1, 'then')").run();
-    db.prepare("INSERT INTO apps (name, created_at) VALUES ('web', 'then')").run();
-    db.prepare("INSERT INTO builds (id, app, commit_sha, status, created_at) VALUES ('old', 'web', 'abc', 'succeeded', 'then')").run();
-    db.close();
+    // An empty database, then the first version's schema and records.
+    if (backend === "sqlite") rmSync(t.location);
+    else await t.exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    await t.exec(`
+      CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
+      ${MIGRATIONS[0]![backend]}
+      INSERT INTO schema_migrations (version, applied_at) VALUES (1, 'then');
+      INSERT INTO apps (name, created_at) VALUES ('web', 'then');
+      INSERT INTO builds (id, app, commit_sha, status, created_at) VALUES ('old', 'web', 'abc', 'succeeded', 'then');
+    `);
     store = await t.reopen();
     expect(await store.getBuild("old")).toMatchObject({ id: "old", status: "succeeded", actor: null });
     expect(await store.listTokens()).toEqual([]);

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { testStore } from "../../helpers/test-store.js";
+import { BACKENDS, testStore } from "../../helpers/test-store.js";
 
-describe("store transactions among concurrent flows", () => {
-  const t = testStore();
+describe.each(BACKENDS)("store transactions among concurrent flows on %s", (backend) => {
+  const t = testStore(backend);
 
   it("a rollback does not undo a write another flow made while the transaction was open", async () => {
     const { store } = t;
@@ -60,7 +60,9 @@ describe("store transactions among concurrent flows", () => {
     expect(await store.getConfigVars("web")).toEqual({ KEPT: "y" });
   });
 
-  it("statements issued during a transaction run after it, in the order they were issued", async () => {
+  // SQLite's one connection: what waited for a transaction runs in order. PostgreSQL gives no such
+  // order (the pool runs them at once); the build recorder chains a build's writes itself.
+  it.runIf(backend === "sqlite")("statements issued during a transaction run after it, in the order they were issued", async () => {
     const { store } = t;
     await store.createApp("web");
     await store.createBuild({ id: "b1", app: "web", commit: "abc" });

@@ -1,10 +1,9 @@
-import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import type { MetadataStore } from "../../../src/store/types.js";
-import { testStore } from "../../helpers/test-store.js";
+import { BACKENDS, testStore } from "../../helpers/test-store.js";
 
-describe("webhooks in the store", () => {
-  const t = testStore();
+describe.each(BACKENDS)("webhooks in the store on %s", (backend) => {
+  const t = testStore(backend);
   const iso = (ms: number): string => new Date(ms).toISOString();
   const hook = (store: MetadataStore, id: string, events: ("release" | "build")[] = ["release", "build"], app = "web") =>
     store.createWebhook({ id, app, url: `https://example.com/${id}`, secret: `secret-of-${id}-0123456789`, events });
@@ -106,12 +105,9 @@ describe("webhooks in the store", () => {
   });
 
   it("migrates a database made before webhooks (migration 4 after 3)", async () => {
-    const file = t.file;
     await t.store.createApp("web");
     await t.store.close();
-    const db = new Database(file);
-    db.exec("DROP TABLE webhook_attempts; DROP TABLE webhook_deliveries; DROP TABLE webhooks; DELETE FROM schema_migrations WHERE version = 4;");
-    db.close();
+    await t.exec("DROP TABLE webhook_attempts; DROP TABLE webhook_deliveries; DROP TABLE webhooks; DELETE FROM schema_migrations WHERE version = 4;");
     const store = await t.reopen();
     expect(await store.getApp("web")).toBeDefined();
     expect((await hook(store, "after0000000")).events).toEqual(["release", "build"]);

@@ -1,27 +1,13 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { openSqliteStore } from "../../../src/store/sqlite-store.js";
-import type { MetadataStore } from "../../../src/store/types.js";
+import { describe, expect, it } from "vitest";
+import { BACKENDS, testStore } from "../../helpers/test-store.js";
 
-describe("sqlite metadata store", () => {
-  let dir: string;
-  let store: MetadataStore;
-  const file = (): string => path.join(dir, "meta.db");
-
-  beforeEach(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), "sf-store-"));
-    store = openSqliteStore(file());
-  });
-  afterEach(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+describe.each(BACKENDS)("metadata store on %s", (backend) => {
+  const t = testStore(backend);
 
   const slug = (id: string) => ({ id, app: "web", sizeBytes: 10, commit: "c".repeat(40), buildpacks: ["python"], stack: "debian-13", processTypes: { web: "python app.py" }, createdAt: new Date().toISOString() });
 
   it("creates apps once and lists them", async () => {
+    const { store } = t;
     await store.createApp("web");
     await expect(store.createApp("web")).rejects.toThrow(/already exists/);
     expect((await store.ensureApp("api")).name).toBe("api");
@@ -29,6 +15,7 @@ describe("sqlite metadata store", () => {
   });
 
   it("numbers releases per app: deploy, config change, rollback", async () => {
+    const { store } = t;
     await store.createApp("web");
     expect((await store.updateConfigVars("web", { GREETING: "hi" })).release).toBeUndefined();
     await store.putSlug(slug("sha256:aa"));
@@ -47,6 +34,7 @@ describe("sqlite metadata store", () => {
   });
 
   it("a config change that changes nothing makes no release; a release names only what changed", async () => {
+    const { store } = t;
     await store.createApp("web");
     await store.putSlug(slug("sha256:aa"));
     await store.updateConfigVars("web", { GREETING: "hi" });
@@ -66,6 +54,7 @@ describe("sqlite metadata store", () => {
   });
 
   it("keeps each release's image, or why it is not made yet; lists those awaiting one", async () => {
+    const { store } = t;
     await store.createApp("web");
     await store.putSlug(slug("sha256:aa"));
     const v1 = await store.createDeployRelease("web", "sha256:aa", {}, "Deploy ccccccc");
@@ -83,6 +72,7 @@ describe("sqlite metadata store", () => {
   });
 
   it("keeps build output in order and marks interrupted builds failed after a restart", async () => {
+    const { store } = t;
     await store.createApp("web");
     await store.createBuild({ id: "b1", app: "web", commit: "abc" });
     await store.updateBuild("b1", { status: "building" });
@@ -90,9 +80,8 @@ describe("sqlite metadata store", () => {
     await store.appendBuildOutput("b1", Buffer.from("two\n"));
     expect((await store.readBuildOutput("b1")).map((c) => c.chunk.toString())).toEqual(["one\n", "two\n"]);
     expect((await store.readBuildOutput("b1", 1)).map((c) => c.seq)).toEqual([2]);
-    await store.close();
-    store = openSqliteStore(file());
-    expect(await store.failInterruptedBuilds()).toBe(1);
-    expect(await store.getBuild("b1")).toMatchObject({ status: "failed", errorCode: "INTERRUPTED" });
+    const restarted = await t.reopen();
+    expect(await restarted.failInterruptedBuilds()).toBe(1);
+    expect(await restarted.getBuild("b1")).toMatchObject({ status: "failed", errorCode: "INTERRUPTED" });
   });
 });
