@@ -50,6 +50,7 @@ module.exports = {
     { name: "dockerode-in-its-adapter", severity: "error", from: { path: "^src/", pathNot: "^src/docker/dockerode-runtime\\.ts$" }, to: { path: "node_modules/dockerode/" } },
     { name: "sqlite-in-the-store", severity: "error", from: { path: "^src/", pathNot: "^src/store/" }, to: { path: "node_modules/better-sqlite3/" } },
     { name: "aws-sdk-in-its-adapter", severity: "error", from: { path: "^src/", pathNot: "^src/slug/s3-bucket\\.ts$" }, to: { path: "node_modules/@aws-sdk/" } },
+    { name: "pg-in-the-store", severity: "error", from: { path: "^src/", pathNot: "^src/store/postgres-" }, to: { path: "node_modules/(pg|pg-[a-z-]+)/" } },
     { name: "pino-in-log", severity: "error", from: { path: "^src/", pathNot: "^src/log\\.ts$" }, to: { path: "node_modules/pino/" } },
   ],
   options: {

@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   WEBHOOK_URL_INVALID: { status: 400, user: true, hint: "Give an http:// or https:// URL with a host and no user or password in it, e.g. https://deploy.example.com/hooks/slugforge." },
   DOCKER_UNAVAILABLE: { status: 503, user: false, hint: "Start the Docker engine (`slugforge setup` does it on Debian as root) and check DOCKER_HOST." },
   ENGINE_DOWN: { status: 503, user: false, hint: "A build engine stopped answering while the build ran; push again (new builds go to the engines that answer), and see `slugforge engines`." },
+  DATABASE_UNAVAILABLE: { status: 503, user: false, hint: "Check SLUGFORGE_DATABASE_URL (host, port, user, password, database) and that the PostgreSQL server answers; unset it to keep metadata in SQLite in the data folder." },
   STACK_MISSING: { status: 503, user: false, hint: "Build the stack images with `slugforge stack build`." },
   HOST_SETUP_FAILED: { status: 500, user: false, hint: "Install what is named above by hand, or set SLUGFORGE_SKIP_HOST_SETUP=1 if you manage Docker yourself." },
   STORAGE_FULL: { status: 507, user: false, hint: "Free space where the server keeps its data (old build caches under <data>/cache, unused Docker images), or lower SLUGFORGE_MIN_FREE_BYTES." },

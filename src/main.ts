@@ -22,7 +22,7 @@ import { createImageService } from "./images/image-service.js";
 import { createLogger, type Logger } from "./log.js";
 import { startNodePresence } from "./nodes/node-presence.js";
 import { openSlugStore } from "./slug/open-slug-store.js";
-import { openSqliteStore } from "./store/sqlite-store.js";
+import { openMetadataStore } from "./store/open-store.js";
 import { releaseSource, runOneOff } from "./runs/one-off.js";
 import { createDiskGuard } from "./util/disk-space.js";
 import { ownFolder } from "./util/own-folder.js";
@@ -91,10 +91,12 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const pool = config.buildEngines.length > 0 ? await startEnginePool(config, log, options.runtime) : undefined;
   const runtime = pool?.primary.runtime ?? options.runtime ?? createDockerRuntime({ dockerHost: config.dockerHost });
   const reposDir = config.reposDir;
-  await sweepAllQuarantines(reposDir);
+  // With a shared database other nodes may be pushing into the repos folder now: only old leftovers
+  // go before this node knows whether it is alone (then the rest, below).
+  await sweepAllQuarantines(reposDir, config.databaseUrl ? SHARED_LEFTOVER_AGE_MS : 0);
   const disk = createDiskGuard(config.dataDir, config.minFreeBytes);
 
-  const store = openSqliteStore(path.join(config.dataDir, "metadata.db"));
+  const store = await openMetadataStore(config, log);
   // This node among those sharing the store: builds its previous process left running, and those
   // of nodes that stopped answering, are marked INTERRUPTED now and at every heartbeat.
   const presence = await startNodePresence({
@@ -105,11 +107,12 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     heartbeatMs: Math.max(100, Math.round(config.nodeStaleMs / 6)),
     ...options.presence,
   });
+  if (config.databaseUrl && !presence.othersAlive()) await sweepAllQuarantines(reposDir);
 
   // Webhooks: events are queued with the release or build they tell of; the worker sends them,
   // beginning with those a previous process left pending.
   const deliveries = createDeliveryWorker({ store, log, ...options.webhooks });
-  const events = createWebhookEvents({ store, log, onQueued: () => deliveries.wake() });
+  const events = createWebhookEvents({ log, onQueued: () => deliveries.wake() });
   // Each release's OCI image (DESIGN 7): pushed to SLUGFORGE_REGISTRY or loaded into the engine.
   const images = config.images ? createImageService({ store, slugs, runtime, config, log }) : undefined;
   // With images on, a release's webhook event waits for its image (made, or failed for now: then
@@ -117,11 +120,13 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const releaseEvents: WebhookEvents = images
     ? {
         ...events,
-        released(release, facts) {
+        async released(_tx, release, facts) {
+          // Told once the image is made or failed, after the release's transaction: through the store itself.
           void images
             .attempt(release.app, release.version)
             .catch(() => undefined)
-            .then(() => events.released(store.getRelease(release.app, release.version) ?? release, facts));
+            .then(async () => events.released(store, (await store.getRelease(release.app, release.version)) ?? release, facts))
+            .catch((err: unknown) => log.error({ err, app: release.app, release: release.version }, "could not tell the release's webhooks"));
         },
       }
     : events;
@@ -133,16 +138,16 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     log,
     buildpacksDir: options.buildpacksDir ?? SHIPPED_BUILDPACKS_DIR,
     shippedBuildpacks: options.shippedBuildpacks,
-    getConfigVars: async (app) => ({ ...config.buildConfigVars, ...store.getConfigVars(app) }),
+    getConfigVars: async (app) => ({ ...config.buildConfigVars, ...(await store.getConfigVars(app)) }),
     // A release carries the app's own config vars (the operator's build-wide ones are for builds).
-    releaseConfigVars: async (app) => store.getConfigVars(app),
+    releaseConfigVars: (app) => store.getConfigVars(app),
     slugStore: slugs,
     cacheRemote: bucket && createBucketCacheRemote(bucket, path.join(config.dataDir, "cache", ".uploads")),
     lastSlugId: async (app) => (await store.listReleases(app))[0]?.slugId ?? undefined,
     recorder: createStoreRecorder(store, { stack: config.stack, log, events: releaseEvents, node: config.nodeId }),
     disk,
-    reusable: (app, inputsKey) => {
-      const found = store.findBuildWithInputs(app, inputsKey);
+    reusable: async (app, inputsKey) => {
+      const found = await store.findBuildWithInputs(app, inputsKey);
       if (!found) return undefined;
       const { build, slug } = found;
       const sha256 = slug.id.replace(/^sha256:/, "");
@@ -151,17 +156,17 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     // app.json's env is kept as config vars of a new app, in its activity as a change by the pusher.
     newAppConfig: {
       // Releases are numbered from 1 and never removed while the app exists.
-      hasReleases: (app) => store.getRelease(app, 1) !== undefined,
-      set: (app, vars, actor) =>
-        void store.recordActivity({ app, actor: actor ?? "admin", action: "config", detail: `Set ${Object.keys(vars).join(", ")} config vars from app.json` }, () =>
-          store.updateConfigVars(app, vars),
-        ),
+      hasReleases: async (app) => (await store.getRelease(app, 1)) !== undefined,
+      set: async (app, vars, actor) =>
+        void (await store.recordActivity({ app, actor: actor ?? "admin", action: "config", detail: `Set ${Object.keys(vars).join(", ")} config vars from app.json` }, (tx) =>
+          tx.updateConfigVars(app, vars),
+        )),
     },
     afterRelease: images
       ? async (release, out, signal) => printAttempt(await images.attempt(release.app, release.version, signal), release, out, config.imageWaitMs)
       : undefined,
   });
-  images?.resume();
+  await images?.resume();
   await buildService.sweepStrayContainers().catch((err: unknown) => log.warn({ err }, "could not sweep stray build containers"));
   // Said at start, so an operator knows how caches reach builds here (in a container: tar, unless
   // the data folder is mounted at the same path on the host) and why.
@@ -196,9 +201,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     bridge,
     log,
     maxPushBytes: config.maxPushBytes,
-    onAppCreated: (app, actor) => {
-      if (store.getApp(app)) return;
-      store.recordActivity({ app, actor, action: "app.create", detail: "created by a first push" }, () => store.ensureApp(app));
+    onAppCreated: async (app, actor) => {
+      if (await store.getApp(app)) return;
+      await store.recordActivity({ app, actor, action: "app.create", detail: "created by a first push" }, (tx) => tx.ensureApp(app));
     },
     disk,
   });
@@ -236,7 +241,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     releaseImage: images
       ? async (name, version) => {
           const attempt = await images.attempt(name, version);
-          const release = store.getRelease(name, version);
+          const release = await store.getRelease(name, version);
           if (!release) throw new SlugforgeError("NOT_FOUND", `${name} has no release v${version}`);
           return { release, state: attempt.state, error: attempt.state === "failed" ? attempt.error : undefined };
         }
@@ -253,14 +258,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     apiHandler: api,
     dashboardHandler: createDashboardHandler({ sessions, dir: DASHBOARD_DIR, log }),
     onClose: async () => {
-      presence.close();
+      await presence.close();
       pool?.close();
       await git.close();
       await bridge.close();
       await buildService.close();
       await deliveries.close();
       await images?.close();
-      store.close();
+      await store.close();
     },
   });
   deliveries.start();

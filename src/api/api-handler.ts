@@ -6,7 +6,7 @@ import { SlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { CONFIG_VAR_NAME_RULE, isConfigVarName, isValidAppName } from "../names.js";
 import type { SlugStore } from "../slug/slug-store.js";
-import type { ActivityAction, ActivityEntry, MetadataStore, ReleaseRecord } from "../store/types.js";
+import type { ActivityAction, ActivityEntry, MetadataStore, MetadataTx, ReleaseRecord } from "../store/types.js";
 import type { DiskGuard } from "../util/disk-space.js";
 import type { WebhookEvents } from "../webhooks/index.js";
 import { allows, refusal, visibleRelease } from "../auth/access.js";
@@ -67,37 +67,37 @@ export interface ReleaseImageOutcome {
 export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
   const { store } = deps;
   const router = createRouter();
-  const app = (ctx: RouteContext): string => {
+  const app = async (ctx: RouteContext): Promise<string> => {
     const name = ctx.params.app!;
-    if (!store.getApp(name)) fail("APP_NOT_FOUND", `no app named "${name}"`);
+    if (!(await store.getApp(name))) fail("APP_NOT_FOUND", `no app named "${name}"`);
     return name;
   };
 
   /** Runs a change to an app and records who made it (the app's activity). */
-  const change = <T>(ctx: RouteContext, app: string, action: ActivityAction, detail: ActivityEntry<T>["detail"], apply: () => T): T =>
+  const change = <T>(ctx: RouteContext, app: string, action: ActivityAction, detail: ActivityEntry<T>["detail"], apply: (tx: MetadataTx) => Promise<T>): Promise<T> =>
     store.recordActivity({ app, actor: actorOf(ctx.principal), action, detail }, apply);
 
-  router.add("GET", "/api/apps", ({ res, principal }) => sendJson(res, 200, store.listApps().filter((a) => allows(principal, "read", a.name))));
+  router.add("GET", "/api/apps", async ({ res, principal }) => sendJson(res, 200, (await store.listApps()).filter((a) => allows(principal, "read", a.name))));
   router.add("POST", "/api/apps", async (ctx) => {
     const body = (await readJson(ctx.req)) as { name?: unknown };
     const name = typeof body?.name === "string" ? body.name : "";
     if (!isValidAppName(name)) fail("APP_NAME_INVALID", `"${name}" is not a valid app name`);
     await deps.disk?.check(`Creating the app ${name}`);
-    const created = change(ctx, name, "app.create", "created through the API", () => store.createApp(name));
+    const created = await change(ctx, name, "app.create", "created through the API", (tx) => tx.createApp(name));
     await deps.prepareApp?.(name);
     sendJson(ctx.res, 201, created);
   });
-  router.add("GET", "/api/apps/:app", (ctx) => sendJson(ctx.res, 200, store.getApp(app(ctx))));
+  router.add("GET", "/api/apps/:app", async (ctx) => sendJson(ctx.res, 200, await store.getApp(await app(ctx))));
   router.add("DELETE", "/api/apps/:app", async (ctx) => {
-    const name = app(ctx);
+    const name = await app(ctx);
     // Repo and caches first: a push running now refuses the delete before anything is gone.
     await deps.removeApp?.(name);
-    change(ctx, name, "app.delete", "deleted with its records, repo, caches and tokens", () => store.deleteApp(name));
+    await change(ctx, name, "app.delete", "deleted with its records, repo, caches and tokens", (tx) => tx.deleteApp(name));
     sendJson(ctx.res, 200, { name, deleted: true });
   });
-  router.add("GET", "/api/apps/:app/config-vars", (ctx) => sendJson(ctx.res, 200, store.getConfigVars(app(ctx))));
+  router.add("GET", "/api/apps/:app/config-vars", async (ctx) => sendJson(ctx.res, 200, await store.getConfigVars(await app(ctx))));
   router.add("PATCH", "/api/apps/:app/config-vars", async (ctx) => {
-    const name = app(ctx);
+    const name = await app(ctx);
     const body = await readJson(ctx.req);
     if (typeof body !== "object" || body === null || Array.isArray(body)) fail("BAD_REQUEST", 'send an object: {"KEY": "value", "OLD": null}');
     const changes: Record<string, string | null> = {};
@@ -107,25 +107,27 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
       changes[key] = value;
     }
     // A PATCH that changes nothing is not a change: no release, and nothing in the activity.
-    const before = store.getConfigVars(name);
+    const before = await store.getConfigVars(name);
     const changesSomething = Object.entries(changes).some(([k, v]) => (v === null ? k in before : before[k] !== v));
-    const apply = (): ReturnType<MetadataStore["updateConfigVars"]> => {
-      const result = store.updateConfigVars(name, changes);
-      if (result.release) deps.events?.released(result.release, { kind: "config" });
+    const apply = async (tx: MetadataTx): ReturnType<MetadataStore["updateConfigVars"]> => {
+      const result = await tx.updateConfigVars(name, changes);
+      if (result.release) await deps.events?.released(tx, result.release, { kind: "config" });
       return result;
     };
-    const { config, release } = changesSomething ? change(ctx, name, "config", (r) => describeConfigChange(changes, r.release?.version), apply) : apply();
+    const { config, release } = changesSomething
+      ? await change(ctx, name, "config", (r) => describeConfigChange(changes, r.release?.version), apply)
+      : await apply(store);
     sendJson(ctx.res, 200, { config, release: release ? await withImage(release) : null });
   });
-  router.add("GET", "/api/apps/:app/builds", (ctx) => sendJson(ctx.res, 200, store.listBuilds(app(ctx))));
-  const buildApp = (ctx: RouteContext): string => build(ctx.params.id!).app;
-  router.add("GET", "/api/builds/:id", (ctx) => sendJson(ctx.res, 200, build(ctx.params.id!)), buildApp);
+  router.add("GET", "/api/apps/:app/builds", async (ctx) => sendJson(ctx.res, 200, await store.listBuilds(await app(ctx))));
+  const buildApp = async (ctx: RouteContext): Promise<string> => (await build(ctx.params.id!)).app;
+  router.add("GET", "/api/builds/:id", async (ctx) => sendJson(ctx.res, 200, await build(ctx.params.id!)), buildApp);
   router.add("GET", "/api/builds/:id/output", (ctx) => followOutput(ctx, ctx.params.id!), buildApp);
-  router.add("GET", "/api/apps/:app/slugs", (ctx) => sendJson(ctx.res, 200, store.listSlugs(app(ctx))));
-  const slugApp = (ctx: RouteContext): string => slug(ctx).app;
-  router.add("GET", "/api/slugs/:id", (ctx) => sendJson(ctx.res, 200, slug(ctx)), slugApp);
+  router.add("GET", "/api/apps/:app/slugs", async (ctx) => sendJson(ctx.res, 200, await store.listSlugs(await app(ctx))));
+  const slugApp = async (ctx: RouteContext): Promise<string> => (await slug(ctx)).app;
+  router.add("GET", "/api/slugs/:id", async (ctx) => sendJson(ctx.res, 200, await slug(ctx)), slugApp);
   router.add("GET", "/api/slugs/:id/blob", async (ctx) => {
-    const meta = slug(ctx);
+    const meta = await slug(ctx);
     const stream = await deps.slugs.get(meta.id);
     if (!stream) fail("INTERNAL", `slug ${meta.id} is recorded but its file is missing`);
     ctx.res.writeHead(200, { "Content-Type": "application/gzip", "Content-Length": String(meta.sizeBytes), "X-Slug-Id": meta.id });
@@ -134,45 +136,46 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
       ctx.res.destroy();
     });
   }, slugApp);
-  router.add("GET", "/api/apps/:app/releases", (ctx) => sendJson(ctx.res, 200, store.listReleases(app(ctx)).map((r) => visibleRelease(ctx.principal, r))));
+  router.add("GET", "/api/apps/:app/releases", async (ctx) => sendJson(ctx.res, 200, (await store.listReleases(await app(ctx))).map((r) => visibleRelease(ctx.principal, r))));
   router.add("POST", "/api/apps/:app/releases", async (ctx) => {
-    const name = app(ctx);
+    const name = await app(ctx);
     const body = (await readJson(ctx.req)) as { release?: unknown } | null;
     const version = parseReleaseVersion(body?.release);
     if (version === undefined) fail("BAD_REQUEST", RELEASE_VERSION_HINT);
-    const release = change(ctx, name, "rollback", (r) => `to v${version}: release v${r.version}`, () => {
-      const made = store.rollback(name, version);
-      deps.events?.released(made, { kind: "rollback" });
+    const release = await change(ctx, name, "rollback", (r) => `to v${version}: release v${r.version}`, async (tx: MetadataTx) => {
+      const made = await tx.rollback(name, version);
+      await deps.events?.released(tx, made, { kind: "rollback" });
       return made;
     });
     sendJson(ctx.res, 201, visibleRelease(ctx.principal, await withImage(release)));
   });
   router.add("POST", "/api/apps/:app/releases/:version/image", async (ctx) => {
-    const name = app(ctx);
+    const name = await app(ctx);
     const version = parseReleaseVersion(ctx.params.version);
-    if (version === undefined || !store.getRelease(name, version)) fail("NOT_FOUND", `${name} has no release ${ctx.params.version}; \`slugforge releases ${name}\` lists them`);
+    if (version === undefined || !(await store.getRelease(name, version))) fail("NOT_FOUND", `${name} has no release ${ctx.params.version}; \`slugforge releases ${name}\` lists them`);
     if (!deps.releaseImage) fail("CONFIG_INVALID", "release images are off on this server (SLUGFORGE_IMAGES=off)");
     const outcome = await deps.releaseImage(name, version);
     if (outcome.state === "failed") throw outcome.error ?? new SlugforgeError("INTERNAL", `the image of ${name} v${version} was not made`);
     // 202: accepted, still being made (it carries on in the background; the release will show it).
     sendJson(ctx.res, outcome.state === "made" ? 200 : 202, visibleRelease(ctx.principal, outcome.release));
   });
-  router.add("POST", "/api/apps/:app/run", (ctx) => runRoute(ctx, app(ctx), store, deps.startRun, deps.log));
-  router.add("GET", "/api/apps/:app/activity", (ctx) => {
+  router.add("POST", "/api/apps/:app/run", async (ctx) => runRoute(ctx, await app(ctx), store, deps.startRun, deps.log));
+  router.add("GET", "/api/apps/:app/activity", async (ctx) => {
     const name = ctx.params.app!;
-    const current = store.getApp(name);
+    const current = await store.getApp(name);
     // The admin also sees a deleted app's activity; a token sees its own app's since it was made,
     // not that of an earlier app with the same name.
     const since = ctx.principal.kind === "admin" ? undefined : current?.createdAt;
-    const entries = store.listActivity(name, since);
+    const entries = await store.listActivity(name, since);
     if (!current && entries.length === 0) fail("APP_NOT_FOUND", `no app named "${name}", and none by that name had any activity`);
     sendJson(ctx.res, 200, entries);
   });
   addTokenRoutes(router, { store, change });
   addWebhookRoutes(router, { store, app, change });
-  router.add("GET", "/metrics", ({ res }) => {
+  router.add("GET", "/metrics", async ({ res }) => {
+    const stats = await store.stats();
     res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4" });
-    res.end(renderMetrics(store.stats(), deps.queueDepth(), deps.cacheCopies?.() ?? 0, deps.engines?.() ?? []));
+    res.end(renderMetrics(stats, deps.queueDepth(), deps.cacheCopies?.() ?? 0, deps.engines?.() ?? []));
   });
   // Without SLUGFORGE_BUILD_ENGINES builds use the one engine of DOCKER_HOST, and the list is empty.
   router.add("GET", "/api/engines", ({ res }) => sendJson(res, 200, (deps.engines?.() ?? []).map((e) => ({ ...e, lastError: e.lastError ?? null }))));
@@ -184,37 +187,37 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
       return (await deps.releaseImage(release.app, release.version)).release;
     } catch (err) {
       deps.log.error({ err, app: release.app, release: release.version }, "release image attempt failed");
-      return store.getRelease(release.app, release.version) ?? release;
+      return (await store.getRelease(release.app, release.version)) ?? release;
     }
   }
 
-  function build(id: string) {
-    const record = store.getBuild(id);
+  async function build(id: string) {
+    const record = await store.getBuild(id);
     if (!record) fail("NOT_FOUND", `no build with id ${id}`);
     return record;
   }
   /** A token's own app's record of the slug first: equal bytes are one slug shared by apps. */
-  function slug(ctx: RouteContext) {
+  async function slug(ctx: RouteContext) {
     const id = ctx.params.id!;
-    const record = (ctx.principal.kind === "token" ? store.getSlug(id, ctx.principal.app) : undefined) ?? store.getSlug(id);
+    const record = (ctx.principal.kind === "token" ? await store.getSlug(id, ctx.principal.app) : undefined) ?? (await store.getSlug(id));
     if (!record) fail("NOT_FOUND", `no slug with id ${id}`);
     return record;
   }
 
   async function followOutput(ctx: RouteContext, id: string): Promise<void> {
-    build(id);
+    await build(id);
     ctx.res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", "X-Accel-Buffering": "no" });
     let seq = 0;
     let closed = false;
     ctx.res.on("close", () => (closed = true));
     while (!closed) {
-      for (const part of store.readBuildOutput(id, seq)) {
+      for (const part of await store.readBuildOutput(id, seq)) {
         ctx.res.write(part.chunk);
         seq = part.seq;
       }
-      if (!isActiveBuild(store.getBuild(id)?.status)) {
+      if (!isActiveBuild((await store.getBuild(id))?.status)) {
         // One last read: output written between the read above and the status change.
-        for (const part of store.readBuildOutput(id, seq)) ctx.res.write(part.chunk);
+        for (const part of await store.readBuildOutput(id, seq)) ctx.res.write(part.chunk);
         break;
       }
       await sleep(deps.followIntervalMs ?? 250);
@@ -231,7 +234,7 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
     res.setHeader("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox");
     void (async () => {
       try {
-        const { via, principal } = requestPrincipal(req.headers, deps.auth, deps.sessions);
+        const { via, principal } = await requestPrincipal(req.headers, deps.auth, deps.sessions);
         if (!principal) {
           if (wantsBasicChallenge(req.headers, via)) res.setHeader("WWW-Authenticate", 'Basic realm="slugforge"');
           fail("UNAUTHORIZED", via === "session" ? "the dashboard session has ended (signed out, expired, or its token revoked); sign in again" : "missing, wrong or revoked API token");
@@ -243,7 +246,7 @@ export function createApiHandler(deps: ApiDeps): (req: http.IncomingMessage, res
         if (found === undefined) return sendJson(res, 404, { id: "NOT_FOUND", message: `no such endpoint: ${url.pathname}` });
         if (found === "method") return sendJson(res, 405, { id: "BAD_REQUEST", message: `${req.method} is not allowed on ${url.pathname}` });
         const ctx: RouteContext = { req, res, params: found.params, query: url.searchParams, principal };
-        const refused = refusal(principal, found.need, found.params.app ?? found.appOf?.(ctx));
+        const refused = refusal(principal, found.need, found.params.app ?? (await found.appOf?.(ctx)));
         if (refused !== undefined) fail("FORBIDDEN", refused);
         await found.handler(ctx);
       } catch (err) {

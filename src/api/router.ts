@@ -13,7 +13,7 @@ export interface RouteContext {
 export type RouteHandler = (ctx: RouteContext) => Promise<void> | void;
 
 /** For a route without `:app` (a build or slug by id): the app of what it names, checked before the handler runs. */
-export type AppOf = (ctx: RouteContext) => string;
+export type AppOf = (ctx: RouteContext) => Promise<string>;
 
 export interface RouteMatch {
   readonly handler: RouteHandler;

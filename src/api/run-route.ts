@@ -23,7 +23,7 @@ export async function runRoute(ctx: RouteContext, app: string, store: MetadataSt
   if (!(ctx.req.headers["content-type"] ?? "").startsWith(RUN_CONTENT_TYPE)) fail("BAD_REQUEST", `send Content-Type: ${RUN_CONTENT_TYPE}`);
   const spec = decodeSpec(ctx.req.headers[RUN_SPEC_HEADER] as string | undefined);
   if (typeof spec === "string") fail("BAD_REQUEST", spec);
-  const release = spec.release === undefined ? store.listReleases(app)[0] : store.getRelease(app, spec.release);
+  const release = spec.release === undefined ? (await store.listReleases(app))[0] : await store.getRelease(app, spec.release);
   if (!release) fail("NOT_FOUND", spec.release === undefined ? `${app} has no release to run yet; push first` : `${app} has no release v${spec.release}`);
   if (!release.slugId) fail("NOT_FOUND", `release v${release.version} of ${app} has no slug to run`);
 

@@ -17,14 +17,14 @@ export function actorOf(principal: Principal): string {
 
 export interface Authenticator {
   /** The principal behind an Authorization header; undefined for none, a wrong, unknown or revoked token. */
-  resolve(header: string | undefined, schemes: CredentialSchemes): Principal | undefined;
+  resolve(header: string | undefined, schemes: CredentialSchemes): Promise<Principal | undefined>;
   /** The principal behind a token as given (the dashboard's sign-in form); undefined as above. */
-  resolveToken(token: string): Principal | undefined;
+  resolveToken(token: string): Promise<Principal | undefined>;
   /**
    * A principal found earlier, as it is now (a dashboard session's, on each request): a scoped
    * token revoked or deleted since (its app deleted) is undefined; the admin stays the admin.
    */
-  recheck(principal: Principal): Principal | undefined;
+  recheck(principal: Principal): Promise<Principal | undefined>;
 }
 
 export interface AuthenticatorDeps {
@@ -38,29 +38,29 @@ export interface AuthenticatorDeps {
 export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   const log = deps.log.child({ component: "auth" });
   /** A stored token that still authenticates, its last use noted. */
-  const current = (id: string, matches: (stored: StoredToken) => boolean): Principal | undefined => {
-    const stored = deps.tokens?.findToken(id);
+  const current = async (id: string, matches: (stored: StoredToken) => boolean): Promise<Principal | undefined> => {
+    const stored = await deps.tokens?.findToken(id);
     if (!stored || stored.revokedAt !== null || !matches(stored)) return undefined;
     try {
-      deps.tokens!.touchToken(stored.id);
+      await deps.tokens!.touchToken(stored.id);
     } catch (err) {
       // Last use is a convenience for the operator; a full disk must not turn away a valid token.
       log.warn({ err, token: stored.id }, "could not note a token's last use");
     }
     return { kind: "token", id: stored.id, app: stored.app, scope: stored.scope };
   };
-  const resolveToken = (given: string): Principal | undefined => {
+  const resolveToken = async (given: string): Promise<Principal | undefined> => {
     if (deps.adminToken.length > 0 && sameSecret(given, deps.adminToken)) return ADMIN;
     const parsed = parseScopedToken(given);
     return parsed && current(parsed.id, (stored) => secretMatches(parsed.secret, stored.secretSha256));
   };
   return {
-    resolve(header, schemes) {
+    async resolve(header, schemes) {
       const given = presentedToken(header, schemes);
       return given === undefined ? undefined : resolveToken(given);
     },
-    resolveToken: (token) => (token.length > 0 ? resolveToken(token) : undefined),
-    recheck(principal) {
+    resolveToken: async (token) => (token.length > 0 ? resolveToken(token) : undefined),
+    async recheck(principal) {
       if (principal.kind === "admin") return ADMIN;
       // The scope and app come from the record, as at sign-in: a record is never re-scoped, so these agree.
       return current(principal.id, (stored) => stored.app === principal.app && stored.scope === principal.scope);

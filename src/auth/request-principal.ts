@@ -16,10 +16,10 @@ export interface RequestPrincipal {
 }
 
 /** The principal of an API request, from its Authorization header or its session cookie. */
-export function requestPrincipal(headers: http.IncomingHttpHeaders, auth: Authenticator, sessions: Sessions | undefined): RequestPrincipal {
-  if (headers.authorization !== undefined) return { via: "authorization", principal: auth.resolve(headers.authorization, "basic-or-bearer") };
+export async function requestPrincipal(headers: http.IncomingHttpHeaders, auth: Authenticator, sessions: Sessions | undefined): Promise<RequestPrincipal> {
+  if (headers.authorization !== undefined) return { via: "authorization", principal: await auth.resolve(headers.authorization, "basic-or-bearer") };
   const id = sessionIdOf(headers.cookie);
-  if (sessions && id !== undefined) return { via: "session", principal: sessions.find(id)?.principal };
+  if (sessions && id !== undefined) return { via: "session", principal: (await sessions.find(id))?.principal };
   return { via: "none", principal: undefined };
 }
 

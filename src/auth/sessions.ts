@@ -21,12 +21,12 @@ export interface Session {
  */
 export interface Sessions {
   /** Signs in with a token; undefined when the token does not authenticate. */
-  start(token: string): Session | undefined;
+  start(token: string): Promise<Session | undefined>;
   /**
    * A session as it is now: its principal is checked again on every request, so a revoked token
    * (or one whose app was deleted) ends its sessions at once. Undefined for an unknown or expired id.
    */
-  find(id: string): Session | undefined;
+  find(id: string): Promise<Session | undefined>;
   end(id: string): void;
 }
 
@@ -51,8 +51,8 @@ export function createSessions(auth: Authenticator, options: SessionOptions = {}
     }
   };
   return {
-    start(token) {
-      const principal = auth.resolveToken(token);
+    async start(token) {
+      const principal = await auth.resolveToken(token);
       if (!principal) return undefined;
       if (kept.size >= MAX_SESSIONS) sweep();
       const id = randomBytes(32).toString("base64url");
@@ -60,13 +60,14 @@ export function createSessions(auth: Authenticator, options: SessionOptions = {}
       kept.set(key(id), { principal, expiresAt });
       return { id, principal, expiresAt };
     },
-    find(id) {
+    async find(id) {
       const k = key(id);
       const session = kept.get(k);
       if (!session) return undefined;
-      const principal = session.expiresAt > now() ? auth.recheck(session.principal) : undefined;
+      const principal = session.expiresAt > now() ? await auth.recheck(session.principal) : undefined;
+      // Only this session's own entry: it may have been ended or replaced while the check ran.
       if (!principal) {
-        kept.delete(k);
+        if (kept.get(k) === session) kept.delete(k);
         return undefined;
       }
       return { id, principal, expiresAt: session.expiresAt };

@@ -60,7 +60,7 @@ export interface BuildServiceDeps {
    * The app's newest succeeded build with these inputs (the records' knowledge): its slug is
    * reused instead of building again. Absent: every push builds.
    */
-  readonly reusable?: (app: string, inputsKey: string) => ReusableBuild | undefined;
+  readonly reusable?: (app: string, inputsKey: string) => Promise<ReusableBuild | undefined>;
   /** The config vars a new release will have (its release phase runs with them); default getConfigVars. */
   readonly releaseConfigVars?: (app: string) => Promise<Record<string, string>>;
   /** How often a build result that could not be recorded (a full disk) is tried again; default 5 s. */
@@ -75,8 +75,8 @@ export interface BuildServiceDeps {
 }
 
 export interface NewAppConfig {
-  hasReleases(app: string): boolean;
-  set(app: string, vars: Readonly<Record<string, string>>, actor: string | undefined): void;
+  hasReleases(app: string): Promise<boolean>;
+  set(app: string, vars: Readonly<Record<string, string>>, actor: string | undefined): Promise<void>;
 }
 
 /** An earlier build whose slug a push with the same inputs can have. */
@@ -174,7 +174,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     const buildId = request.buildId ?? randomUUID();
     const log = deps.log.child({ buildId, app: request.app, commit: request.commit });
     const recorder = deps.recorder ? safeRecorder(deps.recorder, log) : undefined;
-    recorder?.queued(buildId, request);
+    await recorder?.queued(buildId, request);
     // Masked before the tee: the pusher and the stored output see the same, secret-free bytes.
     const masked = createMaskedOutput(safeOutput(teeOutput(output, recorder, buildId), log));
     const out = createBuildPrinter(masked);
@@ -198,7 +198,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
       await failpoint("build-record", request.app);
       let recorded: Recorded | void = undefined;
       try {
-        recorded = deps.recorder.finished(request, done);
+        recorded = await deps.recorder.finished(request, done);
       } catch (err) {
         log.error({ err }, "recording the build's result failed");
         // No release was recorded, so the push must not be accepted: the build fails with why.
@@ -229,7 +229,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
       const options = parsePushOptions(request.pushOptions);
       const made = await queue.run(request.app, signal, (w) => tellWaiting(out, w), async () => {
         log.info("build started");
-        recorder?.started(buildId);
+        await recorder?.started(buildId);
         const lease = pool.acquire((engine) => laneOf(engine).caches.holds(request.app));
         const lane = laneOf(lease.engine);
         const deadline = startDeadline(AbortSignal.any([running, lease.signal]), deps.config.buildTimeoutMs);
@@ -304,7 +304,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
    */
   const appJsonEnv = async (request: BuildRequest, manifest: AppJson | undefined, dryRun: boolean, out: BuildPrinter): Promise<Record<string, string>> => {
     const host = deps.newAppConfig;
-    if (!host || !manifest || Object.keys(manifest.env).length === 0 || host.hasReleases(request.app)) return {};
+    if (!host || !manifest || Object.keys(manifest.env).length === 0 || (await host.hasReleases(request.app))) return {};
     const own = await releaseConfigVars(request.app);
     const vars = newAppConfigVars(request.app, manifest.env, own);
     const names = Object.keys(vars).join(", ");
@@ -312,7 +312,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     if (dryRun) {
       out.step(`app.json: config vars for this dry run only (not kept): ${names}`);
     } else {
-      host.set(request.app, vars, request.actor);
+      await host.set(request.app, vars, request.actor);
       out.step(`app.json: set config vars of the new app: ${names}`);
     }
     return vars;
@@ -322,7 +322,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
 
   /** An earlier build of the app with these inputs, when its slug is still in the store. */
   const reusable = async (app: string, inputsKey: string): Promise<ReusableBuild | undefined> => {
-    const found = deps.reusable?.(app, inputsKey);
+    const found = await deps.reusable?.(app, inputsKey);
     if (!found) return undefined;
     return (await sessionDeps.slugStore.stat(found.slug.id)) ? found : undefined;
   };
@@ -366,7 +366,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
       }
     },
     close: async () => {
-      records.close();
+      await records.close();
       await Promise.all(allCaches().map((c) => c.close()));
     },
   };
@@ -380,6 +380,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
 class RecordRetries {
   private readonly pending = new Map<string, { request: BuildRequest; result: BuildResult }>();
   private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
 
   constructor(
     private readonly recorder: BuildRecorder | undefined,
@@ -390,14 +391,20 @@ class RecordRetries {
   retry(request: BuildRequest, result: BuildResult): void {
     if (!this.recorder) return;
     this.pending.set(result.buildId, { request, result });
-    this.timer ??= setInterval(() => this.flush(), this.everyMs);
+    this.timer ??= setInterval(() => void this.flush(), this.everyMs);
     this.timer.unref();
   }
 
-  private flush(): void {
+  /** One pass at a time: a pass still running when the timer fires again is the one waited for. */
+  private flush(): Promise<void> {
+    this.flushing ??= this.flushOnce().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  private async flushOnce(): Promise<void> {
     for (const [id, { request, result }] of this.pending) {
       try {
-        this.recorder?.finished(request, result);
+        await this.recorder?.finished(request, result);
         this.pending.delete(id);
         this.log.info({ buildId: id, status: result.status }, "recorded a build result that had failed to record");
       } catch {
@@ -410,8 +417,8 @@ class RecordRetries {
     }
   }
 
-  close(): void {
-    this.flush();
+  async close(): Promise<void> {
+    await this.flush();
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
@@ -450,7 +457,8 @@ function teeOutput(output: BuildOutput, recorder: BuildRecorder | undefined, bui
   if (!recorder) return output;
   return {
     write(chunk) {
-      recorder.output(buildId, typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk);
+      // Not waited for: the recorder keeps a build's chunks in the order written (its finished() after them).
+      void recorder.output(buildId, typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk);
       output.write(chunk);
     },
   };
@@ -462,9 +470,9 @@ function teeOutput(output: BuildOutput, recorder: BuildRecorder | undefined, bui
  */
 function safeRecorder(recorder: BuildRecorder, log: Logger): BuildRecorder {
   const failedOnce = new Set<string>();
-  const guard = <A extends unknown[]>(name: string, fn: (...args: A) => void) => (...args: A): void => {
+  const guard = <A extends unknown[]>(name: string, fn: (...args: A) => Promise<void>) => async (...args: A): Promise<void> => {
     try {
-      fn(...args);
+      await fn(...args);
     } catch (err) {
       if (!failedOnce.has(name)) log.error({ err }, `build recorder: ${name} failed`);
       failedOnce.add(name);

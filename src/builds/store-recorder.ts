@@ -1,5 +1,5 @@
 import type { Logger } from "../log.js";
-import type { MetadataStore } from "../store/types.js";
+import type { MetadataStore, MetadataTx } from "../store/types.js";
 import type { WebhookEvents } from "../webhooks/index.js";
 import type { BuildRecorder, BuildRequest, BuildResult, Recorded } from "./types.js";
 
@@ -19,34 +19,46 @@ export interface StoreRecorderOptions {
  * release are queued for the app's webhooks with them.
  */
 export function createStoreRecorder(store: MetadataStore, options: StoreRecorderOptions): BuildRecorder {
+  // Each build's records are written one after another, in the order they were told: output chunks
+  // are numbered as they were written, and the result is kept after the output before it.
+  const turns = new Map<string, Promise<unknown>>();
+  const inTurn = <T>(buildId: string, step: () => Promise<T>): Promise<T> => {
+    const done = (turns.get(buildId) ?? Promise.resolve()).then(step);
+    const settled = done.catch(() => undefined);
+    turns.set(buildId, settled);
+    void settled.then(() => turns.get(buildId) === settled && turns.delete(buildId));
+    return done;
+  };
   return {
     queued(buildId, request) {
-      store.ensureApp(request.app);
-      const branch = request.ref.replace(/^refs\/heads\//, "");
-      store.recordActivity({ app: request.app, actor: actorOf(request), action: "push", detail: `${request.commit.slice(0, 7)} to ${branch}: build ${buildId}` }, () =>
-        store.createBuild({ id: buildId, app: request.app, commit: request.commit, actor: request.actor, node: options.node }),
-      );
+      return inTurn(buildId, async () => {
+        await store.ensureApp(request.app);
+        const branch = request.ref.replace(/^refs\/heads\//, "");
+        await store.recordActivity({ app: request.app, actor: actorOf(request), action: "push", detail: `${request.commit.slice(0, 7)} to ${branch}: build ${buildId}` }, (tx) =>
+          tx.createBuild({ id: buildId, app: request.app, commit: request.commit, actor: request.actor, node: options.node }),
+        );
+      });
     },
     started(buildId) {
-      store.updateBuild(buildId, { status: "building" });
+      return inTurn(buildId, async () => void (await store.updateBuild(buildId, { status: "building" })));
     },
     output(buildId, chunk) {
-      store.appendBuildOutput(buildId, chunk);
+      return inTurn(buildId, () => store.appendBuildOutput(buildId, chunk));
     },
     finished(request, result) {
       // All or nothing: a build is never "succeeded" without its slug and release.
-      return store.transaction(() => keepResult(request, result));
+      return inTurn(result.buildId, () => store.transaction((tx) => keepResult(tx, request, result)));
     },
   };
 
-  function keepResult(request: BuildRequest, result: BuildResult): Recorded {
+  async function keepResult(tx: MetadataTx, request: BuildRequest, result: BuildResult): Promise<Recorded> {
     // A build whose "queued" record could not be written (a full disk) is recorded now.
-    if (!store.getBuild(result.buildId)) {
-      store.ensureApp(request.app);
-      store.createBuild({ id: result.buildId, app: request.app, commit: request.commit, actor: request.actor, node: options.node });
+    if (!(await tx.getBuild(result.buildId))) {
+      await tx.ensureApp(request.app);
+      await tx.createBuild({ id: result.buildId, app: request.app, commit: request.commit, actor: request.actor, node: options.node });
     }
     const slugId = result.slug?.id ?? null;
-    const build = store.updateBuild(result.buildId, {
+    const build = await tx.updateBuild(result.buildId, {
       status: result.status,
       errorCode: result.error?.code ?? null,
       errorMessage: result.error?.message ?? null,
@@ -57,11 +69,11 @@ export function createStoreRecorder(store: MetadataStore, options: StoreRecorder
     });
     // A dry run keeps its record (and its slug in the store), never a slug record or a release.
     if (result.status !== "succeeded" || !result.slug || !slugId || result.dryRun) {
-      options.events?.buildFinished(build, { dryRun: result.dryRun ?? false });
+      await options.events?.buildFinished(tx, build, { dryRun: result.dryRun ?? false });
       return { lines: [] };
     }
     const processTypes = result.processTypes ?? {};
-    store.putSlug({
+    await tx.putSlug({
       id: slugId,
       app: request.app,
       sizeBytes: result.slug.sizeBytes,
@@ -71,14 +83,14 @@ export function createStoreRecorder(store: MetadataStore, options: StoreRecorder
       processTypes,
       createdAt: new Date().toISOString(),
     });
-    const release = store.recordActivity(
+    const release = await tx.recordActivity(
       { app: request.app, actor: actorOf(request), action: "release", detail: (r) => `v${r.version} from build ${result.buildId}` },
-      () => store.createDeployRelease(request.app, slugId, processTypes, `Deploy ${request.commit.slice(0, 7)}`),
+      (t: MetadataTx) => t.createDeployRelease(request.app, slugId, processTypes, `Deploy ${request.commit.slice(0, 7)}`),
     );
-    options.events?.buildFinished(build, { releaseVersion: release.version });
+    await options.events?.buildFinished(tx, build, { releaseVersion: release.version });
     // Release images (issue 14, item 3): once a release has its image, pass it here as
     // `image: { name, digest }` (or queue the event where the image is made, instead of here).
-    options.events?.released(release, { kind: "deploy", buildId: result.buildId });
+    await options.events?.released(tx, release, { kind: "deploy", buildId: result.buildId });
     options.log.info({ buildId: result.buildId, app: request.app, release: release.version, slugId }, "released");
     return { lines: [`Released v${release.version}`, `Slug ${slugId}`], release: { app: request.app, version: release.version } };
   }

@@ -54,14 +54,15 @@ export interface BuildResult {
 
 /**
  * Told about a build as it happens, so it can be kept (the build record, its output, its slug and
- * release). `finished` runs before build() resolves: when a push is accepted, its records exist.
+ * release). `finished` is waited for before build() resolves: when a push is accepted, its records
+ * exist. A build's calls are kept in the order they were made, awaited or not (output is not).
  */
 export interface BuildRecorder {
-  queued(buildId: string, request: BuildRequest): void;
-  started(buildId: string): void;
-  output(buildId: string, chunk: Buffer): void;
+  queued(buildId: string, request: BuildRequest): Promise<void>;
+  started(buildId: string): Promise<void>;
+  output(buildId: string, chunk: Buffer): Promise<void>;
   /** Returns what was kept: lines for the pusher (e.g. `Released v3`, shown under "Launching...") and the release made. */
-  finished(request: BuildRequest, result: BuildResult): Recorded | void;
+  finished(request: BuildRequest, result: BuildResult): Promise<Recorded | void>;
 }
 
 /** What a recorder kept of a finished build. */

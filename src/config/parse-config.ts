@@ -1,6 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { isConfigVarName } from "../names.js";
+import { parseDatabaseUrl } from "./database-setting.js";
 import { parseRegistrySetting, type RegistrySetting } from "./registry-setting.js";
 import { parseStorageSetting, type StorageSetting } from "./storage-setting.js";
 
@@ -31,6 +32,8 @@ export interface Config {
   readonly nodeId: string;
   /** How long a node may stay silent before other nodes take it for dead and mark its builds INTERRUPTED (SLUGFORGE_NODE_STALE). */
   readonly nodeStaleMs: number;
+  /** SLUGFORGE_DATABASE_URL: metadata in PostgreSQL (several nodes share it); undefined: SQLite in the data folder. */
+  readonly databaseUrl: string | undefined;
   /** Undefined means: generate one on first start and keep it in the data folder. */
   readonly token: string | undefined;
   readonly stack: string;
@@ -128,6 +131,12 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     if ("errors" in parsedStorage) errors.push(...parsedStorage.errors);
     else storage = parsedStorage;
   }
+  let databaseUrl: string | undefined;
+  if (env.SLUGFORGE_DATABASE_URL) {
+    const parsedDatabase = parseDatabaseUrl(env.SLUGFORGE_DATABASE_URL);
+    if ("error" in parsedDatabase) errors.push(`SLUGFORGE_DATABASE_URL: ${parsedDatabase.error}`);
+    else databaseUrl = parsedDatabase.url;
+  }
   const cacheMode = env.SLUGFORGE_BUILD_CACHE_MODE || "auto";
   if (!(CACHE_MODE_SETTINGS as readonly string[]).includes(cacheMode)) {
     errors.push(`SLUGFORGE_BUILD_CACHE_MODE=${cacheMode}: expected ${CACHE_MODE_SETTINGS.join(", ")}`);
@@ -148,6 +157,7 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     reposDir: env.SLUGFORGE_REPOS_DIR ? path.resolve(cwd, env.SLUGFORGE_REPOS_DIR) : path.join(dataDir, "repos"),
     nodeId,
     nodeStaleMs: duration("SLUGFORGE_NODE_STALE", 30_000),
+    databaseUrl,
     token,
     stack,
     buildTimeoutMs: duration("SLUGFORGE_BUILD_TIMEOUT", 15 * 60_000),

@@ -29,9 +29,9 @@ export function createSessionRoutes(sessions: Sessions) {
   };
 
   return {
-    get(req: http.IncomingMessage, res: http.ServerResponse): void {
+    async get(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
       const id = sessionIdOf(req.headers.cookie);
-      const session = id === undefined ? undefined : sessions.find(id);
+      const session = id === undefined ? undefined : await sessions.find(id);
       // A cookie whose session has ended is removed, so the browser stops sending it.
       if (!session) return reply(res, 200, { signedIn: false }, id === undefined ? undefined : clearedSessionCookie(cookieOptions(req)));
       reply(res, 200, view(session));
@@ -42,7 +42,7 @@ export function createSessionRoutes(sessions: Sessions) {
       const token = form ? await readFormToken(req) : tokenOf(await readJson(req));
       const old = sessionIdOf(req.headers.cookie);
       if (old !== undefined) sessions.end(old);
-      const session = sessions.start(token);
+      const session = await sessions.start(token);
       if (form) {
         // The form's own POST: back to the page, which shows the result.
         const cookie = session ? sessionCookie(session.id, session.expiresAt - Date.now(), cookieOptions(req)) : clearedSessionCookie(cookieOptions(req));

@@ -68,7 +68,7 @@ export function createGitHandler(deps: GitHandlerDeps): GitHandler {
   const ctx = { hooksDir: deps.hooksDir, maxPushBytes: deps.maxPushBytes, bodyIdleMs: deps.bodyIdleMs ?? 60_000, children, bridge: deps.bridge, log, maintenance };
 
   async function dispatch(req: http.IncomingMessage, res: http.ServerResponse, app: string, route: string): Promise<void> {
-    const principal = deps.auth.resolve(req.headers.authorization, "basic");
+    const principal = await deps.auth.resolve(req.headers.authorization, "basic");
     if (!principal) {
       req.resume();
       return replyUnauthorized(res);

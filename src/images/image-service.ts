@@ -42,7 +42,7 @@ export interface ImageService {
    * without one) and, with a registry, prepares the stack's layers for it in the background, so
    * the first push after a new stack does not wait for them.
    */
-  resume(): number;
+  resume(): Promise<number>;
   /** Resolves once no image is being made (tests; shutdown). */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -85,14 +85,14 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
   const key = (app: string, version: number): string => `${app}/v${version}`;
 
   const makeNow = async (app: string, version: number): Promise<MadeImage> => {
-    const release = store.getRelease(app, version);
+    const release = await store.getRelease(app, version);
     if (!release) throw new SlugforgeError("NOT_FOUND", `${app} has no release v${version}`, { data: { permanent: true } });
     if (!release.slugId) throw new SlugforgeError("BAD_REQUEST", `${app} v${version} has no slug, so no image`, { data: { permanent: true } });
-    const slug = store.getSlug(release.slugId, app) ?? store.getSlug(release.slugId);
+    const slug = (await store.getSlug(release.slugId, app)) ?? (await store.getSlug(release.slugId));
     if (!slug) throw new SlugforgeError("NOT_FOUND", `the slug ${release.slugId} of ${app} v${version} has no record`, { data: { permanent: true } });
-    const releases = store.listReleases(app);
+    const releases = await store.listReleases(app);
     const made = await makeReleaseImage(makeDeps, { release, slug, firstRelease: firstWithSameContent(releases, release), latest: releases[0]?.version === version });
-    const recorded = store.setReleaseImage(app, version, { image: { name: made.name, digest: made.digest } });
+    const recorded = await store.setReleaseImage(app, version, { image: { name: made.name, digest: made.digest } });
     if (recorded) {
       try {
         deps.onImage?.(recorded);
@@ -118,10 +118,10 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
           retries.delete(k);
           return made;
         },
-        (err: unknown) => {
+        async (err: unknown) => {
           const error = asImageError(err);
           try {
-            store.setReleaseImage(app, version, { error: error.message });
+            await store.setReleaseImage(app, version, { error: error.message });
           } catch (recordErr) {
             log.warn({ err: recordErr, app, release: version }, "could not record why a release image failed");
           }
@@ -177,11 +177,11 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
         if (onAbort) signal?.removeEventListener("abort", onAbort);
       }
     },
-    resume() {
+    async resume() {
       const queued = new Map<string, ReleaseRecord>();
-      for (const r of store.listReleasesAwaitingImage()) queued.set(key(r.app, r.version), r);
-      for (const app of store.listApps()) {
-        const newest = store.listReleases(app.name)[0];
+      for (const r of await store.listReleasesAwaitingImage()) queued.set(key(r.app, r.version), r);
+      for (const app of await store.listApps()) {
+        const newest = (await store.listReleases(app.name))[0];
         if (newest && newest.slugId && !newest.image) queued.set(key(newest.app, newest.version), newest);
       }
       for (const r of queued.values()) {

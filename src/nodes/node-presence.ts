@@ -25,12 +25,12 @@ export interface NodePresence {
   readonly nodeId: string;
   /** When this node claimed its id: builds of its id created before are a previous process's. */
   readonly startedAt: string;
-  /** Marks the builds left running by this id's previous process and by nodes gone silent; returns how many. */
-  sweep(): number;
+  /** Marks the builds left running by this id's previous process and by nodes gone silent; resolves with how many. */
+  sweep(): Promise<number>;
   /** Whether another node said it was alive within the stale time, at the last beat. */
   othersAlive(): boolean;
   /** A clean stop: the node's row says so, and the heartbeat ends. */
-  close(): void;
+  close(): Promise<void>;
 }
 
 /**
@@ -52,8 +52,8 @@ export async function startNodePresence(options: NodePresenceOptions): Promise<N
   let claimed = false;
   let lost = false;
   let others = false;
-  const sweep = (): number => {
-    const marked = store.failInterruptedBuilds({ self: { id: nodeId, startedAt }, staleBefore: new Date(Date.now() - staleMs).toISOString() });
+  const sweep = async (): Promise<number> => {
+    const marked = await store.failInterruptedBuilds({ self: { id: nodeId, startedAt }, staleBefore: new Date(Date.now() - staleMs).toISOString() });
     const byNode = new Map<string, number>();
     for (const b of marked) byNode.set(b.node ?? nodeId, (byNode.get(b.node ?? nodeId) ?? 0) + 1);
     for (const [node, builds] of byNode) {
@@ -63,32 +63,34 @@ export async function startNodePresence(options: NodePresenceOptions): Promise<N
     return marked.length;
   };
   /** Claims the id (the first time) or keeps it fresh, then sweeps; throws what the store throws. */
-  const beatOnce = (): void => {
+  const beatOnce = async (): Promise<void> => {
     if (lost) return;
     const at = new Date().toISOString();
     if (!claimed) {
-      store.claimNode({ id: nodeId, instance, at });
+      await store.claimNode({ id: nodeId, instance, at });
       claimed = true;
-    } else if (!store.touchNode(nodeId, instance, at)) {
+    } else if (!(await store.touchNode(nodeId, instance, at))) {
       lost = true;
       log.error({ node: nodeId }, "another process has taken this node's SLUGFORGE_NODE_ID: give each node its own");
       options.onLost?.();
       return;
     }
-    sweep();
+    await sweep();
     const fresh = Date.now() - staleMs;
-    others = store.listNodes().some((n) => n.id !== nodeId && n.seenAt !== null && Date.parse(n.seenAt) >= fresh);
+    others = (await store.listNodes()).some((n) => n.id !== nodeId && n.seenAt !== null && Date.parse(n.seenAt) >= fresh);
   };
+  let beating: Promise<void> | undefined;
   const beat = (): void => {
-    try {
-      beatOnce();
-    } catch (err) {
-      // A full disk, a database away for a moment: the next beat tries again.
-      log.warn({ err }, "could not record that this node is alive (or mark the builds of nodes gone)");
-    }
+    // One beat at a time: a slow database never has two in flight.
+    beating ??= beatOnce()
+      .catch((err: unknown) => {
+        // A full disk, a database away for a moment: the next beat tries again.
+        log.warn({ err }, "could not record that this node is alive (or mark the builds of nodes gone)");
+      })
+      .finally(() => (beating = undefined));
   };
   try {
-    beatOnce();
+    await beatOnce();
   } catch (err) {
     // The server still starts on a full disk (it serves reads and refuses pushes); the beats retry.
     if (!isDiskFull(err)) throw err;
@@ -101,11 +103,12 @@ export async function startNodePresence(options: NodePresenceOptions): Promise<N
     startedAt,
     sweep,
     othersAlive: () => others,
-    close() {
+    async close() {
       clearInterval(timer);
+      await beating;
       if (lost || !claimed) return;
       try {
-        store.stopNode(nodeId, instance, new Date().toISOString());
+        await store.stopNode(nodeId, instance, new Date().toISOString());
       } catch (err) {
         log.warn({ err }, "could not record this node's stop");
       }
@@ -119,13 +122,13 @@ export async function startNodePresence(options: NodePresenceOptions): Promise<N
  * that keeps its row fresh meanwhile is alive: the start is refused.
  */
 async function waitForId(store: NodeStore, nodeId: string, instance: string, staleMs: number, heartbeatMs: number, log: Logger): Promise<void> {
-  const holder = store.getNode(nodeId);
+  const holder = await store.getNode(nodeId);
   if (!holder || holder.instance === instance || holder.seenAt === null || ownerGone(holder.instance)) return;
   const silentMs = Date.now() - Date.parse(holder.seenAt);
   if (silentMs >= staleMs) return;
   log.warn({ node: nodeId, seenMsAgo: silentMs }, "another process used this SLUGFORGE_NODE_ID moments ago; waiting to see whether it is still alive");
   await sleep(staleMs - silentMs + heartbeatMs);
-  const now = store.getNode(nodeId);
+  const now = await store.getNode(nodeId);
   if (now && now.instance === holder.instance && now.seenAt !== null && now.seenAt !== holder.seenAt) {
     throw new SlugforgeError(
       "CONFIG_INVALID",

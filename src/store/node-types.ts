@@ -16,20 +16,20 @@ export interface NodeRecord {
 
 /** What the node presence loop needs from the store. */
 export interface NodeStore {
-  getNode(id: string): NodeRecord | undefined;
-  listNodes(): NodeRecord[];
+  getNode(id: string): Promise<NodeRecord | undefined>;
+  listNodes(): Promise<NodeRecord[]>;
   /** Takes the id for this process (whoever held it before): a new row or the old one overwritten. */
-  claimNode(node: { id: string; instance: string; at: string }): NodeRecord;
+  claimNode(node: { id: string; instance: string; at: string }): Promise<NodeRecord>;
   /** Keeps the row fresh; false when another process has taken the id since (the caller stops building). */
-  touchNode(id: string, instance: string, at: string): boolean;
+  touchNode(id: string, instance: string, at: string): Promise<boolean>;
   /** A clean stop: the row stays (for the listing), marked stopped. */
-  stopNode(id: string, instance: string, at: string): void;
+  stopNode(id: string, instance: string, at: string): Promise<void>;
   /**
    * Marks the builds a node left running INTERRUPTED: this node's own from before it started
    * (`self`), and those of every other node not seen since `staleBefore`. Each build is taken by
    * one UPDATE, so two nodes never both mark it. Returns the builds marked, with their node.
    */
-  failInterruptedBuilds(scope: { self: { id: string; startedAt: string }; staleBefore?: string }): { id: string; node: string | null }[];
+  failInterruptedBuilds(scope: { self: { id: string; startedAt: string }; staleBefore?: string }): Promise<{ id: string; node: string | null }[]>;
   /**
    * The app's push lock as every node sharing this store sees it (PostgreSQL: an advisory lock
    * held on a connection of its own); resolves with its release once held. Absent where the store

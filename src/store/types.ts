@@ -116,65 +116,76 @@ export interface ActivityEntry<T> {
   readonly detail: string | ((result: T) => string);
 }
 
-/** Metadata: apps, config vars, builds with their output, slugs and releases, tokens and activity, webhooks. */
-export interface MetadataStore extends WebhookStore, NodeStore {
-  createApp(name: string): AppRecord;
+/**
+ * Metadata: apps, config vars, builds with their output, slugs and releases, tokens and activity,
+ * webhooks. In SQLite in the data folder, or in PostgreSQL shared by several nodes.
+ */
+export interface MetadataStore extends MetadataTx {
+  close(): Promise<void>;
+}
+
+/** What a transaction's work is given: the store's calls, on the transaction's connection. */
+export interface MetadataTx extends WebhookStore, NodeStore {
+  createApp(name: string): Promise<AppRecord>;
   /** Creates the app when it does not exist yet (a first push). */
-  ensureApp(name: string): AppRecord;
-  getApp(name: string): AppRecord | undefined;
-  listApps(): AppRecord[];
-  deleteApp(name: string): boolean;
+  ensureApp(name: string): Promise<AppRecord>;
+  getApp(name: string): Promise<AppRecord | undefined>;
+  listApps(): Promise<AppRecord[]>;
+  deleteApp(name: string): Promise<boolean>;
 
-  getConfigVars(app: string): Record<string, string>;
+  getConfigVars(app: string): Promise<Record<string, string>>;
   /** Sets (string) and unsets (null) vars in one transaction; makes a release when one changed and the app has a slug. */
-  updateConfigVars(app: string, changes: Readonly<Record<string, string | null>>): { config: Record<string, string>; release?: ReleaseRecord };
+  updateConfigVars(app: string, changes: Readonly<Record<string, string | null>>): Promise<{ config: Record<string, string>; release?: ReleaseRecord }>;
 
-  createBuild(build: { id: string; app: string; commit: string; actor?: string; node?: string }): BuildRecord;
-  updateBuild(id: string, update: BuildUpdate): BuildRecord;
-  getBuild(id: string): BuildRecord | undefined;
-  listBuilds(app: string): BuildRecord[];
+  createBuild(build: { id: string; app: string; commit: string; actor?: string; node?: string }): Promise<BuildRecord>;
+  updateBuild(id: string, update: BuildUpdate): Promise<BuildRecord>;
+  getBuild(id: string): Promise<BuildRecord | undefined>;
+  listBuilds(app: string): Promise<BuildRecord[]>;
   /** The app's newest succeeded build with these inputs whose slug it still has, with that slug. */
-  findBuildWithInputs(app: string, inputsKey: string): { build: BuildRecord; slug: SlugRecord } | undefined;
-  appendBuildOutput(id: string, chunk: Buffer): void;
+  findBuildWithInputs(app: string, inputsKey: string): Promise<{ build: BuildRecord; slug: SlugRecord } | undefined>;
+  appendBuildOutput(id: string, chunk: Buffer): Promise<void>;
   /** Output chunks after a sequence number (for following a running build). */
-  readBuildOutput(id: string, afterSeq?: number): { seq: number; chunk: Buffer }[];
+  readBuildOutput(id: string, afterSeq?: number): Promise<{ seq: number; chunk: Buffer }[]>;
 
-  putSlug(slug: SlugRecord): void;
+  putSlug(slug: SlugRecord): Promise<void>;
   /** The slug's record; with `app`, that app's record of it (equal bytes are shared between apps). */
-  getSlug(id: string, app?: string): SlugRecord | undefined;
-  listSlugs(app: string): SlugRecord[];
+  getSlug(id: string, app?: string): Promise<SlugRecord | undefined>;
+  listSlugs(app: string): Promise<SlugRecord[]>;
 
   /** A succeeded build's release: vN on its slug with a snapshot of the config vars. */
-  createDeployRelease(app: string, slugId: string, processTypes: Readonly<Record<string, string>>, description: string): ReleaseRecord;
-  rollback(app: string, version: number): ReleaseRecord;
-  listReleases(app: string): ReleaseRecord[];
-  getRelease(app: string, version: number): ReleaseRecord | undefined;
+  createDeployRelease(app: string, slugId: string, processTypes: Readonly<Record<string, string>>, description: string): Promise<ReleaseRecord>;
+  rollback(app: string, version: number): Promise<ReleaseRecord>;
+  listReleases(app: string): Promise<ReleaseRecord[]>;
+  getRelease(app: string, version: number): Promise<ReleaseRecord | undefined>;
   /** Keeps a release's image once made (the error cleared), or the error of a failed attempt (the image kept as it was). */
-  setReleaseImage(app: string, version: number, outcome: { image: ReleaseImage } | { error: string }): ReleaseRecord | undefined;
+  setReleaseImage(app: string, version: number, outcome: { image: ReleaseImage } | { error: string }): Promise<ReleaseRecord | undefined>;
   /** Releases whose last image attempt failed and that have no image yet, oldest first (retried after a restart). */
-  listReleasesAwaitingImage(): ReleaseRecord[];
+  listReleasesAwaitingImage(): Promise<ReleaseRecord[]>;
 
-  stats(): StoreStats;
+  stats(): Promise<StoreStats>;
 
-  /** Runs `fn` in one transaction: every change it makes is kept, or none (nested calls join it). */
-  transaction<T>(fn: () => T): T;
+  /**
+   * Runs `fn` in one transaction on one connection: every change it makes through `tx` is kept, or
+   * none. `fn` must use `tx`, never this store (on SQLite that waits for the transaction to end: it
+   * never would), and run its calls one after another. A transaction inside one (tx.transaction) is a
+   * savepoint: its failure undoes its own changes only.
+   */
+  transaction<T>(fn: (tx: MetadataTx) => Promise<T>): Promise<T>;
 
-  createToken(token: { id: string; app: string; scope: TokenScope; secretSha256: string }): TokenRecord;
+  createToken(token: { id: string; app: string; scope: TokenScope; secretSha256: string }): Promise<TokenRecord>;
   /** A token with its secret's hash, revoked ones included: the caller refuses those. */
-  findToken(id: string): StoredToken | undefined;
+  findToken(id: string): Promise<StoredToken | undefined>;
   /** Every token (of one app), revoked ones included, oldest first. */
-  listTokens(app?: string): TokenRecord[];
+  listTokens(app?: string): Promise<TokenRecord[]>;
   /** Marks a token revoked for good; the first revocation's time stays. Undefined for an unknown id. */
-  revokeToken(id: string): TokenRecord | undefined;
+  revokeToken(id: string): Promise<TokenRecord | undefined>;
   /** Notes that a token was used now. */
-  touchToken(id: string): void;
+  touchToken(id: string): Promise<void>;
 
-  /** Runs a change and adds it to the app's activity in one transaction: both happen, or neither. */
-  recordActivity<T>(entry: ActivityEntry<T>, apply: () => T): T;
+  /** Runs a change (through `tx`, as in transaction()) and adds it to the app's activity in one transaction: both happen, or neither. */
+  recordActivity<T>(entry: ActivityEntry<T>, apply: (tx: MetadataTx) => Promise<T>): Promise<T>;
   /** An app's activity, newest first; `since` (an ISO time) leaves out what came before it. */
-  listActivity(app: string, since?: string): ActivityRecord[];
-
-  close(): void;
+  listActivity(app: string, since?: string): Promise<ActivityRecord[]>;
 }
 
 export interface StoreStats {

@@ -72,24 +72,24 @@ export type DeliveryOutcome = { readonly state: "delivered" | "failed" } | { rea
 
 /** Webhooks and their deliveries (the SQLite store's part in sqlite-webhooks.ts). */
 export interface WebhookStore {
-  createWebhook(webhook: { id: string; app: string; url: string; secret: string; events: readonly WebhookEvent[] }): WebhookRecord;
+  createWebhook(webhook: { id: string; app: string; url: string; secret: string; events: readonly WebhookEvent[] }): Promise<WebhookRecord>;
   /** The app's webhooks, oldest first. */
-  listWebhooks(app: string): WebhookRecord[];
+  listWebhooks(app: string): Promise<WebhookRecord[]>;
   /** Deletes the app's webhook with its deliveries (pending ones included); undefined when the app has none with that id. */
-  deleteWebhook(app: string, id: string): WebhookRecord | undefined;
+  deleteWebhook(app: string, id: string): Promise<WebhookRecord | undefined>;
   /**
    * Queues `body` for every webhook of the app that subscribes to `event`, due now; returns the
    * deliveries' ids. Call it in the transaction that made what the event tells of.
    */
-  queueDeliveries(app: string, event: WebhookEvent, body: string): string[];
+  queueDeliveries(app: string, event: WebhookEvent, body: string): Promise<string[]>;
   /**
    * Takes up to `limit` pending deliveries due at `now` (ISO time), oldest due first, and moves
    * their next try to `leaseUntil`: a process that dies while sending leaves them to be sent again
    * then, and another process sharing the database does not send them meanwhile.
    */
-  claimDueDeliveries(now: string, leaseUntil: string, limit: number): DueDelivery[];
+  claimDueDeliveries(now: string, leaseUntil: string, limit: number): Promise<DueDelivery[]>;
   /** Records an attempt and what the delivery becomes; does nothing when the delivery is gone (its webhook or app was deleted). */
-  recordDeliveryAttempt(id: string, attempt: Omit<DeliveryAttempt, "n">, outcome: DeliveryOutcome): void;
+  recordDeliveryAttempt(id: string, attempt: Omit<DeliveryAttempt, "n">, outcome: DeliveryOutcome): Promise<void>;
   /** The app's deliveries (of one webhook), newest first, with their attempts. */
-  listDeliveries(app: string, options?: { webhookId?: string; limit?: number }): DeliveryRecord[];
+  listDeliveries(app: string, options?: { webhookId?: string; limit?: number }): Promise<DeliveryRecord[]>;
 }

@@ -51,15 +51,31 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   let timer: NodeJS.Timeout | undefined;
   let woken = false;
 
+  /** One look at a time (the poll and a wake may meet): a look asked for meanwhile runs after it. */
+  let looking: Promise<void> | undefined;
+  let lookAgain = false;
   const look = (): void => {
     woken = false;
+    if (looking) {
+      lookAgain = true;
+      return;
+    }
+    looking = lookOnce().finally(() => {
+      looking = undefined;
+      if (lookAgain) {
+        lookAgain = false;
+        look();
+      }
+    });
+  };
+  const lookOnce = async (): Promise<void> => {
     if (stop.signal.aborted) return;
     const free = concurrency - inFlight.size;
     if (free <= 0) return;
     let due: DueDelivery[];
     try {
       const now = Date.now();
-      due = deps.store.claimDueDeliveries(new Date(now).toISOString(), new Date(now + timeoutMs + LEASE_MARGIN_MS).toISOString(), free);
+      due = await deps.store.claimDueDeliveries(new Date(now).toISOString(), new Date(now + timeoutMs + LEASE_MARGIN_MS).toISOString(), free);
     } catch (err) {
       // A full disk, a locked database: the next look tries again.
       log.error({ err }, "could not take due webhook deliveries");
@@ -94,7 +110,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     else if (error !== null) log.info({ ...fields, error, nextTryAt: outcome.state === "pending" ? outcome.nextTryAt : null }, "webhook delivery attempt failed");
     else log.debug(fields, "webhook delivered");
     try {
-      deps.store.recordDeliveryAttempt(delivery.id, { at, statusCode, durationMs, error }, outcome);
+      await deps.store.recordDeliveryAttempt(delivery.id, { at, statusCode, durationMs, error }, outcome);
     } catch (err) {
       // Sent, but not recorded (a full disk): its lease ends and it is sent again, which a receiver
       // that dedupes on the delivery id shrugs off.
@@ -147,6 +163,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     async close() {
       clearInterval(timer);
       stop.abort();
+      await looking;
       await Promise.allSettled([...inFlight]);
     },
   };

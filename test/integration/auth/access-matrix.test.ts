@@ -100,12 +100,12 @@ async function makeWorld(): Promise<World> {
     async build(request, output, signal) {
       const recorder = createStoreRecorder(store, { stack: "debian-13", log: silentLogger() });
       const buildId = `matrix-${fake.builds.length + 1}`;
-      recorder.queued(buildId, request);
-      recorder.started(buildId);
+      await recorder.queued(buildId, request);
+      await recorder.started(buildId);
       const result = { ...(await fake.build(request, output, signal)), buildId };
       const slug = result.status === "succeeded" ? await slugs.put(Readable.from([zlib.gzipSync(request.commit)])) : undefined;
       const recorded = slug ? { ...result, slug: { ...slug, sha256: slug.id.slice(7) } } : result;
-      for (const line of recorder.finished(request, recorded)?.lines ?? []) output.write(`       ${line}\n`);
+      for (const line of (await recorder.finished(request, recorded))?.lines ?? []) output.write(`       ${line}\n`);
       return recorded;
     },
   };
@@ -124,7 +124,7 @@ async function makeWorld(): Promise<World> {
   const push = await git.run(["push", `http://git:${ADMIN_TOKEN}@127.0.0.1:${port}/own.git`, "HEAD:main"], work);
   if (push.code !== 0) throw new Error(push.stderr);
   await api("PATCH", "/api/apps/own/config-vars", { SECRET: SECRET_VALUE });
-  const build = store.listBuilds("own")[0]!;
+  const build = (await store.listBuilds("own"))[0]!;
 
   const made: Record<string, { id: string; token: string }> = {};
   const specs = { deployOwn: ["own", "deploy"], deployOther: ["other", "deploy"], readOwn: ["own", "read"], readOther: ["other", "read"], revoked: ["own", "deploy"], spare: ["own", "read"] };
@@ -156,7 +156,7 @@ async function makeWorld(): Promise<World> {
     buildId: build.id,
     slugId: build.slugId!,
     async close() {
-      store.close();
+      await store.close();
       await server.close();
     },
   };
@@ -359,8 +359,8 @@ describe("the same table with the dashboard's session cookie instead of a token"
           expect([r.status, r.body.includes("CROSS_SITE_REQUEST")], `${row.route} ${JSON.stringify(from)}`).toEqual([403, true]);
         }
       }
-      expect(world.store.getApp("own")).toBeDefined();
-      expect(world.store.getConfigVars("own")).toEqual({ SECRET: SECRET_VALUE });
+      expect(await world.store.getApp("own")).toBeDefined();
+      expect(await world.store.getConfigVars("own")).toEqual({ SECRET: SECRET_VALUE });
       // Without the cookie, where a request comes from is not the question: a token is no ambient credential.
       const bearer = await request(world.port, "PATCH", "/api/apps/own/config-vars", { ...JSON_TYPE, Origin: "http://evil.example", Authorization: `Bearer ${ADMIN_TOKEN}` }, JSON.stringify({ MODE: "x" }));
       expect(bearer.status).toBe(200);

@@ -21,7 +21,7 @@ export interface RunningServer {
 }
 
 /** The whole server as `slugforge serve` assembles it, on loopback port 0, builds with network none, release images off unless `env` turns them on. */
-export async function startServer(dataDir: string, env: Record<string, string> = {}, options: Pick<ServerOptions, "runtime" | "webhooks" | "log"> = {}): Promise<RunningServer> {
+export async function startServer(dataDir: string, env: Record<string, string> = {}, options: Pick<ServerOptions, "runtime" | "webhooks" | "log" | "builder"> = {}): Promise<RunningServer> {
   const parsed = parseConfig({
     PORT: "0",
     SLUGFORGE_HOST: "127.0.0.1",

@@ -263,10 +263,10 @@ describe("release and build webhooks", () => {
     expect((await server.api<{ id: string }>("GET", "/api/apps/hooked/webhooks")).body.id).toBe("APP_NOT_FOUND");
     const store = openSqliteStore(path.join(dataDir, "metadata.db"));
     try {
-      expect(store.listDeliveries("hooked")).toEqual([]);
-      expect(store.claimDueDeliveries(new Date(Date.now() + 3_600_000).toISOString(), new Date().toISOString(), 10)).toEqual([]);
+      expect(await store.listDeliveries("hooked")).toEqual([]);
+      expect(await store.claimDueDeliveries(new Date(Date.now() + 3_600_000).toISOString(), new Date().toISOString(), 10)).toEqual([]);
     } finally {
-      store.close();
+      await store.close();
     }
     await new Promise((r) => setTimeout(r, 1500));
     expect(receiver.at("/pending")).toHaveLength(1);

@@ -47,7 +47,7 @@ describe("HTTP API", () => {
   });
   afterEach(async () => {
     await new Promise((r) => server.close(r));
-    store.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -72,8 +72,8 @@ describe("HTTP API", () => {
     expect((await call("POST", "/api/apps", { name: "Bad_Name" })).status).toBe(400);
     expect((await call("POST", "/api/apps", { name: "web" })).status).toBe(201);
     expect((await call("GET", "/api/apps/nope")).status).toBe(404);
-    store.putSlug({ id: "sha256:aa", app: "web", sizeBytes: 10, commit: "abc", buildpacks: [], stack: "debian-13", processTypes: {}, createdAt: new Date().toISOString() });
-    store.createDeployRelease("web", "sha256:aa", {}, "Deploy abc");
+    await store.putSlug({ id: "sha256:aa", app: "web", sizeBytes: 10, commit: "abc", buildpacks: [], stack: "debian-13", processTypes: {}, createdAt: new Date().toISOString() });
+    await store.createDeployRelease("web", "sha256:aa", {}, "Deploy abc");
     const patched = await (await call("PATCH", "/api/apps/web/config-vars", { GREETING: "hi" })).json();
     expect(patched).toMatchObject({ config: { GREETING: "hi" }, release: { version: 2, description: "Set GREETING config vars" } });
     expect((await call("PATCH", "/api/apps/web/config-vars", { "1BAD": "x" })).status).toBe(400);
@@ -86,8 +86,8 @@ describe("HTTP API", () => {
 
   it("a config PATCH that changes nothing answers release null and makes no release", async () => {
     expect((await call("POST", "/api/apps", { name: "web" })).status).toBe(201);
-    store.putSlug({ id: "sha256:aa", app: "web", sizeBytes: 10, commit: "abc", buildpacks: [], stack: "debian-13", processTypes: {}, createdAt: new Date().toISOString() });
-    store.createDeployRelease("web", "sha256:aa", {}, "Deploy abc");
+    await store.putSlug({ id: "sha256:aa", app: "web", sizeBytes: 10, commit: "abc", buildpacks: [], stack: "debian-13", processTypes: {}, createdAt: new Date().toISOString() });
+    await store.createDeployRelease("web", "sha256:aa", {}, "Deploy abc");
     expect((await (await call("PATCH", "/api/apps/web/config-vars", { GREETING: "hi" })).json()) as unknown).toMatchObject({ release: { version: 2 } });
     for (const body of [{}, { GREETING: "hi" }, { MISSING: null }]) {
       const res = await call("PATCH", "/api/apps/web/config-vars", body);
@@ -99,8 +99,8 @@ describe("HTTP API", () => {
 
   it("a rollback names its release as N or \"vN\"; anything else is BAD_REQUEST saying what to send", async () => {
     expect((await call("POST", "/api/apps", { name: "web" })).status).toBe(201);
-    store.putSlug({ id: "sha256:aa", app: "web", sizeBytes: 10, commit: "abc", buildpacks: [], stack: "debian-13", processTypes: {}, createdAt: new Date().toISOString() });
-    store.createDeployRelease("web", "sha256:aa", {}, "Deploy abc");
+    await store.putSlug({ id: "sha256:aa", app: "web", sizeBytes: 10, commit: "abc", buildpacks: [], stack: "debian-13", processTypes: {}, createdAt: new Date().toISOString() });
+    await store.createDeployRelease("web", "sha256:aa", {}, "Deploy abc");
     for (const release of ["0x1", "1e0", "1.0", " 1", "v01", 0, 1.5, "one"]) {
       const res = await call("POST", "/api/apps/web/releases", { release });
       expect(res.status).toBe(400);
@@ -130,23 +130,22 @@ describe("HTTP API", () => {
   });
 
   it("follows a running build's output until it ends", async () => {
-    store.createApp("web");
-    store.createBuild({ id: "b1", app: "web", commit: "abc" });
-    store.updateBuild("b1", { status: "building" });
-    store.appendBuildOutput("b1", Buffer.from("first\n"));
+    await store.createApp("web");
+    await store.createBuild({ id: "b1", app: "web", commit: "abc" });
+    await store.updateBuild("b1", { status: "building" });
+    await store.appendBuildOutput("b1", Buffer.from("first\n"));
     const pending = call("GET", "/api/builds/b1/output").then((r) => r.text());
     setTimeout(() => {
-      store.appendBuildOutput("b1", Buffer.from("second\n"));
-      store.updateBuild("b1", { status: "succeeded" });
+      void store.appendBuildOutput("b1", Buffer.from("second\n")).then(() => store.updateBuild("b1", { status: "succeeded" }));
     }, 100);
     expect(await pending).toBe("first\nsecond\n");
   });
 
   it("answers as data that a browser will not run: nosniff and a sandboxing Content-Security-Policy", async () => {
-    store.createApp("web");
-    store.createBuild({ id: "b2", app: "web", commit: "abc" });
-    store.appendBuildOutput("b2", Buffer.from("<script>alert(1)</script>\n"));
-    store.updateBuild("b2", { status: "failed" });
+    await store.createApp("web");
+    await store.createBuild({ id: "b2", app: "web", commit: "abc" });
+    await store.appendBuildOutput("b2", Buffer.from("<script>alert(1)</script>\n"));
+    await store.updateBuild("b2", { status: "failed" });
     for (const [p, token] of [["/api/builds/b2/output", TOKEN], ["/api/apps", TOKEN], ["/api/apps", null]] as const) {
       const res = await call("GET", p, undefined, token);
       expect(res.headers.get("x-content-type-options"), p).toBe("nosniff");

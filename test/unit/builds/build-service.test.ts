@@ -72,7 +72,7 @@ describe("build service failures (fake runtime)", () => {
 
   it("config var values are masked in the pusher's output, the stored output and the error message", async () => {
     const stored: Buffer[] = [];
-    const recorder: BuildRecorder = { queued: () => undefined, started: () => undefined, output: (_id, chunk) => void stored.push(chunk), finished: () => ({ lines: [] }) };
+    const recorder: BuildRecorder = { queued: async () => undefined, started: async () => undefined, output: async (_id, chunk) => void stored.push(chunk), finished: async () => ({ lines: [] }) };
     const t = setup(async () => {
       throw new SlugforgeError("BUILDPACK_NOT_FOUND", "could not fetch https://hunter2-value@git.example/bp.git");
     }, recorder);
@@ -127,10 +127,10 @@ describe("build service failures (fake runtime)", () => {
     const kept: string[] = [];
     let fails = 2;
     const recorder: BuildRecorder = {
-      queued: () => undefined,
-      started: () => undefined,
-      output: () => undefined,
-      finished: (_request, result) => {
+      queued: async () => undefined,
+      started: async () => undefined,
+      output: async () => undefined,
+      finished: async (_request, result) => {
         if (fails-- > 0) throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
         kept.push(`${result.buildId} ${result.status} ${result.error?.code}`);
         return { lines: [] };
