@@ -125,7 +125,9 @@ async function buildFromOneRootfs(stack: string, run: ImageRecipe, build: ImageR
       return { ref: buildRef, built: true, image };
     };
     // Both settle before the folders go: one failing must not pull the floor from under the other.
-    const [r, b] = await Promise.allSettled([runDone(), buildDone()]);
+    // buildDone first: apt-get starts at once, and runDone's finishing (synchronous, seconds of disk) runs while it does.
+    const building = buildDone();
+    const [r, b] = await Promise.allSettled([runDone(), building]);
     if (r.status === "rejected") throw r.reason;
     if (b.status === "rejected") throw b.reason;
     return [r.value, b.value];
