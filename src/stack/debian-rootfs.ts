@@ -44,13 +44,14 @@ export function debootstrap(
  * Installs more packages into a root filesystem that debootstrap made (its apt lists are still
  * there), with apt-get in a chroot: the host's network, debootstrap's .deb cache as apt's archive
  * folder (what one image fetched the next reuses), /proc mounted in a mount namespace of its own
- * so nothing stays mounted when apt is done or killed. Afterwards apt's own traces (the package
+ * so nothing stays mounted when apt is done or killed, and Debian's root PATH inside (dpkg wants
+ * ldconfig and start-stop-daemon from /sbin, whatever PATH setup was started with). Afterwards apt's own traces (the package
  * caches, which packages were automatic, its logs) are removed: the result has the files a
  * debootstrap of the same packages would have.
  */
 export async function aptInstallInto(rootfs: string, packages: readonly string[], cacheDir: string, scratchName: string, tools: RootfsTools): Promise<void> {
   mkdirSync(path.join(cacheDir, "partial"), { recursive: true });
-  const script = 'mount -t proc proc "$1/proc" && mount --bind "$2" "$1/var/cache/apt/archives" && root=$1 && shift 2 && exec chroot "$root" apt-get install -y --no-install-recommends -o APT::Sandbox::User=root -o Dpkg::Use-Pty=0 "$@"';
+  const script = 'mount -t proc proc "$1/proc" && mount --bind "$2" "$1/var/cache/apt/archives" && root=$1 && shift 2 && exec chroot "$root" /usr/bin/env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin apt-get install -y --no-install-recommends -o APT::Sandbox::User=root -o Dpkg::Use-Pty=0 "$@"';
   tools.say(`  apt-get install ${packages.length} more packages into a copy of it (chroot)`);
   await runLogged("unshare", ["--mount", "--propagation", "private", "sh", "-c", script, "sh", rootfs, cacheDir, ...packages], path.join(tools.workDir, `apt-${scratchName}.log`), tools.say, /^(Get|Unpacking|Setting up) /);
   for (const trace of ["var/lib/apt/extended_states", "var/cache/apt/pkgcache.bin", "var/cache/apt/srcpkgcache.bin", "var/cache/debconf/tmp.ci", "var/log/apt"]) {
@@ -85,9 +86,11 @@ function runLogged(file: string, args: readonly string[], logFile: string, say: 
     const child = spawn(file, [...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
     const counts = new Map<string, number>();
     let phase = "starting";
+    let last = "";
     let lastSaid = Date.now();
     const onLine = (line: string): void => {
       appendFileSync(logFile, `${line}\n`);
+      if (line.trim()) last = line.trim();
       const m = phases.exec(line);
       if (m) {
         const key = m[1]!;
@@ -104,7 +107,7 @@ function runLogged(file: string, args: readonly string[], logFile: string, say: 
     child.on("error", reject);
     child.on("close", (code) => {
       if (code === 0) resolve();
-      else reject(new SlugforgeError("INTERNAL", `${file} failed with exit ${code}; see ${logFile}`));
+      else reject(new SlugforgeError("INTERNAL", `${file} failed with exit ${code} (${last || "no output"}); see ${logFile}. A network or mirror problem? SLUGFORGE_DEBIAN_MIRROR names another Debian mirror.`));
     });
   });
 }
