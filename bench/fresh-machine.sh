@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: bench/fresh-machine.sh [--runs N] [--check] [--keep]
+# Usage: bench/fresh-machine.sh [--runs N] [--check] [--keep] [--rev REV]
 #
 # Times the README on a machine that has never seen slugforge: its two set-up commands
 # (`npm install && npm start`) in a fresh clone of this checkout's HEAD, then its first push (the
@@ -17,7 +17,9 @@
 # cannot undo; on a machine without dockerd, setup installs docker.io while debootstrap runs.
 #
 # Prints each run's phases and total, then the median, min and max; --check exits 1 when the
-# median total is over the target. --keep leaves the temp folders. Needs root (dockerd, chroot).
+# median total is over the target. --keep leaves the temp folders. --rev times another commit of
+# this repository (the clone checks it out; the script itself stays this one), e.g. a "before".
+# Needs root (dockerd, chroot).
 
 set -euo pipefail
 
@@ -26,6 +28,7 @@ TARGET_S=240
 RUNS=2
 CHECK=0
 KEEP=0
+REV=""
 
 function fresh::usage() {
 	sed -n '2,3p' "${BASH_SOURCE[0]}" | sed 's/^# //'
@@ -44,6 +47,10 @@ while [[ $# -gt 0 ]]; do
 	--keep)
 		KEEP=1
 		shift
+		;;
+	--rev)
+		REV="${2:?--rev needs a commit}"
+		shift 2
 		;;
 	-h | --help)
 		fresh::usage
@@ -120,6 +127,7 @@ function fresh::run() {
 
 	git clone -q "$REPO_DIR" "$TMP/clone"
 	cd "$TMP/clone"
+	if [[ -n "$REV" ]]; then git checkout -q "$REV"; fi
 	export npm_config_cache="$TMP/npm-cache"
 	local port
 	port="$(node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
