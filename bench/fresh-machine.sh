@@ -10,8 +10,10 @@
 #   - npm: an empty cache (npm_config_cache in a temp folder), so every package is downloaded
 #     and better-sqlite3 is compiled, as on a new machine;
 #   - Docker: an engine of the script's own (its own socket, data root and exec root in a temp
-#     folder, no bridge: builds use network none), with no images, so setup makes both stack
-#     images; it is started before the clock starts, and its start is timed and added;
+#     folder, an empty daemon.json, and a bridge of its own, `sff` + 6 hex digits on a private
+#     /24, no iptables: `--bridge none` would make dockerd delete the host's docker0, the main
+#     engine's), with no images, so setup makes both stack images; it is started before the
+#     clock starts, and its start is timed and added;
 #   - debootstrap: an empty .deb cache (the clone's own .slugforge folder).
 # Not measured: installing docker.io and debootstrap themselves (apt-get), which this machine
 # cannot undo; on a machine without dockerd, setup installs docker.io while debootstrap runs.
@@ -68,7 +70,7 @@ if [[ $(id -u) -ne 0 ]]; then
 	echo "fresh-machine: run it as root (it starts its own dockerd and setup uses chroot)" >&2
 	exit 2
 fi
-for tool in dockerd docker git curl npm node; do
+for tool in dockerd docker git curl npm node ip; do
 	command -v "$tool" >/dev/null || {
 		echo "fresh-machine: $tool is missing; run \`npm start\` once (it installs docker.io) or install it" >&2
 		exit 2
@@ -80,6 +82,7 @@ function fresh::since() { awk -v a="$(fresh::now)" -v b="$1" 'BEGIN { printf "%.
 
 TMP=""
 SERVER_PID=""
+BRIDGE=""
 function fresh::cleanup() {
 	if [[ -n "$SERVER_PID" ]]; then
 		kill -TERM -- "-$SERVER_PID" 2>/dev/null || true
@@ -92,6 +95,10 @@ function fresh::cleanup() {
 		pid="$(cat "$TMP/dockerd.pid")"
 		kill -TERM "$pid" 2>/dev/null || true
 		for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+	fi
+	if [[ -n "$BRIDGE" ]]; then
+		ip link del "$BRIDGE" 2>/dev/null || true
+		BRIDGE=""
 	fi
 	if [[ -n "$TMP" && $KEEP -eq 0 ]]; then
 		# The engine's overlay mounts go with it; anything left mounted under the folder is unmounted first.
@@ -111,10 +118,19 @@ function fresh::run() {
 	local sock="$TMP/engine.sock"
 	export DOCKER_HOST="unix://$sock"
 
+	local hex
+	hex="$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
+	BRIDGE="sff$hex"
+	ip link add name "$BRIDGE" type bridge
+	ip addr add "10.198.$((16#${hex:0:2})).1/24" dev "$BRIDGE"
+	ip link set "$BRIDGE" up
+	echo "{}" >"$TMP/daemon.json"
+
 	local t0
 	t0="$(fresh::now)"
 	dockerd -H "$DOCKER_HOST" --data-root "$TMP/engine" --exec-root "$TMP/x" --pidfile "$TMP/dockerd.pid" \
-		--bridge none --iptables=false >"$TMP/dockerd.log" 2>&1 &
+		--config-file "$TMP/daemon.json" --bridge "$BRIDGE" --iptables=false --ip-masq=false --ip-forward=false \
+		>"$TMP/dockerd.log" 2>&1 &
 	until docker version >/dev/null 2>&1; do
 		sleep 0.2
 		if [[ $(fresh::since "$t0" | cut -d. -f1) -ge 60 ]]; then
@@ -146,7 +162,7 @@ function fresh::run() {
 
 	local started
 	started="$(fresh::now)"
-	PORT="$port" SLUGFORGE_BUILD_NETWORK=none setsid npm start >"$TMP/npm-start.log" 2>&1 &
+	PORT="$port" setsid npm start >"$TMP/npm-start.log" 2>&1 &
 	SERVER_PID=$!
 	until curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
 		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
