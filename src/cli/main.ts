@@ -216,33 +216,8 @@ async function serve(env: NodeJS.ProcessEnv, say: Say): Promise<number> {
 }
 
 async function setup(args: string[], env: NodeJS.ProcessEnv, say: Say): Promise<number> {
-  if (args.includes("--help")) {
-    say(`Usage: slugforge setup [--no-stack]
-
-Makes sure this host can build: a Docker engine that answers (on Debian, as root, installs
-docker.io and starts dockerd where needed), debootstrap, and the stack images.
-SLUGFORGE_SKIP_HOST_SETUP=1 skips installing and starting anything (only checks the engine).`);
-    return 0;
-  }
-  const config = settings(env);
-  const started = Date.now();
-  const [{ createDockerRuntime }, { ensureHost }, { buildStack }] = await Promise.all([
-    import("../docker/dockerode-runtime.js"),
-    import("../host/setup.js"),
-    import("../stack/build-stack.js"),
-  ]);
-  const runtime = createDockerRuntime({ dockerHost: config.dockerHost });
-  if (env.SLUGFORGE_SKIP_HOST_SETUP === "1") {
-    const { version } = await runtime.ping();
-    say(`host setup skipped (SLUGFORGE_SKIP_HOST_SETUP=1); docker engine ${version} answers`);
-  } else {
-    await ensureHost({ runtime, logDir: path.join(config.dataDir, "logs"), say });
-  }
-  if (!args.includes("--no-stack")) {
-    await buildStack(config.stack, { runtime, workDir: path.join(config.dataDir, "stack"), say, mirror: env.SLUGFORGE_DEBIAN_MIRROR });
-  }
-  say(`setup: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return 0;
+  const { setupCommand } = await import("./setup-command.js");
+  return setupCommand(args, settings(env), env, say);
 }
 
 async function stack(args: string[], env: NodeJS.ProcessEnv, say: Say): Promise<number> {

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ContainerRuntime } from "../docker/container-runtime.js";
 import { SlugforgeError } from "../errors.js";
 import { hasCommand, runProcess } from "../util/run-process.js";
+import { untimed, type Step } from "../util/step-timer.js";
 
 export interface HostSetupOptions {
   readonly runtime: ContainerRuntime;
@@ -15,6 +16,25 @@ export interface HostSetupOptions {
   /** Also make sure debootstrap is there (needed to build stack images). */
   readonly needDebootstrap?: boolean;
   readonly engineWaitMs?: number;
+  /** Times the steps (setup prints them); untimed when absent. */
+  readonly step?: Step;
+}
+
+/** What the host has before setup does anything: decides what can run side by side. */
+export interface HostState {
+  /** The engine's version when it answers. */
+  readonly engine: string | undefined;
+  readonly dockerdInstalled: boolean;
+  readonly debootstrapInstalled: boolean;
+}
+
+export async function probeHost(runtime: ContainerRuntime): Promise<HostState> {
+  const [engine, dockerdInstalled, debootstrapInstalled] = await Promise.all([
+    runtime.ping().then((p) => p.version, () => undefined),
+    hasCommand("dockerd"),
+    hasCommand("debootstrap"),
+  ]);
+  return { engine, dockerdInstalled, debootstrapInstalled };
 }
 
 /**
@@ -23,6 +43,7 @@ export interface HostSetupOptions {
  */
 export async function ensureHost(options: HostSetupOptions): Promise<void> {
   const { runtime, say } = options;
+  const step = options.step ?? untimed;
   const engine = await runtime.ping().catch(() => undefined);
   // On a new machine both are missing: one apt-get run (one package list update) installs both.
   const wantDebootstrap = options.needDebootstrap !== false && !(await hasCommand("debootstrap"));
@@ -31,39 +52,47 @@ export async function ensureHost(options: HostSetupOptions): Promise<void> {
   } else {
     if (!(await hasCommand("dockerd"))) {
       say(`docker engine: not installed; installing Debian's docker.io${wantDebootstrap ? " (and debootstrap with it)" : ""}`);
-      await aptInstall(wantDebootstrap ? ["docker.io", "debootstrap"] : ["docker.io"], say);
+      await aptInstall(wantDebootstrap ? ["docker.io", "debootstrap"] : ["docker.io"], say, step);
     }
     say("docker engine: installed but not running; starting dockerd");
-    startDockerd(options.logDir);
-    const started = Date.now();
-    const version = await waitForEngine(runtime, options.engineWaitMs ?? 60_000);
-    say(`docker engine: answering (version ${version}) after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const version = await step("start dockerd (until it answers)", () => {
+      startDockerd(options.logDir);
+      return waitForEngine(runtime, options.engineWaitMs ?? 60_000);
+    });
+    say(`docker engine: answering (version ${version})`);
   }
-  if (options.needDebootstrap !== false) {
-    if (await hasCommand("debootstrap")) say("debootstrap: present");
-    else {
-      say("debootstrap: missing; installing it");
-      await aptInstall(["debootstrap"], say);
-    }
+  if (options.needDebootstrap !== false) await ensureDebootstrap(options);
+}
+
+/** debootstrap, installed (one small package) when missing. */
+export async function ensureDebootstrap(options: Pick<HostSetupOptions, "say" | "step">): Promise<void> {
+  if (await hasCommand("debootstrap")) options.say("debootstrap: present");
+  else {
+    options.say("debootstrap: missing; installing it");
+    await aptInstall(["debootstrap"], options.say, options.step ?? untimed);
   }
 }
 
-async function aptInstall(packages: string[], say: (line: string) => void): Promise<void> {
+// One `apt-get update` per process: setup may install debootstrap and docker.io in two runs.
+let listsUpdated = false;
+
+async function aptInstall(packages: string[], say: (line: string) => void, step: Step): Promise<void> {
   const why = cannotInstall();
   if (why) {
     throw new SlugforgeError("HOST_SETUP_FAILED", `${packages.join(", ")} is needed but ${why}. Install it yourself (as root: apt-get install ${packages.join(" ")}), or set SLUGFORGE_SKIP_HOST_SETUP=1 if you manage Docker yourself.`);
   }
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  say("  apt-get update");
-  const update = await runProcess("apt-get", ["update"], { env });
-  if (update.code !== 0) say(`  apt-get update failed (${lastLine(update.stderr)}); trying the install with the lists we have`);
+  if (!listsUpdated) {
+    say("  apt-get update");
+    const update = await step("apt-get update", () => runProcess("apt-get", ["update"], { env }));
+    if (update.code !== 0) say(`  apt-get update failed (${lastLine(update.stderr)}); trying the install with the lists we have`);
+    listsUpdated = true;
+  }
   say(`  apt-get install -y ${packages.join(" ")}`);
-  const started = Date.now();
-  const install = await runProcess("apt-get", ["install", "-y", "--no-install-recommends", ...packages], { env });
+  const install = await step(`apt-get install ${packages.join(" ")}`, () => runProcess("apt-get", ["install", "-y", "--no-install-recommends", ...packages], { env }));
   if (install.code !== 0) {
     throw new SlugforgeError("HOST_SETUP_FAILED", `apt-get install ${packages.join(" ")} failed: ${lastLine(install.stderr || install.stdout)}`);
   }
-  say(`  installed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
 function cannotInstall(): string | undefined {

@@ -113,5 +113,5 @@ function buildContext(repoDir: string): TarOut {
     .filter((name) => existsSync(path.join(repoDir, name)))
     .sort();
   const entries = ["Dockerfile", "package.json", "package-lock.json", "bin", "buildpacks", "hooks", "dashboard", "launcher", "dist", ...modules];
-  return tarOut(["-c", "-f", "-", "--exclude=dist/bench", "--exclude=dist/test", "-C", repoDir, "--", ...entries]);
+  return tarOut(["-c", "-f", "-", "--exclude=dist/bench", "--exclude=dist/test", "--exclude=dist/.tsbuildinfo", "-C", repoDir, "--", ...entries]);
 }

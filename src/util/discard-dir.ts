@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
@@ -26,4 +27,22 @@ export async function sweepDiscarded(parent: string): Promise<number> {
   const names = (await readdir(parent).catch(() => [] as string[])).filter((n) => n.startsWith(PREFIX));
   await Promise.all(names.map((n) => rm(path.join(parent, n), { recursive: true, force: true, maxRetries: 3 })));
   return names.length;
+}
+
+/**
+ * discardDir for a big tree whose removal nobody waits for (a scratch root filesystem: seconds
+ * of disk time here): renamed aside at once, then removed by a detached `rm -rf` that may outlive
+ * this process. What it has not finished, sweepDiscarded removes at the next start.
+ */
+export async function discardDirInBackground(dir: string): Promise<void> {
+  const aside = path.join(path.dirname(dir), `${PREFIX}${path.basename(dir)}-${randomBytes(6).toString("hex")}`);
+  try {
+    await rename(dir, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw err;
+  }
+  const rm = spawn("rm", ["-rf", "--one-file-system", aside], { detached: true, stdio: "ignore" });
+  rm.on("error", () => undefined);
+  rm.unref();
 }

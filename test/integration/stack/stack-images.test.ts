@@ -41,6 +41,19 @@ describe("stack images", () => {
     expect(out).toContain("trixie build");
   });
 
+  it("build image has every package of both recipes, all marked manual, as a debootstrap of its whole list gives", async () => {
+    // It is made from the run image's root filesystem plus apt-get: apt's own traces must not stay.
+    const { code, out } = await run(
+      imageRef("debian-13", "build"),
+      "dpkg-query -W -f '${Package}\\n'; echo ---; apt-mark showauto | wc -l; ls /var/lib/apt/extended_states /var/cache/apt/pkgcache.bin /var/log/apt/history.log 2>&1 | grep -c 'No such file'",
+    );
+    expect(code).toBe(0);
+    const [installed, rest] = out.split("---\n");
+    const names = new Set(installed!.trim().split("\n"));
+    for (const p of [...recipe.build.packages, ...recipe.run.packages]) expect(names.has(p), `${p} installed`).toBe(true);
+    expect(rest!.trim().split("\n")).toEqual(["0", "3"]);
+  });
+
   it("run image has the runtime libraries but no compiler and no python3", async () => {
     const { code, out } = await run(
       imageRef("debian-13", "run"),

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { discardDir, sweepDiscarded } from "../../../src/util/discard-dir.js";
+import { discardDir, discardDirInBackground, sweepDiscarded } from "../../../src/util/discard-dir.js";
 
 let root: string;
 beforeEach(async () => {
@@ -28,4 +28,16 @@ it("sweeps what a stopped removal left, and only that", async () => {
   expect(await sweepDiscarded(root)).toBe(1);
   expect((await readdir(root)).sort()).toEqual([".tmp-app-1", "app.git"]);
   expect(await sweepDiscarded(path.join(root, "missing"))).toBe(0);
+});
+
+it("in the background: the tree is out of the way at once, and gone once the detached rm is done", async () => {
+  await mkdir(path.join(root, "rootfs-build-x", "usr", "bin"), { recursive: true });
+  await writeFile(path.join(root, "rootfs-build-x", "usr", "bin", "cc"), "x");
+  await discardDirInBackground(path.join(root, "rootfs-build-x"));
+  const now = await readdir(root);
+  expect(now.filter((n) => n === "rootfs-build-x")).toEqual([]);
+  const deadline = Date.now() + 10_000;
+  while ((await readdir(root)).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  expect(await readdir(root)).toEqual([]);
+  await discardDirInBackground(path.join(root, "never-there"));
 });
