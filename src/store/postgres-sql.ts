@@ -1,5 +1,5 @@
 import type pg from "pg";
-import type { Row, Sql } from "./sql.js";
+import { transactionEnded, type Row, type Sql } from "./sql.js";
 
 /** `?` placeholders as PostgreSQL numbers them ($1, $2, ...); the store's SQL has no `?` in a literal. */
 const numbered = new Map<string, string>();
@@ -14,8 +14,6 @@ function postgresText(text: string): string {
 }
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
-
-const ENDED = "a transaction's store was used after the transaction ended; use the store itself";
 
 /**
  * The metadata store's SQL on a pool of PostgreSQL connections: a statement outside a transaction
@@ -39,7 +37,7 @@ export function postgresSql(pool: pg.Pool): Sql {
     await client.query(depth === 0 ? "BEGIN" : `SAVEPOINT ${savepoint}`);
     let open = true;
     const live = <A extends unknown[], R>(step: (...args: A) => Promise<R>) => (...args: A): Promise<R> =>
-      open ? step(...args) : Promise.reject(new Error(ENDED));
+      open ? step(...args) : transactionEnded();
     const direct = on(client);
     const tx: Sql = {
       dialect: "postgres",

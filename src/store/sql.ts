@@ -26,6 +26,11 @@ export interface Sql {
   lockApp(app: string): Promise<void>;
 }
 
+/** What a transaction's Sql answers once its transaction has ended (work that outlived it, a bug). */
+export function transactionEnded(): Promise<never> {
+  return Promise.reject(new Error("a transaction's store was used after the transaction ended; use the store itself"));
+}
+
 /** A statement's outcome as a promise: a synchronous driver's throw becomes a rejection. */
 export function settle<T>(step: () => T): Promise<T> {
   try {

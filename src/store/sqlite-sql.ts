@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { settle, type Row, type Sql } from "./sql.js";
+import { settle, transactionEnded, type Row, type Sql } from "./sql.js";
 
 /**
  * The metadata store's SQL on one better-sqlite3 connection, shared by every async flow of the
@@ -58,14 +58,14 @@ export function sqliteSql(db: Database.Database): Sql & { close(): Promise<void>
   /** The Sql a transaction's work is given: straight to the connection, and only while it is open. */
   const boundSql = (depth: number): { sql: Sql; end(): void } => {
     let open = true;
-    const direct = <T>(step: () => T): Promise<T> => (open ? settle(step) : Promise.reject(new Error(ENDED)));
+    const direct = <T>(step: () => T): Promise<T> => (open ? settle(step) : transactionEnded());
     return {
       sql: {
         dialect: "sqlite",
         all: (text, params) => direct(() => all(text, params)),
         get: (text, params) => direct(() => get(text, params)),
         run: (text, params) => direct(() => run(text, params)),
-        transaction: (fn) => (open ? transact(fn, depth) : Promise.reject(new Error(ENDED))),
+        transaction: (fn) => (open ? transact(fn, depth) : transactionEnded()),
         lockApp: () => direct(() => undefined),
       },
       end: () => void (open = false),
@@ -97,8 +97,6 @@ export function sqliteSql(db: Database.Database): Sql & { close(): Promise<void>
     },
   };
 }
-
-const ENDED = "a transaction's store was used after the transaction ended; use the store itself";
 
 /** Who has the connection: one holder at a time, the others waiting in order. */
 class Turns {
