@@ -2,10 +2,11 @@ import { createHash, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { Transform, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ObjectBucket } from "../slug/s3-bucket.js";
 import { runProcess } from "../util/run-process.js";
+import { verifySha256 } from "../util/verify-sha256.js";
 
 /**
  * Kept build caches in the object store, for a node (or an engine) that has not kept them itself:
@@ -60,18 +61,8 @@ export function createBucketCacheRemote(bucket: ObjectBucket, spoolDir: string):
       const head = await bucket.head(keyOf(app, key));
       const expected = head?.metadata.sha256;
       const body = expected ? await bucket.get(keyOf(app, key)) : undefined;
-      if (!body) return undefined;
-      const hash = createHash("sha256");
-      const verify = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          hash.update(chunk);
-          cb(null, chunk);
-        },
-        flush(cb) {
-          const actual = hash.digest("hex");
-          cb(actual === expected ? null : new Error(`the kept cache ${key} of ${app} in ${bucket.where} is corrupt or was replaced while read: it hashes to ${actual}, not ${expected}`));
-        },
-      });
+      if (!body || !expected) return undefined;
+      const verify = verifySha256(expected, (actual) => new Error(`the kept cache ${key} of ${app} in ${bucket.where} is corrupt or was replaced while read: it hashes to ${actual}, not ${expected}`));
       pipeline(body, verify).catch((err: unknown) => verify.destroy(err as Error));
       return verify;
     },

@@ -2,10 +2,11 @@ import { createHash, randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { chmod, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { Transform, type TransformCallback } from "node:stream";
+import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { SlugforgeError } from "../errors.js";
 import { parseSlugId, type SlugStore, type StoredSlug } from "./slug-store.js";
+import { verifySha256 } from "../util/verify-sha256.js";
 
 /**
  * Slugs on the local disk: `<dir>/sha256/<first two hex>/<hex>.tar.gz`, mode 0444. A put streams
@@ -59,18 +60,7 @@ export function createFsSlugStore(dir: string): SlugStore & { sweepTemp(): Promi
     async get(id) {
       const hex = parseSlugId(id);
       if (!hex || !(await statHex(hex))) return undefined;
-      const hash = createHash("sha256");
-      const verify = new Transform({
-        transform(chunk: Buffer, _enc, cb: TransformCallback) {
-          hash.update(chunk);
-          cb(null, chunk);
-        },
-        flush(cb: TransformCallback) {
-          const actual = hash.digest("hex");
-          if (actual === hex) cb();
-          else cb(new SlugforgeError("INTERNAL", `slug ${id} is corrupt on disk: its bytes hash to sha256:${actual}`, { data: { corrupt: true } }));
-        },
-      });
+      const verify = verifySha256(hex, (actual) => new SlugforgeError("INTERNAL", `slug ${id} is corrupt on disk: its bytes hash to sha256:${actual}`, { data: { corrupt: true } }));
       return createReadStream(fileOf(hex)).pipe(verify);
     },
     stat: async (id) => {

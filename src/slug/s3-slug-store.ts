@@ -2,11 +2,12 @@ import { createHash, randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import path from "node:path";
-import { pipeline as pipelineCb, Transform, type TransformCallback } from "node:stream";
+import { pipeline as pipelineCb, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { SlugforgeError } from "../errors.js";
 import type { ObjectBucket } from "./s3-bucket.js";
 import { parseSlugId, type SlugMemberIndex, type SlugStore, type StoredSlug } from "./slug-store.js";
+import { verifySha256 } from "../util/verify-sha256.js";
 
 /**
  * Slugs in an object store, under the same content-addressed names as on disk:
@@ -61,18 +62,7 @@ export function createS3SlugStore(bucket: ObjectBucket, spoolDir: string): SlugS
       const hex = parseSlugId(id);
       const body = hex ? await bucket.get(keyOf(hex)) : undefined;
       if (!hex || !body) return undefined;
-      const hash = createHash("sha256");
-      const verify = new Transform({
-        transform(chunk: Buffer, _enc, cb: TransformCallback) {
-          hash.update(chunk);
-          cb(null, chunk);
-        },
-        flush(cb: TransformCallback) {
-          const actual = hash.digest("hex");
-          if (actual === hex) cb();
-          else cb(new SlugforgeError("INTERNAL", `slug ${id} is corrupt in the object store (${bucket.where}): its bytes hash to sha256:${actual}`, { data: { corrupt: true } }));
-        },
-      });
+      const verify = verifySha256(hex, (actual) => new SlugforgeError("INTERNAL", `slug ${id} is corrupt in the object store (${bucket.where}): its bytes hash to sha256:${actual}`, { data: { corrupt: true } }));
       // A broken connection mid-body fails the stream the caller reads, as a coded error.
       pipelineCb(body, verify, (err) => {
         if (err && !(err instanceof SlugforgeError) && !verify.destroyed) verify.destroy(new SlugforgeError("STORAGE_UNAVAILABLE", `reading slug ${id} from ${bucket.where} failed: ${err.message}`, { cause: err }));
