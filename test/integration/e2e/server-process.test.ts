@@ -1,5 +1,5 @@
 import os from "node:os";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cp, readFile, readdir } from "node:fs/promises";
 import path from "node:path";
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDockerRuntime } from "../../../src/docker/dockerode-runtime.js";
 import { runChecked, runProcess } from "../../../src/util/run-process.js";
 import { GitClient } from "../../helpers/git-client.js";
+import { spawnServe } from "../../helpers/serve-process.js";
 import { tmpDirs } from "../../helpers/tmp-dir.js";
 
 // The server as an operator runs it (`slugforge serve`, a process of its own), so it can be
@@ -29,34 +30,18 @@ interface Child {
   stderr: () => string;
 }
 
-async function startChild(): Promise<Child> {
-  const proc = spawn(process.execPath, [BIN, "serve"], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      PORT: "0",
-      SLUGFORGE_HOST: "127.0.0.1",
-      SLUGFORGE_DATA: dataDir,
-      SLUGFORGE_TOKEN: TOKEN,
-      SLUGFORGE_BUILD_NETWORK: "none",
-      SLUGFORGE_BUILDPACK_ROOTS: os.tmpdir(),
-      SLUGFORGE_LOG_LEVEL: "debug",
-      // Release images are the image tests' business: this server leaves the engine's images alone.
-      SLUGFORGE_IMAGES: "off",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+function startChild(): Promise<Child> {
+  return spawnServe({
+    PORT: "0",
+    SLUGFORGE_HOST: "127.0.0.1",
+    SLUGFORGE_DATA: dataDir,
+    SLUGFORGE_TOKEN: TOKEN,
+    SLUGFORGE_BUILD_NETWORK: "none",
+    SLUGFORGE_BUILDPACK_ROOTS: os.tmpdir(),
+    SLUGFORGE_LOG_LEVEL: "debug",
+    // Release images are the image tests' business: this server leaves the engine's images alone.
+    SLUGFORGE_IMAGES: "off",
   });
-  let out = "";
-  let err = "";
-  proc.stdout!.on("data", (b: Buffer) => (out += b.toString()));
-  proc.stderr!.on("data", (b: Buffer) => (err += b.toString()));
-  for (let i = 0; i < 300; i++) {
-    const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-    if (m) return { proc, port: Number(m[1]), stderr: () => err };
-    if (proc.exitCode !== null) break;
-    await sleep(100);
-  }
-  throw new Error(`server did not start:\n${out}\n${err}`);
 }
 
 function cli(child: Child, args: string[], token = TOKEN) {

@@ -1,13 +1,13 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitClient } from "../../helpers/git-client.js";
 import { testPostgres, type TestPostgres } from "../../helpers/postgres.js";
 import { createSecondEngine, type SecondEngine } from "../../helpers/second-engine.js";
 import { startTestSwift, type TestSwift } from "../../helpers/swift.js";
+import { spawnServe } from "../../helpers/serve-process.js";
 import { tmpDirs } from "../../helpers/tmp-dir.js";
 import { until } from "../../helpers/until.js";
 import { buildpackRepo } from "../e2e/server.js";
@@ -19,7 +19,6 @@ import { buildpackRepo } from "../e2e/server.js";
  * in the middle of a build, and the other marks that build INTERRUPTED and takes the next push.
  */
 const REPO = path.resolve(import.meta.dirname, "../../..");
-const BIN = path.join(REPO, "bin/slugforge.js");
 const TOKEN = "two-nodes-token-0123456789";
 const MAIN = "unix:///var/run/docker.sock";
 const BUCKET = "two-nodes";
@@ -54,58 +53,40 @@ let slowPack: string;
 const nodes: Node[] = [];
 
 async function startNode(id: string): Promise<Node> {
-  const proc = spawn(process.execPath, [BIN, "serve"], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      PORT: "0",
-      SLUGFORGE_HOST: "127.0.0.1",
-      SLUGFORGE_DATA: await dirs.make(`sf-2n-${id}-`),
-      SLUGFORGE_TOKEN: TOKEN,
-      SLUGFORGE_NODE_ID: id,
-      SLUGFORGE_NODE_STALE: "3s",
-      SLUGFORGE_DATABASE_URL: databaseUrl,
-      SLUGFORGE_STORAGE_URL: swift.storageUrl(BUCKET),
-      ...swift.env,
-      SLUGFORGE_REPOS_DIR: reposDir,
-      SLUGFORGE_BUILD_ENGINES: `${MAIN},${engine.url}`,
-      SLUGFORGE_ENGINE_CHECK: "1s",
-      SLUGFORGE_BUILD_CONCURRENCY: "2",
-      SLUGFORGE_BUILD_NETWORK: "none",
-      SLUGFORGE_BUILDPACK_ROOTS: os.tmpdir(),
-      SLUGFORGE_IMAGES: "off",
-      SLUGFORGE_LOG_LEVEL: "info",
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+  const { proc, port, stderr } = await spawnServe({
+    PORT: "0",
+    SLUGFORGE_HOST: "127.0.0.1",
+    SLUGFORGE_DATA: await dirs.make(`sf-2n-${id}-`),
+    SLUGFORGE_TOKEN: TOKEN,
+    SLUGFORGE_NODE_ID: id,
+    SLUGFORGE_NODE_STALE: "3s",
+    SLUGFORGE_DATABASE_URL: databaseUrl,
+    SLUGFORGE_STORAGE_URL: swift.storageUrl(BUCKET),
+    ...swift.env,
+    SLUGFORGE_REPOS_DIR: reposDir,
+    SLUGFORGE_BUILD_ENGINES: `${MAIN},${engine.url}`,
+    SLUGFORGE_ENGINE_CHECK: "1s",
+    SLUGFORGE_BUILD_CONCURRENCY: "2",
+    SLUGFORGE_BUILD_NETWORK: "none",
+    SLUGFORGE_BUILDPACK_ROOTS: os.tmpdir(),
+    SLUGFORGE_IMAGES: "off",
+    SLUGFORGE_LOG_LEVEL: "info",
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
   });
-  let out = "";
-  let err = "";
-  proc.stdout!.on("data", (b: Buffer) => (out += b.toString()));
-  proc.stderr!.on("data", (b: Buffer) => (err = (err + b.toString()).slice(-200_000)));
-  for (let i = 0; i < 600; i++) {
-    const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-    if (m) {
-      const port = Number(m[1]);
-      const node: Node = {
-        id,
-        proc,
-        port,
-        url: (app) => `http://git:${TOKEN}@127.0.0.1:${port}/${app}.git`,
-        async api<T>(p: string) {
-          const res = await fetch(`http://127.0.0.1:${port}${p}`, { headers: { Authorization: `Bearer ${TOKEN}` } });
-          const text = await res.text();
-          return { status: res.status, body: (text.startsWith("{") || text.startsWith("[") ? JSON.parse(text) : text) as T };
-        },
-        stderr: () => err,
-      };
-      nodes.push(node);
-      return node;
-    }
-    if (proc.exitCode !== null) break;
-    await sleep(100);
-  }
-  throw new Error(`node ${id} did not start:\n${out}\n${err}`);
+  const node: Node = {
+    id,
+    proc,
+    port,
+    url: (app) => `http://git:${TOKEN}@127.0.0.1:${port}/${app}.git`,
+    async api<T>(p: string) {
+      const res = await fetch(`http://127.0.0.1:${port}${p}`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+      const text = await res.text();
+      return { status: res.status, body: (text.startsWith("{") || text.startsWith("[") ? JSON.parse(text) : text) as T };
+    },
+    stderr,
+  };
+  nodes.push(node);
+  return node;
 }
 
 async function stopNode(node: Node, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
