@@ -262,6 +262,7 @@ const ROWS: readonly Row[] = [
   { route: "POST /api/tokens", method: "POST", url: () => "/api/tokens", body: json({ app: "own", scope: "read" }), headers: JSON_TYPE, expect: [401, 401, 201, 403, 403, 403, 403, 401] },
   { route: "DELETE /api/tokens/:id", method: "DELETE", url: (w) => `/api/tokens/${w.ids.spare}`, expect: ADMIN_ONLY },
   { route: "GET /metrics", method: "GET", url: () => "/metrics", expect: ADMIN_ONLY },
+  { route: "GET /api/engines", method: "GET", url: () => "/api/engines", expect: ADMIN_ONLY },
   { route: "DELETE /api/apps/:app", method: "DELETE", url: () => "/api/apps/own", expect: ADMIN_ONLY, adminLast: true },
   {
     route: "git: GET info/refs?service=git-receive-pack",
