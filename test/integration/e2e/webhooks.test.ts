@@ -157,21 +157,30 @@ describe("release and build webhooks", () => {
   it("gives a receiver that never answers the timeout on every try, then fails the delivery; the server keeps serving", async () => {
     receiver.on("/hang", () => "hang");
     const hang = await addWebhook({ url: receiver.url("/hang"), events: ["release"] });
-    const began = Date.now();
-    expect((await server.api("PATCH", "/api/apps/hooked/config-vars", { GREETING: "again" })).status).toBe(200);
-    expect((await fetch(`${server.base}/healthz`)).status).toBe(200);
-    await settled(hang.id, 1);
-    const [d] = await deliveries(hang.id);
-    expect(d).toMatchObject({ state: "failed", attempts: 4, lastStatusCode: null, nextTryAt: null });
-    for (const a of d!.attemptLog) {
-      expect(a.error).toBe("no answer within 1 s (timed out)");
-      expect(a.durationMs).toBeGreaterThanOrEqual(990);
-      expect(a.durationMs).toBeLessThan(5000);
+    try {
+      const began = Date.now();
+      expect((await server.api("PATCH", "/api/apps/hooked/config-vars", { GREETING: "again" })).status).toBe(200);
+      expect((await fetch(`${server.base}/healthz`)).status).toBe(200);
+      await settled(hang.id, 1);
+      const [d] = await deliveries(hang.id);
+      expect(d).toMatchObject({ state: "failed", attempts: 4, lastStatusCode: null, nextTryAt: null });
+      for (const a of d!.attemptLog) {
+        expect(a.error).toBe("no answer within 1 s (timed out)");
+        expect(a.durationMs).toBeGreaterThanOrEqual(990);
+        expect(a.durationMs).toBeLessThan(5000);
+      }
+      // Four timeouts and the waits between them: 4 × 1 s + 0.1 + 0.2 + 0.3 s.
+      expect(Date.now() - began).toBeGreaterThanOrEqual(4600);
+      // Four tries recorded. Delivery is at least once (docs/webhooks.md): on a machine loaded
+      // enough for an attempt to outlive its lease, the receiver may see one of them twice, with
+      // the same delivery id.
+      const hits = receiver.at("/hang");
+      expect(hits.length).toBeGreaterThanOrEqual(4);
+      expect(hits.length).toBeLessThanOrEqual(5);
+      expect(new Set(hits.map((h) => h.deliveryId))).toEqual(new Set([d!.id]));
+    } finally {
+      await server.api("DELETE", `/api/apps/hooked/webhooks/${hang.id}`);
     }
-    // Four timeouts and the waits between them: 4 × 1 s + 0.1 + 0.2 + 0.3 s.
-    expect(Date.now() - began).toBeGreaterThanOrEqual(4600);
-    expect(receiver.at("/hang")).toHaveLength(4);
-    await server.api("DELETE", `/api/apps/hooked/webhooks/${hang.id}`);
   }, 60_000);
 
   it("refuses a file:// or ftp:// URL with a clear error, and a bad secret or event", async () => {
