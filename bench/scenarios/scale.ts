@@ -26,6 +26,7 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
   let swift: TestSwift | undefined;
   let engine: SecondEngine | undefined;
   const nodes: BenchServer[] = [];
+  let databaseUrl: string | undefined;
   try {
     const single = await ctx.pythonServer();
     const setupStarted = performance.now();
@@ -33,7 +34,8 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
     const pg = await testPostgres();
     [swift, engine] = await Promise.all([startTestSwift(), createSecondEngine()]);
     await engine.start();
-    const databaseUrl = await pg.createDatabase();
+    const database = await pg.createDatabase();
+    databaseUrl = database;
     const reposDir = await ctx.tmp.make("scale-repos");
     const wheelhouse = await ctx.wheelhouse();
     const buildpacks = (await ctx.buildpacks()).dir;
@@ -45,7 +47,7 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
           SLUGFORGE_BUILD_MOUNTS: `${wheelhouse}:/wheelhouse:ro`,
           SLUGFORGE_BUILD_CONCURRENCY: "1",
           SLUGFORGE_NODE_ID: `${id}-${process.pid}`,
-          SLUGFORGE_DATABASE_URL: databaseUrl,
+          SLUGFORGE_DATABASE_URL: database,
           SLUGFORGE_STORAGE_URL: swift!.storageUrl(`bench-scale-${process.pid}`),
           ...swift!.env,
           SLUGFORGE_REPOS_DIR: reposDir,
@@ -85,9 +87,10 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
       rec.add("makespan two nodes / one", "x", makespan["two nodes"]! / makespan["one node"]!);
       rec.add("lost pushes", "count", lost);
     }
-    await pg.dropDatabase(databaseUrl);
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
+    // After the nodes: they keep polling the database until they stop.
+    if (databaseUrl) await (await testPostgres()).dropDatabase(databaseUrl);
     await engine?.remove();
     await swift?.stop();
     if (pgFolder) {
