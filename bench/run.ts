@@ -20,6 +20,7 @@ import { imageBytesScenario } from "./scenarios/image-bytes.js";
 import { pushOverheadScenario } from "./scenarios/push-overhead.js";
 import { receiveScenario } from "./scenarios/receive.js";
 import { runScenario } from "./scenarios/run.js";
+import { scaleScenario } from "./scenarios/scale.js";
 import { slugScenario } from "./scenarios/slug.js";
 import { storageScenario } from "./scenarios/storage.js";
 
@@ -33,6 +34,7 @@ const SCENARIOS: Record<string, Scenario> = {
   "image-bytes": imageBytesScenario,
   run: runScenario,
   storage: storageScenario,
+  scale: scaleScenario,
 };
 
 const USAGE = `Usage: npm run bench -- [--only ${Object.keys(SCENARIOS).join(",")}] [--runs N] [--quick] [--check]
