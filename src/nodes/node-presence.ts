@@ -22,11 +22,8 @@ export interface NodePresenceOptions {
 }
 
 export interface NodePresence {
-  readonly nodeId: string;
   /** When this node claimed its id: builds of its id created before are a previous process's. */
   readonly startedAt: string;
-  /** Marks the builds left running by this id's previous process and by nodes gone silent; resolves with how many. */
-  sweep(): Promise<number>;
   /** Whether another node said it was alive within the stale time, at the last beat. */
   othersAlive(): boolean;
   /** A clean stop: the node's row says so, and the heartbeat ends. */
@@ -99,9 +96,7 @@ export async function startNodePresence(options: NodePresenceOptions): Promise<N
   const timer = setInterval(beat, heartbeatMs);
   timer.unref();
   return {
-    nodeId,
     startedAt,
-    sweep,
     othersAlive: () => others,
     async close() {
       clearInterval(timer);
