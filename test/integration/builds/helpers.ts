@@ -27,12 +27,20 @@ export async function tempDir(prefix = "slugforge-build-"): Promise<{ dir: strin
 }
 
 /** A temp folder for the enclosing describe block: made before its first test (and its later beforeAll hooks), removed after. */
+/** Services made by testService, closed when their suite's temp folder is removed. */
+const openServices = new Set<BuildService>();
+
 export function suiteTempDir(): { readonly dir: string } {
   let made: { dir: string; cleanup(): Promise<void> } | undefined;
   beforeAll(async () => {
     made = await tempDir();
   });
-  afterAll(async () => made?.cleanup());
+  afterAll(async () => {
+    // A service's background work (cache saves) writes into the folder: it ends before the folder goes.
+    await Promise.all([...openServices].map((s) => s.close()));
+    openServices.clear();
+    await made?.cleanup();
+  });
   return {
     get dir() {
       if (!made) throw new Error("suiteTempDir: used before the suite's beforeAll ran");
@@ -82,7 +90,7 @@ export function testService(
   dataDir: string,
   options: { env?: Record<string, string>; configVars?: Record<string, string>; shipped?: string[]; serverId?: string; logStream?: NodeJS.WritableStream; slugStore?: SlugStore; runtime?: ContainerRuntime } = {},
 ): BuildService {
-  return createBuildService({
+  const service = createBuildService({
     runtime: options.runtime ?? runtime,
     config: testConfig(dataDir, options.env),
     log: options.logStream ? createLogger("debug", options.logStream) : process.env.SLUGFORGE_TEST_LOG ? createLogger(process.env.SLUGFORGE_TEST_LOG) : silentLogger(),
@@ -92,6 +100,8 @@ export function testService(
     serverId: options.serverId,
     slugStore: options.slugStore,
   });
+  openServices.add(service);
+  return service;
 }
 
 export interface Captured extends BuildOutput {
