@@ -10,6 +10,7 @@ import { runProcess } from "../util/run-process.js";
 import { tarOut, type TarOut } from "../util/tar-out.js";
 import type { CacheRemote } from "./cache-remote.js";
 import { archiveFromBuild, type InContainer } from "./container-exec.js";
+import type { LaidSource } from "./types.js";
 
 /*
  * The build caches service: CACHE_DIR per app and buildpack, kept on the host as a folder
@@ -40,6 +41,8 @@ export interface PreparedContainer {
   /** What must be equal for it to serve a build: the container spec but its name and labels. */
   readonly specKey: string;
   readonly imageId: string | undefined;
+  /** The app's last built commit, unpacked in its /app (laid-source.ts), when that could be done. */
+  readonly source?: LaidSource;
 }
 
 export interface BuildCachesOptions {
@@ -170,11 +173,11 @@ export class BuildCaches {
   }
 
   /** The container prepared for the app, if it was made from the same spec and image; another is removed. */
-  async take(app: string, specKey: string, imageId: string | undefined): Promise<CreatedContainer | undefined> {
+  async take(app: string, specKey: string, imageId: string | undefined): Promise<PreparedContainer | undefined> {
     const found = this.prepared.get(app);
     this.prepared.delete(app);
     if (!found) return undefined;
-    if (found.specKey === specKey && found.imageId === imageId) return found.created;
+    if (found.specKey === specKey && found.imageId === imageId) return found;
     await found.created.remove();
     return undefined;
   }

@@ -7,6 +7,8 @@ import { SlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { failpoint } from "../util/failpoints.js";
 import type { BuildCaches, CacheModeChoice } from "./build-caches.js";
+import { laySource } from "./laid-source.js";
+import type { LaidSource, SourceRef } from "./types.js";
 import { BUILD_DIR, BUILD_LABEL, BUILD_UID, BUILD_USER, buildEnv, Collected, extractIntoBuild, runInBuild, SERVER_LABEL, type InContainer } from "./container-exec.js";
 
 /*
@@ -43,7 +45,7 @@ export const PREPARED_LABEL = "org.slugforge.prepared-for";
 
 /** How a build gets its caches, once its container is open. */
 export type CacheState =
-  | { readonly mode: "layer"; readonly spec: ContainerSpec; readonly layerDir?: string }
+  | { readonly mode: "layer"; readonly spec: ContainerSpec; readonly layerDir?: string; readonly source?: LaidSource }
   | { readonly mode: "mount"; readonly workDir: string; readonly copying: Promise<void> }
   | { readonly mode: "tar"; readonly copying: Promise<void>; cancelCopy(): void };
 
@@ -198,11 +200,11 @@ export async function openBuildContainer(
   }
   const imageId = (await runtime.inspectImage(spec.image))?.id;
   const prepared = await caches.take(app, specKey(spec), imageId);
-  if (prepared && options.freshCache) await prepared.remove();
+  if (prepared && options.freshCache) await prepared.created.remove();
   else if (prepared) {
     try {
-      const container = await prepared.start();
-      return { container, cache: layerCache(spec, prepared, true, log) };
+      const container = await prepared.created.start();
+      return { container, cache: layerCache(spec, prepared.created, true, log, prepared.source) };
     } catch (err) {
       // Removed behind our back (docker rm, an engine restart): a fresh one does as well.
       if (signal.aborted) throw err;
@@ -242,9 +244,9 @@ async function copyKeptIn(deps: ContainerDeps, build: InContainer, log: Logger):
   }
 }
 
-function layerCache(spec: ContainerSpec, created: CreatedContainer, prepared: boolean, log: Logger): CacheState {
-  log.debug({ prepared, layer: created.upperDir !== undefined }, "build container made");
-  return { mode: "layer", spec, layerDir: created.upperDir && path.join(created.upperDir, CACHE_ROOT) };
+function layerCache(spec: ContainerSpec, created: CreatedContainer, prepared: boolean, log: Logger, source?: LaidSource): CacheState {
+  log.debug({ prepared, source: source?.commit, layer: created.upperDir !== undefined }, "build container made");
+  return { mode: "layer", spec, layerDir: created.upperDir && path.join(created.upperDir, CACHE_ROOT), source };
 }
 
 /** `tmp/cache` in an upper layer, with the same owner and mode as in the stack image. */
@@ -307,7 +309,8 @@ export async function keepMountedCaches(deps: ContainerDeps, build: InContainer,
  * After a build: the container goes, or, for a layer- or tar-mode build whose caches are to be
  * kept (`save`), is handed to the background, which reads the caches out through the container's
  * own tar and removes it. Working copies go; in layer mode the app's next build container is
- * prepared (not once the server is stopping).
+ * prepared (not once the server is stopping), with the build's commit from `repo` in its /app
+ * when one is given (a build that succeeded).
  */
 export async function closeBuildContainer(
   deps: ContainerDeps,
@@ -315,6 +318,7 @@ export async function closeBuildContainer(
   cache: CacheState | undefined,
   save: readonly CacheSlot[] | undefined,
   log: Logger,
+  repo?: SourceRef,
 ): Promise<void> {
   const { caches } = deps;
   const container = build.container;
@@ -333,7 +337,8 @@ export async function closeBuildContainer(
     }
   }
   if (cache?.mode === "layer" && !caches.windingDown) {
-    caches.later(build.app, (signal) => prepareNext(deps, build.app, cache.spec, signal, log), log, deps.config.buildTimeoutMs);
+    const source = repo && { repo, commit: build.commit };
+    caches.later(build.app, (signal) => prepareNext(deps, build.app, cache.spec, signal, log, source), log, deps.config.buildTimeoutMs);
   }
   if (!saving) await caches.dropEmpty(build.app);
 }
@@ -355,8 +360,18 @@ async function saveFromContainer(deps: ContainerDeps, build: InContainer, slots:
   }
 }
 
-/** A container for the app's next build, its caches already in its layer. */
-async function prepareNext(deps: ContainerDeps, app: string, buildSpec: ContainerSpec, signal: AbortSignal, log: Logger): Promise<void> {
+/**
+ * A container for the app's next build, its caches already in its layer, and `source` (the last
+ * built commit) in its /app where that can be unpacked (without it, the next build unpacks all).
+ */
+async function prepareNext(
+  deps: ContainerDeps,
+  app: string,
+  buildSpec: ContainerSpec,
+  signal: AbortSignal,
+  log: Logger,
+  source?: { repo: SourceRef; commit: string },
+): Promise<void> {
   const { runtime, caches } = deps;
   const labels: Record<string, string> = {};
   for (const [k, v] of Object.entries(buildSpec.labels ?? {})) if (k === SERVER_LABEL) labels[k] = v;
@@ -365,10 +380,17 @@ async function prepareNext(deps: ContainerDeps, app: string, buildSpec: Containe
   const created = await runtime.create(spec);
   const onAbort = (): void => void created.remove().catch(() => undefined);
   signal.addEventListener("abort", onAbort, { once: true });
+  let laid: LaidSource | undefined;
   try {
     await failpoint("cache-copy", app, signal);
     if (!created.upperDir) throw new Error("the engine gave no writable layer");
     await caches.copyKept(app, await cacheRootIn(created.upperDir), log);
+    signal.throwIfAborted();
+    laid = source && (await laySource(created.upperDir, source.repo, source.commit, signal).catch((err: unknown) => {
+      if (signal.aborted) throw err;
+      log.warn({ err, commit: source.commit }, "could not unpack the last built commit into the prepared container; the next build unpacks its source whole");
+      return undefined;
+    }));
     signal.throwIfAborted();
   } catch (err) {
     await created.remove();
@@ -376,7 +398,7 @@ async function prepareNext(deps: ContainerDeps, app: string, buildSpec: Containe
   } finally {
     signal.removeEventListener("abort", onAbort);
   }
-  await caches.offer(app, { created, specKey: specKey(spec), imageId });
+  await caches.offer(app, { created, specKey: specKey(spec), imageId, source: laid });
 }
 
 /** What must be equal for a prepared container to serve a build: the spec but its name and labels. */

@@ -1,6 +1,6 @@
 import { PassThrough, type Readable } from "node:stream";
 import { SlugforgeError } from "../errors.js";
-import { spawnGit, type GitEnvExtras } from "../gitcli/git.js";
+import { runGitChecked, spawnGit, type GitEnvExtras } from "../gitcli/git.js";
 import { readObjects } from "../gitcli/objects.js";
 import type { SourceRef } from "./types.js";
 
@@ -78,6 +78,35 @@ async function readCommit(source: SourceRef, commit: string, signal?: AbortSigna
   return { date: new Date(seconds * 1000), tree, files };
 }
 
+/** One path that differs between two trees (`git diff-tree -r -t`, trees listed too). */
+export interface TreeChange {
+  readonly status: string;
+  /** Git's modes: 040000 a folder, 160000 a submodule, else a file or link; 000000 none. */
+  readonly oldMode: string;
+  readonly newMode: string;
+  readonly path: string;
+}
+
+/**
+ * The paths that differ between two trees, folders included, without rename detection; undefined
+ * when there are more than `max` (a caller then takes the whole tree instead).
+ */
+export async function treeChanges(source: SourceRef, from: string, to: string, max: number, signal?: AbortSignal): Promise<TreeChange[] | undefined> {
+  const result = await runGitChecked(["diff-tree", "-r", "-t", "-z", "--no-renames", "--no-commit-id", "--raw", from, to], { env: sourceEnv(source), signal });
+  const fields = result.stdout.split("\0");
+  const changes: TreeChange[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const m = /^:(\d{6}) (\d{6}) [0-9a-f]+ [0-9a-f]+ ([A-Z])\d*$/.exec(fields[i]!);
+    if (!m) throw new SlugforgeError("INTERNAL", `git diff-tree printed a line it should not: ${JSON.stringify(fields[i]!.slice(0, 200))}`);
+    const changed = fields[i + 1]!;
+    // A name that is not UTF-8 would not survive the round trip to a pathspec: the whole tree instead.
+    if (changed.includes("\uFFFD")) return undefined;
+    changes.push({ oldMode: m[1]!, newMode: m[2]!, status: m[3]!, path: changed });
+    if (changes.length > max) return undefined;
+  }
+  return changes;
+}
+
 /** The time on a commit object's committer line (`%ct`), from its header. */
 function committerTime(text: string): number | undefined {
   const header = text.split("\n\n", 1)[0] ?? "";
@@ -85,9 +114,13 @@ function committerTime(text: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** `git archive --format=tar <commit>` as a stream; `done` rejects when git fails. */
-export function gitArchive(source: SourceRef, commit: string, signal?: AbortSignal): { stream: Readable; done: Promise<void> } {
-  const child = spawnGit(["archive", "--format=tar", commit], { env: sourceEnv(source), signal });
+/**
+ * `git archive --format=tar <commit>` as a stream, or of just `paths` (literal paths, with the
+ * folders on the way to them); `done` rejects when git fails.
+ */
+export function gitArchive(source: SourceRef, commit: string, signal?: AbortSignal, paths?: readonly string[]): { stream: Readable; done: Promise<void> } {
+  const args = ["archive", "--format=tar", commit, ...(paths ? ["--", ...paths] : [])];
+  const child = spawnGit(args, { env: { ...sourceEnv(source), GIT_LITERAL_PATHSPECS: paths ? "1" : undefined }, signal });
   child.stdin.end();
   let stderr = "";
   child.stderr.on("data", (b: Buffer) => {

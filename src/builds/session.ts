@@ -110,7 +110,8 @@ export class BuildSession {
 
   /** The pushed commit into /app (`.slugignore` applied). */
   source(): Promise<SourceResult> {
-    return this.step("source", (step) => putSource(step, this.options.source));
+    const cache = this.opened?.cache;
+    return this.step("source", (step) => putSource(step, this.options.source, cache?.mode === "layer" ? cache.source : undefined));
   }
 
   /** The commit's app.json (APP_JSON_INVALID when malformed), its ignored keys noted in the output; needs no container. */
@@ -190,7 +191,9 @@ export class BuildSession {
     if (this.closed || !this.opened) return;
     this.closed = true;
     const inContainer: InContainer = { ...this.identity(), container: this.opened.container, signal: this.options.signal };
-    await closeBuildContainer(this.deps, inContainer, this.opened.cache, this.keep, this.options.log).catch((err: unknown) =>
+    // A build that succeeded leaves its commit in the app's next container (layer mode).
+    const repo = this.keep ? { gitDir: this.options.source.gitDir } : undefined;
+    await closeBuildContainer(this.deps, inContainer, this.opened.cache, this.keep, this.options.log, repo).catch((err: unknown) =>
       this.options.log.warn({ err }, "cleaning up after the build failed"),
     );
   }

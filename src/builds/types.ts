@@ -10,6 +10,19 @@ export interface SourceRef {
   readonly quarantinePath?: string;
 }
 
+/**
+ * A commit's source already unpacked in a build container's /app, as putSource would have left it
+ * (a container made ahead of time gets the app's last built commit: laid-source.ts).
+ */
+export interface LaidSource {
+  readonly commit: string;
+  readonly tree: string;
+  /** The `.slugignore` it was unpacked with (undefined: none). */
+  readonly slugignore: string | undefined;
+  /** Files that `.slugignore` kept out. */
+  readonly ignored: number;
+}
+
 export interface BuildRequest {
   /** Chosen by the caller when it must know the id up front; a fresh UUID otherwise. */
   readonly buildId?: string;

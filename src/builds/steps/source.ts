@@ -1,9 +1,10 @@
+import type { Readable } from "node:stream";
 import { parseSlugignore, type Slugignore } from "../../slug/slugignore.js";
 import { mapTar, type TarHeader } from "../../slug/tar-transform.js";
-import { holdStream } from "../../util/failpoints.js";
-import { BUILD_DIR, extractIntoBuild } from "../container-exec.js";
-import { commitDate, gitArchive, readCommitFile } from "../git-source.js";
-import type { SourceRef } from "../types.js";
+import { failpoint, holdStream } from "../../util/failpoints.js";
+import { BUILD_DIR, buildEnv, Collected, extractIntoBuild, runInBuild } from "../container-exec.js";
+import { gitArchive, readPushedCommit, treeChanges, type TreeChange } from "../git-source.js";
+import type { LaidSource, SourceRef } from "../types.js";
 import type { StepContext } from "./step.js";
 
 export interface SourceResult {
@@ -13,33 +14,117 @@ export interface SourceResult {
   readonly ignored: number;
 }
 
+/** More changed paths than this and the whole tree goes in again (and no argument list grows long). */
+const MAX_CHANGES = 2000;
+
 /**
  * The pushed commit into /app: `git archive` unpacked by the build user, through a filter that
- * applies `.slugignore` (before the build, as Heroku does) when the app has one.
+ * applies `.slugignore` (before the build, as Heroku does) when the app has one. Where /app holds
+ * an earlier commit already (`laid`, unpacked with the same `.slugignore`), only what differs
+ * between the two trees is removed and unpacked, and every entry gets the commit's time, so /app
+ * ends as the whole unpacking would have left it.
  */
-export async function putSource(step: StepContext, source: SourceRef): Promise<SourceResult> {
-  const ignoreText = await readCommitFile(source, step.commit, ".slugignore", step.signal);
+export async function putSource(step: StepContext, source: SourceRef, laid?: LaidSource): Promise<SourceResult> {
+  const pushed = await readPushedCommit(source, step.commit, step.signal);
+  const ignoreText = pushed.files[".slugignore"];
   const ignore = ignoreText === undefined ? undefined : parseSlugignore(ignoreText);
   for (const line of ignore?.unsupported ?? []) step.out.error(`.slugignore: "${line}" ignored (negation is not supported)`);
+  const sourceDate = pushed.date;
 
-  const sourceDate = await commitDate(source, step.commit, step.signal);
-  const archive = gitArchive(source, step.commit, step.signal);
-  const stream = holdStream(archive.stream, "source", step.app, step.signal);
-  let ignored = 0;
-  // Without a .slugignore git's tar goes straight in; with one, through the filter.
-  const tar = ignore
-    ? mapTar(stream, (h) => {
-        const kept = sourceEntry(h, ignore);
-        if (!kept && h.type !== "directory") ignored++;
-        return kept;
-      })
-    : stream;
-  await Promise.all([extractIntoBuild(step, tar, BUILD_DIR), archive.done]);
+  let ignored: number | undefined;
+  if (laid) {
+    ignored = laid.slugignore === ignoreText ? await updateLaid(step, source, laid, pushed.tree, ignore, sourceDate) : undefined;
+    if (ignored === undefined) await clearBuildDir(step);
+  }
+  if (ignored === undefined) {
+    const archive = gitArchive(source, step.commit, step.signal);
+    const filtered = filterSource(holdStream(archive.stream, "source", step.app, step.signal), ignore);
+    await Promise.all([extractIntoBuild(step, filtered.tar, BUILD_DIR), archive.done]);
+    ignored = filtered.ignored();
+  }
   if (ignored > 0) step.out.detail(`.slugignore removed ${ignored} file${ignored === 1 ? "" : "s"}`);
   return { sourceDate, ignored };
 }
 
+/**
+ * A tar of the source through `.slugignore` (none: the tar itself); `ignored()` counts the files
+ * it kept out so far.
+ */
+export function filterSource(tar: Readable, ignore: Slugignore | undefined, map: (h: TarHeader) => TarHeader | undefined = (h) => h): { tar: Readable; ignored(): number } {
+  let ignored = 0;
+  if (!ignore && map === identity) return { tar, ignored: () => 0 };
+  const out = mapTar(tar, (h) => {
+    const kept = sourceEntry(h, ignore);
+    if (!kept && h.type !== "directory") ignored++;
+    return kept && map(kept);
+  });
+  return { tar: out, ignored: () => ignored };
+}
+const identity = (h: TarHeader): TarHeader => h;
+
 /** Keeps an entry of the source tar unless `.slugignore` drops it (ownership is the unpacking build user's). */
 export function sourceEntry(header: TarHeader, ignore: Slugignore | undefined): TarHeader | undefined {
   return ignore?.ignores(header.name, header.type === "directory") ? undefined : header;
+}
+
+const FOLDER_MODES = new Set(["040000", "160000"]);
+
+/**
+ * /app from the laid commit to `tree`: what changed is removed, then unpacked from the pushed
+ * commit, then every entry gets the commit's time. The number of files `.slugignore` keeps out,
+ * or undefined when the change is too large to be worth it (or the trees cannot be compared): the
+ * caller then clears /app and unpacks it whole. A failure part-way is the caller's to clear too.
+ */
+async function updateLaid(step: StepContext, source: SourceRef, laid: LaidSource, tree: string, ignore: Slugignore | undefined, date: Date): Promise<number | undefined> {
+  let changes: TreeChange[] | undefined;
+  try {
+    changes = await treeChanges(source, laid.tree, tree, MAX_CHANGES, step.signal);
+  } catch (err) {
+    if (step.signal.aborted) throw err;
+    step.log.warn({ err }, "comparing the commit with the one in the prepared container failed; unpacking it whole");
+    return undefined;
+  }
+  if (changes === undefined) return undefined;
+  const remove: string[] = [];
+  const add: string[] = [];
+  let ignored = laid.ignored;
+  for (const c of changes) {
+    const wasFolder = FOLDER_MODES.has(c.oldMode);
+    const isFolder = c.newMode === "040000";
+    // A folder that stays one keeps what did not change in it; anything else that was there goes.
+    if (c.oldMode !== "000000" && !(wasFolder && c.status === "M")) remove.push(c.path);
+    if (c.newMode !== "000000" && !isFolder && !(c.oldMode === "160000" && c.newMode === "160000")) add.push(c.path);
+    if (!isFolder && c.newMode !== "160000" && ignore?.ignores(c.path, false)) ignored += c.status === "A" ? 1 : 0;
+    if (!wasFolder && c.status === "D" && ignore?.ignores(c.path, false)) ignored -= 1;
+  }
+  try {
+    if (remove.length > 0) await inBuildDir(step, 'cd /app && rm -rf -- "$@"', remove, "removing the changed files");
+    if (add.length > 0) {
+      const archive = gitArchive(source, step.commit, step.signal, add);
+      const filtered = filterSource(holdStream(archive.stream, "source", step.app, step.signal), ignore);
+      await Promise.all([extractIntoBuild(step, filtered.tar, BUILD_DIR), archive.done]);
+    } else {
+      // Nothing to unpack: the step's hold point (tests) is passed all the same.
+      await failpoint("source", step.app, step.signal);
+    }
+    const seconds = String(Math.floor(date.getTime() / 1000));
+    await inBuildDir(step, 'find /app -mindepth 1 -exec touch -h -d "@$1" -- {} +', [seconds], "giving the files the commit's time");
+  } catch (err) {
+    if (step.signal.aborted) throw err;
+    step.log.warn({ err }, "updating the source in the prepared container failed; unpacking it whole");
+    return undefined;
+  }
+  step.log.debug({ from: laid.commit, removed: remove.length, unpacked: add.length }, "source updated from the commit in the prepared container");
+  return Math.max(0, ignored);
+}
+
+/** Empties /app (an earlier commit's source that cannot be updated in place). */
+async function clearBuildDir(step: StepContext): Promise<void> {
+  await inBuildDir(step, "find /app -mindepth 1 -delete", [], "emptying /app");
+}
+
+async function inBuildDir(step: StepContext, script: string, args: readonly string[], what: string): Promise<void> {
+  const stderr = new Collected(4096);
+  const code = await runInBuild(step, ["sh", "-c", script, "sh", ...args], buildEnv(step), { stderr });
+  if (code !== 0) throw new Error(`${what} failed (exit ${code}): ${stderr.text().trim()}`);
 }
