@@ -16,6 +16,7 @@ export interface SourceResult {
 
 /** More changed paths than this and the whole tree goes in again (and no argument list grows long). */
 const MAX_CHANGES = 2000;
+const MAX_ARG_BYTES = 256 * 1024;
 
 /**
  * The pushed commit into /app: `git archive` unpacked by the build user, through a filter that
@@ -97,18 +98,23 @@ async function updateLaid(step: StepContext, source: SourceRef, laid: LaidSource
     if (!isFolder && c.newMode !== "160000" && ignore?.ignores(c.path, false)) ignored += c.status === "A" ? 1 : 0;
     if (!wasFolder && c.status === "D" && ignore?.ignores(c.path, false)) ignored -= 1;
   }
+  // Paths go on the exec's command line: a long list (far under Linux's limit) unpacks all instead.
+  if (remove.reduce((n, p) => n + p.length + 1, 0) > MAX_ARG_BYTES) return undefined;
   try {
-    if (remove.length > 0) await inBuildDir(step, 'cd /app && rm -rf -- "$@"', remove, "removing the changed files");
+    // One exec: the changed paths go, the pushed commit's versions come in on stdin, every entry gets the commit's time.
+    const seconds = String(Math.floor(date.getTime() / 1000));
+    let stdin: Readable | undefined;
+    let archived: Promise<void> = Promise.resolve();
     if (add.length > 0) {
       const archive = gitArchive(source, step.commit, step.signal, add);
-      const filtered = filterSource(holdStream(archive.stream, "source", step.app, step.signal), ignore);
-      await Promise.all([extractIntoBuild(step, filtered.tar, BUILD_DIR), archive.done]);
+      stdin = filterSource(holdStream(archive.stream, "source", step.app, step.signal), ignore).tar;
+      archived = archive.done;
     } else {
       // Nothing to unpack: the step's hold point (tests) is passed all the same.
       await failpoint("source", step.app, step.signal);
     }
-    const seconds = String(Math.floor(date.getTime() / 1000));
-    await inBuildDir(step, 'find /app -mindepth 1 -exec touch -h -d "@$1" -- {} +', [seconds], "giving the files the commit's time");
+    const script = 't=$1 unpack=$2; shift 2; cd /app && { [ $# -eq 0 ] || rm -rf -- "$@"; } && { [ "$unpack" = no ] || tar -x -p -f - -C /app; } && find /app -mindepth 1 -exec touch -h -d "@$t" -- {} +';
+    await Promise.all([inBuildDir(step, script, [seconds, stdin ? "yes" : "no", ...remove], "updating /app", stdin), archived]);
   } catch (err) {
     if (step.signal.aborted) throw err;
     step.log.warn({ err }, "updating the source in the prepared container failed; unpacking it whole");
@@ -123,8 +129,8 @@ async function clearBuildDir(step: StepContext): Promise<void> {
   await inBuildDir(step, "find /app -mindepth 1 -delete", [], "emptying /app");
 }
 
-async function inBuildDir(step: StepContext, script: string, args: readonly string[], what: string): Promise<void> {
+async function inBuildDir(step: StepContext, script: string, args: readonly string[], what: string, stdin?: Readable): Promise<void> {
   const stderr = new Collected(4096);
-  const code = await runInBuild(step, ["sh", "-c", script, "sh", ...args], buildEnv(step), { stderr });
+  const code = await runInBuild(step, ["sh", "-c", script, "sh", ...args], buildEnv(step), { stderr, stdin });
   if (code !== 0) throw new Error(`${what} failed (exit ${code}): ${stderr.text().trim()}`);
 }
