@@ -110,6 +110,12 @@ export interface ContainerSpec {
   readonly labels?: Readonly<Record<string, string>>;
   /** Drop every capability and forbid privilege gain (build containers). */
   readonly hardened?: boolean;
+  /**
+   * An idle container the engine does not remove once it stops (it does by default): its layer
+   * stays on the host after stop() until remove(). One whose maker died stays, stopped, until a
+   * later start sweeps it (sweepOrphans).
+   */
+  readonly keepWhenStopped?: boolean;
   /** Ports published on the host (a local preview of an app): host address and port to a container port. */
   readonly ports?: readonly { readonly hostIp: string; readonly hostPort: number; readonly containerPort: number }[];
 }
@@ -157,9 +163,15 @@ export interface Container {
   /**
    * Stops the container (everything in it is killed) and waits until the engine has let go of its
    * filesystem, so that its upper layer (CreatedContainer.upperDir) can be read from the host.
-   * Removing it is still remove()'s business.
+   * Removing it is still remove()'s business; one made without `keepWhenStopped` is removed by
+   * the engine as it stops.
    */
   stop(): Promise<void>;
+  /**
+   * Whether the container is still there, stopped, and not being removed: asked after taking
+   * something out of its stopped layer, as a removal under way may have left that half deleted.
+   */
+  isStopped(): Promise<boolean>;
   /** Stops and removes the container; safe to call twice. */
   remove(): Promise<void>;
 }

@@ -317,6 +317,20 @@ function wrapContainer(docker: Docker, raw: Docker.Container, lifeline: Socket |
         if (status !== 409 && status !== 404) throw err;
       }
       await raw.wait({ condition: "not-running" }).catch(() => undefined);
+      // The engine answers the wait as it marks the container stopped, and unmounts its
+      // filesystem after that under the container's lock, which inspect waits for.
+      await raw.inspect().catch((err: unknown) => {
+        if (statusOf(err) !== 404) throw err;
+      });
+    },
+    async isStopped() {
+      try {
+        const state = (await raw.inspect()).State;
+        return !state.Running && !state.Restarting && (state.Status === "exited" || state.Status === "created");
+      } catch (err) {
+        if (statusOf(err) === 404) return false;
+        throw err;
+      }
     },
     async changes() {
       const list = ((await raw.changes()) ?? []) as Array<{ Path: string; Kind: number }>;
@@ -444,12 +458,13 @@ function createOptions(spec: ContainerSpec & { cmd?: string[] }): Docker.Contain
     AttachStdout: false,
     AttachStderr: false,
     // An idle container's only process reads the stdin this process holds open (attachLifeline):
-    // when this process dies, however it dies, the container ends and the engine removes it.
+    // when this process dies, however it dies, the container ends and the engine removes it (one
+    // kept when stopped, whose layer is read after stop(), goes at the next start's sweep instead).
     OpenStdin: spec.cmd === undefined,
     StdinOnce: spec.cmd === undefined,
     Tty: false,
     HostConfig: {
-      AutoRemove: spec.cmd === undefined,
+      AutoRemove: spec.cmd === undefined && spec.keepWhenStopped !== true,
       Init: true,
       NetworkMode: spec.network ?? "bridge",
       PortBindings: spec.ports?.length
