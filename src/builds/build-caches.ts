@@ -1,11 +1,12 @@
 import { spawn } from "node:child_process";
-import { lstat, mkdir, readdir, rename, rm, rmdir } from "node:fs/promises";
+import { lstat, mkdir, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { CreatedContainer } from "../docker/container-runtime.js";
 import type { Logger } from "../log.js";
 import { discardDir, sweepDiscarded } from "../util/discard-dir.js";
+import { isRealDirBeneath } from "../util/real-dir.js";
 import { runProcess } from "../util/run-process.js";
 import { tarOut, type TarOut } from "../util/tar-out.js";
 import type { CacheRemote } from "./cache-remote.js";
@@ -20,8 +21,10 @@ import type { LaidSource } from "./types.js";
  *
  * A build never works on the kept folder itself, only on a copy, and only a build that has fully
  * succeeded replaces it, so a failed build never touches it. Nothing a build left is read by
- * following a path from the host: caches come back through the container's own tar
- * (keepFromContainer), or, for a bind-mounted copy, by renaming the folder after an lstat. The
+ * following a path from the host: caches come back by renaming the folder after an lstat of it
+ * (a bind-mounted copy) or of every folder from the layer's top down to it (a stopped container's
+ * layer: keepFromLayer, which copies with cp -a where the rename fails), or through the
+ * container's own tar (keepFromContainer: the data folder on another filesystem, or tar mode). The
  * host otherwise only copies, renames and deletes these trees (cp -a, rename, rm -r, none of which
  * follow the symbolic links a build may leave) and never reads or runs what is in them.
  */
@@ -223,7 +226,11 @@ export class BuildCaches {
         throw err;
       },
     );
-    await rename(from, kept);
+    await rename(from, kept).catch(async (err: unknown) => {
+      // The previous cache stays kept.
+      if (hadOne) await rename(old, kept);
+      throw err;
+    });
     if (hadOne) await rm(old, { recursive: true, force: true });
     // The tar file earlier versions kept instead.
     await rm(`${kept}.tar`, { force: true });
@@ -304,6 +311,44 @@ export class BuildCaches {
     }
   }
 
+  /**
+   * Whether caches can be renamed out of the container layers under `upperDir` into the app's
+   * kept folder: both on one filesystem (else the rename would fail with EXDEV, and the caches
+   * come back through the container's tar while it still runs).
+   */
+  async renamesFrom(upperDir: string, app: string): Promise<boolean> {
+    await mkdir(this.appDir(app), { recursive: true, mode: 0o700 });
+    const [layer, kept] = await Promise.all([stat(upperDir), stat(this.appDir(app))]);
+    return layer.dev === kept.dev;
+  }
+
+  /**
+   * `upperDir/rel` (a CACHE_DIR in the upper layer of the build's container, which must be
+   * stopped: nothing runs in it, so nothing there moves) as the app's kept cache `key`. Every
+   * folder on the way is checked with lstat (the build may have put links there) and the folder
+   * is renamed out, or, where that fails, copied out (cp -a, which follows no link in it).
+   * What comes out is kept only if the container was not being removed meanwhile (that would
+   * have left it half deleted); set-id bits are dropped, as for a tar.
+   */
+  async keepFromLayer(build: InContainer, upperDir: string, rel: string, key: string, log: Logger): Promise<void> {
+    if (!(await isRealDirBeneath(upperDir, rel))) throw new Error(`${rel} is not a folder in the build container's layer (the build replaced or removed it); not keeping it`);
+    await mkdir(this.appDir(build.app), { recursive: true, mode: 0o700 });
+    const work = path.join(this.appDir(build.app), `.tmp-${build.buildId}-${key}`);
+    await rm(work, { recursive: true, force: true });
+    try {
+      await rename(path.join(upperDir, rel), work).catch(async (err: unknown) => {
+        log.debug({ err, buildpack: key }, "renaming the cache out of the container's layer failed; copying it");
+        const copied = await runProcess("cp", ["-a", "-T", "--", path.join(upperDir, rel), work]);
+        if (copied.code !== 0) throw new Error(`copying the cache out of the container's layer failed: ${copied.stderr.slice(0, 500)}`);
+      });
+      if (!(await build.container.isStopped())) throw new Error("the build container was removed while its cache was taken out; not keeping it");
+      await clearSetId(work);
+      await this.keep(build.app, build.buildId, work, key);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
   /** A cache's tar into `work` by GNU tar (no `..`, no leading `/`, outside links last), set-id bits dropped. */
   private async unpack(tar: NodeJS.ReadableStream, work: string): Promise<void> {
     // --ignore-zeros: read to the end of the stream (the record padding after the end of the archive too).
@@ -311,8 +356,7 @@ export class BuildCaches {
     await pipeline(tar, unpack.stdin);
     const code = await unpack.exited;
     if (code !== 0) throw new Error(`unpacking the cache failed (tar exited with ${code}): ${unpack.stderr().trim().slice(0, 500)}`);
-    const clearSetId = await runProcess("find", [work, "-type", "f", "-perm", "/6000", "-exec", "chmod", "ug-s", "{}", "+"]);
-    if (clearSetId.code !== 0) throw new Error(`clearing set-id bits failed: ${clearSetId.stderr.slice(0, 500)}`);
+    await clearSetId(work);
   }
 
   /** An app that kept nothing (its first build failed) keeps no empty folder either. */
@@ -360,6 +404,12 @@ export class BuildCaches {
     }
     return removed;
   }
+}
+
+/** Drops the set-id bits of every file under `dir` (find follows no links; nothing runs that could swap them). */
+async function clearSetId(dir: string): Promise<void> {
+  const cleared = await runProcess("find", [dir, "-type", "f", "-perm", "/6000", "-exec", "chmod", "ug-s", "{}", "+"]);
+  if (cleared.code !== 0) throw new Error(`clearing set-id bits failed: ${cleared.stderr.slice(0, 500)}`);
 }
 
 /** Runs `job` with a signal aborted after `ms`; rejects at the deadline even if the job does not stop. */

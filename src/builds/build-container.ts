@@ -6,6 +6,7 @@ import type { Container, ContainerRuntime, ContainerSpec, CreatedContainer } fro
 import { SlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { failpoint } from "../util/failpoints.js";
+import { isRealDirBeneath } from "../util/real-dir.js";
 import type { BuildCaches, CacheModeChoice } from "./build-caches.js";
 import { laySource } from "./laid-source.js";
 import type { LaidSource, SourceRef } from "./types.js";
@@ -20,9 +21,12 @@ import { BUILD_DIR, BUILD_LABEL, BUILD_UID, BUILD_USER, buildEnv, Collected, ext
  * into a created, not yet started container's writable layer. Inside, CACHE_DIR is then on the
  * same filesystem and mount as /app, so a buildpack can hard-link between them (the Python
  * buildpack links its cached environment into /app instead of copying it). After a build that
- * succeeded the server, off the push's path, reads the caches out through the container's own tar
- * and makes the app's next build container with the caches already in its layer; the next push
- * only starts it.
+ * succeeded the server, off the push's path, stops the container (its layer then holds still) and
+ * renames each cache out of its layer into the kept folder, after checking with lstat that every
+ * folder on the way is one (the container is made with keepWhenStopped, so the engine does not
+ * remove it as it stops); where the data folder is on another filesystem the caches come out
+ * through the container's own tar instead, before it stops. Then it makes the app's next build
+ * container with the caches already in its layer; the next push only starts it.
  *
  * "mount" mode (no layer access, but the engine sees the data folder at the same path, as when
  * slugforge runs as another user, or in a container with `-v /srv/x:/srv/x`): the copy is a folder
@@ -40,6 +44,8 @@ import { BUILD_DIR, BUILD_LABEL, BUILD_UID, BUILD_USER, buildEnv, Collected, ext
 
 /** Where CACHE_DIRs are inside the build container: `/tmp/cache/<buildpack key>`. */
 export const CACHE_ROOT = "/tmp/cache";
+/** CACHE_ROOT as a path in a container's upper layer. */
+const CACHE_IN_LAYER = CACHE_ROOT.slice(1);
 /** Labels a container made ahead of time for an app's next build. */
 export const PREPARED_LABEL = "org.slugforge.prepared-for";
 
@@ -172,8 +178,9 @@ export async function openBuildContainer(
 ): Promise<OpenContainer> {
   const { runtime, caches } = deps;
   const { app, buildId } = build;
-  const spec = buildContainerSpec(deps, buildId, app);
   const { mode } = await cacheModeOf(deps);
+  // Layer mode: the container stays, stopped, for its caches to be renamed out of its layer.
+  const spec = { ...buildContainerSpec(deps, buildId, app), ...(mode === "layer" ? { keepWhenStopped: true } : {}) };
   await caches.settled(app);
   // Another node kept this app's caches: they come from the object store (SLUGFORGE_STORAGE_URL).
   if (!options.freshCache) await caches.restore(app, buildId, log);
@@ -283,7 +290,8 @@ export async function restoreCaches(build: InContainer, cache: CacheState, slots
   // host, a folder the build removed would be a whiteout, not a folder); the rest are made inside,
   // as the layer is the running container's now.
   const layerDir = cache.mode === "layer" ? cache.layerDir : undefined;
-  if (layerDir && (await Promise.all(slots.map((s) => isRealDirBeneath(layerDir, s.key)))).every(Boolean)) return;
+  const upperDir = layerDir && path.dirname(path.dirname(layerDir));
+  if (upperDir && (await Promise.all(slots.map((s) => isRealDirBeneath(upperDir, `${CACHE_IN_LAYER}/${s.key}`)))).every(Boolean)) return;
   const dirs = slots.map((s) => s.cacheDir);
   const code = await runInBuild(build, ["sh", "-c", 'for d in "$@"; do [ -d "$d" ] || mkdir -m 700 "$d"; done', "mkdirs", ...dirs], buildEnv(build));
   if (code !== 0) throw new SlugforgeError("INTERNAL", `making the cache folders failed (exit ${code})`);
@@ -328,7 +336,8 @@ export async function closeBuildContainer(
     await cache.copying.catch(() => undefined);
   }
   if (saving) {
-    caches.later(build.app, (signal) => saveFromContainer(deps, build, save, signal, log), log, deps.config.buildTimeoutMs);
+    const upperDir = cache.mode === "layer" && cache.layerDir ? path.dirname(path.dirname(cache.layerDir)) : undefined;
+    caches.later(build.app, (signal) => saveFromContainer(deps, build, upperDir, save, signal, log), log, deps.config.buildTimeoutMs);
   } else {
     await container.remove().catch((err: unknown) => log.error({ err, container: container.id }, "could not remove the build container"));
     if (cache?.mode === "mount") {
@@ -343,17 +352,36 @@ export async function closeBuildContainer(
   if (!saving) await caches.dropEmpty(build.app);
 }
 
-async function saveFromContainer(deps: ContainerDeps, build: InContainer, slots: readonly CacheSlot[], signal: AbortSignal, log: Logger): Promise<void> {
+/**
+ * The caches of a build that succeeded, kept. With its upper layer (`upperDir`) on the data
+ * folder's filesystem, the container is stopped and each CACHE_DIR renamed out of the layer (no
+ * copy); else each comes out through the container's own tar. The container is removed after.
+ */
+async function saveFromContainer(
+  deps: ContainerDeps,
+  build: InContainer,
+  upperDir: string | undefined,
+  slots: readonly CacheSlot[],
+  signal: AbortSignal,
+  log: Logger,
+): Promise<void> {
+  const { caches } = deps;
   // Given up on (too slow): removing the container ends the tar being read from it.
   const onAbort = (): void => void build.container.remove().catch(() => undefined);
   signal.addEventListener("abort", onAbort, { once: true });
+  const failed = (slot: CacheSlot) => (err: unknown) => log.warn({ err, buildpack: slot.key }, "saving the build cache failed; the previous one is kept");
   try {
     await failpoint("cache-save", build.app, signal);
-    for (const slot of slots) {
-      await deps.caches.keepFromContainer(build, slot.cacheDir, slot.key).catch((err: unknown) =>
-        log.warn({ err, buildpack: slot.key }, "saving the build cache failed; the previous one is kept"),
-      );
+    if (upperDir && (await caches.renamesFrom(upperDir, build.app))) {
+      // Nothing may move files out of a mounted overlay, nor may anything in it move them meanwhile.
+      await build.container.stop();
+      for (const slot of slots) {
+        signal.throwIfAborted();
+        await caches.keepFromLayer(build, upperDir, `${CACHE_IN_LAYER}/${slot.key}`, slot.key, log).catch(failed(slot));
+      }
+      return;
     }
+    for (const slot of slots) await caches.keepFromContainer(build, slot.cacheDir, slot.key).catch(failed(slot));
   } finally {
     signal.removeEventListener("abort", onAbort);
     await build.container.remove();
@@ -404,20 +432,4 @@ async function prepareNext(
 /** What must be equal for a prepared container to serve a build: the spec but its name and labels. */
 function specKey(spec: ContainerSpec): string {
   return JSON.stringify({ ...spec, name: undefined, labels: undefined });
-}
-
-/**
- * Whether `root/name` and every folder on the way to it (from the layer's top) is a real folder:
- * lstat on each, so a link the build put on the way is never followed from the host. Only ever
- * used to decide whether a mkdir inside is needed; nothing is read through it.
- */
-async function isRealDirBeneath(root: string, name: string): Promise<boolean> {
-  // root is <upperDir>/tmp/cache: check tmp and cache too.
-  const upper = path.dirname(path.dirname(root));
-  let at = upper;
-  for (const part of [...path.relative(upper, root).split(path.sep), name]) {
-    at = path.join(at, part);
-    if (!(await lstat(at).then((s) => s.isDirectory(), () => false))) return false;
-  }
-  return true;
 }
