@@ -72,6 +72,7 @@ export class BuildCaches {
   private readonly chains = new Map<string, Promise<void>>();
   private readonly prepared = new Map<string, PreparedContainer>();
   private readonly urgent = new Set<string>();
+  private readonly loose = new Set<Promise<void>>();
   private jobs = 0;
   private modeChoice?: Promise<CacheModeChoice>;
   private stopping = false;
@@ -132,6 +133,17 @@ export class BuildCaches {
         if (this.chains.get(app) === next) this.chains.delete(app);
       });
     this.chains.set(app, next);
+  }
+
+  /**
+   * Clean-up nobody waits for but idle() and close() (a replaced cache's tree, a saved build's
+   * container): its failure is logged.
+   */
+  behind(work: Promise<void>): void {
+    const tracked = work
+      .catch((err: unknown) => this.log.warn({ err }, "background clean-up after a build failed"))
+      .finally(() => this.loose.delete(tracked));
+    this.loose.add(tracked);
   }
 
   /** Background jobs queued or running (for /metrics). */
@@ -231,7 +243,8 @@ export class BuildCaches {
       if (hadOne) await rename(old, kept);
       throw err;
     });
-    if (hadOne) await rm(old, { recursive: true, force: true });
+    // Off the app's chain: its next build need not wait for the old tree to go.
+    if (hadOne) this.behind(rm(old, { recursive: true, force: true }));
     // The tar file earlier versions kept instead.
     await rm(`${kept}.tar`, { force: true });
     this.upload(app, key);
@@ -380,7 +393,7 @@ export class BuildCaches {
 
   /** Resolves once there is no background work left (uploads to the object store included). */
   async idle(): Promise<void> {
-    while (this.chains.size > 0 || this.uploads.size > 0) await Promise.all([...this.chains.values(), ...this.uploads.values()]);
+    while (this.chains.size > 0 || this.uploads.size > 0 || this.loose.size > 0) await Promise.all([...this.chains.values(), ...this.uploads.values(), ...this.loose]);
   }
 
   /** Waits for all background work and removes the prepared containers (shutdown, the end of a test run). */

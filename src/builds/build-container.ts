@@ -384,7 +384,9 @@ async function saveFromContainer(
     for (const slot of slots) await caches.keepFromContainer(build, slot.cacheDir, slot.key).catch(failed(slot));
   } finally {
     signal.removeEventListener("abort", onAbort);
-    await build.container.remove();
+    // Its layer holds nothing kept any more: the app's next container need not wait for it to go.
+    if (signal.aborted) await build.container.remove();
+    else caches.behind(build.container.remove());
   }
 }
 
