@@ -71,7 +71,8 @@ export class BuildCaches {
   private readonly busy: () => boolean;
   private readonly chains = new Map<string, Promise<void>>();
   private readonly prepared = new Map<string, PreparedContainer>();
-  private readonly urgent = new Set<string>();
+  private readonly urgent = new Counted();
+  private readonly offerWaiters = new Map<string, Set<() => void>>();
   private readonly loose = new Set<Promise<void>>();
   private jobs = 0;
   private modeChoice?: Promise<CacheModeChoice>;
@@ -161,6 +162,30 @@ export class BuildCaches {
     }
   }
 
+  /**
+   * Resolves once the app's background work is done or has offered a container for its next
+   * build, whichever comes first (starting the work now if it was waiting for a free slot). The
+   * rest of it (keeping the caches) goes on meanwhile; a build that cannot use that container
+   * waits for settled().
+   */
+  async ready(app: string): Promise<void> {
+    const chain = this.chains.get(app);
+    if (!chain) return;
+    let offered!: () => void;
+    const waiting = new Promise<void>((resolve) => (offered = resolve));
+    const waiters = this.offerWaiters.get(app) ?? new Set<() => void>();
+    waiters.add(offered);
+    this.offerWaiters.set(app, waiters);
+    this.urgent.add(app);
+    try {
+      await Promise.race([chain, waiting]);
+    } finally {
+      waiters.delete(offered);
+      if (waiters.size === 0 && this.offerWaiters.get(app) === waiters) this.offerWaiters.delete(app);
+      this.urgent.delete(app);
+    }
+  }
+
   private async quiet(app: string): Promise<void> {
     while (this.busy() && !this.urgent.has(app)) await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -169,6 +194,7 @@ export class BuildCaches {
   offer(app: string, prepared: PreparedContainer): Promise<void> {
     const old = this.prepared.get(app);
     this.prepared.set(app, prepared);
+    for (const offered of this.offerWaiters.get(app) ?? []) offered();
     return old ? old.created.remove() : Promise.resolve();
   }
 
@@ -197,9 +223,10 @@ export class BuildCaches {
     return undefined;
   }
 
-  /** Copies every kept cache of the app into `root` (a cache that cannot be copied is left out, with a warning). */
-  async copyKept(app: string, root: string, log: Logger): Promise<void> {
+  /** Copies every kept cache of the app but `except` into `root` (a cache that cannot be copied is left out, with a warning). */
+  async copyKept(app: string, root: string, log: Logger, except?: ReadonlySet<string>): Promise<void> {
     for (const key of await this.keptKeys(app)) {
+      if (except?.has(key)) continue;
       const copied = await runProcess("cp", ["-a", "-T", path.join(this.appDir(app), key), path.join(root, key)]);
       if (copied.code !== 0) {
         log.warn({ buildpack: key, stderr: copied.stderr.slice(0, 2000) }, "copying the kept build cache failed; the build starts without it");
@@ -419,8 +446,24 @@ export class BuildCaches {
   }
 }
 
+/** A set whose members may be added more than once, and stay until deleted as often. */
+class Counted {
+  private readonly counts = new Map<string, number>();
+  add(key: string): void {
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+  delete(key: string): void {
+    const n = (this.counts.get(key) ?? 0) - 1;
+    if (n > 0) this.counts.set(key, n);
+    else this.counts.delete(key);
+  }
+  has(key: string): boolean {
+    return this.counts.has(key);
+  }
+}
+
 /** Drops the set-id bits of every file under `dir` (find follows no links; nothing runs that could swap them). */
-async function clearSetId(dir: string): Promise<void> {
+export async function clearSetId(dir: string): Promise<void> {
   const cleared = await runProcess("find", [dir, "-type", "f", "-perm", "/6000", "-exec", "chmod", "ug-s", "{}", "+"]);
   if (cleared.code !== 0) throw new Error(`clearing set-id bits failed: ${cleared.stderr.slice(0, 500)}`);
 }

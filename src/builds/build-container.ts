@@ -6,8 +6,9 @@ import type { Container, ContainerRuntime, ContainerSpec, CreatedContainer } fro
 import { SlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { failpoint } from "../util/failpoints.js";
+import { runProcess } from "../util/run-process.js";
 import { isRealDirBeneath } from "../util/real-dir.js";
-import type { BuildCaches, CacheModeChoice } from "./build-caches.js";
+import { clearSetId, type BuildCaches, type CacheModeChoice } from "./build-caches.js";
 import { laySource } from "./laid-source.js";
 import type { LaidSource, SourceRef } from "./types.js";
 import { BUILD_DIR, BUILD_LABEL, BUILD_UID, BUILD_USER, buildEnv, Collected, extractIntoBuild, runInBuild, SERVER_LABEL, type InContainer } from "./container-exec.js";
@@ -181,6 +182,12 @@ export async function openBuildContainer(
   const { mode } = await cacheModeOf(deps);
   // Layer mode: the container stays, stopped, for its caches to be renamed out of its layer.
   const spec = { ...buildContainerSpec(deps, buildId, app), ...(mode === "layer" ? { keepWhenStopped: true } : {}) };
+  if (mode === "layer" && !options.freshCache) {
+    // The container the app's background work makes for it can serve before that work ends.
+    await caches.ready(app);
+    const started = await startPrepared(deps, app, spec, signal, log);
+    if (started) return started;
+  }
   await caches.settled(app);
   // Another node kept this app's caches: they come from the object store (SLUGFORGE_STORAGE_URL).
   if (!options.freshCache) await caches.restore(app, buildId, log);
@@ -205,18 +212,10 @@ export async function openBuildContainer(
     copying.catch(() => undefined);
     return { container, cache: { mode: "tar", copying, cancelCopy: () => copy.abort(new Error("the build ended")) } };
   }
-  const imageId = (await runtime.inspectImage(spec.image))?.id;
-  const prepared = await caches.take(app, specKey(spec), imageId);
-  if (prepared && options.freshCache) await prepared.created.remove();
-  else if (prepared) {
-    try {
-      const container = await prepared.created.start();
-      return { container, cache: layerCache(spec, prepared.created, true, log, prepared.source) };
-    } catch (err) {
-      // Removed behind our back (docker rm, an engine restart): a fresh one does as well.
-      if (signal.aborted) throw err;
-      log.warn({ err }, "the container prepared for this build could not start; making a new one");
-    }
+  if (options.freshCache) await caches.drop(app);
+  else {
+    const started = await startPrepared(deps, app, spec, signal, log);
+    if (started) return started;
   }
   const created = await runtime.create(spec);
   if (created.upperDir) {
@@ -229,6 +228,22 @@ export async function openBuildContainer(
   }
   const cache = layerCache(spec, created, false, log);
   return { container: await created.start(), cache };
+}
+
+/** Starts the container prepared for the app's next build, if there is one for this spec and image. */
+async function startPrepared(deps: ContainerDeps, app: string, spec: ContainerSpec, signal: AbortSignal, log: Logger): Promise<OpenContainer | undefined> {
+  const imageId = (await deps.runtime.inspectImage(spec.image))?.id;
+  const prepared = await deps.caches.take(app, specKey(spec), imageId);
+  if (!prepared) return undefined;
+  try {
+    const container = await prepared.created.start();
+    return { container, cache: layerCache(spec, prepared.created, true, log, prepared.source) };
+  } catch (err) {
+    // Removed behind our back (docker rm, an engine restart): a fresh one does as well.
+    if (signal.aborted) throw err;
+    log.warn({ err }, "the container prepared for this build could not start; making a new one");
+    return undefined;
+  }
 }
 
 /**
@@ -335,9 +350,14 @@ export async function closeBuildContainer(
     cache.cancelCopy();
     await cache.copying.catch(() => undefined);
   }
+  const source = repo && { repo, commit: build.commit };
+  const next =
+    cache?.mode === "layer" && !caches.windingDown
+      ? (signal: AbortSignal, fresh?: FreshCaches) => prepareNext(deps, build.app, cache.spec, signal, log, source, fresh)
+      : undefined;
   if (saving) {
     const upperDir = cache.mode === "layer" && cache.layerDir ? path.dirname(path.dirname(cache.layerDir)) : undefined;
-    caches.later(build.app, (signal) => saveFromContainer(deps, build, upperDir, save, signal, log), log, deps.config.buildTimeoutMs);
+    caches.later(build.app, (signal) => saveFromContainer(deps, build, { upperDir, slots: save, next }, signal, log), log, deps.config.buildTimeoutMs);
   } else {
     await container.remove().catch((err: unknown) => log.error({ err, container: container.id }, "could not remove the build container"));
     if (cache?.mode === "mount") {
@@ -345,49 +365,105 @@ export async function closeBuildContainer(
       await rm(cache.workDir, { recursive: true, force: true });
     }
   }
-  if (cache?.mode === "layer" && !caches.windingDown) {
-    const source = repo && { repo, commit: build.commit };
-    caches.later(build.app, (signal) => prepareNext(deps, build.app, cache.spec, signal, log, source), log, deps.config.buildTimeoutMs);
-  }
+  if (next && !saving) caches.later(build.app, (signal) => next(signal), log, deps.config.buildTimeoutMs);
   if (!saving) await caches.dropEmpty(build.app);
 }
 
+/** CACHE_DIRs of a build that succeeded, in the upper layer of its stopped container. */
+interface FreshCaches {
+  readonly upperDir: string;
+  readonly keys: readonly string[];
+  readonly container: Container;
+}
+
 /**
- * The caches of a build that succeeded, kept. With its upper layer (`upperDir`) on the data
- * folder's filesystem, the container is stopped and each CACHE_DIR renamed out of the layer (no
- * copy); else each comes out through the container's own tar. The container is removed after.
+ * The caches of a build that succeeded, kept, and the app's next build container made (`next`).
+ * With the container's upper layer (`upperDir`) on the data folder's filesystem, the container is
+ * stopped, the next one made with the caches copied straight from its layer (the app's next build
+ * can start then), and a job of its own renames each CACHE_DIR out of the layer into the kept
+ * folder (keepFromLayer). Else each comes out through the container's own tar and the next
+ * container gets the kept caches. The container is removed after.
  */
 async function saveFromContainer(
   deps: ContainerDeps,
   build: InContainer,
-  upperDir: string | undefined,
-  slots: readonly CacheSlot[],
+  work: { readonly upperDir: string | undefined; readonly slots: readonly CacheSlot[]; readonly next?: (signal: AbortSignal, fresh?: FreshCaches) => Promise<void> },
   signal: AbortSignal,
   log: Logger,
 ): Promise<void> {
   const { caches } = deps;
+  const { upperDir, slots, next } = work;
   // Given up on (too slow): removing the container ends the tar being read from it.
   const onAbort = (): void => void build.container.remove().catch(() => undefined);
   signal.addEventListener("abort", onAbort, { once: true });
-  const failed = (slot: CacheSlot) => (err: unknown) => log.warn({ err, buildpack: slot.key }, "saving the build cache failed; the previous one is kept");
+  const prepare = (fresh?: FreshCaches): Promise<void> | undefined =>
+    next?.(signal, fresh).catch((err: unknown) => {
+      if (signal.aborted) throw err;
+      log.warn({ err }, "making the app's next build container failed; its next build makes one");
+    });
+  let handedOn = false;
   try {
     await failpoint("cache-save", build.app, signal);
     if (upperDir && (await caches.renamesFrom(upperDir, build.app))) {
       // Nothing may move files out of a mounted overlay, nor may anything in it move them meanwhile.
       await build.container.stop();
-      for (const slot of slots) {
-        signal.throwIfAborted();
-        await caches.keepFromLayer(build, upperDir, `${CACHE_IN_LAYER}/${slot.key}`, slot.key, log).catch(failed(slot));
-      }
+      await prepare({ upperDir, keys: slots.map((s) => s.key), container: build.container });
+      // The app's next build has its caches: keeping them is a job of its own, which waits (as
+      // every job does) until no build needs the cores, or the app's next build needs it done.
+      caches.later(build.app, (keeping) => keepFromLayer(deps, build, upperDir, slots, keeping, log), log, deps.config.buildTimeoutMs);
+      handedOn = true;
       return;
     }
-    for (const slot of slots) await caches.keepFromContainer(build, slot.cacheDir, slot.key).catch(failed(slot));
+    for (const slot of slots) await caches.keepFromContainer(build, slot.cacheDir, slot.key).catch(failed(log, slot));
+    await build.container.remove();
+    await prepare();
   } finally {
     signal.removeEventListener("abort", onAbort);
     // Its layer holds nothing kept any more: the app's next container need not wait for it to go.
     if (signal.aborted) await build.container.remove();
-    else caches.behind(build.container.remove());
+    else if (!handedOn) caches.behind(build.container.remove());
   }
+}
+
+/** Each CACHE_DIR of a stopped build container renamed (or copied) out of its layer into the kept folder; the container removed after. */
+async function keepFromLayer(deps: ContainerDeps, build: InContainer, upperDir: string, slots: readonly CacheSlot[], signal: AbortSignal, log: Logger): Promise<void> {
+  const onAbort = (): void => void build.container.remove().catch(() => undefined);
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    for (const slot of slots) {
+      signal.throwIfAborted();
+      await deps.caches.keepFromLayer(build, upperDir, `${CACHE_IN_LAYER}/${slot.key}`, slot.key, log).catch(failed(log, slot));
+    }
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    if (signal.aborted) await build.container.remove();
+    else deps.caches.behind(build.container.remove());
+  }
+}
+
+function failed(log: Logger, slot: CacheSlot): (err: unknown) => void {
+  return (err) => log.warn({ err, buildpack: slot.key }, "saving the build cache failed; the previous one is kept");
+}
+
+/**
+ * Copies the CACHE_DIRs of `fresh` (a stopped container's layer) into `root`, each only where
+ * every folder on the way to it is one; the keys copied. What the copy may have read while the
+ * container was being removed is not used.
+ */
+async function copyFreshIn(fresh: FreshCaches, root: string, log: Logger): Promise<Set<string>> {
+  const copied = new Set<string>();
+  for (const key of fresh.keys) {
+    const rel = `${CACHE_IN_LAYER}/${key}`;
+    if (!(await isRealDirBeneath(fresh.upperDir, rel))) continue;
+    const done = await runProcess("cp", ["-a", "-T", "--", path.join(fresh.upperDir, rel), path.join(root, key)]);
+    if (done.code === 0) await clearSetId(path.join(root, key)).then(() => copied.add(key), () => undefined);
+    if (!copied.has(key)) {
+      log.warn({ buildpack: key, stderr: done.stderr.slice(0, 2000) }, "copying the build's cache into the next container failed; it gets the kept one");
+      await rm(path.join(root, key), { recursive: true, force: true });
+    }
+  }
+  if (!(await fresh.container.isStopped())) throw new Error("the build container was removed while its caches were copied out of it");
+  return copied;
 }
 
 /**
@@ -401,6 +477,7 @@ async function prepareNext(
   signal: AbortSignal,
   log: Logger,
   source?: { repo: SourceRef; commit: string },
+  fresh?: FreshCaches,
 ): Promise<void> {
   const { runtime, caches } = deps;
   const labels: Record<string, string> = {};
@@ -414,7 +491,10 @@ async function prepareNext(
   try {
     await failpoint("cache-copy", app, signal);
     if (!created.upperDir) throw new Error("the engine gave no writable layer");
-    await caches.copyKept(app, await cacheRootIn(created.upperDir), log);
+    const root = await cacheRootIn(created.upperDir);
+    // The caches the last build left, straight from its stopped layer; the kept ones for the rest.
+    const copied = fresh ? await copyFreshIn(fresh, root, log) : undefined;
+    await caches.copyKept(app, root, log, copied);
     signal.throwIfAborted();
     laid = source && (await laySource(created.upperDir, source.repo, source.commit, signal).catch((err: unknown) => {
       if (signal.aborted) throw err;
