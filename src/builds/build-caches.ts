@@ -156,7 +156,8 @@ export class BuildCaches {
   async settled(app: string): Promise<void> {
     this.urgent.add(app);
     try {
-      await this.chains.get(app);
+      // A job may queue another (keeping caches after the next container is made): that too.
+      for (let chain = this.chains.get(app); chain; chain = this.chains.get(app)) await chain;
     } finally {
       this.urgent.delete(app);
     }

@@ -70,6 +70,22 @@ describe("build caches: ready() and settled()", () => {
     expect(ready).toBe(true);
   });
 
+  it("settled() waits for work that a job queued in turn", async () => {
+    const caches = new BuildCaches({ cacheDir: await dirs.make(), log });
+    const done: string[] = [];
+    caches.later(
+      "app",
+      async () => {
+        caches.later("app", async () => void (await new Promise((resolve) => setTimeout(resolve, 50)), done.push("second")), log, 60_000);
+        done.push("first");
+      },
+      log,
+      60_000,
+    );
+    await caches.settled("app");
+    expect(done).toEqual(["first", "second"]);
+  });
+
   it("work waiting for a free slot starts at once for ready(), as for settled()", async () => {
     let busy = true;
     const caches = new BuildCaches({ cacheDir: await dirs.make(), log, busy: () => busy });
