@@ -31,7 +31,7 @@ export function renderMetrics(stats: StoreStats, queueDepth: number, cacheCopies
   lines.push(`slugforge_build_duration_seconds_count ${stats.buildDurationsS.length}`);
   lines.push("# HELP slugforge_build_queue_depth Builds waiting for a slot.", "# TYPE slugforge_build_queue_depth gauge", `slugforge_build_queue_depth ${queueDepth}`);
   lines.push(
-    "# HELP slugforge_cache_copies_pending Build caches being copied in the background for the next build of their app.",
+    "# HELP slugforge_cache_copies_pending Background work on build caches after builds (saving, copying for the next build of their app, clean-up) queued or running.",
     "# TYPE slugforge_cache_copies_pending gauge",
     `slugforge_cache_copies_pending ${cacheCopies}`,
   );

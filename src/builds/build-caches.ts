@@ -147,9 +147,9 @@ export class BuildCaches {
     this.loose.add(tracked);
   }
 
-  /** Background jobs queued or running (for /metrics). */
+  /** Background jobs queued or running, and clean-up behind them (for /metrics). */
   pending(): number {
-    return this.jobs;
+    return this.jobs + this.loose.size;
   }
 
   /** Resolves once the app's background work is done (starting it now if it was waiting for a free slot). */
