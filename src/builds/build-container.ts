@@ -353,7 +353,7 @@ export async function closeBuildContainer(
   const source = repo && { repo, commit: build.commit };
   const next =
     cache?.mode === "layer" && !caches.windingDown
-      ? (signal: AbortSignal, fresh?: FreshCaches) => prepareNext(deps, build.app, cache.spec, signal, log, source, fresh)
+      ? (signal: AbortSignal, fresh?: Promise<FreshCaches>) => prepareNext(deps, build.app, cache.spec, signal, log, source, fresh)
       : undefined;
   if (saving) {
     const upperDir = cache.mode === "layer" && cache.layerDir ? path.dirname(path.dirname(cache.layerDir)) : undefined;
@@ -387,7 +387,7 @@ interface FreshCaches {
 async function saveFromContainer(
   deps: ContainerDeps,
   build: InContainer,
-  work: { readonly upperDir: string | undefined; readonly slots: readonly CacheSlot[]; readonly next?: (signal: AbortSignal, fresh?: FreshCaches) => Promise<void> },
+  work: { readonly upperDir: string | undefined; readonly slots: readonly CacheSlot[]; readonly next?: (signal: AbortSignal, fresh?: Promise<FreshCaches>) => Promise<void> },
   signal: AbortSignal,
   log: Logger,
 ): Promise<void> {
@@ -396,7 +396,7 @@ async function saveFromContainer(
   // Given up on (too slow): removing the container ends the tar being read from it.
   const onAbort = (): void => void build.container.remove().catch(() => undefined);
   signal.addEventListener("abort", onAbort, { once: true });
-  const prepare = (fresh?: FreshCaches): Promise<void> | undefined =>
+  const prepare = (fresh?: Promise<FreshCaches>): Promise<void> | undefined =>
     next?.(signal, fresh).catch((err: unknown) => {
       if (signal.aborted) throw err;
       log.warn({ err }, "making the app's next build container failed; its next build makes one");
@@ -406,8 +406,10 @@ async function saveFromContainer(
     await failpoint("cache-save", build.app, signal);
     if (upperDir && (await caches.renamesFrom(upperDir, build.app))) {
       // Nothing may move files out of a mounted overlay, nor may anything in it move them meanwhile.
-      await build.container.stop();
-      await prepare({ upperDir, keys: slots.map((s) => s.key), container: build.container });
+      // The next container is made while this one stops; its caches go in once it has.
+      const stopped = build.container.stop().then((): FreshCaches => ({ upperDir, keys: slots.map((s) => s.key), container: build.container }));
+      stopped.catch(() => undefined);
+      await Promise.all([stopped, prepare(stopped)]);
       // The app's next build has its caches: keeping them is a job of its own, which waits (as
       // every job does) until no build needs the cores, or the app's next build needs it done.
       caches.later(build.app, (keeping) => keepFromLayer(deps, build, upperDir, slots, keeping, log), log, deps.config.buildTimeoutMs);
@@ -477,7 +479,7 @@ async function prepareNext(
   signal: AbortSignal,
   log: Logger,
   source?: { repo: SourceRef; commit: string },
-  fresh?: FreshCaches,
+  fresh?: Promise<FreshCaches>,
 ): Promise<void> {
   const { runtime, caches } = deps;
   const labels: Record<string, string> = {};
@@ -493,7 +495,7 @@ async function prepareNext(
     if (!created.upperDir) throw new Error("the engine gave no writable layer");
     const root = await cacheRootIn(created.upperDir);
     // The caches the last build left, straight from its stopped layer; the kept ones for the rest.
-    const copied = fresh ? await copyFreshIn(fresh, root, log) : undefined;
+    const copied = fresh ? await copyFreshIn(await fresh, root, log) : undefined;
     await caches.copyKept(app, root, log, copied);
     signal.throwIfAborted();
     laid = source && (await laySource(created.upperDir, source.repo, source.commit, signal).catch((err: unknown) => {
