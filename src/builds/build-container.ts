@@ -493,16 +493,26 @@ async function prepareNext(
   try {
     await failpoint("cache-copy", app, signal);
     if (!created.upperDir) throw new Error("the engine gave no writable layer");
-    const root = await cacheRootIn(created.upperDir);
-    // The caches the last build left, straight from its stopped layer; the kept ones for the rest.
-    const copied = fresh ? await copyFreshIn(await fresh, root, log) : undefined;
-    await caches.copyKept(app, root, log, copied);
-    signal.throwIfAborted();
-    laid = source && (await laySource(created.upperDir, source.repo, source.commit, signal).catch((err: unknown) => {
-      if (signal.aborted) throw err;
-      log.warn({ err, commit: source.commit }, "could not unpack the last built commit into the prepared container; the next build unpacks its source whole");
-      return undefined;
-    }));
+    const upperDir = created.upperDir;
+    const root = await cacheRootIn(upperDir);
+    // The last built commit goes into /app while the caches go in.
+    const laying = source
+      ? laySource(upperDir, source.repo, source.commit, signal).catch((err: unknown) => {
+          if (signal.aborted) throw err;
+          log.warn({ err, commit: source.commit }, "could not unpack the last built commit into the prepared container; the next build unpacks its source whole");
+          return undefined;
+        })
+      : Promise.resolve(undefined);
+    const copying = (async () => {
+      // The caches the last build left, straight from its stopped layer; the kept ones for the rest.
+      const copied = fresh ? await copyFreshIn(await fresh, root, log) : undefined;
+      await caches.copyKept(app, root, log, copied);
+    })();
+    // Both end before the container may go (a failed copy waits for the unpacking to stop).
+    const [laidResult, copyResult] = await Promise.allSettled([laying, copying]);
+    if (copyResult.status === "rejected") throw copyResult.reason;
+    if (laidResult.status === "rejected") throw laidResult.reason;
+    laid = laidResult.value;
     signal.throwIfAborted();
   } catch (err) {
     await created.remove();
