@@ -244,6 +244,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
           }
           opened = new BuildSession(lane, { buildId, app: request.app, commit: request.commit, source: request.source, out, log, signal: deadline.signal });
           session = opened;
+          opened.readAhead();
           const manifest = await opened.appJson();
           postdeploy = manifest?.postdeploy;
           const configVars = { ...(await deps.getConfigVars(request.app)), ...(await appJsonEnv(request, manifest, options.dryRun, out)) };
