@@ -45,6 +45,13 @@ describe("buildpackDigest", () => {
     expect(await buildpackDigest(dir)).toBe("6d1192a9d674d49facfe56eede27f07437a0f3273226612166c0e1d0cd298966");
   });
 
+  it("is the same read in one go or asynchronously (a folder over either limit)", async () => {
+    await sample(dir);
+    const known = "6d1192a9d674d49facfe56eede27f07437a0f3273226612166c0e1d0cd298966";
+    expect(await buildpackDigest(dir, { entries: 5, bytes: 1 << 30 })).toBe(known);
+    expect(await buildpackDigest(dir, { entries: 1000, bytes: 1000 })).toBe(known);
+  });
+
   it("changes with a file's bytes, its mode, a link's target, and ignores the top-level .git", async () => {
     await sample(dir);
     const before = await buildpackDigest(dir);
