@@ -17,6 +17,7 @@ import type { CacheRemote } from "./cache-remote.js";
 import { cacheModeOf } from "./build-container.js";
 import { createBuildPrinter, type BuildPrinter } from "./build-printer.js";
 import { createBuildQueue } from "./build-queue.js";
+import { readPushedCommit } from "./git-source.js";
 import type { AppJson } from "./app-json.js";
 import { newAppConfigVars } from "./app-json-env.js";
 import { createMaskedOutput, secretsOf } from "./secret-masker.js";
@@ -174,6 +175,8 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     const buildId = request.buildId ?? randomUUID();
     const log = deps.log.child({ buildId, app: request.app, commit: request.commit });
     const recorder = deps.recorder ? safeRecorder(deps.recorder, log) : undefined;
+    // The pushed commit cannot change: one git reads it (app.json, the tree) while the build is recorded.
+    readPushedCommit(request.source, request.commit, signal).catch(() => undefined);
     await recorder?.queued(buildId, request);
     // Masked before the tee: the pusher and the stored output see the same, secret-free bytes.
     const masked = createMaskedOutput(safeOutput(teeOutput(output, recorder, buildId), log));
