@@ -18,6 +18,7 @@ import { cacheModeOf } from "./build-container.js";
 import { createBuildPrinter, type BuildPrinter } from "./build-printer.js";
 import { createBuildQueue } from "./build-queue.js";
 import { readPushedCommit } from "./git-source.js";
+import { createStackImageIds } from "./stack-image-ids.js";
 import type { AppJson } from "./app-json.js";
 import { newAppConfigVars } from "./app-json-env.js";
 import { createMaskedOutput, secretsOf } from "./secret-masker.js";
@@ -138,7 +139,15 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
   // One lane per engine: its own prepared containers and cache mode (an engine whose container
   // layers this process cannot write gets tar mode); the kept cache folders on this host are shared.
   const lanes = new Map<PoolEngine, SessionDeps>(
-    pool.engines.map((engine) => [engine, { ...common, runtime: engine.runtime, caches: new BuildCaches({ cacheDir: path.join(dataDir, "cache"), log: deps.log, busy, remote: deps.cacheRemote }) }]),
+    pool.engines.map((engine) => [
+      engine,
+      {
+        ...common,
+        runtime: engine.runtime,
+        caches: new BuildCaches({ cacheDir: path.join(dataDir, "cache"), log: deps.log, busy, remote: deps.cacheRemote }),
+        stackImageIds: createStackImageIds(engine.runtime, deps.log),
+      },
+    ]),
   );
   const laneOf = (engine: PoolEngine): SessionDeps => lanes.get(engine)!;
   const allCaches = (): BuildCaches[] => [...lanes.values()].map((l) => l.caches);
@@ -370,6 +379,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
       }
     },
     close: async () => {
+      for (const lane of lanes.values()) lane.stackImageIds?.close();
       await records.close();
       await Promise.all(allCaches().map((c) => c.close()));
     },

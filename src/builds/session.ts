@@ -12,6 +12,7 @@ import type { InContainer } from "./container-exec.js";
 import { formatDuration } from "./format-duration.js";
 import { buildInputs, stackImages, type BuildInputs, type StackImages } from "./build-inputs.js";
 import { readPushedCommit } from "./git-source.js";
+import type { StackImageIds } from "./stack-image-ids.js";
 import type { AppJson } from "./app-json.js";
 import { readAppJson } from "./steps/app-json.js";
 import { chooseBuildpacks, detectBuildpacks, type BuildpackCandidates, type DetectResult } from "./steps/buildpacks.js";
@@ -44,6 +45,8 @@ export interface SessionDeps extends ContainerDeps {
   readonly lastSlugId?: (app: string) => Promise<string | undefined>;
   /** Refuses to write a slug (STORAGE_FULL) while the data folder's disk is under its reserve. */
   readonly disk?: DiskGuard;
+  /** The stack's image ids kept between builds on this engine (stack-image-ids.ts); default: asked for each build. */
+  readonly stackImageIds?: StackImageIds;
 }
 
 export interface SessionOptions {
@@ -222,7 +225,7 @@ export class BuildSession {
 
   /** The stack's image ids, asked of this build's engine once per session. */
   private stackImages(): Promise<StackImages> {
-    this.stack ??= stackImages(this.deps.runtime, this.deps.config.stack);
+    this.stack ??= this.deps.stackImageIds?.get(this.deps.config.stack) ?? stackImages(this.deps.runtime, this.deps.config.stack);
     return this.stack;
   }
 
