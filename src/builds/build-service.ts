@@ -342,6 +342,9 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
 
   return {
     build,
+    // The read a build of this commit starts with (app.json, the tree): one git process, begun
+    // while the push is checked and its app locked.
+    pushed: ({ source, commit }, signal) => void readPushedCommit(source, commit, signal).catch(() => undefined),
     async sweepStrayContainers() {
       let removed = 0;
       for (const engine of pool.engines) {
