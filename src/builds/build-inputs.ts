@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { buildpackDigest } from "../buildpacks/buildpack-digest.js";
 import type { ResolvedBuildpack } from "../buildpacks/resolve-buildpacks.js";
 import type { ContainerRuntime } from "../docker/container-runtime.js";
 import { SlugforgeError } from "../errors.js";
@@ -19,23 +18,41 @@ export interface BuildInputs {
   readonly stack: { readonly build: string; readonly run: string };
 }
 
+/** The ids of a stack's build and run images; STACK_MISSING when either is not there. */
+export interface StackImages {
+  readonly build: string;
+  readonly run: string;
+}
+
+/** Asks the engine for the stack's two image ids (both at once). */
+export async function stackImages(runtime: ContainerRuntime, stack: string): Promise<StackImages> {
+  const [buildImage, runImage] = await Promise.all(["build", "run"].map((role) => runtime.inspectImage(`slugforge/stack:${stack}-${role}`)));
+  if (!buildImage || !runImage) throw new SlugforgeError("STACK_MISSING", `the ${stack} stack's images are missing; run \`slugforge stack build\``);
+  return { build: buildImage.id, run: runImage.id };
+}
+
+/** The parts of a build's inputs that its session may have begun to read already. */
+export interface InputReads {
+  /** The stack's image ids, asked of the build's engine once the build has its slot. */
+  readonly stack: Promise<StackImages>;
+  /** A folder buildpack's content digest (buildpackDigest), read during this build. */
+  digest(hostDir: string): Promise<string>;
+}
+
 export async function buildInputs(
-  runtime: ContainerRuntime,
-  stack: string,
+  reads: InputReads,
   build: { readonly source: SourceRef; readonly commit: string; readonly configVars: Readonly<Record<string, string>> },
   buildpacks: readonly ResolvedBuildpack[],
   signal: AbortSignal,
 ): Promise<BuildInputs> {
   const [{ tree }, images, identities] = await Promise.all([
     readPushedCommit(build.source, build.commit, signal),
-    Promise.all(["build", "run"].map((role) => runtime.inspectImage(`slugforge/stack:${stack}-${role}`))),
-    Promise.all(buildpacks.map(async (bp) => `${bp.spec}@${bp.commit ?? `sha256:${await buildpackDigest(bp.hostDir)}`}`)),
+    reads.stack,
+    Promise.all(buildpacks.map(async (bp) => `${bp.spec}@${bp.commit ?? `sha256:${await reads.digest(bp.hostDir)}`}`)),
   ]);
-  const [buildImage, runImage] = images;
-  if (!buildImage || !runImage) throw new SlugforgeError("STACK_MISSING", `the ${stack} stack's images are missing; run \`slugforge stack build\``);
   const config = Object.keys(build.configVars)
     .sort()
     .map((k) => [k, build.configVars[k]]);
-  const parts = { tree, buildpacks: identities, stack: { build: buildImage.id, run: runImage.id }, config };
+  const parts = { tree, buildpacks: identities, stack: { build: images.build, run: images.run }, config };
   return { key: createHash("sha256").update(JSON.stringify(parts)).digest("hex"), tree, buildpacks: identities, stack: parts.stack };
 }

@@ -17,6 +17,8 @@ import type { CacheRemote } from "./cache-remote.js";
 import { cacheModeOf } from "./build-container.js";
 import { createBuildPrinter, type BuildPrinter } from "./build-printer.js";
 import { createBuildQueue } from "./build-queue.js";
+import { readPushedCommit } from "./git-source.js";
+import { createStackImageIds } from "./stack-image-ids.js";
 import type { AppJson } from "./app-json.js";
 import { newAppConfigVars } from "./app-json-env.js";
 import { createMaskedOutput, secretsOf } from "./secret-masker.js";
@@ -137,7 +139,15 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
   // One lane per engine: its own prepared containers and cache mode (an engine whose container
   // layers this process cannot write gets tar mode); the kept cache folders on this host are shared.
   const lanes = new Map<PoolEngine, SessionDeps>(
-    pool.engines.map((engine) => [engine, { ...common, runtime: engine.runtime, caches: new BuildCaches({ cacheDir: path.join(dataDir, "cache"), log: deps.log, busy, remote: deps.cacheRemote }) }]),
+    pool.engines.map((engine) => [
+      engine,
+      {
+        ...common,
+        runtime: engine.runtime,
+        caches: new BuildCaches({ cacheDir: path.join(dataDir, "cache"), log: deps.log, busy, remote: deps.cacheRemote }),
+        stackImageIds: createStackImageIds(engine.runtime, deps.log),
+      },
+    ]),
   );
   const laneOf = (engine: PoolEngine): SessionDeps => lanes.get(engine)!;
   const allCaches = (): BuildCaches[] => [...lanes.values()].map((l) => l.caches);
@@ -174,6 +184,8 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
     const buildId = request.buildId ?? randomUUID();
     const log = deps.log.child({ buildId, app: request.app, commit: request.commit });
     const recorder = deps.recorder ? safeRecorder(deps.recorder, log) : undefined;
+    // The pushed commit cannot change: one git reads it (app.json, the tree) while the build is recorded.
+    readPushedCommit(request.source, request.commit, signal).catch(() => undefined);
     await recorder?.queued(buildId, request);
     // Masked before the tee: the pusher and the stored output see the same, secret-free bytes.
     const masked = createMaskedOutput(safeOutput(teeOutput(output, recorder, buildId), log));
@@ -244,6 +256,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
           }
           opened = new BuildSession(lane, { buildId, app: request.app, commit: request.commit, source: request.source, out, log, signal: deadline.signal });
           session = opened;
+          opened.readAhead();
           const manifest = await opened.appJson();
           postdeploy = manifest?.postdeploy;
           const configVars = { ...(await deps.getConfigVars(request.app)), ...(await appJsonEnv(request, manifest, options.dryRun, out)) };
@@ -329,6 +342,9 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
 
   return {
     build,
+    // The read a build of this commit starts with (app.json, the tree): one git process, begun
+    // while the push is checked and its app locked.
+    pushed: ({ source, commit }, signal) => void readPushedCommit(source, commit, signal).catch(() => undefined),
     async sweepStrayContainers() {
       let removed = 0;
       for (const engine of pool.engines) {
@@ -366,6 +382,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
       }
     },
     close: async () => {
+      for (const lane of lanes.values()) lane.stackImageIds?.close();
       await records.close();
       await Promise.all(allCaches().map((c) => c.close()));
     },

@@ -1,3 +1,4 @@
+import { buildpackDigest } from "../buildpacks/buildpack-digest.js";
 import type { BuildpackResolver, ResolvedBuildpack } from "../buildpacks/resolve-buildpacks.js";
 import type { Config } from "../config/parse-config.js";
 import type { Container } from "../docker/container-runtime.js";
@@ -9,7 +10,9 @@ import { closeBuildContainer, keepMountedCaches, openBuildContainer, restoreCach
 import type { BuildPrinter } from "./build-printer.js";
 import type { InContainer } from "./container-exec.js";
 import { formatDuration } from "./format-duration.js";
-import { buildInputs, type BuildInputs } from "./build-inputs.js";
+import { buildInputs, stackImages, type BuildInputs, type StackImages } from "./build-inputs.js";
+import { readPushedCommit } from "./git-source.js";
+import type { StackImageIds } from "./stack-image-ids.js";
 import type { AppJson } from "./app-json.js";
 import { readAppJson } from "./steps/app-json.js";
 import { chooseBuildpacks, detectBuildpacks, type BuildpackCandidates, type DetectResult } from "./steps/buildpacks.js";
@@ -42,6 +45,8 @@ export interface SessionDeps extends ContainerDeps {
   readonly lastSlugId?: (app: string) => Promise<string | undefined>;
   /** Refuses to write a slug (STORAGE_FULL) while the data folder's disk is under its reserve. */
   readonly disk?: DiskGuard;
+  /** The stack's image ids kept between builds on this engine (stack-image-ids.ts); default: asked for each build. */
+  readonly stackImageIds?: StackImageIds;
 }
 
 export interface SessionOptions {
@@ -74,6 +79,8 @@ export class BuildSession {
   private opened?: { container: Container; cache: CacheState };
   private keep?: readonly InstalledBuildpack[];
   private closed = false;
+  private stack?: Promise<StackImages>;
+  private readonly digests = new Map<string, Promise<string>>();
 
   constructor(
     private readonly deps: SessionDeps,
@@ -114,6 +121,24 @@ export class BuildSession {
     return this.step("source", (step) => putSource(step, this.options.source, cache?.mode === "layer" ? cache.source : undefined));
   }
 
+  /**
+   * Starts the reads the first steps wait for, side by side: the pushed commit (app.json,
+   * `.buildpacks`, its tree; one git process), the stack's image ids and the shipped buildpacks'
+   * digests (inputs: most apps use the shipped ones; an app that names its own wastes a small
+   * read). Each step still awaits its own part and reports its failure; a push whose slug is
+   * reused has its inputs once the slowest read is done instead of after all of them in turn.
+   * Call once the build has its slot, so the image ids are the engine's at the build's start.
+   */
+  readAhead(): void {
+    const { source, signal } = this.options;
+    readPushedCommit(source, this.commit, signal).catch(() => undefined);
+    this.stackImages().catch(() => undefined);
+    this.deps.buildpacks
+      .shipped()
+      .then((shipped) => shipped.forEach((bp) => void this.digestOf(bp.hostDir).catch(() => undefined)))
+      .catch(() => undefined);
+  }
+
   /** The commit's app.json (APP_JSON_INVALID when malformed), its ignored keys noted in the output; needs no container. */
   appJson(): Promise<AppJson | undefined> {
     return this.step("app-json", (step) => readAppJson(step, this.options.source));
@@ -130,7 +155,7 @@ export class BuildSession {
    */
   inputs(configVars: Readonly<Record<string, string>>, buildpacks: BuildpackCandidates): Promise<BuildInputs> {
     return this.step("inputs", (step) =>
-      buildInputs(this.deps.runtime, this.deps.config.stack, { source: this.options.source, commit: this.commit, configVars }, buildpacks.candidates, step.signal),
+      buildInputs({ stack: this.stackImages(), digest: (dir) => this.digestOf(dir) }, { source: this.options.source, commit: this.commit, configVars }, buildpacks.candidates, step.signal),
     );
   }
 
@@ -196,6 +221,21 @@ export class BuildSession {
     await closeBuildContainer(this.deps, inContainer, this.opened.cache, this.keep, this.options.log, repo).catch((err: unknown) =>
       this.options.log.warn({ err }, "cleaning up after the build failed"),
     );
+  }
+
+  /** The stack's image ids, asked of this build's engine once per session. */
+  private stackImages(): Promise<StackImages> {
+    this.stack ??= this.deps.stackImageIds?.get(this.deps.config.stack) ?? stackImages(this.deps.runtime, this.deps.config.stack);
+    return this.stack;
+  }
+
+  /** A folder buildpack's digest, read once per session. */
+  private digestOf(hostDir: string): Promise<string> {
+    const known = this.digests.get(hostDir);
+    if (known) return known;
+    const reading = buildpackDigest(hostDir);
+    this.digests.set(hostDir, reading);
+    return reading;
   }
 
   private identity(): { buildId: string; app: string; commit: string; stack: string } {

@@ -104,4 +104,9 @@ export type AfterRelease = (release: { readonly app: string; readonly version: n
  */
 export interface Builder {
   build(request: BuildRequest, output: BuildOutput, signal: AbortSignal): Promise<BuildResult>;
+  /**
+   * Told of a pushed commit as soon as the hook names it, before the push is checked and its app
+   * locked: a builder may start reading it (it cannot change). Optional; nothing waits for it.
+   */
+  pushed?(commit: { readonly source: SourceRef; readonly commit: string }, signal: AbortSignal): void;
 }

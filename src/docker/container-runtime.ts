@@ -42,6 +42,18 @@ export interface ContainerRuntime {
    */
   sweepOrphans(): Promise<number>;
   removeContainer(id: string): Promise<void>;
+  /**
+   * Follows the engine's image events (an image tagged, untagged, loaded, imported, pulled or
+   * removed, by any process): resolves once the engine streams them, rejects when it cannot.
+   * `onChange` is called for each change until the watch ends; `onEnd` once, when the stream ends
+   * or breaks or close() is called (nothing is told after it). Optional: fakes may leave it out.
+   */
+  watchImages?(handlers: ImageWatchHandlers): Promise<{ close(): void }>;
+}
+
+export interface ImageWatchHandlers {
+  onChange(): void;
+  onEnd(): void;
 }
 
 /**

@@ -220,6 +220,37 @@ export function createDockerRuntime(options: { dockerHost?: string; env?: NodeJS
       const list = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [label] }) });
       return list.map((c) => c.Id);
     },
+    async watchImages(handlers) {
+      let stream: NodeJS.ReadableStream & { destroy?: () => void; socket?: { unref?: () => void } };
+      try {
+        // `since` a minute back: the engine answers before it subscribes us, and replays from its
+        // log what changed in between (and some earlier changes: a watcher only drops what it knows).
+        stream = await docker.getEvents({ since: Math.floor(Date.now() / 1000) - 60, filters: JSON.stringify({ type: ["image"] }) });
+      } catch (err) {
+        throw unavailable(err);
+      }
+      // Following events must not keep a process alive that has nothing else to do.
+      stream.socket?.unref?.();
+      let ended = false;
+      const end = (): void => {
+        if (ended) return;
+        ended = true;
+        handlers.onEnd();
+      };
+      // Each chunk holds one event or more; which image changed does not matter to the watchers.
+      stream.on("data", () => {
+        if (!ended) handlers.onChange();
+      });
+      stream.on("end", end);
+      stream.on("close", end);
+      stream.on("error", end);
+      return {
+        close() {
+          end();
+          stream.destroy?.();
+        },
+      };
+    },
     async removeContainer(id) {
       await removeQuietly(docker.getContainer(id));
     },

@@ -35,6 +35,16 @@ export async function gatePush(deps: GateDeps, session: PushSession, hook: HookR
     log.warn({ hookApp: hook.app }, "hook call does not match its push");
     return fail("INTERNAL", [], "this hook call does not match the push; rejected.");
   }
+  const source = {
+    gitDir: session.gitDir,
+    objectDirectory: hook.objectDirectory,
+    alternateObjectDirectories: hook.alternateObjectDirectories,
+    quarantinePath: hook.quarantinePath,
+  };
+  // A push of one branch: the builder may start reading its commit while the push is checked and
+  // the app locked (a refused push wastes that one read).
+  const [only] = hook.refs;
+  if (hook.refs.length === 1 && only && !isZeroSha(only.new) && only.ref.startsWith("refs/heads/")) deps.builder.pushed?.({ source, commit: only.new }, session.signal);
   const decision = decidePush(await branches(session.gitDir), hook.refs);
   if (decision.kind === "noop") return { ok: true };
   if (decision.kind === "refuse") return fail(decision.code, decision.lines, decision.summary);
@@ -85,12 +95,7 @@ export async function gatePush(deps: GateDeps, session: PushSession, hook: HookR
         app: session.app,
         commit: update.new,
         ref: update.ref,
-        source: {
-          gitDir: session.gitDir,
-          objectDirectory: hook.objectDirectory,
-          alternateObjectDirectories: hook.alternateObjectDirectories,
-          quarantinePath: hook.quarantinePath,
-        },
+        source,
         pushOptions: hook.pushOptions,
         actor: session.actor,
       },

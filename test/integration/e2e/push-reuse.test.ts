@@ -1,7 +1,7 @@
 import { cp, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ContainerRuntime } from "../../../src/docker/container-runtime.js";
+import type { ContainerRuntime, ImageWatchHandlers } from "../../../src/docker/container-runtime.js";
 import { createDockerRuntime } from "../../../src/docker/dockerode-runtime.js";
 import { GitClient } from "../../helpers/git-client.js";
 import { tmpDirs } from "../../helpers/tmp-dir.js";
@@ -15,15 +15,35 @@ import { startServer, type RunningServer } from "./server.js";
 const FIXTURE_BUILDPACKS = path.resolve(import.meta.dirname, "../../fixtures/buildpacks");
 const dirs = tmpDirs();
 const real = createDockerRuntime();
-/** The real engine, but able to say the stack's build image has another id (a rebuilt stack). */
+/**
+ * The real engine, but able to say the stack's build image has another id (a rebuilt stack), and
+ * to tell those who follow its image events, as the engine tells of a real rebuild (the server
+ * keeps the stack's ids while it follows them).
+ */
 let stackRebuilt = false;
+const watchers = new Set<ImageWatchHandlers>();
 const runtime: ContainerRuntime = {
   ...real,
   async inspectImage(ref) {
     const info = await real.inspectImage(ref);
     return info && stackRebuilt && ref.endsWith("-build") ? { ...info, id: `${info.id}-rebuilt` } : info;
   },
+  async watchImages(handlers) {
+    const watch = await real.watchImages!({
+      onChange: handlers.onChange,
+      onEnd: () => {
+        watchers.delete(handlers);
+        handlers.onEnd();
+      },
+    });
+    watchers.add(handlers);
+    return watch;
+  },
 };
+function rebuildStack(): void {
+  stackRebuilt = true;
+  for (const w of watchers) w.onChange();
+}
 let server: RunningServer;
 let git: GitClient;
 let work: string;
@@ -83,7 +103,7 @@ describe("same inputs, no build", () => {
     expect(bpChanged.code, bpChanged.stderr).toBe(0);
     expect(built(bpChanged.stderr)).toBe(true);
 
-    stackRebuilt = true;
+    rebuildStack();
     await git.ok(["commit", "-q", "--allow-empty", "-m", "same tree, new stack"], work);
     expect(built((await push()).stderr)).toBe(true);
 

@@ -45,9 +45,11 @@ describe.each([
     const gitDir = path.join(dir, "app.git");
     await runGitChecked(["init", "-q", "--bare", gitDir]);
     const seen: BuildRequest[] = [];
+    const told: { source: BuildRequest["source"]; commit: string }[] = [];
     const line = "x".repeat(99) + "\n";
     let fail = false;
     const builder: Builder = {
+      pushed: (commit) => void told.push(commit),
       async build(request, output) {
         seen.push(request);
         // More than a pipe holds (64 KiB), in many writes with a NUL the bridge must strip.
@@ -87,6 +89,10 @@ describe.each([
         pushOptions: ["a=1", 'quote " and \\ back'],
         source: { gitDir, quarantinePath: path.join(gitDir, "objects", "tmp_objdir-incoming-x") },
       });
+      // Told of the commit before the build, with the very source the build gets (reads are shared by it).
+      expect(told).toHaveLength(1);
+      expect(told[0]!.commit).toBe("1".repeat(40));
+      expect(told[0]!.source).toBe(seen[0]!.source);
       fail = true;
       const failed = await run();
       expect(failed.code).toBe(1);
