@@ -55,11 +55,6 @@ export async function readCommitFile(source: SourceRef, commit: string, file: Co
   return (await readPushedCommit(source, commit, signal)).files[file];
 }
 
-/** The commit's committer time: what `git archive` stamps on every entry. */
-export async function commitDate(source: SourceRef, commit: string, signal?: AbortSignal): Promise<Date> {
-  return (await readPushedCommit(source, commit, signal)).date;
-}
-
 async function readCommit(source: SourceRef, commit: string, signal?: AbortSignal): Promise<PushedCommit> {
   const names = [commit, ...COMMIT_FILES.map((file) => `${commit}:${file}`)];
   const objects = await readObjects(names, { env: sourceEnv(source), signal, maxBytes: MAX_SMALL_FILE }).catch((err: unknown) => {

@@ -47,11 +47,13 @@ export async function putSource(step: StepContext, source: SourceRef, laid?: Lai
   return { sourceDate, ignored };
 }
 
+const identity = (h: TarHeader): TarHeader => h;
+
 /**
  * A tar of the source through `.slugignore` (none: the tar itself); `ignored()` counts the files
  * it kept out so far.
  */
-export function filterSource(tar: Readable, ignore: Slugignore | undefined, map: (h: TarHeader) => TarHeader | undefined = (h) => h): { tar: Readable; ignored(): number } {
+export function filterSource(tar: Readable, ignore: Slugignore | undefined, map: (h: TarHeader) => TarHeader | undefined = identity): { tar: Readable; ignored(): number } {
   let ignored = 0;
   if (!ignore && map === identity) return { tar, ignored: () => 0 };
   const out = mapTar(tar, (h) => {
@@ -61,7 +63,6 @@ export function filterSource(tar: Readable, ignore: Slugignore | undefined, map:
   });
   return { tar: out, ignored: () => ignored };
 }
-const identity = (h: TarHeader): TarHeader => h;
 
 /** Keeps an entry of the source tar unless `.slugignore` drops it (ownership is the unpacking build user's). */
 export function sourceEntry(header: TarHeader, ignore: Slugignore | undefined): TarHeader | undefined {

@@ -1,7 +1,7 @@
 import { rename } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { commitDate, readCommitFile, readPushedCommit } from "../../../src/builds/git-source.js";
+import { readCommitFile, readPushedCommit } from "../../../src/builds/git-source.js";
 import type { SourceRef } from "../../../src/builds/types.js";
 import { runGitChecked } from "../../../src/gitcli/git.js";
 import { tmpDirs } from "../../helpers/tmp-dir.js";
@@ -37,7 +37,7 @@ it("reads the commit's time and small files once per build, with a larger file c
   try {
     expect(await readCommitFile(source, commit, ".slugignore")).toBe("*.log\n");
     expect(await readCommitFile(source, commit, ".buildpacks")).toBeUndefined();
-    expect((await commitDate(source, commit)).getTime()).toBe(WHEN * 1000);
+    expect((await readPushedCommit(source, commit)).date.getTime()).toBe(WHEN * 1000);
   } finally {
     await rename(moved, gitDir);
   }
