@@ -3,7 +3,7 @@ import { lstat, mkdir, readdir, rename, rm, rmdir, stat } from "node:fs/promises
 import path from "node:path";
 import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { CreatedContainer } from "../docker/container-runtime.js";
+import type { Container, CreatedContainer } from "../docker/container-runtime.js";
 import type { Logger } from "../log.js";
 import { discardDir, sweepDiscarded } from "../util/discard-dir.js";
 import { isRealDirBeneath } from "../util/real-dir.js";
@@ -46,6 +46,8 @@ export interface PreparedContainer {
   readonly imageId: string | undefined;
   /** The app's last built commit, unpacked in its /app (laid-source.ts), when that could be done. */
   readonly source?: LaidSource;
+  /** The container started already, once its caches and source were in: the next build need not wait for a start. */
+  readonly running?: Container;
 }
 
 export interface BuildCachesOptions {

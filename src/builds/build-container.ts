@@ -236,7 +236,12 @@ async function startPrepared(deps: ContainerDeps, app: string, spec: ContainerSp
   const prepared = await deps.caches.take(app, specKey(spec), imageId);
   if (!prepared) return undefined;
   try {
-    const container = await prepared.created.start();
+    // Started ahead of time; gone since when the engine restarted or someone removed it.
+    if (prepared.running && !(await prepared.running.isRunning())) {
+      await prepared.created.remove();
+      throw new Error("the container prepared for this build is no longer running");
+    }
+    const container = prepared.running ?? (await prepared.created.start());
     return { container, cache: layerCache(spec, prepared.created, true, log, prepared.source) };
   } catch (err) {
     // Removed behind our back (docker rm, an engine restart): a fresh one does as well.
@@ -269,6 +274,11 @@ async function copyKeptIn(deps: ContainerDeps, build: InContainer, log: Logger):
 function layerCache(spec: ContainerSpec, created: CreatedContainer, prepared: boolean, log: Logger, source?: LaidSource): CacheState {
   log.debug({ prepared, source: source?.commit, layer: created.upperDir !== undefined }, "build container made");
   return { mode: "layer", spec, layerDir: created.upperDir && path.join(created.upperDir, CACHE_ROOT), source };
+}
+
+/** The build container's writable layer as the host sees it (layer mode on a local overlay2 engine). */
+export function upperDirOf(cache: CacheState): string | undefined {
+  return cache.mode === "layer" && cache.layerDir ? path.dirname(path.dirname(cache.layerDir)) : undefined;
 }
 
 /** `tmp/cache` in an upper layer, with the same owner and mode as in the stack image. */
@@ -304,8 +314,7 @@ export async function restoreCaches(build: InContainer, cache: CacheState, slots
   // Caches copied into the layer before the container started are there already (seen from the
   // host, a folder the build removed would be a whiteout, not a folder); the rest are made inside,
   // as the layer is the running container's now.
-  const layerDir = cache.mode === "layer" ? cache.layerDir : undefined;
-  const upperDir = layerDir && path.dirname(path.dirname(layerDir));
+  const upperDir = upperDirOf(cache);
   if (upperDir && (await Promise.all(slots.map((s) => isRealDirBeneath(upperDir, `${CACHE_IN_LAYER}/${s.key}`)))).every(Boolean)) return;
   const dirs = slots.map((s) => s.cacheDir);
   const code = await runInBuild(build, ["sh", "-c", 'for d in "$@"; do [ -d "$d" ] || mkdir -m 700 "$d"; done', "mkdirs", ...dirs], buildEnv(build));
@@ -356,8 +365,7 @@ export async function closeBuildContainer(
       ? (signal: AbortSignal, fresh?: Promise<FreshCaches>) => prepareNext(deps, build.app, cache.spec, signal, log, source, fresh)
       : undefined;
   if (saving) {
-    const upperDir = cache.mode === "layer" && cache.layerDir ? path.dirname(path.dirname(cache.layerDir)) : undefined;
-    caches.later(build.app, (signal) => saveFromContainer(deps, build, { upperDir, slots: save, next }, signal, log), log, deps.config.buildTimeoutMs);
+    caches.later(build.app, (signal) => saveFromContainer(deps, build, { upperDir: upperDirOf(cache), slots: save, next }, signal, log), log, deps.config.buildTimeoutMs);
   } else {
     await container.remove().catch((err: unknown) => log.error({ err, container: container.id }, "could not remove the build container"));
     if (cache?.mode === "mount") {
@@ -490,6 +498,7 @@ async function prepareNext(
   const onAbort = (): void => void created.remove().catch(() => undefined);
   signal.addEventListener("abort", onAbort, { once: true });
   let laid: LaidSource | undefined;
+  let running: Container | undefined;
   try {
     await failpoint("cache-copy", app, signal);
     if (!created.upperDir) throw new Error("the engine gave no writable layer");
@@ -514,13 +523,16 @@ async function prepareNext(
     if (laidResult.status === "rejected") throw laidResult.reason;
     laid = laidResult.value;
     signal.throwIfAborted();
+    // Started now, with all in its layer, so the next build finds it running (a failed start removes it).
+    running = await created.start();
+    signal.throwIfAborted();
   } catch (err) {
     await created.remove();
     throw err;
   } finally {
     signal.removeEventListener("abort", onAbort);
   }
-  await caches.offer(app, { created, specKey: specKey(spec), imageId, source: laid });
+  await caches.offer(app, { created, specKey: specKey(spec), imageId, source: laid, running });
 }
 
 /** What must be equal for a prepared container to serve a build: the spec but its name and labels. */

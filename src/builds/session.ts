@@ -6,7 +6,7 @@ import { SlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { SlugStore } from "../slug/slug-store.js";
 import type { DiskGuard } from "../util/disk-space.js";
-import { closeBuildContainer, keepMountedCaches, openBuildContainer, restoreCaches, type CacheState, type ContainerDeps } from "./build-container.js";
+import { closeBuildContainer, keepMountedCaches, openBuildContainer, restoreCaches, upperDirOf, type CacheState, type ContainerDeps } from "./build-container.js";
 import type { BuildPrinter } from "./build-printer.js";
 import type { InContainer } from "./container-exec.js";
 import { formatDuration } from "./format-duration.js";
@@ -15,7 +15,7 @@ import { readPushedCommit } from "./git-source.js";
 import type { StackImageIds } from "./stack-image-ids.js";
 import type { AppJson } from "./app-json.js";
 import { readAppJson } from "./steps/app-json.js";
-import { chooseBuildpacks, detectBuildpacks, type BuildpackCandidates, type DetectResult } from "./steps/buildpacks.js";
+import { chooseBuildpacks, detectBuildpacks, installBuildpacks, type BuildpackCandidates, type DetectResult, type InstalledCandidates } from "./steps/buildpacks.js";
 import { compile } from "./steps/compile.js";
 import { writeEnvDir } from "./steps/env.js";
 import { release, type ReleaseResult } from "./steps/release.js";
@@ -159,8 +159,13 @@ export class BuildSession {
     );
   }
 
+  /** The candidates copied into the container, ready for detect (which needs the source too). */
+  installBuildpacks(candidates: BuildpackCandidates): Promise<InstalledCandidates> {
+    return this.step("install", (step) => installBuildpacks(step, candidates));
+  }
+
   /** The buildpacks that accept the app, installed in the container. */
-  detect(choice: { named: readonly ResolvedBuildpack[] } | BuildpackCandidates | { configVars: Readonly<Record<string, string>> }): Promise<DetectResult> {
+  detect(choice: { named: readonly ResolvedBuildpack[] } | BuildpackCandidates | InstalledCandidates | { configVars: Readonly<Record<string, string>> }): Promise<DetectResult> {
     return this.step("buildpacks", (step) =>
       detectBuildpacks(step, "configVars" in choice ? { resolver: this.deps.buildpacks, configVars: choice.configVars, source: this.options.source } : choice),
     );
@@ -262,6 +267,7 @@ export class BuildSession {
         get container() {
           return containerOf();
         },
+        upperDir: this.opened && upperDirOf(this.opened.cache),
         signal: stepSignal,
         out,
         log,
@@ -277,6 +283,16 @@ export class BuildSession {
       log.debug({ phase: name, ms }, "phase done");
     }
   }
+}
+
+/**
+ * Steps run side by side, every one ended before this does (none is left writing into a container
+ * that is going); when some fail, the first one's error, in the order given.
+ */
+async function inOrder<T extends readonly unknown[]>(steps: { readonly [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(steps);
+  for (const s of settled) if (s.status === "rejected") throw s.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 /** The session's signal, and a time limit for one step (BUILD_TIMEOUT naming the step). */
@@ -317,10 +333,11 @@ export async function buildApp(
   } = {},
 ): Promise<BuiltApp> {
   await session.open({ freshCache: options.freshCache });
-  const source = await session.source();
-  const { buildpacks } = await session.detect(options.candidates ?? { configVars });
+  const candidates = options.candidates ?? (await session.resolveBuildpacks(configVars));
+  // Each is an exec of its own into the container, and none needs another: they go side by side.
+  const [source, installed] = await inOrder([session.source(), session.installBuildpacks(candidates), session.writeEnv(configVars)] as const);
+  const { buildpacks } = await session.detect(installed);
   options.onDetected?.(buildpacks);
-  await session.writeEnv(configVars);
   await session.restoreCaches(buildpacks);
   await session.compile(buildpacks);
   const { processTypes } = await session.release(buildpacks);

@@ -184,6 +184,8 @@ export interface Container {
    * something out of its stopped layer, as a removal under way may have left that half deleted.
    */
   isStopped(): Promise<boolean>;
+  /** Whether the container still runs (false when it is gone, or the engine does not answer): asked of one started ahead of time. */
+  isRunning(): Promise<boolean>;
   /** Stops and removes the container; safe to call twice. */
   remove(): Promise<void>;
 }

@@ -363,6 +363,13 @@ function wrapContainer(docker: Docker, raw: Docker.Container, lifeline: Socket |
         throw err;
       }
     },
+    async isRunning() {
+      if (removed) return false;
+      return raw.inspect().then(
+        (c) => c.State?.Running === true && c.State?.Status !== "removing" && c.State?.Dead !== true,
+        () => false,
+      );
+    },
     async changes() {
       const list = ((await raw.changes()) ?? []) as Array<{ Path: string; Kind: number }>;
       return list.map((c): FileChange => ({ path: c.Path, kind: CHANGE_KINDS[c.Kind] ?? "changed" }));

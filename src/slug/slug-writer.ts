@@ -61,6 +61,8 @@ export function compressSlug(
 ): { stream: Readable; sha256(): string; bytes(): number; members: GzipMember[]; reusedBytes(): number } {
   const sizes = createDirectorySizes(2);
   const rerooted = mapTar(tar, (h) => {
+    // A 0/0 character device is an overlay whiteout (a name deleted over a lower layer), read from a layer on the host: not in /app.
+    if (h.type === "character-device" && !h.devmajor && !h.devminor) return undefined;
     const rooted = rerootUnderApp(h);
     const mapped = rooted && normaliseEntry(rooted, reproducible);
     if (mapped && mapped.type === "file") sizes.add(mapped.name, mapped.size ?? 0);

@@ -19,10 +19,17 @@ export interface BuildpackCandidates {
   readonly everyOne: boolean;
 }
 
-/** Which buildpacks to try: named by the caller (`slugforge buildpack test`), resolved already, or the app's choice. */
+/** Candidates copied into the build container already (installBuildpacks), for detect. */
+export interface InstalledCandidates {
+  readonly installed: readonly InstalledBuildpack[];
+  readonly everyOne: boolean;
+}
+
+/** Which buildpacks to try: named by the caller (`slugforge buildpack test`), resolved or installed already, or the app's choice. */
 export type BuildpackChoice =
   | { readonly named: readonly ResolvedBuildpack[] }
   | BuildpackCandidates
+  | InstalledCandidates
   | { readonly resolver: BuildpackResolver; readonly configVars: Readonly<Record<string, string>>; readonly source: SourceRef };
 
 /**
@@ -52,16 +59,10 @@ export interface DetectResult {
  * does wins.
  */
 export async function detectBuildpacks(step: StepContext, choice: BuildpackChoice): Promise<DetectResult> {
-  const { candidates, everyOne } =
-    "named" in choice
-      ? { candidates: choice.named, everyOne: true }
-      : "candidates" in choice
-        ? choice
-        : await chooseBuildpacks(choice.resolver, { commit: step.commit, configVars: choice.configVars, source: choice.source }, step.signal);
-  for (const bp of candidates) {
+  const { installed, everyOne } = "installed" in choice ? choice : await installBuildpacks(step, await candidatesOf(step, choice));
+  for (const bp of installed) {
     if (bp.commit) step.out.step(`Using buildpack ${bp.spec} (${bp.commit.slice(0, 7)})`);
   }
-  const installed = await install(step, candidates);
   await failpoint("detect", step.app, step.signal);
   const detections: Detection[] = [];
   const chosen: InstalledBuildpack[] = [];
@@ -81,6 +82,20 @@ export async function detectBuildpacks(step: StepContext, choice: BuildpackChoic
   return { buildpacks: chosen, detections };
 }
 
+async function candidatesOf(step: StepContext, choice: Exclude<BuildpackChoice, InstalledCandidates>): Promise<BuildpackCandidates> {
+  if ("named" in choice) return { candidates: choice.named, everyOne: true };
+  if ("candidates" in choice) return choice;
+  return chooseBuildpacks(choice.resolver, { commit: step.commit, configVars: choice.configVars, source: choice.source }, step.signal);
+}
+
+/**
+ * Each candidate into the container, at once (one exec each), for detect: it needs no source, so
+ * a build does this beside the source step.
+ */
+export async function installBuildpacks(step: StepContext, choice: BuildpackCandidates): Promise<InstalledCandidates> {
+  return { installed: await install(step, choice.candidates), everyOne: choice.everyOne };
+}
+
 async function appBuildpacks(commit: string, configVars: Readonly<Record<string, string>>, source: SourceRef, signal: AbortSignal): Promise<BuildpackRef[] | undefined> {
   const url = configVars.BUILDPACK_URL?.trim();
   if (url) return [parseBuildpackRef(url)];
@@ -95,14 +110,14 @@ async function appBuildpacks(commit: string, configVars: Readonly<Record<string,
 /** Each buildpack goes to `/tmp/buildpacks/<index>-<name>`, owned by the build user (it may write `export` there). */
 async function install(step: StepContext, buildpacks: readonly ResolvedBuildpack[]): Promise<InstalledBuildpack[]> {
   const owner = { uid: BUILD_UID, gid: BUILD_UID };
-  const installed: InstalledBuildpack[] = [];
-  for (const [i, bp] of buildpacks.entries()) {
-    const dirName = `${i}-${bp.name}`;
-    const tar = packDirectory(bp.hostDir, { prefix: `${path.posix.basename(BUILDPACKS_DIR)}/${dirName}`, owner, skipTopLevel: [".git"] });
-    await extractIntoBuild(step, tar, path.posix.dirname(BUILDPACKS_DIR));
-    installed.push({ ...bp, dir: `${BUILDPACKS_DIR}/${dirName}`, cacheDir: `${CACHE_ROOT}/${bp.key}` });
-  }
-  return installed;
+  return Promise.all(
+    buildpacks.map(async (bp, i): Promise<InstalledBuildpack> => {
+      const dirName = `${i}-${bp.name}`;
+      const tar = packDirectory(bp.hostDir, { prefix: `${path.posix.basename(BUILDPACKS_DIR)}/${dirName}`, owner, skipTopLevel: [".git"] });
+      await extractIntoBuild(step, tar, path.posix.dirname(BUILDPACKS_DIR));
+      return { ...bp, dir: `${BUILDPACKS_DIR}/${dirName}`, cacheDir: `${CACHE_ROOT}/${bp.key}` };
+    }),
+  );
 }
 
 async function detect(step: StepContext, bp: InstalledBuildpack): Promise<Detection> {

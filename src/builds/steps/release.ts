@@ -1,9 +1,11 @@
-import { stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, stat } from "node:fs/promises";
 import path from "node:path";
 import { parseProcfile } from "../../buildpacks/procfile.js";
 import { parseReleaseYaml, type ReleaseInfo } from "../../buildpacks/release-yaml.js";
 import { SlugforgeError } from "../../errors.js";
 import { failpoint } from "../../util/failpoints.js";
+import { isRealDirBeneath } from "../../util/real-dir.js";
 import { BUILD_DIR, buildEnv, captureInBuild } from "../container-exec.js";
 import type { InstalledBuildpack, StepContext } from "./step.js";
 
@@ -51,11 +53,46 @@ async function runRelease(step: StepContext, last: InstalledBuildpack | undefine
   return { info, yaml: result.stdout };
 }
 
+const MAX_PROCFILE_BYTES = 256 * 1024;
+
 async function readProcfile(step: StepContext): Promise<Record<string, string> | undefined> {
-  const script = `if [ -f ${BUILD_DIR}/Procfile ]; then cat ${BUILD_DIR}/Procfile; else exit ${NO_PROCFILE}; fi`;
-  const result = await captureInBuild(step, ["bash", "-c", script], buildEnv(step), undefined, 256 * 1024);
-  if (result.code === NO_PROCFILE) return undefined;
-  const parsed = parseProcfile(result.stdout);
+  const text = await procfileInLayer(step.upperDir).catch(() => undefined);
+  if (text === null) return undefined;
+  if (text === undefined) {
+    const script = `if [ -f ${BUILD_DIR}/Procfile ]; then cat ${BUILD_DIR}/Procfile; else exit ${NO_PROCFILE}; fi`;
+    const result = await captureInBuild(step, ["bash", "-c", script], buildEnv(step), undefined, MAX_PROCFILE_BYTES);
+    if (result.code === NO_PROCFILE) return undefined;
+    return parsedProcfile(step, result.stdout);
+  }
+  return parsedProcfile(step, text);
+}
+
+/**
+ * The Procfile read on the host from the container's layer: null when there is none, undefined
+ * when the host cannot say (no layer, or not a plain file: a link is followed inside the container
+ * only).
+ */
+async function procfileInLayer(upperDir: string | undefined): Promise<string | null | undefined> {
+  const app = BUILD_DIR.slice(1);
+  if (!upperDir || !(await isRealDirBeneath(upperDir, app))) return undefined;
+  let file;
+  try {
+    file = await open(path.join(upperDir, app, "Procfile"), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOENT" ? null : undefined;
+  }
+  try {
+    if (!(await file.stat()).isFile()) return undefined;
+    const buffer = Buffer.alloc(MAX_PROCFILE_BYTES);
+    const { bytesRead } = await file.read(buffer, 0, MAX_PROCFILE_BYTES, 0);
+    return buffer.subarray(0, bytesRead).toString("utf8");
+  } finally {
+    await file.close();
+  }
+}
+
+function parsedProcfile(step: StepContext, text: string): Record<string, string> {
+  const parsed = parseProcfile(text);
   for (const line of parsed.invalidLines) step.out.error(`Procfile: ignored a line that is not "name: command": ${line}`);
   return { ...parsed.processTypes };
 }

@@ -1,11 +1,15 @@
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { PassThrough, type Readable } from "node:stream";
+import { SlugforgeError } from "../../errors.js";
 import { formatSize } from "../../util/format-size.js";
 import type { SlugStore } from "../../slug/slug-store.js";
 import { storeSlug, type SlugMemberIndex } from "../../slug/slug-writer.js";
 import type { DiskGuard } from "../../util/disk-space.js";
 import { holdStream } from "../../util/failpoints.js";
+import { isRealDirBeneath } from "../../util/real-dir.js";
 import { archiveFromBuild, BUILD_DIR } from "../container-exec.js";
 import type { StepContext } from "./step.js";
 
@@ -39,7 +43,8 @@ export interface SlugDeps {
 export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Date | undefined): Promise<BuiltSlug> {
   await deps.disk?.check("Writing the slug");
   step.out.step("Compressing...");
-  const tar = holdStream(archiveFromBuild(step, BUILD_DIR), "slug-compress", step.app, step.signal);
+  const app = step.upperDir ? await appFromLayer(step.upperDir, step.signal) : undefined;
+  const tar = holdStream(app ?? archiveFromBuild(step, BUILD_DIR), "slug-compress", step.app, step.signal);
   const slugStore = holdingStore(deps.slugStore, step.app, step.signal);
   const appIndex = path.join(deps.cacheDir, step.app, "slug-members.json");
   // The last slug written by any app: apps on one stack and language share an interpreter, whose
@@ -51,13 +56,40 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
   const stored = await storeSlug(tar, slugStore, { maxBytes: deps.maxSlugBytes, signal: step.signal, clampMtime: sourceDate, previous });
   const slug: BuiltSlug = { sha256: stored.sha256, sizeBytes: stored.sizeBytes, id: stored.id };
   step.out.detail(`Done: ${formatSize(slug.sizeBytes)}`);
-  step.log.info({ sha256: slug.sha256, bytes: slug.sizeBytes, id: slug.id, members: stored.members.length, reusedBytes: stored.reusedBytes }, "slug written");
+  step.log.info({ sha256: slug.sha256, bytes: slug.sizeBytes, id: slug.id, from: app ? "layer" : "engine", members: stored.members.length, reusedBytes: stored.reusedBytes }, "slug written");
   const index = { slugId: stored.id, members: stored.members };
   await deps.slugStore.putMemberIndex?.(index).catch((err: unknown) => step.log.warn({ err }, "could not keep the slug's member index beside it in the object store"));
   for (const file of [appIndex, sharedIndex]) {
     await writeMemberIndex(file, index).catch((err: unknown) => step.log.warn({ err }, "could not keep the slug's member index"));
   }
   return slug;
+}
+
+/**
+ * /app as a tar read by the host's GNU tar from the container's upper layer, named as the engine's
+ * would be (`app/...`, sorted). GNU tar follows no symbolic link it meets (nor one swapped in while
+ * it reads), so nothing outside the layer is read. Undefined when /app there is not a real folder:
+ * the engine's view is read instead (and says what is wrong).
+ */
+async function appFromLayer(upperDir: string, signal: AbortSignal): Promise<Readable | undefined> {
+  const base = BUILD_DIR.slice(1);
+  if (!(await isRealDirBeneath(upperDir, base))) return undefined;
+  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const child = spawn("tar", ["-c", "--sort=name", "--numeric-owner", "-f", "-", "-C", upperDir, base], { stdio: ["ignore", "pipe", "pipe"], signal });
+  let stderr = "";
+  child.stderr.on("data", (b: Buffer) => {
+    if (stderr.length < 4096) stderr += b.toString("utf8");
+  });
+  child.stdout.pipe(out, { end: false });
+  // The reader gone (a failed or cancelled slug): tar stops.
+  out.on("close", () => child.exitCode === null && child.kill("SIGKILL"));
+  child.on("error", (err) => out.destroy(err));
+  child.on("close", (code) => {
+    // 1: a file changed while it was read (a process the build left behind); as the engine's tar, not fatal.
+    if (code !== null && code <= 1) out.end();
+    else out.destroy(new SlugforgeError("INTERNAL", `reading ${BUILD_DIR} from the build container's layer failed (tar exited with ${code ?? "a signal"}): ${stderr.trim()}`));
+  });
+  return out;
 }
 
 /** The slug store, its writes held mid-stream at the "slug-store" failpoint (tests only). */

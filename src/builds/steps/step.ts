@@ -7,6 +7,12 @@ import type { InContainer } from "../container-exec.js";
 export interface StepContext extends InContainer {
   readonly out: BuildPrinter;
   readonly log: Logger;
+  /**
+   * The container's writable layer as this host sees it (layer mode on a local engine), for reads
+   * that need no round trip through the engine. The stack images' /app is empty, so the layer
+   * holds all of the build's /app.
+   */
+  readonly upperDir?: string;
 }
 
 /** A buildpack copied into the build container. */

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdir, readdir } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { PREPARED_LABEL } from "../../../src/builds/build-container.js";
@@ -117,19 +118,28 @@ describe("build containers made ahead of time (real Docker, layer mode)", () => 
   it("makes the app's next build container ahead of time, with the cache in it", async () => {
     expect(await runtime.layerAccess()).toBe(true);
     const service = testService(`${root.dir}/data-next`);
-    const build = async (dir: string): Promise<void> => {
-      const result = await service.build(request("ahead", await bareRepoWithCommit(`${root.dir}/${dir}`, { CACHE: "" })), captureOutput(), new AbortController().signal);
-      expect(result.status).toBe("succeeded");
+    const build = async (dir: string): Promise<string> => {
+      const out = captureOutput();
+      const result = await service.build(request("ahead", await bareRepoWithCommit(`${root.dir}/${dir}`, { CACHE: "" })), out, new AbortController().signal);
+      expect(result.status, out.text()).toBe("succeeded");
       await service.idle();
+      return out.text();
     };
+    const running = (id: string): string => execFileSync("docker", ["inspect", "-f", "{{.State.Running}}", id], { encoding: "utf8" }).trim();
     await build("ahead-one");
     const prepared = await runtime.listContainers(`${PREPARED_LABEL}=ahead`);
     expect(prepared).toHaveLength(1);
+    // Started already: the next build does not wait for a start.
+    expect(running(prepared[0]!)).toBe("true");
     await build("ahead-two");
     // The prepared one ran the second build and is gone; a new one waits for the third.
     const next = await runtime.listContainers(`${PREPARED_LABEL}=ahead`);
     expect(next).toHaveLength(1);
     expect(next[0]).not.toBe(prepared[0]);
+    // Killed while it waits (an engine restart does the same): the third build makes its own, with the kept cache.
+    execFileSync("docker", ["kill", next[0]!], { stdio: "ignore" });
+    expect(await build("ahead-three")).toContain("Cache count was 2");
+    expect((await runtime.listContainers(`${PREPARED_LABEL}=ahead`)).filter((id) => id === next[0])).toEqual([]);
     await service.close();
     expect(await runtime.listContainers(`${PREPARED_LABEL}=ahead`)).toEqual([]);
   });

@@ -58,6 +58,17 @@ describe("storeSlug", () => {
     expect((await stat(file)).size).toBe(slug.sizeBytes);
   });
 
+
+  it("leaves out overlay whiteouts (0/0 character devices) read from a container's layer, and keeps other devices", async () => {
+    const pack = tar.pack();
+    pack.entry({ name: "app/", type: "directory", mode: 0o755 });
+    pack.entry({ name: "app/deleted", type: "character-device", mode: 0, devmajor: 0, devminor: 0 });
+    pack.entry({ name: "app/null", type: "character-device", mode: 0o666, devmajor: 1, devminor: 3 });
+    pack.entry({ name: "app/web.py", mode: 0o644 }, "x");
+    pack.finalize();
+    const slug = await storeSlug(Readable.from(pack as unknown as AsyncIterable<Buffer>), createFsSlugStore(dir), { maxBytes: 1e9 });
+    expect(await names(fileOf(slug.sha256))).toEqual(["./app/", "./app/null", "./app/web.py"]);
+  });
   it("gives the same bytes for the same tree, whatever the owners and build-time mtimes", async () => {
     const tree = (mtime: Date, uid: number): Readable => {
       const pack = tar.pack();
