@@ -311,9 +311,10 @@ function wrapContainer(docker: Docker, raw: Docker.Container, lifeline: Socket |
       throw statusOf(err) === 404 ? containerLost(raw.id, err) : err;
     });
     const code = info.ExitCode ?? -1;
-    // A program killed by a signal, or no exit code at all: was it the container that went? (The
-    // engine may still call it running for a moment after `docker rm -f` killed what ran in it.)
-    if ((code < 0 || code >= 128) && removed === undefined) {
+    // A program killed by a signal, one that could not be started (126: also what an exec into a
+    // container that is stopping gives), or no exit code at all: was it the container that went?
+    // (The engine may still call it running for a moment after `docker rm -f` killed what ran in it.)
+    if ((code < 0 || code === 126 || code >= 128) && removed === undefined) {
       for (let attempt = 0; attempt < 4; attempt++) {
         if (!(await isRunning(raw))) throw containerLost(raw.id);
         await new Promise((resolve) => setTimeout(resolve, 100));

@@ -92,14 +92,15 @@ export function runRpc(
     body.stop();
     session?.close();
     if (code !== 0) log.info({ code, signal, stderr: stderr.trim() }, "git exited with an error");
-    else if (isPush && !replaced) ctx.maintenance.schedule(gitDir);
-    void ctx.children
-      .exited(child, gitDir, isPush, code === 0)
-      .then(undefined, (err: unknown) => log.warn({ err, gitDir }, "quarantine sweep failed"));
     if (!replaced && !res.destroyed) {
       head();
       res.end();
     }
+    // After the answer has gone: starting a process stops this one for a few milliseconds.
+    if (code === 0 && isPush && !replaced) ctx.maintenance.schedule(gitDir);
+    void ctx.children
+      .exited(child, gitDir, isPush, code === 0)
+      .then(undefined, (err: unknown) => log.warn({ err, gitDir }, "quarantine sweep failed"));
   });
   res.on("close", () => {
     if (exited) return;

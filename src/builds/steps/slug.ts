@@ -43,7 +43,7 @@ export interface SlugDeps {
 export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Date | undefined): Promise<BuiltSlug> {
   await deps.disk?.check("Writing the slug");
   step.out.step("Compressing...");
-  const app = step.upperDir ? await appFromLayer(step.upperDir, step.signal) : undefined;
+  const app = step.upperDir ? await appFromLayer(step, step.upperDir) : undefined;
   const tar = holdStream(app ?? archiveFromBuild(step, BUILD_DIR), "slug-compress", step.app, step.signal);
   const slugStore = holdingStore(deps.slugStore, step.app, step.signal);
   const appIndex = path.join(deps.cacheDir, step.app, "slug-members.json");
@@ -71,7 +71,8 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
  * it reads), so nothing outside the layer is read. Undefined when /app there is not a real folder:
  * the engine's view is read instead (and says what is wrong).
  */
-async function appFromLayer(upperDir: string, signal: AbortSignal): Promise<Readable | undefined> {
+async function appFromLayer(step: StepContext, upperDir: string): Promise<Readable | undefined> {
+  const { signal } = step;
   const base = BUILD_DIR.slice(1);
   if (!(await isRealDirBeneath(upperDir, base))) return undefined;
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
@@ -85,9 +86,17 @@ async function appFromLayer(upperDir: string, signal: AbortSignal): Promise<Read
   out.on("close", () => child.exitCode === null && child.kill("SIGKILL"));
   child.on("error", (err) => out.destroy(err));
   child.on("close", (code) => {
-    // 1: a file changed while it was read (a process the build left behind); as the engine's tar, not fatal.
-    if (code !== null && code <= 1) out.end();
-    else out.destroy(new SlugforgeError("INTERNAL", `reading ${BUILD_DIR} from the build container's layer failed (tar exited with ${code ?? "a signal"}): ${stderr.trim()}`));
+    // The layer is read whole only if the container still stands: one killed or removed meanwhile
+    // (its layer going as tar read it) fails the build as an exec into it would. 1: a file changed
+    // while it was read (a process the build left behind); as with the engine's tar, not fatal.
+    step.container.isRunning().then(
+      (running) => {
+        if (!running) out.destroy(new SlugforgeError("BUILD_CONTAINER_LOST", `the build container ${step.container.id.slice(0, 12)} was stopped or removed while its /app was read`));
+        else if (code === null || code > 1) out.destroy(new SlugforgeError("INTERNAL", `reading ${BUILD_DIR} from the build container's layer failed (tar exited with ${code ?? "a signal"}): ${stderr.trim()}`));
+        else out.end();
+      },
+      (err: Error) => out.destroy(err),
+    );
   });
   return out;
 }

@@ -1,6 +1,10 @@
+import { execFileSync } from "node:child_process";
+import { access, mkdir, readdir, writeFile } from "node:fs/promises";
 import { PassThrough } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import type { ContainerRuntime } from "../../../src/docker/container-runtime.js";
+import { configureFailpoints } from "../../../src/util/failpoints.js";
 import { bareRepoWithCommit, captureOutput, readSlug, request, runtime, slugFile, suiteTempDir, testService } from "./helpers.js";
 
 /*
@@ -82,5 +86,31 @@ describe("the slug read from the build container's layer (real Docker)", () => {
     expect(slug.has("./app/gone")).toBe(false);
     expect(slug.has("./app/.git/HEAD")).toBe(false);
     expect(slug.get("./app/numbers.txt")?.content.length).toBeGreaterThan(2_000_000);
+  });
+
+  it("fails the build with BUILD_CONTAINER_LOST, and keeps no slug, when the container is removed while its /app is read", async () => {
+    const points = `${root.dir}/failpoints`;
+    await mkdir(points);
+    configureFailpoints(points);
+    try {
+      // 40 MiB of random bytes: the host's tar is mid-way through /app when the slug writer is held.
+      const repo = await bareRepoWithCommit(`${root.dir}/bulky`, { BULK_MB: "40" });
+      const data = `${root.dir}/data-bulky`;
+      const service = testService(data, { shipped: ["static"] });
+      await writeFile(`${points}/bulky.arm`, "slug-compress");
+      const out = captureOutput();
+      const building = service.build(request("bulky", repo), out, new AbortController().signal);
+      for (let i = 0; i < 600 && !(await access(`${points}/bulky.reached`).then(() => true, () => false)); i++) await sleep(100);
+      const ids = await runtime.listContainers("org.slugforge.app=bulky");
+      expect(ids).toHaveLength(1);
+      execFileSync("docker", ["rm", "-f", ...ids], { stdio: "ignore" });
+      await writeFile(`${points}/bulky.go`, "");
+      const result = await building;
+      expect(result.error?.code, out.text()).toBe("BUILD_CONTAINER_LOST");
+      const stored = await readdir(`${data}/slugs/sha256`, { recursive: true }).catch(() => []);
+      expect(stored.filter((f) => String(f).endsWith(".tar.gz"))).toEqual([]);
+    } finally {
+      configureFailpoints(undefined);
+    }
   });
 });
