@@ -144,6 +144,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     slugStore: slugs,
     cacheRemote: bucket && createBucketCacheRemote(bucket, path.join(config.dataDir, "cache", ".uploads")),
     lastSlugId: async (app) => (await store.listReleases(app))[0]?.slugId ?? undefined,
+    // Nodes sharing the store share engines (and, often, machines): background cache work waits
+    // while any of them builds, not only this one.
+    othersBuilding: config.databaseUrl ? lastKnown(() => store.countActiveBuildsElsewhere(config.nodeId).then((n) => n > 0), OTHERS_BUILDING_POLL_MS, log) : undefined,
     recorder: createStoreRecorder(store, { stack: config.stack, log, events: releaseEvents, node: config.nodeId }),
     disk,
     reusable: async (app, inputsKey) => {
@@ -353,4 +356,28 @@ function resolveToken(config: Config, say: (line: string) => void): string {
   const { token, file } = createAdminToken(config.dataDir);
   say(`generated an API token (kept in ${file}); it is shown only this once:\n\n    ${token}\n`);
   return token;
+}
+
+const OTHERS_BUILDING_POLL_MS = 250;
+
+/**
+ * A yes/no asked of the store, answered at once with the last answer (false before the first):
+ * a new question goes out when the answer is older than `maxAgeMs` and none is on its way. A
+ * store that cannot answer leaves the last answer.
+ */
+function lastKnown(ask: () => Promise<boolean>, maxAgeMs: number, log: Logger): () => boolean {
+  let answer = false;
+  let askedAt = 0;
+  let asking = false;
+  return () => {
+    if (!asking && Date.now() - askedAt >= maxAgeMs) {
+      asking = true;
+      askedAt = Date.now();
+      ask().then(
+        (yes) => (answer = yes),
+        (err: unknown) => log.debug({ err }, "could not ask the store whether other nodes build"),
+      ).finally(() => (asking = false));
+    }
+    return answer;
+  };
 }

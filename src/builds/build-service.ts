@@ -52,6 +52,8 @@ export interface BuildServiceDeps {
   readonly cacheRemote?: CacheRemote;
   /** The slug of an app's current release (with an object store: block reuse from a slug another node wrote). */
   readonly lastSlugId?: (app: string) => Promise<string | undefined>;
+  /** Whether builds run on other nodes sharing the store (the last answer; asked in the background). */
+  readonly othersBuilding?: () => boolean;
   /** Names this server's build containers (label org.slugforge.server); default: hash of host name and data dir. */
   readonly serverId?: string;
   /** Keeps build records, output, slugs and releases (the metadata store's recorder in the server). */
@@ -121,7 +123,7 @@ export function createBuildService(deps: BuildServiceDeps): BuildService {
   const dataDir = deps.dataDir ?? deps.config.dataDir;
   const queue = createBuildQueue(deps.config.buildConcurrency);
   const serverId = deps.serverId ?? createHash("sha256").update(`${os.hostname()}:${path.resolve(dataDir)}`).digest("hex").slice(0, 16);
-  const busy = (): boolean => queue.waiting > 0 || queue.running > 0;
+  const busy = (): boolean => queue.waiting > 0 || queue.running > 0 || (deps.othersBuilding?.() ?? false);
   const pool = deps.engines ?? createEnginePool({ engines: [{ url: deps.config.dockerHost ?? "unix:///var/run/docker.sock", runtime: deps.runtime }], log: deps.log });
   const common = {
     serverId,

@@ -301,4 +301,14 @@ export const MIGRATIONS: readonly Migration[] = [
   );
   `,
   },
+  // 7: the builds that run or wait, found without reading every build (the INTERRUPTED sweep, and
+  // background work that waits while any node builds).
+  {
+    sqlite: `
+  CREATE INDEX builds_active ON builds(status) WHERE status IN ('queued', 'building');
+  `,
+    postgres: `
+  CREATE INDEX builds_active ON builds(status) WHERE status IN ('queued', 'building');
+  `,
+  },
 ];

@@ -30,6 +30,8 @@ export interface NodeStore {
    * one UPDATE, so two nodes never both mark it. Returns the builds marked, with their node.
    */
   failInterruptedBuilds(scope: { self: { id: string; startedAt: string }; staleBefore?: string }): Promise<{ id: string; node: string | null }[]>;
+  /** How many builds run or wait on nodes other than `node` (those still marked active). */
+  countActiveBuildsElsewhere(node: string): Promise<number>;
   /**
    * The app's push lock as every node sharing this store sees it (PostgreSQL: an advisory lock
    * held on a connection of its own); resolves with its release once held. Absent where the store

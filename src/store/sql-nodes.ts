@@ -33,6 +33,10 @@ export function sqlNodes(sql: Sql, now: () => string): Omit<NodeStore, "lockApp"
     async stopNode(id, instance, at) {
       await sql.run("UPDATE nodes SET seen_at = NULL, stopped_at = ? WHERE id = ? AND instance = ?", [at, id, instance]);
     },
+    async countActiveBuildsElsewhere(node) {
+      const row = await sql.get(`SELECT COUNT(*) AS n FROM builds WHERE status IN (${active}) AND node <> ?`, [...ACTIVE_BUILD_STATUSES, node]);
+      return Number(row?.n ?? 0);
+    },
     async failInterruptedBuilds({ self, staleBefore }) {
       // One statement: a build still active when it runs is marked by it, and only by it (another
       // node's UPDATE that reaches the row later finds it finished). Builds from before nodes were

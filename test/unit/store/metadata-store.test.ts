@@ -84,4 +84,20 @@ describe.each(BACKENDS)("metadata store on %s", (backend) => {
     expect(await restarted.failInterruptedBuilds({ self: { id: "n1", startedAt: new Date().toISOString() } })).toEqual([{ id: "b1", node: null }]);
     expect(await restarted.getBuild("b1")).toMatchObject({ status: "failed", errorCode: "INTERRUPTED" });
   });
+
+  it("counts the builds other nodes run or queue (background work waits for them)", async () => {
+    const { store } = t;
+    await store.createApp("web");
+    await store.createBuild({ id: "mine", app: "web", commit: "a", node: "n1" });
+    await store.createBuild({ id: "queued", app: "web", commit: "b", node: "n2" });
+    await store.createBuild({ id: "running", app: "web", commit: "c", node: "n2" });
+    await store.updateBuild("running", { status: "building" });
+    await store.createBuild({ id: "done", app: "web", commit: "d", node: "n3" });
+    await store.updateBuild("done", { status: "succeeded" });
+    expect(await store.countActiveBuildsElsewhere("n1")).toBe(2);
+    expect(await store.countActiveBuildsElsewhere("n2")).toBe(1);
+    await store.updateBuild("queued", { status: "cancelled" });
+    await store.updateBuild("running", { status: "failed" });
+    expect(await store.countActiveBuildsElsewhere("n1")).toBe(0);
+  });
 });
