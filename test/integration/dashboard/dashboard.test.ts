@@ -113,7 +113,9 @@ describe("the dashboard in headless Chromium", () => {
     await page.locator("#builds").waitFor();
     expect(await page.locator("#builds tbody tr").count()).toBe(2);
 
-    await commitApp(8, 300, "release 3");
+    // The compile sleeps 12 s after its first line: the list (refreshed every 5 s while no build
+    // runs) may show the build up to 5 s after it started, and that line now comes within a second.
+    await commitApp(12, 300, "release 3");
     let pushed: Awaited<TimedRun["done"]> | undefined;
     let endedAt = 0;
     const run = git.spawnTimed(["push", server.url("web"), "main"], work);
@@ -136,7 +138,7 @@ describe("the dashboard in headless Chromium", () => {
     await page.locator("#output", { hasText: "Slow compile done" }).waitFor({ timeout: 60_000 });
     await done;
     expect(pushed!.code, pushed!.stderr).toBe(0);
-    // The first line was on the page seconds before the push ended (the compile sleeps 8 s after it).
+    // The first line was on the page seconds before the push ended (the compile sleeps 12 s after it).
     expect(endedAt - seenAt).toBeGreaterThan(3000);
     await page.locator("#follow-state", { hasText: "The build ended: succeeded" }).waitFor({ timeout: 30_000 });
     const output = await page.locator("#output").innerText();
