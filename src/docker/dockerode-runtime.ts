@@ -366,10 +366,7 @@ function wrapContainer(docker: Docker, raw: Docker.Container, lifeline: Socket |
     },
     async isRunning() {
       if (removed) return false;
-      return raw.inspect().then(
-        (c) => c.State?.Running === true && c.State?.Status !== "removing" && c.State?.Dead !== true,
-        () => false,
-      );
+      return raw.inspect().then(runsIn, () => false);
     },
     async changes() {
       const list = ((await raw.changes()) ?? []) as Array<{ Path: string; Kind: number }>;
@@ -565,10 +562,12 @@ function errorText(err: unknown): string {
 
 /** Whether the engine calls the container running and not on its way out; an engine that does not answer: assumed running. */
 async function isRunning(raw: Docker.Container): Promise<boolean> {
-  return raw.inspect().then(
-    (c) => c.State?.Running === true && c.State?.Status !== "removing" && c.State?.Dead !== true,
-    (err: unknown) => statusOf(err) !== 404,
-  );
+  return raw.inspect().then(runsIn, (err: unknown) => statusOf(err) !== 404);
+}
+
+/** Whether an inspected container runs (and is not being removed). */
+function runsIn(c: Docker.ContainerInspectInfo): boolean {
+  return c.State?.Running === true && c.State?.Status !== "removing" && c.State?.Dead !== true;
 }
 
 /** The build's container stopped or vanished under it, not by our hand (docker rm -f, an engine restart). */
