@@ -30,6 +30,8 @@ export async function buildSampleApp(ctx: BenchContext): Promise<BuiltApp> {
       await fixtureRepo(ctx.git, fixture, work);
       await createApp(server, name, WHEELHOUSE_VARS);
       await ctx.git.push(server.url(name), work);
+      // The build's background work (its kept cache, the next container) must not run into what is measured next.
+      await server.idle();
       const slugs = await server.api<{ id: string }[]>("GET", `/api/apps/${name}/slugs`);
       const id = slugs[0]?.id;
       if (!id) throw new Error("the push was accepted but no slug was recorded");
