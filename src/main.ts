@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, statSync } from "node:fs";
+import { setHeapGrowth } from "./util/heap-growth.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createApiHandler } from "./api/api-handler.js";
@@ -74,6 +75,7 @@ export interface Server {
 /** The composition root: builds every real adapter from a config, without listening yet. */
 export async function createServer(config: Config, options: ServerOptions = {}): Promise<Server> {
   const log = options.log ?? createLogger(config.logLevel);
+  setHeapGrowth();
   if (config.failpointsDir) {
     configureFailpoints(config.failpointsDir);
     log.warn({ dir: config.failpointsDir }, "failpoints are on (SLUGFORGE_FAILPOINTS): for tests only");

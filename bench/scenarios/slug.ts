@@ -8,6 +8,7 @@ import { pipeline } from "node:stream/promises";
 import { createParallelGzip } from "../../src/slug/parallel-gzip.js";
 import { compressSlug } from "../../src/slug/slug-writer.js";
 import { mapTar } from "../../src/slug/tar-transform.js";
+import { setHeapGrowth } from "../../src/util/heap-growth.js";
 import { buildSampleApp } from "../lib/built-app.js";
 import type { BenchContext } from "../lib/context.js";
 import { commandExists, ok, quote, sh } from "../lib/proc.js";
@@ -22,6 +23,8 @@ const MB = 1024 * 1024;
  * writer too, so both sides read the same files the same way.
  */
 export async function slugScenario(ctx: BenchContext): Promise<ScenarioResult> {
+  // The writer runs here, in the bench's process: under the heap settings the server gives itself.
+  setHeapGrowth();
   const rec = new Recorder();
   const built = await buildSampleApp(ctx);
   const appDir = path.join(built.root, "app");
