@@ -1,5 +1,4 @@
 import { chmodSync, existsSync, mkdirSync, statSync } from "node:fs";
-import { setHeapGrowth } from "./util/heap-growth.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createApiHandler } from "./api/api-handler.js";
@@ -28,6 +27,7 @@ import { releaseSource, runOneOff } from "./runs/one-off.js";
 import { createDiskGuard } from "./util/disk-space.js";
 import { ownFolder } from "./util/own-folder.js";
 import { configureFailpoints } from "./util/failpoints.js";
+import { setHeapGrowth } from "./util/heap-growth.js";
 import { createDeliveryWorker, createWebhookEvents, type DeliverySettings, type WebhookEvents } from "./webhooks/index.js";
 
 /** The shipped buildpacks, beside src/ and dist/. */

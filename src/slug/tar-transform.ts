@@ -202,7 +202,7 @@ function cString(buf: Buffer): string {
 
 function withoutOverridingPax(header: TarHeader): TarHeader & { pax?: Record<string, string> | null } {
   const pax = header.pax as Record<string, string> | null | undefined;
-  if (!pax) return { ...header, pax };
+  if (!pax) return header as TarHeader & { pax?: null };
   const rest = { ...pax };
   for (const key of OVERRIDING_PAX_KEYS) delete rest[key];
   return { ...header, pax: Object.keys(rest).length > 0 ? rest : undefined };
