@@ -17,9 +17,6 @@ import type { Container, ContainerRuntime, ContainerSpec, CreatedContainer, Exec
 export function createDockerRuntime(options: { dockerHost?: string; env?: NodeJS.ProcessEnv } = {}): ContainerRuntime & ImageBuilder {
   const docker = new Docker(modemOptions(options.dockerHost, options.env ?? process.env));
 
-  const unavailable = (err: unknown): SlugforgeError =>
-    new SlugforgeError("DOCKER_UNAVAILABLE", `the Docker engine does not answer (${errorText(err)})`, { cause: err });
-
   const toImageInfo = (raw: Docker.ImageInspectInfo): ImageInfo => ({
     id: raw.Id,
     tags: raw.RepoTags ?? [],
@@ -314,9 +311,11 @@ function wrapContainer(docker: Docker, raw: Docker.Container, lifeline: Socket |
     // A program killed by a signal, one that could not be started (126: also what an exec into a
     // container that is stopping gives), or no exit code at all: was it the container that went?
     // (The engine may still call it running for a moment after `docker rm -f` killed what ran in it.)
+    // An engine that no longer answers is going (one stopping kills its containers first, then
+    // closes its API, or the other way round): the code is its doing, not the program's.
     if ((code < 0 || code === 126 || code >= 128) && removed === undefined) {
       for (let attempt = 0; attempt < 4; attempt++) {
-        if (!(await isRunning(raw))) throw containerLost(raw.id);
+        if (!(await stillRuns(raw))) throw containerLost(raw.id);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
@@ -330,8 +329,10 @@ function wrapContainer(docker: Docker, raw: Docker.Container, lifeline: Socket |
         return await execIn(cmd, options);
       } catch (err) {
         if (options.signal?.aborted || isSlugforgeError(err)) throw err;
-        // The engine refused or cut the exec: because the container went, or for a reason of its own.
-        throw removed === undefined && !(await isRunning(raw)) ? containerLost(raw.id, err) : err;
+        // The engine refused or cut the exec: because the container went, because the engine is
+        // going (it does not answer), or for a reason of its own.
+        if (removed !== undefined) throw err;
+        throw (await stillRuns(raw)) ? err : containerLost(raw.id, err);
       }
     },
     async putArchive(tar, dir) {
@@ -560,9 +561,16 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Whether the engine calls the container running and not on its way out; an engine that does not answer: assumed running. */
-async function isRunning(raw: Docker.Container): Promise<boolean> {
-  return raw.inspect().then(runsIn, (err: unknown) => statusOf(err) !== 404);
+/** Whether the engine calls the container running and not on its way out; an engine that does not answer: DOCKER_UNAVAILABLE. */
+async function stillRuns(raw: Docker.Container): Promise<boolean> {
+  return raw.inspect().then(runsIn, (err: unknown) => {
+    if (statusOf(err) === 404) return false;
+    throw unavailable(err);
+  });
+}
+
+function unavailable(err: unknown): SlugforgeError {
+  return new SlugforgeError("DOCKER_UNAVAILABLE", `the Docker engine does not answer (${errorText(err)})`, { cause: err });
 }
 
 /** Whether an inspected container runs (and is not being removed). */
