@@ -12,6 +12,7 @@ import { relativeTime, formatBytes } from "./format.js";
 import { formatCommandList, formatUsage, helpWidth, wrap, type HelpEntry } from "./help.js";
 import { colorEnabled, createStyle, type Style } from "./style.js";
 import { formatTable, type Column } from "./table.js";
+import { openHandles } from "../util/open-handles.js";
 import { parseRunArgs, runCommand, RUN_HELP, RUN_USAGE } from "./run-command.js";
 
 const SERVER_COMMANDS: readonly HelpEntry[] = [
@@ -212,8 +213,17 @@ async function serve(env: NodeJS.ProcessEnv, say: Say): Promise<number> {
     for (const s of signals) process.off(s, now);
   }
   say("stopped");
+  // Everything is closed: the process ends as its event loop empties. Something still open then
+  // (a leak) must not keep a stopped server from exiting: it is named, and the process exits.
+  setTimeout(() => {
+    console.error(`slugforge: stopped, but still open after ${STOPPED_EXIT_MS / 1000} s: ${openHandles().join("; ")}; exiting`);
+    process.exit(0);
+  }, STOPPED_EXIT_MS).unref();
   return 0;
 }
+
+/** How long a stopped server may take to exit on its own. */
+const STOPPED_EXIT_MS = 5000;
 
 async function setup(args: string[], env: NodeJS.ProcessEnv, say: Say): Promise<number> {
   const { setupCommand } = await import("./setup-command.js");

@@ -114,14 +114,31 @@ export class ServerProcess {
     if (proc.exitCode === null && proc.signalCode === null) await new Promise((r) => proc.once("exit", r));
   }
 
-  /** SIGTERM, as an operator stops it; resolves with how it exited. */
-  async stop(): Promise<{ code: number | null; signal: string | null }> {
+  /**
+   * SIGTERM, as an operator stops it; resolves with how it exited. One still there after
+   * `withinMs` is killed and the stop fails, with its log left in a file.
+   */
+  async stop(withinMs = 90_000): Promise<{ code: number | null; signal: string | null }> {
     const proc = this.proc;
     if (!proc) return { code: 0, signal: null };
     this.proc = undefined;
     const exited = new Promise<{ code: number | null; signal: string | null }>((r) => proc.once("exit", (code, signal) => r({ code, signal })));
     proc.kill("SIGTERM");
-    return exited;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), withinMs)));
+    const first = await Promise.race([exited, late]);
+    clearTimeout(timer);
+    if (first !== "late") {
+      // A stopped server that something kept open exits on its own after a few seconds, naming it: shown, not failed.
+      const leak = /slugforge: stopped, but still open[^\n]*/.exec(this.log);
+      if (leak) console.warn(leak[0]);
+      return first;
+    }
+    const file = path.join(os.tmpdir(), `slugforge-fault-stop-${proc.pid}.log`);
+    await writeFile(file, this.log);
+    proc.kill("SIGKILL");
+    await exited;
+    throw new Error(`the server did not stop within ${withinMs / 1000} s of SIGTERM (server log: ${file}); its last lines:\n${this.log.slice(-3000)}`);
   }
 
   url(app: string): string {
