@@ -75,6 +75,7 @@ export class BuildCaches {
   private readonly prepared = new Map<string, PreparedContainer>();
   private readonly urgent = new Counted();
   private readonly offerWaiters = new Map<string, Set<() => void>>();
+  private readonly wantWaiters = new Map<string, Set<() => void>>();
   private readonly loose = new Set<Promise<void>>();
   private jobs = 0;
   private modeChoice?: Promise<CacheModeChoice>;
@@ -174,12 +175,14 @@ export class BuildCaches {
   async ready(app: string): Promise<void> {
     const chain = this.chains.get(app);
     if (!chain) return;
+    this.log.debug({ app }, "a build waits for the container the app's background work is making");
     let offered!: () => void;
     const waiting = new Promise<void>((resolve) => (offered = resolve));
     const waiters = this.offerWaiters.get(app) ?? new Set<() => void>();
     waiters.add(offered);
     this.offerWaiters.set(app, waiters);
     this.urgent.add(app);
+    for (const tell of this.wantWaiters.get(app) ?? []) tell();
     try {
       await Promise.race([chain, waiting]);
     } finally {
@@ -187,6 +190,26 @@ export class BuildCaches {
       if (waiters.size === 0 && this.offerWaiters.get(app) === waiters) this.offerWaiters.delete(app);
       this.urgent.delete(app);
     }
+  }
+
+  /**
+   * Resolves once a build of the app waits for the container its background work is making
+   * (ready()), at once if one does already; `stop()` forgets the wait.
+   */
+  whenWanted(app: string): { readonly wanted: Promise<void>; stop(): void } {
+    let tell!: () => void;
+    const wanted = new Promise<void>((resolve) => (tell = resolve));
+    if (this.offerWaiters.has(app)) tell();
+    const waiters = this.wantWaiters.get(app) ?? new Set<() => void>();
+    waiters.add(tell);
+    this.wantWaiters.set(app, waiters);
+    return {
+      wanted,
+      stop: () => {
+        waiters.delete(tell);
+        if (waiters.size === 0 && this.wantWaiters.get(app) === waiters) this.wantWaiters.delete(app);
+      },
+    };
   }
 
   private async quiet(app: string): Promise<void> {

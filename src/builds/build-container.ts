@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmod, chown, lstat, mkdir, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Config } from "../config/parse-config.js";
 import type { Container, ContainerRuntime, ContainerSpec, CreatedContainer } from "../docker/container-runtime.js";
@@ -382,6 +382,8 @@ interface FreshCaches {
   readonly upperDir: string;
   readonly keys: readonly string[];
   readonly container: Container;
+  /** Keys moved (not copied) into the next container, for a build that waited for it: nothing of them is left to keep. */
+  readonly moved: Set<string>;
 }
 
 /**
@@ -415,12 +417,14 @@ async function saveFromContainer(
     if (upperDir && (await caches.renamesFrom(upperDir, build.app))) {
       // Nothing may move files out of a mounted overlay, nor may anything in it move them meanwhile.
       // The next container is made while this one stops; its caches go in once it has.
-      const stopped = build.container.stop().then((): FreshCaches => ({ upperDir, keys: slots.map((s) => s.key), container: build.container }));
+      const moved = new Set<string>();
+      const stopped = build.container.stop().then((): FreshCaches => ({ upperDir, keys: slots.map((s) => s.key), container: build.container, moved }));
       stopped.catch(() => undefined);
       await Promise.all([stopped, prepare(stopped)]);
       // The app's next build has its caches: keeping them is a job of its own, which waits (as
       // every job does) until no build needs the cores, or the app's next build needs it done.
-      caches.later(build.app, (keeping) => keepFromLayer(deps, build, upperDir, slots, keeping, log), log, deps.config.buildTimeoutMs);
+      const toKeep = slots.filter((s) => !moved.has(s.key));
+      caches.later(build.app, (keeping) => keepFromLayer(deps, build, upperDir, toKeep, keeping, log), log, deps.config.buildTimeoutMs);
       handedOn = true;
       return;
     }
@@ -459,21 +463,61 @@ function failed(log: Logger, slot: CacheSlot): (err: unknown) => void {
  * Copies the CACHE_DIRs of `fresh` (a stopped container's layer) into `root`, each only where
  * every folder on the way to it is one; the keys copied. What the copy may have read while the
  * container was being removed is not used.
+ *
+ * Once the app's next build waits for this container (`wanted`), a cache still to copy, or being
+ * copied, is moved instead: renamed from the old layer into the new one (both in the engine's data
+ * root), which takes no time, where the copy takes up to a second. The kept folder then stays as
+ * it was (the build before this one's caches) until a build succeeds again, and only if that next
+ * build fails does the one after it start from those older caches.
  */
-async function copyFreshIn(fresh: FreshCaches, root: string, log: Logger): Promise<Set<string>> {
+async function copyFreshIn(fresh: FreshCaches, root: string, log: Logger, wanted: Promise<void>): Promise<Set<string>> {
   const copied = new Set<string>();
+  let waitedFor = false;
+  void wanted.then(() => (waitedFor = true));
   for (const key of fresh.keys) {
     const rel = `${CACHE_IN_LAYER}/${key}`;
     if (!(await isRealDirBeneath(fresh.upperDir, rel))) continue;
-    const done = await runProcess("cp", ["-a", "-T", "--", path.join(fresh.upperDir, rel), path.join(root, key)]);
-    if (done.code === 0) await clearSetId(path.join(root, key)).then(() => copied.add(key), () => undefined);
+    const from = path.join(fresh.upperDir, rel);
+    const to = path.join(root, key);
+    let done: { code: number; stderr: string } | undefined;
+    if (!waitedFor) {
+      const stop = new AbortController();
+      const copying = runProcess("cp", ["-a", "-T", "--", from, to], { signal: stop.signal }).catch((err: unknown) => ({ code: -1, stderr: String(err) }));
+      const first = await Promise.race([copying, wanted.then(() => undefined)]);
+      if (first === undefined) {
+        stop.abort();
+        await copying;
+      } else done = first;
+    }
+    if (done === undefined && (await moveFresh(fresh, from, to, key))) {
+      fresh.moved.add(key);
+      log.debug({ buildpack: key }, "the app's next build waits: its cache moved into its container, not copied");
+      done = { code: 0, stderr: "" };
+    }
+    if (done?.code === 0) await clearSetId(to).then(() => copied.add(key), () => undefined);
     if (!copied.has(key)) {
-      log.warn({ buildpack: key, stderr: done.stderr.slice(0, 2000) }, "copying the build's cache into the next container failed; it gets the kept one");
-      await rm(path.join(root, key), { recursive: true, force: true });
+      log.warn({ buildpack: key, stderr: done?.stderr.slice(0, 2000) }, "copying the build's cache into the next container failed; it gets the kept one");
+      await rm(to, { recursive: true, force: true });
     }
   }
   if (!(await fresh.container.isStopped())) throw new Error("the build container was removed while its caches were copied out of it");
   return copied;
+}
+
+/**
+ * The cache at `from` (the stopped layer) renamed to `to` (the next container's layer); a half
+ * copy already at `to` is first put aside in the stopped layer, which goes with its container.
+ */
+async function moveFresh(fresh: FreshCaches, from: string, to: string, key: string): Promise<boolean> {
+  try {
+    await rename(to, path.join(fresh.upperDir, "tmp", `.partial-${key}-${randomBytes(4).toString("hex")}`)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") throw err;
+    });
+    await rename(from, to);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -514,7 +558,15 @@ async function prepareNext(
       : Promise.resolve(undefined);
     const copying = (async () => {
       // The caches the last build left, straight from its stopped layer; the kept ones for the rest.
-      const copied = fresh ? await copyFreshIn(await fresh, root, log) : undefined;
+      let copied: Set<string> | undefined;
+      if (fresh) {
+        const waiting = caches.whenWanted(app);
+        try {
+          copied = await copyFreshIn(await fresh, root, log, waiting.wanted);
+        } finally {
+          waiting.stop();
+        }
+      }
       await caches.copyKept(app, root, log, copied);
     })();
     // Both end before the container may go (a failed copy waits for the unpacking to stop).

@@ -1,8 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { mkdir, readdir } from "node:fs/promises";
+import { access, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { PREPARED_LABEL } from "../../../src/builds/build-container.js";
 import type { ContainerRuntime } from "../../../src/docker/container-runtime.js";
+import { configureFailpoints } from "../../../src/util/failpoints.js";
+import { until } from "../../helpers/until.js";
 import { bareRepoWithCommit, captureOutput, readSlug, slugFile, request, runtime, suiteTempDir, testService } from "./helpers.js";
 
 /** The real engine, but saying it gives no access to containers' layers: the caches are bind-mounted copies. */
@@ -44,6 +47,8 @@ describe.each<{ mode: string; engine: ContainerRuntime; links: string; env: Reco
     expect(first.result.status).toBe("succeeded");
     expect(first.text).toContain("Cache count was 0");
     expect(first.text).toContain(`cache and app ${links} be hard-linked`);
+    // Kept before the next build: one that waits for it takes the cache by move (see below).
+    await service.idle();
 
     // The failing build writes the cache file in place before it fails.
     const failing = await build("two", { CACHE: "", FAIL: "" });
@@ -142,5 +147,52 @@ describe("build containers made ahead of time (real Docker, layer mode)", () => 
     expect((await runtime.listContainers(`${PREPARED_LABEL}=ahead`)).filter((id) => id === next[0])).toEqual([]);
     await service.close();
     expect(await runtime.listContainers(`${PREPARED_LABEL}=ahead`)).toEqual([]);
+  });
+});
+
+describe("a build that waits for the container its app's background work is making (real Docker, layer mode)", () => {
+  const root = suiteTempDir();
+
+  it("gets the last build's cache moved into it, not copied; the kept cache stays the one before until a build succeeds", async () => {
+    const points = `${root.dir}/failpoints`;
+    await mkdir(points);
+    configureFailpoints(points);
+    const data = `${root.dir}/data`;
+    let log = "";
+    const logStream = new Writable({ write: (chunk: Buffer, _enc, done) => ((log += chunk.toString()), done()) });
+    const service = testService(data, { logStream });
+    try {
+      const build = async (dir: string, files: Record<string, string>): Promise<{ text: string; status: string }> => {
+        const out = captureOutput();
+        const result = await service.build(request("waiter", await bareRepoWithCommit(`${root.dir}/${dir}`, files)), out, new AbortController().signal);
+        return { text: out.text(), status: result.status };
+      };
+      const keptCount = async (): Promise<string> => (await readFile(`${data}/cache/waiter/cacher/count`, "utf8")).trim();
+      expect((await build("w-one", { CACHE: "" })).text).toContain("Cache count was 0");
+      await service.idle();
+      expect(await keptCount()).toBe("1");
+
+      // The second build's background work is held before its cache goes into the next container...
+      await writeFile(`${points}/waiter.arm`, "cache-copy");
+      expect((await build("w-two", { CACHE: "" })).text).toContain("Cache count was 1");
+      await until(() => access(`${points}/waiter.reached`).then(() => true, () => false), 60_000);
+      // ...until the third build waits for that container; then it goes on, and moves the cache.
+      const third = build("w-three", { CACHE: "", FAIL: "" });
+      await until(() => log.includes("a build waits for the container the app's background work is making"), 60_000);
+      await writeFile(`${points}/waiter.go`, "");
+      const failed = await third;
+      expect(failed.status).toBe("failed");
+      expect(failed.text).toContain("Cache count was 2");
+      await service.idle();
+      // The second build's cache went to the third build, which failed: the first one's is kept.
+      expect(await keptCount()).toBe("1");
+      expect((await readdir(`${data}/cache/waiter`)).filter((f) => f.startsWith("."))).toEqual([]);
+      expect((await build("w-four", { CACHE: "" })).text).toContain("Cache count was 1");
+      await service.idle();
+      expect(await keptCount()).toBe("2");
+    } finally {
+      configureFailpoints(undefined);
+      await service.close();
+    }
   });
 });
