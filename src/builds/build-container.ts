@@ -487,16 +487,19 @@ async function copyFreshIn(fresh: FreshCaches, root: string, log: Logger, wanted
       if (first === undefined) {
         stop.abort();
         await copying;
+        log.debug({ buildpack: key }, "the app's next build waits: copying its cache stopped");
       } else done = first;
     }
-    if (done === undefined && (await moveFresh(fresh, from, to, key))) {
-      fresh.moved.add(key);
-      log.debug({ buildpack: key }, "the app's next build waits: its cache moved into its container, not copied");
-      done = { code: 0, stderr: "" };
+    if (done === undefined) {
+      if (await moveFresh(fresh, from, to, key)) {
+        fresh.moved.add(key);
+        log.debug({ buildpack: key }, "the app's next build waits: its cache moved into its container, not copied");
+        done = { code: 0, stderr: "" };
+      } else done = await runProcess("cp", ["-a", "-T", "--", from, to]);
     }
-    if (done?.code === 0) await clearSetId(to).then(() => copied.add(key), () => undefined);
+    if (done.code === 0) await clearSetId(to).then(() => copied.add(key), () => undefined);
     if (!copied.has(key)) {
-      log.warn({ buildpack: key, stderr: done?.stderr.slice(0, 2000) }, "copying the build's cache into the next container failed; it gets the kept one");
+      log.warn({ buildpack: key, stderr: done.stderr.slice(0, 2000) }, "copying the build's cache into the next container failed; it gets the kept one");
       await rm(to, { recursive: true, force: true });
     }
   }
@@ -507,6 +510,7 @@ async function copyFreshIn(fresh: FreshCaches, root: string, log: Logger, wanted
 /**
  * The cache at `from` (the stopped layer) renamed to `to` (the next container's layer); a half
  * copy already at `to` is first put aside in the stopped layer, which goes with its container.
+ * False when either rename fails (the layers on two mounts, say): the caller copies after all.
  */
 async function moveFresh(fresh: FreshCaches, from: string, to: string, key: string): Promise<boolean> {
   try {

@@ -10,10 +10,22 @@ export function openHandles(): string[] {
   const handles = (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles?.() ?? [];
   const said = handles.map((h): string => {
     if (h instanceof ChildProcess) return `child process ${h.pid ?? "?"} (${h.spawnargs.join(" ").slice(0, 200)})`;
-    if (h instanceof net.Socket) return `socket to ${h.remoteAddress ?? "a local socket"}${h.remotePort ? `:${h.remotePort}` : ""}${h.destroyed ? " (destroyed)" : ""}`;
+    if (h instanceof net.Socket) return describeSocket(h);
     if (h instanceof net.Server) return `server on ${JSON.stringify(h.address())}`;
     return (h as object | null)?.constructor?.name ?? typeof h;
   });
   const others = process.getActiveResourcesInfo().filter((kind) => kind !== "TCPSocketWrap" && kind !== "PipeWrap" && kind !== "TCPServerWrap" && kind !== "PipeServerWrap" && kind !== "ProcessWrap");
   return [...said, ...others];
+}
+
+/** A socket by its peer, the HTTP request it carries (a client's), or the server that accepted it. */
+function describeSocket(socket: net.Socket): string {
+  const peer = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort ?? ""}` : "a local socket";
+  const inner = socket as net.Socket & { _httpMessage?: { method?: string; path?: string; host?: string }; server?: net.Server | null };
+  const parts = [`socket to ${peer}`];
+  if (inner._httpMessage?.path) parts.push(`carrying ${inner._httpMessage.method ?? "?"} ${inner._httpMessage.path.slice(0, 200)}`);
+  if (inner.server) parts.push(`accepted by the server on ${JSON.stringify(inner.server.address())}`);
+  if (socket.destroyed) parts.push("destroyed");
+  else parts.push(`${socket.readyState}, ${socket.bytesRead} bytes read`);
+  return parts.join(", ");
 }

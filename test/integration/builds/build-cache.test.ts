@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { access, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { access, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { PREPARED_LABEL } from "../../../src/builds/build-container.js";
@@ -176,6 +176,7 @@ describe("a build that waits for the container its app's background work is maki
       await writeFile(`${points}/waiter.arm`, "cache-copy");
       expect((await build("w-two", { CACHE: "" })).text).toContain("Cache count was 1");
       await until(() => access(`${points}/waiter.reached`).then(() => true, () => false), 60_000);
+      await rm(`${points}/waiter.reached`);
       // ...until the third build waits for that container; then it goes on, and moves the cache.
       const third = build("w-three", { CACHE: "", FAIL: "" });
       await until(() => log.includes("a build waits for the container the app's background work is making"), 60_000);
@@ -190,6 +191,26 @@ describe("a build that waits for the container its app's background work is maki
       expect((await build("w-four", { CACHE: "" })).text).toContain("Cache count was 1");
       await service.idle();
       expect(await keptCount()).toBe("2");
+
+      // A build that comes while the cache is being copied (a big one): the copy is stopped, and the cache moved.
+      await writeFile(`${points}/waiter.arm`, "cache-copy");
+      expect((await build("w-five", { CACHE: "", CACHE_BULK_MB: "600" })).text).toContain("Cache count was 2");
+      await until(() => access(`${points}/waiter.reached`).then(() => true, () => false), 60_000);
+      await rm(`${points}/waiter.reached`);
+      log = "";
+      // The container being made (the one the fifth build ran in was made ahead too, and has the label).
+      const made = (await runtime.listContainers(`${PREPARED_LABEL}=waiter`)).map((id) => execFileSync("docker", ["inspect", "-f", "{{.State.Status}} {{.GraphDriver.Data.UpperDir}}", id], { encoding: "utf8" }).trim().split(" "));
+      const upper = made.find(([status]) => status === "created")![1];
+      await writeFile(`${points}/waiter.go`, "");
+      // The copy has begun.
+      await until(() => access(`${upper}/tmp/cache/cacher/bulk.bin`).then(() => true, () => false), 60_000);
+      const sixth = await build("w-six", { CACHE: "" });
+      expect(sixth.text).toContain("Cache count was 3");
+      expect(log).toContain("copying its cache stopped");
+      expect(log).toContain("its cache moved into its container, not copied");
+      await service.idle();
+      expect(await keptCount()).toBe("4");
+      expect((await readdir(`${data}/cache/waiter`)).filter((f) => f.startsWith("."))).toEqual([]);
     } finally {
       configureFailpoints(undefined);
       await service.close();

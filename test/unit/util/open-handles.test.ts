@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import http from "node:http";
 import net from "node:net";
 import { describe, expect, it } from "vitest";
 import { openHandles } from "../../../src/util/open-handles.js";
@@ -17,6 +18,24 @@ describe("openHandles", () => {
     } finally {
       clearTimeout(timer);
       child.kill();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it("names a client's socket by the HTTP request it carries, and a server's by the server", async () => {
+    const server = http.createServer(() => undefined);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const req = http.get({ host: "127.0.0.1", port, path: "/never-answered", agent: false });
+    req.on("error", () => undefined);
+    await new Promise<void>((resolve) => server.once("request", () => resolve()));
+    try {
+      const said = openHandles();
+      expect(said.some((s) => s.includes(`socket to 127.0.0.1:${port}`) && s.includes("carrying GET /never-answered"))).toBe(true);
+      expect(said.some((s) => s.includes(`accepted by the server on`) && s.includes(String(port)))).toBe(true);
+    } finally {
+      req.destroy();
+      server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
