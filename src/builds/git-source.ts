@@ -3,6 +3,7 @@ import { SlugforgeError } from "../errors.js";
 import { runGitChecked, spawnGit, type GitEnvExtras } from "../gitcli/git.js";
 import { readObjects } from "../gitcli/objects.js";
 import type { SourceRef } from "./types.js";
+import { pipeChildOutput } from "../util/child-output.js";
 
 /** What git needs besides its usual environment to read a pushed commit, which may still be in quarantine. */
 export function sourceEnv(source: SourceRef): GitEnvExtras {
@@ -132,6 +133,6 @@ export function gitArchive(source: SourceRef, commit: string, signal?: AbortSign
   // Taken at once: a child's unread stdout is thrown away when it exits, and a small archive is
   // done before the reader (an exec being set up) is ready.
   const stream = new PassThrough({ highWaterMark: 1024 * 1024 });
-  child.stdout.pipe(stream);
+  pipeChildOutput(child.stdout, stream);
   return { stream, done };
 }

@@ -1,5 +1,6 @@
 import { spawn, type StdioOptions } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
+import { pipeChildOutput } from "./child-output.js";
 
 export interface RunOptions {
   readonly cwd?: string;
@@ -31,7 +32,7 @@ export function runProcess(file: string, args: readonly string[], options: RunOp
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    if (options.stdout) child.stdout?.pipe(options.stdout, { end: false });
+    if (options.stdout && child.stdout) pipeChildOutput(child.stdout, options.stdout, { end: false });
     else child.stdout?.on("data", (b: Buffer) => out.push(b));
     if (options.stderr) child.stderr?.pipe(options.stderr, { end: false });
     else child.stderr?.on("data", (b: Buffer) => err.push(b));

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { PassThrough } from "node:stream";
+import { pipeChildOutput } from "./child-output.js";
 
 /** A `tar -c` child's archive as a stream, with how it ended. */
 export interface TarOut {
@@ -26,7 +27,7 @@ export function tarOut(args: readonly string[]): TarOut {
   });
   // Taken at once: a small archive is done before the reader (an exec being set up) is ready.
   const stream = new PassThrough({ highWaterMark: 1024 * 1024 });
-  child.stdout.pipe(stream);
+  pipeChildOutput(child.stdout, stream);
   return {
     stream,
     exited,

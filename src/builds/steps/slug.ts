@@ -12,6 +12,7 @@ import { holdStream } from "../../util/failpoints.js";
 import { isRealDirBeneath } from "../../util/real-dir.js";
 import { archiveFromBuild, BUILD_DIR } from "../container-exec.js";
 import type { StepContext } from "./step.js";
+import { pipeChildOutput } from "../../util/child-output.js";
 
 /** A slug a build made. */
 export interface BuiltSlug {
@@ -81,7 +82,7 @@ async function appFromLayer(step: StepContext, upperDir: string): Promise<Readab
   child.stderr.on("data", (b: Buffer) => {
     if (stderr.length < 4096) stderr += b.toString("utf8");
   });
-  child.stdout.pipe(out, { end: false });
+  pipeChildOutput(child.stdout, out, { end: false });
   // The reader gone (a failed or cancelled slug): tar stops.
   out.on("close", () => child.exitCode === null && child.kill("SIGKILL"));
   child.on("error", (err) => out.destroy(err));

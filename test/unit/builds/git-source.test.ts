@@ -1,7 +1,7 @@
 import { rename } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { readCommitFile, readPushedCommit } from "../../../src/builds/git-source.js";
+import { gitArchive, readCommitFile, readPushedCommit } from "../../../src/builds/git-source.js";
 import type { SourceRef } from "../../../src/builds/types.js";
 import { runGitChecked } from "../../../src/gitcli/git.js";
 import { tmpDirs } from "../../helpers/tmp-dir.js";
@@ -46,3 +46,11 @@ it("reads the commit's time and small files once per build, with a larger file c
 it("fails with INTERNAL for a commit that is not there", async () => {
   await expect(readPushedCommit({ gitDir }, "0".repeat(40))).rejects.toMatchObject({ code: "INTERNAL" });
 });
+
+it("stops git archive when its reader goes away before reading anything, and says it failed", async () => {
+  // The archive (over 1 MiB) is more than the pipe holds: git would wait on it for ever, and the
+  // pipe, paused and unread, would keep the server's process alive after git was gone.
+  const { stream, done } = gitArchive({ gitDir }, commit);
+  stream.destroy();
+  await expect(done).rejects.toThrow(/git archive .* exited with/);
+}, 10_000);

@@ -1,0 +1,14 @@
+import type { Readable, Writable } from "node:stream";
+
+/**
+ * Pipes a child's stdout into `to`. When `to` closes before the child's output has ended (its
+ * reader failed or went away), the child's pipe is destroyed too: left paused with unread bytes,
+ * it would stay open after the child exits, keep the process alive, and the child's 'close'
+ * would never come. The child, writing on, gets EPIPE and ends.
+ */
+export function pipeChildOutput(from: Readable, to: Writable, options: { end?: boolean } = {}): void {
+  from.pipe(to, options);
+  to.once("close", () => {
+    if (!from.readableEnded) from.destroy();
+  });
+}
