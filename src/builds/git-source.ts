@@ -122,6 +122,8 @@ export function gitArchive(source: SourceRef, commit: string, signal?: AbortSign
   child.stderr.on("data", (b: Buffer) => {
     if (stderr.length < 4096) stderr += b.toString("utf8");
   });
+  // Killed or failed, what it wrote is of no use: its pipe goes, read or not (unread, it would stay open).
+  child.on("exit", (code) => code !== 0 && child.stdout.destroy());
   const done = new Promise<void>((resolve, reject) => {
     child.on("error", reject);
     child.on("close", (code) => {

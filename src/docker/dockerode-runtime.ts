@@ -3,7 +3,7 @@ import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import os from "node:os";
 import type { Socket } from "node:net";
 import path from "node:path";
-import { PassThrough, type Readable, type Writable } from "node:stream";
+import { PassThrough, type Duplex, type Readable, type Writable } from "node:stream";
 import { SlugforgeError, isSlugforgeError } from "../errors.js";
 import { ExecDemuxer } from "./demux.js";
 import { OWNER_LABEL, ownerGone, processOwner } from "./owner.js";
@@ -302,6 +302,10 @@ function wrapContainer(docker: Docker, raw: Docker.Container, lifeline: Socket |
       await (options.tty ? pumpRaw(stream, options) : pumpExec(stream, options));
     } finally {
       options.signal?.removeEventListener("abort", onAbort);
+      // The exec is over, or given up on: its connection goes too. Left to itself it stays open
+      // (and keeps this process alive) while an input that never ends is still piped into it, or
+      // after a failed output, with the program still running.
+      (stream as unknown as Duplex).destroy();
     }
     if (options.signal?.aborted) throw abortError(options.signal);
     const info = await exec.inspect().catch((err: unknown) => {

@@ -91,6 +91,9 @@ export function spawnGit(args: readonly string[], options: GitOptions = {}): Chi
     detached: true,
     stdio: ["pipe", "pipe", "pipe"],
   });
+  // Gone: nothing more can be written to it. An input that never ended (a request body a pusher
+  // stopped sending) would keep the pipe open.
+  child.once("close", () => child.stdin.destroy());
   const { signal } = options;
   if (signal) {
     const stop = (): void => killProcessGroup(child.pid);

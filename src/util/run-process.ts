@@ -42,6 +42,8 @@ export function runProcess(file: string, args: readonly string[], options: RunOp
     else if (options.stdin) options.stdin.pipe(child.stdin!);
     child.on("error", reject);
     child.on("close", (code, signal) => {
+      // Gone: nothing more can be written to it. An input that never ended would keep the pipe open.
+      child.stdin?.destroy();
       resolve({
         code: code ?? (signal ? 128 + signalNumber(signal) : 1),
         stdout: Buffer.concat(out).toString("utf8"),

@@ -28,3 +28,4 @@ it("runProcess: output going to a stream that is destroyed stops the child; the 
   sink.destroy();
   expect((await running).code).not.toBe(0);
 }, 10_000);
+
