@@ -479,10 +479,11 @@ async function copyFreshIn(fresh: FreshCaches, root: string, log: Logger, wanted
     if (!(await isRealDirBeneath(fresh.upperDir, rel))) continue;
     const from = path.join(fresh.upperDir, rel);
     const to = path.join(root, key);
+    const copy = (signal?: AbortSignal): Promise<{ code: number; stderr: string }> => runProcess("cp", ["-a", "-T", "--", from, to], { signal });
     let done: { code: number; stderr: string } | undefined;
     if (!waitedFor) {
       const stop = new AbortController();
-      const copying = runProcess("cp", ["-a", "-T", "--", from, to], { signal: stop.signal }).catch((err: unknown) => ({ code: -1, stderr: String(err) }));
+      const copying = copy(stop.signal).catch((err: unknown) => ({ code: -1, stderr: String(err) }));
       const first = await Promise.race([copying, wanted.then(() => undefined)]);
       if (first === undefined) {
         stop.abort();
@@ -495,7 +496,7 @@ async function copyFreshIn(fresh: FreshCaches, root: string, log: Logger, wanted
         fresh.moved.add(key);
         log.debug({ buildpack: key }, "the app's next build waits: its cache moved into its container, not copied");
         done = { code: 0, stderr: "" };
-      } else done = await runProcess("cp", ["-a", "-T", "--", from, to]);
+      } else done = await copy();
     }
     if (done.code === 0) await clearSetId(to).then(() => copied.add(key), () => undefined);
     if (!copied.has(key)) {
