@@ -4,8 +4,8 @@ import { pipeline } from "node:stream/promises";
 import type zlib from "node:zlib";
 
 /** After the answer to a request whose body we stopped reading: how long to wait for the client to take it and close. */
-const LINGER_MS = 1000;
-/** ...and how much of the body still arriving meanwhile is read (raw, never decoded) before we close anyway. */
+const LINGER_MS = 3000;
+/** ...and how much of the body still arriving meanwhile is read (raw, never decoded) and dropped; past that it is left unread. */
 const LINGER_BYTES = 1024 * 1024;
 
 export interface RequestBodyOptions {
@@ -102,19 +102,24 @@ export function streamRequestBody(req: http.IncomingMessage, res: http.ServerRes
 
 /**
  * Ends the connection after a complete answer to a request whose body was not read to its end.
- * Closing a socket with unread data makes the kernel send a reset, which can overtake the answer
- * and lose it; so we half-close first (FIN after the answer) and read, raw and without keeping it,
- * what still arrives, for a moment or a megabyte, then close.
+ * Closing a socket with unread data makes the kernel send a reset, and a client still sending
+ * (git's curl, mid-pack) fails on that reset without reading the answer waiting for it. So we
+ * half-close (FIN after the answer), read and drop what still arrives up to a megabyte (a body
+ * just over the limit ends cleanly), then read no more: the client, held back by TCP, has time to
+ * read the answer. The connection is closed when the client closes it, or after a few seconds.
  */
 function closeConnection(req: http.IncomingMessage): void {
   const socket = req.socket;
   if (socket.destroyed) return;
   socket.end();
   let discarded = 0;
-  req.on("data", (chunk: Buffer) => {
+  const drop = (chunk: Buffer): void => {
     discarded += chunk.length;
-    if (discarded > LINGER_BYTES) socket.destroy();
-  });
+    if (discarded <= LINGER_BYTES) return;
+    req.off("data", drop);
+    req.pause();
+  };
+  req.on("data", drop);
   req.resume();
   setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }

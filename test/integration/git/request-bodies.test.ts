@@ -45,16 +45,21 @@ interface RawRequest {
   readonly ended: Promise<number>;
   /** Body bytes the kernel has taken from the client so far (sent, or in the socket buffers on the way). */
   sent(): number;
+  /** Resolves with ms since the request began when the connection is reset or torn down under the client (a failed write). */
+  readonly broken: Promise<number>;
 }
 
 /** A receive-pack POST on a raw socket; `body` is written in 64 KiB pieces, as fast as the server reads it. */
 async function rawPush(app: string, headers: Record<string, string>, body?: Buffer): Promise<RawRequest> {
-  const socket = net.connect(bed.server.port, "127.0.0.1");
+  // Half-open, as curl is: the server's FIN does not end our sending.
+  const socket = net.connect({ port: bed.server.port, host: "127.0.0.1", allowHalfOpen: true });
   await new Promise((r) => socket.once("connect", r));
   const started = Date.now();
   const received: Buffer[] = [];
   socket.on("data", (b: Buffer) => received.push(b));
-  socket.on("error", () => undefined); // writing after the server closed: expected here
+  let broke: (at: number) => void = () => undefined;
+  const broken = new Promise<number>((resolve) => (broke = resolve));
+  socket.on("error", () => broke(Date.now() - started)); // writing after the server closed: expected here
   const ended = new Promise<number>((resolve) => {
     socket.once("end", () => resolve(Date.now() - started));
     socket.once("close", () => resolve(Date.now() - started));
@@ -73,11 +78,11 @@ async function rawPush(app: string, headers: Record<string, string>, body?: Buff
     for (let at = 0; body && at < body.length && !socket.destroyed; at += 64 * 1024) {
       const piece = body.subarray(at, at + 64 * 1024);
       const taken = await new Promise<boolean>((resolve) => socket.write(piece, (err) => resolve(!err)));
-      if (!taken) return;
+      if (!taken) return broke(Date.now() - started);
       sent += piece.length;
     }
   })();
-  return { socket, ended, text: () => Buffer.concat(received).toString("latin1"), sent: () => sent };
+  return { socket, ended, broken, text: () => Buffer.concat(received).toString("latin1"), sent: () => sent };
 }
 
 /**
@@ -149,6 +154,27 @@ describe("request bodies the server stops reading", () => {
     const refused = logLines.slice(before).find((l) => String(l.msg).startsWith("push too large"));
     expect(refused?.received).toBeGreaterThan(MAX_PUSH);
     expect(refused?.received).toBeLessThan(MAX_PUSH + MiB);
+    await until(() => bed.server.handler.activeProcesses().length === 0, 5000);
+  });
+});
+
+describe("a client still sending when the answer goes out", () => {
+  it("is not reset under it: a megabyte more is read and dropped, then nothing, and the connection closes seconds later", async () => {
+    // git's curl sends on and, when a send fails on a reset, gives up without reading the answer
+    // already waiting for it; so the server holds the client back instead of resetting it at once.
+    const { head } = await bed.deployed("still-sending");
+    const commands = Buffer.concat([writePktLine(`${head} ${"1".repeat(40)} refs/heads/main\0report-status side-band-64k\n`), FLUSH_PKT]);
+    const blocks = storedZeroBlocks();
+    const body = Buffer.concat([commands, endlessPackHead(), ...Array.from({ length: 40 }, () => blocks)]);
+    const req = await rawPush("still-sending", { "Content-Length": String(body.length) }, body);
+    const answered = await Promise.race([req.ended, sleep(5000).then(() => -1)]);
+    expect(answered, "no answer within 5 s").toBeGreaterThanOrEqual(0);
+    expect(req.text()).toContain("ng refs/heads/main PUSH_TOO_LARGE");
+    const broken = await Promise.race([req.broken, sleep(10_000).then(() => -1)]);
+    expect(broken, "the connection was never closed").toBeGreaterThanOrEqual(0);
+    expect(broken - answered).toBeGreaterThan(2000);
+    expect(req.sent()).toBeLessThan(body.length / 2);
+    req.socket.destroy();
     await until(() => bed.server.handler.activeProcesses().length === 0, 5000);
   });
 });
