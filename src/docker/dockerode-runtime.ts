@@ -8,6 +8,7 @@ import { SlugforgeError, isSlugforgeError } from "../errors.js";
 import { ExecDemuxer } from "./demux.js";
 import { OWNER_LABEL, ownerGone, processOwner } from "./owner.js";
 import type { Container, ContainerRuntime, ContainerSpec, CreatedContainer, ExecIO, ExecOptions, FileChange, ImageBuilder, ImageInfo } from "./container-runtime.js";
+import { markOpen } from "../util/open-handles.js";
 
 /**
  * The one place dockerode is used. DOCKER_HOST-style URLs select a remote engine; a tcp:// one
@@ -292,6 +293,7 @@ function wrapContainer(docker: Docker, raw: Docker.Container, lifeline: Socket |
       Tty: options.tty === true,
     });
     const stream = await exec.start({ hijack: true, stdin: options.stdin !== undefined, Tty: options.tty === true });
+    const closed = markOpen(`exec ${exec.id.slice(0, 12)} in container ${raw.id.slice(0, 12)}: ${cmd.join(" ").slice(0, 200)}`);
     const onAbort = (): void => {
       // The exec has no kill of its own: ending the container ends it.
       void remove();
@@ -306,6 +308,7 @@ function wrapContainer(docker: Docker, raw: Docker.Container, lifeline: Socket |
       // (and keeps this process alive) while an input that never ends is still piped into it, or
       // after a failed output, with the program still running.
       (stream as unknown as Duplex).destroy();
+      closed();
     }
     if (options.signal?.aborted) throw abortError(options.signal);
     const info = await exec.inspect().catch((err: unknown) => {

@@ -7,6 +7,7 @@ import net from "node:net";
  * (process.getActiveResourcesInfo). For the report of a leak that keeps a stopped server running.
  */
 export function openHandles(): string[] {
+  const work = [...openWork].map((label) => `open work: ${label}`);
   const handles = (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles?.() ?? [];
   const said = handles.map((h): string => {
     if (h instanceof ChildProcess) return `child process ${h.pid ?? "?"} (${h.spawnargs.join(" ").slice(0, 200)})`;
@@ -15,7 +16,19 @@ export function openHandles(): string[] {
     return (h as object | null)?.constructor?.name ?? typeof h;
   });
   const others = process.getActiveResourcesInfo().filter((kind) => kind !== "TCPSocketWrap" && kind !== "PipeWrap" && kind !== "TCPServerWrap" && kind !== "PipeServerWrap" && kind !== "ProcessWrap");
-  return [...said, ...others];
+  return [...work, ...said, ...others];
+}
+
+const openWork = new Set<string>();
+
+/**
+ * Names a piece of work that holds a handle Node cannot describe (an engine exec's hijacked
+ * connection, say) for the report, until the returned function is called.
+ */
+export function markOpen(label: string): () => void {
+  const entry = `${label} (since ${new Date().toISOString()})`;
+  openWork.add(entry);
+  return () => openWork.delete(entry);
 }
 
 /** A socket by its peer, the HTTP request it carries (a client's), or the server that accepted it. */
