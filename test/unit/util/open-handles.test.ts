@@ -2,9 +2,16 @@ import { spawn } from "node:child_process";
 import http from "node:http";
 import net from "node:net";
 import { describe, expect, it } from "vitest";
-import { openHandles } from "../../../src/util/open-handles.js";
+import { markOpen, openHandles } from "../../../src/util/open-handles.js";
 
 describe("openHandles", () => {
+  it("names work marked open (an engine exec) until it is done", () => {
+    const done = markOpen("exec 0123456789ab in container ba9876543210: tar -x -C /app");
+    expect(openHandles().filter((s) => s.startsWith("open work: exec 0123456789ab in container ba9876543210: tar -x -C /app (since "))).toHaveLength(1);
+    done();
+    expect(openHandles().filter((s) => s.includes("0123456789ab"))).toEqual([]);
+  });
+
   it("names a child process by its command line, a server by its address and a timer by its kind", async () => {
     const child = spawn("sleep", ["30"]);
     const server = net.createServer();
