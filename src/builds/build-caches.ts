@@ -11,6 +11,7 @@ import { runProcess } from "../util/run-process.js";
 import { tarOut, type TarOut } from "../util/tar-out.js";
 import type { CacheRemote } from "./cache-remote.js";
 import { archiveFromBuild, type InContainer } from "./container-exec.js";
+import type { LaidInputs } from "./laid-inputs.js";
 import type { LaidSource } from "./types.js";
 
 /*
@@ -46,6 +47,8 @@ export interface PreparedContainer {
   readonly imageId: string | undefined;
   /** The app's last built commit, unpacked in its /app (laid-source.ts), when that could be done. */
   readonly source?: LaidSource;
+  /** The last build's buildpacks and ENV_DIR, laid in its layer, by key (laid-inputs.ts). */
+  readonly laid?: LaidInputs;
   /** The container started already, once its caches and source were in: the next build need not wait for a start. */
   readonly running?: Container;
 }

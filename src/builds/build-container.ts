@@ -9,6 +9,7 @@ import { failpoint } from "../util/failpoints.js";
 import { runProcess } from "../util/run-process.js";
 import { isRealDirBeneath } from "../util/real-dir.js";
 import { clearSetId, type BuildCaches, type CacheModeChoice } from "./build-caches.js";
+import { layBuildpacks, layEnv, type BuildpackCopy, type LaidInputs } from "./laid-inputs.js";
 import { laySource } from "./laid-source.js";
 import type { LaidSource, SourceRef } from "./types.js";
 import { BUILD_DIR, BUILD_LABEL, BUILD_UID, BUILD_USER, buildEnv, Collected, extractIntoBuild, runInBuild, SERVER_LABEL, type InContainer } from "./container-exec.js";
@@ -52,7 +53,7 @@ export const PREPARED_LABEL = "org.slugforge.prepared-for";
 
 /** How a build gets its caches, once its container is open. */
 export type CacheState =
-  | { readonly mode: "layer"; readonly spec: ContainerSpec; readonly layerDir?: string; readonly source?: LaidSource }
+  | { readonly mode: "layer"; readonly spec: ContainerSpec; readonly layerDir?: string; readonly source?: LaidSource; readonly laid?: LaidInputs }
   | { readonly mode: "mount"; readonly workDir: string; readonly copying: Promise<void> }
   | { readonly mode: "tar"; readonly copying: Promise<void>; cancelCopy(): void };
 
@@ -242,7 +243,7 @@ async function startPrepared(deps: ContainerDeps, app: string, spec: ContainerSp
       throw new Error("the container prepared for this build is no longer running");
     }
     const container = prepared.running ?? (await prepared.created.start());
-    return { container, cache: layerCache(spec, prepared.created, true, log, prepared.source) };
+    return { container, cache: layerCache(spec, prepared.created, true, log, prepared.source, prepared.laid) };
   } catch (err) {
     // Removed behind our back (docker rm, an engine restart): a fresh one does as well.
     if (signal.aborted) throw err;
@@ -271,9 +272,9 @@ async function copyKeptIn(deps: ContainerDeps, build: InContainer, log: Logger):
   }
 }
 
-function layerCache(spec: ContainerSpec, created: CreatedContainer, prepared: boolean, log: Logger, source?: LaidSource): CacheState {
-  log.debug({ prepared, source: source?.commit, layer: created.upperDir !== undefined }, "build container made");
-  return { mode: "layer", spec, layerDir: created.upperDir && path.join(created.upperDir, CACHE_ROOT), source };
+function layerCache(spec: ContainerSpec, created: CreatedContainer, prepared: boolean, log: Logger, source?: LaidSource, laid?: LaidInputs): CacheState {
+  log.debug({ prepared, source: source?.commit, laid: { buildpacks: laid?.buildpacks !== undefined, env: laid?.env !== undefined }, layer: created.upperDir !== undefined }, "build container made");
+  return { mode: "layer", spec, layerDir: created.upperDir && path.join(created.upperDir, CACHE_ROOT), source, laid };
 }
 
 /** The build container's writable layer as the host sees it (layer mode on a local overlay2 engine). */
@@ -341,8 +342,8 @@ export async function keepMountedCaches(deps: ContainerDeps, build: InContainer,
  * After a build: the container goes, or, for a layer- or tar-mode build whose caches are to be
  * kept (`save`), is handed to the background, which reads the caches out through the container's
  * own tar and removes it. Working copies go; in layer mode the app's next build container is
- * prepared (not once the server is stopping), with the build's commit from `repo` in its /app
- * when one is given (a build that succeeded).
+ * prepared (not once the server is stopping), with the build's commit from `next.repo` in its
+ * /app, and its buildpacks and ENV_DIR, when they are given (a build that succeeded).
  */
 export async function closeBuildContainer(
   deps: ContainerDeps,
@@ -350,7 +351,7 @@ export async function closeBuildContainer(
   cache: CacheState | undefined,
   save: readonly CacheSlot[] | undefined,
   log: Logger,
-  repo?: SourceRef,
+  nextInputs?: NextBuildInputs,
 ): Promise<void> {
   const { caches } = deps;
   const container = build.container;
@@ -359,10 +360,9 @@ export async function closeBuildContainer(
     cache.cancelCopy();
     await cache.copying.catch(() => undefined);
   }
-  const source = repo && { repo, commit: build.commit };
   const next =
     cache?.mode === "layer" && !caches.windingDown
-      ? (signal: AbortSignal, fresh?: Promise<FreshCaches>) => prepareNext(deps, build.app, cache.spec, signal, log, source, fresh)
+      ? (signal: AbortSignal, fresh?: Promise<FreshCaches>) => prepareNext(deps, build.app, cache.spec, signal, log, nextInputs && { ...nextInputs, commit: build.commit }, fresh)
       : undefined;
   if (saving) {
     caches.later(build.app, (signal) => saveFromContainer(deps, build, { upperDir: upperDirOf(cache), slots: save, next }, signal, log), log, deps.config.buildTimeoutMs);
@@ -525,9 +525,20 @@ async function moveFresh(fresh: FreshCaches, from: string, to: string, key: stri
   }
 }
 
+/** What a build that succeeded leaves in the app's next container, besides its caches. */
+export interface NextBuildInputs {
+  /** Where its commit is read. */
+  readonly repo: SourceRef;
+  /** The buildpacks it installed, and their key (laid-inputs.ts). */
+  readonly buildpacks?: { readonly copies: readonly BuildpackCopy[]; readonly key: string };
+  /** The config vars of its ENV_DIR. */
+  readonly configVars?: Readonly<Record<string, string>>;
+}
+
 /**
  * A container for the app's next build, its caches already in its layer, and `source` (the last
- * built commit) in its /app where that can be unpacked (without it, the next build unpacks all).
+ * built commit) in its /app where that can be unpacked (without it, the next build unpacks all),
+ * and the last build's buildpacks and ENV_DIR (without them, the next build copies them in).
  */
 async function prepareNext(
   deps: ContainerDeps,
@@ -535,7 +546,7 @@ async function prepareNext(
   buildSpec: ContainerSpec,
   signal: AbortSignal,
   log: Logger,
-  source?: { repo: SourceRef; commit: string },
+  source?: NextBuildInputs & { readonly commit: string },
   fresh?: Promise<FreshCaches>,
 ): Promise<void> {
   const { runtime, caches } = deps;
@@ -547,6 +558,7 @@ async function prepareNext(
   const onAbort = (): void => void created.remove().catch(() => undefined);
   signal.addEventListener("abort", onAbort, { once: true });
   let laid: LaidSource | undefined;
+  let inputs: LaidInputs | undefined;
   let running: Container | undefined;
   try {
     await failpoint("cache-copy", app, signal);
@@ -561,6 +573,17 @@ async function prepareNext(
           return undefined;
         })
       : Promise.resolve(undefined);
+    // Its buildpacks and ENV_DIR too: each one that fails is left to the next build.
+    const optional = <T>(what: string, work: Promise<T>): Promise<T | undefined> =>
+      work.catch((err: unknown) => {
+        if (signal.aborted) throw err;
+        log.warn({ err }, `could not lay the last build's ${what} in the prepared container; the next build copies them in`);
+        return undefined;
+      });
+    const layingInputs = Promise.all([
+      source?.buildpacks ? optional("buildpacks", layBuildpacks(upperDir, source.buildpacks.copies, source.buildpacks.key, signal)) : undefined,
+      source?.configVars ? optional("ENV_DIR", layEnv(upperDir, source.configVars, signal)) : undefined,
+    ]);
     const copying = (async () => {
       // The caches the last build left, straight from its stopped layer; the kept ones for the rest.
       let copied: Set<string> | undefined;
@@ -575,10 +598,13 @@ async function prepareNext(
       await caches.copyKept(app, root, log, copied);
     })();
     // Both end before the container may go (a failed copy waits for the unpacking to stop).
-    const [laidResult, copyResult] = await Promise.allSettled([laying, copying]);
+    const [laidResult, copyResult, inputsResult] = await Promise.allSettled([laying, copying, layingInputs]);
     if (copyResult.status === "rejected") throw copyResult.reason;
     if (laidResult.status === "rejected") throw laidResult.reason;
+    if (inputsResult.status === "rejected") throw inputsResult.reason;
     laid = laidResult.value;
+    const [buildpacks, env] = inputsResult.value;
+    inputs = { buildpacks, env };
     signal.throwIfAborted();
     // Started now, with all in its layer, so the next build finds it running (a failed start removes it).
     running = await created.start();
@@ -589,7 +615,7 @@ async function prepareNext(
   } finally {
     signal.removeEventListener("abort", onAbort);
   }
-  await caches.offer(app, { created, specKey: specKey(spec), imageId, source: laid, running });
+  await caches.offer(app, { created, specKey: specKey(spec), imageId, source: laid, laid: inputs, running });
 }
 
 /** What must be equal for a prepared container to serve a build: the spec but its name and labels. */

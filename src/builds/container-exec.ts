@@ -77,9 +77,12 @@ export async function captureInBuild(
  * keeping the entries' modes and mtimes. Three times faster than the Engine's archive upload,
  * which unpacks through a helper process on the engine's side.
  */
-export async function extractIntoBuild(ctx: InContainer, tar: Readable, dir: string): Promise<void> {
+export async function extractIntoBuild(ctx: InContainer, tar: Readable, dir: string, options: { readonly clear?: string } = {}): Promise<void> {
   const stderr = new Collected(4096);
-  const code = await runInBuild(ctx, ["tar", "-x", "-p", "-f", "-", "-C", dir], buildEnv(ctx), { stdin: tar, stderr });
+  const untar = ["tar", "-x", "-p", "-f", "-", "-C", dir];
+  // `clear`: a folder emptied first, in the same exec (what an earlier build's copy left there).
+  const cmd = options.clear === undefined ? untar : ["sh", "-c", 'if [ -e "$0" ]; then chmod -R u+w "$0"; find "$0" -mindepth 1 -delete || exit 2; fi; exec "$@"', options.clear, ...untar];
+  const code = await runInBuild(ctx, cmd, buildEnv(ctx), { stdin: tar, stderr });
   if (code !== 0) throw new SlugforgeError("INTERNAL", `unpacking into ${dir} failed (tar exited with ${code}): ${stderr.text().trim()}`);
 }
 

@@ -6,7 +6,7 @@ import { SlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { SlugStore } from "../slug/slug-store.js";
 import type { DiskGuard } from "../util/disk-space.js";
-import { closeBuildContainer, keepMountedCaches, openBuildContainer, restoreCaches, upperDirOf, type CacheState, type ContainerDeps } from "./build-container.js";
+import { closeBuildContainer, keepMountedCaches, openBuildContainer, restoreCaches, upperDirOf, type CacheState, type ContainerDeps, type NextBuildInputs } from "./build-container.js";
 import type { BuildPrinter } from "./build-printer.js";
 import type { InContainer } from "./container-exec.js";
 import { formatDuration } from "./format-duration.js";
@@ -15,7 +15,8 @@ import { readPushedCommit } from "./git-source.js";
 import type { StackImageIds } from "./stack-image-ids.js";
 import type { AppJson } from "./app-json.js";
 import { readAppJson } from "./steps/app-json.js";
-import { chooseBuildpacks, detectBuildpacks, installBuildpacks, type BuildpackCandidates, type DetectResult, type InstalledCandidates } from "./steps/buildpacks.js";
+import { buildpacksKey } from "./laid-inputs.js";
+import { chooseBuildpacks, detectBuildpacks, installBuildpacks, installedDir, type BuildpackCandidates, type DetectResult, type InstalledCandidates } from "./steps/buildpacks.js";
 import { compile } from "./steps/compile.js";
 import { writeEnvDir } from "./steps/env.js";
 import { release, type ReleaseResult } from "./steps/release.js";
@@ -81,6 +82,8 @@ export class BuildSession {
   private closed = false;
   private stack?: Promise<StackImages>;
   private readonly digests = new Map<string, Promise<string>>();
+  /** What this build put in its container, for the app's next one (layer mode). */
+  private readonly laidNext: { buildpacks?: NonNullable<NextBuildInputs["buildpacks"]>; configVars?: Readonly<Record<string, string>> } = {};
 
   constructor(
     private readonly deps: SessionDeps,
@@ -159,21 +162,39 @@ export class BuildSession {
     );
   }
 
-  /** The candidates copied into the container, ready for detect (which needs the source too). */
+  /**
+   * The candidates copied into the container, ready for detect (which needs the source too); in
+   * layer mode, none when the prepared container holds the same ones already.
+   */
   installBuildpacks(candidates: BuildpackCandidates): Promise<InstalledCandidates> {
-    return this.step("install", (step) => installBuildpacks(step, candidates));
+    const cache = this.opened?.cache;
+    return this.step("install", async (step) => {
+      if (cache?.mode !== "layer") return installBuildpacks(step, candidates);
+      const copies = candidates.candidates.map((bp, i) => ({ dir: installedDir(bp, i), hostDir: bp.hostDir }));
+      const digests = await Promise.all(candidates.candidates.map((bp) => this.digestOf(bp.hostDir)));
+      const key = buildpacksKey(copies.map((c, i) => ({ dir: c.dir, digest: digests[i]! })));
+      const installed = await installBuildpacks(step, candidates, cache.laid?.buildpacks === undefined ? undefined : { laid: cache.laid.buildpacks, current: key });
+      this.laidNext.buildpacks = { copies, key };
+      return installed;
+    });
   }
 
   /** The buildpacks that accept the app, installed in the container. */
   detect(choice: { named: readonly ResolvedBuildpack[] } | BuildpackCandidates | InstalledCandidates | { configVars: Readonly<Record<string, string>> }): Promise<DetectResult> {
+    const cache = this.opened?.cache;
+    const laid = cache?.mode === "layer" ? cache.laid?.buildpacks : undefined;
     return this.step("buildpacks", (step) =>
-      detectBuildpacks(step, "configVars" in choice ? { resolver: this.deps.buildpacks, configVars: choice.configVars, source: this.options.source } : choice),
+      detectBuildpacks(step, "configVars" in choice ? { resolver: this.deps.buildpacks, configVars: choice.configVars, source: this.options.source } : choice, laid),
     );
   }
 
   /** ENV_DIR, one file per config var. */
   writeEnv(configVars: Readonly<Record<string, string>>): Promise<void> {
-    return this.step("env", (step) => writeEnvDir(step, configVars));
+    const cache = this.opened?.cache;
+    return this.step("env", async (step) => {
+      await writeEnvDir(step, configVars, cache?.mode === "layer" ? cache.laid?.env : undefined);
+      this.laidNext.configVars = configVars;
+    });
   }
 
   /** Each buildpack's CACHE_DIR, as the app's last successful build left it. */
@@ -221,9 +242,9 @@ export class BuildSession {
     if (this.closed || !this.opened) return;
     this.closed = true;
     const inContainer: InContainer = { ...this.identity(), container: this.opened.container, signal: this.options.signal };
-    // A build that succeeded leaves its commit in the app's next container (layer mode).
-    const repo = this.keep ? { gitDir: this.options.source.gitDir } : undefined;
-    await closeBuildContainer(this.deps, inContainer, this.opened.cache, this.keep, this.options.log, repo).catch((err: unknown) =>
+    // A build that succeeded leaves its commit, buildpacks and ENV_DIR in the app's next container (layer mode).
+    const next = this.keep ? { repo: { gitDir: this.options.source.gitDir }, ...this.laidNext } : undefined;
+    await closeBuildContainer(this.deps, inContainer, this.opened.cache, this.keep, this.options.log, next).catch((err: unknown) =>
       this.options.log.warn({ err }, "cleaning up after the build failed"),
     );
   }

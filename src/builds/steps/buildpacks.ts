@@ -2,16 +2,14 @@ import path from "node:path";
 import { parseBuildpackRef, parseBuildpacksFile, type BuildpackRef } from "../../buildpacks/buildpack-ref.js";
 import type { BuildpackResolver, ResolvedBuildpack } from "../../buildpacks/resolve-buildpacks.js";
 import { SlugforgeError } from "../../errors.js";
-import { packDirectory } from "../../slug/tar-pack.js";
 import { failpoint } from "../../util/failpoints.js";
 import { CACHE_ROOT } from "../build-container.js";
-import { BUILD_DIR, BUILD_UID, buildEnv, captureInBuild, Collected, extractIntoBuild } from "../container-exec.js";
+import { BUILD_DIR, buildEnv, captureInBuild, Collected, extractIntoBuild } from "../container-exec.js";
 import { parseAppJson } from "../app-json.js";
+import { BUILDPACKS_DIR, buildpackTar } from "../laid-inputs.js";
 import { readCommitFile } from "../git-source.js";
 import type { SourceRef } from "../types.js";
 import type { Detection, InstalledBuildpack, StepContext } from "./step.js";
-
-const BUILDPACKS_DIR = "/tmp/buildpacks";
 
 /** The buildpacks to try, resolved: with a list (the caller's or the app's) every one must accept the app. */
 export interface BuildpackCandidates {
@@ -56,10 +54,12 @@ export interface DetectResult {
  * Chooses the buildpacks (named by the caller; else BUILDPACK_URL, else `.buildpacks`, else
  * app.json's, else the shipped ones in order), copies them into the container and runs detect. With a list (the
  * caller's or the app's) every buildpack must accept the app; with the shipped list the first that
- * does wins.
+ * does wins. `laid`: the key of buildpacks a prepared container holds already.
  */
-export async function detectBuildpacks(step: StepContext, choice: BuildpackChoice): Promise<DetectResult> {
-  const { installed, everyOne } = "installed" in choice ? choice : await installBuildpacks(step, await candidatesOf(step, choice));
+export async function detectBuildpacks(step: StepContext, choice: BuildpackChoice, laid?: string): Promise<DetectResult> {
+  // Buildpacks a prepared container holds already (`laid`, their key) are replaced, not copied over.
+  const replacing = laid === undefined ? undefined : { laid, current: "" };
+  const { installed, everyOne } = "installed" in choice ? choice : await installBuildpacks(step, await candidatesOf(step, choice), replacing);
   for (const bp of installed) {
     if (bp.commit) step.out.step(`Using buildpack ${bp.spec} (${bp.commit.slice(0, 7)})`);
   }
@@ -92,8 +92,8 @@ async function candidatesOf(step: StepContext, choice: Exclude<BuildpackChoice, 
  * Each candidate into the container, at once (one exec each), for detect: it needs no source, so
  * a build does this beside the source step.
  */
-export async function installBuildpacks(step: StepContext, choice: BuildpackCandidates): Promise<InstalledCandidates> {
-  return { installed: await install(step, choice.candidates), everyOne: choice.everyOne };
+export async function installBuildpacks(step: StepContext, choice: BuildpackCandidates, laid?: LaidKeys): Promise<InstalledCandidates> {
+  return { installed: await install(step, choice.candidates, laid), everyOne: choice.everyOne };
 }
 
 async function appBuildpacks(commit: string, configVars: Readonly<Record<string, string>>, source: SourceRef, signal: AbortSignal): Promise<BuildpackRef[] | undefined> {
@@ -107,17 +107,32 @@ async function appBuildpacks(commit: string, configVars: Readonly<Record<string,
   return manifest === undefined ? undefined : parseAppJson(manifest).buildpacks?.slice();
 }
 
-/** Each buildpack goes to `/tmp/buildpacks/<index>-<name>`, owned by the build user (it may write `export` there). */
-async function install(step: StepContext, buildpacks: readonly ResolvedBuildpack[]): Promise<InstalledBuildpack[]> {
-  const owner = { uid: BUILD_UID, gid: BUILD_UID };
-  return Promise.all(
-    buildpacks.map(async (bp, i): Promise<InstalledBuildpack> => {
-      const dirName = `${i}-${bp.name}`;
-      const tar = packDirectory(bp.hostDir, { prefix: `${path.posix.basename(BUILDPACKS_DIR)}/${dirName}`, owner, skipTopLevel: [".git"] });
-      await extractIntoBuild(step, tar, path.posix.dirname(BUILDPACKS_DIR));
-      return { ...bp, dir: `${BUILDPACKS_DIR}/${dirName}`, cacheDir: `${CACHE_ROOT}/${bp.key}` };
-    }),
+/** Where each buildpack goes: `/tmp/buildpacks/<index>-<name>`. */
+export function installedDir(bp: ResolvedBuildpack, index: number): string {
+  return `${BUILDPACKS_DIR}/${index}-${bp.name}`;
+}
+
+/**
+ * Each buildpack to its folder, owned by the build user (it may write `export` there). `laid`: the
+ * key of the buildpacks the host put in a prepared container (laid-inputs.ts) and this build's
+ * own: equal, nothing is copied; else each folder is emptied and copied again.
+ */
+async function install(step: StepContext, buildpacks: readonly ResolvedBuildpack[], laid?: LaidKeys): Promise<InstalledBuildpack[]> {
+  const installed = buildpacks.map((bp, i): InstalledBuildpack => ({ ...bp, dir: installedDir(bp, i), cacheDir: `${CACHE_ROOT}/${bp.key}` }));
+  if (laid && laid.laid === laid.current) {
+    step.log.debug({ buildpacks: installed.map((b) => b.dir) }, "buildpacks laid in the prepared container already");
+    return installed;
+  }
+  await Promise.all(
+    installed.map((bp) => extractIntoBuild(step, buildpackTar(bp), path.posix.dirname(BUILDPACKS_DIR), laid ? { clear: bp.dir } : {})),
   );
+  return installed;
+}
+
+/** The key of what a prepared container holds (laid) and of what this build installs (current). */
+export interface LaidKeys {
+  readonly laid: string;
+  readonly current: string;
 }
 
 async function detect(step: StepContext, bp: InstalledBuildpack): Promise<Detection> {
