@@ -212,10 +212,10 @@ export class BuildSession {
     return this.step("release", (step) => release(step, buildpacks));
   }
 
-  /** /app as a content-addressed slug. */
-  slug(sourceDate: Date | undefined): Promise<BuiltSlug> {
+  /** /app as a content-addressed slug; with `after`, kept only once that has succeeded (bin/release, run side by side). */
+  slug(sourceDate: Date | undefined, after?: Promise<unknown>): Promise<BuiltSlug> {
     const { slugStore, config, caches, disk, lastSlugId } = this.deps;
-    return this.step("slug", (step) => makeSlug(step, { slugStore, maxSlugBytes: config.maxSlugBytes, cacheDir: caches.cacheDir, disk, lastSlugId }, sourceDate));
+    return this.step("slug", (step) => makeSlug(step, { slugStore, maxSlugBytes: config.maxSlugBytes, cacheDir: caches.cacheDir, disk, lastSlugId }, sourceDate, after));
   }
 
   /** Keeps the buildpacks' caches as this build left them (call only once the build has succeeded). */
@@ -361,8 +361,10 @@ export async function buildApp(
   options.onDetected?.(buildpacks);
   await session.restoreCaches(buildpacks);
   await session.compile(buildpacks);
-  const { processTypes } = await session.release(buildpacks);
-  const slug = await session.slug(source.sourceDate);
+  // bin/release only prints (Buildpack API), so /app is read for the slug meanwhile; the slug is
+  // kept, and "Compressing..." said, only once it has succeeded.
+  const releasing = session.release(buildpacks);
+  const [{ processTypes }, slug] = await inOrder([releasing, session.slug(source.sourceDate, releasing)] as const);
   await session.keepCaches(buildpacks);
   return { slug, processTypes, buildpacks };
 }

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { PassThrough, type Readable } from "node:stream";
+import { PassThrough, pipeline, Transform, type Readable } from "node:stream";
 import { SlugforgeError } from "../../errors.js";
 import { formatSize } from "../../util/format-size.js";
 import type { SlugStore } from "../../slug/slug-store.js";
@@ -41,11 +41,16 @@ export interface SlugDeps {
  * change since (an interpreter, the installed packages) is copied compressed rather than
  * compressed again.
  */
-export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Date | undefined): Promise<BuiltSlug> {
+export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Date | undefined, after?: Promise<unknown>): Promise<BuiltSlug> {
   await deps.disk?.check("Writing the slug");
-  step.out.step("Compressing...");
+  // Said once what runs before it (bin/release, side by side) has said its part.
+  const said = (after ?? Promise.resolve()).then(
+    () => step.out.step("Compressing..."),
+    () => undefined,
+  );
   const app = step.upperDir ? await appFromLayer(step, step.upperDir) : undefined;
-  const tar = holdStream(app ?? archiveFromBuild(step, BUILD_DIR), "slug-compress", step.app, step.signal);
+  const read = holdStream(app ?? archiveFromBuild(step, BUILD_DIR), "slug-compress", step.app, step.signal);
+  const tar = after ? endAfter(read, after) : read;
   const slugStore = holdingStore(deps.slugStore, step.app, step.signal);
   const appIndex = path.join(deps.cacheDir, step.app, "slug-members.json");
   // The last slug written by any app: apps on one stack and language share an interpreter, whose
@@ -55,6 +60,7 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
     (i): i is SlugMemberIndex => i !== undefined,
   );
   const stored = await storeSlug(tar, slugStore, { maxBytes: deps.maxSlugBytes, signal: step.signal, clampMtime: sourceDate, previous });
+  await said;
   const slug: BuiltSlug = { sha256: stored.sha256, sizeBytes: stored.sizeBytes, id: stored.id };
   step.out.detail(`Done: ${formatSize(slug.sizeBytes)}`);
   step.log.info({ sha256: slug.sha256, bytes: slug.sizeBytes, id: slug.id, from: app ? "layer" : "engine", members: stored.members.length, reusedBytes: stored.reusedBytes }, "slug written");
@@ -100,6 +106,27 @@ async function appFromLayer(step: StepContext, upperDir: string): Promise<Readab
     );
   });
   return out;
+}
+
+/**
+ * `stream`, whose end waits for `after`: the slug is stored only once `after` (bin/release) has
+ * succeeded. When it fails, the stream fails with its error at once, and no slug is kept.
+ */
+export function endAfter(stream: Readable, after: Promise<unknown>): Readable {
+  const gate = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      done(null, chunk);
+    },
+    flush(done) {
+      after.then(
+        () => done(),
+        (err: unknown) => done(err instanceof Error ? err : new Error(String(err))),
+      );
+    },
+  });
+  after.catch((err: unknown) => gate.destroy(err instanceof Error ? err : new Error(String(err))));
+  // pipeline: either one failing destroys the other (the reader of /app stops with the slug).
+  return pipeline(stream, gate, () => undefined);
 }
 
 /** The slug store, its writes held mid-stream at the "slug-store" failpoint (tests only). */

@@ -1,3 +1,4 @@
+import { readdir } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { bareRepoWithCommit, buildContainers, captureOutput, request, suiteTempDir, testService } from "./helpers.js";
 
@@ -25,15 +26,29 @@ describe("detect and release failures (real Docker)", () => {
     const result = await service.build(request("order", repo), out, new AbortController().signal);
     expect(result.status).toBe("succeeded");
     expect(out.text()).toContain("-----> Cacher app detected\n");
+    // bin/release and the slug run side by side; the output keeps Heroku's order.
+    const text = out.text();
+    expect(text.indexOf("-----> Discovering process types")).toBeGreaterThan(0);
+    expect(text.indexOf("-----> Discovering process types")).toBeLessThan(text.indexOf("-----> Compressing..."));
+    expect(text.indexOf("-----> Compressing...")).toBeLessThan(text.indexOf("       Done: "));
     expect(out.text()).not.toContain("Recorder app detected");
   });
 
   it("RELEASE_INVALID when bin/release prints something other than a mapping", async () => {
     const repo = await bareRepoWithCommit(`${root.dir}/bad`, { BAD_RELEASE: "" });
     const out = captureOutput();
-    const result = await testService(`${root.dir}/data`).build(request("badrelease", repo), out, new AbortController().signal);
+    const result = await testService(`${root.dir}/data-bad`).build(request("badrelease", repo), out, new AbortController().signal);
     expect(result.error?.code).toBe("RELEASE_INVALID");
     expect(out.text()).toContain("-----> BadRelease app detected");
+    // The slug was read while bin/release ran (it takes a second here); none is kept, none announced.
+    expect(out.text()).not.toContain("Compressing...");
+    expect(await filesUnder(`${root.dir}/data-bad/slugs`)).toEqual([]);
     expect(out.text().trimEnd().split("\n").at(-1)).toContain(`Push rejected: RELEASE_INVALID (build ${result.buildId})`);
   });
 });
+
+/** Every file under `dir`, recursively (none when it does not exist). */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => e.name);
+}
