@@ -11,8 +11,7 @@ import { runProcess } from "../util/run-process.js";
 import { tarOut, type TarOut } from "../util/tar-out.js";
 import type { CacheRemote } from "./cache-remote.js";
 import { archiveFromBuild, type InContainer } from "./container-exec.js";
-import type { LaidInputs } from "./laid-inputs.js";
-import type { LaidSource } from "./types.js";
+import type { LaidInputs, LaidSource } from "./types.js";
 
 /*
  * The build caches service: CACHE_DIR per app and buildpack, kept on the host as a folder

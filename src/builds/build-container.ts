@@ -9,9 +9,9 @@ import { failpoint } from "../util/failpoints.js";
 import { runProcess } from "../util/run-process.js";
 import { isRealDirBeneath } from "../util/real-dir.js";
 import { clearSetId, type BuildCaches, type CacheModeChoice } from "./build-caches.js";
-import { layBuildpacks, layEnv, type BuildpackCopy, type LaidInputs } from "./laid-inputs.js";
+import { layBuildpacks, layEnv, type BuildpackCopy } from "./laid-inputs.js";
 import { laySource } from "./laid-source.js";
-import type { LaidSource, SourceRef } from "./types.js";
+import type { LaidInputs, LaidSource, SourceRef } from "./types.js";
 import { BUILD_DIR, BUILD_LABEL, BUILD_UID, BUILD_USER, buildEnv, Collected, extractIntoBuild, runInBuild, SERVER_LABEL, type InContainer } from "./container-exec.js";
 
 /*
@@ -580,8 +580,9 @@ async function prepareNext(
         log.warn({ err }, `could not lay the last build's ${what} in the prepared container; the next build copies them in`);
         return undefined;
       });
+    const buildpacks = source?.buildpacks;
     const layingInputs = Promise.all([
-      source?.buildpacks ? optional("buildpacks", layBuildpacks(upperDir, source.buildpacks.copies, source.buildpacks.key, signal)) : undefined,
+      buildpacks ? optional("buildpacks", layBuildpacks(upperDir, buildpacks.copies, signal).then(() => buildpacks.key)) : undefined,
       source?.configVars ? optional("ENV_DIR", layEnv(upperDir, source.configVars, signal)) : undefined,
     ]);
     const copying = (async () => {
@@ -603,8 +604,8 @@ async function prepareNext(
     if (laidResult.status === "rejected") throw laidResult.reason;
     if (inputsResult.status === "rejected") throw inputsResult.reason;
     laid = laidResult.value;
-    const [buildpacks, env] = inputsResult.value;
-    inputs = { buildpacks, env };
+    const [buildpacksKey, env] = inputsResult.value;
+    inputs = { buildpacks: buildpacksKey, env };
     signal.throwIfAborted();
     // Started now, with all in its layer, so the next build finds it running (a failed start removes it).
     running = await created.start();

@@ -4,8 +4,9 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { CONFIG_VAR_NAME } from "../names.js";
 import { packDirectory, packEntries } from "../slug/tar-pack.js";
-import { runProcess } from "../util/run-process.js";
+import { clearSetId } from "./build-caches.js";
 import { BUILD_UID, ENV_DIR } from "./container-exec.js";
+import { untarIntoLayer } from "./laid-source.js";
 
 /*
  * A container made ahead of time for an app's next build (layer mode) also gets, off the push's
@@ -24,12 +25,6 @@ export interface BuildpackCopy {
   /** `/tmp/buildpacks/<index>-<name>`. */
   readonly dir: string;
   readonly hostDir: string;
-}
-
-/** What the host laid into a prepared container besides its source and caches, by key. */
-export interface LaidInputs {
-  readonly buildpacks?: string;
-  readonly env?: string;
 }
 
 /** The key of a set of installed buildpacks: where each one is, and its content's digest (buildpack-digest.ts). */
@@ -64,22 +59,20 @@ export function buildpackTar(copy: BuildpackCopy): Readable {
 }
 
 /**
- * The buildpacks into `<upperDir>/tmp/buildpacks`, then the key they are laid under. On a failure
- * nothing of them is left there (the next build installs them as usual).
+ * The buildpacks into `<upperDir>/tmp/buildpacks`. On a failure nothing of them is left there (the
+ * next build installs them as usual).
  */
-export async function layBuildpacks(upperDir: string, copies: readonly BuildpackCopy[], key: string, signal: AbortSignal): Promise<string> {
+export async function layBuildpacks(upperDir: string, copies: readonly BuildpackCopy[], signal: AbortSignal): Promise<void> {
   const tmp = path.join(upperDir, "tmp");
   const root = path.join(upperDir, BUILDPACKS_DIR.slice(1));
   try {
     await ownedFolder(root);
     for (const copy of copies) {
       if (path.posix.dirname(copy.dir) !== BUILDPACKS_DIR) throw new Error(`a buildpack's folder ${copy.dir} is not in ${BUILDPACKS_DIR}`);
-      await hostUntar(buildpackTar(copy), tmp, signal);
+      await untarIntoLayer(buildpackTar(copy), tmp, "a buildpack", signal);
     }
     // As the container's tar, run as the build user, would leave them: no set-id bits.
-    const cleared = await runProcess("find", [root, "-type", "f", "-perm", "/6000", "-exec", "chmod", "ug-s", "{}", "+"], { signal });
-    if (cleared.code !== 0) throw new Error(`clearing set-id bits in the laid buildpacks failed: ${cleared.stderr.trim().slice(0, 500)}`);
-    return key;
+    await clearSetId(root);
   } catch (err) {
     await rm(root, { recursive: true, force: true });
     throw err;
@@ -91,7 +84,7 @@ export async function layEnv(upperDir: string, configVars: Readonly<Record<strin
   const dir = path.join(upperDir, ENV_DIR.slice(1));
   try {
     await ownedFolder(dir);
-    await hostUntar(envTar(configVars), dir, signal);
+    await untarIntoLayer(envTar(configVars), dir, "ENV_DIR", signal);
     return envKey(configVars);
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
@@ -104,20 +97,6 @@ async function ownedFolder(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
   await chmod(dir, 0o755);
   await chown(dir, BUILD_UID, BUILD_UID);
-}
-
-/** GNU tar on the host, as root, keeping the owners and modes the tar gives (our own tars: nothing in them reaches outside `dir`). */
-async function hostUntar(tar: Readable, dir: string, signal: AbortSignal): Promise<void> {
-  // A tar stream that fails part-way (a buildpack file gone) stops tar, which would wait for more.
-  const broken = new AbortController();
-  tar.once("error", (err) => broken.abort(err));
-  const result = await runProcess("tar", ["-x", "-p", "--same-owner", "--numeric-owner", "-f", "-", "-C", dir], { stdin: tar, signal: AbortSignal.any([signal, broken.signal]) }).catch(
-    (err: unknown) => {
-      throw broken.signal.aborted ? broken.signal.reason : err;
-    },
-  );
-  if (broken.signal.aborted) throw broken.signal.reason;
-  if (result.code !== 0) throw new Error(`unpacking into the prepared container failed (tar exited with ${result.code}): ${result.stderr.trim().slice(0, 500)}`);
 }
 
 function hashOf(text: string): string {

@@ -1,5 +1,6 @@
 import { chmod, chown, mkdir, rm } from "node:fs/promises";
 import path from "node:path";
+import type { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseSlugignore } from "../slug/slugignore.js";
@@ -35,23 +36,30 @@ export async function laySource(upperDir: string, repo: SourceRef, commit: strin
     const archive = gitArchive(repo, commit, signal);
     const links = new Set<string>();
     const filtered = filterSource(archive.stream, ignore, (h) => checkedEntry(h, links));
-    // A stream that fails part-way stops tar too (it would otherwise wait for more input).
-    const stop = new AbortController();
-    const streamed = finished(filtered.tar).catch((err: unknown) => {
-      stop.abort(err);
-      throw err;
-    });
-    const [result] = await Promise.all([
-      runProcess("tar", ["-x", "-p", "--same-owner", "--numeric-owner", "-f", "-", "-C", app], { stdin: filtered.tar, signal: AbortSignal.any([signal, stop.signal]) }),
-      streamed,
-      archive.done,
-    ]);
-    if (result.code !== 0) throw new Error(`unpacking the source into the prepared container failed (tar exited with ${result.code}): ${result.stderr.trim().slice(0, 500)}`);
+    await Promise.all([untarIntoLayer(filtered.tar, app, "the source", signal), archive.done]);
     return { commit, tree: pushed.tree, slugignore, ignored: filtered.ignored() };
   } catch (err) {
     await rm(app, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * GNU tar on the host, as root, unpacking `tar` into `dir` of a created container's layer with the
+ * owners and modes it gives (the caller's tar: checked entries, or our own). A stream that fails
+ * part-way stops tar too (it would otherwise wait for more input).
+ */
+export async function untarIntoLayer(tar: Readable, dir: string, what: string, signal: AbortSignal): Promise<void> {
+  const stop = new AbortController();
+  const streamed = finished(tar).catch((err: unknown) => {
+    stop.abort(err);
+    throw err;
+  });
+  const [result] = await Promise.all([
+    runProcess("tar", ["-x", "-p", "--same-owner", "--numeric-owner", "-f", "-", "-C", dir], { stdin: tar, signal: AbortSignal.any([signal, stop.signal]) }),
+    streamed,
+  ]);
+  if (result.code !== 0) throw new Error(`unpacking ${what} into the prepared container failed (tar exited with ${result.code}): ${result.stderr.trim().slice(0, 500)}`);
 }
 
 /** The commit read from the repository itself: a push moves its objects there from quarantine just after its build. */

@@ -173,7 +173,8 @@ export class BuildSession {
       const copies = candidates.candidates.map((bp, i) => ({ dir: installedDir(bp, i), hostDir: bp.hostDir }));
       const digests = await Promise.all(candidates.candidates.map((bp) => this.digestOf(bp.hostDir)));
       const key = buildpacksKey(copies.map((c, i) => ({ dir: c.dir, digest: digests[i]! })));
-      const installed = await installBuildpacks(step, candidates, cache.laid?.buildpacks === undefined ? undefined : { laid: cache.laid.buildpacks, current: key });
+      const laid = cache.laid?.buildpacks;
+      const installed = await installBuildpacks(step, candidates, laid === undefined ? undefined : laid === key ? "same" : "replace");
       this.laidNext.buildpacks = { copies, key };
       return installed;
     });

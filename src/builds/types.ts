@@ -23,6 +23,12 @@ export interface LaidSource {
   readonly ignored: number;
 }
 
+/** What the host laid into a prepared container besides its source and caches, by key (laid-inputs.ts). */
+export interface LaidInputs {
+  readonly buildpacks?: string;
+  readonly env?: string;
+}
+
 export interface BuildRequest {
   /** Chosen by the caller when it must know the id up front; a fresh UUID otherwise. */
   readonly buildId?: string;

@@ -58,8 +58,7 @@ export interface DetectResult {
  */
 export async function detectBuildpacks(step: StepContext, choice: BuildpackChoice, laid?: string): Promise<DetectResult> {
   // Buildpacks a prepared container holds already (`laid`, their key) are replaced, not copied over.
-  const replacing = laid === undefined ? undefined : { laid, current: "" };
-  const { installed, everyOne } = "installed" in choice ? choice : await installBuildpacks(step, await candidatesOf(step, choice), replacing);
+  const { installed, everyOne } = "installed" in choice ? choice : await installBuildpacks(step, await candidatesOf(step, choice), laid === undefined ? undefined : "replace");
   for (const bp of installed) {
     if (bp.commit) step.out.step(`Using buildpack ${bp.spec} (${bp.commit.slice(0, 7)})`);
   }
@@ -92,7 +91,7 @@ async function candidatesOf(step: StepContext, choice: Exclude<BuildpackChoice, 
  * Each candidate into the container, at once (one exec each), for detect: it needs no source, so
  * a build does this beside the source step.
  */
-export async function installBuildpacks(step: StepContext, choice: BuildpackCandidates, laid?: LaidKeys): Promise<InstalledCandidates> {
+export async function installBuildpacks(step: StepContext, choice: BuildpackCandidates, laid?: Laid): Promise<InstalledCandidates> {
   return { installed: await install(step, choice.candidates, laid), everyOne: choice.everyOne };
 }
 
@@ -114,12 +113,12 @@ export function installedDir(bp: ResolvedBuildpack, index: number): string {
 
 /**
  * Each buildpack to its folder, owned by the build user (it may write `export` there). `laid`: the
- * key of the buildpacks the host put in a prepared container (laid-inputs.ts) and this build's
- * own: equal, nothing is copied; else each folder is emptied and copied again.
+ * host put buildpacks in a prepared container (laid-inputs.ts), the same ones as this build's
+ * ("same": nothing is copied) or others ("replace": each folder is emptied and copied again).
  */
-async function install(step: StepContext, buildpacks: readonly ResolvedBuildpack[], laid?: LaidKeys): Promise<InstalledBuildpack[]> {
+async function install(step: StepContext, buildpacks: readonly ResolvedBuildpack[], laid?: Laid): Promise<InstalledBuildpack[]> {
   const installed = buildpacks.map((bp, i): InstalledBuildpack => ({ ...bp, dir: installedDir(bp, i), cacheDir: `${CACHE_ROOT}/${bp.key}` }));
-  if (laid && laid.laid === laid.current) {
+  if (laid === "same") {
     step.log.debug({ buildpacks: installed.map((b) => b.dir) }, "buildpacks laid in the prepared container already");
     return installed;
   }
@@ -129,11 +128,8 @@ async function install(step: StepContext, buildpacks: readonly ResolvedBuildpack
   return installed;
 }
 
-/** The key of what a prepared container holds (laid) and of what this build installs (current). */
-export interface LaidKeys {
-  readonly laid: string;
-  readonly current: string;
-}
+/** Buildpacks a prepared container holds already: the ones this build installs, or others. */
+export type Laid = "same" | "replace";
 
 async function detect(step: StepContext, bp: InstalledBuildpack): Promise<Detection> {
   const stderr = new Collected(64 * 1024);

@@ -26,7 +26,7 @@ describe("laid-inputs", () => {
     await chmod(path.join(bp, "bin", "compile"), 0o4755);
     await symlink("/etc/passwd", path.join(bp, "link"));
     const upper = await tempDir();
-    await expect(layBuildpacks(upper, [{ dir: "/tmp/buildpacks/0-mine", hostDir: bp }], "k", signal)).resolves.toBe("k");
+    await layBuildpacks(upper, [{ dir: "/tmp/buildpacks/0-mine", hostDir: bp }], signal);
     const root = path.join(upper, "tmp", "buildpacks");
     expect(await readdir(path.join(root, "0-mine"))).toEqual(["bin", "link"]);
     for (const [rel, mode] of [["", 0o40755], ["0-mine/bin/compile", 0o100755]] as const) {
@@ -38,10 +38,10 @@ describe("laid-inputs", () => {
 
   it("leaves nothing laid when a buildpack cannot be read, and refuses a folder outside /tmp/buildpacks", async () => {
     const upper = await tempDir();
-    await expect(layBuildpacks(upper, [{ dir: "/tmp/buildpacks/0-gone", hostDir: path.join(upper, "no-such-folder") }], "k", signal)).rejects.toThrow();
+    await expect(layBuildpacks(upper, [{ dir: "/tmp/buildpacks/0-gone", hostDir: path.join(upper, "no-such-folder") }], signal)).rejects.toThrow();
     await expect(lstat(path.join(upper, "tmp", "buildpacks"))).rejects.toThrow(/ENOENT/);
     const bp = await tempDir();
-    await expect(layBuildpacks(upper, [{ dir: "/etc/x", hostDir: bp }], "k", signal)).rejects.toThrow(/not in \/tmp\/buildpacks/);
+    await expect(layBuildpacks(upper, [{ dir: "/etc/x", hostDir: bp }], signal)).rejects.toThrow(/not in \/tmp\/buildpacks/);
     await expect(lstat(path.join(upper, "tmp", "buildpacks"))).rejects.toThrow(/ENOENT/);
   });
 
