@@ -118,10 +118,18 @@ export class BuildSession {
     return this.opened.container;
   }
 
-  /** The pushed commit into /app (`.slugignore` applied). */
-  source(): Promise<SourceResult> {
+  /**
+   * The pushed commit into /app (`.slugignore` applied). Given the build's buildpack candidates,
+   * when the prepared container holds both an earlier commit and these very buildpacks, their
+   * bin/detect runs in the same exec, right after /app is updated (detect() then uses the results).
+   */
+  source(candidates?: BuildpackCandidates): Promise<SourceResult> {
     const cache = this.opened?.cache;
-    return this.step("source", (step) => putSource(step, this.options.source, cache?.mode === "layer" ? cache.source : undefined));
+    const laid = cache?.mode === "layer" ? cache.source : undefined;
+    return this.step("source", async (step) => {
+      const ahead = laid && candidates && (await this.laidSame(candidates).catch(() => false)) ? { dirs: candidates.candidates.map(installedDir), everyOne: candidates.everyOne } : undefined;
+      return putSource(step, this.options.source, laid, ahead);
+    });
   }
 
   /**
@@ -171,8 +179,7 @@ export class BuildSession {
     return this.step("install", async (step) => {
       if (cache?.mode !== "layer") return installBuildpacks(step, candidates);
       const copies = candidates.candidates.map((bp, i) => ({ dir: installedDir(bp, i), hostDir: bp.hostDir }));
-      const digests = await Promise.all(candidates.candidates.map((bp) => this.digestOf(bp.hostDir)));
-      const key = buildpacksKey(copies.map((c, i) => ({ dir: c.dir, digest: digests[i]! })));
+      const key = await this.buildpacksKey(candidates);
       const laid = cache.laid?.buildpacks;
       const installed = await installBuildpacks(step, candidates, laid === undefined ? undefined : laid === key ? "same" : "replace");
       this.laidNext.buildpacks = { copies, key };
@@ -180,12 +187,15 @@ export class BuildSession {
     });
   }
 
-  /** The buildpacks that accept the app, installed in the container. */
-  detect(choice: { named: readonly ResolvedBuildpack[] } | BuildpackCandidates | InstalledCandidates | { configVars: Readonly<Record<string, string>> }): Promise<DetectResult> {
+  /** The buildpacks that accept the app, installed in the container; `ahead`: bin/detect results the source step gave. */
+  detect(
+    choice: { named: readonly ResolvedBuildpack[] } | BuildpackCandidates | InstalledCandidates | { configVars: Readonly<Record<string, string>> },
+    ahead?: SourceResult["detected"],
+  ): Promise<DetectResult> {
     const cache = this.opened?.cache;
     const laid = cache?.mode === "layer" ? cache.laid?.buildpacks : undefined;
     return this.step("buildpacks", (step) =>
-      detectBuildpacks(step, "configVars" in choice ? { resolver: this.deps.buildpacks, configVars: choice.configVars, source: this.options.source } : choice, laid),
+      detectBuildpacks(step, "configVars" in choice ? { resolver: this.deps.buildpacks, configVars: choice.configVars, source: this.options.source } : choice, laid, ahead),
     );
   }
 
@@ -254,6 +264,19 @@ export class BuildSession {
   private stackImages(): Promise<StackImages> {
     this.stack ??= this.deps.stackImageIds?.get(this.deps.config.stack) ?? stackImages(this.deps.runtime, this.deps.config.stack);
     return this.stack;
+  }
+
+  /** The key of these candidates as installed (each one's place and digest), as laid-inputs records it. */
+  private async buildpacksKey(candidates: BuildpackCandidates): Promise<string> {
+    const digests = await Promise.all(candidates.candidates.map((bp) => this.digestOf(bp.hostDir)));
+    return buildpacksKey(candidates.candidates.map((bp, i) => ({ dir: installedDir(bp, i), digest: digests[i]! })));
+  }
+
+  /** Whether the prepared container holds these very candidates already (layer mode). */
+  private async laidSame(candidates: BuildpackCandidates): Promise<boolean> {
+    const cache = this.opened?.cache;
+    const laid = cache?.mode === "layer" ? cache.laid?.buildpacks : undefined;
+    return laid !== undefined && laid === (await this.buildpacksKey(candidates));
   }
 
   /** A folder buildpack's digest, read once per session. */
@@ -357,8 +380,9 @@ export async function buildApp(
   await session.open({ freshCache: options.freshCache });
   const candidates = options.candidates ?? (await session.resolveBuildpacks(configVars));
   // Each is an exec of its own into the container, and none needs another: they go side by side.
-  const [source, installed] = await inOrder([session.source(), session.installBuildpacks(candidates), session.writeEnv(configVars)] as const);
-  const { buildpacks } = await session.detect(installed);
+  // With the buildpacks in place already (a prepared container), the source's exec runs detect too.
+  const [source, installed] = await inOrder([session.source(candidates), session.installBuildpacks(candidates), session.writeEnv(configVars)] as const);
+  const { buildpacks } = await session.detect(installed, source.detected);
   options.onDetected?.(buildpacks);
   await session.restoreCaches(buildpacks);
   await session.compile(buildpacks);

@@ -9,7 +9,7 @@ import { parseAppJson } from "../app-json.js";
 import { BUILDPACKS_DIR, buildpackTar } from "../laid-inputs.js";
 import { readCommitFile } from "../git-source.js";
 import type { SourceRef } from "../types.js";
-import type { Detection, InstalledBuildpack, StepContext } from "./step.js";
+import { DETECT_STDERR_BYTES, DETECT_STDOUT_BYTES, type DetectedAhead, type Detection, type InstalledBuildpack, type StepContext } from "./step.js";
 
 /** The buildpacks to try, resolved: with a list (the caller's or the app's) every one must accept the app. */
 export interface BuildpackCandidates {
@@ -54,9 +54,10 @@ export interface DetectResult {
  * Chooses the buildpacks (named by the caller; else BUILDPACK_URL, else `.buildpacks`, else
  * app.json's, else the shipped ones in order), copies them into the container and runs detect. With a list (the
  * caller's or the app's) every buildpack must accept the app; with the shipped list the first that
- * does wins. `laid`: the key of buildpacks a prepared container holds already.
+ * does wins. `laid`: the key of buildpacks a prepared container holds already. `ahead`: the
+ * results of the bin/detect runs the source step made already (the installed candidates', in order).
  */
-export async function detectBuildpacks(step: StepContext, choice: BuildpackChoice, laid?: string): Promise<DetectResult> {
+export async function detectBuildpacks(step: StepContext, choice: BuildpackChoice, laid?: string, ahead: readonly DetectedAhead[] = []): Promise<DetectResult> {
   // Buildpacks a prepared container holds already (`laid`, their key) are replaced, not copied over.
   const { installed, everyOne } = "installed" in choice ? choice : await installBuildpacks(step, await candidatesOf(step, choice), laid === undefined ? undefined : "replace");
   for (const bp of installed) {
@@ -65,8 +66,9 @@ export async function detectBuildpacks(step: StepContext, choice: BuildpackChoic
   await failpoint("detect", step.app, step.signal);
   const detections: Detection[] = [];
   const chosen: InstalledBuildpack[] = [];
-  for (const bp of installed) {
-    const detection = await detect(step, bp);
+  for (const [i, bp] of installed.entries()) {
+    const known = ahead[i];
+    const detection = known ? { buildpack: bp.spec, ...known } : await detect(step, bp);
     detections.push(detection);
     if (detection.exitCode !== 0) {
       if (everyOne) throw await noneDetected(step, installed, detections, `${bp.spec} does not accept this app (bin/detect failed).`);
@@ -132,8 +134,8 @@ async function install(step: StepContext, buildpacks: readonly ResolvedBuildpack
 export type Laid = "same" | "replace";
 
 async function detect(step: StepContext, bp: InstalledBuildpack): Promise<Detection> {
-  const stderr = new Collected(64 * 1024);
-  const result = await captureInBuild(step, [`${bp.dir}/bin/detect`, BUILD_DIR], buildEnv(step), stderr);
+  const stderr = new Collected(DETECT_STDERR_BYTES);
+  const result = await captureInBuild(step, [`${bp.dir}/bin/detect`, BUILD_DIR], buildEnv(step), stderr, DETECT_STDOUT_BYTES);
   step.log.debug({ buildpack: bp.spec, code: result.code }, "detect");
   return { buildpack: bp.spec, exitCode: result.code, stdout: result.stdout, stderr: stderr.text() };
 }

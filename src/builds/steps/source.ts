@@ -5,14 +5,27 @@ import { failpoint, holdStream } from "../../util/failpoints.js";
 import { BUILD_DIR, buildEnv, Collected, extractIntoBuild, runInBuild } from "../container-exec.js";
 import { gitArchive, readPushedCommit, treeChanges, type TreeChange } from "../git-source.js";
 import type { LaidSource, SourceRef } from "../types.js";
-import type { StepContext } from "./step.js";
+import { DETECT_STDERR_BYTES, DETECT_STDOUT_BYTES, type DetectedAhead, type StepContext } from "./step.js";
 
 export interface SourceResult {
   /** The commit's time (what git archive stamps on its entries): slug mtimes are clamped to it. */
   readonly sourceDate: Date;
   /** Files `.slugignore` kept out. */
   readonly ignored: number;
+  /** The bin/detect results the source's own exec gave (`ahead`), in order; none when it ran none. */
+  readonly detected?: readonly DetectedAhead[];
 }
+
+/**
+ * Buildpacks installed in the container already, whose bin/detect may run in the source's exec
+ * right after /app is updated (one engine round trip less), as detectBuildpacks would run them:
+ * in order, stopping at the first that fails (`everyOne`) or at the first that accepts.
+ */
+export interface DetectAhead {
+  readonly dirs: readonly string[];
+  readonly everyOne: boolean;
+}
+
 
 /** More changed paths than this and the whole tree goes in again (and no argument list grows long). */
 const MAX_CHANGES = 2000;
@@ -25,7 +38,7 @@ const MAX_ARG_BYTES = 256 * 1024;
  * between the two trees is removed and unpacked, and every entry gets the commit's time, so /app
  * ends as the whole unpacking would have left it.
  */
-export async function putSource(step: StepContext, source: SourceRef, laid?: LaidSource): Promise<SourceResult> {
+export async function putSource(step: StepContext, source: SourceRef, laid?: LaidSource, ahead?: DetectAhead): Promise<SourceResult> {
   const pushed = await readPushedCommit(source, step.commit, step.signal);
   const ignoreText = pushed.files[".slugignore"];
   const ignore = ignoreText === undefined ? undefined : parseSlugignore(ignoreText);
@@ -33,9 +46,11 @@ export async function putSource(step: StepContext, source: SourceRef, laid?: Lai
   const sourceDate = pushed.date;
 
   let ignored: number | undefined;
+  let detected: readonly DetectedAhead[] | undefined;
   if (laid) {
-    ignored = laid.slugignore === ignoreText ? await updateLaid(step, source, laid, pushed.tree, ignore, sourceDate) : undefined;
-    if (ignored === undefined) await clearBuildDir(step);
+    const updated = laid.slugignore === ignoreText ? await updateLaid(step, source, laid, { tree: pushed.tree, ignore, date: sourceDate, ahead }) : undefined;
+    ({ ignored, detected } = updated ?? {});
+    if (updated === undefined) await clearBuildDir(step);
   }
   if (ignored === undefined) {
     const archive = gitArchive(source, step.commit, step.signal);
@@ -44,7 +59,7 @@ export async function putSource(step: StepContext, source: SourceRef, laid?: Lai
     ignored = filtered.ignored();
   }
   if (ignored > 0) step.out.detail(`.slugignore removed ${ignored} file${ignored === 1 ? "" : "s"}`);
-  return { sourceDate, ignored };
+  return { sourceDate, ignored, ...(detected ? { detected } : {}) };
 }
 
 const identity = (h: TarHeader): TarHeader => h;
@@ -73,11 +88,18 @@ const FOLDER_MODES = new Set(["040000", "160000"]);
 
 /**
  * /app from the laid commit to `tree`: what changed is removed, then unpacked from the pushed
- * commit, then every entry gets the commit's time. The number of files `.slugignore` keeps out,
- * or undefined when the change is too large to be worth it (or the trees cannot be compared): the
- * caller then clears /app and unpacks it whole. A failure part-way is the caller's to clear too.
+ * commit, then every entry gets the commit's time; then, with `ahead`, the buildpacks' bin/detect.
+ * The number of files `.slugignore` keeps out, or undefined when the change is too large to be
+ * worth it (or the trees cannot be compared): the caller then clears /app and unpacks it whole. A
+ * failure part-way is the caller's to clear too.
  */
-async function updateLaid(step: StepContext, source: SourceRef, laid: LaidSource, tree: string, ignore: Slugignore | undefined, date: Date): Promise<number | undefined> {
+async function updateLaid(
+  step: StepContext,
+  source: SourceRef,
+  laid: LaidSource,
+  target: { readonly tree: string; readonly ignore: Slugignore | undefined; readonly date: Date; readonly ahead: DetectAhead | undefined },
+): Promise<{ ignored: number; detected?: DetectedAhead[] } | undefined> {
+  const { tree, ignore, date, ahead } = target;
   let changes: TreeChange[] | undefined;
   try {
     changes = await treeChanges(source, laid.tree, tree, MAX_CHANGES, step.signal);
@@ -114,24 +136,75 @@ async function updateLaid(step: StepContext, source: SourceRef, laid: LaidSource
       // Nothing to unpack: the step's hold point (tests) is passed all the same.
       await failpoint("source", step.app, step.signal);
     }
-    const script = 't=$1 unpack=$2; shift 2; cd /app && { [ $# -eq 0 ] || rm -rf -- "$@"; } && { [ "$unpack" = no ] || tar -x -p -f - -C /app; } && find /app -mindepth 1 -exec touch -h -d "@$t" -- {} +';
-    await Promise.all([inBuildDir(step, script, [seconds, stdin ? "yes" : "no", ...remove], "updating /app", stdin), archived]);
+    if (ahead) await failpoint("detect", step.app, step.signal);
+    const detectArgs = ahead ? [ahead.everyOne ? "every" : "first", ...ahead.dirs] : [];
+    const args = [seconds, stdin ? "yes" : "no", String(remove.length), ...remove, ...detectArgs];
+    const stdout = new Collected(ahead ? ahead.dirs.length * 2 * (DETECT_STDOUT_BYTES + DETECT_STDERR_BYTES) : 0);
+    await Promise.all([inBuildDir(step, ["bash", "-c", UPDATE_SCRIPT, "update", ...args], "updating /app", { stdin, stdout }), archived]);
+    const detected = ahead ? parseDetections(stdout.text(), ahead.dirs.length) : undefined;
+    step.log.debug({ from: laid.commit, removed: remove.length, unpacked: add.length, detected: detected?.length }, "source updated from the commit in the prepared container");
+    return { ignored: Math.max(0, ignored), ...(detected ? { detected } : {}) };
   } catch (err) {
     if (step.signal.aborted) throw err;
     step.log.warn({ err }, "updating the source in the prepared container failed; unpacking it whole");
     return undefined;
   }
-  step.log.debug({ from: laid.commit, removed: remove.length, unpacked: add.length }, "source updated from the commit in the prepared container");
-  return Math.max(0, ignored);
 }
+
+/**
+ * bin/detect of each buildpack folder given after the first argument (`every`: all must accept;
+ * `first`: the first that accepts wins), in order, with the build folder as its argument, as
+ * detectBuildpacks runs them. Each one's stdout and stderr go to files (so nothing it prints, nor
+ * anything it leaves running, can stand for a result line) and come back as one line each on
+ * stdout: its exit code, then both outputs in base64.
+ */
+export const DETECT_SCRIPT = `every=$1; shift
+[ $# -eq 0 ] && exit 0
+d=$(mktemp -d) || exit
+trap 'rm -rf "$d"' EXIT
+for bp; do
+  "$bp/bin/detect" ${BUILD_DIR} >"$d/out" 2>"$d/err" </dev/null
+  c=$?
+  printf '%s %s %s\n' "$c" "$(head -c ${DETECT_STDOUT_BYTES} "$d/out" | base64 -w0)" "$(head -c ${DETECT_STDERR_BYTES} "$d/err" | base64 -w0)"
+  if [ "$every" = every ]; then [ "$c" -eq 0 ] || break; else [ "$c" -ne 0 ] || break; fi
+done`;
+
+/**
+ * Arguments: the commit's time, whether a tar of the changed files comes on stdin, how many paths
+ * go, the paths that go, then DETECT_SCRIPT's arguments (none: no detect).
+ */
+const UPDATE_SCRIPT = `t=$1 unpack=$2 nrm=$3; shift 3
+cd /app && { [ "$nrm" -eq 0 ] || rm -rf -- "\${@:1:$nrm}"; } && { [ "$unpack" = no ] || tar -x -p -f - -C /app; } && find /app -mindepth 1 -exec touch -h -d "@$t" -- {} + || exit
+shift "$nrm"
+[ $# -eq 0 ] && exit 0
+${DETECT_SCRIPT}`;
+
+/**
+ * The result lines of UPDATE_SCRIPT's bin/detect runs (at most `count`). A bin/detect runs as the
+ * build user, as the script does, so it could write lines of its own into the script's stdout:
+ * what it could claim is no more than what its buildpack's bin/compile could do anyway, and lines
+ * that are not results, or too many, fail the update (the caller then unpacks the commit whole and
+ * runs each bin/detect in its own exec).
+ */
+export function parseDetections(stdout: string, count: number): DetectedAhead[] {
+  const lines = stdout.split("\n").filter((line) => line !== "");
+  if (lines.length > count) throw new Error(`${lines.length} bin/detect result lines for ${count} buildpacks`);
+  return lines.map((line) => {
+    const [code = "", out = "", err = "", ...rest] = line.split(" ");
+    if (!/^[0-9]{1,3}$/.test(code) || rest.length > 0 || !BASE64.test(out) || !BASE64.test(err)) throw new Error(`not a bin/detect result line: ${line.slice(0, 100)}`);
+    return { exitCode: Number(code), stdout: Buffer.from(out, "base64").toString("utf8"), stderr: Buffer.from(err, "base64").toString("utf8") };
+  });
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Empties /app (an earlier commit's source that cannot be updated in place). */
 async function clearBuildDir(step: StepContext): Promise<void> {
-  await inBuildDir(step, "find /app -mindepth 1 -delete", [], "emptying /app");
+  await inBuildDir(step, ["find", "/app", "-mindepth", "1", "-delete"], "emptying /app");
 }
 
-async function inBuildDir(step: StepContext, script: string, args: readonly string[], what: string, stdin?: Readable): Promise<void> {
+async function inBuildDir(step: StepContext, cmd: readonly string[], what: string, io: { stdin?: Readable; stdout?: Collected } = {}): Promise<void> {
   const stderr = new Collected(4096);
-  const code = await runInBuild(step, ["sh", "-c", script, "sh", ...args], buildEnv(step), { stderr, stdin });
+  const code = await runInBuild(step, cmd, buildEnv(step), { stderr, ...io });
   if (code !== 0) throw new Error(`${what} failed (exit ${code}): ${stderr.text().trim()}`);
 }

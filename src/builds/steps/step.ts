@@ -24,6 +24,13 @@ export interface InstalledBuildpack extends ResolvedBuildpack {
 }
 
 /** One bin/detect that ran. */
+/** bin/detect's stdout and stderr are kept up to these sizes. */
+export const DETECT_STDOUT_BYTES = 1024 * 1024;
+export const DETECT_STDERR_BYTES = 64 * 1024;
+
+/** What one bin/detect run ahead (in the source step's exec) gave. */
+export type DetectedAhead = Omit<Detection, "buildpack">;
+
 export interface Detection {
   readonly buildpack: string;
   readonly exitCode: number;
