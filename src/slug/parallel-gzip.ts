@@ -20,8 +20,8 @@ export interface BlockCutter {
   feed(chunk: Buffer): number[];
 }
 
-/** Finds an earlier compressed member holding exactly these bytes, or resolves undefined. */
-export type MemberLookup = (sha256: string, raw: Buffer) => Promise<Buffer | undefined>;
+/** Finds an earlier compressed member holding exactly the block with this sha256 and length, or resolves undefined. */
+export type MemberLookup = (sha256: string, rawBytes: number) => Promise<Buffer | undefined>;
 
 export interface ParallelGzipOptions {
   /** Uncompressed bytes per gzip member when no cutter is given; fixed so the same input gives the same output. */
@@ -59,23 +59,39 @@ export function createParallelGzip(options: ParallelGzipOptions = {}): Transform
   let written = 0;
   const inFlight: Promise<{ gz: Buffer; sha256: string; rawBytes: number; reused: boolean }>[] = [];
 
-  const take = (bytes: number): Buffer => {
-    const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-    const block = all.subarray(0, bytes);
-    const rest = all.subarray(bytes);
-    pending = rest.length ? [rest] : [];
-    pendingBytes = rest.length;
+  // A block as the pieces it arrived in: joined into one buffer only when it is compressed, not
+  // when an earlier member holding it is copied (most of a rebuild's slug).
+  const take = (bytes: number): Buffer[] => {
+    const block: Buffer[] = [];
+    let left = bytes;
+    let whole = 0; // pieces taken whole
+    while (left > 0) {
+      const head = pending[whole]!;
+      if (head.length <= left) {
+        block.push(head);
+        whole++;
+        left -= head.length;
+      } else {
+        block.push(head.subarray(0, left));
+        pending[whole] = head.subarray(left);
+        left = 0;
+      }
+    }
+    pending = pending.slice(whole);
+    pendingBytes -= bytes;
     consumed += bytes;
     return block;
   };
 
-  const compress = (raw: Buffer): void => {
+  const compress = (pieces: Buffer[]): void => {
+    const rawBytes = pieces.reduce((n, b) => n + b.length, 0);
     const job = async (): Promise<{ gz: Buffer; sha256: string; rawBytes: number; reused: boolean }> => {
-      const sha256 = track ? createHash("sha256").update(raw).digest("hex") : "";
-      const earlier = options.reuse ? await options.reuse(sha256, raw).catch(() => undefined) : undefined;
-      if (earlier && holds(earlier, raw)) return { gz: earlier, sha256, rawBytes: raw.length, reused: true };
+      const sha256 = track ? sha256Of(pieces) : "";
+      const earlier = options.reuse ? await options.reuse(sha256, rawBytes).catch(() => undefined) : undefined;
+      if (earlier && holds(earlier, pieces, rawBytes)) return { gz: earlier, sha256, rawBytes, reused: true };
+      const raw = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, rawBytes);
       const level = looksIncompressible(raw) ? STORED : zlibOptions;
-      return { gz: await gzipAsync(raw, level), sha256, rawBytes: raw.length, reused: false };
+      return { gz: await gzipAsync(raw, { ...level, chunkSize: wholeOutput(rawBytes) }), sha256, rawBytes, reused: false };
     };
     const p = job();
     p.catch(() => undefined);
@@ -145,10 +161,25 @@ function looksIncompressible(raw: Buffer): boolean {
   return deflateRawSync(raw.subarray(0, SAMPLE_BYTES), { level: 1 }).length > SAMPLE_BYTES * 0.97;
 }
 
-/** Whether a gzip member's trailer (CRC-32 and length of what it holds) matches `raw`. */
-function holds(member: Buffer, raw: Buffer): boolean {
+/**
+ * An output buffer that holds a whole member, so zlib compresses a block in one go on the thread
+ * pool. With its 16 KiB default, every 16 KiB of output came back to the main thread (busy with
+ * the tar rewrite) before zlib went on, and the cores waited for it.
+ */
+function wholeOutput(rawBytes: number): number {
+  return Math.max(16 * 1024, rawBytes + (rawBytes >> 8) + 1024);
+}
+
+/** Whether a gzip member's trailer (CRC-32 and length of what it holds) matches the block. */
+function holds(member: Buffer, pieces: readonly Buffer[], rawBytes: number): boolean {
   if (member.length < 18 || member[0] !== 0x1f || member[1] !== 0x8b) return false;
   const crc = member.readUInt32LE(member.length - 8);
   const size = member.readUInt32LE(member.length - 4);
-  return size === raw.length % 2 ** 32 && crc === crc32(raw);
+  return size === rawBytes % 2 ** 32 && crc === pieces.reduce((c, b) => crc32(b, c), 0);
+}
+
+function sha256Of(pieces: readonly Buffer[]): string {
+  const hash = createHash("sha256");
+  for (const b of pieces) hash.update(b);
+  return hash.digest("hex");
 }

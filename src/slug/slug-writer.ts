@@ -41,9 +41,9 @@ export type { SlugMemberIndex };
 function memberLookup(store: SlugStore, previous: readonly SlugMemberIndex[]): MemberLookup {
   const bySha = new Map<string, { slugId: string; member: GzipMember }>();
   for (const index of [...previous].reverse()) for (const m of index.members) bySha.set(m.sha256, { slugId: index.slugId, member: m });
-  return async (sha256, raw) => {
+  return async (sha256, rawBytes) => {
     const found = bySha.get(sha256);
-    if (!found || found.member.rawBytes !== raw.length) return undefined;
+    if (!found || found.member.rawBytes !== rawBytes) return undefined;
     return store.readRange(found.slugId, found.member.offset, found.member.bytes);
   };
 }
