@@ -461,10 +461,16 @@ export function integrityCheck(dataDir: string): string {
 }
 
 export async function fillDisk(disk: string): Promise<void> {
-  const s = await statfs(disk);
-  const free = Number(s.bavail) * Number(s.bsize);
-  // Less a margin: the free count moves while the server writes its log and records.
-  if (free > 1024 * 1024) await runChecked("fallocate", ["-l", String(free - 512 * 1024), path.join(disk, "fill")]);
+  // Less a margin: the free count moves while the server writes (its log and records, and a slug
+  // being written while bin/release is held). When even that was too much, a wider margin.
+  for (let margin = 512 * 1024; ; margin *= 4) {
+    const s = await statfs(disk);
+    const free = Number(s.bavail) * Number(s.bsize);
+    if (free <= 2 * margin) break;
+    const r = await runProcess("fallocate", ["-l", String(free - margin), path.join(disk, "fill")]);
+    if (r.code === 0) break;
+    if (!/No space left/.test(r.stderr) || margin > 64 * 1024 * 1024) throw new Error(`fallocate of ${free - margin} bytes failed: ${r.stderr.trim()}`);
+  }
   // What fallocate leaves (a few blocks): filled byte by byte until the disk says no.
   await runProcess("dd", ["if=/dev/zero", `of=${path.join(disk, "fill-rest")}`, "bs=4096"]);
 }
