@@ -8,6 +8,7 @@ import type { Logger } from "../log.js";
 import { discardDir, sweepDiscarded } from "../util/discard-dir.js";
 import { isRealDirBeneath } from "../util/real-dir.js";
 import { runProcess } from "../util/run-process.js";
+import type { PreparedStandbys } from "./standby-exec.js";
 import { tarOut, type TarOut } from "../util/tar-out.js";
 import type { CacheRemote } from "./cache-remote.js";
 import { archiveFromBuild, type InContainer } from "./container-exec.js";
@@ -50,6 +51,8 @@ export interface PreparedContainer {
   readonly laid?: LaidInputs;
   /** The container started already, once its caches and source were in: the next build need not wait for a start. */
   readonly running?: Container;
+  /** Execs started in `running`, waiting for the next build's programs. */
+  readonly standbys?: PreparedStandbys;
 }
 
 export interface BuildCachesOptions {

@@ -12,6 +12,7 @@ import { clearSetId, type BuildCaches, type CacheModeChoice } from "./build-cach
 import { layBuildpacks, layEnv, type BuildpackCopy } from "./laid-inputs.js";
 import { laySource } from "./laid-source.js";
 import type { LaidInputs, LaidSource, SourceRef } from "./types.js";
+import { standbyInBuild, type PreparedStandbys } from "./standby-exec.js";
 import { BUILD_DIR, BUILD_LABEL, BUILD_UID, BUILD_USER, buildEnv, Collected, extractIntoBuild, runInBuild, SERVER_LABEL, type InContainer } from "./container-exec.js";
 
 /*
@@ -53,7 +54,15 @@ export const PREPARED_LABEL = "org.slugforge.prepared-for";
 
 /** How a build gets its caches, once its container is open. */
 export type CacheState =
-  | { readonly mode: "layer"; readonly spec: ContainerSpec; readonly layerDir?: string; readonly source?: LaidSource; readonly laid?: LaidInputs }
+  | {
+      readonly mode: "layer";
+      readonly spec: ContainerSpec;
+      readonly layerDir?: string;
+      readonly source?: LaidSource;
+      readonly laid?: LaidInputs;
+      /** Execs started in a prepared container ahead of the build, for its programs (standby-exec.ts). */
+      readonly standbys?: PreparedStandbys;
+    }
   | { readonly mode: "mount"; readonly workDir: string; readonly copying: Promise<void> }
   | { readonly mode: "tar"; readonly copying: Promise<void>; cancelCopy(): void };
 
@@ -243,7 +252,9 @@ async function startPrepared(deps: ContainerDeps, app: string, spec: ContainerSp
       throw new Error("the container prepared for this build is no longer running");
     }
     const container = prepared.running ?? (await prepared.created.start());
-    return { container, cache: layerCache(spec, prepared.created, true, log, prepared.source, prepared.laid) };
+    // Execs started with the container wait for the source's and the first compile's programs.
+    const standbys = prepared.running ? prepared.standbys : undefined;
+    return { container, cache: layerCache(spec, prepared.created, true, log, prepared.source, prepared.laid, standbys) };
   } catch (err) {
     // Removed behind our back (docker rm, an engine restart): a fresh one does as well.
     if (signal.aborted) throw err;
@@ -272,9 +283,12 @@ async function copyKeptIn(deps: ContainerDeps, build: InContainer, log: Logger):
   }
 }
 
-function layerCache(spec: ContainerSpec, created: CreatedContainer, prepared: boolean, log: Logger, source?: LaidSource, laid?: LaidInputs): CacheState {
-  log.debug({ prepared, source: source?.commit, laid: { buildpacks: laid?.buildpacks !== undefined, env: laid?.env !== undefined }, layer: created.upperDir !== undefined }, "build container made");
-  return { mode: "layer", spec, layerDir: created.upperDir && path.join(created.upperDir, CACHE_ROOT), source, laid };
+function layerCache(spec: ContainerSpec, created: CreatedContainer, prepared: boolean, log: Logger, source?: LaidSource, laid?: LaidInputs, standbys?: PreparedStandbys): CacheState {
+  log.debug(
+    { prepared, source: source?.commit, laid: { buildpacks: laid?.buildpacks !== undefined, env: laid?.env !== undefined }, standbys: standbys !== undefined, layer: created.upperDir !== undefined },
+    "build container made",
+  );
+  return { mode: "layer", spec, layerDir: created.upperDir && path.join(created.upperDir, CACHE_ROOT), source, laid, standbys };
 }
 
 /** The build container's writable layer as the host sees it (layer mode on a local overlay2 engine). */
@@ -560,6 +574,7 @@ async function prepareNext(
   let laid: LaidSource | undefined;
   let inputs: LaidInputs | undefined;
   let running: Container | undefined;
+  let standbys: PreparedStandbys | undefined;
   try {
     await failpoint("cache-copy", app, signal);
     if (!created.upperDir) throw new Error("the engine gave no writable layer");
@@ -610,13 +625,16 @@ async function prepareNext(
     // Started now, with all in its layer, so the next build finds it running (a failed start removes it).
     running = await created.start();
     signal.throwIfAborted();
+    // With execs waiting in it for the build's source update and first compile: they end with it.
+    const never = new AbortController().signal;
+    standbys = { source: standbyInBuild({ container: running, signal: never }), compile: standbyInBuild({ container: running, signal: never }) };
   } catch (err) {
     await created.remove();
     throw err;
   } finally {
     signal.removeEventListener("abort", onAbort);
   }
-  await caches.offer(app, { created, specKey: specKey(spec), imageId, source: laid, laid: inputs, running });
+  await caches.offer(app, { created, specKey: specKey(spec), imageId, source: laid, laid: inputs, running, standbys });
 }
 
 /** What must be equal for a prepared container to serve a build: the spec but its name and labels. */

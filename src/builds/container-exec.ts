@@ -46,7 +46,7 @@ export interface RunIO {
  * Runs a program in the build container as the unprivileged user, under `env -i` so the
  * environment is exactly `env` (Docker would otherwise add its own PATH, HOSTNAME, HOME).
  */
-export function runInBuild(ctx: InContainer, cmd: readonly string[], env: Record<string, string>, io: RunIO = {}): Promise<number> {
+export function runInBuild(ctx: Pick<InContainer, "container" | "signal">, cmd: readonly string[], env: Readonly<Record<string, string>>, io: RunIO = {}): Promise<number> {
   const pairs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   return ctx.container.exec(["env", "-i", ...pairs, ...cmd], {
     user: BUILD_USER,

@@ -128,7 +128,7 @@ export class BuildSession {
     const laid = cache?.mode === "layer" ? cache.source : undefined;
     return this.step("source", async (step) => {
       const ahead = laid && candidates && (await this.laidSame(candidates).catch(() => false)) ? { dirs: candidates.candidates.map(installedDir), everyOne: candidates.everyOne } : undefined;
-      return putSource(step, this.options.source, laid, ahead);
+      return putSource(step, this.options.source, laid, { ahead, standby: cache?.mode === "layer" ? cache.standbys?.source : undefined });
     });
   }
 
@@ -213,10 +213,15 @@ export class BuildSession {
     return this.step("cache-restore", (step) => restoreCaches(step, this.cache(), buildpacks));
   }
 
-  /** Each buildpack's bin/compile in order; COMPILE_FAILED when one exits non-zero. */
+  /**
+   * Each buildpack's bin/compile in order; COMPILE_FAILED when one exits non-zero. The first runs
+   * in the exec a prepared container started for it, when there is one.
+   */
   compile(buildpacks: readonly InstalledBuildpack[]): Promise<void> {
-    return this.step("compile", (step) => compile(step, buildpacks));
+    const cache = this.opened?.cache;
+    return this.step("compile", (step) => compile(step, buildpacks, cache?.mode === "layer" ? cache.standbys?.compile : undefined));
   }
+
 
   /** bin/release of the last buildpack and the Procfile. */
   release(buildpacks: readonly InstalledBuildpack[]): Promise<ReleaseResult> {
@@ -252,6 +257,9 @@ export class BuildSession {
   async close(): Promise<void> {
     if (this.closed || !this.opened) return;
     this.closed = true;
+    // Execs the prepared container held for programs this build did not run in them end first.
+    const { cache } = this.opened;
+    if (cache.mode === "layer" && cache.standbys) await Promise.all([cache.standbys.source.dispose(), cache.standbys.compile.dispose()]);
     const inContainer: InContainer = { ...this.identity(), container: this.opened.container, signal: this.options.signal };
     // A build that succeeded leaves its commit, buildpacks and ENV_DIR in the app's next container (layer mode).
     const next = this.keep ? { repo: { gitDir: this.options.source.gitDir }, ...this.laidNext } : undefined;

@@ -4,6 +4,7 @@ import { mapTar, type TarHeader } from "../../slug/tar-transform.js";
 import { failpoint, holdStream } from "../../util/failpoints.js";
 import { BUILD_DIR, buildEnv, Collected, extractIntoBuild, runInBuild } from "../container-exec.js";
 import { gitArchive, readPushedCommit, treeChanges, type TreeChange } from "../git-source.js";
+import type { StandbyExec } from "../standby-exec.js";
 import type { LaidSource, SourceRef } from "../types.js";
 import { DETECT_STDERR_BYTES, DETECT_STDOUT_BYTES, type DetectedAhead, type StepContext } from "./step.js";
 
@@ -38,7 +39,8 @@ const MAX_ARG_BYTES = 256 * 1024;
  * between the two trees is removed and unpacked, and every entry gets the commit's time, so /app
  * ends as the whole unpacking would have left it.
  */
-export async function putSource(step: StepContext, source: SourceRef, laid?: LaidSource, ahead?: DetectAhead): Promise<SourceResult> {
+export async function putSource(step: StepContext, source: SourceRef, laid?: LaidSource, options: { readonly ahead?: DetectAhead; readonly standby?: StandbyExec } = {}): Promise<SourceResult> {
+  const { ahead, standby } = options;
   const pushed = await readPushedCommit(source, step.commit, step.signal);
   const ignoreText = pushed.files[".slugignore"];
   const ignore = ignoreText === undefined ? undefined : parseSlugignore(ignoreText);
@@ -48,7 +50,7 @@ export async function putSource(step: StepContext, source: SourceRef, laid?: Lai
   let ignored: number | undefined;
   let detected: readonly DetectedAhead[] | undefined;
   if (laid) {
-    const updated = laid.slugignore === ignoreText ? await updateLaid(step, source, laid, { tree: pushed.tree, ignore, date: sourceDate, ahead }) : undefined;
+    const updated = laid.slugignore === ignoreText ? await updateLaid(step, source, laid, { tree: pushed.tree, ignore, date: sourceDate, ahead, standby }) : undefined;
     ({ ignored, detected } = updated ?? {});
     if (updated === undefined) await clearBuildDir(step);
   }
@@ -97,9 +99,9 @@ async function updateLaid(
   step: StepContext,
   source: SourceRef,
   laid: LaidSource,
-  target: { readonly tree: string; readonly ignore: Slugignore | undefined; readonly date: Date; readonly ahead: DetectAhead | undefined },
+  target: { readonly tree: string; readonly ignore: Slugignore | undefined; readonly date: Date; readonly ahead: DetectAhead | undefined; readonly standby: StandbyExec | undefined },
 ): Promise<{ ignored: number; detected?: DetectedAhead[] } | undefined> {
-  const { tree, ignore, date, ahead } = target;
+  const { tree, ignore, date, ahead, standby } = target;
   let changes: TreeChange[] | undefined;
   try {
     changes = await treeChanges(source, laid.tree, tree, MAX_CHANGES, step.signal);
@@ -140,7 +142,7 @@ async function updateLaid(
     const detectArgs = ahead ? [ahead.everyOne ? "every" : "first", ...ahead.dirs] : [];
     const args = [seconds, stdin ? "yes" : "no", String(remove.length), ...remove, ...detectArgs];
     const stdout = new Collected(ahead ? ahead.dirs.length * 2 * (DETECT_STDOUT_BYTES + DETECT_STDERR_BYTES) : 0);
-    await Promise.all([inBuildDir(step, ["bash", "-c", UPDATE_SCRIPT, "update", ...args], "updating /app", { stdin, stdout }), archived]);
+    await Promise.all([inBuildDir(step, ["bash", "-c", UPDATE_SCRIPT, "update", ...args], "updating /app", { stdin, stdout, standby }), archived]);
     const detected = ahead ? parseDetections(stdout.text(), ahead.dirs.length) : undefined;
     step.log.debug({ from: laid.commit, removed: remove.length, unpacked: add.length, detected: detected?.length }, "source updated from the commit in the prepared container");
     return { ignored: Math.max(0, ignored), ...(detected ? { detected } : {}) };
@@ -203,8 +205,9 @@ async function clearBuildDir(step: StepContext): Promise<void> {
   await inBuildDir(step, ["find", "/app", "-mindepth", "1", "-delete"], "emptying /app");
 }
 
-async function inBuildDir(step: StepContext, cmd: readonly string[], what: string, io: { stdin?: Readable; stdout?: Collected } = {}): Promise<void> {
+async function inBuildDir(step: StepContext, cmd: readonly string[], what: string, io: { stdin?: Readable; stdout?: Collected; standby?: StandbyExec } = {}): Promise<void> {
   const stderr = new Collected(4096);
-  const code = await runInBuild(step, cmd, buildEnv(step), { stderr, ...io });
+  const { standby, ...streams } = io;
+  const code = await (standby ? standby.run(cmd, buildEnv(step), { stderr, ...streams }, step.signal) : runInBuild(step, cmd, buildEnv(step), { stderr, ...streams }));
   if (code !== 0) throw new Error(`${what} failed (exit ${code}): ${stderr.text().trim()}`);
 }
