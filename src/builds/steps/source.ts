@@ -27,7 +27,6 @@ export interface DetectAhead {
   readonly everyOne: boolean;
 }
 
-
 /** More changed paths than this and the whole tree goes in again (and no argument list grows long). */
 const MAX_CHANGES = 2000;
 const MAX_ARG_BYTES = 256 * 1024;
