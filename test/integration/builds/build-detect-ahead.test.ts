@@ -1,7 +1,7 @@
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { bareRepoWithCommit, captureOutput, git, readSlug, request, slugFile, suiteTempDir, testService, writeFiles } from "./helpers.js";
+import { bareRepoWithCommit, gitBuildpack, captureOutput, git, readSlug, request, slugFile, suiteTempDir, testService, writeFiles } from "./helpers.js";
 
 /*
  * A warm build (layer mode: a container prepared with the last commit and the same buildpacks)
@@ -44,7 +44,7 @@ describe("bin/detect in the source step's exec (real Docker, real git)", () => {
 
   it("needs every one of the app's list, and says why none took the app", async () => {
     const bpRepo = path.join(root.dir, "picky-buildpack");
-    await writeFiles(bpRepo, {
+    await gitBuildpack(bpRepo, {
       "bin/detect": {
         content: [
           "#!/usr/bin/env bash",
@@ -58,10 +58,6 @@ describe("bin/detect in the source step's exec (real Docker, real git)", () => {
       },
       "bin/compile": { content: '#!/usr/bin/env bash\necho "-----> picky compiled"\ndate +%s%N > "$1/built"\n', mode: 0o755 },
     });
-    git(["init", "--quiet", "--initial-branch=main", bpRepo]);
-    const atBp = { GIT_DIR: `${bpRepo}/.git`, GIT_WORK_TREE: bpRepo };
-    git(["add", "-A"], atBp);
-    git(["commit", "--quiet", "-m", "v1"], atBp);
 
     const repo = await bareRepoWithCommit(`${root.dir}/picky`, { ".buildpacks": `file://${bpRepo}\n`, accept: "" });
     const work = path.join(root.dir, "picky", "work");

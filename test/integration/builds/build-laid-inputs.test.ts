@@ -2,7 +2,7 @@ import { rm } from "node:fs/promises";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { bareRepoWithCommit, captureOutput, git, readSlug, request, slugFile, suiteTempDir, testService, writeFiles } from "./helpers.js";
+import { appRepo, gitBuildpack, captureOutput, git, readSlug, request, slugFile, suiteTempDir, testService, writeFiles } from "./helpers.js";
 
 /*
  * The buildpacks and ENV_DIR of an app's last build, laid by the host in the container prepared
@@ -16,7 +16,7 @@ describe("buildpacks and ENV_DIR laid in the prepared container (real Docker, re
   it("are used when equal and replaced whole when not", async () => {
     // A buildpack in git, which reports what it finds of itself and of ENV_DIR into the slug.
     const bpRepo = path.join(root.dir, "laid-buildpack");
-    await writeFiles(bpRepo, {
+    const atBp = await gitBuildpack(bpRepo, {
       VERSION: "1\n",
       "old.txt": "only in the first version\n",
       "bin/detect": { content: "#!/usr/bin/env bash\necho Laid\n", mode: 0o755 },
@@ -35,14 +35,9 @@ describe("buildpacks and ENV_DIR laid in the prepared container (real Docker, re
         mode: 0o755,
       },
     });
-    git(["init", "--quiet", "--initial-branch=main", bpRepo]);
-    const atBp = { GIT_DIR: `${bpRepo}/.git`, GIT_WORK_TREE: bpRepo };
-    git(["add", "-A"], atBp);
-    git(["commit", "--quiet", "-m", "v1"], atBp);
 
-    const repo = await bareRepoWithCommit(`${root.dir}/app`, { ".buildpacks": `file://${bpRepo}\n`, "n.txt": "0\n" });
-    const work = path.join(root.dir, "app", "work");
-    const at = { GIT_DIR: repo.gitDir, GIT_WORK_TREE: work };
+    const repo = await appRepo(`${root.dir}/app`, { ".buildpacks": `file://${bpRepo}\n`, "n.txt": "0\n" });
+    const { work, at } = repo;
     let n = 0;
     const commit = async (): Promise<string> => {
       await writeFiles(work, { "n.txt": `${++n}\n` });

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Container, ContainerRuntime, CreatedContainer } from "../../../src/docker/container-runtime.js";
-import { bareRepoWithCommit, buildContainers, captureOutput, git, readSlug, request, runtime, slugFile, suiteTempDir, testService, writeFiles } from "./helpers.js";
+import { appRepo, gitBuildpack, buildContainers, captureOutput, git, readSlug, request, runtime, slugFile, suiteTempDir, testService, writeFiles } from "./helpers.js";
 
 /*
  * A container prepared for an app's next build (layer mode) is started with two execs waiting in
@@ -31,7 +31,7 @@ describe("execs waiting in a prepared container (real Docker, real git)", () => 
 
   it("run the source update and the first compile of a warm build, as execs of their own would", async () => {
     const bpRepo = path.join(root.dir, "standby-buildpack");
-    await writeFiles(bpRepo, {
+    await gitBuildpack(bpRepo, {
       "bin/detect": { content: '#!/usr/bin/env bash\necho "Standby"\n', mode: 0o755 },
       "bin/compile": {
         content: [
@@ -51,14 +51,9 @@ describe("execs waiting in a prepared container (real Docker, real git)", () => 
         mode: 0o755,
       },
     });
-    git(["init", "--quiet", "--initial-branch=main", bpRepo]);
-    const atBp = { GIT_DIR: `${bpRepo}/.git`, GIT_WORK_TREE: bpRepo };
-    git(["add", "-A"], atBp);
-    git(["commit", "--quiet", "-m", "v1"], atBp);
 
-    const repo = await bareRepoWithCommit(`${root.dir}/app`, { ".buildpacks": `file://${bpRepo}\n`, "n.txt": "0\n" });
-    const work = path.join(root.dir, "app", "work");
-    const at = { GIT_DIR: repo.gitDir, GIT_WORK_TREE: work };
+    const repo = await appRepo(`${root.dir}/app`, { ".buildpacks": `file://${bpRepo}\n`, "n.txt": "0\n" });
+    const { work, at } = repo;
     const engine = recording();
     const dataDir = `${root.dir}/data`;
     const service = testService(dataDir, { shipped: ["static"], runtime: engine.runtime, configVars: { A: "1" } });

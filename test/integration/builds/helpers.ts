@@ -65,6 +65,23 @@ export async function writeFiles(dir: string, files: Files): Promise<void> {
   }
 }
 
+/** An app's bare repository with one commit of `files` (bareRepoWithCommit), its work tree, and git's environment for both. */
+export async function appRepo(root: string, files: Files): Promise<{ gitDir: string; commit: string; work: string; at: Record<string, string> }> {
+  const repo = await bareRepoWithCommit(root, files);
+  const work = path.join(root, "work");
+  return { ...repo, work, at: { GIT_DIR: repo.gitDir, GIT_WORK_TREE: work } };
+}
+
+/** A buildpack in a git repository at `dir` (a `file://` URL names it), with one commit of `files`; returns git's environment for it. */
+export async function gitBuildpack(dir: string, files: Files): Promise<Record<string, string>> {
+  await writeFiles(dir, files);
+  git(["init", "--quiet", "--initial-branch=main", dir]);
+  const at = { GIT_DIR: `${dir}/.git`, GIT_WORK_TREE: dir };
+  git(["add", "-A"], at);
+  git(["commit", "--quiet", "-m", "v1"], at);
+  return at;
+}
+
 /** A bare repository at `<root>/repo.git` with one commit of `files`; returns the commit. */
 export async function bareRepoWithCommit(root: string, files: Files): Promise<{ gitDir: string; commit: string }> {
   const gitDir = path.join(root, "repo.git");
