@@ -8,10 +8,10 @@ import type { Logger } from "../log.js";
 import { discardDir, sweepDiscarded } from "../util/discard-dir.js";
 import { isRealDirBeneath } from "../util/real-dir.js";
 import { runProcess } from "../util/run-process.js";
-import type { PreparedStandbys } from "./standby-exec.js";
 import { tarOut, type TarOut } from "../util/tar-out.js";
 import type { CacheRemote } from "./cache-remote.js";
 import { archiveFromBuild, type InContainer } from "./container-exec.js";
+import type { PreparedStandbys } from "./standby-exec.js";
 import type { LaidInputs, LaidSource } from "./types.js";
 
 /*

@@ -252,9 +252,8 @@ async function startPrepared(deps: ContainerDeps, app: string, spec: ContainerSp
       throw new Error("the container prepared for this build is no longer running");
     }
     const container = prepared.running ?? (await prepared.created.start());
-    // Execs started with the container wait for the source's and the first compile's programs.
-    const standbys = prepared.running ? prepared.standbys : undefined;
-    return { container, cache: layerCache(spec, prepared.created, true, log, prepared.source, prepared.laid, standbys) };
+    // Execs started with it (only ever with `running`) wait for the source's and the first compile's programs.
+    return { container, cache: layerCache(spec, prepared.created, true, log, prepared.source, prepared.laid, prepared.standbys) };
   } catch (err) {
     // Removed behind our back (docker rm, an engine restart): a fresh one does as well.
     if (signal.aborted) throw err;

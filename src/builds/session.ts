@@ -16,7 +16,7 @@ import type { StackImageIds } from "./stack-image-ids.js";
 import type { AppJson } from "./app-json.js";
 import { readAppJson } from "./steps/app-json.js";
 import { buildpacksKey } from "./laid-inputs.js";
-import { chooseBuildpacks, detectBuildpacks, installBuildpacks, installedDir, type BuildpackCandidates, type DetectResult, type InstalledCandidates } from "./steps/buildpacks.js";
+import { chooseBuildpacks, detectBuildpacks, installBuildpacks, installedDir, type BuildpackCandidates, type DetectResult, type InstalledCandidates, type Laid } from "./steps/buildpacks.js";
 import { compile } from "./steps/compile.js";
 import { writeEnvDir } from "./steps/env.js";
 import { release, type ReleaseResult } from "./steps/release.js";
@@ -127,7 +127,8 @@ export class BuildSession {
     const cache = this.opened?.cache;
     const laid = cache?.mode === "layer" ? cache.source : undefined;
     return this.step("source", async (step) => {
-      const ahead = laid && candidates && (await this.laidSame(candidates).catch(() => false)) ? { dirs: candidates.candidates.map(installedDir), everyOne: candidates.everyOne } : undefined;
+      const same = laid && candidates && (await this.laidBuildpacks(candidates).then((b) => b.laid === "same", () => false));
+      const ahead = same ? { dirs: candidates.candidates.map(installedDir), everyOne: candidates.everyOne } : undefined;
       return putSource(step, this.options.source, laid, { ahead, standby: cache?.mode === "layer" ? cache.standbys?.source : undefined });
     });
   }
@@ -179,9 +180,8 @@ export class BuildSession {
     return this.step("install", async (step) => {
       if (cache?.mode !== "layer") return installBuildpacks(step, candidates);
       const copies = candidates.candidates.map((bp, i) => ({ dir: installedDir(bp, i), hostDir: bp.hostDir }));
-      const key = await this.buildpacksKey(candidates);
-      const laid = cache.laid?.buildpacks;
-      const installed = await installBuildpacks(step, candidates, laid === undefined ? undefined : laid === key ? "same" : "replace");
+      const { key, laid } = await this.laidBuildpacks(candidates);
+      const installed = await installBuildpacks(step, candidates, laid);
       this.laidNext.buildpacks = { copies, key };
       return installed;
     });
@@ -221,7 +221,6 @@ export class BuildSession {
     const cache = this.opened?.cache;
     return this.step("compile", (step) => compile(step, buildpacks, cache?.mode === "layer" ? cache.standbys?.compile : undefined));
   }
-
 
   /** bin/release of the last buildpack and the Procfile. */
   release(buildpacks: readonly InstalledBuildpack[]): Promise<ReleaseResult> {
@@ -274,17 +273,17 @@ export class BuildSession {
     return this.stack;
   }
 
-  /** The key of these candidates as installed (each one's place and digest), as laid-inputs records it. */
-  private async buildpacksKey(candidates: BuildpackCandidates): Promise<string> {
+  /**
+   * The key of these candidates as installed (each one's place and digest, as laid-inputs records
+   * it), and what the prepared container holds: these very ones ("same"), others ("replace"), or
+   * none (undefined).
+   */
+  private async laidBuildpacks(candidates: BuildpackCandidates): Promise<{ key: string; laid: Laid | undefined }> {
     const digests = await Promise.all(candidates.candidates.map((bp) => this.digestOf(bp.hostDir)));
-    return buildpacksKey(candidates.candidates.map((bp, i) => ({ dir: installedDir(bp, i), digest: digests[i]! })));
-  }
-
-  /** Whether the prepared container holds these very candidates already (layer mode). */
-  private async laidSame(candidates: BuildpackCandidates): Promise<boolean> {
+    const key = buildpacksKey(candidates.candidates.map((bp, i) => ({ dir: installedDir(bp, i), digest: digests[i]! })));
     const cache = this.opened?.cache;
-    const laid = cache?.mode === "layer" ? cache.laid?.buildpacks : undefined;
-    return laid !== undefined && laid === (await this.buildpacksKey(candidates));
+    const held = cache?.mode === "layer" ? cache.laid?.buildpacks : undefined;
+    return { key, laid: held === undefined ? undefined : held === key ? "same" : "replace" };
   }
 
   /** A folder buildpack's digest, read once per session. */

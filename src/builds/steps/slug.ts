@@ -112,7 +112,7 @@ async function appFromLayer(step: StepContext, upperDir: string): Promise<Readab
  * `stream`, whose end waits for `after`: the slug is stored only once `after` (bin/release) has
  * succeeded. When it fails, the stream fails with its error at once, and no slug is kept.
  */
-export function endAfter(stream: Readable, after: Promise<unknown>): Readable {
+function endAfter(stream: Readable, after: Promise<unknown>): Readable {
   const gate = new Transform({
     transform(chunk: Buffer, _enc, done) {
       done(null, chunk);

@@ -23,7 +23,6 @@ export interface InstalledBuildpack extends ResolvedBuildpack {
   readonly cacheDir: string;
 }
 
-/** One bin/detect that ran. */
 /** bin/detect's stdout and stderr are kept up to these sizes. */
 export const DETECT_STDOUT_BYTES = 1024 * 1024;
 export const DETECT_STDERR_BYTES = 64 * 1024;
@@ -31,6 +30,7 @@ export const DETECT_STDERR_BYTES = 64 * 1024;
 /** What one bin/detect run ahead (in the source step's exec) gave. */
 export type DetectedAhead = Omit<Detection, "buildpack">;
 
+/** One bin/detect that ran. */
 export interface Detection {
   readonly buildpack: string;
   readonly exitCode: number;
