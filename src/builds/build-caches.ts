@@ -55,6 +55,15 @@ export interface PreparedContainer {
   readonly standbys?: PreparedStandbys;
 }
 
+/**
+ * Removes a prepared container no build took, and drops the connections of the execs waiting in
+ * it (the engine need not close them when their container goes).
+ */
+export function removePrepared(prepared: PreparedContainer): Promise<void> {
+  prepared.standbys?.abort();
+  return prepared.created.remove();
+}
+
 export interface BuildCachesOptions {
   /** `<dataDir>/cache`. */
   readonly cacheDir: string;
@@ -226,7 +235,7 @@ export class BuildCaches {
     const old = this.prepared.get(app);
     this.prepared.set(app, prepared);
     for (const offered of this.offerWaiters.get(app) ?? []) offered();
-    return old ? old.created.remove() : Promise.resolve();
+    return old ? removePrepared(old) : Promise.resolve();
   }
 
   /** Whether a container is prepared for the app's next build here (an engine of a pool prefers its apps). */
@@ -241,7 +250,7 @@ export class BuildCaches {
   async drop(app: string): Promise<void> {
     const found = this.prepared.get(app);
     this.prepared.delete(app);
-    await found?.created.remove();
+    if (found) await removePrepared(found);
   }
 
   /** The container prepared for the app, if it was made from the same spec and image; another is removed. */
@@ -250,7 +259,7 @@ export class BuildCaches {
     this.prepared.delete(app);
     if (!found) return undefined;
     if (found.specKey === specKey && found.imageId === imageId) return found;
-    await found.created.remove();
+    await removePrepared(found);
     return undefined;
   }
 
@@ -443,7 +452,7 @@ export class BuildCaches {
     await this.settled(app);
     const prepared = this.prepared.get(app);
     this.prepared.delete(app);
-    await prepared?.created.remove();
+    if (prepared) await removePrepared(prepared);
     await discardDir(this.appDir(app));
     await Promise.all([...this.uploads.entries()].filter(([id]) => id.startsWith(`${app}/`)).map(([, p]) => p));
     await this.remote?.remove(app);
@@ -459,7 +468,7 @@ export class BuildCaches {
     await this.idle();
     const all = [...this.prepared.values()];
     this.prepared.clear();
-    await Promise.all(all.map((p) => p.created.remove().catch((err: unknown) => this.log.warn({ err }, "could not remove a prepared build container"))));
+    await Promise.all(all.map((p) => removePrepared(p).catch((err: unknown) => this.log.warn({ err }, "could not remove a prepared build container"))));
   }
 
   /** Working copies, replaced caches and half-made copies a stopped process left: call at start, before builds. */

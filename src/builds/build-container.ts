@@ -8,11 +8,11 @@ import type { Logger } from "../log.js";
 import { failpoint } from "../util/failpoints.js";
 import { runProcess } from "../util/run-process.js";
 import { isRealDirBeneath } from "../util/real-dir.js";
-import { clearSetId, type BuildCaches, type CacheModeChoice } from "./build-caches.js";
+import { clearSetId, removePrepared, type BuildCaches, type CacheModeChoice } from "./build-caches.js";
 import { layBuildpacks, layEnv, type BuildpackCopy } from "./laid-inputs.js";
 import { laySource } from "./laid-source.js";
 import type { LaidInputs, LaidSource, SourceRef } from "./types.js";
-import { standbyInBuild, type PreparedStandbys } from "./standby-exec.js";
+import { preparedStandbys, type PreparedStandbys } from "./standby-exec.js";
 import { BUILD_DIR, BUILD_LABEL, BUILD_UID, BUILD_USER, buildEnv, Collected, extractIntoBuild, runInBuild, SERVER_LABEL, type InContainer } from "./container-exec.js";
 
 /*
@@ -248,7 +248,7 @@ async function startPrepared(deps: ContainerDeps, app: string, spec: ContainerSp
   try {
     // Started ahead of time; gone since when the engine restarted or someone removed it.
     if (prepared.running && !(await prepared.running.isRunning())) {
-      await prepared.created.remove();
+      await removePrepared(prepared);
       throw new Error("the container prepared for this build is no longer running");
     }
     const container = prepared.running ?? (await prepared.created.start());
@@ -625,8 +625,7 @@ async function prepareNext(
     running = await created.start();
     signal.throwIfAborted();
     // With execs waiting in it for the build's source update and first compile: they end with it.
-    const never = new AbortController().signal;
-    standbys = { source: standbyInBuild({ container: running, signal: never }), compile: standbyInBuild({ container: running, signal: never }) };
+    standbys = preparedStandbys(running);
   } catch (err) {
     await created.remove();
     throw err;

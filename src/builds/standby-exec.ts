@@ -24,6 +24,15 @@ export interface StandbyExec {
 export interface PreparedStandbys {
   readonly source: StandbyExec;
   readonly compile: StandbyExec;
+  /** Ends both with their container (removed) and drops their connections to the engine. */
+  abort(): void;
+}
+
+/** The two execs for a prepared container that has just started. */
+export function preparedStandbys(container: InContainer["container"]): PreparedStandbys {
+  const ended = new AbortController();
+  const ctx = { container, signal: ended.signal };
+  return { source: standbyInBuild(ctx), compile: standbyInBuild(ctx), abort: () => ended.abort(new Error("the prepared container went")) };
 }
 
 const STANDBY_SCRIPT = `IFS= read -r -d '' n || exit 0
