@@ -161,7 +161,9 @@ describe("the dashboard in headless Chromium", () => {
     const widths: Record<string, number> = await first.locator("rect[data-phase]").evaluateAll((rects) =>
       Object.fromEntries(rects.map((r) => [r.getAttribute("data-phase"), Number(r.getAttribute("width"))])),
     );
-    expect(Object.keys(widths)).toEqual(expect.arrayContaining(["source", "buildpacks", "compile", "slug"]));
+    // A phase that took no whole millisecond has no segment: a warm build's detect often does not
+    // (its bin/detect ran inside the source step's exec).
+    expect(Object.keys(widths)).toEqual(expect.arrayContaining(["source", "compile", "slug"]));
     expect(Math.max(...Object.values(widths))).toBe(widths.compile);
     expect(await first.locator("td.num").innerText()).toMatch(/^\d+(\.\d)? s$/);
     await shot("builds");
