@@ -292,7 +292,8 @@ function wrapContainer(docker: Docker, raw: Docker.Container, lifeline: Socket |
       AttachStdin: options.stdin !== undefined,
       Tty: options.tty === true,
     });
-    const stream = await exec.start({ hijack: true, stdin: options.stdin !== undefined, Tty: options.tty === true });
+    // The engine refuses the start when the container stopped or went since the exec was made.
+    const stream = await hijacked((abortSignal) => exec.start({ hijack: true, stdin: options.stdin !== undefined, Tty: options.tty === true, abortSignal }));
     const closed = markOpen(`exec ${exec.id.slice(0, 12)} in container ${raw.id.slice(0, 12)}: ${cmd.join(" ").slice(0, 200)}`);
     const onAbort = (): void => {
       // The exec has no kill of its own: ending the container ends it.
@@ -466,11 +467,27 @@ const IDLE_CMD = ["sh", "-c", "exec cat > /dev/null"];
  * is there to close when this process goes (a kill -9 included), which ends the container.
  */
 async function attachLifeline(raw: Docker.Container): Promise<Socket> {
-  const socket = (await raw.attach({ stream: true, stdin: true, hijack: true })) as unknown as Socket;
+  const socket = (await hijacked((abortSignal) => raw.attach({ stream: true, stdin: true, hijack: true, abortSignal }))) as unknown as Socket;
   socket.on("error", () => undefined);
   // It must not keep this process alive on its own.
   socket.unref();
   return socket;
+}
+
+/**
+ * Opens a hijacked connection whose request carries stdin (an exec's start, an attach). Such a
+ * request is never ended by the client library, so when the engine answers with an error instead
+ * of taking the connection over, the connection would stay open (and keep this process alive): it
+ * is cut then.
+ */
+async function hijacked<T>(open: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+  const cut = new AbortController();
+  try {
+    return await open(cut.signal);
+  } catch (err) {
+    cut.abort();
+    throw err;
+  }
 }
 
 /** A terminal exec's stream is not multiplexed: it all goes to stdout; stdin is fed when given. */
