@@ -122,11 +122,18 @@ export function normaliseEntry(h: TarHeader, options: ReproducibleOptions = {}):
 
 /** `app/x` (or `./app/x`, `x` under any one top directory) -> `./app/x`; drops `.git` anywhere. */
 export function rerootUnderApp(header: TarHeader): TarHeader | undefined {
-  const parts = header.name.replace(/^\.\//, "").split("/").filter(Boolean);
-  const rest = parts.slice(1);
+  const name = header.name.startsWith("./") ? header.name.slice(2) : header.name;
+  // The usual name (no empty part): read in place.
+  if (!name.startsWith("/") && !name.includes("//")) {
+    const top = name.indexOf("/");
+    let rest = top === -1 ? "" : name.slice(top + 1);
+    if (rest.endsWith("/")) rest = rest.slice(0, -1);
+    if (rest === ".git" || rest.startsWith(".git/") || rest.endsWith("/.git") || rest.includes("/.git/")) return undefined;
+    return { ...header, name: rest === "" ? "./app/" : `./app/${rest}${header.type === "directory" ? "/" : ""}` };
+  }
+  const rest = name.split("/").filter(Boolean).slice(1);
   if (rest.includes(".git")) return undefined;
-  const name = rest.length === 0 ? "./app/" : `./app/${rest.join("/")}${header.type === "directory" ? "/" : ""}`;
-  return { ...header, name };
+  return { ...header, name: rest.length === 0 ? "./app/" : `./app/${rest.join("/")}${header.type === "directory" ? "/" : ""}` };
 }
 
 function describe(dirs: readonly DirectorySize[]): string {

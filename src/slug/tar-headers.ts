@@ -164,35 +164,68 @@ interface Encodable {
 
 /** A ustar header, or undefined when the name or link name does not fit one (then pax it is). */
 function encodeHeader(opts: Encodable): Buffer | undefined {
-  const buf = Buffer.alloc(512);
   let name = opts.name;
   let prefix = "";
-  if (Buffer.byteLength(name) !== name.length) return undefined; // not ASCII
-  while (Buffer.byteLength(name) > 100) {
+  if (Buffer.byteLength(name) !== name.length) return undefined; // not ASCII: from here a length is a byte count
+  while (name.length > 100) {
     const i = name.indexOf("/");
     if (i === -1) return undefined;
     prefix += prefix ? `/${name.slice(0, i)}` : name.slice(0, i);
     name = name.slice(i + 1);
   }
-  if (Buffer.byteLength(name) > 100 || Buffer.byteLength(prefix) > 155) return undefined;
+  if (name.length > 100 || prefix.length > 155) return undefined;
   if (opts.linkname && Buffer.byteLength(opts.linkname) > 100) return undefined;
-  buf.write(name);
-  buf.write(encodeOctal(opts.mode & MASK, 6), 100);
-  buf.write(encodeOctal(opts.uid, 6), 108);
-  buf.write(encodeOctal(opts.gid, 6), 116);
+  const buf = headerBlock();
+  buf.write(name, 0, "latin1");
+  writeOctal(buf, 100, opts.mode & MASK, 6);
+  writeOctal(buf, 108, opts.uid, 6);
+  writeOctal(buf, 116, opts.gid, 6);
   encodeSize(opts.size, buf, 124);
-  buf.write(encodeOctal((opts.mtime.getTime() / 1000) | 0, 11), 136);
+  writeOctal(buf, 136, (opts.mtime.getTime() / 1000) | 0, 11);
   buf[156] = 48 + (FLAGS[opts.type ?? ""] ?? 0);
   if (opts.linkname) buf.write(opts.linkname, 157);
   USTAR_MAGIC.copy(buf, 257);
   USTAR_VERSION.copy(buf, 263);
   if (opts.uname) buf.write(opts.uname, 265);
   if (opts.gname) buf.write(opts.gname, 297);
-  buf.write(encodeOctal(opts.devmajor || 0, 6), 329);
-  buf.write(encodeOctal(opts.devminor || 0, 6), 337);
-  if (prefix) buf.write(prefix, 345);
-  buf.write(encodeOctal(checksum(buf), 6), 148);
+  writeOctal(buf, 329, opts.devmajor || 0, 6);
+  writeOctal(buf, 337, opts.devminor || 0, 6);
+  if (prefix) buf.write(prefix, 345, "latin1");
+  writeOctal(buf, 148, checksum(buf), 6);
   return buf;
+}
+
+/*
+ * Zeroed 512-byte blocks cut from a larger zeroed buffer: a header each (allocating each one on
+ * its own cost more than writing it, over the 20 000 entries of a large app).
+ */
+const SLAB_BLOCKS = 128;
+let slab = Buffer.alloc(0);
+let slabUsed = 0;
+function headerBlock(): Buffer {
+  if (slabUsed === slab.length) {
+    slab = Buffer.alloc(512 * SLAB_BLOCKS);
+    slabUsed = 0;
+  }
+  slabUsed += 512;
+  return slab.subarray(slabUsed - 512, slabUsed);
+}
+
+/** What `buf.write(encodeOctal(value, n), off)` writes (n digits and a space), without the string. */
+function writeOctal(buf: Buffer, off: number, value: number, n: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    buf.write(encodeOctal(value, n), off);
+    return;
+  }
+  if (value >= 8 ** n) {
+    buf.fill(55, off, off + n);
+  } else {
+    for (let i = off + n - 1; i >= off; i--) {
+      buf[i] = 48 + (value % 8);
+      value = Math.floor(value / 8);
+    }
+  }
+  buf[off + n] = 32;
 }
 
 function encodePax(name: string, linkname: string | null | undefined, pax: Record<string, string> | null | undefined): Buffer {
@@ -247,7 +280,7 @@ function encodeSize(num: number, buf: Buffer, off: number): void {
       num = Math.floor(num / 0x100);
     }
   } else {
-    buf.write(encodeOctal(num, 11), off);
+    writeOctal(buf, off, num, 11);
   }
 }
 
@@ -259,6 +292,28 @@ function decodeString(buf: Buffer, offset: number, length: number): string {
 }
 
 function decodeOctal(buf: Buffer, offset: number, length: number): number {
+  // The usual field (digits, then a space or NUL), read in place; anything else as parseInt reads it.
+  const limit = offset + length;
+  if (!(buf[offset]! & 0x80)) {
+    let i = offset;
+    while (i < limit && buf[i] === 32) i++;
+    let end = i;
+    while (end < limit && buf[end] !== 32) end++;
+    while (i < end && buf[i] === 0) i++;
+    if (end === i) return 0;
+    let value = 0;
+    let j = i;
+    for (; j < end; j++) {
+      const c = buf[j]!;
+      if (c < 48 || c > 55) break;
+      value = value * 8 + (c - 48);
+    }
+    if (j > i) return value;
+  }
+  return decodeOctalSlowly(buf, offset, length);
+}
+
+function decodeOctalSlowly(buf: Buffer, offset: number, length: number): number {
   const val = buf.subarray(offset, offset + length);
   if (val[0]! & 0x80) return parseBase256(val);
   let start = 0;

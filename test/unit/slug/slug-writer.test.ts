@@ -101,4 +101,43 @@ describe("storeSlug", () => {
     expect(rerootUnderApp({ name: "app/.git", type: "directory" })).toBeUndefined();
     expect(rerootUnderApp({ name: "app/.gitignore", type: "file" })?.name).toBe("./app/.gitignore");
   });
+
+  it("rerootUnderApp gives the same names on its fast path (usual names) and its slow one (empty parts)", () => {
+    const cases: [string, string, string | undefined][] = [
+      ["app", "directory", "./app/"],
+      ["./app", "directory", "./app/"],
+      ["./app/", "directory", "./app/"],
+      ["app/a/b.py", "file", "./app/a/b.py"],
+      ["./app/a/b/", "directory", "./app/a/b/"],
+      ["app/a/b", "directory", "./app/a/b/"],
+      ["other/x", "file", "./app/x"],
+      ["app/.git/config", "file", undefined],
+      ["app/sub/.git", "file", undefined],
+      ["app/sub/.git/", "directory", undefined],
+      ["app/sub/.git/HEAD", "file", undefined],
+      ["app/.github/workflows/ci.yml", "file", "./app/.github/workflows/ci.yml"],
+      ["app/a.git/x", "file", "./app/a.git/x"],
+      // Empty parts: the slow path drops them.
+      ["app//a///b", "file", "./app/a/b"],
+      ["/app/a", "file", "./app/a"],
+      ["app//.git/x", "file", undefined],
+    ];
+    for (const [name, type, expected] of cases) expect(rerootUnderApp({ name, type: type as "file" })?.name, name).toBe(expected);
+  });
+
+  it("names the largest folders of an over-size slug, two levels down, whatever the names' form", async () => {
+    const { createDirectorySizes } = await import("../../../src/slug/directory-sizes.js");
+    const sizes = createDirectorySizes(2);
+    sizes.add("./app/a/b/c.py", 10);
+    sizes.add("./app/a/d.py", 5);
+    sizes.add("./app/top.py", 100);
+    sizes.add("./app/a//b/e.py", 1);
+    sizes.add("./app/x/y/z/w.py", 7);
+    expect(sizes.largest(5)).toEqual([
+      { path: "a", bytes: 16 },
+      { path: "a/b", bytes: 11 },
+      { path: "x", bytes: 7 },
+      { path: "x/y", bytes: 7 },
+    ]);
+  });
 });
