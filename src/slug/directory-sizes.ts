@@ -9,6 +9,16 @@ export interface DirectorySize {
  */
 export function createDirectorySizes(depth: number): { add(name: string, bytes: number): void; largest(n: number): DirectorySize[] } {
   const totals = new Map<string, number>();
+  const addTo = (dir: string, bytes: number): void => void totals.set(dir, (totals.get(dir) ?? 0) + bytes);
+  // Names come sorted, so one folder's files come one after the other: each level's current folder
+  // is added up on its own and goes into the map when the next one starts.
+  const current: (string | undefined)[] = [];
+  const currentBytes: number[] = [];
+  const flush = (): void => {
+    current.forEach((dir, i) => dir !== undefined && addTo(dir, currentBytes[i]!));
+    current.length = 0;
+    currentBytes.length = 0;
+  };
   return {
     add(name, bytes) {
       const rest = name.startsWith("./app/") ? name.slice(6) : name.startsWith("./app") ? name.slice(5) : name;
@@ -18,18 +28,22 @@ export function createDirectorySizes(depth: number): { add(name: string, bytes: 
         for (let i = 1; i <= depth; i++) {
           end = rest.indexOf("/", end + 1);
           if (end === -1 || end === rest.length - 1) break;
-          const dir = rest.slice(0, end);
-          totals.set(dir, (totals.get(dir) ?? 0) + bytes);
+          const dir = current[i];
+          if (dir !== undefined && dir.length === end && rest.startsWith(dir)) {
+            currentBytes[i] = currentBytes[i]! + bytes;
+            continue;
+          }
+          if (dir !== undefined) addTo(dir, currentBytes[i]!);
+          current[i] = rest.slice(0, end);
+          currentBytes[i] = bytes;
         }
         return;
       }
       const parts = rest.split("/").filter(Boolean);
-      for (let i = 1; i <= Math.min(depth, parts.length - 1); i++) {
-        const dir = parts.slice(0, i).join("/");
-        totals.set(dir, (totals.get(dir) ?? 0) + bytes);
-      }
+      for (let i = 1; i <= Math.min(depth, parts.length - 1); i++) addTo(parts.slice(0, i).join("/"), bytes);
     },
     largest(n) {
+      flush();
       return [...totals.entries()]
         .map(([p, bytes]) => ({ path: p, bytes }))
         .sort((a, b) => b.bytes - a.bytes || a.path.localeCompare(b.path))

@@ -108,12 +108,17 @@ export const SLUG_OWNER = { uid: 1000, gid: 1000, uname: "slug", gname: "slug" }
  */
 export function normaliseEntry(h: TarHeader, options: ReproducibleOptions = {}): TarHeader {
   const clamp = options.clampMtime ?? DEFAULT_CLAMP;
-  const mtime = h.mtime && h.mtime.getTime() < clamp.getTime() ? new Date(Math.floor(h.mtime.getTime() / 1000) * 1000) : clamp;
+  const time = h.mtime?.getTime();
+  // (A whole second, as a tar header's always is, is kept as it is.)
+  const mtime = time !== undefined && time < clamp.getTime() ? (time % 1000 === 0 ? h.mtime! : new Date(Math.floor(time / 1000) * 1000)) : clamp;
   return {
     name: h.name,
     type: h.type,
     mode: (h.mode ?? (h.type === "directory" ? 0o755 : 0o644)) & 0o1777,
-    ...SLUG_OWNER,
+    uid: SLUG_OWNER.uid,
+    gid: SLUG_OWNER.gid,
+    uname: SLUG_OWNER.uname,
+    gname: SLUG_OWNER.gname,
     mtime,
     size: h.type === "file" ? h.size : 0,
     linkname: h.linkname,

@@ -133,11 +133,22 @@ describe("storeSlug", () => {
     sizes.add("./app/top.py", 100);
     sizes.add("./app/a//b/e.py", 1);
     sizes.add("./app/x/y/z/w.py", 7);
-    expect(sizes.largest(5)).toEqual([
+    const expected = [
       { path: "a", bytes: 16 },
       { path: "a/b", bytes: 11 },
       { path: "x", bytes: 7 },
       { path: "x/y", bytes: 7 },
+    ];
+    expect(sizes.largest(5)).toEqual(expected);
+    expect(sizes.largest(5)).toEqual(expected);
+    // Out of order too (a folder's files apart), and after a first answer.
+    sizes.add("./app/x/y/v.py", 3);
+    sizes.add("./app/a/b/f.py", 2);
+    sizes.add("./app/ab/g.py", 1);
+    expect(sizes.largest(3)).toEqual([
+      { path: "a", bytes: 18 },
+      { path: "a/b", bytes: 13 },
+      { path: "x", bytes: 10 },
     ]);
   });
 });
