@@ -7,6 +7,8 @@ export interface DirectorySize {
  * Adds up file sizes per directory down to `depth` levels under the slug root (like `du -d 2`),
  * so an over-size slug can name what made it big.
  */
+const SLASH = 47;
+
 export function createDirectorySizes(depth: number): { add(name: string, bytes: number): void; largest(n: number): DirectorySize[] } {
   const totals = new Map<string, number>();
   const addTo = (dir: string, bytes: number): void => void totals.set(dir, (totals.get(dir) ?? 0) + bytes);
@@ -21,25 +23,25 @@ export function createDirectorySizes(depth: number): { add(name: string, bytes: 
   };
   return {
     add(name, bytes) {
-      const rest = name.startsWith("./app/") ? name.slice(6) : name.startsWith("./app") ? name.slice(5) : name;
+      const base = name.startsWith("./app/") ? 6 : name.startsWith("./app") ? 5 : 0;
       // The usual name (no empty part): its folders found in place.
-      if (!rest.startsWith("/") && !rest.includes("//")) {
-        let end = -1;
+      if (name.charCodeAt(base) !== SLASH && name.indexOf("//", base) === -1) {
+        let end = base - 1;
         for (let i = 1; i <= depth; i++) {
-          end = rest.indexOf("/", end + 1);
-          if (end === -1 || end === rest.length - 1) break;
+          end = name.indexOf("/", end + 1);
+          if (end === -1 || end === name.length - 1) break;
           const dir = current[i];
-          if (dir !== undefined && dir.length === end && rest.startsWith(dir)) {
+          if (dir !== undefined && dir.length === end - base && name.startsWith(dir, base)) {
             currentBytes[i] = currentBytes[i]! + bytes;
             continue;
           }
           if (dir !== undefined) addTo(dir, currentBytes[i]!);
-          current[i] = rest.slice(0, end);
+          current[i] = name.slice(base, end);
           currentBytes[i] = bytes;
         }
         return;
       }
-      const parts = rest.split("/").filter(Boolean);
+      const parts = name.slice(base).split("/").filter(Boolean);
       for (let i = 1; i <= Math.min(depth, parts.length - 1); i++) addTo(parts.slice(0, i).join("/"), bytes);
     },
     largest(n) {
