@@ -11,7 +11,7 @@ import { isRealDirBeneath } from "../util/real-dir.js";
 import { clearSetId, removePrepared, type BuildCaches, type CacheModeChoice } from "./build-caches.js";
 import { layBuildpacks, layEnv, type BuildpackCopy } from "./laid-inputs.js";
 import { laySource } from "./laid-source.js";
-import type { LaidInputs, LaidSource, SourceRef, SourceStamps } from "./types.js";
+import type { LaidInputs, LaidSource, SourceRef } from "./types.js";
 import { preparedStandbys, type PreparedStandbys } from "./standby-exec.js";
 import { BUILD_DIR, BUILD_LABEL, BUILD_UID, BUILD_USER, buildEnv, Collected, extractIntoBuild, runInBuild, SERVER_LABEL, type InContainer } from "./container-exec.js";
 
@@ -546,8 +546,6 @@ export interface NextBuildInputs {
   readonly buildpacks?: { readonly copies: readonly BuildpackCopy[]; readonly key: string };
   /** The config vars of its ENV_DIR. */
   readonly configVars?: Readonly<Record<string, string>>;
-  /** The times its source's entries got. */
-  readonly stamps?: SourceStamps;
 }
 
 /**
@@ -583,7 +581,7 @@ async function prepareNext(
     const root = await cacheRootIn(upperDir);
     // The last built commit goes into /app while the caches go in.
     const laying = source
-      ? laySource(upperDir, source.repo, source.commit, signal, source.stamps).catch((err: unknown) => {
+      ? laySource(upperDir, source.repo, source.commit, signal).catch((err: unknown) => {
           if (signal.aborted) throw err;
           log.warn({ err, commit: source.commit }, "could not unpack the last built commit into the prepared container; the next build unpacks its source whole");
           return undefined;

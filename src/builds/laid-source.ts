@@ -1,4 +1,4 @@
-import { chmod, chown, mkdir, rm, utimes } from "node:fs/promises";
+import { chmod, chown, mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
@@ -9,7 +9,7 @@ import { runProcess } from "../util/run-process.js";
 import { BUILD_DIR, BUILD_UID } from "./container-exec.js";
 import { gitArchive, readPushedCommit, type PushedCommit } from "./git-source.js";
 import { filterSource } from "./steps/source.js";
-import type { LaidSource, SourceRef, SourceStamps } from "./types.js";
+import type { LaidSource, SourceRef } from "./types.js";
 
 /*
  * A container made ahead of time for an app's next build (layer mode) gets the app's last built
@@ -23,28 +23,21 @@ import type { LaidSource, SourceRef, SourceStamps } from "./types.js";
 /** How long the commit may take to leave the push's quarantine for the repository (the push's last step). */
 const COMMIT_WAIT_MS = 3000;
 
-/**
- * Unpacks `commit` (as putSource would: `.slugignore` applied) into `<upperDir>/app`, its entries
- * given the times `stamps` says (the build of that commit gave them; none: the commit's time); a
- * failure leaves no /app there.
- */
-export async function laySource(upperDir: string, repo: SourceRef, commit: string, signal: AbortSignal, stamps?: SourceStamps): Promise<LaidSource> {
+/** Unpacks `commit` (as putSource would: `.slugignore` applied) into `<upperDir>/app`; a failure leaves no /app there. */
+export async function laySource(upperDir: string, repo: SourceRef, commit: string, signal: AbortSignal): Promise<LaidSource> {
   const pushed = await commitInRepository(repo, commit, signal);
   const slugignore = pushed.files[".slugignore"];
   const ignore = slugignore === undefined ? undefined : parseSlugignore(slugignore);
   const app = path.join(upperDir, BUILD_DIR.slice(1));
-  const times = stamps ?? { base: Math.floor(pushed.date.getTime() / 1000), changed: new Map<string, number>() };
   await mkdir(app, { mode: 0o755 });
   try {
     await chmod(app, 0o755);
     await chown(app, BUILD_UID, BUILD_UID);
     const archive = gitArchive(repo, commit, signal);
     const links = new Set<string>();
-    const filtered = filterSource(archive.stream, ignore, (h) => ({ ...checkedEntry(h, links), mtime: new Date(stampOf(times, h.name) * 1000) }));
+    const filtered = filterSource(archive.stream, ignore, (h) => checkedEntry(h, links));
     await Promise.all([untarIntoLayer(filtered.tar, app, "the source", signal), archive.done]);
-    const root = stampOf(times, "");
-    await utimes(app, root, root);
-    return { commit, tree: pushed.tree, slugignore, ignored: filtered.ignored(), stamps: times };
+    return { commit, tree: pushed.tree, slugignore, ignored: filtered.ignored() };
   } catch (err) {
     await rm(app, { recursive: true, force: true });
     throw err;
@@ -80,11 +73,6 @@ async function commitInRepository(repo: SourceRef, commit: string, signal: Abort
       await sleep(100, undefined, { signal });
     }
   }
-}
-
-/** A source's time for `name` (a tar entry's name: a folder's trailing slash is dropped; "" for /app). */
-export function stampOf(stamps: SourceStamps, name: string): number {
-  return stamps.changed.get(name.replace(/\/+$/, "")) ?? stamps.base;
 }
 
 /**

@@ -23,7 +23,7 @@ import { release, type ReleaseResult } from "./steps/release.js";
 import { makeSlug, type BuiltSlug } from "./steps/slug.js";
 import { putSource, type SourceResult } from "./steps/source.js";
 import type { InstalledBuildpack, StepContext } from "./steps/step.js";
-import type { SourceRef, SourceStamps } from "./types.js";
+import type { SourceRef } from "./types.js";
 
 /*
  * The front door of building. A BuildSession is one build container and the Buildpack API steps
@@ -83,7 +83,7 @@ export class BuildSession {
   private stack?: Promise<StackImages>;
   private readonly digests = new Map<string, Promise<string>>();
   /** What this build put in its container, for the app's next one (layer mode). */
-  private readonly laidNext: { buildpacks?: NonNullable<NextBuildInputs["buildpacks"]>; configVars?: Readonly<Record<string, string>>; stamps?: SourceStamps } = {};
+  private readonly laidNext: { buildpacks?: NonNullable<NextBuildInputs["buildpacks"]>; configVars?: Readonly<Record<string, string>> } = {};
 
   constructor(
     private readonly deps: SessionDeps,
@@ -129,10 +129,7 @@ export class BuildSession {
     return this.step("source", async (step) => {
       const same = laid && candidates && (await this.laidBuildpacks(candidates).then((b) => b.laid === "same", () => false));
       const ahead = same ? { dirs: candidates.candidates.map(installedDir), everyOne: candidates.everyOne } : undefined;
-      const put = await putSource(step, this.options.source, laid, { ahead, standby: cache?.mode === "layer" ? cache.standbys?.source : undefined });
-      // The app's next container gets this commit with these times.
-      this.laidNext.stamps = put.stamps;
-      return put;
+      return putSource(step, this.options.source, laid, { ahead, standby: cache?.mode === "layer" ? cache.standbys?.source : undefined });
     });
   }
 

@@ -21,20 +21,6 @@ export interface LaidSource {
   readonly slugignore: string | undefined;
   /** Files that `.slugignore` kept out. */
   readonly ignored: number;
-  /** The times its entries have. */
-  readonly stamps: SourceStamps;
-}
-
-/**
- * The mtimes of a source in /app, in seconds since the epoch. Unpacked from nothing, every entry has
- * its commit's time (`base`, what git archive stamps). Updated from an earlier commit, as git's
- * checkout updates a working copy, only what changed gets the new commit's time (`changed`: by
- * path, folders without a trailing slash, "" for /app itself); the rest keeps the time it had, so
- * the slug's blocks of what did not change are those of the last slug.
- */
-export interface SourceStamps {
-  readonly base: number;
-  readonly changed: ReadonlyMap<string, number>;
 }
 
 /** What the host laid into a prepared container besides its source and caches, by key (laid-inputs.ts). */

@@ -5,7 +5,7 @@ import { failpoint, holdStream } from "../../util/failpoints.js";
 import { BUILD_DIR, buildEnv, Collected, extractIntoBuild, runInBuild } from "../container-exec.js";
 import { gitArchive, readPushedCommit, treeChanges, type TreeChange } from "../git-source.js";
 import type { StandbyExec } from "../standby-exec.js";
-import type { LaidSource, SourceRef, SourceStamps } from "../types.js";
+import type { LaidSource, SourceRef } from "../types.js";
 import { DETECT_STDERR_BYTES, DETECT_STDOUT_BYTES, type DetectedAhead, type StepContext } from "./step.js";
 
 export interface SourceResult {
@@ -15,8 +15,6 @@ export interface SourceResult {
   readonly ignored: number;
   /** The bin/detect results the source's own exec gave (`ahead`), in order; none when it ran none. */
   readonly detected?: readonly DetectedAhead[];
-  /** The times /app's entries got. */
-  readonly stamps: SourceStamps;
 }
 
 /**
@@ -35,11 +33,10 @@ const MAX_ARG_BYTES = 256 * 1024;
 
 /**
  * The pushed commit into /app: `git archive` unpacked by the build user, through a filter that
- * applies `.slugignore` (before the build, as Heroku does) when the app has one; every entry gets
- * the commit's time. Where /app holds an earlier commit already (`laid`, unpacked with the same
- * `.slugignore`), only what differs between the two trees is removed and unpacked, as git's
- * checkout updates a working copy: /app ends with what the whole unpacking gives, and only what
- * changed (folders on the way included) gets the commit's time; the rest keeps its own.
+ * applies `.slugignore` (before the build, as Heroku does) when the app has one. Where /app holds
+ * an earlier commit already (`laid`, unpacked with the same `.slugignore`), only what differs
+ * between the two trees is removed and unpacked, and every entry gets the commit's time, so /app
+ * ends as the whole unpacking would have left it.
  */
 export async function putSource(step: StepContext, source: SourceRef, laid?: LaidSource, options: { readonly ahead?: DetectAhead; readonly standby?: StandbyExec } = {}): Promise<SourceResult> {
   const { ahead, standby } = options;
@@ -51,11 +48,10 @@ export async function putSource(step: StepContext, source: SourceRef, laid?: Lai
 
   let ignored: number | undefined;
   let detected: readonly DetectedAhead[] | undefined;
-  let stamps: SourceStamps = { base: Math.floor(sourceDate.getTime() / 1000), changed: new Map() };
   if (laid) {
     const updated = laid.slugignore === ignoreText ? await updateLaid(step, source, laid, { tree: pushed.tree, ignore, date: sourceDate, ahead, standby }) : undefined;
-    if (updated) ({ ignored, detected, stamps } = updated);
-    else await clearBuildDir(step);
+    ({ ignored, detected } = updated ?? {});
+    if (updated === undefined) await clearBuildDir(step);
   }
   if (ignored === undefined) {
     const archive = gitArchive(source, step.commit, step.signal);
@@ -64,7 +60,7 @@ export async function putSource(step: StepContext, source: SourceRef, laid?: Lai
     ignored = filtered.ignored();
   }
   if (ignored > 0) step.out.detail(`.slugignore removed ${ignored} file${ignored === 1 ? "" : "s"}`);
-  return { sourceDate, ignored, stamps, ...(detected ? { detected } : {}) };
+  return { sourceDate, ignored, ...(detected ? { detected } : {}) };
 }
 
 const identity = (h: TarHeader): TarHeader => h;
@@ -93,8 +89,7 @@ const FOLDER_MODES = new Set(["040000", "160000"]);
 
 /**
  * /app from the laid commit to `tree`: what changed is removed, then unpacked from the pushed
- * commit (with its time, as git archive stamps it), and the changed folders get that time too;
- * then, with `ahead`, the buildpacks' bin/detect.
+ * commit, then every entry gets the commit's time; then, with `ahead`, the buildpacks' bin/detect.
  * The number of files `.slugignore` keeps out, or undefined when the change is too large to be
  * worth it (or the trees cannot be compared): the caller then clears /app and unpacks it whole. A
  * failure part-way is the caller's to clear too.
@@ -104,7 +99,7 @@ async function updateLaid(
   source: SourceRef,
   laid: LaidSource,
   target: { readonly tree: string; readonly ignore: Slugignore | undefined; readonly date: Date; readonly ahead: DetectAhead | undefined; readonly standby: StandbyExec | undefined },
-): Promise<{ ignored: number; detected?: DetectedAhead[]; stamps: SourceStamps } | undefined> {
+): Promise<{ ignored: number; detected?: DetectedAhead[] } | undefined> {
   const { tree, ignore, date, ahead, standby } = target;
   let changes: TreeChange[] | undefined;
   try {
@@ -127,12 +122,11 @@ async function updateLaid(
     if (!isFolder && c.newMode !== "160000" && ignore?.ignores(c.path, false)) ignored += c.status === "A" ? 1 : 0;
     if (!wasFolder && c.status === "D" && ignore?.ignores(c.path, false)) ignored -= 1;
   }
-  const seconds = Math.floor(date.getTime() / 1000);
-  const { stamps, touch } = restamped(laid.stamps, changes, seconds);
   // Paths go on the exec's command line: a long list (far under Linux's limit) unpacks all instead.
-  if ([...remove, ...touch].reduce((n, p) => n + p.length + 1, 0) > MAX_ARG_BYTES) return undefined;
+  if (remove.reduce((n, p) => n + p.length + 1, 0) > MAX_ARG_BYTES) return undefined;
   try {
-    // One exec: the changed paths go, the pushed commit's versions come in on stdin, the changed folders get the commit's time.
+    // One exec: the changed paths go, the pushed commit's versions come in on stdin, every entry gets the commit's time.
+    const seconds = String(Math.floor(date.getTime() / 1000));
     let stdin: Readable | undefined;
     let archived: Promise<void> = Promise.resolve();
     if (add.length > 0) {
@@ -145,40 +139,17 @@ async function updateLaid(
     }
     if (ahead) await failpoint("detect", step.app, step.signal);
     const detectArgs = ahead ? [ahead.everyOne ? "every" : "first", ...ahead.dirs] : [];
-    const args = [String(seconds), stdin ? "yes" : "no", String(remove.length), String(touch.length), ...remove, ...touch, ...detectArgs];
+    const args = [seconds, stdin ? "yes" : "no", String(remove.length), ...remove, ...detectArgs];
     const stdout = new Collected(ahead ? ahead.dirs.length * 2 * (DETECT_STDOUT_BYTES + DETECT_STDERR_BYTES) : 0);
     await Promise.all([inBuildDir(step, ["bash", "-c", UPDATE_SCRIPT, "update", ...args], "updating /app", { stdin, stdout, standby }), archived]);
     const detected = ahead ? parseDetections(stdout.text(), ahead.dirs.length) : undefined;
     step.log.debug({ from: laid.commit, removed: remove.length, unpacked: add.length, detected: detected?.length }, "source updated from the commit in the prepared container");
-    return { ignored: Math.max(0, ignored), stamps, ...(detected ? { detected } : {}) };
+    return { ignored: Math.max(0, ignored), ...(detected ? { detected } : {}) };
   } catch (err) {
     if (step.signal.aborted) throw err;
     step.log.warn({ err }, "updating the source in the prepared container failed; unpacking it whole");
     return undefined;
   }
-}
-
-/**
- * The laid source's times after `changes`: each path the new tree has (a folder whose content
- * changed included; git diff-tree -t lists those) gets `seconds`, a path it no longer has drops
- * its own; /app itself changes with anything in it. `touch`: the folders to give the time to in
- * /app (files come out of git archive with it already), relative to /app.
- */
-export function restamped(laid: SourceStamps, changes: readonly TreeChange[], seconds: number): { stamps: SourceStamps; touch: string[] } {
-  const changed = new Map(laid.changed);
-  const touch: string[] = [];
-  // What went first: a path that changed type is listed twice (the old one gone, the new one there).
-  for (const c of changes) if (c.newMode === "000000") changed.delete(c.path);
-  for (const c of changes) {
-    if (c.newMode === "000000") continue;
-    changed.set(c.path, seconds);
-    if (c.newMode === "040000") touch.push(c.path);
-  }
-  if (changes.length > 0) {
-    changed.set("", seconds);
-    touch.push(".");
-  }
-  return { stamps: { base: laid.base, changed }, touch };
 }
 
 /**
@@ -201,14 +172,11 @@ done`;
 
 /**
  * Arguments: the commit's time, whether a tar of the changed files comes on stdin, how many paths
- * go, how many folders get the time, the paths that go, the folders (one that is not there is
- * left alone: .slugignore may keep it out), then DETECT_SCRIPT's arguments (none: no detect).
+ * go, the paths that go, then DETECT_SCRIPT's arguments (none: no detect).
  */
-const UPDATE_SCRIPT = `t=$1 unpack=$2 nrm=$3 ntouch=$4; shift 4
-cd /app && { [ "$nrm" -eq 0 ] || rm -rf -- "\${@:1:$nrm}"; } && { [ "$unpack" = no ] || tar -x -p -f - -C /app; } || exit
+const UPDATE_SCRIPT = `t=$1 unpack=$2 nrm=$3; shift 3
+cd /app && { [ "$nrm" -eq 0 ] || rm -rf -- "\${@:1:$nrm}"; } && { [ "$unpack" = no ] || tar -x -p -f - -C /app; } && find /app -mindepth 1 -exec touch -h -d "@$t" -- {} + || exit
 shift "$nrm"
-{ [ "$ntouch" -eq 0 ] || touch -c -h -d "@$t" -- "\${@:1:$ntouch}"; } || exit
-shift "$ntouch"
 [ $# -eq 0 ] && exit 0
 ${DETECT_SCRIPT}`;
 

@@ -163,18 +163,6 @@ export async function readSlug(file: string): Promise<Map<string, { type: string
   return entries;
 }
 
-/** Every entry of a gzipped slug: name -> its mtime in seconds. */
-export async function slugTimes(file: string): Promise<Map<string, number>> {
-  const times = new Map<string, number>();
-  const extract = tar.extract();
-  extract.on("entry", (header, stream, next) => {
-    times.set(header.name, Math.floor((header.mtime?.getTime() ?? 0) / 1000));
-    stream.on("end", next).resume();
-  });
-  await pipeline(createReadStream(file), createGunzip(), extract as unknown as Writable);
-  return times;
-}
-
 export async function buildContainers(buildId: string): Promise<string[]> {
   return runtime.listContainers(`org.slugforge.build=${buildId}`);
 }
