@@ -90,6 +90,8 @@ interface Slot {
   alive: AbortController;
   /** The image copy under way, so that two checks never copy at once. */
   loading: Promise<void> | undefined;
+  /** How many times it was found down: a check's answer from before the last time is stale. */
+  downs: number;
 }
 
 export function createEnginePool(options: EnginePoolOptions): EnginePool {
@@ -107,6 +109,7 @@ export function createEnginePool(options: EnginePoolOptions): EnginePool {
     lastError: undefined,
     alive: new AbortController(),
     loading: undefined,
+    downs: 0,
   }));
   const slotOf = (engine: PoolEngine): Slot => {
     const slot = slots.find((s) => s.engine === engine);
@@ -123,6 +126,7 @@ export function createEnginePool(options: EnginePoolOptions): EnginePool {
     slot.state = state;
     slot.since = new Date();
     if (state === "down") {
+      slot.downs++;
       log.warn({ engine: slot.engine.url, was, why, running: slot.running }, "build engine is down: its running builds fail, new builds go elsewhere");
       slot.alive.abort(engineDown(slot.engine.url, why));
       slot.alive = new AbortController();
@@ -150,9 +154,13 @@ export function createEnginePool(options: EnginePoolOptions): EnginePool {
   };
 
   const checkOne = async (slot: Slot): Promise<void> => {
+    const downs = slot.downs;
     const failure = await ping(slot);
     if (closed) return;
     if (failure !== undefined) return setState(slot, "down", failure);
+    // Found down while this ping was under way (a stopping engine answers a moment longer): its
+    // answer is from before, and must not bring the engine back; the next check asks again.
+    if (slot.downs !== downs) return;
     if (slot.loading) return;
     // Back (or there for the first time); or up, but the primary's stack images were made anew
     // (`slugforge setup`) since they were copied: builds wait for the new ones.

@@ -8,6 +8,8 @@ import { silentLogger } from "../../../src/log.js";
 /** A fake engine at our own interface: it answers pings or not, and holds images by ref -> id. */
 class FakeEngine {
   answering = true;
+  /** A ping's answer (as it was when asked) comes this much later. */
+  pingDelayMs = 0;
   readonly images = new Map<string, string>();
   loads = 0;
 
@@ -22,7 +24,11 @@ class FakeEngine {
         : { id, tags: [ref], sizeBytes: 1, createdAt: new Date(0), labels: {}, diffIds: [], os: "linux", architecture: "amd64", env: [] };
     };
     const partial: Partial<ContainerRuntime> = {
-      ping: async () => (this.answering ? { version: "fake" } : down()),
+      ping: async () => {
+        const answering = this.answering;
+        if (this.pingDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.pingDelayMs));
+        return answering ? { version: "fake" } : down();
+      },
       inspectImage: async (ref) => (this.answering ? info(ref) : down()),
       saveImage: async (ref) => (this.answering ? Readable.from([JSON.stringify({ ref, id: this.images.get(ref) })]) : down()),
       loadImage: async (tar) => {
@@ -180,6 +186,30 @@ describe("createEnginePool", () => {
     setTimeout(() => (b.answering = false), 100);
     expect(await pool.confirmDown(onB!.engine)).toBe(true);
     expect(pool.status()[1]!.state).toBe("down");
+  });
+
+  it("does not bring an engine back on the answer to a ping sent before it was found down", async () => {
+    const { b, pool } = twoEngines();
+    await pool.check();
+    await pool.settled();
+    // A check asks while the engine still answers; the answer comes late.
+    b.pingDelayMs = 200;
+    const checking = pool.check();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Meanwhile a build found it gone (its pings now fail at once).
+    b.pingDelayMs = 0;
+    b.answering = false;
+    const onB = pool.status()[1]!;
+    expect(onB.state).toBe("up");
+    expect(await pool.confirmDown(pool.engines[1]!)).toBe(true);
+    // Answering again (the images still there), the stale answer lands: still down until the next check.
+    b.answering = true;
+    await checking;
+    await pool.settled();
+    expect(pool.status()[1]!.state).toBe("down");
+    await pool.check();
+    await pool.settled();
+    expect(pool.status()[1]!.state).toBe("up");
   });
 
   it("counts an engine whose ping hangs as down", async () => {
