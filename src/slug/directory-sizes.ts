@@ -7,8 +7,6 @@ export interface DirectorySize {
  * Adds up file sizes per directory down to `depth` levels under the slug root (like `du -d 2`),
  * so an over-size slug can name what made it big.
  */
-const SLASH = 47;
-
 export function createDirectorySizes(depth: number): { add(name: string, bytes: number): void; largest(n: number): DirectorySize[] } {
   const totals = new Map<string, number>();
   const addTo = (dir: string, bytes: number): void => void totals.set(dir, (totals.get(dir) ?? 0) + bytes);
@@ -25,7 +23,7 @@ export function createDirectorySizes(depth: number): { add(name: string, bytes: 
     add(name, bytes) {
       const base = name.startsWith("./app/") ? 6 : name.startsWith("./app") ? 5 : 0;
       // The usual name (no empty part): its folders found in place.
-      if (name.charCodeAt(base) !== SLASH && name.indexOf("//", base) === -1) {
+      if (name[base] !== "/" && name.indexOf("//", base) === -1) {
         let end = base - 1;
         for (let i = 1; i <= depth; i++) {
           end = name.indexOf("/", end + 1);
