@@ -8,6 +8,7 @@ import type { TarHeader } from "../slug/tar-transform.js";
 import { runProcess } from "../util/run-process.js";
 import { BUILD_DIR, BUILD_UID } from "./container-exec.js";
 import { gitArchive, readPushedCommit, type PushedCommit } from "./git-source.js";
+import { sourceTimes, stamped } from "./source-times.js";
 import { filterSource } from "./steps/source.js";
 import type { LaidSource, SourceRef } from "./types.js";
 
@@ -23,9 +24,10 @@ import type { LaidSource, SourceRef } from "./types.js";
 /** How long the commit may take to leave the push's quarantine for the repository (the push's last step). */
 const COMMIT_WAIT_MS = 3000;
 
-/** Unpacks `commit` (as putSource would: `.slugignore` applied) into `<upperDir>/app`; a failure leaves no /app there. */
+/** Unpacks `commit` (as putSource would: `.slugignore` applied, each entry with its time) into `<upperDir>/app`; a failure leaves no /app there. */
 export async function laySource(upperDir: string, repo: SourceRef, commit: string, signal: AbortSignal): Promise<LaidSource> {
   const pushed = await commitInRepository(repo, commit, signal);
+  const times = await sourceTimes(repo, commit, signal);
   const slugignore = pushed.files[".slugignore"];
   const ignore = slugignore === undefined ? undefined : parseSlugignore(slugignore);
   const app = path.join(upperDir, BUILD_DIR.slice(1));
@@ -35,7 +37,7 @@ export async function laySource(upperDir: string, repo: SourceRef, commit: strin
     await chown(app, BUILD_UID, BUILD_UID);
     const archive = gitArchive(repo, commit, signal);
     const links = new Set<string>();
-    const filtered = filterSource(archive.stream, ignore, (h) => checkedEntry(h, links));
+    const filtered = filterSource(archive.stream, ignore, (h) => stamped(checkedEntry(h, links), times));
     await Promise.all([untarIntoLayer(filtered.tar, app, "the source", signal), archive.done]);
     return { commit, tree: pushed.tree, slugignore, ignored: filtered.ignored() };
   } catch (err) {

@@ -5,11 +5,12 @@ import { failpoint, holdStream } from "../../util/failpoints.js";
 import { BUILD_DIR, buildEnv, Collected, extractIntoBuild, runInBuild } from "../container-exec.js";
 import { gitArchive, readPushedCommit, treeChanges, type TreeChange } from "../git-source.js";
 import type { StandbyExec } from "../standby-exec.js";
+import { sourceTimes, stamped, type SourceTimes } from "../source-times.js";
 import type { LaidSource, SourceRef } from "../types.js";
 import { DETECT_STDERR_BYTES, DETECT_STDOUT_BYTES, type DetectedAhead, type StepContext } from "./step.js";
 
 export interface SourceResult {
-  /** The commit's time (what git archive stamps on its entries): slug mtimes are clamped to it. */
+  /** The commit's time: slug mtimes are clamped to it. */
   readonly sourceDate: Date;
   /** Files `.slugignore` kept out. */
   readonly ignored: number;
@@ -33,14 +34,15 @@ const MAX_ARG_BYTES = 256 * 1024;
 
 /**
  * The pushed commit into /app: `git archive` unpacked by the build user, through a filter that
- * applies `.slugignore` (before the build, as Heroku does) when the app has one. Where /app holds
- * an earlier commit already (`laid`, unpacked with the same `.slugignore`), only what differs
- * between the two trees is removed and unpacked, and every entry gets the commit's time, so /app
- * ends as the whole unpacking would have left it.
+ * applies `.slugignore` (before the build, as Heroku does) when the app has one, and gives each
+ * entry its time (source-times.ts: its last change's, so what did not change keeps its time from
+ * build to build). Where /app holds an earlier commit already (`laid`, unpacked with the same
+ * `.slugignore`), only what differs between the two trees is removed and unpacked, and what has
+ * another time now gets it, so /app ends as the whole unpacking would have left it.
  */
 export async function putSource(step: StepContext, source: SourceRef, laid?: LaidSource, options: { readonly ahead?: DetectAhead; readonly standby?: StandbyExec } = {}): Promise<SourceResult> {
   const { ahead, standby } = options;
-  const pushed = await readPushedCommit(source, step.commit, step.signal);
+  const [pushed, times] = await Promise.all([readPushedCommit(source, step.commit, step.signal), timesOrNone(step, source, step.commit)]);
   const ignoreText = pushed.files[".slugignore"];
   const ignore = ignoreText === undefined ? undefined : parseSlugignore(ignoreText);
   for (const line of ignore?.unsupported ?? []) step.out.error(`.slugignore: "${line}" ignored (negation is not supported)`);
@@ -49,13 +51,13 @@ export async function putSource(step: StepContext, source: SourceRef, laid?: Lai
   let ignored: number | undefined;
   let detected: readonly DetectedAhead[] | undefined;
   if (laid) {
-    const updated = laid.slugignore === ignoreText ? await updateLaid(step, source, laid, { tree: pushed.tree, ignore, date: sourceDate, ahead, standby }) : undefined;
+    const updated = laid.slugignore === ignoreText && times ? await updateLaid(step, source, laid, { tree: pushed.tree, ignore, times, ahead, standby }) : undefined;
     ({ ignored, detected } = updated ?? {});
     if (updated === undefined) await clearBuildDir(step);
   }
   if (ignored === undefined) {
     const archive = gitArchive(source, step.commit, step.signal);
-    const filtered = filterSource(holdStream(archive.stream, "source", step.app, step.signal), ignore);
+    const filtered = filterSource(holdStream(archive.stream, "source", step.app, step.signal), ignore, (h) => stamped(h, times));
     await Promise.all([extractIntoBuild(step, filtered.tar, BUILD_DIR), archive.done]);
     ignored = filtered.ignored();
   }
@@ -64,6 +66,17 @@ export async function putSource(step: StepContext, source: SourceRef, laid?: Lai
 }
 
 const identity = (h: TarHeader): TarHeader => h;
+
+/** The commit's source times; none when git could not give them (every entry then keeps the commit's time, as git archive stamps it). */
+async function timesOrNone(step: StepContext, source: SourceRef, commit: string): Promise<SourceTimes | undefined> {
+  try {
+    return await sourceTimes(source, commit, step.signal);
+  } catch (err) {
+    if (step.signal.aborted) throw err;
+    step.log.warn({ err, commit }, "could not work out the source's times from its history; every entry gets the commit's time");
+    return undefined;
+  }
+}
 
 /**
  * A tar of the source through `.slugignore` (none: the tar itself); `ignored()` counts the files
@@ -89,7 +102,8 @@ const FOLDER_MODES = new Set(["040000", "160000"]);
 
 /**
  * /app from the laid commit to `tree`: what changed is removed, then unpacked from the pushed
- * commit, then every entry gets the commit's time; then, with `ahead`, the buildpacks' bin/detect.
+ * commit, then what has another time than it had (and the folders the change went through) gets
+ * it; then, with `ahead`, the buildpacks' bin/detect.
  * The number of files `.slugignore` keeps out, or undefined when the change is too large to be
  * worth it (or the trees cannot be compared): the caller then clears /app and unpacks it whole. A
  * failure part-way is the caller's to clear too.
@@ -98,12 +112,13 @@ async function updateLaid(
   step: StepContext,
   source: SourceRef,
   laid: LaidSource,
-  target: { readonly tree: string; readonly ignore: Slugignore | undefined; readonly date: Date; readonly ahead: DetectAhead | undefined; readonly standby: StandbyExec | undefined },
+  target: { readonly tree: string; readonly ignore: Slugignore | undefined; readonly times: SourceTimes; readonly ahead: DetectAhead | undefined; readonly standby: StandbyExec | undefined },
 ): Promise<{ ignored: number; detected?: DetectedAhead[] } | undefined> {
-  const { tree, ignore, date, ahead, standby } = target;
+  const { tree, ignore, times, ahead, standby } = target;
   let changes: TreeChange[] | undefined;
+  let before: SourceTimes;
   try {
-    changes = await treeChanges(source, laid.tree, tree, MAX_CHANGES, step.signal);
+    [changes, before] = await Promise.all([treeChanges(source, laid.tree, tree, MAX_CHANGES, step.signal), sourceTimes(source, laid.commit, step.signal)]);
   } catch (err) {
     if (step.signal.aborted) throw err;
     step.log.warn({ err }, "comparing the commit with the one in the prepared container failed; unpacking it whole");
@@ -122,16 +137,16 @@ async function updateLaid(
     if (!isFolder && c.newMode !== "160000" && ignore?.ignores(c.path, false)) ignored += c.status === "A" ? 1 : 0;
     if (!wasFolder && c.status === "D" && ignore?.ignores(c.path, false)) ignored -= 1;
   }
+  const touch = retimed(before, times, changes, add);
   // Paths go on the exec's command line: a long list (far under Linux's limit) unpacks all instead.
-  if (remove.reduce((n, p) => n + p.length + 1, 0) > MAX_ARG_BYTES) return undefined;
+  if ([...remove, ...touch].reduce((n, p) => n + p.length + 1, 0) > MAX_ARG_BYTES) return undefined;
   try {
-    // One exec: the changed paths go, the pushed commit's versions come in on stdin, every entry gets the commit's time.
-    const seconds = String(Math.floor(date.getTime() / 1000));
+    // One exec: the changed paths go, the pushed commit's versions come in on stdin (with their times), what has another time gets it.
     let stdin: Readable | undefined;
     let archived: Promise<void> = Promise.resolve();
     if (add.length > 0) {
       const archive = gitArchive(source, step.commit, step.signal, add);
-      stdin = filterSource(holdStream(archive.stream, "source", step.app, step.signal), ignore).tar;
+      stdin = filterSource(holdStream(archive.stream, "source", step.app, step.signal), ignore, (h) => stamped(h, times)).tar;
       archived = archive.done;
     } else {
       // Nothing to unpack: the step's hold point (tests) is passed all the same.
@@ -139,17 +154,38 @@ async function updateLaid(
     }
     if (ahead) await failpoint("detect", step.app, step.signal);
     const detectArgs = ahead ? [ahead.everyOne ? "every" : "first", ...ahead.dirs] : [];
-    const args = [seconds, stdin ? "yes" : "no", String(remove.length), ...remove, ...detectArgs];
+    const args = [stdin ? "yes" : "no", String(remove.length), ...remove, ...touch, ...detectArgs];
     const stdout = new Collected(ahead ? ahead.dirs.length * 2 * (DETECT_STDOUT_BYTES + DETECT_STDERR_BYTES) : 0);
     await Promise.all([inBuildDir(step, ["bash", "-c", UPDATE_SCRIPT, "update", ...args], "updating /app", { stdin, stdout, standby }), archived]);
     const detected = ahead ? parseDetections(stdout.text(), ahead.dirs.length) : undefined;
-    step.log.debug({ from: laid.commit, removed: remove.length, unpacked: add.length, detected: detected?.length }, "source updated from the commit in the prepared container");
+    step.log.debug({ from: laid.commit, removed: remove.length, unpacked: add.length, retimed: touch.length, detected: detected?.length }, "source updated from the commit in the prepared container");
     return { ignored: Math.max(0, ignored), ...(detected ? { detected } : {}) };
   } catch (err) {
     if (step.signal.aborted) throw err;
     step.log.warn({ err }, "updating the source in the prepared container failed; unpacking it whole");
     return undefined;
   }
+}
+
+/**
+ * UPDATE_SCRIPT's arguments that give paths their times after the change: how many times, then
+ * for each time, the time, how many paths, the paths (relative to /app). Given: every path of the new tree but
+ * /app itself and the files unpacked (they come with their times) whose time is not the one it
+ * had, and every folder the change went through (unpacking and removing in it changed its time).
+ */
+export function retimed(before: SourceTimes, after: SourceTimes, changes: readonly TreeChange[], unpacked: readonly string[]): string[] {
+  const folders = new Set(changes.filter((c) => c.newMode === "040000").map((c) => c.path));
+  const skip = new Set(unpacked);
+  const byTime = new Map<number, string[]>();
+  for (const [p, t] of after.times) {
+    if (p === "" || skip.has(p) || (before.times.get(p) === t && !folders.has(p))) continue;
+    const paths = byTime.get(t) ?? [];
+    if (paths.length === 0) byTime.set(t, paths);
+    paths.push(p);
+  }
+  const args = [String(byTime.size)];
+  for (const [t, paths] of byTime) args.push(String(t), String(paths.length), ...paths);
+  return args;
 }
 
 /**
@@ -171,12 +207,19 @@ for bp; do
 done`;
 
 /**
- * Arguments: the commit's time, whether a tar of the changed files comes on stdin, how many paths
- * go, the paths that go, then DETECT_SCRIPT's arguments (none: no detect).
+ * Arguments: whether a tar of the changed files comes on stdin, how many paths go, the paths that
+ * go, then retimed's arguments (a path that is not there is left alone: .slugignore may keep it
+ * out), then DETECT_SCRIPT's arguments (none: no detect).
  */
-const UPDATE_SCRIPT = `t=$1 unpack=$2 nrm=$3; shift 3
-cd /app && { [ "$nrm" -eq 0 ] || rm -rf -- "\${@:1:$nrm}"; } && { [ "$unpack" = no ] || tar -x -p -f - -C /app; } && find /app -mindepth 1 -exec touch -h -d "@$t" -- {} + || exit
+const UPDATE_SCRIPT = `unpack=$1 nrm=$2; shift 2
+cd /app && { [ "$nrm" -eq 0 ] || rm -rf -- "\${@:1:$nrm}"; } && { [ "$unpack" = no ] || tar -x -p -f - -C /app; } || exit
 shift "$nrm"
+times=$1; shift
+while [ "$times" -gt 0 ]; do
+  touch -c -h -d "@$1" -- "\${@:3:$2}" || exit
+  shift "$(( $2 + 2 ))"
+  times=$(( times - 1 ))
+done
 [ $# -eq 0 ] && exit 0
 ${DETECT_SCRIPT}`;
 

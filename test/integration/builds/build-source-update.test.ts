@@ -2,17 +2,22 @@ import { chmod, mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { bareRepoWithCommit, captureOutput, git, request, suiteTempDir, testService, writeFiles } from "./helpers.js";
+import { forgetSourceTimes } from "../../../src/builds/source-times.js";
+import { bareRepoWithCommit, captureOutput, git, request, slugFile, slugTimes, suiteTempDir, testService, writeFiles } from "./helpers.js";
 
 /*
  * The source step on a container made ahead of time: /app holds the app's last built commit, and
  * only what changed is swapped. Whatever changed, the slug is the one a build from nothing makes
- * (the static buildpack writes the same files every time, so equal sources give equal slugs).
+ * (the static buildpack writes the same files every time, so equal sources give equal slugs), with
+ * the same times: each path's last change's, so what did not change keeps its time.
  */
 describe("the source updated in the prepared container (real Docker, real git)", () => {
   const root = suiteTempDir();
 
   it("adds, changes, removes, retypes and ignores paths exactly as unpacking the whole commit does", async () => {
+    // Commits a day ago, 100 s apart (what a build makes has a later time: the slug clamps it to its commit's).
+    let at = Math.floor(Date.now() / 1000) - 86_400;
+    const t0 = at;
     const repo = await bareRepoWithCommit(`${root.dir}/app`, {
       ".slugignore": "ignored/\n*.log\n",
       "keep.txt": "same\n",
@@ -24,13 +29,15 @@ describe("the source updated in the prepared container (real Docker, real git)",
       "sub/deep/x.txt": "x\n",
       "ignored/secret": "s\n",
       "app.log": "l\n",
-    });
+    }, { GIT_COMMITTER_DATE: `@${t0} +0000` });
     const work = path.join(root.dir, "app", "work");
     await symlink("keep.txt", path.join(work, "link"));
     const env = { GIT_DIR: repo.gitDir, GIT_WORK_TREE: work };
     const commit = (message: string): string => {
+      at += 100;
+      const date = `@${at} +0000`;
       git(["add", "-A"], env);
-      git(["commit", "--quiet", "--allow-empty", "-m", message], env);
+      git(["commit", "--quiet", "--allow-empty", "-m", message], { ...env, GIT_COMMITTER_DATE: date, GIT_AUTHOR_DATE: date });
       return git(["rev-parse", "HEAD"], env).trim();
     };
     const first = commit("with the link");
@@ -39,12 +46,18 @@ describe("the source updated in the prepared container (real Docker, real git)",
     const lines: string[] = [];
     logs.on("data", (b: Buffer) => lines.push(...b.toString("utf8").split("\n").filter(Boolean)));
     const service = testService(`${root.dir}/data`, { shipped: ["static"], logStream: logs });
-    const built = async (app: string, at: string, on = service, pushOptions: string[] = []): Promise<{ sha: string; output: string }> => {
+    const built = async (app: string, commitId: string, on = service, pushOptions: string[] = []) => {
       const out = captureOutput();
-      const result = await on.build({ ...request(app, repo), commit: at, pushOptions }, out, new AbortController().signal);
+      const result = await on.build({ ...request(app, repo), commit: commitId, pushOptions }, out, new AbortController().signal);
       expect(result.error, out.text()).toBeUndefined();
       await on.idle();
-      return { sha: result.slug!.sha256, output: out.text() };
+      const file = slugFile(on === service ? `${root.dir}/data` : `${root.dir}/data-${app}`, result);
+      return { sha: result.slug!.sha256, output: out.text(), times: await slugTimes(file) };
+    };
+    // A build from nothing, in another server that has not worked out any commit's times.
+    const fresh = (app: string, commitId: string) => {
+      forgetSourceTimes();
+      return built(app, commitId, testService(`${root.dir}/data-${app}`, { shipped: ["static"] }));
     };
     const updates = (): Record<string, unknown>[] =>
       lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "source updated from the commit in the prepared container");
@@ -64,20 +77,40 @@ describe("the source updated in the prepared container (real Docker, real git)",
     await rm(path.join(work, "sub"), { recursive: true });
     await rm(path.join(work, "app.log"));
     const second = commit("every kind of change");
+    const t2 = at;
 
     const updated = await built("upd", second);
     expect(updates()).toHaveLength(1);
     expect(updates()[0]).toMatchObject({ from: first });
-    const fresh = await built("fresh", second, testService(`${root.dir}/data-fresh`, { shipped: ["static"] }));
-    expect(updated.sha).toBe(fresh.sha);
+    const fromNothing = await fresh("fresh", second);
+    expect(updated.sha).toBe(fromNothing.sha);
     expect(updated.output).toContain(".slugignore removed 3 files");
-    expect(fresh.output).toContain(".slugignore removed 3 files");
+    expect(fromNothing.output).toContain(".slugignore removed 3 files");
+    // What changed (and the folders it is in) has the second commit's time; the rest, its last change's.
+    // (/app itself, and what the build made, are clamped to the commit's time.)
+    const changedAt = {
+      "./app/": t2,
+      "./app/.slugignore": t0,
+      "./app/keep.txt": t0,
+      "./app/change.txt": t2,
+      "./app/exec.sh": t2,
+      "./app/link": t2,
+      "./app/dir2file": t2,
+      "./app/file2dir/": t2,
+      "./app/file2dir/b.txt": t2,
+      "./app/new/": t2,
+      "./app/new/nested/": t2,
+      "./app/new/nested/n.txt": t2,
+    };
+    expect(Object.fromEntries([...updated.times].filter(([name]) => name in changedAt))).toEqual(changedAt);
 
-    // The same tree again (an empty commit, built anyway): nothing to swap, the commit's time still on every entry.
+    // The same tree again (an empty commit, built anyway): nothing to swap, nothing changes its time.
     const third = commit("empty");
     const again = await built("upd", third, service, ["rebuild"]);
     expect(updates()).toHaveLength(2);
-    expect(again.sha).toBe((await built("fresh3", third, testService(`${root.dir}/data-fresh3`, { shipped: ["static"] }))).sha);
+    expect(again.sha).toBe((await fresh("fresh3", third)).sha);
+    const kept = (times: ReadonlyMap<string, number>): Record<string, number> => Object.fromEntries([...times].filter(([name]) => name in changedAt && name !== "./app/"));
+    expect(kept(again.times)).toEqual(kept(updated.times));
 
     // A changed .slugignore: /app is emptied and the commit unpacked whole.
     await writeFile(path.join(work, ".slugignore"), "*.txt\n");
@@ -85,6 +118,6 @@ describe("the source updated in the prepared container (real Docker, real git)",
     const fourth = commit("new .slugignore");
     const whole = await built("upd", fourth);
     expect(updates()).toHaveLength(2);
-    expect(whole.sha).toBe((await built("fresh4", fourth, testService(`${root.dir}/data-fresh4`, { shipped: ["static"] }))).sha);
+    expect(whole.sha).toBe((await fresh("fresh4", fourth)).sha);
   });
 });

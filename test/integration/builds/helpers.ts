@@ -83,7 +83,7 @@ export async function gitBuildpack(dir: string, files: Files): Promise<Record<st
 }
 
 /** A bare repository at `<root>/repo.git` with one commit of `files`; returns the commit. */
-export async function bareRepoWithCommit(root: string, files: Files): Promise<{ gitDir: string; commit: string }> {
+export async function bareRepoWithCommit(root: string, files: Files, commitEnv: Record<string, string> = {}): Promise<{ gitDir: string; commit: string }> {
   const gitDir = path.join(root, "repo.git");
   const work = path.join(root, "work");
   await mkdir(work, { recursive: true });
@@ -91,7 +91,7 @@ export async function bareRepoWithCommit(root: string, files: Files): Promise<{ 
   await writeFiles(work, files);
   const env = { GIT_DIR: gitDir, GIT_WORK_TREE: work };
   git(["add", "-A"], env);
-  git(["commit", "--quiet", "-m", "app"], env);
+  git(["commit", "--quiet", "-m", "app"], { ...env, ...commitEnv });
   return { gitDir, commit: git(["rev-parse", "HEAD"], env).trim() };
 }
 
@@ -150,17 +150,28 @@ export function slugFile(dataDir: string, result: { slug?: { sha256: string } })
 /** Every entry of a gzipped slug: name -> content (files) or "" (other types). */
 export async function readSlug(file: string): Promise<Map<string, { type: string; content: string; mode: number }>> {
   const entries = new Map<string, { type: string; content: string; mode: number }>();
+  await eachSlugEntry(file, (header, body) => entries.set(header.name, { type: header.type, content: body.toString("utf8"), mode: header.mode }));
+  return entries;
+}
+
+/** Every entry of a gzipped slug: name -> its mtime in seconds. */
+export async function slugTimes(file: string): Promise<Map<string, number>> {
+  const times = new Map<string, number>();
+  await eachSlugEntry(file, (header) => times.set(header.name, Math.floor((header.mtime?.getTime() ?? 0) / 1000)));
+  return times;
+}
+
+async function eachSlugEntry(file: string, onEntry: (header: tar.Header, body: Buffer) => void): Promise<void> {
   const extract = tar.extract();
   extract.on("entry", (header, stream, next) => {
     const parts: Buffer[] = [];
     stream.on("data", (b) => parts.push(b as Buffer));
     stream.on("end", () => {
-      entries.set(header.name, { type: header.type, content: Buffer.concat(parts).toString("utf8"), mode: header.mode });
+      onEntry(header, Buffer.concat(parts));
       next();
     });
   });
   await pipeline(createReadStream(file), createGunzip(), extract as unknown as Writable);
-  return entries;
 }
 
 export async function buildContainers(buildId: string): Promise<string[]> {
