@@ -27,7 +27,7 @@ const COMMIT_WAIT_MS = 3000;
 /** Unpacks `commit` (as putSource would: `.slugignore` applied, each entry with its time) into `<upperDir>/app`; a failure leaves no /app there. */
 export async function laySource(upperDir: string, repo: SourceRef, commit: string, signal: AbortSignal): Promise<LaidSource> {
   const pushed = await commitInRepository(repo, commit, signal);
-  const times = await sourceTimes(repo, commit, signal);
+  const times = await sourceTimes(repo, commit, { signal });
   const slugignore = pushed.files[".slugignore"];
   const ignore = slugignore === undefined ? undefined : parseSlugignore(slugignore);
   const app = path.join(upperDir, BUILD_DIR.slice(1));

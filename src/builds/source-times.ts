@@ -87,12 +87,17 @@ export function forgetSourceTimes(): void {
 }
 /**
  * The times of `commit`'s source (see above). Kept by commit: a commit names its whole history,
- * so its times are the same in any repository that has it.
+ * so its times are the same in any repository that has it. `after`: a commit that is likely the
+ * first-parent ancestor the walk would meet (the one built last), whose known times then spare git
+ * the walk past it (and the listing of its changes, which for a first commit is every path).
  */
-export async function sourceTimes(source: SourceRef, commit: string, signal?: AbortSignal, limits = WALK_LIMITS): Promise<SourceTimes> {
+export async function sourceTimes(source: SourceRef, commit: string, options: { readonly signal?: AbortSignal; readonly after?: string; readonly limits?: WalkLimits } = {}): Promise<SourceTimes> {
+  const { signal, after, limits = WALK_LIMITS } = options;
   const known = cache.get(commit);
   if (known) return known;
-  const times = await walk(source, commit, limits, signal);
+  const base = after === undefined || after === commit ? undefined : cache.get(after);
+  const times = (base?.complete ? await walk(source, commit, limits, signal, base) : undefined) ?? (await walk(source, commit, limits, signal));
+  if (!times) throw new Error(`the walk of ${commit}'s history ended without an answer`);
   cache.set(times);
   return times;
 }
@@ -105,13 +110,19 @@ interface Seen {
 
 /** Each commit's line starts with this (a path's field never comes where a line is expected). */
 const HEADER = "\x01";
-const COMMIT_LINE = /^([0-9a-f]+) (\d+)$/;
+const COMMIT_LINE = /^([0-9a-f]+) (\d+) ?([0-9a-f]*)/;
 
 type WalkEnd = { readonly times: SourceTimes } | "history" | "cap";
 
-async function walk(source: SourceRef, commit: string, limits: WalkLimits, signal?: AbortSignal): Promise<SourceTimes> {
+/**
+ * The walk from `commit`; with `base`, only as far as that commit (git stops at what is reachable
+ * from it): undefined when it did not end just after it (`base` is not on the commit's first-parent
+ * line, or is too far down it).
+ */
+async function walk(source: SourceRef, commit: string, limits: WalkLimits, signal?: AbortSignal, base?: SourceTimes): Promise<SourceTimes | undefined> {
   const stop = new AbortController();
-  const child = spawnGit(["log", "--first-parent", "--diff-merges=first-parent", "--root", "--no-renames", "--raw", "-z", "--no-abbrev", "--format=%x01%H %ct", commit, "--"], {
+  const range = base ? [commit, `^${base.commit}`] : [commit];
+  const child = spawnGit(["log", "--first-parent", "--diff-merges=first-parent", "--root", "--no-renames", "--raw", "-z", "--no-abbrev", "--format=%x01%H %ct %P", ...range, "--"], {
     env: sourceEnv(source),
     signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal,
   });
@@ -127,9 +138,10 @@ async function walk(source: SourceRef, commit: string, limits: WalkLimits, signa
   exited.catch(() => undefined);
 
   const seen = new Map<string, Seen>();
-  // Commits whose changes have been read, and the time of the last of them.
+  // Commits whose changes have been read, the time of the last of them, and its first parent.
   let walked = 0;
   let time = 0;
+  let parent = "";
   let listed: Set<string> | undefined;
   let listing: Promise<Set<string>> | undefined;
   let pending = 0;
@@ -139,9 +151,8 @@ async function walk(source: SourceRef, commit: string, limits: WalkLimits, signa
     seen.set(path, { time, present });
     if (listed?.has(path)) pending--;
   };
-  /** At an ancestor's header: the times, where a known commit gives them or every path has one already. */
-  const enough = (hash: string): SourceTimes | undefined => {
-    const known = cache.get(hash);
+  /** The times from a known commit's beneath what has been read. */
+  const from = (known: SourceTimes | undefined): SourceTimes | undefined => {
     if (known?.complete && walked + known.depth <= limits.maxWalk) {
       const files = new Map(known.times);
       for (const p of folderNames(known)) files.delete(p);
@@ -151,6 +162,12 @@ async function walk(source: SourceRef, commit: string, limits: WalkLimits, signa
       }
       return finished(commit, files, walked + known.depth, true);
     }
+    return undefined;
+  };
+  /** At an ancestor's header: the times, where a known commit gives them or every path has one already. */
+  const enough = (hash: string): SourceTimes | undefined => {
+    const known = from(cache.get(hash));
+    if (known) return known;
     if (listed && pending === 0) return finished(commit, timesOf(listed, seen, 0), walked, true);
     return undefined;
   };
@@ -188,6 +205,7 @@ async function walk(source: SourceRef, commit: string, limits: WalkLimits, signa
         if (walked === limits.maxWalk) return "cap";
         walked++;
         time = Number(m[2]);
+        parent = m[3]!;
         if (walked === limits.listAfter) {
           listing = listPaths(source, commit, signal);
           listing.then((paths) => {
@@ -213,9 +231,14 @@ async function walk(source: SourceRef, commit: string, limits: WalkLimits, signa
     // What has no time yet gets the last walked commit's.
     return finished(commit, timesOf(await (listing ?? listPaths(source, commit, signal)), seen, time), limits.maxWalk, false);
   }
-  // The whole history walked: every path of the commit has been listed.
   const code = await exited;
   if (code !== 0) throw new SlugforgeError("INTERNAL", `git log ${commit} exited with ${code}: ${stderr.trim()}`);
+  if (base) {
+    if (walked > 0 && parent === base.commit) return from(base);
+    // Not ended by reaching the root: ended elsewhere in what `base` reaches.
+    if (walked === 0 || parent !== "") return undefined;
+  }
+  // The whole history walked: every path of the commit has been listed.
   const files = new Map<string, number>();
   for (const [p, s] of seen) if (s.present) files.set(p, s.time);
   return finished(commit, files, walked, true);

@@ -42,7 +42,7 @@ const MAX_ARG_BYTES = 256 * 1024;
  */
 export async function putSource(step: StepContext, source: SourceRef, laid?: LaidSource, options: { readonly ahead?: DetectAhead; readonly standby?: StandbyExec } = {}): Promise<SourceResult> {
   const { ahead, standby } = options;
-  const [pushed, times] = await Promise.all([readPushedCommit(source, step.commit, step.signal), timesOrNone(step, source, step.commit)]);
+  const [pushed, times] = await Promise.all([readPushedCommit(source, step.commit, step.signal), timesOrNone(step, source, laid?.commit)]);
   const ignoreText = pushed.files[".slugignore"];
   const ignore = ignoreText === undefined ? undefined : parseSlugignore(ignoreText);
   for (const line of ignore?.unsupported ?? []) step.out.error(`.slugignore: "${line}" ignored (negation is not supported)`);
@@ -68,9 +68,10 @@ export async function putSource(step: StepContext, source: SourceRef, laid?: Lai
 const identity = (h: TarHeader): TarHeader => h;
 
 /** The commit's source times; none when git could not give them (every entry then keeps the commit's time, as git archive stamps it). */
-async function timesOrNone(step: StepContext, source: SourceRef, commit: string): Promise<SourceTimes | undefined> {
+async function timesOrNone(step: StepContext, source: SourceRef, after: string | undefined): Promise<SourceTimes | undefined> {
+  const { commit, signal } = step;
   try {
-    return await sourceTimes(source, commit, step.signal);
+    return await sourceTimes(source, commit, { signal, after });
   } catch (err) {
     if (step.signal.aborted) throw err;
     step.log.warn({ err, commit }, "could not work out the source's times from its history; every entry gets the commit's time");
@@ -118,7 +119,7 @@ async function updateLaid(
   let changes: TreeChange[] | undefined;
   let before: SourceTimes;
   try {
-    [changes, before] = await Promise.all([treeChanges(source, laid.tree, tree, MAX_CHANGES, step.signal), sourceTimes(source, laid.commit, step.signal)]);
+    [changes, before] = await Promise.all([treeChanges(source, laid.tree, tree, MAX_CHANGES, step.signal), sourceTimes(source, laid.commit, { signal: step.signal })]);
   } catch (err) {
     if (step.signal.aborted) throw err;
     step.log.warn({ err }, "comparing the commit with the one in the prepared container failed; unpacking it whole");

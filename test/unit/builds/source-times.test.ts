@@ -74,7 +74,7 @@ function expected(c: string, maxWalk = Infinity): Record<string, number> {
 }
 
 const source = (): { gitDir: string } => ({ gitDir });
-const got = async (c: string, limits?: WalkLimits): Promise<Record<string, number>> => Object.fromEntries((await sourceTimes(source(), c, undefined, limits)).times);
+const got = async (c: string, limits?: WalkLimits, after?: string): Promise<Record<string, number>> => Object.fromEntries((await sourceTimes(source(), c, { limits, after })).times);
 
 /** A small random generator, the same every run. */
 function random(seed: number): () => number {
@@ -164,6 +164,20 @@ describe("a source's times: each path's last change in the commit's first-parent
     await got(commits[3]!);
     expect(await got(commits.at(-1)!)).toEqual(expected(commits.at(-1)!));
     expect(await got(commits[10]!)).toEqual(expected(commits[10]!));
+  });
+
+  it("the same when told which known commit the walk may stop after, whether or not it is on the way", async () => {
+    const side = git(["rev-parse", "side"]).trim();
+    for (const limits of [undefined, { maxWalk: 6, listAfter: 2 }]) {
+      for (let i = 0; i < commits.length; i += 3) {
+        for (const after of [commits[i - 1], commits[i - 4], commits[i + 2], side, commits[i]]) {
+          if (after === undefined) continue;
+          forgetSourceTimes();
+          await got(after, limits);
+          expect(await got(commits[i]!, limits, after), `${commits[i]} after ${after}`).toEqual(expected(commits[i]!, limits?.maxWalk));
+        }
+      }
+    }
   });
 
   it("with a short walk: what it does not reach gets the last walked commit's time, whatever was known before", async () => {
