@@ -42,7 +42,10 @@ const MAX_ARG_BYTES = 256 * 1024;
  */
 export async function putSource(step: StepContext, source: SourceRef, laid?: LaidSource, options: { readonly ahead?: DetectAhead; readonly standby?: StandbyExec } = {}): Promise<SourceResult> {
   const { ahead, standby } = options;
-  const [pushed, times] = await Promise.all([readPushedCommit(source, step.commit, step.signal), timesOrNone(step, source, laid?.commit)]);
+  // The times are worked out while the commit is read and compared.
+  const timing = timesOrNone(step, source, laid?.commit);
+  timing.catch(() => undefined);
+  const pushed = await readPushedCommit(source, step.commit, step.signal);
   const ignoreText = pushed.files[".slugignore"];
   const ignore = ignoreText === undefined ? undefined : parseSlugignore(ignoreText);
   for (const line of ignore?.unsupported ?? []) step.out.error(`.slugignore: "${line}" ignored (negation is not supported)`);
@@ -51,11 +54,12 @@ export async function putSource(step: StepContext, source: SourceRef, laid?: Lai
   let ignored: number | undefined;
   let detected: readonly DetectedAhead[] | undefined;
   if (laid) {
-    const updated = laid.slugignore === ignoreText && times ? await updateLaid(step, source, laid, { tree: pushed.tree, ignore, times, ahead, standby }) : undefined;
+    const updated = laid.slugignore === ignoreText ? await updateLaid(step, source, laid, { tree: pushed.tree, ignore, timing, ahead, standby }) : undefined;
     ({ ignored, detected } = updated ?? {});
     if (updated === undefined) await clearBuildDir(step);
   }
   if (ignored === undefined) {
+    const times = await timing;
     const archive = gitArchive(source, step.commit, step.signal);
     const filtered = filterSource(holdStream(archive.stream, "source", step.app, step.signal), ignore, (h) => stamped(h, times));
     await Promise.all([extractIntoBuild(step, filtered.tar, BUILD_DIR), archive.done]);
@@ -113,19 +117,21 @@ async function updateLaid(
   step: StepContext,
   source: SourceRef,
   laid: LaidSource,
-  target: { readonly tree: string; readonly ignore: Slugignore | undefined; readonly times: SourceTimes; readonly ahead: DetectAhead | undefined; readonly standby: StandbyExec | undefined },
+  target: { readonly tree: string; readonly ignore: Slugignore | undefined; readonly timing: Promise<SourceTimes | undefined>; readonly ahead: DetectAhead | undefined; readonly standby: StandbyExec | undefined },
 ): Promise<{ ignored: number; detected?: DetectedAhead[] } | undefined> {
-  const { tree, ignore, times, ahead, standby } = target;
+  const { tree, ignore, timing, ahead, standby } = target;
   let changes: TreeChange[] | undefined;
   let before: SourceTimes;
+  let times: SourceTimes | undefined;
   try {
-    [changes, before] = await Promise.all([treeChanges(source, laid.tree, tree, MAX_CHANGES, step.signal), sourceTimes(source, laid.commit, { signal: step.signal })]);
+    [changes, before, times] = await Promise.all([treeChanges(source, laid.tree, tree, MAX_CHANGES, step.signal), sourceTimes(source, laid.commit, { signal: step.signal }), timing]);
   } catch (err) {
     if (step.signal.aborted) throw err;
     step.log.warn({ err }, "comparing the commit with the one in the prepared container failed; unpacking it whole");
     return undefined;
   }
-  if (changes === undefined) return undefined;
+  // Without the commit's times (logged), or with too many changes: the whole commit instead.
+  if (changes === undefined || times === undefined) return undefined;
   const remove: string[] = [];
   const add: string[] = [];
   let ignored = laid.ignored;
