@@ -14,31 +14,40 @@ import type { SourceRef } from "./types.js";
  * around it, whichever app built the commit and from which history: the same commit still gives
  * the same slug. What changed is newer than what did not, as tools that compare times expect.
  *
- * A walk of first parents stops when every path of the commit has its time, or after
- * WALK_LIMITS.maxWalk commits (what is still without one then gets the time of the last commit walked), or where it
- * meets a commit whose times are known already and give the same answer (TimesCache).
+ * A long line of first parents is not walked to its start: from a commit of generation g (its
+ * line's length) of at least two periods, the walk ends at the anchor, the commit of generation
+ * (floor(g / period) - 1) * period, and what did not change since gets the anchor's time. Commits
+ * of one period share their anchor, so the times of what did not change stay put from build to
+ * build, and a walk reads between one and two periods of commits. A walk also stops once every
+ * path has its time, and where it meets a commit whose times are known already and give the same
+ * answer (the last build's: kept in memory).
  */
 
 /**
- * `maxWalk`: first-parent commits walked at most for one commit's times. `listAfter`: walked this
- * far without meeting a known commit, the commit's paths are listed, so that the walk can stop
- * once each has its time.
+ * `period`: commits of first-parent line that share an anchor (see above). `listAfter`: walked
+ * this far without meeting a known commit, the commit's paths are listed, so that the walk can
+ * stop once each has its time.
  */
 export interface WalkLimits {
-  readonly maxWalk: number;
+  readonly period: number;
   readonly listAfter: number;
 }
 
-export const WALK_LIMITS: WalkLimits = { maxWalk: 10_000, listAfter: 64 };
+export const WALK_LIMITS: WalkLimits = { period: 5000, listAfter: 64 };
 
 export interface SourceTimes {
   readonly commit: string;
   /** Seconds since the epoch by path, as in the tree (no trailing slash; "" is the root). */
   readonly times: ReadonlyMap<string, number>;
-  /** How many commits a walk from this one takes at most to give every path its time. */
-  readonly depth: number;
-  /** False when the walk's limit ended it before every path had its time. */
-  readonly complete: boolean;
+  /** The length of its first-parent line, itself included (a first commit: 1). */
+  readonly generation: number;
+  /** The generation of the commit whose time what did not change since gets; 0: none (the whole line counts). */
+  readonly anchor: number;
+}
+
+/** The anchor's generation for a commit of generation `g` (0: none). */
+export function anchorOf(g: number, period: number): number {
+  return g < 2 * period ? 0 : (Math.floor(g / period) - 1) * period;
 }
 
 /** The time of a tar entry of the commit's source (a folder's name ends in "/"); undefined when the tree has no such path. */
@@ -85,6 +94,7 @@ const cache = new TimesCache(400_000);
 export function forgetSourceTimes(): void {
   cache.clear();
 }
+
 /**
  * The times of `commit`'s source (see above). Kept by commit: a commit names its whole history,
  * so its times are the same in any repository that has it. `after`: a commit that is likely the
@@ -96,8 +106,7 @@ export async function sourceTimes(source: SourceRef, commit: string, options: { 
   const known = cache.get(commit);
   if (known) return known;
   const base = after === undefined || after === commit ? undefined : cache.get(after);
-  const times = (base?.complete ? await walk(source, commit, limits, signal, base) : undefined) ?? (await walk(source, commit, limits, signal));
-  if (!times) throw new Error(`the walk of ${commit}'s history ended without an answer`);
+  const times = (base ? await walkAfter(source, commit, base, limits, signal) : undefined) ?? (await walkFrom(source, commit, limits, signal));
   cache.set(times);
   return times;
 }
@@ -108,20 +117,148 @@ interface Seen {
   readonly present: boolean;
 }
 
+/** The newest listing of each path a walk read. */
+class Listings {
+  readonly seen = new Map<string, Seen>();
+  /** Commits whose changes have been read, and the time of the last of them. */
+  walked = 0;
+  time = 0;
+  /** The commit's paths once listed, and how many of them are still without a time. */
+  listed: Set<string> | undefined;
+  pending = 0;
+
+  commitRead(time: number): void {
+    this.walked++;
+    this.time = time;
+  }
+
+  note(path: string, present: boolean): void {
+    if (this.seen.has(path)) return;
+    this.seen.set(path, { time: this.time, present });
+    if (this.listed?.has(path)) this.pending--;
+  }
+
+  list(paths: Set<string>): void {
+    this.listed = paths;
+    for (const p of paths) if (!this.seen.has(p)) this.pending++;
+  }
+
+  /** Every path that is there, with its time: the whole line was read. */
+  present(): Map<string, number> {
+    const files = new Map<string, number>();
+    for (const [p, s] of this.seen) if (s.present) files.set(p, s.time);
+    return files;
+  }
+
+  /** Each of `paths` with its time (`otherwise` for one not listed). */
+  timesOf(paths: Set<string>, otherwise: number): Map<string, number> {
+    const files = new Map<string, number>();
+    for (const p of paths) files.set(p, this.seen.get(p)?.time ?? otherwise);
+    return files;
+  }
+
+  /** A known commit's times with what was read since laid over them. */
+  over(known: SourceTimes): Map<string, number> {
+    const files = new Map(known.times);
+    for (const p of folderNames(known)) files.delete(p);
+    for (const [p, s] of this.seen) {
+      if (s.present) files.set(p, s.time);
+      else files.delete(p);
+    }
+    return files;
+  }
+}
+
+/**
+ * The walk from `commit` as far as `base` (git stops at what is reachable from it), whose times
+ * give the rest: undefined when it did not end just after it (`base` is not on the commit's
+ * first-parent line), or when `base` has another anchor.
+ */
+async function walkAfter(source: SourceRef, commit: string, base: SourceTimes, limits: WalkLimits, signal?: AbortSignal): Promise<SourceTimes | undefined> {
+  const read = new Listings();
+  let parent = "";
+  await readLog(source, [commit, `^${base.commit}`], signal, {
+    commit(_hash, time, first) {
+      read.commitRead(time);
+      parent = first;
+      return true;
+    },
+    path: (p, present) => read.note(p, present),
+  });
+  if (read.walked === 0) return undefined;
+  if (parent === base.commit) {
+    const generation = base.generation + read.walked;
+    return anchorOf(generation, limits.period) === base.anchor ? finished(commit, read.over(base), generation, base.anchor) : undefined;
+  }
+  // The whole line read (base is not on it): the answer, unless the line is long enough for an anchor.
+  if (parent === "" && anchorOf(read.walked, limits.period) === 0) return finished(commit, read.present(), read.walked, 0);
+  return undefined;
+}
+
+/** The walk from `commit` to its anchor (or its line's start), or to a known commit of the same anchor. */
+async function walkFrom(source: SourceRef, commit: string, limits: WalkLimits, signal?: AbortSignal): Promise<SourceTimes> {
+  const generation = await generationOf(source, commit, signal);
+  const anchor = anchorOf(generation, limits.period);
+  const depth = generation - anchor;
+  const read = new Listings();
+  let listing: Promise<Set<string>> | undefined;
+  let result: SourceTimes | undefined;
+  let anchorTime: number | undefined;
+  await readLog(source, [commit], signal, {
+    commit(hash, time) {
+      if (read.walked > 0) {
+        const known = cache.get(hash);
+        if (known && known.anchor === anchor && known.generation === generation - read.walked) {
+          result = finished(commit, read.over(known), generation, anchor);
+          return false;
+        }
+        if (read.listed && read.pending === 0) {
+          result = finished(commit, read.timesOf(read.listed, 0), generation, anchor);
+          return false;
+        }
+      }
+      if (read.walked === depth) {
+        // The anchor: its own changes are not read.
+        anchorTime = time;
+        return false;
+      }
+      read.commitRead(time);
+      if (read.walked === limits.listAfter) {
+        listing = listPaths(source, commit, signal);
+        listing.then((paths) => read.list(paths), () => undefined);
+      }
+      return true;
+    },
+    path: (p, present) => read.note(p, present),
+  });
+  if (result) return result;
+  if (anchorTime === undefined) return finished(commit, read.present(), generation, anchor);
+  const paths = read.listed ?? (await (listing ?? listPaths(source, commit, signal)));
+  return finished(commit, read.timesOf(paths, anchorTime), generation, anchor);
+}
+
+/** The length of the commit's first-parent line. */
+async function generationOf(source: SourceRef, commit: string, signal?: AbortSignal): Promise<number> {
+  const result = await runGitChecked(["rev-list", "--first-parent", "--count", commit, "--"], { env: sourceEnv(source), signal });
+  const count = Number(result.stdout.trim());
+  if (!Number.isSafeInteger(count) || count < 1) throw new SlugforgeError("INTERNAL", `git rev-list --count printed ${JSON.stringify(result.stdout.slice(0, 100))}`);
+  return count;
+}
+
 /** Each commit's line starts with this (a path's field never comes where a line is expected). */
 const HEADER = "\x01";
 const COMMIT_LINE = /^([0-9a-f]+) (\d+) ?([0-9a-f]*)/;
 
-type WalkEnd = { readonly times: SourceTimes } | "history" | "cap";
+interface LogVisitor {
+  /** At a commit's line (its hash, time and first parent, "" for none): false stops the walk there. */
+  commit(hash: string, time: number, parent: string): boolean;
+  /** A path the commit changed, and whether it is there after the change. */
+  path(path: string, present: boolean): void;
+}
 
-/**
- * The walk from `commit`; with `base`, only as far as that commit (git stops at what is reachable
- * from it): undefined when it did not end just after it (`base` is not on the commit's first-parent
- * line, or is too far down it).
- */
-async function walk(source: SourceRef, commit: string, limits: WalkLimits, signal?: AbortSignal, base?: SourceTimes): Promise<SourceTimes | undefined> {
+/** `git log` of first parents over `range`, each commit's changes (to its first parent) given to `visitor`. */
+async function readLog(source: SourceRef, range: readonly string[], signal: AbortSignal | undefined, visitor: LogVisitor): Promise<void> {
   const stop = new AbortController();
-  const range = base ? [commit, `^${base.commit}`] : [commit];
   const child = spawnGit(["log", "--first-parent", "--diff-merges=first-parent", "--root", "--no-renames", "--raw", "-z", "--no-abbrev", "--format=%x01%H %ct %P", ...range, "--"], {
     env: sourceEnv(source),
     signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal,
@@ -137,42 +274,7 @@ async function walk(source: SourceRef, commit: string, limits: WalkLimits, signa
   });
   exited.catch(() => undefined);
 
-  const seen = new Map<string, Seen>();
-  // Commits whose changes have been read, the time of the last of them, and its first parent.
-  let walked = 0;
-  let time = 0;
-  let parent = "";
-  let listed: Set<string> | undefined;
-  let listing: Promise<Set<string>> | undefined;
-  let pending = 0;
-
-  const note = (path: string, present: boolean): void => {
-    if (seen.has(path)) return;
-    seen.set(path, { time, present });
-    if (listed?.has(path)) pending--;
-  };
-  /** The times from a known commit's beneath what has been read. */
-  const from = (known: SourceTimes | undefined): SourceTimes | undefined => {
-    if (known?.complete && walked + known.depth <= limits.maxWalk) {
-      const files = new Map(known.times);
-      for (const p of folderNames(known)) files.delete(p);
-      for (const [p, s] of seen) {
-        if (s.present) files.set(p, s.time);
-        else files.delete(p);
-      }
-      return finished(commit, files, walked + known.depth, true);
-    }
-    return undefined;
-  };
-  /** At an ancestor's header: the times, where a known commit gives them or every path has one already. */
-  const enough = (hash: string): SourceTimes | undefined => {
-    const known = from(cache.get(hash));
-    if (known) return known;
-    if (listed && pending === 0) return finished(commit, timesOf(listed, seen, 0), walked, true);
-    return undefined;
-  };
-
-  const read = async (): Promise<WalkEnd> => {
+  const read = async (): Promise<boolean> => {
     const decoder = new StringDecoder("utf8");
     let rest = "";
     let mode = "";
@@ -182,7 +284,7 @@ async function walk(source: SourceRef, commit: string, limits: WalkLimits, signa
       for (const raw of fields) {
         if (mode !== "") {
           // The path of the raw line before.
-          note(raw, mode !== "000000");
+          visitor.path(raw, mode !== "000000");
           mode = "";
           continue;
         }
@@ -198,50 +300,23 @@ async function walk(source: SourceRef, commit: string, limits: WalkLimits, signa
           if (field === "") continue;
           throw new Error(`git log printed a field it should not: ${JSON.stringify(field.slice(0, 200))}`);
         }
-        if (walked > 0) {
-          const times = enough(m[1]!);
-          if (times) return { times };
-        }
-        if (walked === limits.maxWalk) return "cap";
-        walked++;
-        time = Number(m[2]);
-        parent = m[3]!;
-        if (walked === limits.listAfter) {
-          listing = listPaths(source, commit, signal);
-          listing.then((paths) => {
-            listed = paths;
-            for (const p of paths) if (!seen.has(p)) pending++;
-          }, () => undefined);
-        }
+        if (!visitor.commit(m[1]!, Number(m[2]), m[3]!)) return false;
       }
     }
-    return "history";
+    return true;
   };
 
-  let end: WalkEnd;
+  let whole: boolean;
   try {
-    end = await read();
+    whole = await read();
   } finally {
     // Done early (or failed): the rest of the walk is not needed.
     stop.abort();
     child.stdout.destroy();
   }
-  if (typeof end === "object") return end.times;
-  if (end === "cap") {
-    // What has no time yet gets the last walked commit's.
-    return finished(commit, timesOf(await (listing ?? listPaths(source, commit, signal)), seen, time), limits.maxWalk, false);
-  }
+  if (!whole) return;
   const code = await exited;
-  if (code !== 0) throw new SlugforgeError("INTERNAL", `git log ${commit} exited with ${code}: ${stderr.trim()}`);
-  if (base) {
-    if (walked > 0 && parent === base.commit) return from(base);
-    // Not ended by reaching the root: ended elsewhere in what `base` reaches.
-    if (walked === 0 || parent !== "") return undefined;
-  }
-  // The whole history walked: every path of the commit has been listed.
-  const files = new Map<string, number>();
-  for (const [p, s] of seen) if (s.present) files.set(p, s.time);
-  return finished(commit, files, walked, true);
+  if (code !== 0) throw new SlugforgeError("INTERNAL", `git log ${range.join(" ")} exited with ${code}: ${stderr.trim()}`);
 }
 
 /** The commit's files, links and submodules (no folders). */
@@ -252,12 +327,6 @@ async function listPaths(source: SourceRef, commit: string, signal?: AbortSignal
   return new Set(paths);
 }
 
-/** Each of `paths` with the time its newest listing gave (`otherwise` for one not listed). */
-function timesOf(paths: Set<string>, seen: ReadonlyMap<string, Seen>, otherwise: number): Map<string, number> {
-  const times = new Map<string, number>();
-  for (const p of paths) times.set(p, seen.get(p)?.time ?? otherwise);
-  return times;
-}
 
 const folders = new WeakMap<SourceTimes, ReadonlySet<string>>();
 
@@ -267,7 +336,7 @@ function folderNames(times: SourceTimes): ReadonlySet<string> {
 }
 
 /** The times of `commit` from its files' times: each folder gets the latest beneath it ("" the root). */
-function finished(commit: string, files: Map<string, number>, depth: number, complete: boolean): SourceTimes {
+function finished(commit: string, files: Map<string, number>, generation: number, anchor: number): SourceTimes {
   const latest = new Map<string, number>();
   let root: number | undefined;
   for (const [name, t] of files) {
@@ -280,7 +349,7 @@ function finished(commit: string, files: Map<string, number>, depth: number, com
   }
   if (root !== undefined) latest.set("", root);
   for (const [folder, t] of latest) files.set(folder, t);
-  const times: SourceTimes = { commit, times: files, depth, complete };
+  const times: SourceTimes = { commit, times: files, generation, anchor };
   folders.set(times, new Set(latest.keys()));
   return times;
 }

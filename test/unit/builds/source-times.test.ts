@@ -3,12 +3,13 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises"
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { forgetSourceTimes, sourceTimes, stamped, timeOf, type WalkLimits } from "../../../src/builds/source-times.js";
+import { anchorOf, forgetSourceTimes, sourceTimes, stamped, timeOf, type WalkLimits } from "../../../src/builds/source-times.js";
 
 /*
  * A source's times against the rule worked out the slow way: for each path of a commit, walk its
  * first parents and take the committer time of the first commit whose tree has the path otherwise
- * than its first parent's (the root commit: all of it); a folder, the latest beneath it.
+ * than its first parent's (the root commit: all of it), or the anchor's when the walk gets there
+ * first; a folder, the latest beneath it.
  */
 
 let dir: string;
@@ -47,20 +48,22 @@ function entries(c: string): Map<string, string> {
   return out;
 }
 
-/** The rule, the slow way (a walk of at most `maxWalk` commits; what it does not find gets the last one's time). */
-function expected(c: string, maxWalk = Infinity): Record<string, number> {
+/** The rule, the slow way. */
+function expected(c: string, period = 5000): Record<string, number> {
   const chain = git(["rev-list", "--first-parent", c]).trim().split("\n");
+  const anchor = anchorOf(chain.length, period);
   if (committed.size === 0) for (const line of git(["log", "--all", "--format=%H %ct"]).trim().split("\n")) committed.set(line.split(" ")[0]!, Number(line.split(" ")[1]));
   const times = committed;
   const trees = chain.map(entries);
   const files: Record<string, number> = {};
-  const walked = Math.min(maxWalk, chain.length);
+  // The commits whose changes count: down to the anchor (generation `anchor`, chain[length - anchor]), not included.
+  const walked = chain.length - anchor;
   for (const p of trees[0]!.keys()) {
     let found: number | undefined;
     for (let i = 0; i < walked && found === undefined; i++) {
       if (i === chain.length - 1 || trees[i]!.get(p) !== trees[i + 1]!.get(p)) found = times.get(chain[i]!);
     }
-    files[p] = found ?? times.get(chain[walked - 1]!)!;
+    files[p] = found ?? times.get(chain[walked]!)!;
   }
   const all: Record<string, number> = { ...files };
   for (const [p, t] of Object.entries(files)) {
@@ -168,29 +171,43 @@ describe("a source's times: each path's last change in the commit's first-parent
 
   it("the same when told which known commit the walk may stop after, whether or not it is on the way", async () => {
     const side = git(["rev-parse", "side"]).trim();
-    for (const limits of [undefined, { maxWalk: 6, listAfter: 2 }]) {
+    for (const limits of [undefined, { period: 4, listAfter: 2 }]) {
       for (let i = 0; i < commits.length; i += 3) {
         for (const after of [commits[i - 1], commits[i - 4], commits[i + 2], side, commits[i]]) {
           if (after === undefined) continue;
           forgetSourceTimes();
           await got(after, limits);
-          expect(await got(commits[i]!, limits, after), `${commits[i]} after ${after}`).toEqual(expected(commits[i]!, limits?.maxWalk));
+          expect(await got(commits[i]!, limits, after), `${commits[i]} after ${after}`).toEqual(expected(commits[i]!, limits?.period));
         }
       }
     }
   });
 
-  it("with a short walk: what it does not reach gets the last walked commit's time, whatever was known before", async () => {
-    const limits = { maxWalk: 6, listAfter: 2 };
-    for (const c of commits) {
+  it("with a short period: what did not change since the anchor gets its time, whatever was known before", async () => {
+    for (const period of [3, 7]) {
+      const limits = { period, listAfter: 2 };
+      for (const c of commits) {
+        forgetSourceTimes();
+        expect(await got(c, limits), c).toEqual(expected(c, period));
+      }
       forgetSourceTimes();
-      expect(await got(c, limits), c).toEqual(expected(c, limits.maxWalk));
+      for (const c of commits) expect(await got(c, limits), c).toEqual(expected(c, period));
+      forgetSourceTimes();
+      let last: string | undefined;
+      for (const c of commits) {
+        expect(await got(c, limits, last), c).toEqual(expected(c, period));
+        last = c;
+      }
     }
-    forgetSourceTimes();
-    for (const c of commits) expect(await got(c, limits), c).toEqual(expected(c, limits.maxWalk));
     // Stopped early once every path is found (listed after two commits), the answer is the same.
     forgetSourceTimes();
-    for (const c of commits) expect(await got(c, { maxWalk: 1000, listAfter: 2 }), c).toEqual(expected(c));
+    for (const c of commits) expect(await got(c, { period: 1000, listAfter: 2 }), c).toEqual(expected(c));
+  });
+
+  it("anchors a line of at least two periods one to two periods down, the same for a whole period", () => {
+    expect([1, 7, 8, 9, 11, 12, 15, 16, 23, 24].map((g) => anchorOf(g, 4))).toEqual([0, 0, 4, 4, 4, 8, 8, 12, 16, 20]);
+    expect(anchorOf(9_999, 5000)).toBe(0);
+    expect(anchorOf(10_000, 5000)).toBe(5000);
   });
 
   it("stamps tar entries by name (a folder's ends in a slash) and leaves unknown ones alone", async () => {
@@ -206,6 +223,6 @@ describe("a source's times: each path's last change in the commit's first-parent
   });
 
   it("fails with git's message for a commit the repository does not have", async () => {
-    await expect(sourceTimes(source(), "0".repeat(40))).rejects.toThrow(/git log/);
+    await expect(sourceTimes(source(), "0".repeat(40))).rejects.toThrow(/git (rev-list|log)/);
   });
 });
