@@ -5,6 +5,7 @@ import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Container, CreatedContainer } from "../docker/container-runtime.js";
 import type { Logger } from "../log.js";
+import { stderrHead } from "../util/child-output.js";
 import { discardDir, sweepDiscarded } from "../util/discard-dir.js";
 import { isRealDirBeneath } from "../util/real-dir.js";
 import { runProcess } from "../util/run-process.js";
@@ -529,14 +530,11 @@ async function withDeadline(job: (signal: AbortSignal) => Promise<void>, ms: num
 /** GNU tar on the host, its exit code and the start of its stderr. */
 function spawnTar(args: readonly string[]): { stdin: Writable; exited: Promise<number>; stderr(): string } {
   const child = spawn("tar", [...args], { stdio: ["pipe", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr.on("data", (b: Buffer) => {
-    if (stderr.length < 4096) stderr += b.toString("utf8");
-  });
+  const stderr = stderrHead(child.stderr);
   const exited = new Promise<number>((resolve, reject) => {
     child.on("error", reject);
     child.on("close", (code) => resolve(code ?? 1));
   });
   exited.catch(() => undefined);
-  return { stdin: child.stdin, exited, stderr: () => stderr };
+  return { stdin: child.stdin, exited, stderr };
 }

@@ -3,7 +3,7 @@ import { SlugforgeError } from "../errors.js";
 import { runGitChecked, spawnGit, type GitEnvExtras } from "../gitcli/git.js";
 import { readObjects } from "../gitcli/objects.js";
 import type { SourceRef } from "./types.js";
-import { pipeChildOutput } from "../util/child-output.js";
+import { pipeChildOutput, stderrHead } from "../util/child-output.js";
 
 /** What git needs besides its usual environment to read a pushed commit, which may still be in quarantine. */
 export function sourceEnv(source: SourceRef): GitEnvExtras {
@@ -118,17 +118,14 @@ export function gitArchive(source: SourceRef, commit: string, signal?: AbortSign
   const args = ["archive", "--format=tar", commit, ...(paths ? ["--", ...paths] : [])];
   const child = spawnGit(args, { env: { ...sourceEnv(source), GIT_LITERAL_PATHSPECS: paths ? "1" : undefined }, signal });
   child.stdin.end();
-  let stderr = "";
-  child.stderr.on("data", (b: Buffer) => {
-    if (stderr.length < 4096) stderr += b.toString("utf8");
-  });
+  const stderr = stderrHead(child.stderr);
   // Killed or failed, what it wrote is of no use: its pipe goes, read or not (unread, it would stay open).
   child.on("exit", (code) => code !== 0 && child.stdout.destroy());
   const done = new Promise<void>((resolve, reject) => {
     child.on("error", reject);
     child.on("close", (code) => {
       if (code === 0) resolve();
-      else reject(new SlugforgeError("INTERNAL", `git archive ${commit} exited with ${code}: ${stderr.trim()}`));
+      else reject(new SlugforgeError("INTERNAL", `git archive ${commit} exited with ${code}: ${stderr().trim()}`));
     });
   });
   done.catch(() => undefined);

@@ -3,6 +3,7 @@ import { SlugforgeError } from "../errors.js";
 import { runGitChecked, spawnGit } from "../gitcli/git.js";
 import { sourceEnv } from "./git-source.js";
 import type { TarHeader } from "../slug/tar-transform.js";
+import { stderrHead } from "../util/child-output.js";
 import type { SourceRef } from "./types.js";
 
 /*
@@ -264,10 +265,7 @@ async function readLog(source: SourceRef, range: readonly string[], signal: Abor
     signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal,
   });
   child.stdin.end();
-  let stderr = "";
-  child.stderr.on("data", (b: Buffer) => {
-    if (stderr.length < 4096) stderr += b.toString("utf8");
-  });
+  const stderr = stderrHead(child.stderr);
   const exited = new Promise<number | null>((resolve, reject) => {
     child.on("error", reject);
     child.on("close", resolve);
@@ -316,7 +314,7 @@ async function readLog(source: SourceRef, range: readonly string[], signal: Abor
   }
   if (!whole) return;
   const code = await exited;
-  if (code !== 0) throw new SlugforgeError("INTERNAL", `git log ${range.join(" ")} exited with ${code}: ${stderr.trim()}`);
+  if (code !== 0) throw new SlugforgeError("INTERNAL", `git log ${range.join(" ")} exited with ${code}: ${stderr().trim()}`);
 }
 
 /** The commit's files, links and submodules (no folders). */

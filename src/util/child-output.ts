@@ -12,3 +12,12 @@ export function pipeChildOutput(from: Readable, to: Writable, options: { end?: b
     if (!from.readableEnded) from.destroy();
   });
 }
+
+/** What a child writes on stderr, up to about 4 KiB (for an error message): read it when the child is done. */
+export function stderrHead(from: Readable): () => string {
+  let text = "";
+  from.on("data", (b: Buffer) => {
+    if (text.length < 4096) text += b.toString("utf8");
+  });
+  return () => text;
+}

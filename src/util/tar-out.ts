@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { PassThrough } from "node:stream";
-import { pipeChildOutput } from "./child-output.js";
+import { pipeChildOutput, stderrHead } from "./child-output.js";
 
 /** A `tar -c` child's archive as a stream, with how it ended. */
 export interface TarOut {
@@ -17,10 +17,7 @@ export interface TarOut {
 /** Runs GNU tar on the host with `args` (which must write the archive to stdout, `-f -`). */
 export function tarOut(args: readonly string[]): TarOut {
   const child = spawn("tar", args, { stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr.on("data", (b: Buffer) => {
-    if (stderr.length < 4096) stderr += b.toString("utf8");
-  });
+  const stderr = stderrHead(child.stderr);
   const exited = new Promise<number>((resolve) => {
     child.on("error", () => resolve(127));
     child.on("close", (code) => resolve(code ?? 1));
@@ -31,7 +28,7 @@ export function tarOut(args: readonly string[]): TarOut {
   return {
     stream,
     exited,
-    stderr: () => stderr.trim(),
+    stderr: () => stderr().trim(),
     cancel: () => {
       if (child.exitCode === null) child.kill("SIGKILL");
       stream.destroy();

@@ -12,7 +12,7 @@ import { holdStream } from "../../util/failpoints.js";
 import { isRealDirBeneath } from "../../util/real-dir.js";
 import { archiveFromBuild, BUILD_DIR } from "../container-exec.js";
 import type { StepContext } from "./step.js";
-import { pipeChildOutput } from "../../util/child-output.js";
+import { pipeChildOutput, stderrHead } from "../../util/child-output.js";
 
 /** A slug a build made. */
 export interface BuiltSlug {
@@ -84,10 +84,7 @@ async function appFromLayer(step: StepContext, upperDir: string): Promise<Readab
   if (!(await isRealDirBeneath(upperDir, base))) return undefined;
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
   const child = spawn("tar", ["-c", "--sort=name", "--numeric-owner", "-f", "-", "-C", upperDir, base], { stdio: ["ignore", "pipe", "pipe"], signal });
-  let stderr = "";
-  child.stderr.on("data", (b: Buffer) => {
-    if (stderr.length < 4096) stderr += b.toString("utf8");
-  });
+  const stderr = stderrHead(child.stderr);
   pipeChildOutput(child.stdout, out, { end: false });
   // The reader gone (a failed or cancelled slug): tar stops.
   out.on("close", () => child.exitCode === null && child.kill("SIGKILL"));
@@ -99,7 +96,7 @@ async function appFromLayer(step: StepContext, upperDir: string): Promise<Readab
     step.container.isRunning().then(
       (running) => {
         if (!running) out.destroy(new SlugforgeError("BUILD_CONTAINER_LOST", `the build container ${step.container.id.slice(0, 12)} was stopped or removed while its /app was read`));
-        else if (code === null || code > 1) out.destroy(new SlugforgeError("INTERNAL", `reading ${BUILD_DIR} from the build container's layer failed (tar exited with ${code ?? "a signal"}): ${stderr.trim()}`));
+        else if (code === null || code > 1) out.destroy(new SlugforgeError("INTERNAL", `reading ${BUILD_DIR} from the build container's layer failed (tar exited with ${code ?? "a signal"}): ${stderr().trim()}`));
         else out.end();
       },
       (err: Error) => out.destroy(err),
