@@ -40,6 +40,8 @@ export interface SourceTimes {
   readonly commit: string;
   /** Seconds since the epoch by path, as in the tree (no trailing slash; "" is the root). */
   readonly times: ReadonlyMap<string, number>;
+  /** The folders among those paths ("" included). */
+  readonly folders: ReadonlySet<string>;
   /** The length of its first-parent line, itself included (a first commit: 1). */
   readonly generation: number;
   /** The generation of the commit whose time what did not change since gets; 0: none (the whole line counts). */
@@ -161,7 +163,7 @@ class Listings {
   /** A known commit's times with what was read since laid over them. */
   over(known: SourceTimes): Map<string, number> {
     const files = new Map(known.times);
-    for (const p of folderNames(known)) files.delete(p);
+    for (const p of known.folders) files.delete(p);
     for (const [p, s] of this.seen) {
       if (s.present) files.set(p, s.time);
       else files.delete(p);
@@ -325,14 +327,6 @@ async function listPaths(source: SourceRef, commit: string, signal?: AbortSignal
   return new Set(paths);
 }
 
-
-const folders = new WeakMap<SourceTimes, ReadonlySet<string>>();
-
-/** The folders among a commit's paths. */
-function folderNames(times: SourceTimes): ReadonlySet<string> {
-  return folders.get(times) ?? new Set();
-}
-
 /** The times of `commit` from its files' times: each folder gets the latest beneath it ("" the root). */
 function finished(commit: string, files: Map<string, number>, generation: number, anchor: number): SourceTimes {
   const latest = new Map<string, number>();
@@ -347,9 +341,7 @@ function finished(commit: string, files: Map<string, number>, generation: number
   }
   if (root !== undefined) latest.set("", root);
   for (const [folder, t] of latest) files.set(folder, t);
-  const times: SourceTimes = { commit, times: files, generation, anchor };
-  folders.set(times, new Set(latest.keys()));
-  return times;
+  return { commit, times: files, folders: new Set(latest.keys()), generation, anchor };
 }
 
 /** `header` with its path's time in `times` (none there, or no times: as it was). */
