@@ -180,7 +180,7 @@ async function updateLaid(
  * /app itself and the files unpacked (they come with their times) whose time is not the one it
  * had, and every folder the change went through (unpacking and removing in it changed its time).
  */
-export function retimed(before: SourceTimes, after: SourceTimes, changes: readonly TreeChange[], unpacked: readonly string[]): string[] {
+function retimed(before: SourceTimes, after: SourceTimes, changes: readonly TreeChange[], unpacked: readonly string[]): string[] {
   const folders = new Set(changes.filter((c) => c.newMode === "040000").map((c) => c.path));
   const skip = new Set(unpacked);
   const byTime = new Map<number, string[]>();

@@ -222,6 +222,16 @@ describe("a source's times: each path's last change in the commit's first-parent
     expect(stamped(other, undefined)).toBe(other);
   });
 
+  it("stops with the build: an aborted walk rejects and keeps nothing", async () => {
+    forgetSourceTimes();
+    const stop = new AbortController();
+    const walking = sourceTimes(source(), commits.at(-1)!, { signal: stop.signal });
+    stop.abort(new Error("the push went away"));
+    await expect(walking).rejects.toThrow();
+    // Nothing half-made was kept: asked again, the answer is whole.
+    expect(await got(commits.at(-1)!)).toEqual(expected(commits.at(-1)!));
+  });
+
   it("fails with git's message for a commit the repository does not have", async () => {
     await expect(sourceTimes(source(), "0".repeat(40))).rejects.toThrow(/git (rev-list|log)/);
   });
