@@ -1,5 +1,6 @@
 import { setPriority } from "node:os";
 import PQueue from "p-queue";
+import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { spawnGit } from "../gitcli/git.js";
 import type { Logger } from "../log.js";
@@ -56,6 +57,8 @@ export class RepoMaintenance {
   private async gc(gitDir: string): Promise<void> {
     await failpoint("repo-gc", path.basename(gitDir, ".git"));
     const started = performance.now();
+    // Starting git costs this process more (it is stopped while the child is made) than looking.
+    if (!(await mayNeedGc(gitDir, this.options.gitConfig ?? {}))) return;
     const child = spawnGit(["--git-dir", gitDir, "gc", "--auto", "--quiet"], { config: { "gc.autoDetach": "false", ...this.options.gitConfig } });
     this.runningPid = child.pid;
     // Behind builds and pushes for the CPU: a repack of a large repo can take a while.
@@ -84,4 +87,33 @@ export class RepoMaintenance {
       });
     });
   }
+}
+
+const DEFAULT_PACK_LIMIT = 50;
+const DEFAULT_LOOSE_LIMIT = 6700;
+
+/**
+ * Whether `git gc --auto` might find work, told from the files it looks at itself (builtin/gc.c's
+ * need_to_gc): more packs than gc.autoPackLimit, or more loose objects than gc.auto, estimated as
+ * it does from objects/17. Every pack is counted (git leaves out kept ones), so this says yes
+ * whenever git would. A gc setting in the repo's or the user's git config leaves the decision to git.
+ */
+export async function mayNeedGc(gitDir: string, config: Readonly<Record<string, string>>): Promise<boolean> {
+  const configs = [path.join(gitDir, "config"), ...userConfigs()];
+  const texts = await Promise.all(configs.map((f) => readFile(f, "utf8").catch(() => "")));
+  if (texts.some((t) => /^\s*\[\s*gc\b/im.test(t))) return true;
+  const packLimit = Number(config["gc.autoPackLimit"] ?? DEFAULT_PACK_LIMIT);
+  const looseLimit = Number(config["gc.auto"] ?? DEFAULT_LOOSE_LIMIT);
+  if (!Number.isFinite(packLimit) || !Number.isFinite(looseLimit)) return true;
+  if (looseLimit <= 0) return false;
+  const objects = path.join(gitDir, "objects");
+  const [packs, loose] = await Promise.all([readdir(path.join(objects, "pack")).catch(() => []), readdir(path.join(objects, "17")).catch(() => [])]);
+  if (packLimit > 0 && packs.filter((f) => f.endsWith(".pack")).length > packLimit) return true;
+  return loose.filter((f) => /^[0-9a-f]{38}$/.test(f)).length > Math.ceil(looseLimit / 256);
+}
+
+function userConfigs(): string[] {
+  const home = process.env.HOME;
+  const xdg = process.env.XDG_CONFIG_HOME || (home ? path.join(home, ".config") : undefined);
+  return [...(home ? [path.join(home, ".gitconfig")] : []), ...(xdg ? [path.join(xdg, "git", "config")] : [])];
 }
