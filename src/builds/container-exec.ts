@@ -65,9 +65,12 @@ export async function captureInBuild(
   env: Record<string, string>,
   stderr?: Writable,
   maxBytes = 1024 * 1024,
+  /** Runs it elsewhere than in an exec of its own (an exec started ahead: standby-exec.ts). */
+  run?: (cmd: readonly string[], env: Record<string, string>, io: RunIO) => Promise<number>,
 ): Promise<{ code: number; stdout: string }> {
   const stdout = new Collected(maxBytes);
-  const code = await runInBuild(ctx, cmd, env, { stdout, stderr: stderr ?? new Collected(0) });
+  const io = { stdout, stderr: stderr ?? new Collected(0) };
+  const code = await (run ? run(cmd, env, io) : runInBuild(ctx, cmd, env, io));
   return { code, stdout: stdout.text() };
 }
 

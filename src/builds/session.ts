@@ -224,7 +224,8 @@ export class BuildSession {
 
   /** bin/release of the last buildpack and the Procfile. */
   release(buildpacks: readonly InstalledBuildpack[]): Promise<ReleaseResult> {
-    return this.step("release", (step) => release(step, buildpacks));
+    const cache = this.opened?.cache;
+    return this.step("release", (step) => release(step, buildpacks, cache?.mode === "layer" ? cache.standbys?.release : undefined));
   }
 
   /** /app as a content-addressed slug; with `after`, kept only once that has succeeded (bin/release, run side by side). */
@@ -258,7 +259,7 @@ export class BuildSession {
     this.closed = true;
     // Execs the prepared container held for programs this build did not run in them end first.
     const { cache } = this.opened;
-    if (cache.mode === "layer" && cache.standbys) await Promise.all([cache.standbys.source.dispose(), cache.standbys.compile.dispose()]);
+    if (cache.mode === "layer" && cache.standbys) await cache.standbys.dispose();
     const inContainer: InContainer = { ...this.identity(), container: this.opened.container, signal: this.options.signal };
     // A build that succeeded leaves its commit, buildpacks and ENV_DIR in the app's next container (layer mode).
     const next = this.keep ? { repo: { gitDir: this.options.source.gitDir }, ...this.laidNext } : undefined;

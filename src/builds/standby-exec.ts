@@ -20,19 +20,27 @@ export interface StandbyExec {
   dispose(): Promise<void>;
 }
 
-/** The execs a prepared container holds for its build: the source update's, and the first bin/compile's. */
+/** The execs a prepared container holds for its build: the source update's, the first bin/compile's and bin/release's. */
 export interface PreparedStandbys {
   readonly source: StandbyExec;
   readonly compile: StandbyExec;
-  /** Ends both with their container (removed) and drops their connections to the engine. */
+  readonly release: StandbyExec;
+  /** Ends them with their container (removed) and drops their connections to the engine. */
   abort(): void;
+  /** Ends those not used (their stdin closes); resolves once they have. */
+  dispose(): Promise<void>;
 }
 
-/** The two execs for a prepared container that has just started. */
+/** The execs for a prepared container that has just started. */
 export function preparedStandbys(container: InContainer["container"]): PreparedStandbys {
   const ended = new AbortController();
   const ctx = { container, signal: ended.signal };
-  return { source: standbyInBuild(ctx), compile: standbyInBuild(ctx), abort: () => ended.abort(new Error("the prepared container went")) };
+  const execs = { source: standbyInBuild(ctx), compile: standbyInBuild(ctx), release: standbyInBuild(ctx) };
+  return {
+    ...execs,
+    abort: () => ended.abort(new Error("the prepared container went")),
+    dispose: async () => void (await Promise.all(Object.values(execs).map((e) => e.dispose()))),
+  };
 }
 
 const STANDBY_SCRIPT = `IFS= read -r -d '' n || exit 0

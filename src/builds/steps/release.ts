@@ -7,6 +7,7 @@ import { SlugforgeError } from "../../errors.js";
 import { failpoint } from "../../util/failpoints.js";
 import { isRealDirBeneath } from "../../util/real-dir.js";
 import { BUILD_DIR, buildEnv, captureInBuild } from "../container-exec.js";
+import type { StandbyExec } from "../standby-exec.js";
 import type { InstalledBuildpack, StepContext } from "./step.js";
 
 const NO_PROCFILE = 3;
@@ -21,13 +22,14 @@ export interface ReleaseResult {
 }
 
 /**
- * `bin/release` of the last buildpack (its `export` is not sourced, as on Heroku), then the
+ * `bin/release` of the last buildpack (its `export` is not sourced, as on Heroku; in `standby`, an
+ * exec the prepared container started for it, when given), then the
  * app's Procfile, whose types override the buildpack's `default_process_types`.
  */
-export async function release(step: StepContext, buildpacks: readonly InstalledBuildpack[]): Promise<ReleaseResult> {
+export async function release(step: StepContext, buildpacks: readonly InstalledBuildpack[], standby?: StandbyExec): Promise<ReleaseResult> {
   await failpoint("release", step.app, step.signal);
   // Two execs at once: each costs a round trip to the engine.
-  const [{ info, yaml }, procfile] = await Promise.all([runRelease(step, buildpacks.at(-1)), readProcfile(step)]);
+  const [{ info, yaml }, procfile] = await Promise.all([runRelease(step, buildpacks.at(-1), standby), readProcfile(step)]);
   step.out.step("Discovering process types");
   const declared = procfile ? Object.keys(procfile) : [];
   step.out.detail(`Procfile declares types     -> ${declared.length > 0 ? declared.join(", ") : "(none)"}`);
@@ -36,12 +38,12 @@ export async function release(step: StepContext, buildpacks: readonly InstalledB
   return { release: info, yaml, processTypes: { ...info.defaultProcessTypes, ...procfile } };
 }
 
-async function runRelease(step: StepContext, last: InstalledBuildpack | undefined): Promise<{ info: ReleaseInfo; yaml: string }> {
+async function runRelease(step: StepContext, last: InstalledBuildpack | undefined, standby?: StandbyExec): Promise<{ info: ReleaseInfo; yaml: string }> {
   if (!last) return { info: parseReleaseYaml("", "(none)"), yaml: "" };
   const present = await stat(path.join(last.hostDir, "bin", "release")).then((s) => s.isFile(), () => false);
   if (!present) return { info: parseReleaseYaml("", last.spec), yaml: "" };
   const stderr = step.out.stream();
-  const result = await captureInBuild(step, [`${last.dir}/bin/release`, BUILD_DIR], buildEnv(step), stderr);
+  const result = await captureInBuild(step, [`${last.dir}/bin/release`, BUILD_DIR], buildEnv(step), stderr, undefined, standby && ((cmd, env, io) => standby.run(cmd, env, io, step.signal)));
   stderr.flushNow();
   if (result.code !== 0) {
     throw new SlugforgeError("RELEASE_INVALID", `bin/release of ${last.spec} exited with ${result.code}.`, { data: { buildpack: last.spec } });

@@ -4,9 +4,9 @@ import type { Container, ContainerRuntime, CreatedContainer } from "../../../src
 import { appRepo, gitBuildpack, buildContainers, captureOutput, git, readSlug, request, runtime, slugFile, suiteTempDir, testService, writeFiles } from "./helpers.js";
 
 /*
- * A container prepared for an app's next build (layer mode) is started with two execs waiting in
- * it, for the source update and the first bin/compile: a warm build then starts neither of those
- * execs itself. What runs in them behaves as in an exec of its own: its stdin, output, exit code,
+ * A container prepared for an app's next build (layer mode) is started with three execs waiting
+ * in it, for the source update, the first bin/compile and bin/release: a warm build then starts
+ * none of those execs itself. What runs in them behaves as in an exec of its own: its stdin, output, exit code,
  * environment; and a build that does not use them ends them.
  */
 describe("execs waiting in a prepared container (real Docker, real git)", () => {
@@ -50,6 +50,16 @@ describe("execs waiting in a prepared container (real Docker, real git)", () => 
         ].join("\n"),
         mode: 0o755,
       },
+      "bin/release": {
+        content: [
+          "#!/usr/bin/env bash",
+          'if [[ -f "$1/release-fail" ]]; then echo "release broke" >&2; exit 5; fi',
+          'echo "release said" >&2',
+          'printf -- "---\ndefault_process_types:\n  web: serve %s\n" "$(cat "$1/n.txt")"',
+          "",
+        ].join("\n"),
+        mode: 0o755,
+      },
     });
 
     const repo = await appRepo(`${root.dir}/app`, { ".buildpacks": `file://${bpRepo}\n`, "n.txt": "0\n" });
@@ -57,7 +67,10 @@ describe("execs waiting in a prepared container (real Docker, real git)", () => 
     const engine = recording();
     const dataDir = `${root.dir}/data`;
     const service = testService(dataDir, { shipped: ["static"], runtime: engine.runtime, configVars: { A: "1" } });
-    const build = async (files: Record<string, string>, remove: string[] = []): Promise<{ text: string; execs: string[]; code?: string; slug?: Map<string, { content: string }> }> => {
+    const build = async (
+      files: Record<string, string>,
+      remove: string[] = [],
+    ): Promise<{ text: string; execs: string[]; code?: string; slug?: Map<string, { content: string }>; processTypes?: Record<string, string> }> => {
       await writeFiles(work, files);
       if (remove.length) git(["rm", "--quiet", ...remove], at);
       git(["add", "-A"], at);
@@ -68,18 +81,22 @@ describe("execs waiting in a prepared container (real Docker, real git)", () => 
       const result = await service.build({ ...request("standby", repo), commit }, out, new AbortController().signal);
       const execs = engine.execs.slice(from);
       await service.idle();
-      return { text: out.text(), execs, code: result.error?.code, slug: result.error ? undefined : await readSlug(slugFile(dataDir, result)) };
+      return { text: out.text(), execs, code: result.error?.code, slug: result.error ? undefined : await readSlug(slugFile(dataDir, result)), processTypes: result.processTypes };
     };
 
     const cold = await build({ "n.txt": "1\n" });
     expect(cold.code, cold.text).toBeUndefined();
     // Cold: the source, detect and compile each in an exec of its own.
     expect(cold.execs.filter((c) => c.includes("bin/compile"))).toHaveLength(1);
+    expect(cold.execs.filter((c) => c.includes("bin/release"))).toHaveLength(1);
+    expect(cold.processTypes).toEqual({ web: "serve 1" });
 
     const warm = await build({ "n.txt": "2\n" });
     expect(warm.code, warm.text).toBeUndefined();
     // Warm: neither the source update nor the compile started an exec (only the waiting ones ran them).
-    expect(warm.execs.filter((c) => c.includes("bin/compile") || c.includes("tar -x") || c.includes("touch"))).toEqual([]);
+    expect(warm.execs.filter((c) => c.includes("bin/compile") || c.includes("bin/release") || c.includes("tar -x") || c.includes("touch"))).toEqual([]);
+    expect(warm.processTypes).toEqual({ web: "serve 2" });
+    expect(warm.text).toContain("release said");
     expect(warm.text).toContain("-----> compiled 2");
     expect(warm.text).toContain("a warning");
     const [coldSlug, warmSlug] = [cold.slug!, warm.slug!];
@@ -127,5 +144,14 @@ describe("execs waiting in a prepared container (real Docker, real git)", () => 
     expect(await buildContainers(cancelled.buildId)).toEqual([]);
     await service.idle();
     expect((await runtime.listContainers("org.slugforge.app=standby")).length).toBeLessThanOrEqual(1);
+
+    // A bin/release that fails in the waiting exec: its own exit code, as RELEASE_INVALID.
+    const again = await build({ "n.txt": "7\n" }, ["slow"]);
+    expect(again.code, again.text).toBeUndefined();
+    const releaseFailed = await build({ "n.txt": "8\n", "release-fail": "" });
+    expect(releaseFailed.code, releaseFailed.text).toBe("RELEASE_INVALID");
+    expect(releaseFailed.text).toContain("exited with 5");
+    expect(releaseFailed.text).toContain("release broke");
+    expect(releaseFailed.execs.filter((c) => c.includes("bin/release"))).toEqual([]);
   });
 });
