@@ -1,6 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 import { killProcessGroup } from "../util/process-group.js";
+import { helperUsable, neverRan, runInHelper, tooLarge } from "../util/process-helper.js";
 import { runChecked, runProcess, type RunResult } from "../util/run-process.js";
 
 /**
@@ -67,6 +68,25 @@ export function gitArgs(args: readonly string[], config: Readonly<Record<string,
 /** Runs git to the end and resolves with its exit code and output, whatever the code. */
 export function runGit(args: readonly string[], options: RunGitOptions = {}): Promise<RunResult> {
   return runProcess("git", gitArgs(args, options.config), runOptions(options));
+}
+
+/**
+ * Runs git in the process helper with its whole output collected (as a Buffer), or resolves
+ * undefined when that cannot be (no helper here, or more output than `maxBytes`): the caller then
+ * runs it itself.
+ */
+export async function runGitCollected(args: readonly string[], options: RunGitOptions & { readonly stdin?: string }, maxBytes: number): Promise<(RunResult & { output: Buffer }) | undefined> {
+  if (!helperUsable()) return undefined;
+  try {
+    const r = await runInHelper(
+      { file: "git", args: gitArgs(args, options.config), cwd: options.cwd, env: gitEnv(options.env, options.inherit), stdin: options.stdin, timeoutMs: options.timeoutMs, maxOutputBytes: maxBytes },
+      options.signal,
+    );
+    return { code: r.code ?? 128, stdout: "", stderr: r.stderr.toString("utf8"), output: r.stdout };
+  } catch (err) {
+    if (tooLarge(err) || neverRan(err)) return undefined;
+    throw err;
+  }
 }
 
 /** Like runGit, but rejects with the last lines of git's stderr when it exits non-zero. */

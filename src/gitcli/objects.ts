@@ -1,5 +1,9 @@
 import { Writable } from "node:stream";
-import { runGit, type GitOptions } from "./git.js";
+import { finished } from "node:stream/promises";
+import { runGit, runGitCollected, type GitOptions } from "./git.js";
+
+/** Output read whole through the process helper up to this; past it, cat-file is run again and streamed. */
+const COLLECTED_BYTES = 4 * 1024 * 1024;
 
 export interface GitObject {
   readonly oid: string;
@@ -25,7 +29,16 @@ export async function readObjects(names: readonly string[], options: ReadObjects
   const bad = names.find((n) => n.includes("\n") || n === "");
   if (bad !== undefined) throw new Error(`not an object name for cat-file --batch: ${JSON.stringify(bad)}`);
   const parser = new CatFileBatchParser(options.maxBytes);
-  const result = await runGit(["cat-file", "--batch"], { ...options, stdin: names.map((n) => `${n}\n`).join(""), stdout: parser });
+  const stdin = names.map((n) => `${n}\n`).join("");
+  // Small answers (the usual: a commit and a few small files) are read whole through the process
+  // helper; a large one is read again, streamed, so only maxBytes of each object is kept.
+  const whole = await runGitCollected(["cat-file", "--batch"], { ...options, stdin }, Math.max(COLLECTED_BYTES, options.maxBytes));
+  const result = whole ?? (await runGit(["cat-file", "--batch"], { ...options, stdin, stdout: parser }));
+  if (whole) {
+    parser.end(whole.output);
+    // A parse failure is kept by the parser and thrown by objects() below.
+    await finished(parser).catch(() => undefined);
+  }
   if (result.code !== 0) throw new Error(`git cat-file --batch exited with ${result.code}: ${result.stderr.trim()}`);
   const objects = parser.objects();
   if (objects.length !== names.length) throw new Error(`git cat-file --batch answered ${objects.length} of ${names.length} names`);

@@ -1,6 +1,7 @@
 import { spawn, type StdioOptions } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 import { pipeChildOutput } from "./child-output.js";
+import { helperUsable, neverRan, runInHelper } from "./process-helper.js";
 
 export interface RunOptions {
   readonly cwd?: string;
@@ -19,8 +20,24 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-/** Runs a program with an argument array (no shell) and resolves when it exits, whatever the code. */
-export function runProcess(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+/**
+ * Runs a program with an argument array (no shell) and resolves when it exits, whatever the code.
+ * One whose input is given whole and whose output is collected is started by the process helper
+ * (process-helper.ts), which spares this process the cost of starting it.
+ */
+export async function runProcess(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  if (helperUsable() && !options.stdout && !options.stderr && (options.stdin === undefined || typeof options.stdin === "string")) {
+    try {
+      const r = await runInHelper({ file, args, cwd: options.cwd, env: options.env ?? process.env, stdin: options.stdin, timeoutMs: options.timeoutMs }, options.signal);
+      return { code: r.code ?? (r.signal ? 128 + signalNumber(r.signal) : 1), stdout: r.stdout.toString("utf8"), stderr: r.stderr.toString("utf8") };
+    } catch (err) {
+      if (!neverRan(err)) throw err;
+    }
+  }
+  return runHere(file, args, options);
+}
+
+function runHere(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const stdio: StdioOptions = [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"];
     const child = spawn(file, [...args], {

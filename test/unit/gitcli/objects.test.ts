@@ -54,6 +54,16 @@ describe("readObjects", () => {
     expect(none).toBeUndefined();
   });
 
+  it("keeps maxBytes of an object whatever the answer's size (one past what is read whole is read again, streamed)", async () => {
+    const env = { GIT_DIR: gitDir };
+    const big = "x".repeat(6 * 1024 * 1024);
+    const blob = (await runGitChecked(["hash-object", "-w", "--stdin"], { env, stdin: big })).stdout.trim();
+    const [head, small] = await readObjects([blob, `${commit}:Procfile`], { env, maxBytes: 1024 });
+    expect(head).toMatchObject({ oid: blob, type: "blob", size: big.length });
+    expect(head?.head.length).toBe(1024);
+    expect(small?.head.toString()).toBe("web: run\n");
+  });
+
   it("refuses a name that would break the batch protocol", async () => {
     await expect(readObjects([`${commit}\nHEAD`], { env: { GIT_DIR: gitDir }, maxBytes: 10 })).rejects.toThrow(/not an object name/);
   });
