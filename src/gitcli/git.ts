@@ -1,8 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 import { killProcessGroup } from "../util/process-group.js";
-import { helperUsable, neverRan, runInHelper, tooLarge } from "../util/process-helper.js";
-import { runChecked, runProcess, type RunResult } from "../util/run-process.js";
+import { runChecked, runCollected, runProcess, type RunResult } from "../util/run-process.js";
 
 /**
  * The one door to the git program: every git that slugforge starts (receive-pack and upload-pack,
@@ -75,18 +74,9 @@ export function runGit(args: readonly string[], options: RunGitOptions = {}): Pr
  * undefined when that cannot be (no helper here, or more output than `maxBytes`): the caller then
  * runs it itself.
  */
-export async function runGitCollected(args: readonly string[], options: RunGitOptions & { readonly stdin?: string }, maxBytes: number): Promise<(RunResult & { output: Buffer }) | undefined> {
-  if (!helperUsable()) return undefined;
-  try {
-    const r = await runInHelper(
-      { file: "git", args: gitArgs(args, options.config), cwd: options.cwd, env: gitEnv(options.env, options.inherit), stdin: options.stdin, timeoutMs: options.timeoutMs, maxOutputBytes: maxBytes },
-      options.signal,
-    );
-    return { code: r.code ?? 128, stdout: "", stderr: r.stderr.toString("utf8"), output: r.stdout };
-  } catch (err) {
-    if (tooLarge(err) || neverRan(err)) return undefined;
-    throw err;
-  }
+export function runGitCollected(args: readonly string[], options: RunGitOptions & { readonly stdin?: string }, maxBytes: number): ReturnType<typeof runCollected> {
+  const { cwd, signal, timeoutMs, stdin } = options;
+  return runCollected("git", gitArgs(args, options.config), { cwd, signal, timeoutMs, stdin, env: gitEnv(options.env, options.inherit) }, maxBytes);
 }
 
 /** Like runGit, but rejects with the last lines of git's stderr when it exits non-zero. */

@@ -1,7 +1,7 @@
 import { spawn, type StdioOptions } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 import { pipeChildOutput } from "./child-output.js";
-import { helperUsable, neverRan, runInHelper } from "./process-helper.js";
+import { helperUsable, neverRan, runInHelper, tooLarge } from "./process-helper.js";
 
 export interface RunOptions {
   readonly cwd?: string;
@@ -26,15 +26,32 @@ export interface RunResult {
  * (process-helper.ts), which spares this process the cost of starting it.
  */
 export async function runProcess(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  if (helperUsable() && !options.stdout && !options.stderr && (options.stdin === undefined || typeof options.stdin === "string")) {
-    try {
-      const r = await runInHelper({ file, args, cwd: options.cwd, env: options.env ?? process.env, stdin: options.stdin, timeoutMs: options.timeoutMs }, options.signal);
-      return { code: r.code ?? (r.signal ? 128 + signalNumber(r.signal) : 1), stdout: r.stdout.toString("utf8"), stderr: r.stderr.toString("utf8") };
-    } catch (err) {
-      if (!neverRan(err)) throw err;
-    }
+  if (!options.stdout && !options.stderr && (options.stdin === undefined || typeof options.stdin === "string")) {
+    const whole = await runCollected(file, args, { ...options, stdin: options.stdin });
+    if (whole) return { code: whole.code, stdout: whole.output.toString("utf8"), stderr: whole.stderr };
   }
   return runHere(file, args, options);
+}
+
+/**
+ * Runs a program in the process helper, its input given whole and its output collected (stdout as
+ * bytes), or resolves undefined when that cannot be (no helper here, or more output than
+ * `maxBytes`): the caller then runs it itself.
+ */
+export async function runCollected(
+  file: string,
+  args: readonly string[],
+  options: Omit<RunOptions, "stdin" | "stdout" | "stderr"> & { readonly stdin?: string },
+  maxBytes?: number,
+): Promise<{ code: number; output: Buffer; stderr: string } | undefined> {
+  if (!helperUsable()) return undefined;
+  try {
+    const r = await runInHelper({ file, args, cwd: options.cwd, env: options.env ?? process.env, stdin: options.stdin, timeoutMs: options.timeoutMs, maxOutputBytes: maxBytes }, options.signal);
+    return { code: r.code ?? (r.signal ? 128 + signalNumber(r.signal) : 1), output: r.stdout, stderr: r.stderr.toString("utf8") };
+  } catch (err) {
+    if (tooLarge(err) || neverRan(err)) return undefined;
+    throw err;
+  }
 }
 
 function runHere(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
