@@ -23,6 +23,7 @@ import { release, type ReleaseResult } from "./steps/release.js";
 import { makeSlug, type BuiltSlug } from "./steps/slug.js";
 import { putSource, type SourceResult } from "./steps/source.js";
 import type { InstalledBuildpack, StepContext } from "./steps/step.js";
+import type { PreparedStandbys } from "./standby-exec.js";
 import type { SourceRef } from "./types.js";
 
 /*
@@ -129,7 +130,7 @@ export class BuildSession {
     return this.step("source", async (step) => {
       const same = laid && candidates && (await this.laidBuildpacks(candidates).then((b) => b.laid === "same", () => false));
       const ahead = same ? { dirs: candidates.candidates.map(installedDir), everyOne: candidates.everyOne } : undefined;
-      return putSource(step, this.options.source, laid, { ahead, standby: cache?.mode === "layer" ? cache.standbys?.source : undefined });
+      return putSource(step, this.options.source, laid, { ahead, standby: this.standbys()?.source });
     });
   }
 
@@ -218,14 +219,20 @@ export class BuildSession {
    * in the exec a prepared container started for it, when there is one.
    */
   compile(buildpacks: readonly InstalledBuildpack[]): Promise<void> {
-    const cache = this.opened?.cache;
-    return this.step("compile", (step) => compile(step, buildpacks, cache?.mode === "layer" ? cache.standbys?.compile : undefined));
+    const standby = this.standbys()?.compile;
+    return this.step("compile", (step) => compile(step, buildpacks, standby));
   }
 
-  /** bin/release of the last buildpack and the Procfile. */
+  /** bin/release of the last buildpack (in the exec a prepared container started for it, when there is one) and the Procfile. */
   release(buildpacks: readonly InstalledBuildpack[]): Promise<ReleaseResult> {
+    const standby = this.standbys()?.release;
+    return this.step("release", (step) => release(step, buildpacks, standby));
+  }
+
+  /** The execs a prepared container started for this build's programs (layer mode), if any. */
+  private standbys(): PreparedStandbys | undefined {
     const cache = this.opened?.cache;
-    return this.step("release", (step) => release(step, buildpacks, cache?.mode === "layer" ? cache.standbys?.release : undefined));
+    return cache?.mode === "layer" ? cache.standbys : undefined;
   }
 
   /** /app as a content-addressed slug; with `after`, kept only once that has succeeded (bin/release, run side by side). */
