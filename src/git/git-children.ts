@@ -1,5 +1,5 @@
-import type { ChildProcess } from "node:child_process";
-import { killProcessGroup } from "../util/process-group.js";
+import { killChildGroup } from "../util/process-group.js";
+import type { StreamedChild } from "../util/process-helper.js";
 import { sweepQuarantine } from "./repos.js";
 
 /**
@@ -7,7 +7,7 @@ import { sweepQuarantine } from "./repos.js";
  * quarantine is swept only once no receive-pack is working in it.
  */
 export class GitChildren {
-  private readonly running = new Set<ChildProcess>();
+  private readonly running = new Set<StreamedChild>();
   private readonly pushesByRepo = new Map<string, number>();
   /** Repos where a receive-pack ended abnormally: their quarantine may hold leftovers. */
   private readonly dirty = new Set<string>();
@@ -21,13 +21,13 @@ export class GitChildren {
     private readonly leftoverAgeMs: () => number = () => 0,
   ) {}
 
-  add(child: ChildProcess, gitDir: string, isPush: boolean): void {
+  add(child: StreamedChild, gitDir: string, isPush: boolean): void {
     this.running.add(child);
     if (isPush) this.pushesByRepo.set(gitDir, (this.pushesByRepo.get(gitDir) ?? 0) + 1);
   }
 
   /** Call once, when the child has exited; resolves after any sweep. */
-  async exited(child: ChildProcess, gitDir: string, isPush: boolean, clean: boolean): Promise<void> {
+  async exited(child: StreamedChild, gitDir: string, isPush: boolean, clean: boolean): Promise<void> {
     this.running.delete(child);
     if (!isPush) return;
     if (!clean) this.dirty.add(gitDir);
@@ -63,7 +63,7 @@ export class GitChildren {
     const waits = [...this.running].map(
       (child) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("close", () => resolve()))),
     );
-    for (const child of this.running) killProcessGroup(child.pid, 1000);
+    for (const child of this.running) killChildGroup(child, 1000);
     await Promise.all(waits);
   }
 }

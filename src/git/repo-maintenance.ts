@@ -60,15 +60,18 @@ export class RepoMaintenance {
     // Starting git costs this process more (it is stopped while the child is made) than looking.
     if (!(await mayNeedGc(gitDir, this.options.gitConfig ?? {}))) return;
     const child = spawnGit(["--git-dir", gitDir, "gc", "--auto", "--quiet"], { config: { "gc.autoDetach": "false", ...this.options.gitConfig } });
-    this.runningPid = child.pid;
     // Behind builds and pushes for the CPU: a repack of a large repo can take a while.
-    if (child.pid !== undefined) {
+    const begun = (): void => {
+      this.runningPid = child.pid;
+      if (this.closed) killProcessGroup(child.pid, 1000);
       try {
-        setPriority(child.pid, 10);
+        if (child.pid !== undefined) setPriority(child.pid, 10);
       } catch {
         // already gone, or not allowed: it runs at normal priority
       }
-    }
+    };
+    if (child.pid !== undefined) begun();
+    else child.once("spawn", begun);
     let stderr = "";
     child.stdout.resume();
     child.stderr.on("data", (b: Buffer) => (stderr = (stderr + b.toString("utf8")).slice(-2000)));

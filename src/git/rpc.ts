@@ -4,7 +4,7 @@ import zlib from "node:zlib";
 import { spawnGit } from "../gitcli/git.js";
 import type { Logger } from "../log.js";
 import { failpoint } from "../util/failpoints.js";
-import { killProcessGroup } from "../util/process-group.js";
+import { killChildGroup } from "../util/process-group.js";
 import type { GitService } from "./app-path.js";
 import type { GitChildren } from "./git-children.js";
 import type { HookBridge } from "./hook-bridge.js";
@@ -106,7 +106,7 @@ export function runRpc(
     if (exited) return;
     log.info({ push: session?.id }, "client went away before git finished; stopping it");
     session?.abort("the pusher went away");
-    killProcessGroup(child.pid);
+    killChildGroup(child);
   });
 
   const commands = isPush ? new PushCommandHead() : undefined;
@@ -136,7 +136,7 @@ export function runRpc(
         body.stop();
         if (!res.headersSent) {
           replaced = true;
-          killProcessGroup(child.pid);
+          killChildGroup(child);
           res.writeHead(200, { "Content-Type": `application/x-${service}-result`, ...NO_CACHE_HEADERS });
           res.end(pushTooLargeResult(commands!, ctx.maxPushBytes));
         } else if (child.stdin.writable) {
@@ -167,7 +167,7 @@ export function runRpc(
       // A token holder could otherwise hold a receive-pack (and the app's push slot) open forever.
       log.info({ received, idleMs: ctx.bodyIdleMs }, "request body sent nothing for too long; dropped");
       session?.abort("the request body stalled");
-      killProcessGroup(child.pid);
+      killChildGroup(child);
       if (!res.headersSent) replaced = true;
       const idle = ctx.bodyIdleMs >= 1000 ? `${Math.round(ctx.bodyIdleMs / 1000)} s` : `${ctx.bodyIdleMs} ms`;
       replyError(res, "BAD_REQUEST", `the request body sent nothing for ${idle}; the request was dropped.`, { status: 408 });
@@ -176,7 +176,7 @@ export function runRpc(
       if (exited || res.destroyed) return;
       // A broken gzip body: stop git; answer if nothing was sent yet.
       log.info({ err }, "request body could not be decoded");
-      killProcessGroup(child.pid);
+      killChildGroup(child);
       if (!res.headersSent) {
         replaced = true;
         replyError(res, "BAD_REQUEST", "the request body could not be read.");

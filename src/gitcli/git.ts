@@ -1,6 +1,7 @@
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { spawn } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
-import { killProcessGroup } from "../util/process-group.js";
+import { killChildGroup } from "../util/process-group.js";
+import { helperUsable, spawnInHelper, type StreamedChild } from "../util/process-helper.js";
 import { runChecked, runCollected, runProcess, type RunResult } from "../util/run-process.js";
 
 /**
@@ -93,20 +94,18 @@ function runOptions(options: RunGitOptions): Parameters<typeof runProcess>[2] {
  * Starts git in its own process group, for output that streams as it comes (receive-pack,
  * upload-pack, archive, gc): killing the group (killProcessGroup) also stops index-pack,
  * unpack-objects and the pre-receive hook it started, and an aborted `signal` does just that.
+ * The process helper starts it where there is one (its pipes come back here; `pid` is set when
+ * they have, and killChildGroup waits for that).
  */
-export function spawnGit(args: readonly string[], options: GitOptions = {}): ChildProcessWithoutNullStreams {
-  const child = spawn("git", gitArgs(args, options.config), {
-    cwd: options.cwd,
-    env: gitEnv(options.env, options.inherit),
-    detached: true,
-    stdio: ["pipe", "pipe", "pipe"],
-  });
+export function spawnGit(args: readonly string[], options: GitOptions = {}): StreamedChild {
+  const run = { file: "git", args: gitArgs(args, options.config), cwd: options.cwd, env: gitEnv(options.env, options.inherit), detached: true };
+  const child: StreamedChild = helperUsable() ? spawnInHelper(run) : spawn(run.file, [...run.args], { cwd: run.cwd, env: run.env, detached: true, stdio: ["pipe", "pipe", "pipe"] });
   // Gone: nothing more can be written to it. An input that never ended (a request body a pusher
   // stopped sending) would keep the pipe open.
   child.once("close", () => child.stdin.destroy());
   const { signal } = options;
   if (signal) {
-    const stop = (): void => killProcessGroup(child.pid);
+    const stop = (): void => killChildGroup(child);
     if (signal.aborted) stop();
     else {
       signal.addEventListener("abort", stop, { once: true });

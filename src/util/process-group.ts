@@ -23,3 +23,15 @@ export function processGroupAlive(pgid: number): boolean {
     return false;
   }
 }
+
+/**
+ * killProcessGroup for a child that may not have its pid yet (one the process helper is starting):
+ * its group is stopped as soon as it has started.
+ */
+export function killChildGroup(
+  child: { readonly pid?: number | undefined; readonly exitCode: number | null; readonly signalCode: NodeJS.Signals | null; once(event: "spawn", listener: () => void): unknown },
+  graceMs?: number,
+): void {
+  if (child.pid !== undefined) killProcessGroup(child.pid, graceMs);
+  else if (child.exitCode === null && child.signalCode === null) child.once("spawn", () => killProcessGroup(child.pid, graceMs));
+}
