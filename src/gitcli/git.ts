@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 import { killChildGroup } from "../util/process-group.js";
-import { helperUsable, spawnInHelper, type StreamedChild } from "../util/process-helper.js";
-import { runChecked, runCollected, runProcess, type RunResult } from "../util/run-process.js";
+import type { StreamedChild } from "../util/process-helper.js";
+import { runChecked, runCollected, runProcess, spawnStreamed, type RunResult } from "../util/run-process.js";
 
 /**
  * The one door to the git program: every git that slugforge starts (receive-pack and upload-pack,
@@ -99,7 +99,7 @@ function runOptions(options: RunGitOptions): Parameters<typeof runProcess>[2] {
  */
 export function spawnGit(args: readonly string[], options: GitOptions = {}): StreamedChild {
   const run = { file: "git", args: gitArgs(args, options.config), cwd: options.cwd, env: gitEnv(options.env, options.inherit), detached: true };
-  const child: StreamedChild = helperUsable() ? spawnInHelper(run) : spawn(run.file, [...run.args], { cwd: run.cwd, env: run.env, detached: true, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawnStreamed(run);
   // Gone: nothing more can be written to it. An input that never ended (a request body a pusher
   // stopped sending) would keep the pipe open.
   child.once("close", () => child.stdin.destroy());

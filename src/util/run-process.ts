@@ -1,7 +1,7 @@
 import { spawn, type StdioOptions } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 import { pipeChildOutput } from "./child-output.js";
-import { helperUsable, neverRan, runInHelper, tooLarge } from "./process-helper.js";
+import { helperUsable, neverRan, runInHelper, spawnInHelper, tooLarge, type StreamedChild, type StreamedRun } from "./process-helper.js";
 
 export interface RunOptions {
   readonly cwd?: string;
@@ -52,6 +52,15 @@ export async function runCollected(
     if (tooLarge(err) || neverRan(err)) return undefined;
     throw err;
   }
+}
+
+/**
+ * Starts a program whose input and output stream, with pipes for all three: in the process helper
+ * where there is one (process-helper.ts; `pid` comes with the `spawn` event), else here.
+ */
+export function spawnStreamed(run: StreamedRun): StreamedChild {
+  if (helperUsable()) return spawnInHelper(run);
+  return spawn(run.file, [...run.args], { cwd: run.cwd, env: run.env, detached: run.detached === true, stdio: ["pipe", "pipe", "pipe"] });
 }
 
 function runHere(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -10,6 +9,8 @@ import { storeSlug, type SlugMemberIndex } from "../../slug/slug-writer.js";
 import type { DiskGuard } from "../../util/disk-space.js";
 import { holdStream } from "../../util/failpoints.js";
 import { isRealDirBeneath } from "../../util/real-dir.js";
+import { spawnStreamed } from "../../util/run-process.js";
+import { layerTarArgs, readChangedSince, type LayerSnapshot } from "../../slug/layer-snapshot.js";
 import { archiveFromBuild, BUILD_DIR } from "../container-exec.js";
 import type { StepContext } from "./step.js";
 import { pipeChildOutput, stderrHead } from "../../util/child-output.js";
@@ -33,6 +34,8 @@ export interface SlugDeps {
    * store, a node that has not kept the app's member index itself reads that slug's, kept beside it.
    */
   readonly lastSlugId?: (app: string) => Promise<string | undefined>;
+  /** /app as the prepared container's layer held it before the build (layer mode): only what changed since is read. */
+  readonly snapshot?: LayerSnapshot;
 }
 
 /**
@@ -48,8 +51,8 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
     () => step.out.step("Compressing..."),
     () => undefined,
   );
-  const app = step.upperDir ? await appFromLayer(step, step.upperDir) : undefined;
-  const read = holdStream(app ?? archiveFromBuild(step, BUILD_DIR), "slug-compress", step.app, step.signal);
+  const app = step.upperDir ? await appFromLayer(step, step.upperDir, deps.snapshot) : undefined;
+  const read = holdStream(app?.tar ?? archiveFromBuild(step, BUILD_DIR), "slug-compress", step.app, step.signal);
   const tar = after ? endAfter(read, after) : read;
   const slugStore = holdingStore(deps.slugStore, step.app, step.signal);
   const appIndex = path.join(deps.cacheDir, step.app, "slug-members.json");
@@ -63,7 +66,7 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
   await said;
   const slug: BuiltSlug = { sha256: stored.sha256, sizeBytes: stored.sizeBytes, id: stored.id };
   step.out.detail(`Done: ${formatSize(slug.sizeBytes)}`);
-  step.log.info({ sha256: slug.sha256, bytes: slug.sizeBytes, id: slug.id, from: app ? "layer" : "engine", members: stored.members.length, reusedBytes: stored.reusedBytes }, "slug written");
+  step.log.info({ sha256: slug.sha256, bytes: slug.sizeBytes, id: slug.id, from: app ? (app.changedOnly ? "layer, what changed since laid" : "layer") : "engine", members: stored.members.length, reusedBytes: stored.reusedBytes }, "slug written");
   const index = { slugId: stored.id, members: stored.members };
   await deps.slugStore.putMemberIndex?.(index).catch((err: unknown) => step.log.warn({ err }, "could not keep the slug's member index beside it in the object store"));
   for (const file of [appIndex, sharedIndex]) {
@@ -76,20 +79,38 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
  * /app as a tar read by the host's GNU tar from the container's upper layer, named as the engine's
  * would be (`app/...`, sorted). GNU tar follows no symbolic link it meets (nor one swapped in while
  * it reads), so nothing outside the layer is read. Undefined when /app there is not a real folder:
- * the engine's view is read instead (and says what is wrong).
+ * the engine's view is read instead (and says what is wrong). With a snapshot of /app as it was
+ * laid, only what changed since is read (slug/layer-snapshot.ts), into the same bytes.
  */
-async function appFromLayer(step: StepContext, upperDir: string): Promise<Readable | undefined> {
-  const { signal } = step;
+async function appFromLayer(step: StepContext, upperDir: string, snapshot: LayerSnapshot | undefined): Promise<{ tar: Readable; changedOnly: boolean } | undefined> {
   const base = BUILD_DIR.slice(1);
   if (!(await isRealDirBeneath(upperDir, base))) return undefined;
+  if (snapshot) {
+    const changed = await readChangedSince(upperDir, base, snapshot, (args) => layerTar(step, args), step.signal).catch((err: unknown) => {
+      if (step.signal.aborted) throw err;
+      step.log.warn({ err }, "could not read what changed in /app since it was laid; reading it whole");
+      return undefined;
+    });
+    if (changed) return { tar: changed, changedOnly: true };
+  }
+  return { tar: layerTar(step, layerTarArgs(upperDir, base)), changedOnly: false };
+}
+
+/** GNU tar on the host with `args` (its output on stdout), failing as the build's read of /app fails. */
+function layerTar(step: StepContext, args: readonly string[]): Readable {
+  const { signal } = step;
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
-  const child = spawn("tar", ["-c", "--sort=name", "--numeric-owner", "-f", "-", "-C", upperDir, base], { stdio: ["ignore", "pipe", "pipe"], signal });
+  const child = spawnStreamed({ file: "tar", args, env: process.env });
+  const stop = (): boolean => child.kill("SIGTERM");
+  signal.addEventListener("abort", stop, { once: true });
+  child.stdin.end();
   const stderr = stderrHead(child.stderr);
   pipeChildOutput(child.stdout, out, { end: false });
   // The reader gone (a failed or cancelled slug): tar stops.
   out.on("close", () => child.exitCode === null && child.kill("SIGKILL"));
   child.on("error", (err) => out.destroy(err));
   child.on("close", (code) => {
+    signal.removeEventListener("abort", stop);
     // The layer is read whole only if the container still stands: one killed or removed meanwhile
     // (its layer going as tar read it) fails the build as an exec into it would. 1: a file changed
     // while it was read (a process the build left behind); as with the engine's tar, not fatal.
