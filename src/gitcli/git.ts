@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 import { killChildGroup } from "../util/process-group.js";
 import type { StreamedChild } from "../util/process-helper.js";
