@@ -49,7 +49,9 @@ type Reply =
 const HELPER_SOURCE = `
 const { spawn } = require("node:child_process");
 const running = new Map();
-const send = (m, handle) => { try { process.send(m, handle); } catch {} };
+// The server gone (its channel closed): nothing is sent, and the helper ends on "disconnect".
+const send = (m, handle) => { try { process.send(m, handle, {}, () => {}); } catch {} };
+process.on("error", () => {});
 const failed = (m, err) => send({ id: m.id, error: { message: String(err && err.message), code: err && err.code, errno: err && err.errno } });
 const streamed = (m) => {
   let child;
