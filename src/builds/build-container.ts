@@ -5,7 +5,6 @@ import type { Config } from "../config/parse-config.js";
 import type { Container, ContainerRuntime, ContainerSpec, CreatedContainer } from "../docker/container-runtime.js";
 import { SlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { takeLayerSnapshot, type LayerSnapshot } from "../slug/layer-snapshot.js";
 import { failpoint } from "../util/failpoints.js";
 import { runProcess } from "../util/run-process.js";
 import { isRealDirBeneath } from "../util/real-dir.js";
@@ -618,8 +617,7 @@ async function prepareNext(
     if (copyResult.status === "rejected") throw copyResult.reason;
     if (laidResult.status === "rejected") throw laidResult.reason;
     if (inputsResult.status === "rejected") throw inputsResult.reason;
-    // /app as laid, read in the background: the slug then reads again only what changed since.
-    laid = laidResult.value && { ...laidResult.value, snapshot: snapshotOf(caches, upperDir, signal, log) };
+    laid = laidResult.value;
     const [buildpacksKey, env] = inputsResult.value;
     inputs = { buildpacks: buildpacksKey, env };
     signal.throwIfAborted();
@@ -635,21 +633,6 @@ async function prepareNext(
     signal.removeEventListener("abort", onAbort);
   }
   await caches.offer(app, { created, specKey: specKey(spec), imageId, source: laid, laid: inputs, running, standbys });
-}
-
-/**
- * A holder the snapshot of `<upperDir>/app` is put in once it has been taken (none when it could
- * not be), in the background: idle() and close() wait for it, nothing else does.
- */
-function snapshotOf(caches: BuildCaches, upperDir: string, signal: AbortSignal, log: Logger): { current?: LayerSnapshot } {
-  const holder: { current?: LayerSnapshot } = {};
-  caches.behind(
-    takeLayerSnapshot(upperDir, BUILD_DIR.slice(1), signal).then((snapshot) => {
-      holder.current = snapshot;
-      log.debug({ entries: snapshot?.entries.length, bytes: snapshot?.bytes }, snapshot ? "laid /app read" : "laid /app not kept");
-    }),
-  );
-  return holder;
 }
 
 /** What must be equal for a prepared container to serve a build: the spec but its name and labels. */

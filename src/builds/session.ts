@@ -238,9 +238,7 @@ export class BuildSession {
   /** /app as a content-addressed slug; with `after`, kept only once that has succeeded (bin/release, run side by side). */
   slug(sourceDate: Date | undefined, after?: Promise<unknown>): Promise<BuiltSlug> {
     const { slugStore, config, caches, disk, lastSlugId } = this.deps;
-    const cache = this.opened?.cache;
-    const snapshot = cache?.mode === "layer" ? cache.source?.snapshot?.current : undefined;
-    return this.step("slug", (step) => makeSlug(step, { slugStore, maxSlugBytes: config.maxSlugBytes, cacheDir: caches.cacheDir, disk, lastSlugId, snapshot }, sourceDate, after));
+    return this.step("slug", (step) => makeSlug(step, { slugStore, maxSlugBytes: config.maxSlugBytes, cacheDir: caches.cacheDir, disk, lastSlugId }, sourceDate, after));
   }
 
   /** Keeps the buildpacks' caches as this build left them (call only once the build has succeeded). */

@@ -1,4 +1,3 @@
-import type { LayerSnapshot } from "../slug/layer-snapshot.js";
 import type { BuildStatus, FinishedBuildStatus } from "../build-status.js";
 import type { ErrorCode } from "../errors.js";
 
@@ -22,8 +21,6 @@ export interface LaidSource {
   readonly slugignore: string | undefined;
   /** Files that `.slugignore` kept out. */
   readonly ignored: number;
-  /** /app as it was laid, once read (slug/layer-snapshot.ts): set in the background, if it could be taken. */
-  readonly snapshot?: { current?: LayerSnapshot };
 }
 
 /** What the host laid into a prepared container besides its source and caches, by key (laid-inputs.ts). */

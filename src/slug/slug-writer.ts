@@ -7,7 +7,7 @@ import { createDirectorySizes, type DirectorySize } from "./directory-sizes.js";
 import type { SlugMemberIndex, SlugStore, StoredSlug } from "./slug-store.js";
 import { createParallelGzip, type GzipMember, type MemberLookup } from "./parallel-gzip.js";
 import { createTarCutter } from "./tar-cutter.js";
-import { mapTar, type TarHeader, type TarSplice } from "./tar-transform.js";
+import { mapTar, type TarHeader } from "./tar-transform.js";
 
 /**
  * Turns a tar of the built app directory (entries rooted at one top directory, as the engine's
@@ -21,10 +21,10 @@ import { mapTar, type TarHeader, type TarSplice } from "./tar-transform.js";
 export async function storeSlug(
   tar: Readable,
   store: SlugStore,
-  options: { maxBytes: number; signal?: AbortSignal; previous?: readonly SlugMemberIndex[]; splice?: SlugSplice } & ReproducibleOptions,
+  options: { maxBytes: number; signal?: AbortSignal; previous?: readonly SlugMemberIndex[] } & ReproducibleOptions,
 ): Promise<StoredSlug & { sha256: string; members: GzipMember[]; reusedBytes: number }> {
   const reuse = options.previous?.length ? memberLookup(store, options.previous) : undefined;
-  const slug = compressSlug(tar, options.maxBytes, options, reuse, options.splice);
+  const slug = compressSlug(tar, options.maxBytes, options, reuse);
   const onAbort = (): void => void slug.stream.destroy(options.signal?.reason as Error);
   options.signal?.addEventListener("abort", onAbort, { once: true });
   try {
@@ -58,19 +58,16 @@ export function compressSlug(
   maxBytes: number,
   reproducible: ReproducibleOptions = {},
   reuse?: MemberLookup,
-  splice?: SlugSplice,
 ): { stream: Readable; sha256(): string; bytes(): number; members: GzipMember[]; reusedBytes(): number } {
   const sizes = createDirectorySizes(2);
-  const entry = slugEntry(reproducible);
-  const rerooted = mapTar(
-    tar,
-    (h) => {
-      const mapped = entry(h);
-      if (mapped && mapped.type === "file") sizes.add(mapped.name, mapped.size ?? 0);
-      return mapped;
-    },
-    splice?.(sizes.add),
-  );
+  const rerooted = mapTar(tar, (h) => {
+    // A 0/0 character device is an overlay whiteout (a name deleted over a lower layer), read from a layer on the host: not in /app.
+    if (h.type === "character-device" && !h.devmajor && !h.devminor) return undefined;
+    const rooted = rerootUnderApp(h);
+    const mapped = rooted && normaliseEntry(rooted, reproducible);
+    if (mapped && mapped.type === "file") sizes.add(mapped.name, mapped.size ?? 0);
+    return mapped;
+  });
   const counter = new HashAndLimit(maxBytes, (bytes) => {
     const largest = sizes.largest(5);
     return new SlugforgeError(
@@ -94,28 +91,12 @@ export function compressSlug(
   return { stream: counter, sha256: () => (digest ??= counter.digest()), bytes: () => counter.bytes, members, reusedBytes: () => reusedBytes };
 }
 
-/**
- * Entries a slug takes as they were rewritten before (slug/layer-snapshot.ts), put among the
- * tar's own: given where each file's size is to be counted, the places to put them.
- */
-export type SlugSplice = (addSize: (name: string, bytes: number) => void) => TarSplice;
-
-/** A tar entry as a slug holds it (slug-writer's rewrite), or undefined when a slug leaves it out. */
-export function slugEntry(reproducible: ReproducibleOptions): (h: TarHeader) => TarHeader | undefined {
-  return (h) => {
-    // A 0/0 character device is an overlay whiteout (a name deleted over a lower layer), read from a layer on the host: not in /app.
-    if (h.type === "character-device" && !h.devmajor && !h.devminor) return undefined;
-    const rooted = rerootUnderApp(h);
-    return rooted && normaliseEntry(rooted, reproducible);
-  };
-}
-
 export interface ReproducibleOptions {
   /** Later mtimes are clamped to this (the commit's time, as SOURCE_DATE_EPOCH); default 2000-01-01. */
   readonly clampMtime?: Date;
 }
 
-export const DEFAULT_CLAMP = new Date("2000-01-01T00:00:00Z");
+const DEFAULT_CLAMP = new Date("2000-01-01T00:00:00Z");
 export const SLUG_OWNER = { uid: 1000, gid: 1000, uname: "slug", gname: "slug" } as const;
 
 /**

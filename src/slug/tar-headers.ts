@@ -291,8 +291,7 @@ function decodeString(buf: Buffer, offset: number, length: number): string {
   return buf.toString("utf8", offset, end);
 }
 
-/** A number field of a tar header: octal (as GNU and tar-stream write it) or GNU base-256. */
-export function decodeOctal(buf: Buffer, offset: number, length: number): number {
+function decodeOctal(buf: Buffer, offset: number, length: number): number {
   // The usual field (digits, then a space or NUL), read in place; anything else as parseInt reads it.
   const limit = offset + length;
   if (!(buf[offset]! & 0x80)) {

@@ -8,16 +8,6 @@ export type TarHeader = Partial<tar.Header> & { name: string };
 /** Returns the header to write (possibly changed), or undefined to drop the entry and its body. */
 export type TarMapper = (header: TarHeader) => TarHeader | undefined;
 
-/**
- * Entries written already (bytes as this rewrite gives them) to put in the output: before the
- * input's entry number `index` (0 for the first, long names and pax records not counted), and at
- * the end.
- */
-export interface TarSplice {
-  before(index: number): readonly Buffer[] | undefined;
-  atEnd(): readonly Buffer[] | undefined;
-}
-
 // pax keys that would override what a mapper sets on the header (name, owner).
 const OVERRIDING_PAX_KEYS = ["path", "linkpath", "uid", "gid", "uname", "gname"];
 // An extended header (a long name, pax records) larger than this is refused, as tar-stream does.
@@ -32,8 +22,8 @@ const END_OF_TAR = Buffer.alloc(1024);
  * that does not parse, an input that ends inside an entry, or a reader that goes away before
  * the end — destroys both sides with that error: the caller's build fails, never the process.
  */
-export function mapTar(input: Readable, map: TarMapper, splice?: TarSplice): Readable {
-  const rewriter = new TarRewriter(map, splice);
+export function mapTar(input: Readable, map: TarMapper): Readable {
+  const rewriter = new TarRewriter(map);
   // pipeline destroys both with the first error, a premature close included (a killed tar, a cut exec).
   pipeline(input, rewriter, () => undefined);
   return rewriter;
@@ -58,12 +48,8 @@ class TarRewriter extends Transform {
   private pax: Record<string, string> | undefined;
   private paxGlobal: Record<string, string> | undefined;
   private out: Buffer[] = [];
-  private entries = 0;
 
-  constructor(
-    private readonly mapper: TarMapper,
-    private readonly splice?: TarSplice,
-  ) {
+  constructor(private readonly mapper: TarMapper) {
     super();
   }
 
@@ -79,7 +65,6 @@ class TarRewriter extends Transform {
 
   override _flush(done: TransformCallback): void {
     if (this.state !== "header" || this.gatheredBytes > 0) return done(new TarFormatError("Unexpected end of data"));
-    for (const b of this.splice?.atEnd() ?? []) this.push(b);
     this.push(END_OF_TAR);
     done();
   }
@@ -153,7 +138,6 @@ class TarRewriter extends Transform {
     if (!(h.size >= 0)) throw new TarFormatError("Invalid header");
     // A directory's size is not a body (tar-stream reads the next header right after it).
     const body = h.size === 0 || h.type === "directory" ? 0 : h.size;
-    if (this.splice) this.out.push(...(this.splice.before(this.entries++) ?? []));
     const mapped = this.mapper({ ...h } as TarHeader);
     this.keepBody = mapped !== undefined;
     this.outPad = 0;

@@ -10,8 +10,6 @@ import type { DiskGuard } from "../../util/disk-space.js";
 import { holdStream } from "../../util/failpoints.js";
 import { isRealDirBeneath } from "../../util/real-dir.js";
 import { spawnStreamed } from "../../util/run-process.js";
-import { layerTarArgs, readChangedSince, type LayerSnapshot } from "../../slug/layer-snapshot.js";
-import { DEFAULT_CLAMP, type SlugSplice } from "../../slug/slug-writer.js";
 import { archiveFromBuild, BUILD_DIR } from "../container-exec.js";
 import type { StepContext } from "./step.js";
 import { pipeChildOutput, stderrHead } from "../../util/child-output.js";
@@ -35,8 +33,6 @@ export interface SlugDeps {
    * store, a node that has not kept the app's member index itself reads that slug's, kept beside it.
    */
   readonly lastSlugId?: (app: string) => Promise<string | undefined>;
-  /** /app as the prepared container's layer held it before the build (layer mode): only what changed since is read. */
-  readonly snapshot?: LayerSnapshot;
 }
 
 /**
@@ -56,9 +52,9 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
     () => step.out.step("Compressing..."),
     () => undefined,
   );
-  const app = step.upperDir ? await appFromLayer(step, step.upperDir, deps.snapshot, (sourceDate ?? DEFAULT_CLAMP).getTime()) : undefined;
+  const app = step.upperDir ? await appFromLayer(step, step.upperDir) : undefined;
   mark("reader");
-  const read = holdStream(app?.tar ?? archiveFromBuild(step, BUILD_DIR), "slug-compress", step.app, step.signal);
+  const read = holdStream(app ?? archiveFromBuild(step, BUILD_DIR), "slug-compress", step.app, step.signal);
   const tar = marked(after ? endAfter(read, after) : read, () => mark("firstByte"), () => mark("read"));
   const slugStore = holdingStore(deps.slugStore, step.app, step.signal);
   const appIndex = path.join(deps.cacheDir, step.app, "slug-members.json");
@@ -69,12 +65,12 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
     (i): i is SlugMemberIndex => i !== undefined,
   );
   mark("indexes");
-  const stored = await storeSlug(tar, slugStore, { maxBytes: deps.maxSlugBytes, signal: step.signal, clampMtime: sourceDate, previous, splice: app?.splice });
+  const stored = await storeSlug(tar, slugStore, { maxBytes: deps.maxSlugBytes, signal: step.signal, clampMtime: sourceDate, previous });
   mark("stored");
   await said;
   const slug: BuiltSlug = { sha256: stored.sha256, sizeBytes: stored.sizeBytes, id: stored.id };
   step.out.detail(`Done: ${formatSize(slug.sizeBytes)}`);
-  step.log.info({ sha256: slug.sha256, bytes: slug.sizeBytes, id: slug.id, from: app ? (app.splice ? "layer, what changed since laid" : "layer") : "engine", members: stored.members.length, reusedBytes: stored.reusedBytes, ms }, "slug written");
+  step.log.info({ sha256: slug.sha256, bytes: slug.sizeBytes, id: slug.id, from: app ? "layer" : "engine", members: stored.members.length, reusedBytes: stored.reusedBytes, ms }, "slug written");
   const index = { slugId: stored.id, members: stored.members };
   await deps.slugStore.putMemberIndex?.(index).catch((err: unknown) => step.log.warn({ err }, "could not keep the slug's member index beside it in the object store"));
   for (const file of [appIndex, sharedIndex]) {
@@ -89,29 +85,15 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
  * /app as a tar read by the host's GNU tar from the container's upper layer, named as the engine's
  * would be (`app/...`, sorted). GNU tar follows no symbolic link it meets (nor one swapped in while
  * it reads), so nothing outside the layer is read. Undefined when /app there is not a real folder:
- * the engine's view is read instead (and says what is wrong). With a snapshot of /app as it was
- * laid (slug/layer-snapshot.ts), only what changed since is read, and `splice` puts the rest in.
+ * the engine's view is read instead (and says what is wrong).
  */
-async function appFromLayer(step: StepContext, upperDir: string, snapshot: LayerSnapshot | undefined, clampMs: number): Promise<{ tar: Readable; splice?: SlugSplice } | undefined> {
+async function appFromLayer(step: StepContext, upperDir: string): Promise<Readable | undefined> {
+  const { signal } = step;
   const base = BUILD_DIR.slice(1);
   if (!(await isRealDirBeneath(upperDir, base))) return undefined;
-  if (snapshot) {
-    const changed = await readChangedSince(upperDir, base, snapshot, (args) => layerTar(step, args), clampMs, step.signal).catch((err: unknown) => {
-      if (step.signal.aborted) throw err;
-      step.log.warn({ err }, "could not read what changed in /app since it was laid; reading it whole");
-      return undefined;
-    });
-    if (changed) return changed;
-  }
-  return { tar: layerTar(step, layerTarArgs(upperDir, base)) };
-}
-
-/** GNU tar on the host with `args` (its output on stdout), failing as the build's read of /app fails. */
-function layerTar(step: StepContext, args: readonly string[]): Readable {
-  const { signal } = step;
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
   // Started by the process helper: the server is not stopped while the child is made.
-  const child = spawnStreamed({ file: "tar", args, env: process.env });
+  const child = spawnStreamed({ file: "tar", args: ["-c", "--sort=name", "--numeric-owner", "-f", "-", "-C", upperDir, base], env: process.env });
   const stop = (): boolean => child.kill("SIGTERM");
   if (signal.aborted) stop();
   else signal.addEventListener("abort", stop, { once: true });

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import type { ContainerRuntime } from "../../../src/docker/container-runtime.js";
 import { configureFailpoints } from "../../../src/util/failpoints.js";
-import { appRepo, bareRepoWithCommit, captureOutput, git, readSlug, request, runtime, slugFile, suiteTempDir, testService, writeFiles } from "./helpers.js";
+import { bareRepoWithCommit, captureOutput, readSlug, request, runtime, slugFile, suiteTempDir, testService } from "./helpers.js";
 
 /*
  * In layer mode the slug step reads /app from the build container's writable layer with the
@@ -86,45 +86,6 @@ describe("the slug read from the build container's layer (real Docker)", () => {
     expect(slug.has("./app/gone")).toBe(false);
     expect(slug.has("./app/.git/HEAD")).toBe(false);
     expect(slug.get("./app/numbers.txt")?.content.length).toBeGreaterThan(2_000_000);
-  });
-
-  it("reads again only what changed since a prepared container's /app was laid, into the slug a whole read gives", async () => {
-    const files: Record<string, string> = { SHAPE, PROCFILE: "link", "keep.txt": "kept\n", "old.txt": "old\n" };
-    for (let i = 0; i < 200; i++) files[`src/m${i % 7}/f${i}.py`] = `print(${i})\n`;
-    const repo = await appRepo(`${root.dir}/app-again`, files);
-    const logs = new PassThrough();
-    const lines: string[] = [];
-    logs.on("data", (b: Buffer) => lines.push(...b.toString("utf8").split("\n").filter(Boolean)));
-    const data = `${root.dir}/data-again`;
-    const service = testService(data, { shipped: ["shaper"], logStream: logs });
-    const build = async (svc: ReturnType<typeof testService>, commit: string): Promise<string> => {
-      const out = captureOutput();
-      const result = await svc.build({ ...request("again", repo), commit }, out, new AbortController().signal);
-      expect(result.error, out.text()).toBeUndefined();
-      await svc.idle();
-      return slugFile(svc === service ? data : `${root.dir}/data-again-engine`, result);
-    };
-    await build(service, repo.commit);
-    await writeFiles(repo.work, { "keep.txt": "changed\n", "src/m3/f3.py": "print('three')\n", "src/new/added.py": "added\n" });
-    git(["rm", "--quiet", "old.txt", "src/m5/f5.py"], repo.at);
-    git(["add", "-A"], repo.at);
-    git(["commit", "--quiet", "-m", "next"], repo.at);
-    const second = git(["rev-parse", "HEAD"], repo.at).trim();
-    const warm = await build(service, second);
-    await service.close();
-    const written = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "slug written");
-    expect(written.map((l) => l.from)).toEqual(["layer", "layer, what changed since laid"]);
-
-    const engine = testService(`${root.dir}/data-again-engine`, { shipped: ["shaper"], runtime: engineOnly, env: { SLUGFORGE_BUILD_CACHE_MODE: "tar" } });
-    const whole = await build(engine, second);
-    await engine.close();
-    expect(warm.split("/").at(-1)).toBe(whole.split("/").at(-1));
-    const slug = await readSlug(warm);
-    expect(slug.get("./app/keep.txt")?.content).toBe("changed\n");
-    expect(slug.get("./app/src/new/added.py")?.content).toBe("added\n");
-    expect(slug.has("./app/old.txt")).toBe(false);
-    expect(slug.has("./app/src/m5/f5.py")).toBe(false);
-    expect(slug.get("./app/src/m6/f6.py")?.content).toBe("print(6)\n");
   });
 
   it("fails the build with BUILD_CONTAINER_LOST, and keeps no slug, when the container is removed while its /app is read", async () => {
