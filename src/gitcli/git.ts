@@ -1,5 +1,4 @@
 import type { Readable, Writable } from "node:stream";
-import { killChildGroup } from "../util/process-group.js";
 import type { StreamedChild } from "../util/process-helper.js";
 import { runChecked, runCollected, runProcess, spawnStreamed, type RunResult } from "../util/run-process.js";
 
@@ -98,18 +97,9 @@ function runOptions(options: RunGitOptions): Parameters<typeof runProcess>[2] {
  */
 export function spawnGit(args: readonly string[], options: GitOptions = {}): StreamedChild {
   const run = { file: "git", args: gitArgs(args, options.config), cwd: options.cwd, env: gitEnv(options.env, options.inherit), detached: true };
-  const child = spawnStreamed(run);
+  const child = spawnStreamed(run, options.signal);
   // Gone: nothing more can be written to it. An input that never ended (a request body a pusher
   // stopped sending) would keep the pipe open.
   child.once("close", () => child.stdin.destroy());
-  const { signal } = options;
-  if (signal) {
-    const stop = (): void => killChildGroup(child);
-    if (signal.aborted) stop();
-    else {
-      signal.addEventListener("abort", stop, { once: true });
-      child.once("close", () => signal.removeEventListener("abort", stop));
-    }
-  }
   return child;
 }

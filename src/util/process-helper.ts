@@ -76,24 +76,24 @@ process.on("message", (m) => {
   let child;
   try {
     child = spawn(m.file, m.args, { cwd: m.cwd, env: m.env, timeout: m.timeoutMs, stdio: [m.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
-  } catch (err) { send({ id: m.id, error: { message: String(err && err.message), code: err && err.code } }); return; }
+  } catch (err) { failed(m, err); return; }
   running.set(m.id, child);
   const out = [], errs = [];
-  let failed = false;
+  let done = false;
   let bytes = 0;
   const over = () => {
-    if (m.maxOutputBytes === undefined || bytes <= m.maxOutputBytes || failed) return;
-    failed = true; running.delete(m.id); child.kill("SIGKILL");
+    if (m.maxOutputBytes === undefined || bytes <= m.maxOutputBytes || done) return;
+    done = true; running.delete(m.id); child.kill("SIGKILL");
     send({ id: m.id, error: { message: "output too large", code: "TOO_LARGE" } });
   };
-  child.stdout.on("data", (b) => { if (failed) return; bytes += b.length; out.push(b); over(); });
-  child.stderr.on("data", (b) => { if (failed) return; bytes += b.length; errs.push(b); over(); });
+  child.stdout.on("data", (b) => { if (done) return; bytes += b.length; out.push(b); over(); });
+  child.stderr.on("data", (b) => { if (done) return; bytes += b.length; errs.push(b); over(); });
   if (child.stdin) { child.stdin.on("error", () => {}); child.stdin.end(m.stdin); }
-  child.on("error", (err) => { if (failed) return; failed = true; running.delete(m.id); send({ id: m.id, error: { message: String(err && err.message), code: err && err.code } }); });
+  child.on("error", (err) => { if (done) return; done = true; running.delete(m.id); failed(m, err); });
   child.on("close", (code, signal) => {
     running.delete(m.id);
     if (child.stdin) child.stdin.destroy();
-    if (!failed) send({ id: m.id, code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(errs) });
+    if (!done) send({ id: m.id, code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(errs) });
   });
 });
 const killNow = (c) => { try { if (c.group) process.kill(-c.pid, "SIGKILL"); else c.kill("SIGKILL"); } catch {} };

@@ -1,6 +1,7 @@
 import { spawn, type StdioOptions } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 import { pipeChildOutput } from "./child-output.js";
+import { killChildGroup } from "./process-group.js";
 import { helperUsable, neverRan, runInHelper, spawnInHelper, tooLarge, type StreamedChild, type StreamedRun } from "./process-helper.js";
 
 export interface RunOptions {
@@ -56,11 +57,23 @@ export async function runCollected(
 
 /**
  * Starts a program whose input and output stream, with pipes for all three: in the process helper
- * where there is one (process-helper.ts; `pid` comes with the `spawn` event), else here.
+ * where there is one (process-helper.ts; `pid` comes with the `spawn` event), else here. An
+ * aborted `signal` stops it (its group, when it has one of its own).
  */
-export function spawnStreamed(run: StreamedRun): StreamedChild {
-  if (helperUsable()) return spawnInHelper(run);
-  return spawn(run.file, [...run.args], { cwd: run.cwd, env: run.env, detached: run.detached === true, stdio: ["pipe", "pipe", "pipe"] });
+export function spawnStreamed(run: StreamedRun, signal?: AbortSignal): StreamedChild {
+  const child: StreamedChild = helperUsable()
+    ? spawnInHelper(run)
+    : spawn(run.file, [...run.args], { cwd: run.cwd, env: run.env, detached: run.detached === true, stdio: ["pipe", "pipe", "pipe"] });
+  if (signal) {
+    // Aborted: SIGTERM to it, or to its whole group (killChildGroup waits for a pid still to come).
+    const stop = (): void => void (run.detached ? killChildGroup(child) : child.kill("SIGTERM"));
+    if (signal.aborted) stop();
+    else {
+      signal.addEventListener("abort", stop, { once: true });
+      child.once("close", () => signal.removeEventListener("abort", stop));
+    }
+  }
+  return child;
 }
 
 function runHere(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {

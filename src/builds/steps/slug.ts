@@ -93,10 +93,7 @@ async function appFromLayer(step: StepContext, upperDir: string): Promise<Readab
   if (!(await isRealDirBeneath(upperDir, base))) return undefined;
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
   // Started by the process helper: the server is not stopped while the child is made.
-  const child = spawnStreamed({ file: "tar", args: ["-c", "--sort=name", "--numeric-owner", "-f", "-", "-C", upperDir, base], env: process.env });
-  const stop = (): boolean => child.kill("SIGTERM");
-  if (signal.aborted) stop();
-  else signal.addEventListener("abort", stop, { once: true });
+  const child = spawnStreamed({ file: "tar", args: ["-c", "--sort=name", "--numeric-owner", "-f", "-", "-C", upperDir, base], env: process.env }, signal);
   child.stdin.end();
   const stderr = stderrHead(child.stderr);
   pipeChildOutput(child.stdout, out, { end: false });
@@ -104,7 +101,6 @@ async function appFromLayer(step: StepContext, upperDir: string): Promise<Readab
   out.on("close", () => child.exitCode === null && child.kill("SIGKILL"));
   child.on("error", (err) => out.destroy(err));
   child.on("close", (code) => {
-    signal.removeEventListener("abort", stop);
     // The layer is read whole only if the container still stands: one killed or removed meanwhile
     // (its layer going as tar read it) fails the build as an exec into it would. 1: a file changed
     // while it was read (a process the build left behind); as with the engine's tar, not fatal.

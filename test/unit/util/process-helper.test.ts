@@ -97,6 +97,12 @@ function ended(child: StreamedChild): Promise<{ out: Buffer; err: string; code: 
   );
 }
 
+/** A shell in a group of its own, started by the helper, with a `sleep 30` in its group whose pid it writes to `<dir>/pid`. */
+function groupWithSleeper(dir: string): { child: StreamedChild; pidFile: string } {
+  const pidFile = path.join(dir, "pid");
+  return { child: spawnInHelper({ file: "sh", args: ["-c", `sleep 30 & echo $! > ${pidFile}; wait`], env, detached: true }), pidFile };
+}
+
 describe("a streamed child started by the process helper", () => {
   it("streams input and output through the pipes it hands over, as spawn would", async () => {
     const input = Buffer.alloc(5 * 1024 * 1024);
@@ -144,8 +150,7 @@ describe("a streamed child started by the process helper", () => {
   it("killChildGroup before its pipes came stops its whole group as soon as it has started", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "helper-"));
     try {
-      const pidFile = path.join(dir, "pid");
-      const child = spawnInHelper({ file: "sh", args: ["-c", `sleep 30 & echo $! > ${pidFile}; wait`], env, detached: true });
+      const { child, pidFile } = groupWithSleeper(dir);
       const result = ended(child);
       killChildGroup(child, 200);
       const r = await result;
@@ -161,8 +166,7 @@ describe("a streamed child started by the process helper", () => {
   it("a helper that dies takes the child's group with it: the child ends as killed", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "helper-"));
     try {
-      const pidFile = path.join(dir, "pid");
-      const child = spawnInHelper({ file: "sh", args: ["-c", `sleep 30 & echo $! > ${pidFile}; wait`], env, detached: true });
+      const { child, pidFile } = groupWithSleeper(dir);
       const result = ended(child);
       let sleeper = 0;
       for (let i = 0; i < 100 && !sleeper; i++) sleeper = Number(await readFile(pidFile, "utf8").catch(() => "0")) || (await sleep(20), 0);
