@@ -7,6 +7,7 @@ import { createDirectorySizes, type DirectorySize } from "./directory-sizes.js";
 import type { SlugMemberIndex, SlugStore, StoredSlug } from "./slug-store.js";
 import { createParallelGzip, type GzipMember, type MemberLookup } from "./parallel-gzip.js";
 import { createTarCutter } from "./tar-cutter.js";
+import { encodePlainHeader, readPlainHeader } from "./tar-headers.js";
 import { mapTar, type TarHeader } from "./tar-transform.js";
 
 /**
@@ -60,14 +61,7 @@ export function compressSlug(
   reuse?: MemberLookup,
 ): { stream: Readable; sha256(): string; bytes(): number; members: GzipMember[]; reusedBytes(): number } {
   const sizes = createDirectorySizes(2);
-  const rerooted = mapTar(tar, (h) => {
-    // A 0/0 character device is an overlay whiteout (a name deleted over a lower layer), read from a layer on the host: not in /app.
-    if (h.type === "character-device" && !h.devmajor && !h.devminor) return undefined;
-    const rooted = rerootUnderApp(h);
-    const mapped = rooted && normaliseEntry(rooted, reproducible);
-    if (mapped && mapped.type === "file") sizes.add(mapped.name, mapped.size ?? 0);
-    return mapped;
-  });
+  const rerooted = slugTar(tar, reproducible, (name, bytes) => sizes.add(name, bytes));
   const counter = new HashAndLimit(maxBytes, (bytes) => {
     const largest = sizes.largest(5);
     return new SlugforgeError(
@@ -89,6 +83,36 @@ export function compressSlug(
   pipeline(rerooted, gzip, counter).catch(() => undefined);
   let digest: string | undefined;
   return { stream: counter, sha256: () => (digest ??= counter.digest()), bytes: () => counter.bytes, members, reusedBytes: () => reusedBytes };
+}
+
+/**
+ * The tar of the build's folder as the slug holds it: re-rooted under `./app/`, `.git` and overlay
+ * whiteouts dropped, every entry normalised; `onFile` hears each file's name and size. The usual
+ * entry (a file or folder with a short ASCII name) is written straight from the block GNU tar
+ * wrote, with the same bytes (`quick: false` turns that off, for tests that show it).
+ */
+export function slugTar(tar: Readable, reproducible: ReproducibleOptions, onFile: (name: string, bytes: number) => void, quick = true): Readable {
+  const map = (h: TarHeader): TarHeader | undefined => {
+    // A 0/0 character device is an overlay whiteout (a name deleted over a lower layer), read from a layer on the host: not in /app.
+    if (h.type === "character-device" && !h.devmajor && !h.devminor) return undefined;
+    const rooted = rerootUnderApp(h);
+    const mapped = rooted && normaliseEntry(rooted, reproducible);
+    if (mapped && mapped.type === "file") onFile(mapped.name, mapped.size ?? 0);
+    return mapped;
+  };
+  const clamp = (reproducible.clampMtime ?? DEFAULT_CLAMP).getTime();
+  const shortcut = (block: Buffer): { header: Buffer; bodyBytes: number } | undefined => {
+    const h = readPlainHeader(block);
+    const name = h && slugName(h.name, h.directory);
+    if (!h || name === undefined) return undefined;
+    // normaliseEntry's time and mode, as encodeTarEntry writes them.
+    const mtime = h.mtime * 1000 < clamp ? h.mtime : (clamp / 1000) | 0;
+    const header = encodePlainHeader({ name, directory: h.directory, mode: h.mode & 0o1777, size: h.size, mtime }, SLUG_OWNER);
+    if (!header) return undefined;
+    if (!h.directory) onFile(name, h.size);
+    return { header, bodyBytes: h.size };
+  };
+  return mapTar(tar, map, quick && clamp >= 0 && clamp / 1000 < 2 ** 31 ? shortcut : undefined);
 }
 
 export interface ReproducibleOptions {
@@ -127,18 +151,24 @@ export function normaliseEntry(h: TarHeader, options: ReproducibleOptions = {}):
 
 /** `app/x` (or `./app/x`, `x` under any one top directory) -> `./app/x`; drops `.git` anywhere. */
 export function rerootUnderApp(header: TarHeader): TarHeader | undefined {
-  const name = header.name.startsWith("./") ? header.name.slice(2) : header.name;
+  const name = slugName(header.name, header.type === "directory");
+  return name === undefined ? undefined : { ...header, name };
+}
+
+/** An entry's name in the slug (rerootUnderApp's), or undefined for one under `.git`. */
+function slugName(entry: string, directory: boolean): string | undefined {
+  const name = entry.startsWith("./") ? entry.slice(2) : entry;
   // The usual name (no empty part): read in place.
   if (!name.startsWith("/") && !name.includes("//")) {
     const top = name.indexOf("/");
     let rest = top === -1 ? "" : name.slice(top + 1);
     if (rest.endsWith("/")) rest = rest.slice(0, -1);
     if (rest === ".git" || rest.startsWith(".git/") || rest.endsWith("/.git") || rest.includes("/.git/")) return undefined;
-    return { ...header, name: rest === "" ? "./app/" : `./app/${rest}${header.type === "directory" ? "/" : ""}` };
+    return rest === "" ? "./app/" : `./app/${rest}${directory ? "/" : ""}`;
   }
   const rest = name.split("/").filter(Boolean).slice(1);
   if (rest.includes(".git")) return undefined;
-  return { ...header, name: rest.length === 0 ? "./app/" : `./app/${rest.join("/")}${header.type === "directory" ? "/" : ""}` };
+  return rest.length === 0 ? "./app/" : `./app/${rest.join("/")}${directory ? "/" : ""}`;
 }
 
 function describe(dirs: readonly DirectorySize[]): string {

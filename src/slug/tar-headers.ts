@@ -147,6 +147,90 @@ export function encodeTarEntry(input: EntryHeader): { header: Buffer[]; bodyByte
   return { header, bodyBytes: h.size };
 }
 
+/** The fields of a plain header: a file or folder with a short ASCII name, no link name, no prefix. */
+export interface PlainHeader {
+  readonly name: string;
+  readonly directory: boolean;
+  readonly mode: number;
+  /** The body's bytes (0 for a folder). */
+  readonly size: number;
+  /** Whole seconds. */
+  readonly mtime: number;
+}
+
+/**
+ * A header block read the quick way when it is the usual one (GNU tar's file or folder, a name of
+ * printable ASCII that ends within its field, octal numbers, a valid checksum); undefined for
+ * anything else (a zero block, a long name, a link, pax records, a bad checksum), which
+ * decodeTarHeader is then to read. Where it answers, it reads what decodeTarHeader reads.
+ */
+export function readPlainHeader(buf: Buffer): PlainHeader | undefined {
+  const flag = buf[156];
+  const directory = flag === 53;
+  if (!(directory || flag === 48 || flag === 0) || buf[157] !== 0) return undefined;
+  const gnu = buf.compare(GNU_MAGIC, 0, 6, 257, 263) === 0 && buf.compare(GNU_VERSION, 0, 2, 263, 265) === 0;
+  if (!gnu && !(buf.compare(USTAR_MAGIC, 0, 6, 257, 263) === 0 && buf[345] === 0)) return undefined;
+  let end = 0;
+  for (; end < 100; end++) {
+    const c = buf[end]!;
+    if (c === 0) break;
+    if (c < 32 || c > 126) return undefined;
+  }
+  if (end === 100 || end === 0) return undefined;
+  const sum = plainOctal(buf, 148, 8);
+  const mode = plainOctal(buf, 100, 8);
+  const size = plainOctal(buf, 124, 12);
+  const mtime = plainOctal(buf, 136, 12);
+  if (sum < 0 || mode < 0 || size < 0 || mtime < 0 || sum !== checksum(buf)) return undefined;
+  return { name: buf.toString("latin1", 0, end), directory, mode, size: directory ? 0 : size, mtime };
+}
+
+/** An octal field as GNU tar writes it (digits, then a NUL or a space), or -1 for anything else. */
+function plainOctal(buf: Buffer, offset: number, length: number): number {
+  let value = 0;
+  let i = offset;
+  const limit = offset + length;
+  for (; i < limit; i++) {
+    const c = buf[i]!;
+    if (c < 48 || c > 55) break;
+    value = value * 8 + (c - 48);
+  }
+  return i === offset || (i < limit && buf[i] !== 0 && buf[i] !== 32) ? -1 : value;
+}
+
+/**
+ * The block encodeTarEntry writes for a file or folder with an ASCII name of at most 100 bytes,
+ * no link name, no pax records and no device numbers, written without its general path; undefined
+ * when the entry is not one of those (or a number would not fit), for encodeTarEntry to write.
+ */
+export function encodePlainHeader(
+  h: { name: string; directory: boolean; mode: number; size: number; mtime: number },
+  owner: { uid: number; gid: number; uname: string; gname: string },
+): Buffer | undefined {
+  const { name } = h;
+  if (name.length > 100 || !(h.mtime >= 0 && h.mtime < 2 ** 31) || !(h.size >= 0 && h.size < 8 ** 11)) return undefined;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 32 || c > 126) return undefined;
+  }
+  const buf = headerBlock();
+  buf.write(name, 0, "latin1");
+  writeOctal(buf, 100, (h.mode || (h.directory ? 0o755 : 0o644)) & MASK, 6);
+  writeOctal(buf, 108, owner.uid, 6);
+  writeOctal(buf, 116, owner.gid, 6);
+  writeOctal(buf, 124, h.directory ? 0 : h.size, 11);
+  writeOctal(buf, 136, h.mtime, 11);
+  buf[156] = h.directory ? 53 : 48;
+  USTAR_MAGIC.copy(buf, 257);
+  USTAR_VERSION.copy(buf, 263);
+  buf.write(owner.uname, 265);
+  buf.write(owner.gname, 297);
+  writeOctal(buf, 329, 0, 6);
+  writeOctal(buf, 337, 0, 6);
+  writeOctal(buf, 148, checksum(buf), 6);
+  return buf;
+}
+
 interface Encodable {
   name: string;
   mode: number;

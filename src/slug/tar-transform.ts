@@ -8,6 +8,14 @@ export type TarHeader = Partial<tar.Header> & { name: string };
 /** Returns the header to write (possibly changed), or undefined to drop the entry and its body. */
 export type TarMapper = (header: TarHeader) => TarHeader | undefined;
 
+/**
+ * A quicker way for the usual entry: given a header block as it was read (no long name or pax
+ * records before it), the block to write for it and the body bytes that follow, both exactly what
+ * decoding, the mapper and encoding would give; or undefined, to go that way. It may not drop an
+ * entry (the mapper does that).
+ */
+export type TarShortcut = (block: Buffer) => { header: Buffer; bodyBytes: number } | undefined;
+
 // pax keys that would override what a mapper sets on the header (name, owner).
 const OVERRIDING_PAX_KEYS = ["path", "linkpath", "uid", "gid", "uname", "gname"];
 // An extended header (a long name, pax records) larger than this is refused, as tar-stream does.
@@ -22,8 +30,8 @@ const END_OF_TAR = Buffer.alloc(1024);
  * that does not parse, an input that ends inside an entry, or a reader that goes away before
  * the end — destroys both sides with that error: the caller's build fails, never the process.
  */
-export function mapTar(input: Readable, map: TarMapper): Readable {
-  const rewriter = new TarRewriter(map);
+export function mapTar(input: Readable, map: TarMapper, shortcut?: TarShortcut): Readable {
+  const rewriter = new TarRewriter(map, shortcut);
   // pipeline destroys both with the first error, a premature close included (a killed tar, a cut exec).
   pipeline(input, rewriter, () => undefined);
   return rewriter;
@@ -49,7 +57,10 @@ class TarRewriter extends Transform {
   private paxGlobal: Record<string, string> | undefined;
   private out: Buffer[] = [];
 
-  constructor(private readonly mapper: TarMapper) {
+  constructor(
+    private readonly mapper: TarMapper,
+    private readonly shortcut: TarShortcut | undefined,
+  ) {
     super();
   }
 
@@ -121,6 +132,13 @@ class TarRewriter extends Transform {
   }
 
   private header(block: Buffer): void {
+    const quick = this.shortcut && this.gnuLongPath === undefined && this.gnuLongLinkPath === undefined && this.pax === undefined && this.paxGlobal === undefined ? this.shortcut(block) : undefined;
+    if (quick) {
+      this.keepBody = true;
+      this.out.push(quick.header);
+      this.outPad = tarPadding(quick.bodyBytes);
+      return this.startBody(quick.bodyBytes);
+    }
     const h = decodeTarHeader(block);
     if (!h) return; // a zero block: the end of the archive, or padding between archives
     switch (h.type) {
@@ -147,6 +165,10 @@ class TarRewriter extends Transform {
       this.out.push(...entry.header);
       this.outPad = tarPadding(entry.bodyBytes);
     }
+    this.startBody(body);
+  }
+
+  private startBody(body: number): void {
     this.bodyLeft = body;
     this.padLeft = tarPadding(body);
     if (body === 0) this.endBody();

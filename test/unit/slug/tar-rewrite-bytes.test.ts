@@ -7,7 +7,8 @@ import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mapTar, type TarHeader, type TarMapper } from "../../../src/slug/tar-transform.js";
-import { normaliseEntry, rerootUnderApp } from "../../../src/slug/slug-writer.js";
+import { normaliseEntry, rerootUnderApp, slugTar } from "../../../src/slug/slug-writer.js";
+import { readPlainHeader } from "../../../src/slug/tar-headers.js";
 
 /** What mapTar gave before it parsed tar itself: tar-stream's extract → pack, the reference for every byte. */
 async function reference(input: Buffer, map: TarMapper): Promise<Buffer> {
@@ -132,5 +133,90 @@ describe("mapTar writes the bytes tar-stream wrote", () => {
     input.end(tars.gnu);
     await expect(collect(out)).rejects.toThrow("the mapper broke");
     expect(input.destroyed).toBe(true);
+  });
+});
+
+describe("the slug's quick path for the usual entry writes what the usual path writes", () => {
+  let dir: string;
+  const tars: Record<string, Buffer> = {};
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "tar-quick-"));
+    const app = path.join(dir, "app");
+    await mkdir(path.join(app, "sticky"), { recursive: true });
+    await mkdir(path.join(app, "sub", ".git"), { recursive: true });
+    const files: [string, string, string?][] = [
+      ["old.py", "old", "2001-02-03T04:05:06Z"],
+      ["new.py", "new"],
+      ["zero-mode", "x"],
+      ["setuid", "s"],
+      ["empty", ""],
+      [`${"n".repeat(94)}`, "fits in 100 with ./app/"],
+      [`${"m".repeat(95)}`, "one over"],
+      [`${"l".repeat(120)}`, "a GNU long name"],
+      ["with space .txt", "sp"],
+      ["sub/.gitignore", "kept"],
+      ["sub/.git/HEAD", "dropped"],
+      ["sticky/a", "a"],
+      ["odd-size", "y".repeat(70_001)],
+    ];
+    for (const [name, body, time] of files) {
+      await writeFile(path.join(app, name), body);
+      if (time) execFileSync("touch", ["-d", time, path.join(app, name)]);
+    }
+    execFileSync("chmod", ["0", path.join(app, "zero-mode")]);
+    execFileSync("chmod", ["6644", path.join(app, "setuid")]);
+    execFileSync("chmod", ["1777", path.join(app, "sticky")]);
+    execFileSync("touch", ["-d", "1999-12-31T23:59:59Z", path.join(app, "sticky")]);
+    await symlink("new.py", path.join(app, "link.py"));
+    for (const format of ["gnu", "oldgnu", "posix", "ustar"]) {
+      tars[format] = await collect(spawn("tar", ["-cf", "-", "--sort=name", "--owner=4242", "--group=77", `--format=${format}`, "-C", dir, "app"], { stdio: ["ignore", "pipe", "inherit"] }).stdout);
+    }
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const slugged = async (input: Readable, clampMtime: Date | undefined, quick: boolean): Promise<{ bytes: Buffer; files: string[] }> => {
+    const files: string[] = [];
+    const bytes = await collect(slugTar(input, { clampMtime }, (name, size) => files.push(`${name} ${size}`), quick));
+    return { bytes, files };
+  };
+
+  for (const format of ["gnu", "oldgnu", "posix", "ustar"]) {
+    for (const clamp of [undefined, new Date("2024-05-01T00:00:00.750Z"), new Date("2001-02-03T04:05:06Z")]) {
+      it(`${format} tar, clamped to ${clamp?.toISOString() ?? "the default"}`, async () => {
+        const input = tars[format]!;
+        const usual = await slugged(Readable.from([input]), clamp, false);
+        expect(usual.files.length).toBeGreaterThan(8);
+        for (const sizes of [[input.length], [1], [7, 511], [513, 100_000]]) {
+          const quick = await slugged(chunked(input, sizes), clamp, true);
+          expect(quick.bytes.equals(usual.bytes), `chunks of ${sizes.join(",")}`).toBe(true);
+          expect(quick.files).toEqual(usual.files);
+        }
+      });
+    }
+  }
+
+  it("takes GNU tar's files and folders the quick way, and leaves links, long names and zero blocks to the usual one", () => {
+    const input = tars.gnu!;
+    const kinds = new Map<string, boolean>();
+    for (let off = 0; off + 512 <= input.length; ) {
+      const block = input.subarray(off, off + 512);
+      const plain = readPlainHeader(block);
+      const flag = String.fromCharCode(block[156]!);
+      const name = block.toString("latin1", 0, 100).replace(/\0.*$/s, "");
+      if (name === "") break;
+      kinds.set(`${flag} ${name}`, plain !== undefined);
+      const size = parseInt(block.toString("latin1", 124, 136), 8) || 0;
+      off += 512 + Math.ceil((flag === "5" ? 0 : size) / 512) * 512;
+    }
+    expect(kinds.get("0 app/new.py")).toBe(true);
+    expect(kinds.get("5 app/sticky/")).toBe(true);
+    expect(kinds.get("2 app/link.py")).toBe(false);
+    expect(kinds.get("L ././@LongLink")).toBe(false);
+    expect(readPlainHeader(Buffer.alloc(512))).toBeUndefined();
+    const bad = Buffer.from(input.subarray(0, 512));
+    bad[0] = bad[0]! ^ 1;
+    expect(readPlainHeader(bad)).toBeUndefined();
   });
 });
