@@ -114,6 +114,9 @@ describe("a pool of build engines", () => {
     // Failed when the engine went, not at the end of its 120 s compile.
     expect(Date.now() - stopped).toBeLessThan(60_000);
 
+    // Down, as the build found it. A stopping engine can answer one more check after a failed ping
+    // (and be taken back for a moment); the checks every second find it gone once it has stopped.
+    await until(async () => (await stateOf(engine.url)).state === "down", 10_000);
     const down = await stateOf(engine.url);
     expect(down).toMatchObject({ state: "down", running: 0 });
     expect(down.lastError).toBeTruthy();

@@ -50,7 +50,8 @@ describe("clients that go away", () => {
     const body = Buffer.concat([commands, fullPack.subarray(0, fullPack.length >> 1)]);
     socket.write(`${body.length.toString(16)}\r\n`);
     socket.write(body);
-    await until(async () => (await bed.quarantines("abort-raw")).length > 0);
+    // receive-pack's group is sampled every 20 ms (its pid comes from the process helper a moment after the start).
+    await until(async () => (await bed.quarantines("abort-raw")).length > 0 && watch.seen.size > 0);
     socket.destroy();
     watch.stop();
     expect(watch.seen.size).toBeGreaterThan(0);
