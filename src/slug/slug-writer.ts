@@ -7,7 +7,7 @@ import { createDirectorySizes, type DirectorySize } from "./directory-sizes.js";
 import type { SlugMemberIndex, SlugStore, StoredSlug } from "./slug-store.js";
 import { createParallelGzip, type GzipMember, type MemberLookup } from "./parallel-gzip.js";
 import { createTarCutter } from "./tar-cutter.js";
-import { encodePlainHeader, readPlainHeader } from "./tar-headers.js";
+import { encodeUstarHeader, readPlainHeader } from "./tar-headers.js";
 import { mapTar, type TarHeader } from "./tar-transform.js";
 
 /**
@@ -87,9 +87,9 @@ export function compressSlug(
 
 /**
  * The tar of the build's folder as the slug holds it: re-rooted under `./app/`, `.git` and overlay
- * whiteouts dropped, every entry normalised; `onFile` hears each file's name and size. The usual
- * entry (a file or folder with a short ASCII name) is written straight from the block GNU tar
- * wrote, with the same bytes (`quick: false` turns that off, for tests that show it).
+ * whiteouts dropped, every entry normalised; `onFile` hears each file's name and size. A file or
+ * folder whose header needs no pax records is written straight from the fields of its block, with
+ * the same bytes (`quick: false` turns that off, for tests that show it).
  */
 export function slugTar(tar: Readable, reproducible: ReproducibleOptions, onFile: (name: string, bytes: number) => void, quick = true): Readable {
   const map = (h: TarHeader): TarHeader | undefined => {
@@ -105,14 +105,16 @@ export function slugTar(tar: Readable, reproducible: ReproducibleOptions, onFile
     const h = readPlainHeader(block);
     const name = h && slugName(h.name, h.directory);
     if (!h || name === undefined) return undefined;
-    // normaliseEntry's time and mode, as encodeTarEntry writes them.
-    const mtime = h.mtime * 1000 < clamp ? h.mtime : (clamp / 1000) | 0;
-    const header = encodePlainHeader({ name, directory: h.directory, mode: h.mode & 0o1777, size: h.size, mtime }, SLUG_OWNER);
+    // normaliseEntry's mode and time, and encodeTarEntry's defaults; undefined (a name that needs pax records): the mapper's way.
+    const type = h.directory ? "directory" : "file";
+    const mtime = h.mtime * 1000 < clamp ? h.mtime | 0 : (clamp / 1000) | 0;
+    const { uid, gid, uname, gname } = SLUG_OWNER;
+    const header = encodeUstarHeader({ name, type, mode: h.mode & 0o1777 || (h.directory ? 0o755 : 0o644), uid, gid, uname, gname, size: h.size, mtime });
     if (!header) return undefined;
     if (!h.directory) onFile(name, h.size);
     return { header, bodyBytes: h.size };
   };
-  return mapTar(tar, map, quick && clamp >= 0 && clamp / 1000 < 2 ** 31 ? shortcut : undefined);
+  return mapTar(tar, map, quick ? shortcut : undefined);
 }
 
 export interface ReproducibleOptions {

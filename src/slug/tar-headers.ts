@@ -58,15 +58,9 @@ export function tarPadding(size: number): number {
 export function decodeTarHeader(buf: Buffer): DecodedHeader | undefined {
   // The type comes from the flag alone: tar-stream's "a '0' entry whose name ends in / is a folder" came too late to count.
   const typeflag = buf[156] === 0 ? 0 : buf[156]! - 48;
-  let name = decodeString(buf, 0, 100);
-  const sum = checksum(buf);
-  if (sum === 8 * 32) return undefined;
-  if (sum !== decodeOctal(buf, 148, 8)) throw new TarFormatError("Invalid tar header. Maybe the tar is corrupted or it needs to be gunzipped?");
-  if (buf.compare(USTAR_MAGIC, 0, 6, 257, 263) === 0) {
-    if (buf[345]) name = `${decodeString(buf, 345, 155)}/${name}`;
-  } else if (!(buf.compare(GNU_MAGIC, 0, 6, 257, 263) === 0 && buf.compare(GNU_VERSION, 0, 2, 263, 265) === 0)) {
-    throw new TarFormatError("Invalid tar header: unknown format.");
-  }
+  const name = headerName(buf);
+  if (name instanceof TarFormatError) throw name;
+  if (name === undefined) return undefined;
   return {
     name,
     mode: decodeOctal(buf, 100, 8),
@@ -82,6 +76,47 @@ export function decodeTarHeader(buf: Buffer): DecodedHeader | undefined {
     devminor: decodeOctal(buf, 337, 8),
     pax: null,
   };
+}
+
+/** The name a header block holds once its checksum and format are checked; undefined for a block of zeros, the error for a block that is not a header. */
+function headerName(buf: Buffer): string | undefined | TarFormatError {
+  let name = decodeString(buf, 0, 100);
+  const sum = checksum(buf);
+  if (sum === 8 * 32) return undefined;
+  if (sum !== decodeOctal(buf, 148, 8)) return new TarFormatError("Invalid tar header. Maybe the tar is corrupted or it needs to be gunzipped?");
+  if (buf.compare(USTAR_MAGIC, 0, 6, 257, 263) === 0) {
+    if (buf[345]) name = `${decodeString(buf, 345, 155)}/${name}`;
+  } else if (!(buf.compare(GNU_MAGIC, 0, 6, 257, 263) === 0 && buf.compare(GNU_VERSION, 0, 2, 263, 265) === 0)) {
+    return new TarFormatError("Invalid tar header: unknown format.");
+  }
+  return name;
+}
+
+/** The fields of a plain header: a file or folder without a link name, read as decodeTarHeader reads them. */
+export interface PlainHeader {
+  readonly name: string;
+  readonly directory: boolean;
+  readonly mode: number;
+  /** The body's bytes (0 for a folder). */
+  readonly size: number;
+  /** Seconds since the epoch. */
+  readonly mtime: number;
+}
+
+/**
+ * The fields of a file's or folder's header block that a rewrite needs, read without the rest
+ * (owners, devices, a Date); undefined for anything else (a zero block, a link, a long name or pax
+ * records, a size that does not read, a block that is not a header), which decodeTarHeader is then
+ * to read.
+ */
+export function readPlainHeader(buf: Buffer): PlainHeader | undefined {
+  const flag = buf[156];
+  const directory = flag === 53;
+  if (!(directory || flag === 48 || flag === 0) || buf[157] !== 0) return undefined;
+  const name = headerName(buf);
+  const size = decodeOctal(buf, 124, 12);
+  if (typeof name !== "string" || !(size >= 0)) return undefined;
+  return { name, directory, mode: decodeOctal(buf, 100, 8), size: directory ? 0 : size, mtime: decodeOctal(buf, 136, 12) };
 }
 
 /** pax records (`LEN key=value\n` …), as tar-stream reads them: malformed records end the list. */
@@ -121,8 +156,9 @@ export function encodeTarEntry(input: EntryHeader): { header: Buffer[]; bodyByte
     gid: input.gid || 0,
     mtime: input.mtime || new Date(),
   };
+  const fields = { ...h, mtime: (h.mtime.getTime() / 1000) | 0 };
   if (!h.pax) {
-    const plain = encodeHeader(h);
+    const plain = encodeUstarHeader(fields);
     if (plain) return { header: [plain], bodyBytes: h.size };
   }
   const records = encodePax(h.name, h.linkname, h.pax);
@@ -132,7 +168,7 @@ export function encodeTarEntry(input: EntryHeader): { header: Buffer[]; bodyByte
     uid: h.uid,
     gid: h.gid,
     size: records.length,
-    mtime: h.mtime,
+    mtime: fields.mtime,
     type: "pax-header",
     linkname: h.linkname ? "PaxHeader" : h.linkname,
     uname: h.uname,
@@ -140,104 +176,21 @@ export function encodeTarEntry(input: EntryHeader): { header: Buffer[]; bodyByte
     devmajor: h.devmajor,
     devminor: h.devminor,
   };
-  const header = [encodeHeader(paxHeader)!, records];
+  const header = [encodeUstarHeader(paxHeader)!, records];
   const pad = tarPadding(records.length);
   if (pad) header.push(Buffer.alloc(pad));
-  header.push(encodeHeader({ ...paxHeader, size: h.size, type: h.type })!);
+  header.push(encodeUstarHeader({ ...paxHeader, size: h.size, type: h.type })!);
   return { header, bodyBytes: h.size };
 }
 
-/** The fields of a plain header: a file or folder with a short ASCII name, no link name, no prefix. */
-export interface PlainHeader {
-  readonly name: string;
-  readonly directory: boolean;
-  readonly mode: number;
-  /** The body's bytes (0 for a folder). */
-  readonly size: number;
-  /** Whole seconds. */
-  readonly mtime: number;
-}
-
-/**
- * A header block read the quick way when it is the usual one (GNU tar's file or folder, a name of
- * printable ASCII that ends within its field, octal numbers, a valid checksum); undefined for
- * anything else (a zero block, a long name, a link, pax records, a bad checksum), which
- * decodeTarHeader is then to read. Where it answers, it reads what decodeTarHeader reads.
- */
-export function readPlainHeader(buf: Buffer): PlainHeader | undefined {
-  const flag = buf[156];
-  const directory = flag === 53;
-  if (!(directory || flag === 48 || flag === 0) || buf[157] !== 0) return undefined;
-  const gnu = buf.compare(GNU_MAGIC, 0, 6, 257, 263) === 0 && buf.compare(GNU_VERSION, 0, 2, 263, 265) === 0;
-  if (!gnu && !(buf.compare(USTAR_MAGIC, 0, 6, 257, 263) === 0 && buf[345] === 0)) return undefined;
-  let end = 0;
-  for (; end < 100; end++) {
-    const c = buf[end]!;
-    if (c === 0) break;
-    if (c < 32 || c > 126) return undefined;
-  }
-  if (end === 100 || end === 0) return undefined;
-  const sum = plainOctal(buf, 148, 8);
-  const mode = plainOctal(buf, 100, 8);
-  const size = plainOctal(buf, 124, 12);
-  const mtime = plainOctal(buf, 136, 12);
-  if (sum < 0 || mode < 0 || size < 0 || mtime < 0 || sum !== checksum(buf)) return undefined;
-  return { name: buf.toString("latin1", 0, end), directory, mode, size: directory ? 0 : size, mtime };
-}
-
-/** An octal field as GNU tar writes it (digits, then a NUL or a space), or -1 for anything else. */
-function plainOctal(buf: Buffer, offset: number, length: number): number {
-  let value = 0;
-  let i = offset;
-  const limit = offset + length;
-  for (; i < limit; i++) {
-    const c = buf[i]!;
-    if (c < 48 || c > 55) break;
-    value = value * 8 + (c - 48);
-  }
-  return i === offset || (i < limit && buf[i] !== 0 && buf[i] !== 32) ? -1 : value;
-}
-
-/**
- * The block encodeTarEntry writes for a file or folder with an ASCII name of at most 100 bytes,
- * no link name, no pax records and no device numbers, written without its general path; undefined
- * when the entry is not one of those (or a number would not fit), for encodeTarEntry to write.
- */
-export function encodePlainHeader(
-  h: { name: string; directory: boolean; mode: number; size: number; mtime: number },
-  owner: { uid: number; gid: number; uname: string; gname: string },
-): Buffer | undefined {
-  const { name } = h;
-  if (name.length > 100 || !(h.mtime >= 0 && h.mtime < 2 ** 31) || !(h.size >= 0 && h.size < 8 ** 11)) return undefined;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c < 32 || c > 126) return undefined;
-  }
-  const buf = headerBlock();
-  buf.write(name, 0, "latin1");
-  writeOctal(buf, 100, (h.mode || (h.directory ? 0o755 : 0o644)) & MASK, 6);
-  writeOctal(buf, 108, owner.uid, 6);
-  writeOctal(buf, 116, owner.gid, 6);
-  writeOctal(buf, 124, h.directory ? 0 : h.size, 11);
-  writeOctal(buf, 136, h.mtime, 11);
-  buf[156] = h.directory ? 53 : 48;
-  USTAR_MAGIC.copy(buf, 257);
-  USTAR_VERSION.copy(buf, 263);
-  buf.write(owner.uname, 265);
-  buf.write(owner.gname, 297);
-  writeOctal(buf, 329, 0, 6);
-  writeOctal(buf, 337, 0, 6);
-  writeOctal(buf, 148, checksum(buf), 6);
-  return buf;
-}
-
-interface Encodable {
+export interface UstarFields {
   name: string;
   mode: number;
   uid: number;
   gid: number;
   size: number;
-  mtime: Date;
+  /** Seconds since the epoch, as a header holds them (the caller's `| 0`). */
+  mtime: number;
   type?: string | null | undefined;
   linkname?: string | null | undefined;
   uname?: string | undefined;
@@ -247,7 +200,7 @@ interface Encodable {
 }
 
 /** A ustar header, or undefined when the name or link name does not fit one (then pax it is). */
-function encodeHeader(opts: Encodable): Buffer | undefined {
+export function encodeUstarHeader(opts: UstarFields): Buffer | undefined {
   let name = opts.name;
   let prefix = "";
   if (Buffer.byteLength(name) !== name.length) return undefined; // not ASCII: from here a length is a byte count
@@ -265,7 +218,7 @@ function encodeHeader(opts: Encodable): Buffer | undefined {
   writeOctal(buf, 108, opts.uid, 6);
   writeOctal(buf, 116, opts.gid, 6);
   encodeSize(opts.size, buf, 124);
-  writeOctal(buf, 136, (opts.mtime.getTime() / 1000) | 0, 11);
+  writeOctal(buf, 136, opts.mtime, 11);
   buf[156] = 48 + (FLAGS[opts.type ?? ""] ?? 0);
   if (opts.linkname) buf.write(opts.linkname, 157);
   USTAR_MAGIC.copy(buf, 257);
