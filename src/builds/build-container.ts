@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { chmod, chown, lstat, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "../config/parse-config.js";
 import type { Container, ContainerRuntime, ContainerSpec, CreatedContainer } from "../docker/container-runtime.js";
 import { SlugforgeError } from "../errors.js";
@@ -10,7 +11,8 @@ import { runProcess } from "../util/run-process.js";
 import { isRealDirBeneath } from "../util/real-dir.js";
 import { clearSetId, removePrepared, type BuildCaches, type CacheModeChoice } from "./build-caches.js";
 import { layBuildpacks, layEnv, type BuildpackCopy } from "./laid-inputs.js";
-import { laySource } from "./laid-source.js";
+import { laidFolders, laySource, recordLaidSlug } from "./laid-source.js";
+import type { LaidSlug } from "../slug/laid-slug.js";
 import type { LaidInputs, LaidSource, SourceRef } from "./types.js";
 import { preparedStandbys, type PreparedStandbys } from "./standby-exec.js";
 import { BUILD_DIR, BUILD_LABEL, BUILD_UID, BUILD_USER, buildEnv, Collected, extractIntoBuild, runInBuild, SERVER_LABEL, type InContainer } from "./container-exec.js";
@@ -288,6 +290,11 @@ function layerCache(spec: ContainerSpec, created: CreatedContainer, prepared: bo
     "build container made",
   );
   return { mode: "layer", spec, layerDir: created.upperDir && path.join(created.upperDir, CACHE_ROOT), source, laid, standbys };
+}
+
+/** The laid /app's slug tar of a prepared container (laid-source.ts), if one is being read. */
+export function laidSlugOf(cache: CacheState): Promise<LaidSlug | undefined> | undefined {
+  return cache.mode === "layer" ? cache.source?.slug : undefined;
 }
 
 /** The build container's writable layer as the host sees it (layer mode on a local overlay2 engine). */
@@ -621,9 +628,21 @@ async function prepareNext(
     const [buildpacksKey, env] = inputsResult.value;
     inputs = { buildpacks: buildpacksKey, env };
     signal.throwIfAborted();
+    // Nothing changes the laid /app after this but the build, which begins after the start: 20 ms
+    // later, so that whatever the clock's tick a change it makes has a later ctime (laid-slug.ts).
+    const folders = laid && (await laidFolders(upperDir).catch((err: unknown) => void log.warn({ err }, "could not read the laid /app's folders; the next slug reads /app whole")));
+    const since = Date.now() + 1;
+    if (folders) await sleep(20, undefined, { signal });
     // Started now, with all in its layer, so the next build finds it running (a failed start removes it).
     running = await created.start();
     signal.throwIfAborted();
+    if (laid && folders) {
+      const slug = recordLaidSlug(upperDir, since, folders, signal).catch((err: unknown) => {
+        if (!signal.aborted) log.warn({ err }, "could not read the laid /app as a slug tar; the next slug reads /app whole");
+        return undefined;
+      });
+      laid = { ...laid, slug };
+    }
     // With execs waiting in it for the build's source update and first compile: they end with it.
     standbys = preparedStandbys(running);
   } catch (err) {
@@ -633,6 +652,8 @@ async function prepareNext(
     signal.removeEventListener("abort", onAbort);
   }
   await caches.offer(app, { created, specKey: specKey(spec), imageId, source: laid, laid: inputs, running, standbys });
+  // The app's background work ends once the laid slug tar is read (a build may take the container before).
+  await laid?.slug;
 }
 
 /** What must be equal for a prepared container to serve a build: the spec but its name and labels. */

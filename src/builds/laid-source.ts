@@ -1,11 +1,15 @@
-import { chmod, chown, mkdir, rm } from "node:fs/promises";
+import type { BigIntStats } from "node:fs";
+import { chmod, chown, lstat, mkdir, open, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
+import { LaidSlugUnusable, mergeLaid, recordLaid, UNCLAMPED, type FolderNow, type LaidSlug } from "../slug/laid-slug.js";
+import { slugTar } from "../slug/slug-writer.js";
 import { parseSlugignore } from "../slug/slugignore.js";
 import type { TarHeader } from "../slug/tar-transform.js";
-import { runProcess } from "../util/run-process.js";
+import { stderrHead } from "../util/child-output.js";
+import { runProcess, spawnStreamed } from "../util/run-process.js";
 import { BUILD_DIR, BUILD_UID } from "./container-exec.js";
 import { gitArchive, readPushedCommit, type PushedCommit } from "./git-source.js";
 import { sourceTimes, stamped } from "./source-times.js";
@@ -20,6 +24,99 @@ import type { LaidSource, SourceRef } from "./types.js";
  * folder or link; no absolute name, no `..`, nothing beneath a link an earlier entry made) and
  * given to the build user, so nothing lands outside /app whatever the commit holds.
  */
+
+/** The laid /app's slug tar, beside the container's layer (not in it): it goes when the container goes. */
+const LAID_SLUG_FILE = "slugforge-laid-app.tar";
+
+/**
+ * The laid /app's slug tar (slug/laid-slug.ts) into a file beside the container's layer, read by the
+ * host's GNU tar as the slug step reads /app. `since`: when the laying ended (nothing but the build
+ * changes /app after it). A file the build changes while this reads it is read again at the slug.
+ */
+export async function recordLaidSlug(upperDir: string, since: number, folders: ReadonlyMap<string, string>, signal: AbortSignal): Promise<LaidSlug> {
+  const file = path.join(path.dirname(upperDir), LAID_SLUG_FILE);
+  const handle = await open(file, "w", 0o600);
+  const child = spawnStreamed({ file: "tar", args: ["-c", "--sort=name", "--numeric-owner", "-f", "-", "-C", upperDir, BUILD_DIR.slice(1)], env: process.env }, signal);
+  child.stdin.end();
+  const stderr = stderrHead(child.stderr);
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", resolve);
+  });
+  const tar = slugTar(child.stdout, { clampMtime: UNCLAMPED }, () => undefined);
+  const [laid, code] = await Promise.all([recordLaid(tar, handle, file, since, folders), exited]);
+  // 1: a file changed while it was read (the build began meanwhile): it is read again at the slug.
+  if (code !== 0 && code !== 1) throw new Error(`reading the laid /app for its slug tar failed (tar exited with ${code ?? "a signal"}): ${stderr().trim()}`);
+  return laid;
+}
+
+/**
+ * Each folder of the laid /app by its name in the slug, and what it is known by (folderId): taken
+ * after the laying and before the container starts, so that a folder the build moves is known where
+ * it went (slugFromLaid).
+ */
+export async function laidFolders(upperDir: string): Promise<Map<string, string>> {
+  const folders = new Map<string, string>();
+  const walk = async (rel: string): Promise<void> => {
+    const dir = path.join(upperDir, rel);
+    folders.set(`./${rel}/`, folderId(await lstat(dir, { bigint: true })));
+    for (const d of await readdir(dir, { withFileTypes: true })) if (d.isDirectory()) await walk(`${rel}/${d.name}`);
+  };
+  await walk(BUILD_DIR.slice(1));
+  return folders;
+}
+
+/** A folder as itself: its inode number and birth time (a removed folder's number is soon another one's; its birth time is not). */
+function folderId(st: BigIntStats): string {
+  return `${st.ino}:${st.birthtimeNs}`;
+}
+
+/** GNU tar's options for a read of /app that stores its folders and only what changed after `laid` was laid, with each one's ctime. */
+export function changedSinceOptions(laid: LaidSlug): string[] {
+  return ["--format=posix", `--newer=@${Math.floor(laid.since / 1000)}.${String(laid.since % 1000).padStart(3, "0")}`];
+}
+
+/**
+ * /app's slug tar from the laid one and `changed`, GNU tar's read of `<upperDir>/app` with
+ * changedSinceOptions (slug/laid-slug.ts); the same bytes as slugTar of a whole read.
+ */
+export function slugFromLaid(changed: Readable, upperDir: string, laid: LaidSlug, clampMtime: Date, onFile: (name: string, bytes: number) => void): Readable {
+  const since = BigInt(laid.since) * 1_000_000n;
+  // Each folder read, and whether a name in it was added, removed or renamed since the laying (its ctime says).
+  const folders = new Map<string, boolean>();
+  const onEntry = (mapped: TarHeader, read: TarHeader): void => {
+    if (mapped.type !== "directory") return;
+    const ctime = ctimeNs(read);
+    folders.set(mapped.name, ctime === undefined || ctime >= since);
+  };
+  const tar = slugTar(changed, { clampMtime }, onFile, true, onEntry);
+  // A folder whose ctime changed may have been moved here, its unchanged files with it.
+  const laidIds = new Set(laid.folders.values());
+  const onFolder = async (name: string): Promise<void> => {
+    if (!folders.get(name)) return;
+    const st = await lstat(path.join(upperDir, name), { bigint: true }).catch(() => undefined);
+    const id = st && folderId(st);
+    if (id !== undefined && id !== laid.folders.get(name) && laidIds.has(id)) {
+      throw new LaidSlugUnusable(`the laid folder ${[...laid.folders].find(([, i]) => i === id)?.[0] ?? "?"} was moved to ${name}`);
+    }
+  };
+  const folder = async (name: string): Promise<FolderNow> => {
+    const touched = folders.get(name);
+    if (touched === undefined) return "gone";
+    if (!touched) return "unchanged";
+    // Names only, and only those the laid tar holds count: a folder swapped for a link meanwhile gives nothing of where it points.
+    return new Set(await readdir(path.join(upperDir, name)).catch(() => []));
+  };
+  return mergeLaid(tar, laid, folder, onFolder, onFile);
+}
+
+/** An entry's ctime in nanoseconds from its pax records (GNU tar's posix format has them); undefined without. */
+function ctimeNs(h: TarHeader): bigint | undefined {
+  const ctime = (h.pax as Record<string, string> | null | undefined)?.ctime;
+  const m = ctime === undefined ? null : /^(\d+)(?:\.(\d+))?$/.exec(ctime);
+  if (!m) return undefined;
+  return BigInt(m[1]!) * 1_000_000_000n + BigInt((m[2] ?? "").padEnd(9, "0").slice(0, 9));
+}
 
 /** How long the commit may take to leave the push's quarantine for the repository (the push's last step). */
 const COMMIT_WAIT_MS = 3000;

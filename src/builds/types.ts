@@ -1,3 +1,4 @@
+import type { LaidSlug } from "../slug/laid-slug.js";
 import type { BuildStatus, FinishedBuildStatus } from "../build-status.js";
 import type { ErrorCode } from "../errors.js";
 
@@ -21,6 +22,8 @@ export interface LaidSource {
   readonly slugignore: string | undefined;
   /** Files that `.slugignore` kept out. */
   readonly ignored: number;
+  /** Its slug tar, read once the container was started (laid-source.ts recordLaidSlug); undefined when it could not be read. */
+  readonly slug?: Promise<LaidSlug | undefined>;
 }
 
 /** What the host laid into a prepared container besides its source and caches, by key (laid-inputs.ts). */

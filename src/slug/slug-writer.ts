@@ -20,7 +20,7 @@ import { mapTar, type TarHeader } from "./tar-transform.js";
  * not change recompresses only what did.
  */
 export async function storeSlug(
-  tar: Readable,
+  tar: Readable | SlugTarMaker,
   store: SlugStore,
   options: { maxBytes: number; signal?: AbortSignal; previous?: readonly SlugMemberIndex[] } & ReproducibleOptions,
 ): Promise<StoredSlug & { sha256: string; members: GzipMember[]; reusedBytes: number }> {
@@ -37,6 +37,9 @@ export async function storeSlug(
 }
 
 export type { SlugMemberIndex };
+
+/** A slug tar made by the caller (slugTar's output, or the same bytes another way), given where each file's size is to be told. */
+export type SlugTarMaker = (onFile: (name: string, bytes: number) => void) => Readable;
 
 /** Finds a block's bytes among earlier slugs' members (the first index that has it) and reads that member from the store. */
 function memberLookup(store: SlugStore, previous: readonly SlugMemberIndex[]): MemberLookup {
@@ -55,13 +58,14 @@ function memberLookup(store: SlugStore, previous: readonly SlugMemberIndex[]): M
  * which directories made it big), and no consumer ever sees a complete slug.
  */
 export function compressSlug(
-  tar: Readable,
+  tar: Readable | SlugTarMaker,
   maxBytes: number,
   reproducible: ReproducibleOptions = {},
   reuse?: MemberLookup,
 ): { stream: Readable; sha256(): string; bytes(): number; members: GzipMember[]; reusedBytes(): number } {
   const sizes = createDirectorySizes(2);
-  const rerooted = slugTar(tar, reproducible, (name, bytes) => sizes.add(name, bytes));
+  const onFile = (name: string, bytes: number): void => sizes.add(name, bytes);
+  const rerooted = typeof tar === "function" ? tar(onFile) : slugTar(tar, reproducible, onFile);
   const counter = new HashAndLimit(maxBytes, (bytes) => {
     const largest = sizes.largest(5);
     return new SlugforgeError(
@@ -89,15 +93,23 @@ export function compressSlug(
  * The tar of the build's folder as the slug holds it: re-rooted under `./app/`, `.git` and overlay
  * whiteouts dropped, every entry normalised; `onFile` hears each file's name and size. A file or
  * folder whose header needs no pax records is written straight from the fields of its block, with
- * the same bytes (`quick: false` turns that off, for tests that show it).
+ * the same bytes (`quick: false` turns that off, for tests that show it). `onEntry` hears each entry kept,
+ * as written and as read (its pax records too); with it every entry takes the mapper's way.
  */
-export function slugTar(tar: Readable, reproducible: ReproducibleOptions, onFile: (name: string, bytes: number) => void, quick = true): Readable {
+export function slugTar(
+  tar: Readable,
+  reproducible: ReproducibleOptions,
+  onFile: (name: string, bytes: number) => void,
+  quick = true,
+  onEntry?: (mapped: TarHeader, read: TarHeader) => void,
+): Readable {
   const map = (h: TarHeader): TarHeader | undefined => {
     // A 0/0 character device is an overlay whiteout (a name deleted over a lower layer), read from a layer on the host: not in /app.
     if (h.type === "character-device" && !h.devmajor && !h.devminor) return undefined;
     const rooted = rerootUnderApp(h);
     const mapped = rooted && normaliseEntry(rooted, reproducible);
     if (mapped && mapped.type === "file") onFile(mapped.name, mapped.size ?? 0);
+    if (mapped) onEntry?.(mapped, h);
     return mapped;
   };
   const clamp = (reproducible.clampMtime ?? DEFAULT_CLAMP).getTime();
@@ -114,7 +126,7 @@ export function slugTar(tar: Readable, reproducible: ReproducibleOptions, onFile
     if (!h.directory) onFile(name, h.size);
     return { header, bodyBytes: h.size };
   };
-  return mapTar(tar, map, quick ? shortcut : undefined);
+  return mapTar(tar, map, quick && !onEntry ? shortcut : undefined);
 }
 
 export interface ReproducibleOptions {

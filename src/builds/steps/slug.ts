@@ -5,7 +5,8 @@ import { PassThrough, pipeline, Transform, type Readable } from "node:stream";
 import { SlugforgeError } from "../../errors.js";
 import { formatSize } from "../../util/format-size.js";
 import type { SlugStore } from "../../slug/slug-store.js";
-import { storeSlug, type SlugMemberIndex } from "../../slug/slug-writer.js";
+import { storeSlug, type SlugMemberIndex, type SlugTarMaker } from "../../slug/slug-writer.js";
+import { changedSinceOptions, slugFromLaid } from "../laid-source.js";
 import type { DiskGuard } from "../../util/disk-space.js";
 import { holdStream } from "../../util/failpoints.js";
 import { isRealDirBeneath } from "../../util/real-dir.js";
@@ -52,28 +53,41 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
     () => step.out.step("Compressing..."),
     () => undefined,
   );
-  const app = step.upperDir ? await appFromLayer(step, step.upperDir) : undefined;
+  const reading = previousIndexes(step, deps);
+  // /app from the layer on the host; from what was laid before the build and what changed since, where that was kept.
+  const laid = step.upperDir ? await laidFrom(step, step.upperDir, sourceDate) : undefined;
+  const app = step.upperDir && !laid ? await appFromLayer(step, step.upperDir) : undefined;
   mark("reader");
-  const read = holdStream(app ?? archiveFromBuild(step, BUILD_DIR), "slug-compress", step.app, step.signal);
-  const tar = marked(after ? endAfter(read, after) : read, () => mark("firstByte"), () => mark("read"));
-  const slugStore = holdingStore(deps.slugStore, step.app, step.signal);
-  const appIndex = path.join(deps.cacheDir, step.app, "slug-members.json");
-  // The last slug written by any app: apps on one stack and language share an interpreter, whose
-  // blocks are then compressed once for all of them.
-  const sharedIndex = path.join(deps.cacheDir, ".slug-members.json");
-  const previous = (await Promise.all([readMemberIndex(appIndex).then((kept) => kept ?? storedMemberIndex(step, deps)), readMemberIndex(sharedIndex)])).filter(
-    (i): i is SlugMemberIndex => i !== undefined,
-  );
+  const previous = await reading;
   mark("indexes");
-  const stored = await storeSlug(tar, slugStore, { maxBytes: deps.maxSlugBytes, signal: step.signal, clampMtime: sourceDate, previous });
+  const slugStore = holdingStore(deps.slugStore, step.app, step.signal);
+  const gated = (stream: Readable): Readable => marked(after ? endAfter(stream, after) : stream, () => mark("firstByte"), () => mark("read"));
+  const store = (tar: Readable | SlugTarMaker): ReturnType<typeof storeSlug> =>
+    storeSlug(tar, slugStore, { maxBytes: deps.maxSlugBytes, signal: step.signal, clampMtime: sourceDate, previous });
+  let from = laid ? "laid" : app ? "layer" : "engine";
+  let stored: Awaited<ReturnType<typeof storeSlug>>;
+  if (laid) {
+    try {
+      stored = await store((onFile) => gated(laid(onFile)));
+    } catch (err) {
+      // The laid tar is only a quicker way: a failure of its own (not the build's, not the slug's size) reads /app whole.
+      if (step.signal.aborted || (err instanceof SlugforgeError && err.code !== "INTERNAL") || !step.upperDir) throw err;
+      step.log.warn({ err }, "could not make the slug from the laid tar; reading /app whole");
+      const whole = await appFromLayer(step, step.upperDir);
+      from = whole ? "layer" : "engine";
+      stored = await store(gated(holdStream(whole ?? archiveFromBuild(step, BUILD_DIR), "slug-compress", step.app, step.signal)));
+    }
+  } else {
+    stored = await store(gated(holdStream(app ?? archiveFromBuild(step, BUILD_DIR), "slug-compress", step.app, step.signal)));
+  }
   mark("stored");
   await said;
   const slug: BuiltSlug = { sha256: stored.sha256, sizeBytes: stored.sizeBytes, id: stored.id };
   step.out.detail(`Done: ${formatSize(slug.sizeBytes)}`);
-  step.log.info({ sha256: slug.sha256, bytes: slug.sizeBytes, id: slug.id, from: app ? "layer" : "engine", members: stored.members.length, reusedBytes: stored.reusedBytes, ms }, "slug written");
+  step.log.info({ sha256: slug.sha256, bytes: slug.sizeBytes, id: slug.id, from, members: stored.members.length, reusedBytes: stored.reusedBytes, ms }, "slug written");
   const index = { slugId: stored.id, members: stored.members };
   await deps.slugStore.putMemberIndex?.(index).catch((err: unknown) => step.log.warn({ err }, "could not keep the slug's member index beside it in the object store"));
-  for (const file of [appIndex, sharedIndex]) {
+  for (const file of [appIndexFile(deps, step.app), sharedIndexFile(deps)]) {
     await writeMemberIndex(file, index).catch((err: unknown) => step.log.warn({ err }, "could not keep the slug's member index"));
   }
   mark("done");
@@ -87,13 +101,13 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
  * it reads), so nothing outside the layer is read. Undefined when /app there is not a real folder:
  * the engine's view is read instead (and says what is wrong).
  */
-async function appFromLayer(step: StepContext, upperDir: string): Promise<Readable | undefined> {
+async function appFromLayer(step: StepContext, upperDir: string, tarOptions: readonly string[] = []): Promise<Readable | undefined> {
   const { signal } = step;
   const base = BUILD_DIR.slice(1);
   if (!(await isRealDirBeneath(upperDir, base))) return undefined;
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
   // Started by the process helper: the server is not stopped while the child is made.
-  const child = spawnStreamed({ file: "tar", args: ["-c", "--sort=name", "--numeric-owner", "-f", "-", "-C", upperDir, base], env: process.env }, signal);
+  const child = spawnStreamed({ file: "tar", args: ["-c", "--sort=name", "--numeric-owner", ...tarOptions, "-f", "-", "-C", upperDir, base], env: process.env }, signal);
   child.stdin.end();
   const stderr = stderrHead(child.stderr);
   pipeChildOutput(child.stdout, out, { end: false });
@@ -152,6 +166,38 @@ function marked(stream: Readable, first: () => void, end: () => void): Readable 
     },
   });
   return pipeline(stream, pass, () => undefined);
+}
+
+/**
+ * The slug tar from the tar laid beside the layer before the build (slug/laid-slug.ts) and GNU tar's
+ * read of the folders and of what changed since, when one was laid and is ready now (the build does
+ * not wait for it), and no laid time is clamped.
+ */
+async function laidFrom(step: StepContext, upperDir: string, sourceDate: Date | undefined): Promise<SlugTarMaker | undefined> {
+  if (!step.laidSlug) return undefined;
+  const laid = await Promise.race([step.laidSlug, Promise.resolve(undefined)]);
+  const not = !laid ? "it is not read yet, or could not be read" : !sourceDate || laid.maxMtime * 1000 >= sourceDate.getTime() ? "the commit's time clamps a laid time" : undefined;
+  if (not || !laid || !sourceDate) {
+    step.log.debug(`the slug does not use the laid tar (${not}): /app is read whole`);
+    return undefined;
+  }
+  const changed = await appFromLayer(step, upperDir, changedSinceOptions(laid));
+  if (!changed) return undefined;
+  return (onFile) => slugFromLaid(holdStream(changed, "slug-compress", step.app, step.signal), upperDir, laid, sourceDate, onFile);
+}
+
+function appIndexFile(deps: SlugDeps, app: string): string {
+  return path.join(deps.cacheDir, app, "slug-members.json");
+}
+
+/** The last slug written by any app: apps on one stack and language share an interpreter, whose blocks are then compressed once for all of them. */
+function sharedIndexFile(deps: SlugDeps): string {
+  return path.join(deps.cacheDir, ".slug-members.json");
+}
+
+async function previousIndexes(step: StepContext, deps: SlugDeps): Promise<SlugMemberIndex[]> {
+  const indexes = await Promise.all([readMemberIndex(appIndexFile(deps, step.app)).then((kept) => kept ?? storedMemberIndex(step, deps)), readMemberIndex(sharedIndexFile(deps))]);
+  return indexes.filter((i): i is SlugMemberIndex => i !== undefined);
 }
 
 /** The slug store, its writes held mid-stream at the "slug-store" failpoint (tests only). */

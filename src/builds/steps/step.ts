@@ -1,3 +1,4 @@
+import type { LaidSlug } from "../../slug/laid-slug.js";
 import type { ResolvedBuildpack } from "../../buildpacks/resolve-buildpacks.js";
 import type { Logger } from "../../log.js";
 import type { BuildPrinter } from "../build-printer.js";
@@ -13,6 +14,8 @@ export interface StepContext extends InContainer {
    * holds all of the build's /app.
    */
   readonly upperDir?: string;
+  /** /app's slug tar as the host laid it before the build (layer mode, a prepared container), once it is read. */
+  readonly laidSlug?: Promise<LaidSlug | undefined>;
 }
 
 /** A buildpack copied into the build container. */

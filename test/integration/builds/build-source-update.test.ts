@@ -61,6 +61,8 @@ describe("the source updated in the prepared container (real Docker, real git)",
     };
     const updates = (): Record<string, unknown>[] =>
       lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "source updated from the commit in the prepared container");
+    // Where each slug was read from: the laid tar and what changed since, once a prepared container had it read.
+    const slugsFrom = (): unknown[] => lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "slug written" && l.app === "upd").map((l) => l.from);
     await built("upd", first);
     expect(updates()).toHaveLength(0);
 
@@ -84,6 +86,8 @@ describe("the source updated in the prepared container (real Docker, real git)",
     expect(updates()[0]).toMatchObject({ from: first });
     const fromNothing = await fresh("fresh", second);
     expect(updated.sha).toBe(fromNothing.sha);
+    if (slugsFrom().at(-1) !== "laid") console.log(lines.filter((l) => /does not use|slug written|container made|"level":[45]0/.test(l)).join("\n"));
+    expect(slugsFrom()).toEqual(["layer", "laid"]);
     expect(updated.output).toContain(".slugignore removed 3 files");
     expect(fromNothing.output).toContain(".slugignore removed 3 files");
     // What changed (and the folders it is in) has the second commit's time; the rest, its last change's.
@@ -109,6 +113,8 @@ describe("the source updated in the prepared container (real Docker, real git)",
     const again = await built("upd", third, service, ["rebuild"]);
     expect(updates()).toHaveLength(2);
     expect(again.sha).toBe((await fresh("fresh3", third)).sha);
+    if (slugsFrom().at(-1) !== "laid") console.log(lines.filter((l) => /does not use|slug written|container made|"level":[45]0/.test(l)).join("\n"));
+    expect(slugsFrom().at(-1)).toBe("laid");
     const kept = (times: ReadonlyMap<string, number>): Record<string, number> => Object.fromEntries([...times].filter(([name]) => name in changedAt && name !== "./app/"));
     expect(kept(again.times)).toEqual(kept(updated.times));
 
@@ -119,5 +125,7 @@ describe("the source updated in the prepared container (real Docker, real git)",
     const whole = await built("upd", fourth);
     expect(updates()).toHaveLength(2);
     expect(whole.sha).toBe((await fresh("fresh4", fourth)).sha);
+    if (slugsFrom().at(-1) !== "laid") console.log(lines.filter((l) => /does not use|slug written|container made|"level":[45]0/.test(l)).join("\n"));
+    expect(slugsFrom().at(-1)).toBe("laid");
   });
 });

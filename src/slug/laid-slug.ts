@@ -1,0 +1,276 @@
+import { open, type FileHandle } from "node:fs/promises";
+import { Readable } from "node:stream";
+import { finished } from "node:stream/promises";
+import { decodePax, decodeTarHeader, tarPadding } from "./tar-headers.js";
+
+/*
+ * A slug made from what the host laid in a build's /app before the build began (the app's last
+ * built commit, unpacked into the container's layer ahead of time) and what changed since.
+ *
+ * While nothing runs in the container yet, the laid folder is read once, off the push's path, as
+ * the slug's tar (normalised, mtimes not clamped) into a file beside the layer, with where each
+ * entry lies in it (recordLaid). At the build's slug step GNU tar reads /app again but stores only
+ * the folders and what changed since the laying ended (`--newer`: an mtime or a ctime after that
+ * time). The kernel sets a file's ctime on every change of its content or metadata (a write through
+ * mmap too), and no program can set it back, so a file whose ctime is older was not touched. A
+ * folder whose ctime is older had no name added, removed or renamed in it; in a folder that did,
+ * the names now there are read. mergeLaid then puts the laid entries that are still there between
+ * the ones read again, in GNU tar's order, giving the same bytes a whole read would.
+ */
+
+/** One file, link or symbolic link of the laid tar (folders are always read again). */
+export interface LaidEntry {
+  /** Its name in the slug (`./app/...`). */
+  readonly name: string;
+  /** Where its headers start and its body (with padding) ends, in the laid tar. */
+  readonly start: number;
+  readonly end: number;
+  /** A file's bytes (0 for the rest). */
+  readonly size: number;
+  /** A file (not a link). */
+  readonly file: boolean;
+}
+
+export interface LaidSlug {
+  /** The laid tar (slugTar's output, mtimes not clamped). */
+  readonly file: string;
+  /** Its length: the file is checked against it before it is used. */
+  readonly bytes: number;
+  /** Entries in the tar's order. */
+  readonly entries: readonly LaidEntry[];
+  /** The latest mtime of an entry, in seconds: a slug clamped at or before it cannot use the laid tar. */
+  readonly maxMtime: number;
+  /** When the laying ended (ms since the epoch): nothing in the laid folder changed after it unless its ctime says so. */
+  readonly since: number;
+  /** Each laid folder, by its name in the slug (`./app/.../`): what the caller knows it by, taken before anything but the laying could move one. */
+  readonly folders: ReadonlyMap<string, string>;
+}
+
+/**
+ * A change the laid tar cannot follow: a laid folder moved to another name takes its files with it,
+ * unchanged, to names the laid tar does not have. The slug is then read whole.
+ */
+export class LaidSlugUnusable extends Error {}
+
+/** No mtime is clamped in the laid tar (ustar's largest time). */
+export const UNCLAMPED = new Date(0o77777777777 * 1000);
+
+interface EntryStart {
+  readonly name: string;
+  readonly directory: boolean;
+  readonly file: boolean;
+  readonly size: number;
+  readonly mtime: number;
+}
+
+/** A piece of a slug's tar; `start`: the first bytes of an entry, or of the end-of-archive blocks. */
+interface Segment {
+  readonly start?: EntryStart | "end";
+  readonly bytes: Buffer;
+}
+
+/**
+ * The slug tar `input` (slugTar's output: ustar headers, a pax header before one whose name needs
+ * it) cut at its entries. An entry's pax header is held until its own header says the entry's name.
+ */
+export async function* splitSlugTar(input: AsyncIterable<Buffer>): AsyncGenerator<Segment> {
+  let gathered: Buffer[] = [];
+  let gatheredBytes = 0;
+  let bodyLeft = 0;
+  let ended = false;
+  // An extended header and its records, held until the entry's own header.
+  let held: Buffer[] | undefined;
+  let paxBytes = 0;
+  for await (const chunk of input as AsyncIterable<Buffer>) {
+    let at = 0;
+    while (at < chunk.length) {
+      if (ended) {
+        yield { bytes: chunk.subarray(at) };
+        break;
+      }
+      if (bodyLeft > 0) {
+        const piece = chunk.subarray(at, at + bodyLeft);
+        at += piece.length;
+        bodyLeft -= piece.length;
+        if (held) held.push(piece);
+        else yield { bytes: piece };
+        continue;
+      }
+      const piece = chunk.subarray(at, at + 512 - gatheredBytes);
+      at += piece.length;
+      gathered.push(piece);
+      gatheredBytes += piece.length;
+      if (gatheredBytes < 512) continue;
+      const block = gathered.length === 1 ? gathered[0]! : Buffer.concat(gathered, 512);
+      gathered = [];
+      gatheredBytes = 0;
+      const h = decodeTarHeader(block);
+      if (!h) {
+        if (held) throw new Error("a slug tar ends inside an entry's extended header");
+        ended = true;
+        yield { start: "end", bytes: block };
+        continue;
+      }
+      if (h.type === "pax-header") {
+        if (held) throw new Error("a slug tar has two extended headers for one entry");
+        held = [block];
+        paxBytes = h.size;
+        bodyLeft = h.size + tarPadding(h.size);
+        continue;
+      }
+      let name = h.name;
+      let size = h.size;
+      let bytes = block;
+      if (held) {
+        const records = decodePax(Buffer.concat(held.slice(1)).subarray(0, paxBytes));
+        if (records.path) name = records.path;
+        if (records.size) size = parseInt(records.size, 10);
+        bytes = Buffer.concat([...held, block]);
+        held = undefined;
+      }
+      bodyLeft = size + tarPadding(size);
+      yield { start: { name, directory: h.type === "directory", file: h.type === "file", size: h.type === "file" ? size : 0, mtime: Math.floor(h.mtime.getTime() / 1000) }, bytes };
+    }
+  }
+  if (held || bodyLeft > 0 || gatheredBytes > 0) throw new Error("a slug tar ended inside an entry");
+}
+
+/**
+ * Writes the laid folder's slug tar to `file` (open as `handle`, which it closes) and returns where each of its entries lies. The
+ * caller says when the laying ended (`since`); the tar may be read later, as long as nothing it
+ * holds is taken for a file whose ctime is later (mergeLaid).
+ */
+export async function recordLaid(tar: Readable, handle: FileHandle, file: string, since: number, folders: ReadonlyMap<string, string>): Promise<LaidSlug> {
+  const out = handle.createWriteStream();
+  const entries: LaidEntry[] = [];
+  let offset = 0;
+  let maxMtime = 0;
+  let open_: { name: string; start: number; size: number; file: boolean } | undefined;
+  const close = (): void => {
+    if (open_) entries.push({ ...open_, end: offset });
+    open_ = undefined;
+  };
+  try {
+    for await (const seg of splitSlugTar(tar)) {
+      if (seg.start) {
+        close();
+        if (seg.start !== "end" && !seg.start.directory) {
+          open_ = { name: seg.start.name, start: offset, size: seg.start.size, file: seg.start.file };
+          maxMtime = Math.max(maxMtime, seg.start.mtime);
+        }
+      }
+      offset += seg.bytes.length;
+      if (!out.write(seg.bytes)) await new Promise<void>((resolve, reject) => {
+        out.once("drain", resolve);
+        out.once("error", reject);
+      });
+    }
+    close();
+    out.end();
+    await finished(out);
+  } catch (err) {
+    out.destroy();
+    tar.destroy();
+    throw err;
+  }
+  return { file, bytes: offset, entries, maxMtime, since, folders };
+}
+
+/** What a folder holds now, as far as the laid entries in it go: gone, no name changed since the laying, or the names now in it. */
+export type FolderNow = "gone" | "unchanged" | ReadonlySet<string>;
+
+/**
+ * The slug tar of the folder as it is now: `changed` (the slug tar of every folder and of what
+ * changed since the laying, in GNU tar's order) with the laid entries that are still there put in
+ * their places, read from the laid tar. `folder(name)` says what a folder (`./app/.../`) holds now;
+ * it is asked only about folders `changed` has already given. `onFolder` hears every folder of
+ * `changed` before its bytes go on (and may fail the stream). `onFile` hears each laid file taken.
+ */
+export function mergeLaid(
+  changed: Readable,
+  laid: LaidSlug,
+  folder: (name: string) => Promise<FolderNow>,
+  onFolder: (name: string) => Promise<void>,
+  onFile: (name: string, bytes: number) => void,
+): Readable {
+  const run = async function* (): AsyncGenerator<Buffer> {
+    const handle = await open(laid.file, "r");
+    try {
+      const { size } = await handle.stat();
+      if (size !== laid.bytes) throw new Error(`the laid slug tar ${laid.file} holds ${size} bytes, not the ${laid.bytes} written`);
+      const entries = laid.entries;
+      let i = 0;
+      // A run of laid entries next to each other in the laid tar, read at once.
+      let runStart = 0;
+      let runEnd = 0;
+      const flush = async function* (): AsyncGenerator<Buffer> {
+        for (let at = runStart; at < runEnd; ) {
+          const length = Math.min(runEnd - at, 1024 * 1024);
+          const buf = Buffer.allocUnsafe(length);
+          const { bytesRead } = await handle.read(buf, 0, length, at);
+          if (bytesRead !== length) throw new Error(`the laid slug tar ${laid.file} ended early`);
+          yield buf;
+          at += length;
+        }
+        runStart = runEnd = 0;
+      };
+      // The laid entries before `key` (all of them: undefined) that are still there.
+      const before = async function* (key: string | undefined): AsyncGenerator<Buffer> {
+        while (i < entries.length) {
+          const e = entries[i]!;
+          const order = key === undefined ? -1 : compareTarOrder(e.name, key);
+          if (order > 0) break;
+          i++;
+          // The same name read again (changed, or a folder now): that one is taken.
+          if (order === 0 || !(await stillThere(e.name))) continue;
+          if (e.file) onFile(e.name, e.size);
+          if (runEnd !== e.start) {
+            yield* flush();
+            runStart = e.start;
+          }
+          runEnd = e.end;
+        }
+        yield* flush();
+      };
+      const known = new Map<string, FolderNow>();
+      const stillThere = async (name: string): Promise<boolean> => {
+        const slash = name.lastIndexOf("/", name.length - 1);
+        const dir = name.slice(0, slash + 1);
+        let now = known.get(dir);
+        if (now === undefined) known.set(dir, (now = await folder(dir)));
+        return now === "unchanged" || (now !== "gone" && now.has(name.slice(slash + 1)));
+      };
+      for await (const seg of splitSlugTar(changed)) {
+        if (seg.start && seg.start !== "end" && seg.start.directory) await onFolder(seg.start.name);
+        if (seg.start) yield* before(seg.start === "end" ? undefined : withoutSlash(seg.start.name));
+        yield seg.bytes;
+      }
+    } finally {
+      await handle.close();
+    }
+  };
+  return Readable.from(run(), { objectMode: false, highWaterMark: 1024 * 1024 });
+}
+
+function withoutSlash(name: string): string {
+  return name.endsWith("/") ? name.slice(0, -1) : name;
+}
+
+/**
+ * GNU tar's `--sort=name` order of two names (a folder's without its trailing slash): each folder's
+ * names sorted bytewise, a folder before what it holds. That is the order of the names with `/`
+ * taken as the smallest character.
+ */
+export function compareTarOrder(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === n) return a.length - b.length;
+  const x = a.charCodeAt(i);
+  const y = b.charCodeAt(i);
+  if (x === 47) return -1;
+  if (y === 47) return 1;
+  // Beyond ASCII, UTF-8's byte order.
+  if (x >= 0x80 || y >= 0x80) return Buffer.compare(Buffer.from(a.slice(i), "utf8"), Buffer.from(b.slice(i), "utf8"));
+  return x - y;
+}

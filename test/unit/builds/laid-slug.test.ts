@@ -1,0 +1,229 @@
+import { spawn, spawnSync } from "node:child_process";
+import { appendFile, chmod, link, lutimes, mkdir, mkdtemp, open, readFile, rename, rm, stat, symlink, unlink, utimes, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { changedSinceOptions, laidFolders, recordLaidSlug, slugFromLaid } from "../../../src/builds/laid-source.js";
+import { compareTarOrder, LaidSlugUnusable } from "../../../src/slug/laid-slug.js";
+import { slugTar } from "../../../src/slug/slug-writer.js";
+
+/*
+ * The slug made from the laid tar and GNU tar's read of what changed since must be the bytes of a
+ * whole read, whatever the build did to /app after the laying: each change below is made after a
+ * laying, and both slug tars are compared byte for byte (and the files each one tells of).
+ */
+
+const CLAMP = new Date("2030-01-01T00:00:00Z");
+const OLD = new Date("2021-05-04T03:02:01Z");
+let root: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), "laid-slug-"));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+function tarOf(upperDir: string, options: readonly string[] = []): Readable {
+  const child = spawn("tar", ["-c", "--sort=name", "--numeric-owner", ...options, "-f", "-", "-C", upperDir, "app"], { stdio: ["ignore", "pipe", "inherit"] });
+  return child.stdout;
+}
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** A laid /app: folders of files, names that sort around `/`, a long name, a link, a symbolic link's target, times in the past. */
+async function layApp(upperDir: string): Promise<void> {
+  const app = path.join(upperDir, "app");
+  const files: [string, string][] = [["README", "read me\n"], ["empty", ""]];
+  for (const dir of ["src/a", "src/a-b", "src/a.b", "src/a/deep", "src/b", "lib", "é"]) {
+    for (let i = 0; i < 30; i++) files.push([`${dir}/file_${i}.py`, `# ${dir} ${i}\n`.repeat(1 + ((i * 7) % 40))]);
+  }
+  files.push(["src/a", "x"]); // replaced below by nothing: a file and a folder cannot share a name, so this one is dropped
+  files.pop();
+  files.push([`long/${"n".repeat(120)}/${"m".repeat(90)}.txt`, "a long name\n"]);
+  files.push(["big.bin", "x".repeat(3 * 1024 * 1024 + 17)]);
+  for (const [name, text] of files) {
+    await mkdir(path.dirname(path.join(app, name)), { recursive: true });
+    await writeFile(path.join(app, name), text);
+  }
+  await symlink("src/b/file_1.py", path.join(app, "link-to-b"));
+  await chmod(path.join(app, "src/b/file_2.py"), 0o755);
+  // Source times as git gives them: in the past, folders too (deepest first).
+  const all = spawnSync("find", [app, "-depth"], { encoding: "utf8" }).stdout.trim().split("\n");
+  for (const p of all) await lutimes(p, OLD, OLD);
+}
+
+interface Laid {
+  upperDir: string;
+  app: string;
+  laid: Awaited<ReturnType<typeof recordLaidSlug>>;
+}
+
+async function laidApp(name: string): Promise<Laid> {
+  const upperDir = path.join(root, name, "diff");
+  await mkdir(upperDir, { recursive: true });
+  await layApp(upperDir);
+  const folders = await laidFolders(upperDir);
+  const since = Date.now() + 1;
+  await sleep(25);
+  const laid = await recordLaidSlug(upperDir, since, folders, new AbortController().signal);
+  return { upperDir, app: path.join(upperDir, "app"), laid };
+}
+
+async function bothWays(l: Laid): Promise<{ whole: Buffer; quick: Buffer; wholeFiles: string[]; quickFiles: string[] }> {
+  const wholeFiles: string[] = [];
+  const quickFiles: string[] = [];
+  const whole = await collect(slugTar(tarOf(l.upperDir), { clampMtime: CLAMP }, (n, b) => wholeFiles.push(`${n} ${b}`)));
+  const quick = await collect(slugFromLaid(tarOf(l.upperDir, changedSinceOptions(l.laid)), l.upperDir, l.laid, CLAMP, (n, b) => quickFiles.push(`${n} ${b}`)));
+  return { whole, quick, wholeFiles: wholeFiles.sort(), quickFiles: quickFiles.sort() };
+}
+
+const changes: [string, (app: string) => Promise<void>][] = [
+  ["nothing", async () => undefined],
+  ["a file appended to", (app) => appendFile(path.join(app, "src/a/file_3.py"), "more\n")],
+  [
+    "a file written in place, same size, its mtime set back",
+    async (app) => {
+      const f = path.join(app, "src/a.b/file_4.py");
+      const h = await open(f, "r+");
+      await h.write("X", 0);
+      await h.close();
+      await utimes(f, OLD, OLD);
+    },
+  ],
+  [
+    "a file written through mmap",
+    async (app) => {
+      const f = path.join(app, "src/a-b/file_5.py");
+      const py = "import mmap,sys\nwith open(sys.argv[1],'r+b') as f:\n m=mmap.mmap(f.fileno(),0)\n m[0:1]=b'Z'\n m.flush()\n m.close()\n";
+      const r = spawnSync("python3", ["-c", py, f]);
+      if (r.status !== 0) await writeFile(f, "Z" + (await readFile(f, "utf8")).slice(1));
+      await utimes(f, OLD, OLD);
+    },
+  ],
+  ["a file's mode", (app) => chmod(path.join(app, "lib/file_6.py"), 0o700)],
+  ["a file removed", (app) => unlink(path.join(app, "src/b/file_7.py"))],
+  [
+    "a file removed, its folder's mtime set back",
+    async (app) => {
+      await unlink(path.join(app, "src/b/file_8.py"));
+      await utimes(path.join(app, "src/b"), OLD, OLD);
+    },
+  ],
+  ["a folder removed", (app) => rm(path.join(app, "src/a-b"), { recursive: true })],
+  ["a folder with folders in it removed", (app) => rm(path.join(app, "src/a"), { recursive: true })],
+  ["a new file in a folder", (app) => writeFile(path.join(app, "src/a.b/new.py"), "new\n")],
+  [
+    "a new folder",
+    async (app) => {
+      await mkdir(path.join(app, "src/a0"));
+      await writeFile(path.join(app, "src/a0/x.py"), "x\n");
+    },
+  ],
+  ["a file renamed", (app) => rename(path.join(app, "lib/file_1.py"), path.join(app, "lib/file_1b.py"))],
+  ["a file moved to another folder", (app) => rename(path.join(app, "lib/file_2.py"), path.join(app, "src/b/file_2b.py"))],
+  [
+    "a file replaced by a folder",
+    async (app) => {
+      await unlink(path.join(app, "src/b/file_9.py"));
+      await mkdir(path.join(app, "src/b/file_9.py"));
+      await writeFile(path.join(app, "src/b/file_9.py/in.py"), "in\n");
+    },
+  ],
+  [
+    "a folder replaced by a file",
+    async (app) => {
+      await rm(path.join(app, "src/a/deep"), { recursive: true });
+      await writeFile(path.join(app, "src/a/deep"), "not a folder\n");
+    },
+  ],
+  [
+    "a folder removed and made again with one of its files",
+    async (app) => {
+      await rm(path.join(app, "lib"), { recursive: true });
+      await mkdir(path.join(app, "lib"));
+      await writeFile(path.join(app, "lib/file_0.py"), (await readFile(path.join(app, "src/b/file_0.py"))).toString());
+    },
+  ],
+  [
+    "a symbolic link pointed elsewhere",
+    async (app) => {
+      await unlink(path.join(app, "link-to-b"));
+      await symlink("src/b/file_3.py", path.join(app, "link-to-b"));
+    },
+  ],
+  ["a hard link to a laid file", (app) => link(path.join(app, "src/b/file_4.py"), path.join(app, "src/b/file_4-again.py"))],
+  ["the large file changed", (app) => appendFile(path.join(app, "big.bin"), "y")],
+  ["a file given a time after the clamp", (app) => utimes(path.join(app, "README"), new Date("2035-01-01"), new Date("2035-01-01"))],
+  [
+    "many changes at once",
+    async (app) => {
+      await appendFile(path.join(app, "é/file_0.py"), "é\n");
+      await unlink(path.join(app, "é/file_1.py"));
+      await writeFile(path.join(app, "é/file_1.py.new"), "n\n");
+      await rm(path.join(app, "long"), { recursive: true });
+      await writeFile(path.join(app, "zz.py"), "last\n");
+      await writeFile(path.join(app, "0first.py"), "first\n");
+    },
+  ],
+];
+
+describe("a slug from the laid tar and what changed since", () => {
+  it.each(changes)("is the whole read's bytes after: %s", async (what, change) => {
+    const l = await laidApp(what.replace(/\W+/g, "-"));
+    const before = await stat(l.laid.file);
+    expect(before.size).toBe(l.laid.bytes);
+    await change(l.app);
+    const { whole, quick, wholeFiles, quickFiles } = await bothWays(l);
+    expect(quick.length).toBe(whole.length);
+    expect(quick.equals(whole)).toBe(true);
+    expect(quickFiles).toEqual(wholeFiles);
+  });
+
+  const moves: [string, (app: string) => Promise<void>][] = [
+    ["a folder renamed", (app) => rename(path.join(app, "src/a.b"), path.join(app, "src/c"))],
+    ["a folder moved into another", (app) => rename(path.join(app, "src/a/deep"), path.join(app, "lib/deep"))],
+    ["a folder's parent renamed", (app) => rename(path.join(app, "src"), path.join(app, "source"))],
+    [
+      "two folders swapped",
+      async (app) => {
+        await rename(path.join(app, "src/a.b"), path.join(app, "src/tmp"));
+        await rename(path.join(app, "src/b"), path.join(app, "src/a.b"));
+        await rename(path.join(app, "src/tmp"), path.join(app, "src/b"));
+      },
+    ],
+  ];
+  it.each(moves)("is refused (the slug is read whole) after: %s", async (what, change) => {
+    const l = await laidApp(what.replace(/\W+/g, "-"));
+    await change(l.app);
+    await expect(bothWays(l)).rejects.toThrow(LaidSlugUnusable);
+  });
+
+  it("takes an unchanged file from the laid tar, not from /app", async () => {
+    const l = await laidApp("taken-from-laid");
+    const entry = l.laid.entries.find((e) => e.name === "./app/lib/file_0.py")!;
+    // A mark in the laid tar, in the file's body (after its one header block): the quick slug has it, the whole read not.
+    const h = await open(l.laid.file, "r+");
+    await h.write("Q", entry.start + 512);
+    await h.close();
+    const { whole, quick } = await bothWays(l);
+    expect(quick.length).toBe(whole.length);
+    const differ = [...quick.keys()].filter((i) => quick[i] !== whole[i]);
+    expect(differ).toHaveLength(1);
+    expect(String.fromCharCode(quick[differ[0]!]!)).toBe("Q");
+  });
+});
+
+describe("compareTarOrder", () => {
+  it("orders names as GNU tar's --sort=name walks them", () => {
+    const names = ["./app/a", "./app/a/b", "./app/a-b", "./app/a.b", "./app/a b", "./app/A", "./app/é", "./app/z", "./app/a/b/c", "./app/ab"];
+    const sorted = [...names].sort(compareTarOrder);
+    expect(sorted).toEqual(["./app/A", "./app/a", "./app/a/b", "./app/a/b/c", "./app/a b", "./app/a-b", "./app/a.b", "./app/ab", "./app/z", "./app/é"]);
+  });
+});
