@@ -55,6 +55,8 @@ export async function startSlugforge(settings: ServerSettings): Promise<BenchSer
       SLUGFORGE_IMAGES: "off",
       ...(settings.noBuild ? { BENCH_BUILDER: "none" } : {}),
       ...(process.env.BENCH_SERVER_LOG_LEVEL ? { BENCH_SERVER_LOG_LEVEL: process.env.BENCH_SERVER_LOG_LEVEL } : {}),
+      // The slug from the laid tar, on by default: `SLUGFORGE_LAID_SLUG=off npm run bench` times the whole read instead.
+      ...(process.env.SLUGFORGE_LAID_SLUG ? { SLUGFORGE_LAID_SLUG: process.env.SLUGFORGE_LAID_SLUG } : {}),
       ...settings.env,
     },
     stdio: ["ignore", "pipe", "inherit"],

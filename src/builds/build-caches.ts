@@ -54,6 +54,8 @@ export interface PreparedContainer {
   readonly running?: Container;
   /** Execs started in `running`, waiting for the next build's programs. */
   readonly standbys?: PreparedStandbys;
+  /** Called when a build takes it: background work for it that is still going (reading the laid /app as a slug tar) stops, and leaves the cores to the build. */
+  readonly onTaken?: () => void;
 }
 
 /**
@@ -259,7 +261,10 @@ export class BuildCaches {
     const found = this.prepared.get(app);
     this.prepared.delete(app);
     if (!found) return undefined;
-    if (found.specKey === specKey && found.imageId === imageId) return found;
+    if (found.specKey === specKey && found.imageId === imageId) {
+      found.onTaken?.();
+      return found;
+    }
     await removePrepared(found);
     return undefined;
   }

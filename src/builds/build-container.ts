@@ -72,7 +72,7 @@ export interface ContainerDeps {
   readonly runtime: ContainerRuntime;
   readonly caches: BuildCaches;
   readonly config: Pick<Config, "stack" | "buildNetwork" | "buildMounts" | "buildMemoryBytes" | "buildCpus" | "buildPids" | "buildTimeoutMs"> &
-    Partial<Pick<Config, "buildCacheMode">>;
+    Partial<Pick<Config, "buildCacheMode" | "laidSlug">>;
   /** Labels this server's build containers, so a sweep never touches another server's builds on a shared engine. */
   readonly serverId: string;
 }
@@ -581,6 +581,8 @@ async function prepareNext(
   let inputs: LaidInputs | undefined;
   let running: Container | undefined;
   let standbys: PreparedStandbys | undefined;
+  // Stopped when a build takes the container before the laid /app is read as a slug tar.
+  const recording = new AbortController();
   try {
     await failpoint("cache-copy", app, signal);
     if (!created.upperDir) throw new Error("the engine gave no writable layer");
@@ -628,17 +630,18 @@ async function prepareNext(
     const [buildpacksKey, env] = inputsResult.value;
     inputs = { buildpacks: buildpacksKey, env };
     signal.throwIfAborted();
-    // Nothing changes the laid /app after this but the build, which begins after the start: 20 ms
-    // later, so that whatever the clock's tick a change it makes has a later ctime (laid-slug.ts).
-    const folders = laid && (await laidFolders(upperDir).catch((err: unknown) => void log.warn({ err }, "could not read the laid /app's folders; the next slug reads /app whole")));
+    const folders = laid && deps.config.laidSlug !== false && (await laidFolders(upperDir).catch((err: unknown) => void log.warn({ err }, "could not read the laid /app's folders; the next slug reads /app whole")));
+    // Nothing changes the laid /app after this but the build, which begins once the container is
+    // offered, 20 ms or more later: whatever the clock's tick, a change it makes has a later ctime (laid-slug.ts).
     const since = Date.now() + 1;
-    if (folders) await sleep(20, undefined, { signal });
     // Started now, with all in its layer, so the next build finds it running (a failed start removes it).
     running = await created.start();
     signal.throwIfAborted();
+    if (folders) await sleep(Math.max(0, since + 20 - Date.now()), undefined, { signal });
     if (laid && folders) {
-      const slug = recordLaidSlug(upperDir, since, folders, signal).catch((err: unknown) => {
-        if (!signal.aborted) log.warn({ err }, "could not read the laid /app as a slug tar; the next slug reads /app whole");
+      const slug = recordLaidSlug(upperDir, since, folders, AbortSignal.any([signal, recording.signal])).catch((err: unknown) => {
+        if (recording.signal.aborted) log.debug("the next build took the prepared container before its laid /app was read as a slug tar; its slug reads /app whole");
+        else if (!signal.aborted) log.warn({ err }, "could not read the laid /app as a slug tar; the next slug reads /app whole");
         return undefined;
       });
       laid = { ...laid, slug };
@@ -651,7 +654,7 @@ async function prepareNext(
   } finally {
     signal.removeEventListener("abort", onAbort);
   }
-  await caches.offer(app, { created, specKey: specKey(spec), imageId, source: laid, laid: inputs, running, standbys });
+  await caches.offer(app, { created, specKey: specKey(spec), imageId, source: laid, laid: inputs, running, standbys, onTaken: () => recording.abort() });
   // The app's background work ends once the laid slug tar is read (a build may take the container before).
   await laid?.slug;
 }

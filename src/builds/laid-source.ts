@@ -36,7 +36,13 @@ const LAID_SLUG_FILE = "slugforge-laid-app.tar";
 export async function recordLaidSlug(upperDir: string, since: number, folders: ReadonlyMap<string, string>, signal: AbortSignal): Promise<LaidSlug> {
   const file = path.join(path.dirname(upperDir), LAID_SLUG_FILE);
   const handle = await open(file, "w", 0o600);
-  const child = spawnStreamed({ file: "tar", args: ["-c", "--sort=name", "--numeric-owner", "-f", "-", "-C", upperDir, BUILD_DIR.slice(1)], env: process.env }, signal);
+  let child: ReturnType<typeof spawnStreamed>;
+  try {
+    child = spawnStreamed({ file: "tar", args: ["-c", "--sort=name", "--numeric-owner", "-f", "-", "-C", upperDir, BUILD_DIR.slice(1)], env: process.env }, signal);
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
   child.stdin.end();
   const stderr = stderrHead(child.stderr);
   const exited = new Promise<number | null>((resolve, reject) => {
@@ -71,9 +77,9 @@ function folderId(st: BigIntStats): string {
   return `${st.ino}:${st.birthtimeNs}`;
 }
 
-/** GNU tar's options for a read of /app that stores its folders and only what changed after `laid` was laid, with each one's ctime. */
+/** GNU tar's options for a read of /app that stores its folders and only what changed after `laid` was laid. */
 export function changedSinceOptions(laid: LaidSlug): string[] {
-  return ["--format=posix", `--newer=@${Math.floor(laid.since / 1000)}.${String(laid.since % 1000).padStart(3, "0")}`];
+  return [`--newer=@${Math.floor(laid.since / 1000)}.${String(laid.since % 1000).padStart(3, "0")}`];
 }
 
 /**
@@ -82,40 +88,28 @@ export function changedSinceOptions(laid: LaidSlug): string[] {
  */
 export function slugFromLaid(changed: Readable, upperDir: string, laid: LaidSlug, clampMtime: Date, onFile: (name: string, bytes: number) => void): Readable {
   const since = BigInt(laid.since) * 1_000_000n;
-  // Each folder read, and whether a name in it was added, removed or renamed since the laying (its ctime says).
-  const folders = new Map<string, boolean>();
-  const onEntry = (mapped: TarHeader, read: TarHeader): void => {
-    if (mapped.type !== "directory") return;
-    const ctime = ctimeNs(read);
-    folders.set(mapped.name, ctime === undefined || ctime >= since);
-  };
-  const tar = slugTar(changed, { clampMtime }, onFile, true, onEntry);
-  // A folder whose ctime changed may have been moved here, its unchanged files with it.
   const laidIds = new Set(laid.folders.values());
+  // Each folder read, and whether a name in it was added, removed or renamed since the laying (its ctime says).
+  const touched = new Map<string, boolean>();
   const onFolder = async (name: string): Promise<void> => {
-    if (!folders.get(name)) return;
     const st = await lstat(path.join(upperDir, name), { bigint: true }).catch(() => undefined);
-    const id = st && folderId(st);
+    // Gone, or swapped for something else, since tar read it: what it holds now is read (nothing, then).
+    const changed = !st?.isDirectory() || st.ctimeNs >= since;
+    touched.set(name, changed);
+    // A changed folder may have been moved here, with its unchanged files in it.
+    const id = st?.isDirectory() && changed ? folderId(st) : undefined;
     if (id !== undefined && id !== laid.folders.get(name) && laidIds.has(id)) {
       throw new LaidSlugUnusable(`the laid folder ${[...laid.folders].find(([, i]) => i === id)?.[0] ?? "?"} was moved to ${name}`);
     }
   };
   const folder = async (name: string): Promise<FolderNow> => {
-    const touched = folders.get(name);
-    if (touched === undefined) return "gone";
-    if (!touched) return "unchanged";
+    const changed = touched.get(name);
+    if (changed === undefined) return "gone";
+    if (!changed) return "unchanged";
     // Names only, and only those the laid tar holds count: a folder swapped for a link meanwhile gives nothing of where it points.
     return new Set(await readdir(path.join(upperDir, name)).catch(() => []));
   };
-  return mergeLaid(tar, laid, folder, onFolder, onFile);
-}
-
-/** An entry's ctime in nanoseconds from its pax records (GNU tar's posix format has them); undefined without. */
-function ctimeNs(h: TarHeader): bigint | undefined {
-  const ctime = (h.pax as Record<string, string> | null | undefined)?.ctime;
-  const m = ctime === undefined ? null : /^(\d+)(?:\.(\d+))?$/.exec(ctime);
-  if (!m) return undefined;
-  return BigInt(m[1]!) * 1_000_000_000n + BigInt((m[2] ?? "").padEnd(9, "0").slice(0, 9));
+  return mergeLaid(slugTar(changed, { clampMtime }, onFile), laid, folder, onFolder, onFile);
 }
 
 /** How long the commit may take to leave the push's quarantine for the repository (the push's last step). */

@@ -50,6 +50,11 @@ export interface Config {
   readonly buildPids: number;
   /** SLUGFORGE_BUILD_CACHE_MODE: how caches reach build containers; `auto` unless the operator forces one. */
   readonly buildCacheMode: CacheModeSetting;
+  /**
+   * SLUGFORGE_LAID_SLUG (`on`, `off`): in layer mode, the /app laid in a prepared container is read
+   * in the background as a slug tar, and the next slug is made from it and what changed (on by default).
+   */
+  readonly laidSlug: boolean;
   /** How long running builds may go on after a stop signal before they are cancelled (SLUGFORGE_STOP_GRACE). */
   readonly stopGraceMs: number;
   readonly maxPushBytes: number;
@@ -141,6 +146,8 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
   if (!(CACHE_MODE_SETTINGS as readonly string[]).includes(cacheMode)) {
     errors.push(`SLUGFORGE_BUILD_CACHE_MODE=${cacheMode}: expected ${CACHE_MODE_SETTINGS.join(", ")}`);
   }
+  const laidSlug = env.SLUGFORGE_LAID_SLUG || "on";
+  if (laidSlug !== "on" && laidSlug !== "off") errors.push(`SLUGFORGE_LAID_SLUG=${laidSlug}: expected on or off`);
   const stack = env.SLUGFORGE_STACK || "debian-13";
   if (!/^[a-z0-9][a-z0-9.-]*$/.test(stack)) errors.push(`SLUGFORGE_STACK=${stack}: expected a name like debian-13`);
 
@@ -170,6 +177,7 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     buildCpus: int("SLUGFORGE_BUILD_CPUS", 2, 1),
     buildPids: int("SLUGFORGE_BUILD_PIDS", 1024, 16),
     buildCacheMode: cacheMode as CacheModeSetting,
+    laidSlug: laidSlug !== "off",
     stopGraceMs: duration("SLUGFORGE_STOP_GRACE", 60_000),
     maxPushBytes: bytes("SLUGFORGE_MAX_PUSH_BYTES", 1024 * MB),
     maxSlugBytes: bytes("SLUGFORGE_MAX_SLUG_BYTES", 500 * 1000 * 1000),

@@ -1,7 +1,8 @@
 import { open, type FileHandle } from "node:fs/promises";
 import { Readable } from "node:stream";
+import { once } from "node:events";
 import { finished } from "node:stream/promises";
-import { decodePax, decodeTarHeader, tarPadding } from "./tar-headers.js";
+import { decodePax, decodeTarHeader, readPlainHeader, tarPadding } from "./tar-headers.js";
 
 /*
  * A slug made from what the host laid in a build's /app before the build began (the app's last
@@ -51,6 +52,9 @@ export interface LaidSlug {
  * unchanged, to names the laid tar does not have. The slug is then read whole.
  */
 export class LaidSlugUnusable extends Error {}
+
+/** Beyond this many entries the laid tar is not kept (its index would hold too much memory). */
+const MAX_LAID_ENTRIES = 500_000;
 
 /** No mtime is clamped in the laid tar (ustar's largest time). */
 export const UNCLAMPED = new Date(0o77777777777 * 1000);
@@ -104,6 +108,13 @@ export async function* splitSlugTar(input: AsyncIterable<Buffer>): AsyncGenerato
       const block = gathered.length === 1 ? gathered[0]! : Buffer.concat(gathered, 512);
       gathered = [];
       gatheredBytes = 0;
+      // The usual entry (a file or folder, a short name) read quickly; the rest whole.
+      const plain = held ? undefined : readPlainHeader(block);
+      if (plain) {
+        bodyLeft = plain.size + tarPadding(plain.size);
+        yield { start: { name: plain.name, directory: plain.directory, file: !plain.directory, size: plain.size, mtime: plain.mtime }, bytes: block };
+        continue;
+      }
       const h = decodeTarHeader(block);
       if (!h) {
         if (held) throw new Error("a slug tar ends inside an entry's extended header");
@@ -154,16 +165,14 @@ export async function recordLaid(tar: Readable, handle: FileHandle, file: string
     for await (const seg of splitSlugTar(tar)) {
       if (seg.start) {
         close();
+        if (entries.length >= MAX_LAID_ENTRIES) throw new Error(`the laid folder holds more than ${MAX_LAID_ENTRIES} entries: its slug tar is not kept`);
         if (seg.start !== "end" && !seg.start.directory) {
           open_ = { name: seg.start.name, start: offset, size: seg.start.size, file: seg.start.file };
           maxMtime = Math.max(maxMtime, seg.start.mtime);
         }
       }
       offset += seg.bytes.length;
-      if (!out.write(seg.bytes)) await new Promise<void>((resolve, reject) => {
-        out.once("drain", resolve);
-        out.once("error", reject);
-      });
+      if (!out.write(seg.bytes)) await once(out, "drain");
     }
     close();
     out.end();
@@ -249,7 +258,8 @@ export function mergeLaid(
       await handle.close();
     }
   };
-  return Readable.from(run(), { objectMode: false, highWaterMark: 1024 * 1024 });
+  // Each buffer as it is (a byte stream would join them again for its reader).
+  return Readable.from(run(), { highWaterMark: 16 });
 }
 
 function withoutSlash(name: string): string {

@@ -93,23 +93,15 @@ export function compressSlug(
  * The tar of the build's folder as the slug holds it: re-rooted under `./app/`, `.git` and overlay
  * whiteouts dropped, every entry normalised; `onFile` hears each file's name and size. A file or
  * folder whose header needs no pax records is written straight from the fields of its block, with
- * the same bytes (`quick: false` turns that off, for tests that show it). `onEntry` hears each entry kept,
- * as written and as read (its pax records too); with it every entry takes the mapper's way.
+ * the same bytes (`quick: false` turns that off, for tests that show it).
  */
-export function slugTar(
-  tar: Readable,
-  reproducible: ReproducibleOptions,
-  onFile: (name: string, bytes: number) => void,
-  quick = true,
-  onEntry?: (mapped: TarHeader, read: TarHeader) => void,
-): Readable {
+export function slugTar(tar: Readable, reproducible: ReproducibleOptions, onFile: (name: string, bytes: number) => void, quick = true): Readable {
   const map = (h: TarHeader): TarHeader | undefined => {
     // A 0/0 character device is an overlay whiteout (a name deleted over a lower layer), read from a layer on the host: not in /app.
     if (h.type === "character-device" && !h.devmajor && !h.devminor) return undefined;
     const rooted = rerootUnderApp(h);
     const mapped = rooted && normaliseEntry(rooted, reproducible);
     if (mapped && mapped.type === "file") onFile(mapped.name, mapped.size ?? 0);
-    if (mapped) onEntry?.(mapped, h);
     return mapped;
   };
   const clamp = (reproducible.clampMtime ?? DEFAULT_CLAMP).getTime();
@@ -126,7 +118,7 @@ export function slugTar(
     if (!h.directory) onFile(name, h.size);
     return { header, bodyBytes: h.size };
   };
-  return mapTar(tar, map, quick && !onEntry ? shortcut : undefined);
+  return mapTar(tar, map, quick ? shortcut : undefined);
 }
 
 export interface ReproducibleOptions {

@@ -55,10 +55,10 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
   );
   const reading = previousIndexes(step, deps);
   // /app from the layer on the host; from what was laid before the build and what changed since, where that was kept.
-  const laid = step.upperDir ? await laidFrom(step, step.upperDir, sourceDate) : undefined;
+  const laid = step.upperDir ? await laidFrom(step, step.upperDir, sourceDate, reading) : undefined;
   const app = step.upperDir && !laid ? await appFromLayer(step, step.upperDir) : undefined;
   mark("reader");
-  const previous = await reading;
+  const previous = (await reading).map((p) => p.index);
   mark("indexes");
   const slugStore = holdingStore(deps.slugStore, step.app, step.signal);
   const gated = (stream: Readable): Readable => marked(after ? endAfter(stream, after) : stream, () => mark("firstByte"), () => mark("read"));
@@ -173,10 +173,20 @@ function marked(stream: Readable, first: () => void, end: () => void): Readable 
  * read of the folders and of what changed since, when one was laid and is ready now (the build does
  * not wait for it), and no laid time is clamped.
  */
-async function laidFrom(step: StepContext, upperDir: string, sourceDate: Date | undefined): Promise<SlugTarMaker | undefined> {
+async function laidFrom(step: StepContext, upperDir: string, sourceDate: Date | undefined, previous: Promise<{ app?: string; index: SlugMemberIndex }[]>): Promise<SlugTarMaker | undefined> {
   if (!step.laidSlug) return undefined;
   const laid = await Promise.race([step.laidSlug, Promise.resolve(undefined)]);
-  const not = !laid ? "it is not read yet, or could not be read" : !sourceDate || laid.maxMtime * 1000 >= sourceDate.getTime() ? "the commit's time clamps a laid time" : undefined;
+  // Worth it where the laid tar is most of the app's last slug (a large source tree), not where the
+  // build makes most of /app anew (an interpreter and packages copied in from the cache).
+  const last = (await previous).find((p) => p.app === step.app);
+  const lastBytes = last?.index.members.reduce((n, m) => n + m.rawBytes, 0) ?? 0;
+  const not = !laid
+    ? "it is not read yet, or could not be read"
+    : !sourceDate || laid.maxMtime * 1000 >= sourceDate.getTime()
+      ? "the commit's time clamps a laid time"
+      : laid.bytes * 2 < lastBytes
+        ? "it holds less than half of the last slug"
+        : undefined;
   if (not || !laid || !sourceDate) {
     step.log.debug(`the slug does not use the laid tar (${not}): /app is read whole`);
     return undefined;
@@ -195,9 +205,10 @@ function sharedIndexFile(deps: SlugDeps): string {
   return path.join(deps.cacheDir, ".slug-members.json");
 }
 
-async function previousIndexes(step: StepContext, deps: SlugDeps): Promise<SlugMemberIndex[]> {
-  const indexes = await Promise.all([readMemberIndex(appIndexFile(deps, step.app)).then((kept) => kept ?? storedMemberIndex(step, deps)), readMemberIndex(sharedIndexFile(deps))]);
-  return indexes.filter((i): i is SlugMemberIndex => i !== undefined);
+/** The member indexes of the app's last slug and of the last slug any app made, where they are kept. */
+async function previousIndexes(step: StepContext, deps: SlugDeps): Promise<{ app?: string; index: SlugMemberIndex }[]> {
+  const [own, shared] = await Promise.all([readMemberIndex(appIndexFile(deps, step.app)).then((kept) => kept ?? storedMemberIndex(step, deps)), readMemberIndex(sharedIndexFile(deps))]);
+  return [...(own ? [{ app: step.app, index: own }] : []), ...(shared ? [{ index: shared }] : [])];
 }
 
 /** The slug store, its writes held mid-stream at the "slug-store" failpoint (tests only). */

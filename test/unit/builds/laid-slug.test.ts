@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { appendFile, chmod, link, lutimes, mkdir, mkdtemp, open, readFile, rename, rm, stat, symlink, unlink, utimes, writeFile } from "node:fs/promises";
+import { appendFile, chmod, link, lutimes, mkdir, mkdtemp, open, readFile, rename, rm, stat, symlink, truncate, unlink, utimes, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
@@ -217,6 +217,35 @@ describe("a slug from the laid tar and what changed since", () => {
     const differ = [...quick.keys()].filter((i) => quick[i] !== whole[i]);
     expect(differ).toHaveLength(1);
     expect(String.fromCharCode(quick[differ[0]!]!)).toBe("Q");
+  });
+});
+
+describe("a laid tar that is not what was written", () => {
+  it("fails the stream with an error that says so (the slug step then reads /app whole)", async () => {
+    const l = await laidApp("cut-short");
+    await truncate(l.laid.file, 4096);
+    await expect(bothWays(l)).rejects.toThrow(/holds 4096 bytes, not the \d+ written/);
+  });
+});
+
+describe("reading the laid /app", () => {
+  it("stops when told to (a build took the container), with an error and no child left", async () => {
+    const upperDir = path.join(root, "stopped", "diff");
+    await mkdir(upperDir, { recursive: true });
+    await layApp(upperDir);
+    const folders = await laidFolders(upperDir);
+    for (const wait of [0, 2, 10]) {
+      const stop = new AbortController();
+      const reading = recordLaidSlug(upperDir, Date.now() + 1, folders, stop.signal);
+      setTimeout(() => stop.abort(new Error("taken")), wait);
+      const result = await reading.then(
+        () => "read",
+        (err: unknown) => (err instanceof Error ? "stopped" : "?"),
+      );
+      // Whichever came first; either way nothing is left running.
+      expect(["read", "stopped"]).toContain(result);
+    }
+    expect(spawnSync("pgrep", ["-f", `${upperDir} app`]).status).toBe(1);
   });
 });
 

@@ -15,6 +15,7 @@ describe("parseConfig", () => {
       buildNetwork: "bridge",
       buildMounts: [],
       maxSlugBytes: 500_000_000,
+      laidSlug: true,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -31,7 +32,9 @@ describe("parseConfig", () => {
       SLUGFORGE_MAX_PUSH_BYTES: "100MiB",
       SLUGFORGE_MAX_SLUG_BYTES: "1GB",
       SLUGFORGE_BUILD_CONFIG_VARS: '{"PIP_INDEX_URL":"https://pypi.internal/simple"}',
+      SLUGFORGE_LAID_SLUG: "off",
     });
+    expect(config?.laidSlug).toBe(false);
     expect(config?.buildConfigVars).toEqual({ PIP_INDEX_URL: "https://pypi.internal/simple" });
     expect(config).toMatchObject({
       port: 0,
@@ -58,9 +61,11 @@ describe("parseConfig", () => {
       SLUGFORGE_BUILD_TIMEOUT: "soon",
       SLUGFORGE_TOKEN: "short",
       SLUGFORGE_BUILD_CONFIG_VARS: '{"1BAD": "x"}',
+      SLUGFORGE_LAID_SLUG: "maybe",
     });
     expect(config).toBeUndefined();
-    expect(errors).toHaveLength(7);
+    expect(errors).toHaveLength(8);
+    expect(errors?.join("\n")).toMatch(/SLUGFORGE_LAID_SLUG=maybe: expected on or off/);
     expect(errors?.join("\n")).toMatch(/PORT=http/);
     expect(errors?.join("\n")).toMatch(/SLUGFORGE_BUILD_NETWORK=wifi: expected bridge, none or host/);
   });
