@@ -5,6 +5,7 @@ import { PassThrough, pipeline, Transform, type Readable } from "node:stream";
 import { SlugforgeError } from "../../errors.js";
 import { formatSize } from "../../util/format-size.js";
 import type { SlugStore } from "../../slug/slug-store.js";
+import { LaidSlugUnusable } from "../../slug/laid-slug.js";
 import { storeSlug, type SlugMemberIndex, type SlugTarMaker } from "../../slug/slug-writer.js";
 import { changedSinceOptions, slugFromLaid } from "../laid-source.js";
 import type { DiskGuard } from "../../util/disk-space.js";
@@ -72,7 +73,8 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
     } catch (err) {
       // The laid tar is only a quicker way: a failure of its own (not the build's, not the slug's size) reads /app whole.
       if (step.signal.aborted || (err instanceof SlugforgeError && err.code !== "INTERNAL") || !step.upperDir) throw err;
-      step.log.warn({ err }, "could not make the slug from the laid tar; reading /app whole");
+      if (err instanceof LaidSlugUnusable) step.log.info({ why: err.message }, "the build moved a laid folder: the slug reads /app whole");
+      else step.log.warn({ err }, "could not make the slug from the laid tar; reading /app whole");
       const whole = await appFromLayer(step, step.upperDir);
       from = whole ? "layer" : "engine";
       stored = await store(gated(holdStream(whole ?? archiveFromBuild(step, BUILD_DIR), "slug-compress", step.app, step.signal)));
