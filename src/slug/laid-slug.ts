@@ -54,7 +54,7 @@ export interface LaidSlug {
 export class LaidSlugUnusable extends Error {}
 
 /** Beyond this many entries the laid tar is not kept (its index would hold too much memory). */
-const MAX_LAID_ENTRIES = 500_000;
+const MAX_LAID_ENTRIES = 200_000;
 
 /** No mtime is clamped in the laid tar (ustar's largest time). */
 export const UNCLAMPED = new Date(0o77777777777 * 1000);
