@@ -171,6 +171,9 @@ describe("a streamed child started by the process helper", () => {
       let sleeper = 0;
       for (let i = 0; i < 100 && !sleeper; i++) sleeper = Number(await readFile(pidFile, "utf8").catch(() => "0")) || (await sleep(20), 0);
       expect(sleeper).toBeGreaterThan(0);
+      // The helper tells the child's pid a moment after the start (under load, after the sleeper began): the group is known by then.
+      for (let i = 0; i < 250 && child.pid === undefined; i++) await sleep(20);
+      expect(child.pid).toBeGreaterThan(0);
       stopHelper();
       const r = await result;
       expect(r).toMatchObject({ code: null, signal: "SIGKILL" });
