@@ -1,14 +1,14 @@
 import type { BigIntStats } from "node:fs";
 import { chmod, chown, lstat, mkdir, open, readdir, rm } from "node:fs/promises";
 import path from "node:path";
-import type { Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LaidSlugUnusable, mergeLaid, recordLaid, UNCLAMPED, type FolderNow, type LaidSlug } from "../slug/laid-slug.js";
 import { slugTar } from "../slug/slug-writer.js";
 import { parseSlugignore } from "../slug/slugignore.js";
 import type { TarHeader } from "../slug/tar-transform.js";
-import { stderrHead } from "../util/child-output.js";
+import { pipeChildOutput, stderrHead } from "../util/child-output.js";
 import { runProcess, spawnStreamed } from "../util/run-process.js";
 import { BUILD_DIR, BUILD_UID } from "./container-exec.js";
 import { gitArchive, readPushedCommit, type PushedCommit } from "./git-source.js";
@@ -36,24 +36,46 @@ const LAID_SLUG_FILE = "slugforge-laid-app.tar";
 export async function recordLaidSlug(upperDir: string, since: number, folders: ReadonlyMap<string, string>, signal: AbortSignal): Promise<LaidSlug> {
   const file = path.join(path.dirname(upperDir), LAID_SLUG_FILE);
   const handle = await open(file, "w", 0o600);
-  let child: ReturnType<typeof spawnStreamed>;
+  let app: Readable;
   try {
-    child = spawnStreamed({ file: "tar", args: ["-c", "--sort=name", "--numeric-owner", "-f", "-", "-C", upperDir, BUILD_DIR.slice(1)], env: process.env }, signal);
+    // 1: a file changed while it was read (the build began meanwhile): it is read again at the slug.
+    app = layerAppTar(upperDir, [], signal, async (code, stderr) =>
+      code === 0 || code === 1 ? undefined : new Error(`reading the laid /app for its slug tar failed (tar exited with ${code ?? "a signal"}): ${stderr}`),
+    );
   } catch (err) {
     await handle.close();
     throw err;
   }
+  return recordLaid(slugTar(app, { clampMtime: UNCLAMPED }, () => undefined), handle, file, since, folders);
+}
+
+/**
+ * `<upperDir>/app` as the host's GNU tar reads it (named `app/...`, sorted by name, numeric owners),
+ * started by the process helper (the server is not stopped while the child is made). GNU tar follows
+ * no symbolic link it meets, nor one swapped in while it reads, so nothing outside the layer is
+ * read. Once tar has exited, `settle` says whether what it read stands: the stream ends, or fails
+ * with the error `settle` gives. The reader gone (a failed or cancelled slug), tar is killed.
+ */
+export function layerAppTar(
+  upperDir: string,
+  tarOptions: readonly string[],
+  signal: AbortSignal,
+  settle: (code: number | null, stderr: string) => Promise<Error | undefined>,
+): Readable {
+  const child = spawnStreamed({ file: "tar", args: ["-c", "--sort=name", "--numeric-owner", ...tarOptions, "-f", "-", "-C", upperDir, BUILD_DIR.slice(1)], env: process.env }, signal);
   child.stdin.end();
   const stderr = stderrHead(child.stderr);
-  const exited = new Promise<number | null>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", resolve);
+  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+  pipeChildOutput(child.stdout, out, { end: false });
+  out.on("close", () => child.exitCode === null && child.kill("SIGKILL"));
+  child.on("error", (err) => out.destroy(err));
+  child.on("close", (code) => {
+    settle(code, stderr().trim()).then(
+      (err) => (err ? out.destroy(err) : out.end()),
+      (err: Error) => out.destroy(err),
+    );
   });
-  const tar = slugTar(child.stdout, { clampMtime: UNCLAMPED }, () => undefined);
-  const [laid, code] = await Promise.all([recordLaid(tar, handle, file, since, folders), exited]);
-  // 1: a file changed while it was read (the build began meanwhile): it is read again at the slug.
-  if (code !== 0 && code !== 1) throw new Error(`reading the laid /app for its slug tar failed (tar exited with ${code ?? "a signal"}): ${stderr().trim()}`);
-  return laid;
+  return out;
 }
 
 /**

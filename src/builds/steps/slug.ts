@@ -1,20 +1,18 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { PassThrough, pipeline, Transform, type Readable } from "node:stream";
+import { pipeline, Transform, type Readable } from "node:stream";
 import { SlugforgeError } from "../../errors.js";
 import { formatSize } from "../../util/format-size.js";
 import type { SlugStore } from "../../slug/slug-store.js";
 import { LaidSlugUnusable } from "../../slug/laid-slug.js";
 import { storeSlug, type SlugMemberIndex, type SlugTarMaker } from "../../slug/slug-writer.js";
-import { changedSinceOptions, slugFromLaid } from "../laid-source.js";
+import { changedSinceOptions, layerAppTar, slugFromLaid } from "../laid-source.js";
 import type { DiskGuard } from "../../util/disk-space.js";
 import { holdStream } from "../../util/failpoints.js";
 import { isRealDirBeneath } from "../../util/real-dir.js";
-import { spawnStreamed } from "../../util/run-process.js";
 import { archiveFromBuild, BUILD_DIR } from "../container-exec.js";
 import type { StepContext } from "./step.js";
-import { pipeChildOutput, stderrHead } from "../../util/child-output.js";
 
 /** A slug a build made. */
 export interface BuiltSlug {
@@ -98,38 +96,20 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
 }
 
 /**
- * /app as a tar read by the host's GNU tar from the container's upper layer, named as the engine's
- * would be (`app/...`, sorted). GNU tar follows no symbolic link it meets (nor one swapped in while
- * it reads), so nothing outside the layer is read. Undefined when /app there is not a real folder:
- * the engine's view is read instead (and says what is wrong).
+ * /app as a tar read by the host's GNU tar from the container's upper layer (layerAppTar), named as
+ * the engine's would be (`app/...`, sorted). Undefined when /app there is not a real folder: the
+ * engine's view is read instead (and says what is wrong).
  */
 async function appFromLayer(step: StepContext, upperDir: string, tarOptions: readonly string[] = []): Promise<Readable | undefined> {
-  const { signal } = step;
-  const base = BUILD_DIR.slice(1);
-  if (!(await isRealDirBeneath(upperDir, base))) return undefined;
-  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
-  // Started by the process helper: the server is not stopped while the child is made.
-  const child = spawnStreamed({ file: "tar", args: ["-c", "--sort=name", "--numeric-owner", ...tarOptions, "-f", "-", "-C", upperDir, base], env: process.env }, signal);
-  child.stdin.end();
-  const stderr = stderrHead(child.stderr);
-  pipeChildOutput(child.stdout, out, { end: false });
-  // The reader gone (a failed or cancelled slug): tar stops.
-  out.on("close", () => child.exitCode === null && child.kill("SIGKILL"));
-  child.on("error", (err) => out.destroy(err));
-  child.on("close", (code) => {
+  if (!(await isRealDirBeneath(upperDir, BUILD_DIR.slice(1)))) return undefined;
+  return layerAppTar(upperDir, tarOptions, step.signal, async (code, stderr) => {
     // The layer is read whole only if the container still stands: one killed or removed meanwhile
     // (its layer going as tar read it) fails the build as an exec into it would. 1: a file changed
     // while it was read (a process the build left behind); as with the engine's tar, not fatal.
-    step.container.isRunning().then(
-      (running) => {
-        if (!running) out.destroy(new SlugforgeError("BUILD_CONTAINER_LOST", `the build container ${step.container.id.slice(0, 12)} was stopped or removed while its /app was read`));
-        else if (code === null || code > 1) out.destroy(new SlugforgeError("INTERNAL", `reading ${BUILD_DIR} from the build container's layer failed (tar exited with ${code ?? "a signal"}): ${stderr().trim()}`));
-        else out.end();
-      },
-      (err: Error) => out.destroy(err),
-    );
+    if (!(await step.container.isRunning())) return new SlugforgeError("BUILD_CONTAINER_LOST", `the build container ${step.container.id.slice(0, 12)} was stopped or removed while its /app was read`);
+    if (code === null || code > 1) return new SlugforgeError("INTERNAL", `reading ${BUILD_DIR} from the build container's layer failed (tar exited with ${code ?? "a signal"}): ${stderr}`);
+    return undefined;
   });
-  return out;
 }
 
 /**
