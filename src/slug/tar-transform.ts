@@ -21,6 +21,8 @@ const OVERRIDING_PAX_KEYS = ["path", "linkpath", "uid", "gid", "uname", "gname"]
 // An extended header (a long name, pax records) larger than this is refused, as tar-stream does.
 const MAX_LONG_HEADER = 4 * 1024 * 1024;
 const END_OF_TAR = Buffer.alloc(1024);
+// An output piece at least this long is passed on as the slice of input it is, not joined with its neighbours.
+const PASS_WHOLE_BYTES = 16 * 1024;
 
 /**
  * Rewrites a tar stream entry by entry without buffering it: each entry's header goes through
@@ -80,11 +82,31 @@ class TarRewriter extends Transform {
     done();
   }
 
+  /**
+   * What one input chunk gave, pushed on: a long body slice as it is (never copied), the short
+   * pieces between (headers, small files) joined, so the reader is not handed thousands of tiny
+   * buffers. Joining everything copied every byte of the slug once more (55 ms of a 51 MB slug).
+   */
   private flushOut(): void {
-    if (this.out.length === 0) return;
-    const out = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
+    let from = 0;
+    let bytes = 0;
+    const pushShort = (to: number): void => {
+      if (to - from === 1) this.push(this.out[from]);
+      else if (to > from) this.push(Buffer.concat(this.out.slice(from, to), bytes));
+      bytes = 0;
+    };
+    for (let i = 0; i < this.out.length; i++) {
+      const piece = this.out[i]!;
+      if (piece.length < PASS_WHOLE_BYTES) {
+        bytes += piece.length;
+        continue;
+      }
+      pushShort(i);
+      this.push(piece);
+      from = i + 1;
+    }
+    pushShort(this.out.length);
     this.out = [];
-    this.push(out);
   }
 
   private consume(chunk: Buffer): void {
