@@ -97,10 +97,12 @@ function cache::restore() {
 	if [[ ! -d "${cache_dir}/.heroku/python" ]]; then
 		return 0
 	fi
-	old_key="$(cat "${cache_dir}/.heroku/python-cache-key" 2>/dev/null || true)"
+	[[ ! -f "${cache_dir}/.heroku/python-cache-key" || ! -r "${cache_dir}/.heroku/python-cache-key" ]] || old_key="$(<"${cache_dir}/.heroku/python-cache-key")"
 	if [[ "${old_key}" == "${new_key}" && -x "${cache_dir}/.heroku/python/bin/python" ]]; then
 		output::step "Restoring cache"
-		output::info "- Nothing that decides the installed packages changed (${deps_file} sha256 $(cache::_value "${new_key}" dependencies-sha256 | cut -c1-12))"
+		local deps_sha="${new_key#*$'\n'dependencies-sha256=}"
+		[[ "${deps_sha}" != "${new_key}" ]] || deps_sha=unknown
+		output::info "- Nothing that decides the installed packages changed (${deps_file} sha256 ${deps_sha:0:12})"
 		cache::_copy "${cache_dir}/.heroku/python" "${build_dir}/.heroku/python"
 		# shellcheck disable=SC2034 # read by bin/compile
 		CACHE_REUSED=1
@@ -119,7 +121,7 @@ function cache::restore() {
 # Copies a tree, as hard links where possible.
 function cache::_copy() {
 	local from="${1}" to="${2}"
-	if cache::_can_link "${from}" "$(dirname "${to}")" && cp -al "${from}" "${to}" 2>/dev/null; then
+	if cache::_can_link "${from}" "${to%/*}" && cp -al "${from}" "${to}" 2>/dev/null; then
 		return 0
 	fi
 	rm -rf "${to}"
@@ -131,7 +133,12 @@ function cache::_copy() {
 # on every file.
 function cache::_can_link() {
 	local tree="${1}" dir="${2}" file probe
-	file="$(find "${tree}" -type f -print -quit 2>/dev/null)"
+	# The interpreter's copy is such a file, found without a process; any other file will do.
+	for file in "${tree}"/bin/python3.*; do
+		[[ -f "${file}" && ! -L "${file}" ]] && break
+		file=""
+	done
+	[[ -n "${file}" ]] || file="$(find "${tree}" -type f -print -quit 2>/dev/null)"
 	[[ -n "${file}" ]] || return 1
 	probe="${dir}/.slugforge-link-probe.$$"
 	if ln "${file}" "${probe}" 2>/dev/null; then
@@ -145,7 +152,7 @@ function cache::_can_link() {
 # When the build reused the cache, the cached copy already holds the same packages.
 function cache::save() {
 	local cache_dir="${1}" build_dir="${2}" key="${3}" python_version="${4}" reused="${5}"
-	mkdir -p "${cache_dir}/.heroku"
+	[[ -d "${cache_dir}/.heroku" ]] || mkdir -p "${cache_dir}/.heroku"
 	if ((reused)) && [[ -d "${cache_dir}/.heroku/python" ]]; then
 		output::step "Keeping the cache (the installed packages didn't change)"
 	else

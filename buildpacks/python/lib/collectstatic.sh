@@ -4,7 +4,11 @@
 function collectstatic::run() {
 	local python_home="${1}"
 	local disabled manage_py
-	disabled="$(cat "${ENV_DIR}/DISABLE_COLLECTSTATIC" 2>/dev/null || echo "${DISABLE_COLLECTSTATIC:-0}")"
+	if [[ -f "${ENV_DIR}/DISABLE_COLLECTSTATIC" && -r "${ENV_DIR}/DISABLE_COLLECTSTATIC" ]]; then
+		disabled="$(<"${ENV_DIR}/DISABLE_COLLECTSTATIC")"
+	else
+		disabled="${DISABLE_COLLECTSTATIC:-0}"
+	fi
 	if [[ -n "${disabled}" && "${disabled}" != "0" ]]; then
 		output::step "Skipping Django collectstatic since the env var DISABLE_COLLECTSTATIC is set."
 		return 0

@@ -18,7 +18,8 @@ function environment::setup_build() {
 # scripts and .pth files during the build are the ones that exist at runtime.
 function environment::link_app_dir() {
 	local build_dir="${1}"
-	if [[ "$(realpath "${build_dir}")" == "$(realpath /app 2>/dev/null || echo /app)" ]]; then
+	# The same folder (its device and inode), by whatever path.
+	if [[ "${build_dir}" -ef /app ]]; then
 		return 0
 	fi
 	if ! { mkdir -p /app/.heroku && ln -nsf "${build_dir}/.heroku/python" /app/.heroku/python; } 2>/dev/null; then
@@ -41,7 +42,7 @@ function environment::write_runtime_files() {
 	local build_dir="${1}" buildpack_dir="${2}"
 	mkdir -p "${build_dir}/.profile.d"
 
-	cat >"${build_dir}/.profile.d/python.sh" <<-'EOF'
+	utils::write_file "${build_dir}/.profile.d/python.sh" <<-'EOF'
 		# Written by the Python buildpack: the app's Python first on PATH.
 		export PATH="${HOME}/.heroku/python/bin:${PATH}"
 		export PYTHONUNBUFFERED=true
@@ -55,11 +56,10 @@ function environment::write_runtime_files() {
 			mkdir -p /app/.heroku 2>/dev/null && ln -nsf "${HOME}/.heroku/python" /app/.heroku/python
 		fi
 	EOF
-	cp "${buildpack_dir}/vendor/WEB_CONCURRENCY.sh" "${build_dir}/.profile.d/WEB_CONCURRENCY.sh"
-	cp "${buildpack_dir}/vendor/python.gunicorn.sh" "${build_dir}/.profile.d/python.gunicorn.sh"
+	cp "${buildpack_dir}/vendor/WEB_CONCURRENCY.sh" "${buildpack_dir}/vendor/python.gunicorn.sh" "${build_dir}/.profile.d/"
 
 	# The export file must be writable: slugforge copies buildpacks into the build container.
-	if ! cat >"${buildpack_dir}/export" 2>/dev/null <<-'EOF'; then
+	if ! utils::write_file "${buildpack_dir}/export" 2>/dev/null <<-'EOF'; then
 		export PATH="/app/.heroku/python/bin:${PATH}"
 		export PYTHONUNBUFFERED=1
 		export LANG="${LANG:-C.UTF-8}"

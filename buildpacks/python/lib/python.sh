@@ -109,9 +109,16 @@ function python::verify() {
 # The bundled pip wheel that ships with the stack (Debian's python3-pip-whl).
 function python::bundled_pip_wheel() {
 	local wheel
+	local -a wheels=()
 	for wheel in /usr/share/python-wheels/pip-*-py3-none-any.whl; do
-		[[ -f "${wheel}" ]] && echo "${wheel}"
-	done | sort -V | tail -n 1
+		[[ -f "${wheel}" ]] && wheels+=("${wheel}")
+	done
+	# One is usual: sorted only when there are more.
+	if ((${#wheels[@]} <= 1)); then
+		[[ ${#wheels[@]} -eq 0 ]] || echo "${wheels[0]}"
+	else
+		printf '%s\n' "${wheels[@]}" | sort -V | tail -n 1
+	fi
 }
 
 # Installs pip into the copied Python from the wheel the stack ships; no index needed.

@@ -72,12 +72,19 @@ function utils::env_dir_names() {
 	done
 }
 
+# Writes stdin (a heredoc) to <file> as it is, without starting a process (as `cat >file` would).
+function utils::write_file() {
+	local file="${1}" text=""
+	IFS= read -r -d '' text || true
+	printf '%s' "${text}" >"${file}"
+}
+
 # Exports every allowed config var from ENV_DIR into the current shell (use in a subshell).
 function utils::export_env_dir() {
 	local env_dir="${1}"
 	local name
 	while IFS= read -r name; do
-		export "${name}=$(cat "${env_dir}/${name}")"
+		export "${name}=$(<"${env_dir}/${name}")"
 	done < <(utils::env_dir_names "${env_dir}")
 }
 
@@ -87,7 +94,8 @@ function utils::export_pip_config() {
 	local name
 	for name in "${PIP_CONFIG_VARS[@]}"; do
 		if [[ -f "${env_dir}/${name}" ]]; then
-			export "${name}=$(cat "${env_dir}/${name}")"
+			# $(<file): the file's text as $(cat file) gives it, without a process.
+			export "${name}=$(<"${env_dir}/${name}")"
 		fi
 	done
 }

@@ -64,7 +64,10 @@ function pip::requirement_files() {
 		[[ -f "${current}" && -z "${seen[${current}]:-}" ]] || continue
 		seen[${current}]=1
 		echo "${current}"
-		dir="$(dirname "${current}")"
+		# dirname's answer, without the process.
+		dir=.
+		[[ "${current}" != */* ]] || dir="${current%/*}"
+		[[ -n "${dir}" ]] || dir=/
 		while IFS= read -r line || [[ -n "${line}" ]]; do
 			if [[ "${line}" =~ ^[[:space:]]*(-r|--requirement|-c|--constraint)[[:space:]=]+([^[:space:]]+) ]]; then
 				ref="${BASH_REMATCH[2]}"
@@ -79,11 +82,12 @@ function pip::requirement_files() {
 # requirements): those must be reinstalled on every build, since their code may have changed.
 function pip::has_local_requirements() {
 	local file="${1}"
-	local f
+	local f line
+	local local_requirement='^[[:space:]]*(-e|--editable)[[:space:]=]|^[[:space:]]*(\.|/|file:)'
 	while IFS= read -r f; do
-		if grep -Eq '^[[:space:]]*(-e|--editable)[[:space:]=]|^[[:space:]]*(\.|/|file:)' "${f}"; then
-			return 0
-		fi
+		while IFS= read -r line || [[ -n "${line}" ]]; do
+			[[ ! "${line}" =~ ${local_requirement} ]] || return 0
+		done <"${f}"
 	done < <(pip::requirement_files "${file}")
 	return 1
 }
