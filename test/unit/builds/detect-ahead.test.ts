@@ -30,7 +30,8 @@ describe("bin/detect run ahead, in the source step's exec", () => {
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
   const run = (every: "every" | "first", ...names: string[]): ReturnType<typeof parseDetections> => {
-    const r = spawnSync("bash", ["-c", DETECT_SCRIPT, "detect", every, ...names.map(bp)], { input: "stdin is not detect's", encoding: "utf8" });
+    // TMPDIR: the script leaves its two output files there.
+    const r = spawnSync("bash", ["-c", DETECT_SCRIPT, "detect", every, ...names.map(bp)], { input: "stdin is not detect's", encoding: "utf8", env: { ...process.env, TMPDIR: dir } });
     expect(r.status, r.stderr).toBe(0);
     return parseDetections(r.stdout, names.length);
   };
