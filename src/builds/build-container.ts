@@ -570,11 +570,16 @@ async function prepareNext(
   fresh?: Promise<FreshCaches>,
 ): Promise<void> {
   const { runtime, caches } = deps;
+  // Where the making's time goes, for the log (a build waiting for this container waits for all of it).
+  const began = performance.now();
+  const ms: Record<string, number> = {};
+  const mark = (what: string): void => void (ms[what] = Math.round(performance.now() - began));
   const labels: Record<string, string> = {};
   for (const [k, v] of Object.entries(buildSpec.labels ?? {})) if (k === SERVER_LABEL) labels[k] = v;
   const spec: ContainerSpec = { ...buildSpec, name: undefined, labels: { ...labels, [PREPARED_LABEL]: app } };
   const imageId = (await runtime.inspectImage(spec.image))?.id;
   const created = await runtime.create(spec);
+  mark("created");
   const onAbort = (): void => void created.remove().catch(() => undefined);
   signal.addEventListener("abort", onAbort, { once: true });
   let laid: LaidSource | undefined;
@@ -596,6 +601,7 @@ async function prepareNext(
           return undefined;
         })
       : Promise.resolve(undefined);
+    void laying.then(() => mark("sourceLaid"), () => undefined);
     // Its buildpacks and ENV_DIR too: each one that fails is left to the next build.
     const optional = <T>(what: string, work: Promise<T>): Promise<T | undefined> =>
       work.catch((err: unknown) => {
@@ -614,12 +620,15 @@ async function prepareNext(
       if (fresh) {
         const waiting = caches.whenWanted(app);
         try {
-          copied = await copyFreshIn(await fresh, root, log, waiting.wanted);
+          const stopped = await fresh;
+          mark("lastStopped");
+          copied = await copyFreshIn(stopped, root, log, waiting.wanted);
         } finally {
           waiting.stop();
         }
       }
       await caches.copyKept(app, root, log, copied);
+      mark("cachesIn");
     })();
     // Both end before the container may go (a failed copy waits for the unpacking to stop).
     const [laidResult, copyResult, inputsResult] = await Promise.allSettled([laying, copying, layingInputs]);
@@ -635,7 +644,9 @@ async function prepareNext(
     // offered, 20 ms or more later: whatever the clock's tick, a change it makes has a later ctime (laid-slug.ts).
     const since = Date.now() + 1;
     // Started now, with all in its layer, so the next build finds it running (a failed start removes it).
+    mark("laid");
     running = await created.start();
+    mark("started");
     signal.throwIfAborted();
     if (folders) await sleep(Math.max(0, since + 20 - Date.now()), undefined, { signal });
     if (laid && folders) {
@@ -655,6 +666,8 @@ async function prepareNext(
     signal.removeEventListener("abort", onAbort);
   }
   await caches.offer(app, { created, specKey: specKey(spec), imageId, source: laid, laid: inputs, running, standbys, onTaken: () => recording.abort() });
+  mark("offered");
+  log.debug({ ms }, "the app's next container made");
   // The app's background work ends once the laid slug tar is read (a build may take the container before).
   await laid?.slug;
 }
