@@ -72,7 +72,7 @@ export interface ContainerDeps {
   readonly runtime: ContainerRuntime;
   readonly caches: BuildCaches;
   readonly config: Pick<Config, "stack" | "buildNetwork" | "buildMounts" | "buildMemoryBytes" | "buildCpus" | "buildPids" | "buildTimeoutMs"> &
-    Partial<Pick<Config, "buildCacheMode" | "laidSlug">>;
+    Partial<Pick<Config, "buildCacheMode" | "laidSlug" | "minFreeBytes">>;
   /** Labels this server's build containers, so a sweep never touches another server's builds on a shared engine. */
   readonly serverId: string;
 }
@@ -650,7 +650,7 @@ async function prepareNext(
     signal.throwIfAborted();
     if (folders) await sleep(Math.max(0, since + 20 - Date.now()), undefined, { signal });
     if (laid && folders) {
-      const slug = recordLaidSlug(upperDir, since, folders, AbortSignal.any([signal, recording.signal])).catch((err: unknown) => {
+      const slug = recordLaidSlug(upperDir, since, folders, AbortSignal.any([signal, recording.signal]), { minFreeBytes: deps.config.minFreeBytes }).catch((err: unknown) => {
         if (recording.signal.aborted) log.debug("the next build took the prepared container before its laid /app was read as a slug tar; its slug reads /app whole");
         else if (!signal.aborted) log.warn({ err }, "could not read the laid /app as a slug tar; the next slug reads /app whole");
         return undefined;

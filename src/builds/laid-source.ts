@@ -9,6 +9,8 @@ import { slugTar } from "../slug/slug-writer.js";
 import { parseSlugignore } from "../slug/slugignore.js";
 import type { TarHeader } from "../slug/tar-transform.js";
 import { pipeChildOutput, stderrHead } from "../util/child-output.js";
+import { statfsFree, type FreeBytes } from "../util/disk-space.js";
+import { formatBytes } from "../util/format-size.js";
 import { runProcess, spawnStreamed } from "../util/run-process.js";
 import { BUILD_DIR, BUILD_UID } from "./container-exec.js";
 import { gitArchive, readPushedCommit, type PushedCommit } from "./git-source.js";
@@ -32,9 +34,31 @@ const LAID_SLUG_FILE = "slugforge-laid-app.tar";
  * The laid /app's slug tar (slug/laid-slug.ts) into a file beside the container's layer, read by the
  * host's GNU tar as the slug step reads /app. `since`: when the laying ended (nothing but the build
  * changes /app after it). A file the build changes while this reads it is read again at the slug.
+ * The tar is as large as the laid /app: it is not written, or stops and is removed, once the free
+ * space on the layers' disk is under `disk.minFreeBytes` (SLUGFORGE_MIN_FREE_BYTES, the data
+ * folder's reserve), so that it never takes what a build or a slug needs.
  */
-export async function recordLaidSlug(upperDir: string, since: number, folders: ReadonlyMap<string, string>, signal: AbortSignal): Promise<LaidSlug> {
-  const file = path.join(path.dirname(upperDir), LAID_SLUG_FILE);
+export async function recordLaidSlug(
+  upperDir: string,
+  since: number,
+  folders: ReadonlyMap<string, string>,
+  signal: AbortSignal,
+  disk: { readonly minFreeBytes?: number; readonly freeBytes?: FreeBytes } = {},
+): Promise<LaidSlug> {
+  const dir = path.dirname(upperDir);
+  const file = path.join(dir, LAID_SLUG_FILE);
+  const { minFreeBytes = 0, freeBytes = statfsFree } = disk;
+  const room = async (written: number): Promise<void> => {
+    if (minFreeBytes <= 0) return;
+    const free = await freeBytes(dir);
+    if (free < minFreeBytes) {
+      throw new Error(
+        `${formatBytes(free)} free on the disk of the engine's layers, under the reserve of ${formatBytes(minFreeBytes)} (SLUGFORGE_MIN_FREE_BYTES): the laid /app's slug tar is not kept (${formatBytes(written)} of it written)`,
+      );
+    }
+  };
+  // Before the file is made: on a full disk, nothing is.
+  await room(0);
   const handle = await open(file, "w", 0o600);
   let app: Readable;
   try {
@@ -46,7 +70,13 @@ export async function recordLaidSlug(upperDir: string, since: number, folders: R
     await handle.close();
     throw err;
   }
-  return recordLaid(slugTar(app, { clampMtime: UNCLAMPED }, () => undefined), handle, file, since, folders);
+  try {
+    return await recordLaid(slugTar(app, { clampMtime: UNCLAMPED }, () => undefined), handle, file, since, folders, room);
+  } catch (err) {
+    // What was written goes now, not with the container.
+    await rm(file, { force: true });
+    throw err;
+  }
 }
 
 /**

@@ -146,13 +146,25 @@ export async function* splitSlugTar(input: AsyncIterable<Buffer>): AsyncGenerato
   if (held || bodyLeft > 0 || gatheredBytes > 0) throw new Error("a slug tar ended inside an entry");
 }
 
+/** How often recordLaid asks whether the disk has room for more. */
+export const ROOM_CHECK_BYTES = 16 * 1024 * 1024;
+
 /**
  * Writes the laid folder's slug tar to `file` (open as `handle`, which it closes) and returns where each of its entries lies. The
  * caller says when the laying ended (`since`); the tar may be read later, as long as nothing it
- * holds is taken for a file whose ctime is later (mergeLaid).
+ * holds is taken for a file whose ctime is later (mergeLaid). `room` is asked every
+ * ROOM_CHECK_BYTES, with how many were written: it throws to stop (a disk under its reserve).
  */
-export async function recordLaid(tar: Readable, handle: FileHandle, file: string, since: number, folders: ReadonlyMap<string, string>): Promise<LaidSlug> {
+export async function recordLaid(
+  tar: Readable,
+  handle: FileHandle,
+  file: string,
+  since: number,
+  folders: ReadonlyMap<string, string>,
+  room: (written: number) => Promise<void> = async () => undefined,
+): Promise<LaidSlug> {
   const out = handle.createWriteStream();
+  let roomAt = ROOM_CHECK_BYTES;
   const entries: LaidEntry[] = [];
   let offset = 0;
   let maxMtime = 0;
@@ -170,6 +182,11 @@ export async function recordLaid(tar: Readable, handle: FileHandle, file: string
           open_ = { name: seg.start.name, start: offset, size: seg.start.size, file: seg.start.file };
           maxMtime = Math.max(maxMtime, seg.start.mtime);
         }
+      }
+      if (offset >= roomAt) {
+        // Every ROOM_CHECK_BYTES: whether the disk may take more.
+        await room(offset);
+        roomAt = offset + ROOM_CHECK_BYTES;
       }
       offset += seg.bytes.length;
       if (!out.write(seg.bytes)) await once(out, "drain");

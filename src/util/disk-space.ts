@@ -5,7 +5,7 @@ import { formatSize } from "./format-size.js";
 /** Free bytes for an unprivileged writer on the file system that holds `dir`. */
 export type FreeBytes = (dir: string) => Promise<number>;
 
-const statfsFree: FreeBytes = async (dir) => {
+export const statfsFree: FreeBytes = async (dir) => {
   const s = await statfs(dir);
   return Number(s.bavail) * Number(s.bsize);
 };

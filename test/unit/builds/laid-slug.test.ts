@@ -6,7 +6,7 @@ import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changedSinceOptions, laidFolders, recordLaidSlug, slugFromLaid } from "../../../src/builds/laid-source.js";
-import { compareTarOrder, LaidSlugUnusable } from "../../../src/slug/laid-slug.js";
+import { compareTarOrder, LaidSlugUnusable, ROOM_CHECK_BYTES } from "../../../src/slug/laid-slug.js";
 import { slugTar } from "../../../src/slug/slug-writer.js";
 
 /*
@@ -246,6 +246,30 @@ describe("reading the laid /app", () => {
       expect(["read", "stopped"]).toContain(result);
     }
     expect(spawnSync("pgrep", ["-f", `${upperDir} app`]).status).toBe(1);
+  });
+
+  it("keeps no laid tar on a disk under its reserve: none begun, or one stopped part-way and removed", async () => {
+    const upperDir = path.join(root, "full", "diff");
+    await mkdir(path.join(upperDir, "app"), { recursive: true });
+    // Past ROOM_CHECK_BYTES, so that the disk is asked again part-way.
+    await writeFile(path.join(upperDir, "app", "big.bin"), Buffer.alloc(ROOM_CHECK_BYTES + 1024 * 1024, 7));
+    const folders = await laidFolders(upperDir);
+    const file = path.join(root, "full", "slugforge-laid-app.tar");
+    const asked: number[] = [];
+    const full = { minFreeBytes: 1024 * 1024, freeBytes: async () => (asked.push(0), 1000) };
+    await expect(recordLaidSlug(upperDir, Date.now() + 1, folders, new AbortController().signal, full)).rejects.toThrow(
+      /1000 B free on the disk of the engine's layers, under the reserve of 1(\.0)? MB \(SLUGFORGE_MIN_FREE_BYTES\): the laid \/app's slug tar is not kept \(0 B of it written\)/,
+    );
+    await expect(stat(file)).rejects.toThrow(/ENOENT/);
+    const filling = { minFreeBytes: 1024 * 1024, freeBytes: async () => (asked.push(1), asked.length > 1 ? 1000 : Number.MAX_SAFE_INTEGER) };
+    asked.length = 0;
+    await expect(recordLaidSlug(upperDir, Date.now() + 1, folders, new AbortController().signal, filling)).rejects.toThrow(/under the reserve .*\(16(\.0)? MB of it written\)/);
+    expect(asked.length).toBe(2);
+    await expect(stat(file)).rejects.toThrow(/ENOENT/);
+    expect(spawnSync("pgrep", ["-f", `${upperDir} app`]).status).toBe(1);
+    // With room, the same folder is kept.
+    const laid = await recordLaidSlug(upperDir, Date.now() + 1, folders, new AbortController().signal, { minFreeBytes: 1024 * 1024, freeBytes: async () => Number.MAX_SAFE_INTEGER });
+    expect((await stat(file)).size).toBe(laid.bytes);
   });
 });
 
