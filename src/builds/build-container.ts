@@ -16,6 +16,7 @@ import type { LaidSlug } from "../slug/laid-slug.js";
 import type { LaidInputs, LaidSource, SourceRef } from "./types.js";
 import { preparedStandbys, type PreparedStandbys } from "./standby-exec.js";
 import { BUILD_DIR, BUILD_LABEL, BUILD_UID, BUILD_USER, buildEnv, Collected, extractIntoBuild, runInBuild, SERVER_LABEL, type InContainer } from "./container-exec.js";
+import { createMarks } from "../util/step-timer.js";
 
 /*
  * A build container's life, in one place: made (or taken from those made ahead of time) with the
@@ -571,9 +572,7 @@ async function prepareNext(
 ): Promise<void> {
   const { runtime, caches } = deps;
   // Where the making's time goes, for the log (a build waiting for this container waits for all of it).
-  const began = performance.now();
-  const ms: Record<string, number> = {};
-  const mark = (what: string): void => void (ms[what] = Math.round(performance.now() - began));
+  const { ms, mark } = createMarks();
   const labels: Record<string, string> = {};
   for (const [k, v] of Object.entries(buildSpec.labels ?? {})) if (k === SERVER_LABEL) labels[k] = v;
   const spec: ContainerSpec = { ...buildSpec, name: undefined, labels: { ...labels, [PREPARED_LABEL]: app } };

@@ -54,3 +54,15 @@ export function createStepTimer(say: (line: string) => void, now: () => number =
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
+
+/** Named points of a job, in whole milliseconds since the marks were made (for a debug log's `ms`). */
+export interface Marks {
+  readonly ms: Record<string, number>;
+  mark(what: string): void;
+}
+
+export function createMarks(now: () => number = () => performance.now()): Marks {
+  const began = now();
+  const ms: Record<string, number> = {};
+  return { ms, mark: (what) => void (ms[what] = Math.round(now() - began)) };
+}

@@ -13,6 +13,7 @@ import { holdStream } from "../../util/failpoints.js";
 import { isRealDirBeneath } from "../../util/real-dir.js";
 import { archiveFromBuild, BUILD_DIR } from "../container-exec.js";
 import type { StepContext } from "./step.js";
+import { createMarks } from "../../util/step-timer.js";
 
 /** A slug a build made. */
 export interface BuiltSlug {
@@ -43,9 +44,7 @@ export interface SlugDeps {
  */
 export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Date | undefined, after?: Promise<unknown>): Promise<BuiltSlug> {
   // Where the phase's time goes, for the log.
-  const began = performance.now();
-  const ms: Record<string, number> = {};
-  const mark = (what: string): void => void (ms[what] = Math.round(performance.now() - began));
+  const { ms, mark } = createMarks();
   await deps.disk?.check("Writing the slug");
   // Said once what runs before it (bin/release, side by side) has said its part.
   const said = (after ?? Promise.resolve()).then(

@@ -8,6 +8,7 @@ import type { StandbyExec } from "../standby-exec.js";
 import { sourceTimes, stamped, type SourceTimes } from "../source-times.js";
 import type { LaidSource, SourceRef } from "../types.js";
 import { DETECT_STDERR_BYTES, DETECT_STDOUT_BYTES, type DetectedAhead, type StepContext } from "./step.js";
+import { createMarks } from "../../util/step-timer.js";
 
 export interface SourceResult {
   /** The commit's time: slug mtimes are clamped to it. */
@@ -120,9 +121,7 @@ async function updateLaid(
   target: { readonly tree: string; readonly ignore: Slugignore | undefined; readonly timing: Promise<SourceTimes | undefined>; readonly ahead: DetectAhead | undefined; readonly standby: StandbyExec | undefined },
 ): Promise<{ ignored: number; detected?: DetectedAhead[] } | undefined> {
   const { tree, ignore, timing, ahead, standby } = target;
-  const began = performance.now();
-  const ms: Record<string, number> = {};
-  const mark = (what: string): void => void (ms[what] = Math.round(performance.now() - began));
+  const { ms, mark } = createMarks();
   let changes: TreeChange[] | undefined;
   let before: SourceTimes;
   let times: SourceTimes | undefined;
