@@ -9,7 +9,7 @@ import { slugTar } from "../slug/slug-writer.js";
 import { parseSlugignore } from "../slug/slugignore.js";
 import type { TarHeader } from "../slug/tar-transform.js";
 import { pipeChildOutput, stderrHead } from "../util/child-output.js";
-import { statfsFree, type FreeBytes } from "../util/disk-space.js";
+import { statfsFree, underReserve, type FreeBytes } from "../util/disk-space.js";
 import { formatBytes } from "../util/format-size.js";
 import { runProcess, spawnStreamed } from "../util/run-process.js";
 import { BUILD_DIR, BUILD_UID } from "./container-exec.js";
@@ -49,9 +49,8 @@ export async function recordLaidSlug(
   const file = path.join(dir, LAID_SLUG_FILE);
   const { minFreeBytes = 0, freeBytes = statfsFree } = disk;
   const room = async (written: number): Promise<void> => {
-    if (minFreeBytes <= 0) return;
-    const free = await freeBytes(dir);
-    if (free < minFreeBytes) {
+    const free = await underReserve(dir, minFreeBytes, freeBytes);
+    if (free !== undefined) {
       throw new Error(
         `${formatBytes(free)} free on the disk of the engine's layers, under the reserve of ${formatBytes(minFreeBytes)} (SLUGFORGE_MIN_FREE_BYTES): the laid /app's slug tar is not kept (${formatBytes(written)} of it written)`,
       );

@@ -11,6 +11,16 @@ export const statfsFree: FreeBytes = async (dir) => {
 };
 
 /**
+ * The free bytes on the disk that holds `dir` when they are under `reserveBytes`; undefined when
+ * they are not, or when the reserve is 0 (the check off).
+ */
+export async function underReserve(dir: string, reserveBytes: number, freeBytes: FreeBytes = statfsFree): Promise<number | undefined> {
+  if (reserveBytes <= 0) return undefined;
+  const free = await freeBytes(dir);
+  return free < reserveBytes ? free : undefined;
+}
+
+/**
  * Refuses work that would write to the data folder's disk once its free space is under the
  * reserve (SLUGFORGE_MIN_FREE_BYTES): a push is turned away up front with STORAGE_FULL and a
  * message that says what to free, instead of failing half-way with nothing useful to say. A
@@ -25,12 +35,12 @@ export interface DiskGuard {
 }
 
 export function createDiskGuard(dir: string, reserveBytes: number, freeBytes: FreeBytes = statfsFree): DiskGuard {
-  const free = async (): Promise<number> => freeBytes(dir).catch(() => Number.POSITIVE_INFINITY);
+  // A disk that cannot be asked refuses nothing: the write itself says what is wrong.
+  const short = (): Promise<number | undefined> => underReserve(dir, reserveBytes, (d) => freeBytes(d).catch(() => Number.POSITIVE_INFINITY));
   return {
     async check(what) {
-      if (reserveBytes <= 0) return;
-      const left = await free();
-      if (left >= reserveBytes) return;
+      const left = await short();
+      if (left === undefined) return;
       throw new SlugforgeError(
         "STORAGE_FULL",
         `the server's disk is full: ${formatSize(left)} free where it keeps its data (${dir}), under the reserve of ${formatSize(reserveBytes)} (SLUGFORGE_MIN_FREE_BYTES). ${what} was refused and nothing was written.`,
@@ -38,7 +48,7 @@ export function createDiskGuard(dir: string, reserveBytes: number, freeBytes: Fr
       );
     },
     async ok() {
-      return reserveBytes <= 0 || (await free()) >= reserveBytes;
+      return (await short()) === undefined;
     },
   };
 }
