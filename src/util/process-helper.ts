@@ -16,7 +16,8 @@ import { finished, PassThrough, type Readable, type Writable } from "node:stream
  * process (`spawnInHelper`), which reads and writes them as its own.
  *
  * The helper is started on first use and ends with this process (its IPC channel closing ends it
- * and what it runs). Should it die, the runs it had fail and the next run starts a new one.
+ * and what it runs). Should it die, what it ran is killed with its process group, the runs it had
+ * fail, and the next run starts a new one.
  */
 
 export interface HelperRun {
@@ -127,7 +128,9 @@ export function neverRan(err: unknown): boolean {
 
 function started(): NonNullable<typeof helper> {
   if (helper && helper.child.connected) return helper;
-  const child = spawn(process.execPath, ["-e", HELPER_SOURCE], { stdio: ["ignore", "ignore", "inherit", "ipc"], serialization: "advanced" });
+  // In a process group of its own, which what it starts (bar a streamed child's own group) shares:
+  // should the helper die, its group is killed, children whose pid never reached this process too.
+  const child = spawn(process.execPath, ["-e", HELPER_SOURCE], { stdio: ["ignore", "ignore", "inherit", "ipc"], serialization: "advanced", detached: true });
   const pending = new Map<number, Pending>();
   const streams = new Map<number, HelperChild>();
   const current = { child, pending, streams };
@@ -160,10 +163,23 @@ function started(): NonNullable<typeof helper> {
     else p.resolve({ code: m.code, signal: m.signal, stdout: Buffer.from(m.stdout.buffer, m.stdout.byteOffset, m.stdout.byteLength), stderr: Buffer.from(m.stderr.buffer, m.stderr.byteOffset, m.stderr.byteLength) });
   });
   child.on("error", (err) => fail(`could not run: ${err.message}`, !child.pid));
-  child.on("exit", (code, signal) => fail(`exited (${signal ?? code})`));
+  child.on("exit", (code, signal) => {
+    killGroup(child.pid);
+    fail(`exited (${signal ?? code})`);
+  });
   helper = current;
   idle(current);
   return current;
+}
+
+/** What is left of a helper's process group once it has exited (the programs it ran). */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // none left
+  }
 }
 
 /** Keeps this process alive only while runs are out. */

@@ -70,12 +70,23 @@ describe("the process helper", () => {
     expect(tooLarge(err)).toBe(true);
   });
 
-  it("fails the runs a helper that died had, and starts a new one for the next", async () => {
-    const run = runProcess("sleep", ["30"], { env });
-    await sleep(200);
-    stopHelper();
-    await expect(run).rejects.toThrow(/process helper/);
-    expect((await runProcess("echo", ["again"], { env })).stdout).toBe("again\n");
+  it("fails the runs a helper that died had, kills what they ran, and starts a new one for the next", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "helper-"));
+    try {
+      // A program that prints nothing and reads nothing: the helper's pipes closing would not end it.
+      const pidFile = path.join(dir, "pid");
+      const run = runProcess("sh", ["-c", `echo $$ > ${pidFile}; exec sleep 30`], { env });
+      let sleeper = 0;
+      for (let i = 0; i < 250 && !sleeper; i++) sleeper = Number(await readFile(pidFile, "utf8").catch(() => "0")) || (await sleep(20), 0);
+      expect(sleeper).toBeGreaterThan(0);
+      stopHelper();
+      await expect(run).rejects.toThrow(/process helper/);
+      for (let i = 0; i < 100 && alive(sleeper); i++) await sleep(20);
+      expect(alive(sleeper)).toBe(false);
+      expect((await runProcess("echo", ["again"], { env })).stdout).toBe("again\n");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
