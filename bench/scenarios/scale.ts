@@ -36,7 +36,12 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
     const setupStarted = performance.now();
     ctx.progress("scale: PostgreSQL, Swift and a second dockerd");
     const pg = await testPostgres();
-    [swift, engine] = await Promise.all([startTestSwift(), createSecondEngine()]);
+    // Both settled before either failure goes on, so that one failing (Swift not installed) still has the other removed below.
+    const [swiftStarted, engineMade] = await Promise.allSettled([startTestSwift(), createSecondEngine()]);
+    if (swiftStarted.status === "fulfilled") swift = swiftStarted.value;
+    if (engineMade.status === "fulfilled") engine = engineMade.value;
+    for (const r of [swiftStarted, engineMade]) if (r.status === "rejected") throw r.reason;
+    if (!engine) throw new Error("the second dockerd was not made");
     await engine.start();
     const database = await pg.createDatabase();
     databaseUrl = database;
