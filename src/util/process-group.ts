@@ -1,16 +1,18 @@
+/** `sig` to the process group `pgid`; false when none of it is left (ESRCH). */
+export function signalProcessGroup(pgid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** SIGTERM to a process group, SIGKILL a little later if it is still there. */
 export function killProcessGroup(pid: number | undefined, graceMs = 2000): void {
   if (pid === undefined) return;
-  const signal = (sig: NodeJS.Signals): boolean => {
-    try {
-      process.kill(-pid, sig);
-      return true;
-    } catch {
-      return false; // ESRCH: already gone
-    }
-  };
-  if (!signal("SIGTERM")) return;
-  const timer = setTimeout(() => signal("SIGKILL"), graceMs);
+  if (!signalProcessGroup(pid, "SIGTERM")) return;
+  const timer = setTimeout(() => signalProcessGroup(pid, "SIGKILL"), graceMs);
   timer.unref();
 }
 

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { finished, PassThrough, type Readable, type Writable } from "node:stream";
+import { signalProcessGroup } from "./process-group.js";
 
 /**
  * A small Node process that starts programs for this one and sends back what they printed.
@@ -164,22 +165,13 @@ function started(): NonNullable<typeof helper> {
   });
   child.on("error", (err) => fail(`could not run: ${err.message}`, !child.pid));
   child.on("exit", (code, signal) => {
-    killGroup(child.pid);
+    // What is left of its group: the programs it ran.
+    if (child.pid !== undefined) signalProcessGroup(child.pid, "SIGKILL");
     fail(`exited (${signal ?? code})`);
   });
   helper = current;
   idle(current);
   return current;
-}
-
-/** What is left of a helper's process group once it has exited (the programs it ran). */
-function killGroup(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, "SIGKILL");
-  } catch {
-    // none left
-  }
 }
 
 /** Keeps this process alive only while runs are out. */
@@ -381,15 +373,11 @@ class HelperChild extends EventEmitter implements StreamedChild {
   lost(): void {
     // Its pipes never came: nothing of it will.
     if (this.pid === undefined) for (const s of [this.stdin, this.stdout, this.stderr]) s.destroy();
-    else {
+    else if (!signalProcessGroup(this.pid, "SIGKILL")) {
       try {
-        process.kill(-this.pid, "SIGKILL");
+        process.kill(this.pid, "SIGKILL");
       } catch {
-        try {
-          process.kill(this.pid, "SIGKILL");
-        } catch {
-          // gone already
-        }
+        // gone already
       }
     }
     this.exited(null, "SIGKILL");
