@@ -28,6 +28,16 @@ function alive(pid: number): boolean {
 
 afterAll(() => stopHelper());
 
+/** The pid a program wrote to `file`, asked every 20 ms up to `tries` times; 0 if none came. */
+async function pidIn(file: string, tries: number): Promise<number> {
+  for (let i = 0; i < tries; i++) {
+    const pid = Number(await readFile(file, "utf8").catch(() => "0"));
+    if (pid) return pid;
+    await sleep(20);
+  }
+  return 0;
+}
+
 describe("the process helper", () => {
   it("runs a program as runProcess would here: arguments, input, folder, environment, output and exit code", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "helper-"));
@@ -52,8 +62,7 @@ describe("the process helper", () => {
       const pidFile = path.join(dir, "pid");
       const ac = new AbortController();
       const run = runProcess("bash", ["-c", `echo $$ > ${pidFile}; exec sleep 30`], { env, signal: ac.signal });
-      let pid = 0;
-      for (let i = 0; i < 100 && !pid; i++) pid = Number(await readFile(pidFile, "utf8").catch(() => "0")) || (await sleep(20), 0);
+      const pid = await pidIn(pidFile, 100);
       expect(pid).toBeGreaterThan(0);
       ac.abort(new Error("stop"));
       await expect(run).rejects.toMatchObject({ name: "AbortError" });
@@ -76,8 +85,7 @@ describe("the process helper", () => {
       // A program that prints nothing and reads nothing: the helper's pipes closing would not end it.
       const pidFile = path.join(dir, "pid");
       const run = runProcess("sh", ["-c", `echo $$ > ${pidFile}; exec sleep 30`], { env });
-      let sleeper = 0;
-      for (let i = 0; i < 250 && !sleeper; i++) sleeper = Number(await readFile(pidFile, "utf8").catch(() => "0")) || (await sleep(20), 0);
+      const sleeper = await pidIn(pidFile, 250);
       expect(sleeper).toBeGreaterThan(0);
       stopHelper();
       await expect(run).rejects.toThrow(/process helper/);
@@ -179,8 +187,7 @@ describe("a streamed child started by the process helper", () => {
     try {
       const { child, pidFile } = groupWithSleeper(dir);
       const result = ended(child);
-      let sleeper = 0;
-      for (let i = 0; i < 100 && !sleeper; i++) sleeper = Number(await readFile(pidFile, "utf8").catch(() => "0")) || (await sleep(20), 0);
+      const sleeper = await pidIn(pidFile, 100);
       expect(sleeper).toBeGreaterThan(0);
       // The helper tells the child's pid a moment after the start (under load, after the sleeper began): the group is known by then.
       for (let i = 0; i < 250 && child.pid === undefined; i++) await sleep(20);
