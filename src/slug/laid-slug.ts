@@ -164,6 +164,9 @@ export async function recordLaid(
   room: (written: number) => Promise<void> = async () => undefined,
 ): Promise<LaidSlug> {
   const out = handle.createWriteStream();
+  // A write that fails while the loop waits for the tar (or one queued when the catch below destroys
+  // the stream) is not left without a listener: it stops the tar, and the loop throws.
+  out.on("error", (err) => tar.destroy(err));
   let roomAt = ROOM_CHECK_BYTES;
   const entries: LaidEntry[] = [];
   let offset = 0;
