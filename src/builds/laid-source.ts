@@ -137,7 +137,7 @@ export function changedSinceOptions(laid: LaidSlug): string[] {
  * /app's slug tar from the laid one and `changed`, GNU tar's read of `<upperDir>/app` with
  * changedSinceOptions (slug/laid-slug.ts); the same bytes as slugTar of a whole read.
  */
-export function slugFromLaid(changed: Readable, upperDir: string, laid: LaidSlug, clampMtime: Date, onFile: (name: string, bytes: number) => void): Readable {
+export function slugFromLaid(changed: Readable, upperDir: string, laid: LaidSlug, clampMtime: Date, onFile: (name: string, bytes: number) => void): ReturnType<typeof mergeLaid> {
   const since = BigInt(laid.since) * 1_000_000n;
   const laidIds = new Set(laid.folders.values());
   // Each folder read, and whether a name in it was added, removed or renamed since the laying (its ctime says).

@@ -1,7 +1,11 @@
+import { createHash } from "node:crypto";
 import { open, type FileHandle } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { once } from "node:events";
 import { finished } from "node:stream/promises";
+import { crc32 } from "node:zlib";
+import type { KnownBlock } from "./parallel-gzip.js";
+import { slugCutter } from "./tar-cutter.js";
 import { decodePax, decodeTarHeader, readPlainHeader, tarPadding } from "./tar-headers.js";
 
 /*
@@ -45,7 +49,28 @@ export interface LaidSlug {
   readonly since: number;
   /** Each laid folder, by its name in the slug (`./app/.../`): what the caller knows it by, taken before anything but the laying could move one. */
   readonly folders: ReadonlyMap<string, string>;
+  /**
+   * The laid tar cut as a slug's tar is (slugCutter), each block by where it starts, hashed as it
+   * was written: a block of the slug that is these bytes (mergeLaid's `known`) is not hashed again.
+   * The file is the server's own, beside the layer (not in it: no build can reach it), and is
+   * checked against its length before it is read.
+   */
+  readonly blocks: ReadonlyMap<number, LaidBlock>;
+  /** Each folder's headers in the laid tar (while they fit in FOLDER_HEADER_BYTES), by its name in the slug: one the slug has byte for byte continues a laid run. */
+  readonly folderHeaders: ReadonlyMap<string, { readonly start: number; readonly bytes: Buffer }>;
+  /** The end-of-archive blocks and what follows them, where they start (a slug that ends the same continues a laid run to its end). */
+  readonly tail: { readonly start: number; readonly bytes: Buffer };
 }
+
+/** A block of the laid tar: where it ends, its sha256 and CRC-32. */
+export interface LaidBlock {
+  readonly end: number;
+  readonly sha256: string;
+  readonly crc: number;
+}
+
+/** At most this many bytes of laid folder headers are kept (a copy each). */
+const FOLDER_HEADER_BYTES = 8 * 1024 * 1024;
 
 /**
  * A change the laid tar cannot follow: a laid folder moved to another name takes its files with it,
@@ -168,6 +193,11 @@ export async function recordLaid(
   // the stream) is not left without a listener: it stops the tar, and the loop throws.
   out.on("error", (err) => tar.destroy(err));
   let roomAt = ROOM_CHECK_BYTES;
+  const blocks = new BlockHasher();
+  const folderHeaders = new Map<string, { start: number; bytes: Buffer }>();
+  let folderHeaderBytes = 0;
+  let tailAt: number | undefined;
+  const tail: Buffer[] = [];
   const entries: LaidEntry[] = [];
   let offset = 0;
   let maxMtime = 0;
@@ -185,16 +215,25 @@ export async function recordLaid(
           open_ = { name: seg.start.name, start: offset, size: seg.start.size, file: seg.start.file };
           maxMtime = Math.max(maxMtime, seg.start.mtime);
         }
+        if (seg.start !== "end" && seg.start.directory && folderHeaderBytes + seg.bytes.length <= FOLDER_HEADER_BYTES) {
+          // A copy: the segment is a piece of a larger chunk of tar's output.
+          folderHeaders.set(seg.start.name, { start: offset, bytes: Buffer.from(seg.bytes) });
+          folderHeaderBytes += seg.bytes.length;
+        }
       }
       if (offset >= roomAt) {
         // Every ROOM_CHECK_BYTES: whether the disk may take more.
         await room(offset);
         roomAt = offset + ROOM_CHECK_BYTES;
       }
+      if (seg.start === "end") tailAt = offset;
+      if (tailAt !== undefined) tail.push(seg.bytes);
       offset += seg.bytes.length;
+      blocks.feed(seg.bytes);
       if (!out.write(seg.bytes)) await once(out, "drain");
     }
     close();
+    blocks.end(offset);
     out.end();
     await finished(out);
   } catch (err) {
@@ -202,7 +241,53 @@ export async function recordLaid(
     tar.destroy();
     throw err;
   }
-  return { file, bytes: offset, entries, maxMtime, since, folders };
+  return { file, bytes: offset, entries, maxMtime, since, folders, blocks: blocks.blocks, folderHeaders, tail: { start: tailAt ?? offset, bytes: tailBytes(tail) } };
+}
+
+/** The laid tar's end as it is kept: GNU tar's padding to its record size, not more than MAX_TAIL_BYTES (none then). */
+function tailBytes(pieces: readonly Buffer[]): Buffer {
+  const bytes = pieces.reduce((n, b) => n + b.length, 0);
+  return bytes <= MAX_TAIL_BYTES ? Buffer.concat(pieces, bytes) : Buffer.alloc(0);
+}
+
+const MAX_TAIL_BYTES = 64 * 1024;
+
+/** Cuts the bytes fed to it as a slug's tar is cut, and keeps each block's sha256 and CRC-32 by where it starts. */
+class BlockHasher {
+  readonly blocks = new Map<number, LaidBlock>();
+  private readonly cutter = slugCutter();
+  /** Bytes not in a block yet, from `start` on (a cut may fall in an earlier piece than the one that gave it). */
+  private pending: Buffer[] = [];
+  private start = 0;
+
+  feed(bytes: Buffer): void {
+    const cuts = this.cutter.feed(bytes);
+    this.pending.push(bytes);
+    for (const at of cuts) this.cut(at);
+  }
+
+  /** The last block, up to `total` bytes. */
+  end(total: number): void {
+    this.cut(total);
+  }
+
+  private cut(at: number): void {
+    if (at <= this.start) return;
+    const hash = createHash("sha256");
+    let crc = 0;
+    let left = at - this.start;
+    while (left > 0) {
+      const head = this.pending[0]!;
+      const piece = head.length <= left ? head : head.subarray(0, left);
+      if (piece === head) this.pending.shift();
+      else this.pending[0] = head.subarray(left);
+      hash.update(piece);
+      crc = crc32(piece, crc);
+      left -= piece.length;
+    }
+    this.blocks.set(this.start, { end: at, sha256: hash.digest("hex"), crc });
+    this.start = at;
+  }
 }
 
 /** What a folder holds now, as far as the laid entries in it go: gone, no name changed since the laying, or the names now in it. */
@@ -214,6 +299,10 @@ export type FolderNow = "gone" | "unchanged" | ReadonlySet<string>;
  * their places, read from the laid tar. `folder(name)` says what a folder (`./app/.../`) holds now;
  * it is asked only about folders `changed` has already given. `onFolder` hears every folder of
  * `changed` before its bytes go on (and may fail the stream). `onFile` hears each laid file taken.
+ * `known` gives the recorded sha256 and CRC-32 of a block of the output (offsets in it, asked in
+ * order) that is, byte for byte, a recorded block of the laid tar: within one run of bytes the
+ * output took from the laid tar as they lie there (laid entries next to each other, and folder
+ * headers equal to their laid ones).
  */
 export function mergeLaid(
   changed: Readable,
@@ -221,7 +310,24 @@ export function mergeLaid(
   folder: (name: string) => Promise<FolderNow>,
   onFolder: (name: string) => Promise<void>,
   onFile: (name: string, bytes: number) => void,
-): Readable {
+): { tar: Readable; known: KnownBlock } {
+  // Runs of the output that are bytes of the laid tar as they lie there, in the output's order; `out` bytes were given so far.
+  const runs: { out: number; laid: number; length: number }[] = [];
+  let out = 0;
+  const taken = (laidAt: number, length: number): void => {
+    const last = runs[runs.length - 1];
+    if (last && last.out + last.length === out && last.laid + last.length === laidAt) last.length += length;
+    else runs.push({ out, laid: laidAt, length });
+  };
+  let asked = 0; // the run the last question was in: questions come in order
+  const known: KnownBlock = (start, end) => {
+    while (asked < runs.length && runs[asked]!.out + runs[asked]!.length <= start) asked++;
+    const r = runs[asked];
+    if (!r || r.out > start || end > r.out + r.length) return undefined;
+    const from = start - r.out + r.laid;
+    const block = laid.blocks.get(from);
+    return block && block.end === from + (end - start) ? block : undefined;
+  };
   const run = async function* (): AsyncGenerator<Buffer> {
     const handle = await open(laid.file, "r");
     try {
@@ -238,6 +344,8 @@ export function mergeLaid(
           const buf = Buffer.allocUnsafe(length);
           const { bytesRead } = await handle.read(buf, 0, length, at);
           if (bytesRead !== length) throw new Error(`the laid slug tar ${laid.file} ended early`);
+          taken(at, length);
+          out += length;
           yield buf;
           at += length;
         }
@@ -261,17 +369,29 @@ export function mergeLaid(
         }
         yield* flush();
       };
-      const known = new Map<string, FolderNow>();
+      const folders = new Map<string, FolderNow>();
       const stillThere = async (name: string): Promise<boolean> => {
         const slash = name.lastIndexOf("/", name.length - 1);
         const dir = name.slice(0, slash + 1);
-        let now = known.get(dir);
-        if (now === undefined) known.set(dir, (now = await folder(dir)));
+        let now = folders.get(dir);
+        if (now === undefined) folders.set(dir, (now = await folder(dir)));
         return now === "unchanged" || (now !== "gone" && now.has(name.slice(slash + 1)));
       };
+      // From the end-of-archive blocks on: how much of them is the laid tar's (undefined: before them, or they differ).
+      let tailTaken: number | undefined;
       for await (const seg of splitSlugTar(changed)) {
-        if (seg.start && seg.start !== "end" && seg.start.directory) await onFolder(seg.start.name);
+        const dir = seg.start && seg.start !== "end" && seg.start.directory ? seg.start.name : undefined;
+        if (dir !== undefined) await onFolder(dir);
         if (seg.start) yield* before(seg.start === "end" ? undefined : withoutSlash(seg.start.name));
+        const header = dir === undefined ? undefined : laid.folderHeaders.get(dir);
+        if (header?.bytes.equals(seg.bytes)) taken(header.start, seg.bytes.length);
+        if (seg.start === "end") tailTaken = 0;
+        if (tailTaken !== undefined) {
+          const same = laid.tail.bytes.subarray(tailTaken, tailTaken + seg.bytes.length).equals(seg.bytes);
+          if (same) taken(laid.tail.start + tailTaken, seg.bytes.length);
+          tailTaken = same ? tailTaken + seg.bytes.length : undefined;
+        }
+        out += seg.bytes.length;
         yield seg.bytes;
       }
     } finally {
@@ -279,7 +399,7 @@ export function mergeLaid(
     }
   };
   // Each buffer as it is (a byte stream would join them again for its reader).
-  return Readable.from(run(), { highWaterMark: 16 });
+  return { tar: Readable.from(run(), { highWaterMark: 16 }), known };
 }
 
 function withoutSlash(name: string): string {

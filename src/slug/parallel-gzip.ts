@@ -20,6 +20,12 @@ export interface BlockCutter {
   feed(chunk: Buffer): number[];
 }
 
+/**
+ * What the caller knows of the input block from `start` to `end` (offsets in the input) before it
+ * is read: its sha256 and CRC-32, worked out earlier from the same bytes (undefined: not known).
+ */
+export type KnownBlock = (start: number, end: number) => { readonly sha256: string; readonly crc: number } | undefined;
+
 /** Finds an earlier compressed member holding exactly the block with this sha256 and length, or resolves undefined. */
 export type MemberLookup = (sha256: string, rawBytes: number) => Promise<Buffer | undefined>;
 
@@ -36,6 +42,8 @@ export interface ParallelGzipOptions {
   readonly level?: number;
   /** Reuse of members compressed before (a verified copy instead of compressing again). */
   readonly reuse?: MemberLookup;
+  /** Blocks whose sha256 and CRC-32 need not be worked out again (a block it does not know is hashed). */
+  readonly known?: KnownBlock;
   /** Called for each member in output order, once it is written. */
   readonly onMember?: (member: GzipMember & { reused: boolean }) => void;
 }
@@ -83,12 +91,13 @@ export function createParallelGzip(options: ParallelGzipOptions = {}): Transform
     return block;
   };
 
-  const compress = (pieces: Buffer[]): void => {
+  const compress = (start: number, pieces: Buffer[]): void => {
     const rawBytes = pieces.reduce((n, b) => n + b.length, 0);
+    const known = track ? options.known?.(start, start + rawBytes) : undefined;
     const job = async (): Promise<{ gz: Buffer; sha256: string; rawBytes: number; reused: boolean }> => {
-      const sha256 = track ? sha256Of(pieces) : "";
+      const sha256 = track ? (known?.sha256 ?? sha256Of(pieces)) : "";
       const earlier = options.reuse ? await options.reuse(sha256, rawBytes).catch(() => undefined) : undefined;
-      if (earlier && holds(earlier, pieces, rawBytes)) return { gz: earlier, sha256, rawBytes, reused: true };
+      if (earlier && holds(earlier, rawBytes, known?.crc ?? crcOf(pieces))) return { gz: earlier, sha256, rawBytes, reused: true };
       const raw = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, rawBytes);
       const level = looksIncompressible(raw) ? STORED : zlibOptions;
       return { gz: await gzipAsync(raw, { ...level, chunkSize: wholeOutput(rawBytes) }), sha256, rawBytes, reused: false };
@@ -115,7 +124,7 @@ export function createParallelGzip(options: ParallelGzipOptions = {}): Transform
       pendingBytes += chunk.length;
       const work = async (): Promise<void> => {
         for (const at of cuts) {
-          if (at > consumed) compress(take(at - consumed));
+          if (at > consumed) compress(consumed, take(at - consumed));
           await drain(this, concurrency - 1);
         }
       };
@@ -123,7 +132,7 @@ export function createParallelGzip(options: ParallelGzipOptions = {}): Transform
     },
     flush(cb: TransformCallback) {
       const work = async (): Promise<void> => {
-        if (pendingBytes > 0 || (inFlight.length === 0 && written === 0)) compress(take(pendingBytes));
+        if (pendingBytes > 0 || (inFlight.length === 0 && written === 0)) compress(consumed, take(pendingBytes));
         await drain(this, 0);
       };
       work().then(() => cb(), cb);
@@ -170,12 +179,14 @@ function wholeOutput(rawBytes: number): number {
   return Math.max(16 * 1024, rawBytes + (rawBytes >> 8) + 1024);
 }
 
-/** Whether a gzip member's trailer (CRC-32 and length of what it holds) matches the block. */
-function holds(member: Buffer, pieces: readonly Buffer[], rawBytes: number): boolean {
+/** Whether a gzip member's trailer (CRC-32 and length of what it holds) matches the block's. */
+function holds(member: Buffer, rawBytes: number, crc: number): boolean {
   if (member.length < 18 || member[0] !== 0x1f || member[1] !== 0x8b) return false;
-  const crc = member.readUInt32LE(member.length - 8);
-  const size = member.readUInt32LE(member.length - 4);
-  return size === rawBytes % 2 ** 32 && crc === pieces.reduce((c, b) => crc32(b, c), 0);
+  return member.readUInt32LE(member.length - 4) === rawBytes % 2 ** 32 && member.readUInt32LE(member.length - 8) === crc;
+}
+
+function crcOf(pieces: readonly Buffer[]): number {
+  return pieces.reduce((c, b) => crc32(b, c), 0);
 }
 
 function sha256Of(pieces: readonly Buffer[]): string {

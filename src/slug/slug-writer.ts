@@ -5,8 +5,8 @@ import { SlugforgeError } from "../errors.js";
 import { formatSize } from "../util/format-size.js";
 import { createDirectorySizes, type DirectorySize } from "./directory-sizes.js";
 import type { SlugMemberIndex, SlugStore, StoredSlug } from "./slug-store.js";
-import { createParallelGzip, type GzipMember, type MemberLookup } from "./parallel-gzip.js";
-import { createTarCutter } from "./tar-cutter.js";
+import { createParallelGzip, type GzipMember, type KnownBlock, type MemberLookup } from "./parallel-gzip.js";
+import { slugCutter } from "./tar-cutter.js";
 import { encodeUstarHeader, readPlainHeader } from "./tar-headers.js";
 import { mapTar, type TarHeader } from "./tar-transform.js";
 
@@ -38,8 +38,11 @@ export async function storeSlug(
 
 export type { SlugMemberIndex };
 
-/** A slug tar made by the caller (slugTar's output, or the same bytes another way), given where each file's size is to be told. */
-export type SlugTarMaker = (onFile: (name: string, bytes: number) => void) => Readable;
+/**
+ * A slug tar made by the caller (slugTar's output, or the same bytes another way), given where each
+ * file's size is to be told; with what it knows of the tar's blocks already (`known`: offsets in the tar).
+ */
+export type SlugTarMaker = (onFile: (name: string, bytes: number) => void) => { readonly tar: Readable; readonly known?: KnownBlock };
 
 /** Finds a block's bytes among earlier slugs' members (the first index that has it) and reads that member from the store. */
 function memberLookup(store: SlugStore, previous: readonly SlugMemberIndex[]): MemberLookup {
@@ -65,7 +68,7 @@ export function compressSlug(
 ): { stream: Readable; sha256(): string; bytes(): number; members: GzipMember[]; reusedBytes(): number } {
   const sizes = createDirectorySizes(2);
   const onFile = (name: string, bytes: number): void => sizes.add(name, bytes);
-  const rerooted = typeof tar === "function" ? tar(onFile) : slugTar(tar, reproducible, onFile);
+  const made = typeof tar === "function" ? tar(onFile) : { tar: slugTar(tar, reproducible, onFile) };
   const counter = new HashAndLimit(maxBytes, (bytes) => {
     const largest = sizes.largest(5);
     return new SlugforgeError(
@@ -77,14 +80,15 @@ export function compressSlug(
   const members: GzipMember[] = [];
   let reusedBytes = 0;
   const gzip = createParallelGzip({
-    cutter: createTarCutter(),
+    cutter: slugCutter(),
     reuse,
+    known: made.known,
     onMember: ({ reused, ...member }) => {
       members.push(member);
       if (reused) reusedBytes += member.rawBytes;
     },
   });
-  pipeline(rerooted, gzip, counter).catch(() => undefined);
+  pipeline(made.tar, gzip, counter).catch(() => undefined);
   let digest: string | undefined;
   return { stream: counter, sha256: () => (digest ??= counter.digest()), bytes: () => counter.bytes, members, reusedBytes: () => reusedBytes };
 }

@@ -78,6 +78,15 @@ export function createTarCutter(options: TarCutterOptions = {}): BlockCutter {
   };
 }
 
+/**
+ * The cutter of every slug (slug-writer.ts) and of the blocks recorded for a laid slug tar
+ * (laid-slug.ts): the same cuts over the same bytes give the same blocks, so a block recorded
+ * there can stand for one of the slug.
+ */
+export function slugCutter(): BlockCutter {
+  return createTarCutter();
+}
+
 /** FNV-1a of the name and prefix fields (where ustar keeps the entry's path). */
 function nameHash(header: Buffer): number {
   let h = 0x811c9dc5;

@@ -66,7 +66,10 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
   let stored: Awaited<ReturnType<typeof storeSlug>>;
   if (laid) {
     try {
-      stored = await store((onFile) => gated(laid(onFile)));
+      stored = await store((onFile) => {
+        const made = laid(onFile);
+        return { ...made, tar: gated(made.tar) };
+      });
     } catch (err) {
       // The laid tar is only a quicker way: a failure of its own (not the build's, not the slug's size) reads /app whole.
       if (step.signal.aborted || (err instanceof SlugforgeError && err.code !== "INTERNAL") || !step.upperDir) throw err;

@@ -1,13 +1,17 @@
 import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { appendFile, chmod, link, lutimes, mkdir, mkdtemp, open, readFile, rename, rm, stat, symlink, truncate, unlink, utimes, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
+import { crc32 } from "node:zlib";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changedSinceOptions, laidFolders, recordLaidSlug, slugFromLaid } from "../../../src/builds/laid-source.js";
 import { compareTarOrder, LaidSlugUnusable, ROOM_CHECK_BYTES } from "../../../src/slug/laid-slug.js";
+import type { KnownBlock } from "../../../src/slug/parallel-gzip.js";
 import { slugTar } from "../../../src/slug/slug-writer.js";
+import { slugCutter } from "../../../src/slug/tar-cutter.js";
 
 /*
  * The slug made from the laid tar and GNU tar's read of what changed since must be the bytes of a
@@ -76,12 +80,30 @@ async function laidApp(name: string): Promise<Laid> {
   return { upperDir, app: path.join(upperDir, "app"), laid };
 }
 
-async function bothWays(l: Laid): Promise<{ whole: Buffer; quick: Buffer; wholeFiles: string[]; quickFiles: string[] }> {
+async function bothWays(l: Laid): Promise<{ whole: Buffer; quick: Buffer; wholeFiles: string[]; quickFiles: string[]; known: KnownBlock }> {
   const wholeFiles: string[] = [];
   const quickFiles: string[] = [];
   const whole = await collect(slugTar(tarOf(l.upperDir), { clampMtime: CLAMP }, (n, b) => wholeFiles.push(`${n} ${b}`)));
-  const quick = await collect(slugFromLaid(tarOf(l.upperDir, changedSinceOptions(l.laid)), l.upperDir, l.laid, CLAMP, (n, b) => quickFiles.push(`${n} ${b}`)));
-  return { whole, quick, wholeFiles: wholeFiles.sort(), quickFiles: quickFiles.sort() };
+  const made = slugFromLaid(tarOf(l.upperDir, changedSinceOptions(l.laid)), l.upperDir, l.laid, CLAMP, (n, b) => quickFiles.push(`${n} ${b}`));
+  const quick = await collect(made.tar);
+  return { whole, quick, wholeFiles: wholeFiles.sort(), quickFiles: quickFiles.sort(), known: made.known };
+}
+
+/** Asks `known` about each block of `tar` as a slug's is cut, in order: the blocks it knew, and those it gave a wrong sha256 or CRC-32 for. */
+function askKnown(tar: Buffer, known: KnownBlock): { blocks: number; knew: number; wrong: string[] } {
+  const ends = [...slugCutter().feed(tar), tar.length];
+  let start = 0;
+  let knew = 0;
+  const wrong: string[] = [];
+  for (const end of ends) {
+    if (end <= start) continue;
+    const block = tar.subarray(start, end);
+    const k = known(start, end);
+    if (k) knew++;
+    if (k && (k.sha256 !== createHash("sha256").update(block).digest("hex") || k.crc !== crc32(block))) wrong.push(`${start}-${end}`);
+    start = end;
+  }
+  return { blocks: ends.length, knew, wrong };
 }
 
 const changes: [string, (app: string) => Promise<void>][] = [
@@ -180,10 +202,15 @@ describe("a slug from the laid tar and what changed since", () => {
     const before = await stat(l.laid.file);
     expect(before.size).toBe(l.laid.bytes);
     await change(l.app);
-    const { whole, quick, wholeFiles, quickFiles } = await bothWays(l);
+    const { whole, quick, wholeFiles, quickFiles, known } = await bothWays(l);
     expect(quick.length).toBe(whole.length);
     expect(quick.equals(whole)).toBe(true);
     expect(quickFiles).toEqual(wholeFiles);
+    // What it says it knows of the slug's blocks (their hashes, recorded with the laid tar) is so.
+    const asked = askKnown(quick, known);
+    expect(asked.wrong).toEqual([]);
+    if (what === "nothing") expect(asked.knew).toBe(asked.blocks);
+    else expect(asked.knew).toBeGreaterThan(0);
   });
 
   const moves: [string, (app: string) => Promise<void>][] = [

@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
-import { gunzipSync, gzipSync } from "node:zlib";
+import { crc32, gunzipSync, gzipSync } from "node:zlib";
 import tar from "tar-stream";
 import { describe, expect, it } from "vitest";
-import { createParallelGzip, type GzipMember, type MemberLookup } from "../../../src/slug/parallel-gzip.js";
+import { createParallelGzip, type GzipMember, type KnownBlock, type MemberLookup } from "../../../src/slug/parallel-gzip.js";
 import { createTarCutter } from "../../../src/slug/tar-cutter.js";
 
 /** A tar of many files with pseudo-random (but fixed) content; `changed` gets other content. */
@@ -23,7 +23,7 @@ async function treeTar(changed?: string): Promise<Buffer> {
   return buffer(pack as unknown as Readable);
 }
 
-async function compress(input: Buffer, chunk: number, reuse?: MemberLookup): Promise<{ gz: Buffer; members: GzipMember[]; reused: number }> {
+async function compress(input: Buffer, chunk: number, reuse?: MemberLookup, known?: KnownBlock): Promise<{ gz: Buffer; members: GzipMember[]; reused: number }> {
   const members: GzipMember[] = [];
   let reused = 0;
   const parts: Buffer[] = [];
@@ -34,6 +34,7 @@ async function compress(input: Buffer, chunk: number, reuse?: MemberLookup): Pro
         cutter: createTarCutter({ minBytes: 16 * 1024, maxBytes: 64 * 1024, bits: 3 }),
         concurrency: 3,
         reuse,
+        known,
         onMember: ({ reused: r, ...m }) => {
           members.push(m);
           if (r) reused += m.rawBytes;
@@ -82,5 +83,28 @@ describe("slug member reuse", () => {
     const result = await compress(input, 9000, wrong);
     expect(result.reused).toBe(0);
     expect(gunzipSync(result.gz).equals(input)).toBe(true);
+  });
+
+  it("takes the sha256 and CRC-32 of a block the caller knows instead of working them out", async () => {
+    const input = await treeTar();
+    const before = await compress(input, 7000);
+    const asked: string[] = [];
+    // The truth for every block, as the laid tar's recorded blocks give it.
+    const truth: KnownBlock = (start, end) => {
+      asked.push(`${start}-${end}`);
+      const block = input.subarray(start, end);
+      return { sha256: createHash("sha256").update(block).digest("hex"), crc: crc32(block) };
+    };
+    const again = await compress(input, 7000, lookupIn(before), truth);
+    expect(asked).toEqual(before.members.map((m, i) => `${before.members.slice(0, i).reduce((n, x) => n + x.rawBytes, 0)}-${before.members.slice(0, i + 1).reduce((n, x) => n + x.rawBytes, 0)}`));
+    expect(again.gz.equals(before.gz)).toBe(true);
+    expect(again.reused).toBe(input.length);
+    // What it is told is what the index keeps (nothing is hashed again)...
+    const told = await compress(input, 7000, undefined, (start, end) => ({ sha256: `told-${start}-${end}`, crc: 0 }));
+    expect(told.members.every((m) => m.sha256.startsWith("told-"))).toBe(true);
+    // ...and a member is copied only when its CRC-32 is the one it is told: else it is compressed again.
+    const wrongCrc = await compress(input, 7000, lookupIn(before), (start, end) => ({ ...truth(start, end)!, crc: 1 }));
+    expect(wrongCrc.reused).toBe(0);
+    expect(gunzipSync(wrongCrc.gz).equals(input)).toBe(true);
   });
 });
