@@ -108,8 +108,16 @@ function bodySize(header: Buffer): number {
     for (let i = 1; i < field.length; i++) n = n * 256 + field[i]!;
     return n;
   }
-  const text = field.toString("latin1").replace(/[\0 ]+$/g, "").trim();
-  return text ? parseInt(text, 8) || 0 : 0;
+  // Octal digits, after any leading spaces, up to the first other byte (a NUL or space ends the field).
+  let n = 0;
+  let i = 0;
+  while (i < field.length && field[i] === 0x20) i++;
+  for (; i < field.length; i++) {
+    const d = field[i]! - 0x30;
+    if (d < 0 || d > 7) break;
+    n = n * 8 + d;
+  }
+  return n;
 }
 
 function isZero(block: Buffer): boolean {
