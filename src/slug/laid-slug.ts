@@ -1,10 +1,8 @@
-import { createHash } from "node:crypto";
 import { open, type FileHandle } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { once } from "node:events";
 import { finished } from "node:stream/promises";
-import { crc32 } from "node:zlib";
-import type { KnownBlock } from "./parallel-gzip.js";
+import { crcOf, PieceQueue, sha256Of, type KnownBlock } from "./parallel-gzip.js";
 import { slugCutter } from "./tar-cutter.js";
 import { decodePax, decodeTarHeader, readPlainHeader, tarPadding } from "./tar-headers.js";
 
@@ -256,9 +254,8 @@ const MAX_TAIL_BYTES = 64 * 1024;
 class BlockHasher {
   readonly blocks = new Map<number, LaidBlock>();
   private readonly cutter = slugCutter();
-  /** Bytes not in a block yet, from `start` on (a cut may fall in an earlier piece than the one that gave it). */
-  private pending: Buffer[] = [];
-  private start = 0;
+  /** Bytes not in a block yet (a cut may fall in an earlier piece than the one that gave it). */
+  private readonly pending = new PieceQueue();
 
   feed(bytes: Buffer): void {
     const cuts = this.cutter.feed(bytes);
@@ -272,21 +269,10 @@ class BlockHasher {
   }
 
   private cut(at: number): void {
-    if (at <= this.start) return;
-    const hash = createHash("sha256");
-    let crc = 0;
-    let left = at - this.start;
-    while (left > 0) {
-      const head = this.pending[0]!;
-      const piece = head.length <= left ? head : head.subarray(0, left);
-      if (piece === head) this.pending.shift();
-      else this.pending[0] = head.subarray(left);
-      hash.update(piece);
-      crc = crc32(piece, crc);
-      left -= piece.length;
-    }
-    this.blocks.set(this.start, { end: at, sha256: hash.digest("hex"), crc });
-    this.start = at;
+    const start = this.pending.start;
+    if (at <= start) return;
+    const pieces = this.pending.take(at - start);
+    this.blocks.set(start, { end: at, sha256: sha256Of(pieces), crc: crcOf(pieces) });
   }
 }
 

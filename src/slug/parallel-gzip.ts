@@ -61,35 +61,11 @@ export function createParallelGzip(options: ParallelGzipOptions = {}): Transform
   const concurrency = Math.max(1, options.concurrency ?? Math.min(availableParallelism() + 2, 8));
   const zlibOptions: ZlibOptions = { level: options.level ?? 6 };
   const track = options.reuse !== undefined || options.onMember !== undefined;
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  let consumed = 0; // absolute offset of pending[0]'s first byte
-  let written = 0;
-  const inFlight: Promise<{ gz: Buffer; sha256: string; rawBytes: number; reused: boolean }>[] = [];
-
   // A block as the pieces it arrived in: joined into one buffer only when it is compressed, not
   // when an earlier member holding it is copied (most of a rebuild's slug).
-  const take = (bytes: number): Buffer[] => {
-    const block: Buffer[] = [];
-    let left = bytes;
-    let whole = 0; // pieces taken whole
-    while (left > 0) {
-      const head = pending[whole]!;
-      if (head.length <= left) {
-        block.push(head);
-        whole++;
-        left -= head.length;
-      } else {
-        block.push(head.subarray(0, left));
-        pending[whole] = head.subarray(left);
-        left = 0;
-      }
-    }
-    pending = pending.slice(whole);
-    pendingBytes -= bytes;
-    consumed += bytes;
-    return block;
-  };
+  const pending = new PieceQueue();
+  let written = 0;
+  const inFlight: Promise<{ gz: Buffer; sha256: string; rawBytes: number; reused: boolean }>[] = [];
 
   const compress = (start: number, pieces: Buffer[]): void => {
     const rawBytes = pieces.reduce((n, b) => n + b.length, 0);
@@ -121,10 +97,9 @@ export function createParallelGzip(options: ParallelGzipOptions = {}): Transform
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
       const cuts = cutter.feed(chunk);
       pending.push(chunk);
-      pendingBytes += chunk.length;
       const work = async (): Promise<void> => {
         for (const at of cuts) {
-          if (at > consumed) compress(consumed, take(at - consumed));
+          if (at > pending.start) compress(pending.start, pending.take(at - pending.start));
           await drain(this, concurrency - 1);
         }
       };
@@ -132,12 +107,49 @@ export function createParallelGzip(options: ParallelGzipOptions = {}): Transform
     },
     flush(cb: TransformCallback) {
       const work = async (): Promise<void> => {
-        if (pendingBytes > 0 || (inFlight.length === 0 && written === 0)) compress(consumed, take(pendingBytes));
+        if (pending.bytes > 0 || (inFlight.length === 0 && written === 0)) compress(pending.start, pending.take(pending.bytes));
         await drain(this, 0);
       };
       work().then(() => cb(), cb);
     },
   });
+}
+
+/** Bytes held as the pieces they arrived in, taken from the front a block at a time. */
+export class PieceQueue {
+  private pieces: Buffer[] = [];
+  /** How many bytes it holds. */
+  bytes = 0;
+  /** The offset, in all the bytes ever pushed, of the first one it holds. */
+  start = 0;
+
+  push(piece: Buffer): void {
+    this.pieces.push(piece);
+    this.bytes += piece.length;
+  }
+
+  /** The first `bytes` it holds (no more than it holds), as pieces: the last one cut where they end. */
+  take(bytes: number): Buffer[] {
+    const block: Buffer[] = [];
+    let left = bytes;
+    let whole = 0; // pieces taken whole
+    while (left > 0) {
+      const head = this.pieces[whole]!;
+      if (head.length <= left) {
+        block.push(head);
+        whole++;
+        left -= head.length;
+      } else {
+        block.push(head.subarray(0, left));
+        this.pieces[whole] = head.subarray(left);
+        left = 0;
+      }
+    }
+    this.pieces = this.pieces.slice(whole);
+    this.bytes -= bytes;
+    this.start += bytes;
+    return block;
+  }
 }
 
 /** A cut every `blockBytes` of input. */
@@ -185,11 +197,13 @@ function holds(member: Buffer, rawBytes: number, crc: number): boolean {
   return member.readUInt32LE(member.length - 4) === rawBytes % 2 ** 32 && member.readUInt32LE(member.length - 8) === crc;
 }
 
-function crcOf(pieces: readonly Buffer[]): number {
+/** The CRC-32 of a block given as pieces (a gzip member's trailer holds it). */
+export function crcOf(pieces: readonly Buffer[]): number {
   return pieces.reduce((c, b) => crc32(b, c), 0);
 }
 
-function sha256Of(pieces: readonly Buffer[]): string {
+/** The sha256 of a block given as pieces, in hex: what a member is found by. */
+export function sha256Of(pieces: readonly Buffer[]): string {
   const hash = createHash("sha256");
   for (const b of pieces) hash.update(b);
   return hash.digest("hex");
