@@ -1,4 +1,4 @@
-import type { BigIntStats } from "node:fs";
+import { lstatSync, type BigIntStats } from "node:fs";
 import { chmod, chown, lstat, mkdir, open, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { PassThrough, type Readable } from "node:stream";
@@ -143,7 +143,8 @@ export function slugFromLaid(changed: Readable, upperDir: string, laid: LaidSlug
   // Each folder read, and whether a name in it was added, removed or renamed since the laying (its ctime says).
   const touched = new Map<string, boolean>();
   const onFolder = async (name: string): Promise<void> => {
-    const st = await lstat(path.join(upperDir, name), { bigint: true }).catch(() => undefined);
+    // At once (a stat of a folder on the engine's disk, ~100 of them for 20 000 files): a promise each was 10 ms of the slug step.
+    const st = statNow(path.join(upperDir, name));
     // Gone, or swapped for something else, since tar read it: what it holds now is read (nothing, then).
     const changed = !st?.isDirectory() || st.ctimeNs >= since;
     touched.set(name, changed);
@@ -161,6 +162,15 @@ export function slugFromLaid(changed: Readable, upperDir: string, laid: LaidSlug
     return new Set(await readdir(path.join(upperDir, name)).catch(() => []));
   };
   return mergeLaid(slugTar(changed, { clampMtime }, onFile), laid, folder, onFolder, onFile);
+}
+
+/** A path's lstat, or undefined when it cannot be read (gone, or a folder on its way swapped for something else). */
+function statNow(file: string): BigIntStats | undefined {
+  try {
+    return lstatSync(file, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }
 
 /** How long the commit may take to leave the push's quarantine for the repository (the push's last step). */
