@@ -44,16 +44,42 @@ export type { SlugMemberIndex };
  */
 export type SlugTarMaker = (onFile: (name: string, bytes: number) => void) => { readonly tar: Readable; readonly known?: KnownBlock };
 
-/** Finds a block's bytes among earlier slugs' members (the first index that has it) and reads that member from the store. */
+/**
+ * Finds a block's bytes among earlier slugs' members (the first index that has it) and reads that
+ * member from the store: with the members after it, up to READ_AHEAD_BYTES in one read, since a
+ * rebuild copies most of an earlier slug's members in their order (one read of a 20 000-file
+ * slug's 2 MB instead of 60 opens, reads and closes).
+ */
 function memberLookup(store: SlugStore, previous: readonly SlugMemberIndex[]): MemberLookup {
-  const bySha = new Map<string, { slugId: string; member: GzipMember }>();
-  for (const index of [...previous].reverse()) for (const m of index.members) bySha.set(m.sha256, { slugId: index.slugId, member: m });
+  const bySha = new Map<string, { index: SlugMemberIndex; at: number }>();
+  for (const index of [...previous].reverse()) index.members.forEach((m, at) => bySha.set(m.sha256, { index, at }));
+  // The last read of each earlier slug: where it starts, how long it is, and what it gave (undefined: nothing).
+  const windows = new Map<string, { offset: number; bytes: number; read: Promise<Buffer | undefined> }>();
   return async (sha256, rawBytes) => {
     const found = bySha.get(sha256);
-    if (!found || found.member.rawBytes !== rawBytes) return undefined;
-    return store.readRange(found.slugId, found.member.offset, found.member.bytes);
+    const members = found?.index.members;
+    const member = members?.[found!.at];
+    if (!found || !members || !member || member.rawBytes !== rawBytes) return undefined;
+    const { slugId } = found.index;
+    let w = windows.get(slugId);
+    if (!w || member.offset < w.offset || member.offset + member.bytes > w.offset + w.bytes) {
+      let end = member.offset + member.bytes;
+      for (let k = found.at + 1; k < members.length; k++) {
+        const next = members[k]!;
+        if (next.offset !== end || next.offset + next.bytes - member.offset > READ_AHEAD_BYTES) break;
+        end = next.offset + next.bytes;
+      }
+      w = { offset: member.offset, bytes: end - member.offset, read: store.readRange(slugId, member.offset, end - member.offset).catch(() => undefined) };
+      windows.set(slugId, w);
+    }
+    const read = await w.read;
+    if (!read) return store.readRange(slugId, member.offset, member.bytes);
+    return read.subarray(member.offset - w.offset, member.offset - w.offset + member.bytes);
   };
 }
+
+/** At most this much of an earlier slug is read at once to copy its members. */
+const READ_AHEAD_BYTES = 4 * 1024 * 1024;
 
 /**
  * The streaming core: re-root, gzip, hash and count in one pass. Over `maxBytes` the stream

@@ -85,6 +85,41 @@ describe("storeSlug", () => {
     expect(header).toMatchObject({ mode: 0o644, uid: 1000, gid: 1000, mtime: new Date("2020-01-01T00:00:00Z") });
   });
 
+  it("copies an earlier slug's members with a few reads of several members each, and alone when such a read fails", async () => {
+    // 400 files of 16 KB of text: about 13 blocks, of which a change to one file spoils one or two.
+    const text = (i: number, extra = ""): string => Array.from({ length: 400 }, (_, k) => `line ${k} of file ${i}: ${(i * 7919 + k * 104729) % 1000003}`).join("\n") + extra;
+    const files = (changed: number): Record<string, string> => Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`f${String(i).padStart(3, "0")}.txt`, text(i, i === changed ? "changed" : "")]));
+    const store = createFsSlugStore(dir);
+    const first = await storeSlug(dockerStyleTar(files(-1)), store, { maxBytes: 1e9 });
+    expect(first.members.length).toBeGreaterThan(5);
+    const fresh = await storeSlug(dockerStyleTar(files(200)), createFsSlugStore(path.join(dir, "fresh")), { maxBytes: 1e9 });
+    const counted = (failLong: boolean): { store: typeof store; reads: number[] } => {
+      const reads: number[] = [];
+      return {
+        reads,
+        store: {
+          ...store,
+          readRange: async (id, offset, length) => {
+            reads.push(length);
+            const one = first.members.some((m) => m.offset === offset && m.bytes === length);
+            return failLong && !one ? undefined : store.readRange(id, offset, length);
+          },
+        },
+      };
+    };
+    for (const failLong of [false, true]) {
+      const { store: s, reads } = counted(failLong);
+      const again = await storeSlug(dockerStyleTar(files(200)), s, { maxBytes: 1e9, previous: [{ slugId: first.id, members: first.members }] });
+      // The same bytes as a slug compressed whole, most of them copied.
+      expect(again.id).toBe(fresh.id);
+      const reusedMembers = again.members.filter((m) => first.members.some((f) => f.sha256 === m.sha256)).length;
+      expect(again.reusedBytes).toBeGreaterThan(0);
+      expect(reusedMembers).toBeGreaterThan(first.members.length - 3);
+      if (failLong) expect(reads.filter((n) => first.members.some((m) => m.bytes === n)).length).toBeGreaterThanOrEqual(reusedMembers);
+      else expect(reads.length).toBeLessThanOrEqual(3);
+    }
+  });
+
   it("SLUG_TOO_LARGE names the largest directories and keeps nothing", async () => {
     const random = (n: number): string => Array.from({ length: n }, () => Math.random().toString(36).slice(2)).join("");
     const err = await storeSlug(dockerStyleTar({ "big/": "", "big/a": random(5000), "small/": "", "small/b": "b" }), createFsSlugStore(dir), { maxBytes: 2048 }).catch((e: unknown) => e);
