@@ -1,9 +1,9 @@
-import { open, type FileHandle } from "node:fs/promises";
+import { open, stat, type FileHandle } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { once } from "node:events";
 import { finished } from "node:stream/promises";
-import { crcOf, PieceQueue, sha256Of, type KnownBlock } from "./parallel-gzip.js";
-import { slugCutter } from "./tar-cutter.js";
+import { crcOf, PieceQueue, sha256Of, type KnownBlock, type LazySource, type Piece } from "./parallel-gzip.js";
+import { slugCutter, type HeaderMark } from "./tar-cutter.js";
 import { decodePax, decodeTarHeader, readPlainHeader, tarPadding } from "./tar-headers.js";
 
 /*
@@ -58,6 +58,8 @@ export interface LaidSlug {
    * checked against its length before it is read.
    */
   readonly blocks: ReadonlyMap<number, LaidBlock>;
+  /** Every header of the laid tar as the slug's cutter met it, in order: the slug's blocks are cut over laid bytes not read (LazySource.headers). */
+  readonly headers: readonly HeaderMark[];
   /** Each folder's headers in the laid tar (while they fit in FOLDER_HEADER_BYTES), by its name in the slug: one the slug has byte for byte continues a laid run. */
   readonly folderHeaders: ReadonlyMap<string, { readonly start: number; readonly bytes: Buffer }>;
   /** The end-of-archive blocks and what follows them, where they start (a slug that ends the same continues a laid run to its end). */
@@ -254,7 +256,7 @@ export async function recordLaid(
     tar.destroy();
     throw err;
   }
-  return { file, bytes: offset, entries, dirs, maxMtime, since, folders, blocks: blocks.blocks, folderHeaders, tail: { start: tailAt ?? offset, bytes: tailBytes(tail) } };
+  return { file, bytes: offset, entries, dirs, maxMtime, since, folders, blocks: blocks.blocks, headers: blocks.headers, folderHeaders, tail: { start: tailAt ?? offset, bytes: tailBytes(tail) } };
 }
 
 /** The laid tar's end as it is kept: GNU tar's padding to its record size, not more than MAX_TAIL_BYTES (none then). */
@@ -268,7 +270,12 @@ const MAX_TAIL_BYTES = 64 * 1024;
 /** Cuts the bytes fed to it as a slug's tar is cut, and keeps each block's sha256 and CRC-32 by where it starts. */
 class BlockHasher {
   readonly blocks = new Map<number, LaidBlock>();
+  readonly headers: HeaderMark[] = [];
   private readonly cutter = slugCutter();
+
+  constructor() {
+    this.cutter.onHeader = (mark) => void this.headers.push(mark);
+  }
   /** Bytes not in a block yet (a cut may fall in an earlier piece than the one that gave it). */
   private readonly pending = new PieceQueue();
 
@@ -329,58 +336,86 @@ export function mergeLaid(
     const block = laid.blocks.get(from);
     return block && block.end === from + (end - start) ? block : undefined;
   };
-  const run = async function* (): AsyncGenerator<Buffer> {
-    const handle = await open(laid.file, "r");
-    try {
-      const { size } = await handle.stat();
-      if (size !== laid.bytes) throw new Error(`the laid slug tar ${laid.file} holds ${size} bytes, not the ${laid.bytes} written`);
-      const walk = new LaidWalk(laid, onFile);
-      const flush = async function* (): AsyncGenerator<Buffer> {
-        for (let at = walk.runStart; at < walk.runEnd; ) {
-          const length = Math.min(walk.runEnd - at, 1024 * 1024);
-          const buf = Buffer.allocUnsafe(length);
-          const { bytesRead } = await handle.read(buf, 0, length, at);
-          if (bytesRead !== length) throw new Error(`the laid slug tar ${laid.file} ended early`);
-          taken(at, length);
-          out += length;
-          yield buf;
-          at += length;
-        }
-        walk.runStart = walk.runEnd = 0;
-      };
-      // The laid entries before `key` (all of them: undefined) that are still there.
-      const before = async function* (key: string | undefined): AsyncGenerator<Buffer> {
-        const stop = walk.stopAt(key);
-        for (let need = walk.scan(stop); need !== undefined; need = walk.scan(stop)) {
-          if (need === NEW_RUN) yield* flush();
-          else walk.dirsNow[need] = await folder(laid.dirs[need]!);
-        }
-        walk.skip(key);
-        yield* flush();
-      };
-      // From the end-of-archive blocks on: how much of them is the laid tar's (undefined: before them, or they differ).
-      let tailTaken: number | undefined;
-      for await (const seg of splitSlugTar(changed)) {
-        const dir = seg.start && seg.start !== "end" && seg.start.directory ? seg.start.name : undefined;
-        if (dir !== undefined) await onFolder(dir);
-        if (seg.start) yield* before(seg.start === "end" ? undefined : withoutSlash(seg.start.name));
-        const header = dir === undefined ? undefined : laid.folderHeaders.get(dir);
-        if (header?.bytes.equals(seg.bytes)) taken(header.start, seg.bytes.length);
-        if (seg.start === "end") tailTaken = 0;
-        if (tailTaken !== undefined) {
-          const same = laid.tail.bytes.subarray(tailTaken, tailTaken + seg.bytes.length).equals(seg.bytes);
-          if (same) taken(laid.tail.start + tailTaken, seg.bytes.length);
-          tailTaken = same ? tailTaken + seg.bytes.length : undefined;
-        }
-        out += seg.bytes.length;
-        yield seg.bytes;
+  // The laid bytes the slug takes are given to the gzip unread (LazyBytes): it reads only those of blocks it compresses.
+  const source: LazySource = { read: (offset, length) => readLaid(laid, offset, length), headers: (offset, length) => headersIn(laid.headers, offset, offset + length) };
+  const run = async function* (): AsyncGenerator<Piece> {
+    await checkLaidFile(laid);
+    const walk = new LaidWalk(laid, onFile);
+    const flush = function* (): Generator<Piece> {
+      const length = walk.runEnd - walk.runStart;
+      if (length > 0) {
+        taken(walk.runStart, length);
+        out += length;
+        yield { source, offset: walk.runStart, length };
       }
-    } finally {
-      await handle.close();
+      walk.runStart = walk.runEnd = 0;
+    };
+    // The laid entries before `key` (all of them: undefined) that are still there.
+    const before = async function* (key: string | undefined): AsyncGenerator<Piece> {
+      const stop = walk.stopAt(key);
+      for (let need = walk.scan(stop); need !== undefined; need = walk.scan(stop)) {
+        if (need === NEW_RUN) yield* flush();
+        else walk.dirsNow[need] = await folder(laid.dirs[need]!);
+      }
+      walk.skip(key);
+      yield* flush();
+    };
+    // From the end-of-archive blocks on: how much of them is the laid tar's (undefined: before them, or they differ).
+    let tailTaken: number | undefined;
+    for await (const seg of splitSlugTar(changed)) {
+      const dir = seg.start && seg.start !== "end" && seg.start.directory ? seg.start.name : undefined;
+      if (dir !== undefined) await onFolder(dir);
+      if (seg.start) yield* before(seg.start === "end" ? undefined : withoutSlash(seg.start.name));
+      const header = dir === undefined ? undefined : laid.folderHeaders.get(dir);
+      if (header?.bytes.equals(seg.bytes)) taken(header.start, seg.bytes.length);
+      if (seg.start === "end") tailTaken = 0;
+      if (tailTaken !== undefined) {
+        const same = laid.tail.bytes.subarray(tailTaken, tailTaken + seg.bytes.length).equals(seg.bytes);
+        if (same) taken(laid.tail.start + tailTaken, seg.bytes.length);
+        tailTaken = same ? tailTaken + seg.bytes.length : undefined;
+      }
+      out += seg.bytes.length;
+      yield seg.bytes;
     }
   };
-  // Each buffer as it is (a byte stream would join them again for its reader).
+  // Each piece as it is: Buffers and LazyBytes (createParallelGzip takes both).
   return { tar: Readable.from(run(), { highWaterMark: 16 }), known };
+}
+
+/** The laid tar is as long as when it was written (the server's own file, beside the layer), or it is not used. */
+async function checkLaidFile(laid: LaidSlug): Promise<void> {
+  const { size } = await stat(laid.file);
+  if (size !== laid.bytes) throw new Error(`the laid slug tar ${laid.file} holds ${size} bytes, not the ${laid.bytes} written`);
+}
+
+/** `length` bytes of the laid tar from `offset`, its length checked again. */
+async function readLaid(laid: LaidSlug, offset: number, length: number): Promise<Buffer> {
+  const handle = await open(laid.file, "r");
+  try {
+    const { size } = await handle.stat();
+    if (size !== laid.bytes) throw new Error(`the laid slug tar ${laid.file} holds ${size} bytes, not the ${laid.bytes} written`);
+    const buf = Buffer.allocUnsafe(length);
+    const { bytesRead } = await handle.read(buf, 0, length, offset);
+    if (bytesRead !== length) throw new Error(`the laid slug tar ${laid.file} ended early`);
+    return buf;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The headers from `from` to `to` (those that start there), found by halves. */
+function headersIn(headers: readonly HeaderMark[], from: number, to: number): readonly HeaderMark[] {
+  const first = (at: number): number => {
+    let lo = 0;
+    let hi = headers.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (headers[mid]!.at < at) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  return headers.slice(first(from), first(to));
 }
 
 /** LaidWalk.scan stopped at an entry that starts another run of the laid tar. */

@@ -15,10 +15,48 @@ export interface GzipMember {
   readonly bytes: number;
 }
 
+/**
+ * A header the cutter met in a tar: where it starts, its body's size, and whether its name may end
+ * a block (its hash is zero in the cutter's bits). What the cutter needs of a header to cut as it
+ * would with the bytes (TarCutter.skip).
+ */
+export interface HeaderMark {
+  readonly at: number;
+  readonly size: number;
+  readonly ends: boolean;
+}
+
 /** Decides where blocks end: given the next input bytes, the absolute offsets to cut at (ascending). */
 export interface BlockCutter {
   feed(chunk: Buffer): number[];
+  /**
+   * The cuts for input not given as bytes (LazyBytes) from what is known of it, as feeding its bytes
+   * would give; undefined (nothing changed) where the cutter cannot tell without the bytes.
+   */
+  skip?(length: number, marks: readonly HeaderMark[], base: number): number[] | undefined;
 }
+
+/**
+ * Input the gzip is not given as bytes: `length` bytes from `offset` of a source that reads them
+ * when asked. They are read only for a block that has to be compressed, not for one copied from an
+ * earlier member (KnownBlock and MemberLookup say which): a rebuild of a large tree reads only the
+ * blocks around what changed. A chunk of the input stream is a Buffer or one of these.
+ */
+export interface LazyBytes {
+  readonly source: LazySource;
+  readonly offset: number;
+  readonly length: number;
+}
+
+export interface LazySource {
+  /** `length` bytes from `offset` (all of them, or it fails). */
+  read(offset: number, length: number): Promise<Buffer>;
+  /** The tar headers in the bytes from `offset` to `offset + length`, for the cutter (BlockCutter.skip). */
+  headers(offset: number, length: number): readonly HeaderMark[];
+}
+
+/** A piece of the input: bytes, or bytes to be read. */
+export type Piece = Buffer | LazyBytes;
 
 /**
  * What the caller knows of the input block from `start` to `end` (offsets in the input) before it
@@ -62,19 +100,24 @@ export function createParallelGzip(options: ParallelGzipOptions = {}): Transform
   const zlibOptions: ZlibOptions = { level: options.level ?? 6 };
   const track = options.reuse !== undefined || options.onMember !== undefined;
   // A block as the pieces it arrived in: joined into one buffer only when it is compressed, not
-  // when an earlier member holding it is copied (most of a rebuild's slug).
-  const pending = new PieceQueue();
+  // when an earlier member holding it is copied (most of a rebuild's slug); pieces given as
+  // LazyBytes are read only then too.
+  const pending = new PieceQueue<Piece>();
   let written = 0;
   const inFlight: Promise<{ gz: Buffer; sha256: string; rawBytes: number; reused: boolean }>[] = [];
 
-  const compress = (start: number, pieces: Buffer[]): void => {
+  const compress = (start: number, pieces: Piece[]): void => {
     const rawBytes = pieces.reduce((n, b) => n + b.length, 0);
     const known = track ? options.known?.(start, start + rawBytes) : undefined;
     const job = async (): Promise<{ gz: Buffer; sha256: string; rawBytes: number; reused: boolean }> => {
-      const sha256 = track ? (known?.sha256 ?? sha256Of(pieces)) : "";
-      const earlier = options.reuse ? await options.reuse(sha256, rawBytes).catch(() => undefined) : undefined;
-      if (earlier && holds(earlier, rawBytes, known?.crc ?? crcOf(pieces))) return { gz: earlier, sha256, rawBytes, reused: true };
-      const raw = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, rawBytes);
+      // A block it knows is looked for among earlier members before anything is read.
+      const earlierKnown = known && options.reuse ? await options.reuse(known.sha256, rawBytes).catch(() => undefined) : undefined;
+      if (known && earlierKnown && holds(earlierKnown, rawBytes, known.crc)) return { gz: earlierKnown, sha256: known.sha256, rawBytes, reused: true };
+      const bytes = await readPieces(pieces);
+      const sha256 = track ? (known?.sha256 ?? sha256Of(bytes)) : "";
+      const earlier = options.reuse && !known ? await options.reuse(sha256, rawBytes).catch(() => undefined) : undefined;
+      if (earlier && holds(earlier, rawBytes, crcOf(bytes))) return { gz: earlier, sha256, rawBytes, reused: true };
+      const raw = bytes.length === 1 ? bytes[0]! : Buffer.concat(bytes, rawBytes);
       const level = looksIncompressible(raw) ? STORED : zlibOptions;
       return { gz: await gzipAsync(raw, { ...level, chunkSize: wholeOutput(rawBytes) }), sha256, rawBytes, reused: false };
     };
@@ -93,14 +136,27 @@ export function createParallelGzip(options: ParallelGzipOptions = {}): Transform
     }
   }
 
+  // A piece in, with where the cutter cuts after it: the blocks it completes go to be compressed.
+  const take = async (stream: Transform, piece: Piece, cuts: readonly number[]): Promise<void> => {
+    pending.push(piece);
+    for (const at of cuts) {
+      if (at > pending.start) compress(pending.start, pending.take(at - pending.start));
+      await drain(stream, concurrency - 1);
+    }
+  };
+
+  // Buffers and LazyBytes in (an object-mode writable side), bytes out.
   return new Transform({
-    transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      const cuts = cutter.feed(chunk);
-      pending.push(chunk);
+    writableObjectMode: true,
+    transform(chunk: Piece, _enc, cb: TransformCallback) {
       const work = async (): Promise<void> => {
-        for (const at of cuts) {
-          if (at > pending.start) compress(pending.start, pending.take(at - pending.start));
-          await drain(this, concurrency - 1);
+        if (Buffer.isBuffer(chunk)) return take(this, chunk, cutter.feed(chunk));
+        // LazyBytes: cut by what its source knows of them; where the cutter cannot tell from that, read and cut as bytes.
+        const cuts = cutter.skip?.(chunk.length, chunk.source.headers(chunk.offset, chunk.length), chunk.offset);
+        if (cuts) return take(this, chunk, cuts);
+        for (let at = 0; at < chunk.length; at += LAZY_READ_BYTES) {
+          const bytes = await chunk.source.read(chunk.offset + at, Math.min(LAZY_READ_BYTES, chunk.length - at));
+          await take(this, bytes, cutter.feed(bytes));
         }
       };
       work().then(() => cb(), cb);
@@ -115,22 +171,31 @@ export function createParallelGzip(options: ParallelGzipOptions = {}): Transform
   });
 }
 
+/** LazyBytes the cutter cannot cut unread are read this much at a time. */
+const LAZY_READ_BYTES = 1024 * 1024;
+
+/** A block's pieces as bytes: those given as LazyBytes read (at once, side by side). */
+async function readPieces(pieces: readonly Piece[]): Promise<Buffer[]> {
+  if (pieces.every((p) => Buffer.isBuffer(p))) return pieces as Buffer[];
+  return Promise.all(pieces.map((p) => (Buffer.isBuffer(p) ? p : p.source.read(p.offset, p.length))));
+}
+
 /** Bytes held as the pieces they arrived in, taken from the front a block at a time. */
-export class PieceQueue {
-  private pieces: Buffer[] = [];
+export class PieceQueue<P extends Piece = Buffer> {
+  private pieces: P[] = [];
   /** How many bytes it holds. */
   bytes = 0;
   /** The offset, in all the bytes ever pushed, of the first one it holds. */
   start = 0;
 
-  push(piece: Buffer): void {
+  push(piece: P): void {
     this.pieces.push(piece);
     this.bytes += piece.length;
   }
 
   /** The first `bytes` it holds (no more than it holds), as pieces: the last one cut where they end. */
-  take(bytes: number): Buffer[] {
-    const block: Buffer[] = [];
+  take(bytes: number): P[] {
+    const block: P[] = [];
     let left = bytes;
     let whole = 0; // pieces taken whole
     while (left > 0) {
@@ -140,8 +205,8 @@ export class PieceQueue {
         whole++;
         left -= head.length;
       } else {
-        block.push(head.subarray(0, left));
-        this.pieces[whole] = head.subarray(left);
+        block.push(slicePiece(head, 0, left));
+        this.pieces[whole] = slicePiece(head, left, head.length);
         left = 0;
       }
     }
@@ -150,6 +215,13 @@ export class PieceQueue {
     this.start += bytes;
     return block;
   }
+}
+
+/** Bytes `from` to `to` of a piece, as the same kind of piece. */
+function slicePiece<P extends Piece>(piece: P, from: number, to: number): P {
+  if (Buffer.isBuffer(piece)) return piece.subarray(from, to) as P;
+  const lazy: LazyBytes = { source: piece.source, offset: piece.offset + from, length: to - from };
+  return lazy as P;
 }
 
 /** A cut every `blockBytes` of input. */

@@ -39,8 +39,9 @@ export async function storeSlug(
 export type { SlugMemberIndex };
 
 /**
- * A slug tar made by the caller (slugTar's output, or the same bytes another way), given where each
- * file's size is to be told; with what it knows of the tar's blocks already (`known`: offsets in the tar).
+ * A slug tar made by the caller (slugTar's output, or the same bytes another way: Buffers and
+ * parallel-gzip's LazyBytes), given where each file's size is to be told; with what it knows of the
+ * tar's blocks already (`known`: offsets in the tar).
  */
 export type SlugTarMaker = (onFile: (name: string, bytes: number) => void) => { readonly tar: Readable; readonly known?: KnownBlock };
 

@@ -1,4 +1,6 @@
-import type { BlockCutter } from "./parallel-gzip.js";
+import type { BlockCutter, HeaderMark } from "./parallel-gzip.js";
+
+export type { HeaderMark };
 
 export interface TarCutterOptions {
   /** No block is shorter than this (but the last). */
@@ -20,62 +22,103 @@ export interface TarCutterOptions {
  * The tar is followed, not parsed: each 512-byte header gives its body size (octal or base-256),
  * which says where the next header is. Whatever the bytes, the cuts are a pure function of them.
  */
-export function createTarCutter(options: TarCutterOptions = {}): BlockCutter {
-  const minBytes = options.minBytes ?? 512 * 1024;
-  const maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
-  const mask = (1 << (options.bits ?? 4)) - 1;
-  let seen = 0; // bytes fed so far
-  let nextHeader = 0; // absolute offset of the next header
-  let lastCut = 0;
-  let header: Buffer[] = []; // a header split across chunks
-  let headerBytes = 0;
-  let ended = false; // past the end-of-archive blocks: no more headers
-  let afterLarge = false; // the entry before was a large one
+export function createTarCutter(options: TarCutterOptions = {}): TarCutter {
+  return new TarCutter(options);
+}
 
-  const maxCuts = (upTo: number, cuts: number[]): void => {
-    while (upTo - lastCut >= maxBytes) {
-      lastCut += maxBytes;
-      cuts.push(lastCut);
-    }
-  };
+/** createTarCutter's cutter: a class, so that its loop is compiled once for all slugs. */
+export class TarCutter implements BlockCutter {
+  private readonly minBytes: number;
+  private readonly maxBytes: number;
+  private readonly mask: number;
+  private seen = 0; // bytes fed so far
+  private nextHeader = 0; // absolute offset of the next header
+  private lastCut = 0;
+  private header: Buffer[] = []; // a header split across chunks
+  private headerBytes = 0;
+  private ended = false; // past the end-of-archive blocks: no more headers
+  private afterLarge = false; // the entry before was a large one
+  /** Told of each header met in the bytes fed (not in those skipped), end-of-archive blocks aside. */
+  onHeader?: (mark: HeaderMark) => void;
 
-  return {
-    feed(chunk) {
-      const cuts: number[] = [];
-      const start = seen;
-      const end = seen + chunk.length;
-      seen = end;
-      while (!ended && nextHeader < end) {
-        // The header starts inside this chunk (or an earlier one, when it was split).
-        const from = Math.max(nextHeader + headerBytes - start, 0);
-        const piece = chunk.subarray(from, from + 512 - headerBytes);
-        header.push(piece);
-        headerBytes += piece.length;
-        if (headerBytes < 512) break;
-        const block = header.length === 1 ? header[0]! : Buffer.concat(header, 512);
-        const at = nextHeader;
-        header = [];
-        headerBytes = 0;
-        maxCuts(at, cuts);
-        if (isZero(block)) {
-          ended = true;
-          break;
-        }
-        const size = bodySize(block);
-        // A large entry gets blocks of its own (cut before it and after it), so the small
-        // entries next to it (folders stamped with the build's time) do not spoil its blocks.
-        const large = size >= minBytes;
-        if (at > lastCut && (afterLarge || large || (at - lastCut >= minBytes && (nameHash(block) & mask) === 0))) {
-          lastCut = at;
-          cuts.push(at);
-        }
-        afterLarge = large;
-        nextHeader = at + 512 + Math.ceil(size / 512) * 512;
+  constructor(options: TarCutterOptions = {}) {
+    this.minBytes = options.minBytes ?? 512 * 1024;
+    this.maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
+    this.mask = (1 << (options.bits ?? 4)) - 1;
+  }
+
+  feed(chunk: Buffer): number[] {
+    const cuts: number[] = [];
+    const start = this.seen;
+    const end = this.seen + chunk.length;
+    this.seen = end;
+    while (!this.ended && this.nextHeader < end) {
+      // The header starts inside this chunk (or an earlier one, when it was split).
+      const from = Math.max(this.nextHeader + this.headerBytes - start, 0);
+      const piece = chunk.subarray(from, from + 512 - this.headerBytes);
+      this.header.push(piece);
+      this.headerBytes += piece.length;
+      if (this.headerBytes < 512) break;
+      const block = this.header.length === 1 ? this.header[0]! : Buffer.concat(this.header, 512);
+      const at = this.nextHeader;
+      this.header = [];
+      this.headerBytes = 0;
+      if (isZero(block)) {
+        this.maxCuts(at, cuts);
+        this.ended = true;
+        break;
       }
-      maxCuts(ended ? end : Math.min(end, nextHeader), cuts);
-      return cuts;
-    },
-  };
+      const mark = { at, size: bodySize(block), ends: (nameHash(block) & this.mask) === 0 };
+      this.onHeader?.(mark);
+      this.met(mark, cuts);
+    }
+    this.maxCuts(this.ended ? end : Math.min(end, this.nextHeader), cuts);
+    return cuts;
+  }
+
+  /**
+   * Cuts `length` bytes not given, from the headers in them (`marks`, offsets counted from `base`,
+   * which stands for where the cutter is): the cuts feeding those bytes would give. Undefined, and
+   * nothing changed, where the bytes do not start at a header and end after a whole entry as the
+   * marks say (the caller then feeds the bytes).
+   */
+  skip(length: number, marks: readonly HeaderMark[], base: number): number[] | undefined {
+    if (this.ended || this.headerBytes > 0 || this.nextHeader !== this.seen || marks.length === 0 || marks[0]!.at !== base) return undefined;
+    let next = base;
+    for (const m of marks) {
+      if (m.at !== next) return undefined;
+      next = m.at + 512 + Math.ceil(m.size / 512) * 512;
+    }
+    if (next !== base + length) return undefined;
+    const cuts: number[] = [];
+    const shift = this.seen - base;
+    for (const m of marks) this.met({ at: m.at + shift, size: m.size, ends: m.ends }, cuts);
+    this.seen += length;
+    this.maxCuts(this.nextHeader, cuts);
+    return cuts;
+  }
+
+  /** A header at `mark.at`: a cut before it where it ends a block. */
+  private met(mark: HeaderMark, cuts: number[]): void {
+    const { at, size } = mark;
+    this.maxCuts(at, cuts);
+    // A large entry gets blocks of its own (cut before it and after it), so the small
+    // entries next to it (folders stamped with the build's time) do not spoil its blocks.
+    const large = size >= this.minBytes;
+    if (at > this.lastCut && (this.afterLarge || large || (at - this.lastCut >= this.minBytes && mark.ends))) {
+      this.lastCut = at;
+      cuts.push(at);
+    }
+    this.afterLarge = large;
+    this.nextHeader = at + 512 + Math.ceil(size / 512) * 512;
+  }
+
+  private maxCuts(upTo: number, cuts: number[]): void {
+    while (upTo - this.lastCut >= this.maxBytes) {
+      this.lastCut += this.maxBytes;
+      cuts.push(this.lastCut);
+    }
+  }
 }
 
 /**
@@ -83,8 +126,8 @@ export function createTarCutter(options: TarCutterOptions = {}): BlockCutter {
  * (laid-slug.ts): the same cuts over the same bytes give the same blocks, so a block recorded
  * there can stand for one of the slug.
  */
-export function slugCutter(): BlockCutter {
-  return createTarCutter();
+export function slugCutter(): TarCutter {
+  return new TarCutter();
 }
 
 /** FNV-1a of the name and prefix fields (where ustar keeps the entry's path). */

@@ -119,8 +119,10 @@ async function appFromLayer(step: StepContext, upperDir: string, tarOptions: rea
  * succeeded. When it fails, the stream fails with its error at once, and no slug is kept.
  */
 function endAfter(stream: Readable, after: Promise<unknown>): Readable {
+  // Object mode: a slug tar from the laid one is Buffers and LazyBytes (parallel-gzip.ts).
   const gate = new Transform({
-    transform(chunk: Buffer, _enc, done) {
+    objectMode: true,
+    transform(chunk: unknown, _enc, done) {
       done(null, chunk);
     },
     flush(done) {
@@ -139,7 +141,8 @@ function endAfter(stream: Readable, after: Promise<unknown>): Readable {
 function marked(stream: Readable, first: () => void, end: () => void): Readable {
   let seen = false;
   const pass = new Transform({
-    transform(chunk: Buffer, _enc, done) {
+    objectMode: true,
+    transform(chunk: unknown, _enc, done) {
       if (!seen) first();
       seen = true;
       done(null, chunk);

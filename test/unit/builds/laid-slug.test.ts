@@ -3,13 +3,14 @@ import { createHash } from "node:crypto";
 import { appendFile, chmod, link, lutimes, mkdir, mkdtemp, open, readFile, rename, rm, stat, symlink, truncate, unlink, utimes, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
 import { crc32 } from "node:zlib";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changedSinceOptions, laidFolders, recordLaidSlug, slugFromLaid } from "../../../src/builds/laid-source.js";
 import { compareTarOrder, LaidSlugUnusable, ROOM_CHECK_BYTES } from "../../../src/slug/laid-slug.js";
-import type { KnownBlock } from "../../../src/slug/parallel-gzip.js";
+import { createParallelGzip, type GzipMember, type KnownBlock, type MemberLookup, type Piece } from "../../../src/slug/parallel-gzip.js";
 import { slugTar } from "../../../src/slug/slug-writer.js";
 import { slugCutter } from "../../../src/slug/tar-cutter.js";
 
@@ -35,10 +36,28 @@ function tarOf(upperDir: string, options: readonly string[] = []): Readable {
   return child.stdout;
 }
 
+/** A slug tar's pieces: Buffers, and the laid bytes given unread (LazyBytes). */
+async function pieces(stream: Readable): Promise<Piece[]> {
+  const all: Piece[] = [];
+  for await (const c of stream) all.push(c as Piece);
+  return all;
+}
+
+/** A slug tar's bytes, the laid ones read; how many pieces were given unread. */
 async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+  return Buffer.concat(await Promise.all((await pieces(stream)).map((p) => (Buffer.isBuffer(p) ? p : p.source.read(p.offset, p.length)))));
+}
+
+/** The slug's gzip, as the slug writer makes it (its cutter, `known`, members of an earlier slug offered); the laid bytes it read. */
+async function gzipped(input: Piece[], options: { known?: KnownBlock; earlier?: { gz: Buffer; members: GzipMember[] } } = {}): Promise<{ gz: Buffer; members: GzipMember[]; read: number }> {
+  let read = 0;
+  const counted = input.map((p): Piece => (Buffer.isBuffer(p) ? p : { ...p, source: { headers: p.source.headers, read: async (o, n) => ((read += n), p.source.read(o, n)) } }));
+  const { earlier } = options;
+  const bySha = new Map(earlier?.members.map((m) => [m.sha256, m]));
+  const reuse: MemberLookup | undefined = earlier && (async (sha) => ((m) => m && earlier.gz.subarray(m.offset, m.offset + m.bytes))(bySha.get(sha)));
+  const members: GzipMember[] = [];
+  const gz = await buffer(Readable.from(counted).pipe(createParallelGzip({ cutter: slugCutter(), known: options.known, reuse, onMember: ({ reused: _, ...m }) => void members.push(m) })));
+  return { gz, members, read };
 }
 
 /** A laid /app: folders of files, names that sort around `/`, a long name, a link, a symbolic link's target, times in the past. */
@@ -80,13 +99,14 @@ async function laidApp(name: string): Promise<Laid> {
   return { upperDir, app: path.join(upperDir, "app"), laid };
 }
 
-async function bothWays(l: Laid): Promise<{ whole: Buffer; quick: Buffer; wholeFiles: string[]; quickFiles: string[]; known: KnownBlock }> {
+async function bothWays(l: Laid): Promise<{ whole: Buffer; quick: Buffer; quickPieces: Piece[]; wholeFiles: string[]; quickFiles: string[]; known: KnownBlock }> {
   const wholeFiles: string[] = [];
   const quickFiles: string[] = [];
   const whole = await collect(slugTar(tarOf(l.upperDir), { clampMtime: CLAMP }, (n, b) => wholeFiles.push(`${n} ${b}`)));
   const made = slugFromLaid(tarOf(l.upperDir, changedSinceOptions(l.laid)), l.upperDir, l.laid, CLAMP, (n, b) => quickFiles.push(`${n} ${b}`));
-  const quick = await collect(made.tar);
-  return { whole, quick, wholeFiles: wholeFiles.sort(), quickFiles: quickFiles.sort(), known: made.known };
+  const quickPieces = await pieces(made.tar);
+  const quick = await collect(Readable.from(quickPieces));
+  return { whole, quick, quickPieces, wholeFiles: wholeFiles.sort(), quickFiles: quickFiles.sort(), known: made.known };
 }
 
 /** Asks `known` about each block of `tar` as a slug's is cut, in order: the blocks it knew, and those it gave a wrong sha256 or CRC-32 for. */
@@ -202,7 +222,7 @@ describe("a slug from the laid tar and what changed since", () => {
     const before = await stat(l.laid.file);
     expect(before.size).toBe(l.laid.bytes);
     await change(l.app);
-    const { whole, quick, wholeFiles, quickFiles, known } = await bothWays(l);
+    const { whole, quick, quickPieces, wholeFiles, quickFiles, known } = await bothWays(l);
     expect(quick.length).toBe(whole.length);
     expect(quick.equals(whole)).toBe(true);
     expect(quickFiles).toEqual(wholeFiles);
@@ -211,6 +231,17 @@ describe("a slug from the laid tar and what changed since", () => {
     expect(asked.wrong).toEqual([]);
     if (what === "nothing") expect(asked.knew).toBe(asked.blocks);
     else expect(asked.knew).toBeGreaterThan(0);
+    // Gzipped as the slug writer does, with the laid bytes given unread: the whole read's gzip, byte
+    // for byte; with the whole read's members to copy, what is known is not read (nothing at all
+    // when nothing changed).
+    expect(quickPieces.some((p) => !Buffer.isBuffer(p))).toBe(true);
+    const wholeGz = await gzipped([whole]);
+    const alone = await gzipped(quickPieces);
+    expect(alone.gz.equals(wholeGz.gz)).toBe(true);
+    const copying = await gzipped(quickPieces, { known, earlier: wholeGz });
+    expect(copying.gz.equals(wholeGz.gz)).toBe(true);
+    expect(copying.read).toBeLessThan(alone.read);
+    if (what === "nothing") expect(copying.read).toBe(0);
   });
 
   const moves: [string, (app: string) => Promise<void>][] = [
@@ -252,6 +283,15 @@ describe("a laid tar that is not what was written", () => {
     const l = await laidApp("cut-short");
     await truncate(l.laid.file, 4096);
     await expect(bothWays(l)).rejects.toThrow(/holds 4096 bytes, not the \d+ written/);
+  });
+
+  it("fails the gzip when it is cut short after the merge, before its bytes are read", async () => {
+    const l = await laidApp("cut-later");
+    await appendFile(path.join(l.app, "src/a/file_3.py"), "more\n");
+    const made = slugFromLaid(tarOf(l.upperDir, changedSinceOptions(l.laid)), l.upperDir, l.laid, CLAMP, () => undefined);
+    const given = await pieces(made.tar);
+    await truncate(l.laid.file, 4096);
+    await expect(gzipped(given)).rejects.toThrow(/holds 4096 bytes, not the \d+ written/);
   });
 });
 
