@@ -112,10 +112,14 @@ function committerTime(text: string): number | undefined {
 
 /**
  * `git archive --format=tar <commit>` as a stream, or of just `paths` (literal paths, with the
- * folders on the way to them); `done` rejects when git fails.
+ * folders on the way to them); `done` rejects when git fails. `noTreeAttributes`: the caller knows
+ * the commit's tree holds no `.gitattributes` file, so git need not read the whole tree into an
+ * index to look for them (`--worktree-attributes`: a bare repository has no work tree, and the
+ * attributes git reads in both ways, the repository's info/attributes and the user's, it still
+ * reads). That index was 10-30 ms of archiving ten paths of a 20 000-file commit.
  */
-export function gitArchive(source: SourceRef, commit: string, signal?: AbortSignal, paths?: readonly string[]): { stream: Readable; done: Promise<void> } {
-  const args = ["archive", "--format=tar", commit, ...(paths ? ["--", ...paths] : [])];
+export function gitArchive(source: SourceRef, commit: string, signal?: AbortSignal, paths?: readonly string[], noTreeAttributes = false): { stream: Readable; done: Promise<void> } {
+  const args = ["archive", "--format=tar", ...(noTreeAttributes ? ["--worktree-attributes"] : []), commit, ...(paths ? ["--", ...paths] : [])];
   const child = spawnGit(args, { env: { ...sourceEnv(source), GIT_LITERAL_PATHSPECS: paths ? "1" : undefined }, signal });
   child.stdin.end();
   const stderr = stderrHead(child.stderr);

@@ -155,7 +155,7 @@ async function updateLaid(
     let stdin: Readable | undefined;
     let archived: Promise<void> = Promise.resolve();
     if (add.length > 0) {
-      const archive = gitArchive(source, step.commit, step.signal, add);
+      const archive = gitArchive(source, step.commit, step.signal, add, !hasAttributesFile(times));
       stdin = filterSource(holdStream(archive.stream, "source", step.app, step.signal), ignore, (h) => stamped(h, times)).tar;
       archived = archive.done;
     } else {
@@ -169,13 +169,19 @@ async function updateLaid(
     await Promise.all([inBuildDir(step, ["bash", "-c", UPDATE_SCRIPT, "update", ...args], "updating /app", { stdin, stdout, standby }), archived]);
     mark("updated");
     const detected = ahead ? parseDetections(stdout.text(), ahead.dirs.length) : undefined;
-    step.log.debug({ from: laid.commit, removed: remove.length, unpacked: add.length, retimed: touch.length, detected: detected?.length, ms }, "source updated from the commit in the prepared container");
+    step.log.debug({ from: laid.commit, removed: remove.length, unpacked: add.length, retimed: touch.length, detected: detected?.length, treeAttributes: hasAttributesFile(times), ms }, "source updated from the commit in the prepared container");
     return { ignored: Math.max(0, ignored), ...(detected ? { detected } : {}) };
   } catch (err) {
     if (step.signal.aborted) throw err;
     step.log.warn({ err }, "updating the source in the prepared container failed; unpacking it whole");
     return undefined;
   }
+}
+
+/** Whether a commit's tree (every path of it has a time) holds a `.gitattributes` file, in any folder. */
+function hasAttributesFile(times: SourceTimes): boolean {
+  for (const p of times.times.keys()) if (p === ".gitattributes" || p.endsWith("/.gitattributes")) return true;
+  return false;
 }
 
 /**

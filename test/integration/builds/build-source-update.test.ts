@@ -138,4 +138,54 @@ describe("the source updated in the prepared container (real Docker, real git)",
     expect(slugsFrom().at(-1)).toBe("layer");
     expect(lines.some((l) => l.includes("could not make the slug from the laid tar"))).toBe(true);
   });
+
+  it("follows the commit's .gitattributes (export-ignore, export-subst) as unpacking the whole commit does, and reads no index of the tree without one", async () => {
+    let at = Math.floor(Date.now() / 1000) - 86_400;
+    const repo = await bareRepoWithCommit(`${root.dir}/attr`, { "a.txt": "a\n", "version.txt": "commit $Format:%H$\n", "secret.txt": "s\n" }, { GIT_COMMITTER_DATE: `@${at} +0000` });
+    const work = path.join(root.dir, "attr", "work");
+    const env = { GIT_DIR: repo.gitDir, GIT_WORK_TREE: work };
+    const commit = (message: string): string => {
+      at += 100;
+      const date = `@${at} +0000`;
+      git(["add", "-A"], env);
+      git(["commit", "--quiet", "--allow-empty", "-m", message], { ...env, GIT_COMMITTER_DATE: date, GIT_AUTHOR_DATE: date });
+      return git(["rev-parse", "HEAD"], env).trim();
+    };
+    const logs = new PassThrough();
+    const lines: string[] = [];
+    logs.on("data", (b: Buffer) => lines.push(...b.toString("utf8").split("\n").filter(Boolean)));
+    const service = testService(`${root.dir}/data-attr`, { shipped: ["static"], logStream: logs });
+    const built = async (app: string, commitId: string, on = service) => {
+      const out = captureOutput();
+      const result = await on.build({ ...request(app, repo), commit: commitId }, out, new AbortController().signal);
+      expect(result.error, out.text()).toBeUndefined();
+      await on.idle();
+      return result.slug!.sha256;
+    };
+    const fresh = (app: string, commitId: string): Promise<string> => {
+      forgetSourceTimes();
+      return built(app, commitId, testService(`${root.dir}/data-attr-${app}`, { shipped: ["static"] }));
+    };
+    const updates = (): Record<string, unknown>[] =>
+      lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "source updated from the commit in the prepared container");
+    await built("attr", commit("first"));
+
+    // No .gitattributes: git reads none from the tree.
+    await writeFiles(work, { "a.txt": "a2\n", "version.txt": "commit $Format:%H$ again\n" });
+    const second = commit("no attributes");
+    expect(await built("attr", second)).toBe(await fresh("f2", second));
+    expect(updates().at(-1)).toMatchObject({ treeAttributes: false, unpacked: 2 });
+
+    // A .gitattributes in a folder: a file kept out of the archive, one with the commit's id put in.
+    await writeFiles(work, { "sub/.gitattributes": "secret.txt export-ignore\nversion.txt export-subst\n", "sub/secret.txt": "s\n", "sub/version.txt": "commit $Format:%H$\n", "a.txt": "a3\n" });
+    const third = commit("attributes");
+    expect(await built("attr", third)).toBe(await fresh("f3", third));
+    expect(updates().at(-1)).toMatchObject({ treeAttributes: true });
+
+    // Both files changed again, and the one at the top: the tree's attributes still apply.
+    await writeFiles(work, { "sub/secret.txt": "s2\n", "sub/version.txt": "commit $Format:%H$ (2)\n", "version.txt": "top $Format:%H$\n" });
+    const fourth = commit("changed under attributes");
+    expect(await built("attr", fourth)).toBe(await fresh("f4", fourth));
+    expect(updates().at(-1)).toMatchObject({ treeAttributes: true, unpacked: 3 });
+  });
 });
