@@ -2,9 +2,10 @@ import { createHash } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { Transform, type TransformCallback } from "node:stream";
 import { promisify } from "node:util";
-import { crc32, deflateRawSync, gzip, type ZlibOptions } from "node:zlib";
+import { crc32, deflateRaw, gzip, type ZlibOptions } from "node:zlib";
 
 const gzipAsync = promisify<Buffer, ZlibOptions, Buffer>(gzip);
+const deflateRawAsync = promisify<Buffer, ZlibOptions, Buffer>(deflateRaw);
 
 /** One gzip member of the output: the sha256 of the bytes it holds, and where it sits. */
 export interface GzipMember {
@@ -118,7 +119,7 @@ export function createParallelGzip(options: ParallelGzipOptions = {}): Transform
       const earlier = options.reuse && !known ? await options.reuse(sha256, rawBytes).catch(() => undefined) : undefined;
       if (earlier && holds(earlier, rawBytes, crcOf(bytes))) return { gz: earlier, sha256, rawBytes, reused: true };
       const raw = bytes.length === 1 ? bytes[0]! : Buffer.concat(bytes, rawBytes);
-      const level = looksIncompressible(raw) ? STORED : zlibOptions;
+      const level = (await looksIncompressible(raw)) ? STORED : zlibOptions;
       return { gz: await gzipAsync(raw, { ...level, chunkSize: wholeOutput(rawBytes) }), sha256, rawBytes, reused: false };
     };
     const p = job();
@@ -247,11 +248,12 @@ const SAMPLE_BYTES = 64 * 1024;
 /**
  * Already-compressed content (images, archives, random bytes) is stored rather than deflated:
  * deflating it costs as much as any other data and gains nothing. Decided from the block's first
- * 64 KiB at the fastest level, so the same block is always treated the same way.
+ * 64 KiB at the fastest level, so the same block is always treated the same way; on the thread
+ * pool (on the main thread it was 6-8 ms of a 20 000-file rebuild's slug step).
  */
-function looksIncompressible(raw: Buffer): boolean {
+async function looksIncompressible(raw: Buffer): Promise<boolean> {
   if (raw.length < 2 * SAMPLE_BYTES) return false;
-  return deflateRawSync(raw.subarray(0, SAMPLE_BYTES), { level: 1 }).length > SAMPLE_BYTES * 0.97;
+  return (await deflateRawAsync(raw.subarray(0, SAMPLE_BYTES), { level: 1 })).length > SAMPLE_BYTES * 0.97;
 }
 
 /**
