@@ -5,9 +5,9 @@ import { pipeline, Transform, type Readable } from "node:stream";
 import { SlugforgeError } from "../../errors.js";
 import { formatSize } from "../../util/format-size.js";
 import type { SlugStore } from "../../slug/slug-store.js";
-import { LaidSlugUnusable } from "../../slug/laid-slug.js";
+import { LaidSlugUnusable, type LaidSlug } from "../../slug/laid-slug.js";
 import { storeSlug, type SlugMemberIndex, type SlugTarMaker } from "../../slug/slug-writer.js";
-import { changedSinceOptions, layerAppTar, slugFromLaid } from "../laid-source.js";
+import { layerAppTar, slugFromLaid } from "../laid-source.js";
 import type { DiskGuard } from "../../util/disk-space.js";
 import { holdStream } from "../../util/failpoints.js";
 import { isRealDirBeneath } from "../../util/real-dir.js";
@@ -102,9 +102,9 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
  * the engine's would be (`app/...`, sorted). Undefined when /app there is not a real folder: the
  * engine's view is read instead (and says what is wrong).
  */
-async function appFromLayer(step: StepContext, upperDir: string, tarOptions: readonly string[] = []): Promise<Readable | undefined> {
+async function appFromLayer(step: StepContext, upperDir: string, changedAfter?: LaidSlug): Promise<Readable | undefined> {
   if (!(await isRealDirBeneath(upperDir, BUILD_DIR.slice(1)))) return undefined;
-  return layerAppTar(upperDir, tarOptions, step.signal, async (code, stderr) => {
+  return layerAppTar(upperDir, changedAfter, step.signal, async (code, stderr) => {
     // The layer is read whole only if the container still stands: one killed or removed meanwhile
     // (its layer going as tar read it) fails the build as an exec into it would. 1: a file changed
     // while it was read (a process the build left behind); as with the engine's tar, not fatal.
@@ -178,7 +178,7 @@ async function laidFrom(step: StepContext, upperDir: string, sourceDate: Date | 
     step.log.debug(`the slug does not use the laid tar (${not}): /app is read whole`);
     return undefined;
   }
-  const changed = await appFromLayer(step, upperDir, changedSinceOptions(laid));
+  const changed = await appFromLayer(step, upperDir, laid);
   if (!changed) return undefined;
   return (onFile) => slugFromLaid(holdStream(changed, "slug-compress", step.app, step.signal), upperDir, laid, sourceDate, onFile);
 }

@@ -8,7 +8,7 @@ import { buffer } from "node:stream/consumers";
 import { crc32 } from "node:zlib";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { changedSinceOptions, laidFolders, recordLaidSlug, slugFromLaid } from "../../../src/builds/laid-source.js";
+import { changedSinceOptions, laidFolders, layerAppTar, recordLaidSlug, slugFromLaid } from "../../../src/builds/laid-source.js";
 import { compareTarOrder, LaidSlugUnusable, ROOM_CHECK_BYTES } from "../../../src/slug/laid-slug.js";
 import { createParallelGzip, type GzipMember, type KnownBlock, type MemberLookup, type Piece } from "../../../src/slug/parallel-gzip.js";
 import { slugTar } from "../../../src/slug/slug-writer.js";
@@ -99,11 +99,16 @@ async function laidApp(name: string): Promise<Laid> {
   return { upperDir, app: path.join(upperDir, "app"), laid };
 }
 
+/** What the slug step reads again of a laid /app (layerAppTar's changed read), failing when the read does. */
+function changedTar(l: Laid): Readable {
+  return layerAppTar(l.upperDir, l.laid, new AbortController().signal, async (code, stderr) => (code === 0 ? undefined : new Error(`the changed read exited with ${code}: ${stderr}`)));
+}
+
 async function bothWays(l: Laid): Promise<{ whole: Buffer; quick: Buffer; quickPieces: Piece[]; wholeFiles: string[]; quickFiles: string[]; known: KnownBlock }> {
   const wholeFiles: string[] = [];
   const quickFiles: string[] = [];
   const whole = await collect(slugTar(tarOf(l.upperDir), { clampMtime: CLAMP }, (n, b) => wholeFiles.push(`${n} ${b}`)));
-  const made = slugFromLaid(tarOf(l.upperDir, changedSinceOptions(l.laid)), l.upperDir, l.laid, CLAMP, (n, b) => quickFiles.push(`${n} ${b}`));
+  const made = slugFromLaid(changedTar(l), l.upperDir, l.laid, CLAMP, (n, b) => quickFiles.push(`${n} ${b}`));
   const quickPieces = await pieces(made.tar);
   const quick = await collect(Readable.from(quickPieces));
   return { whole, quick, quickPieces, wholeFiles: wholeFiles.sort(), quickFiles: quickFiles.sort(), known: made.known };
@@ -222,6 +227,8 @@ describe("a slug from the laid tar and what changed since", () => {
     const before = await stat(l.laid.file);
     expect(before.size).toBe(l.laid.bytes);
     await change(l.app);
+    // The changed read stores what GNU tar's one walk with --newer stores, byte for byte.
+    expect((await collect(changedTar(l))).equals(await collect(tarOf(l.upperDir, changedSinceOptions(l.laid))))).toBe(true);
     const { whole, quick, quickPieces, wholeFiles, quickFiles, known } = await bothWays(l);
     expect(quick.length).toBe(whole.length);
     expect(quick.equals(whole)).toBe(true);
@@ -278,6 +285,42 @@ describe("a slug from the laid tar and what changed since", () => {
   });
 });
 
+describe("the read of what changed since the laying", () => {
+  it("stores what GNU tar's --newer walk stores, whatever the names' bytes (a newline, a backslash, not UTF-8, around `/`) and with hard links", async () => {
+    const l = await laidApp("odd-names");
+    const dir = Buffer.from(path.join(l.app, "src/a"));
+    const odd = [Buffer.from("new\nline.py"), Buffer.from("back\\slash.py"), Buffer.from([0x6c, 0x61, 0x74, 0x69, 0x6e, 0xe9, 0x2e, 0x70, 0x79]), Buffer.from("a-"), Buffer.from("a.b"), Buffer.from("é.py"), Buffer.from("tab\there.py")];
+    for (const name of odd) await writeFile(Buffer.concat([dir, Buffer.from("/"), name]), "x\n");
+    await mkdir(path.join(l.app, "src/a/deep/a"), { recursive: true });
+    await writeFile(path.join(l.app, "src/a/deep/a/b.py"), "y\n");
+    await appendFile(path.join(l.app, "src/b/file_3.py"), "more\n");
+    // Hard links: two new names for a new file, and one for a laid file (its ctime changes with it).
+    await link(path.join(l.app, "src/a/deep/a/b.py"), path.join(l.app, "src/a/deep/hard.py"));
+    await link(path.join(l.app, "lib/file_1.py"), path.join(l.app, "src/b/hard-to-laid.py"));
+    const listed = await collect(changedTar(l));
+    expect(listed.equals(await collect(tarOf(l.upperDir, changedSinceOptions(l.laid))))).toBe(true);
+    for (const name of odd) expect(listed.includes(name)).toBe(true);
+    // Every folder and what changed only: far less than the whole read.
+    expect(listed.length).toBeLessThan((await collect(tarOf(l.upperDir))).length / 4);
+  });
+
+  it("fails when /app cannot be walked, and leaves no tar running", async () => {
+    const l = await laidApp("no-app");
+    await rm(l.app, { recursive: true });
+    await expect(collect(changedTar(l))).rejects.toThrow(/the changed read exited with 2: [\s\S]*No such file/);
+    expect(spawnSync("pgrep", ["-f", `${l.upperDir} app`]).status).toBe(1);
+  });
+
+  it("stops both tars when its reader goes", async () => {
+    const l = await laidApp("reader-gone");
+    const stream = changedTar(l);
+    stream.once("data", () => stream.destroy());
+    await new Promise((resolve) => stream.once("close", resolve));
+    await sleep(300);
+    expect(spawnSync("pgrep", ["-f", l.upperDir]).status).toBe(1);
+  });
+});
+
 describe("a laid tar that is not what was written", () => {
   it("fails the stream with an error that says so (the slug step then reads /app whole)", async () => {
     const l = await laidApp("cut-short");
@@ -288,7 +331,7 @@ describe("a laid tar that is not what was written", () => {
   it("fails the gzip when it is cut short after the merge, before its bytes are read", async () => {
     const l = await laidApp("cut-later");
     await appendFile(path.join(l.app, "src/a/file_3.py"), "more\n");
-    const made = slugFromLaid(tarOf(l.upperDir, changedSinceOptions(l.laid)), l.upperDir, l.laid, CLAMP, () => undefined);
+    const made = slugFromLaid(changedTar(l), l.upperDir, l.laid, CLAMP, () => undefined);
     const given = await pieces(made.tar);
     await truncate(l.laid.file, 4096);
     await expect(gzipped(given)).rejects.toThrow(/holds 4096 bytes, not the \d+ written/);
