@@ -95,7 +95,10 @@ export function layerAppTar(
   settle: (code: number | null, stderr: string) => Promise<Error | undefined>,
 ): Readable {
   const run = changedAfter
-    ? { file: "bash", args: ["-c", CHANGED_SCRIPT, "changed", upperDir, changedSinceOptions(changedAfter)[0]!] }
+    ? // --norc: with its stdin a socket (the process helper's pipes) and no SHLVL in the server's
+      // environment, bash takes itself for one started by sshd and runs the user's ~/.bashrc first
+      // (150-250 ms on this machine, and whatever it does).
+      { file: "bash", args: ["--norc", "--noprofile", "-c", CHANGED_SCRIPT, "changed", upperDir, changedSinceOptions(changedAfter)[0]!] }
     : { file: "tar", args: ["-c", "--sort=name", "--numeric-owner", "-f", "-", "-C", upperDir, BUILD_DIR.slice(1)] };
   // In a group of its own: stopped (the reader gone, or the build), both of CHANGED_SCRIPT's tars go with it.
   const child = spawnStreamed({ ...run, env: process.env, detached: true }, signal);

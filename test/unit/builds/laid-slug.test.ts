@@ -304,6 +304,27 @@ describe("the read of what changed since the laying", () => {
     expect(listed.length).toBeLessThan((await collect(tarOf(l.upperDir))).length / 4);
   });
 
+  it("runs no ~/.bashrc (bash takes a socket for its stdin, without SHLVL, for sshd's)", async () => {
+    const l = await laidApp("no-bashrc");
+    const home = path.join(root, "home");
+    await mkdir(home, { recursive: true });
+    const marker = path.join(home, "ran");
+    await writeFile(path.join(home, ".bashrc"), `touch ${marker}\n`);
+    await writeFile(path.join(home, ".bash_profile"), `touch ${marker}\n`);
+    const saved = { HOME: process.env.HOME, SHLVL: process.env.SHLVL };
+    process.env.HOME = home;
+    delete process.env.SHLVL;
+    try {
+      expect((await collect(changedTar(l))).length).toBeGreaterThan(0);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+    await expect(stat(marker)).rejects.toThrow(/ENOENT/);
+  });
+
   it("fails when /app cannot be walked, and leaves no tar running", async () => {
     const l = await laidApp("no-app");
     await rm(l.app, { recursive: true });
