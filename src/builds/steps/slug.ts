@@ -88,10 +88,11 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
   step.out.detail(`Done: ${formatSize(slug.sizeBytes)}`);
   step.log.info({ sha256: slug.sha256, bytes: slug.sizeBytes, id: slug.id, from, members: stored.members.length, reusedBytes: stored.reusedBytes, ms }, "slug written");
   const index = { slugId: stored.id, members: stored.members };
-  await deps.slugStore.putMemberIndex?.(index).catch((err: unknown) => step.log.warn({ err }, "could not keep the slug's member index beside it in the object store"));
-  for (const file of [appIndexFile(deps, step.app), sharedIndexFile(deps)]) {
-    await writeMemberIndex(file, index).catch((err: unknown) => step.log.warn({ err }, "could not keep the slug's member index"));
-  }
+  // Side by side: the object store's copy, the app's and the shared one.
+  await Promise.all([
+    deps.slugStore.putMemberIndex?.(index).catch((err: unknown) => step.log.warn({ err }, "could not keep the slug's member index beside it in the object store")),
+    ...[appIndexFile(deps, step.app), sharedIndexFile(deps)].map((file) => writeMemberIndex(file, index).catch((err: unknown) => step.log.warn({ err }, "could not keep the slug's member index"))),
+  ]);
   mark("done");
   step.log.debug({ ms }, "slug phase");
   return slug;
@@ -163,22 +164,26 @@ function marked(stream: Readable, first: () => void, end: () => void): Readable 
 async function laidFrom(step: StepContext, upperDir: string, sourceDate: Date | undefined, previous: Promise<{ app?: string; index: SlugMemberIndex }[]>): Promise<SlugTarMaker | undefined> {
   if (!step.laidSlug) return undefined;
   const laid = await Promise.race([step.laidSlug, Promise.resolve(undefined)]);
-  // Worth it where the laid tar is most of the app's last slug (a large source tree), not where the
-  // build makes most of /app anew (an interpreter and packages copied in from the cache).
-  const last = (await previous).find((p) => p.app === step.app);
-  const lastBytes = last?.index.members.reduce((n, m) => n + m.rawBytes, 0) ?? 0;
-  const not = !laid
-    ? "it is not read yet, or could not be read"
-    : !sourceDate || laid.maxMtime * 1000 >= sourceDate.getTime()
-      ? "the commit's time clamps a laid time"
-      : laid.bytes * 2 < lastBytes
-        ? "it holds less than half of the last slug"
-        : undefined;
-  if (not || !laid || !sourceDate) {
-    step.log.debug(`the slug does not use the laid tar (${not}): /app is read whole`);
-    return undefined;
+  const skip = (why: string): undefined => void step.log.debug(`the slug does not use the laid tar (${why}): /app is read whole`);
+  if (!laid) return skip("it is not read yet, or could not be read");
+  if (!sourceDate || laid.maxMtime * 1000 >= sourceDate.getTime()) return skip("the commit's time clamps a laid time");
+  // The read of what changed is the step's longest wait: begun while the last slug's size is looked up.
+  const reading = appFromLayer(step, upperDir, laid);
+  let changed: Readable | undefined;
+  try {
+    // Worth it where the laid tar is most of the app's last slug (a large source tree), not where the
+    // build makes most of /app anew (an interpreter and packages copied in from the cache).
+    const last = (await previous).find((p) => p.app === step.app);
+    const lastBytes = last?.index.members.reduce((n, m) => n + m.rawBytes, 0) ?? 0;
+    changed = await reading;
+    if (laid.bytes * 2 < lastBytes) {
+      changed?.destroy();
+      return skip("it holds less than half of the last slug");
+    }
+  } catch (err) {
+    void reading.then((r) => r?.destroy(), () => undefined);
+    throw err;
   }
-  const changed = await appFromLayer(step, upperDir, laid);
   if (!changed) return undefined;
   return (onFile) => slugFromLaid(holdStream(changed, "slug-compress", step.app, step.signal), upperDir, laid, sourceDate, onFile);
 }

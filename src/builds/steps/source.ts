@@ -124,17 +124,16 @@ async function updateLaid(
   const { ms, mark } = createMarks();
   let changes: TreeChange[] | undefined;
   let before: SourceTimes;
-  let times: SourceTimes | undefined;
   try {
-    [changes, before, times] = await Promise.all([treeChanges(source, laid.tree, tree, MAX_CHANGES, step.signal), sourceTimes(source, laid.commit, { signal: step.signal }), timing]);
+    [changes, before] = await Promise.all([treeChanges(source, laid.tree, tree, MAX_CHANGES, step.signal), sourceTimes(source, laid.commit, { signal: step.signal })]);
   } catch (err) {
     if (step.signal.aborted) throw err;
     step.log.warn({ err }, "comparing the commit with the one in the prepared container failed; unpacking it whole");
     return undefined;
   }
   mark("compared");
-  // Without the commit's times (logged), or with too many changes: the whole commit instead.
-  if (changes === undefined || times === undefined) return undefined;
+  // With too many changes: the whole commit instead.
+  if (changes === undefined) return undefined;
   const remove: string[] = [];
   const add: string[] = [];
   let ignored = laid.ignored;
@@ -147,16 +146,37 @@ async function updateLaid(
     if (!isFolder && c.newMode !== "160000" && ignore?.ignores(c.path, false)) ignored += c.status === "A" ? 1 : 0;
     if (!wasFolder && c.status === "D" && ignore?.ignores(c.path, false)) ignored -= 1;
   }
+  // The changed paths' archive begins now, while the commit's times are still worked out (it waits
+  // in its pipe until they are). The new tree holds a .gitattributes where the laid one did or a
+  // change has one.
+  const treeAttributes = hasAttributesFile(before) || changes.some((c) => isAttributesFile(c.path));
+  const stopArchive = new AbortController();
+  const archive = add.length > 0 ? gitArchive(source, step.commit, AbortSignal.any([step.signal, stopArchive.signal]), add, !treeAttributes) : undefined;
+  const dropArchive = (): undefined => {
+    stopArchive.abort();
+    archive?.stream.destroy();
+    return undefined;
+  };
+  let times: SourceTimes | undefined;
+  try {
+    times = await timing;
+  } catch (err) {
+    dropArchive();
+    throw err;
+  }
+  mark("timed");
+  // Without the commit's times (logged): the whole commit instead.
+  if (times === undefined) return dropArchive();
   const touch = retimed(before, times, changes, add);
   // Paths go on the exec's command line: a long list (far under Linux's limit) unpacks all instead.
-  if ([...remove, ...touch].reduce((n, p) => n + p.length + 1, 0) > MAX_ARG_BYTES) return undefined;
+  if ([...remove, ...touch].reduce((n, p) => n + p.length + 1, 0) > MAX_ARG_BYTES) return dropArchive();
   try {
     // One exec: the changed paths go, the pushed commit's versions come in on stdin (with their times), what has another time gets it.
     let stdin: Readable | undefined;
     let archived: Promise<void> = Promise.resolve();
-    if (add.length > 0) {
-      const archive = gitArchive(source, step.commit, step.signal, add, !hasAttributesFile(times));
-      stdin = filterSource(holdStream(archive.stream, "source", step.app, step.signal), ignore, (h) => stamped(h, times)).tar;
+    if (archive) {
+      const stamping = times;
+      stdin = filterSource(holdStream(archive.stream, "source", step.app, step.signal), ignore, (h) => stamped(h, stamping)).tar;
       archived = archive.done;
     } else {
       // Nothing to unpack: the step's hold point (tests) is passed all the same.
@@ -169,18 +189,24 @@ async function updateLaid(
     await Promise.all([inBuildDir(step, ["bash", "-c", UPDATE_SCRIPT, "update", ...args], "updating /app", { stdin, stdout, standby }), archived]);
     mark("updated");
     const detected = ahead ? parseDetections(stdout.text(), ahead.dirs.length) : undefined;
-    step.log.debug({ from: laid.commit, removed: remove.length, unpacked: add.length, retimed: touch.length, detected: detected?.length, treeAttributes: hasAttributesFile(times), ms }, "source updated from the commit in the prepared container");
+    step.log.debug({ from: laid.commit, removed: remove.length, unpacked: add.length, retimed: touch.length, detected: detected?.length, treeAttributes, ms }, "source updated from the commit in the prepared container");
     return { ignored: Math.max(0, ignored), ...(detected ? { detected } : {}) };
   } catch (err) {
+    dropArchive();
     if (step.signal.aborted) throw err;
     step.log.warn({ err }, "updating the source in the prepared container failed; unpacking it whole");
     return undefined;
   }
 }
 
+/** A `.gitattributes` file's path (in any folder). */
+function isAttributesFile(p: string): boolean {
+  return p === ".gitattributes" || p.endsWith("/.gitattributes");
+}
+
 /** Whether a commit's tree (every path of it has a time) holds a `.gitattributes` file, in any folder. */
 function hasAttributesFile(times: SourceTimes): boolean {
-  for (const p of times.times.keys()) if (p === ".gitattributes" || p.endsWith("/.gitattributes")) return true;
+  for (const p of times.times.keys()) if (isAttributesFile(p)) return true;
   return false;
 }
 
