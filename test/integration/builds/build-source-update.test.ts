@@ -13,13 +13,28 @@ import { bareRepoWithCommit, captureOutput, git, request, runtime, slugFile, slu
  * (the static buildpack writes the same files every time, so equal sources give equal slugs), with
  * the same times: each path's last change's, so what did not change keeps its time.
  */
+/** Commits what is in `work` to the repository, each commit 100 s after the last (the first 100 s after `start`); `now()`: the last one's time. */
+function committer(gitDir: string, work: string, start: number): { commit(message: string): string; now(): number } {
+  let at = start;
+  const env = { GIT_DIR: gitDir, GIT_WORK_TREE: work };
+  return {
+    commit(message) {
+      at += 100;
+      const date = `@${at} +0000`;
+      git(["add", "-A"], env);
+      git(["commit", "--quiet", "--allow-empty", "-m", message], { ...env, GIT_COMMITTER_DATE: date, GIT_AUTHOR_DATE: date });
+      return git(["rev-parse", "HEAD"], env).trim();
+    },
+    now: () => at,
+  };
+}
+
 describe("the source updated in the prepared container (real Docker, real git)", () => {
   const root = suiteTempDir();
 
   it("adds, changes, removes, retypes and ignores paths exactly as unpacking the whole commit does", async () => {
     // Commits a day ago, 100 s apart (what a build makes has a later time: the slug clamps it to its commit's).
-    let at = Math.floor(Date.now() / 1000) - 86_400;
-    const t0 = at;
+    const t0 = Math.floor(Date.now() / 1000) - 86_400;
     const repo = await bareRepoWithCommit(`${root.dir}/app`, {
       ".slugignore": "ignored/\n*.log\n",
       "keep.txt": "same\n",
@@ -34,14 +49,7 @@ describe("the source updated in the prepared container (real Docker, real git)",
     }, { GIT_COMMITTER_DATE: `@${t0} +0000` });
     const work = path.join(root.dir, "app", "work");
     await symlink("keep.txt", path.join(work, "link"));
-    const env = { GIT_DIR: repo.gitDir, GIT_WORK_TREE: work };
-    const commit = (message: string): string => {
-      at += 100;
-      const date = `@${at} +0000`;
-      git(["add", "-A"], env);
-      git(["commit", "--quiet", "--allow-empty", "-m", message], { ...env, GIT_COMMITTER_DATE: date, GIT_AUTHOR_DATE: date });
-      return git(["rev-parse", "HEAD"], env).trim();
-    };
+    const { commit, now } = committer(repo.gitDir, work, t0);
     const first = commit("with the link");
 
     const logs = new PassThrough();
@@ -81,7 +89,7 @@ describe("the source updated in the prepared container (real Docker, real git)",
     await rm(path.join(work, "sub"), { recursive: true });
     await rm(path.join(work, "app.log"));
     const second = commit("every kind of change");
-    const t2 = at;
+    const t2 = now();
 
     const updated = await built("upd", second);
     expect(updates()).toHaveLength(1);
@@ -140,17 +148,10 @@ describe("the source updated in the prepared container (real Docker, real git)",
   });
 
   it("follows the commit's .gitattributes (export-ignore, export-subst) as unpacking the whole commit does, and reads no index of the tree without one", async () => {
-    let at = Math.floor(Date.now() / 1000) - 86_400;
-    const repo = await bareRepoWithCommit(`${root.dir}/attr`, { "a.txt": "a\n", "version.txt": "commit $Format:%H$\n", "secret.txt": "s\n" }, { GIT_COMMITTER_DATE: `@${at} +0000` });
+    const t0 = Math.floor(Date.now() / 1000) - 86_400;
+    const repo = await bareRepoWithCommit(`${root.dir}/attr`, { "a.txt": "a\n", "version.txt": "commit $Format:%H$\n", "secret.txt": "s\n" }, { GIT_COMMITTER_DATE: `@${t0} +0000` });
+    const { commit } = committer(repo.gitDir, path.join(root.dir, "attr", "work"), t0);
     const work = path.join(root.dir, "attr", "work");
-    const env = { GIT_DIR: repo.gitDir, GIT_WORK_TREE: work };
-    const commit = (message: string): string => {
-      at += 100;
-      const date = `@${at} +0000`;
-      git(["add", "-A"], env);
-      git(["commit", "--quiet", "--allow-empty", "-m", message], { ...env, GIT_COMMITTER_DATE: date, GIT_AUTHOR_DATE: date });
-      return git(["rev-parse", "HEAD"], env).trim();
-    };
     const logs = new PassThrough();
     const lines: string[] = [];
     logs.on("data", (b: Buffer) => lines.push(...b.toString("utf8").split("\n").filter(Boolean)));
