@@ -98,7 +98,7 @@ export function layerAppTar(
     ? // --norc: with its stdin a socket (the process helper's pipes) and no SHLVL in the server's
       // environment, bash takes itself for one started by sshd and runs the user's ~/.bashrc first
       // (150-250 ms on this machine, and whatever it does).
-      { file: "bash", args: ["--norc", "--noprofile", "-c", CHANGED_SCRIPT, "changed", upperDir, changedSinceOptions(changedAfter)[0]!] }
+      { file: "bash", args: ["--norc", "--noprofile", "-c", CHANGED_SCRIPT, "changed", upperDir, changedSinceOptions(changedAfter)[0]!, BUILD_DIR.slice(1)] }
     : { file: "tar", args: ["-c", "--sort=name", "--numeric-owner", "-f", "-", "-C", upperDir, BUILD_DIR.slice(1)] };
   // In a group of its own: stopped (the reader gone, or the build), both of CHANGED_SCRIPT's tars go with it.
   const child = spawnStreamed({ ...run, env: process.env, detached: true }, signal);
@@ -118,7 +118,7 @@ export function layerAppTar(
 }
 
 /**
- * Arguments: the upper folder, GNU tar's --newer option. GNU tar 1.34's walk with --newer opens and
+ * Arguments: the upper folder, GNU tar's --newer option, /app's name in it. GNU tar 1.34's walk with --newer opens and
  * stats every file before it looks at its times (four system calls a file: 60-100 ms of a 20 000-file
  * slug step); writing to /dev/null it opens none, and with -v it names, one line each as it goes
  * (stdbuf), the entries it would store: every folder and what changed. The second tar stores those
@@ -126,7 +126,7 @@ export function layerAppTar(
  * the first reads through them), the bytes the one walk would have written. Either tar failing fails
  * it: its exit code is the larger of theirs.
  */
-const CHANGED_SCRIPT = `stdbuf -oL tar -c --sort=name --numeric-owner "$2" --warning=no-file-unchanged --hard-dereference -f /dev/null -v -C "$1" app | tar -c --no-recursion --numeric-owner -f - -C "$1" -T -
+const CHANGED_SCRIPT = `stdbuf -oL tar -c --sort=name --numeric-owner "$2" --warning=no-file-unchanged --hard-dereference -f /dev/null -v -C "$1" "$3" | tar -c --no-recursion --numeric-owner -f - -C "$1" -T -
 s=("\${PIPESTATUS[@]}")
 [ "\${s[0]}" -gt "\${s[1]}" ] && exit "\${s[0]}"
 exit "\${s[1]}"`;

@@ -384,7 +384,10 @@ export function mergeLaid(
 
 /** The laid tar is as long as when it was written (the server's own file, beside the layer), or it is not used. */
 async function checkLaidFile(laid: LaidSlug): Promise<void> {
-  const { size } = await stat(laid.file);
+  checkLaidLength(laid, (await stat(laid.file)).size);
+}
+
+function checkLaidLength(laid: LaidSlug, size: number): void {
   if (size !== laid.bytes) throw new Error(`the laid slug tar ${laid.file} holds ${size} bytes, not the ${laid.bytes} written`);
 }
 
@@ -392,8 +395,7 @@ async function checkLaidFile(laid: LaidSlug): Promise<void> {
 async function readLaid(laid: LaidSlug, offset: number, length: number): Promise<Buffer> {
   const handle = await open(laid.file, "r");
   try {
-    const { size } = await handle.stat();
-    if (size !== laid.bytes) throw new Error(`the laid slug tar ${laid.file} holds ${size} bytes, not the ${laid.bytes} written`);
+    checkLaidLength(laid, (await handle.stat()).size);
     const buf = Buffer.allocUnsafe(length);
     const { bytesRead } = await handle.read(buf, 0, length, offset);
     if (bytesRead !== length) throw new Error(`the laid slug tar ${laid.file} ended early`);
@@ -405,17 +407,18 @@ async function readLaid(laid: LaidSlug, offset: number, length: number): Promise
 
 /** The headers from `from` to `to` (those that start there), found by halves. */
 function headersIn(headers: readonly HeaderMark[], from: number, to: number): readonly HeaderMark[] {
-  const first = (at: number): number => {
-    let lo = 0;
-    let hi = headers.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (headers[mid]!.at < at) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
+  const first = (at: number): number => firstNotBefore(0, headers.length, (i) => headers[i]!.at < at);
   return headers.slice(first(from), first(to));
+}
+
+/** The first index from `lo` to `hi` (`hi`: none) that is not `before`, where those that are come first: found by halves. */
+function firstNotBefore(lo: number, hi: number, before: (i: number) => boolean): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (before(mid)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** LaidWalk.scan stopped at an entry that starts another run of the laid tar. */
@@ -445,14 +448,7 @@ class LaidWalk {
   stopAt(key: string | undefined): number {
     const entries = this.laid.entries;
     if (key === undefined) return entries.length;
-    let lo = this.i;
-    let hi = entries.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareTarOrder(entries[mid]!.name, key) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return firstNotBefore(this.i, entries.length, (i) => compareTarOrder(entries[i]!.name, key) < 0);
   }
 
   /**

@@ -58,10 +58,10 @@ function memberLookup(store: SlugStore, previous: readonly SlugMemberIndex[]): M
   const windows = new Map<string, { offset: number; bytes: number; read: Promise<Buffer | undefined> }>();
   return async (sha256, rawBytes) => {
     const found = bySha.get(sha256);
-    const members = found?.index.members;
-    const member = members?.[found!.at];
-    if (!found || !members || !member || member.rawBytes !== rawBytes) return undefined;
-    const { slugId } = found.index;
+    if (!found) return undefined;
+    const { slugId, members } = found.index;
+    const member = members[found.at]!;
+    if (member.rawBytes !== rawBytes) return undefined;
     let w = windows.get(slugId);
     if (!w || member.offset < w.offset || member.offset + member.bytes > w.offset + w.bytes) {
       let end = member.offset + member.bytes;

@@ -87,7 +87,7 @@ export class TarCutter implements BlockCutter {
     let next = base;
     for (const m of marks) {
       if (m.at !== next) return undefined;
-      next = m.at + 512 + Math.ceil(m.size / 512) * 512;
+      next = entryEnd(m);
     }
     if (next !== base + length) return undefined;
     const cuts: number[] = [];
@@ -110,7 +110,7 @@ export class TarCutter implements BlockCutter {
       cuts.push(at);
     }
     this.afterLarge = large;
-    this.nextHeader = at + 512 + Math.ceil(size / 512) * 512;
+    this.nextHeader = entryEnd(mark);
   }
 
   private maxCuts(upTo: number, cuts: number[]): void {
@@ -128,6 +128,11 @@ export class TarCutter implements BlockCutter {
  */
 export function slugCutter(): TarCutter {
   return new TarCutter();
+}
+
+/** Where the entry whose header is `mark` ends: its header, then its body padded to whole blocks. */
+function entryEnd(mark: HeaderMark): number {
+  return mark.at + 512 + Math.ceil(mark.size / 512) * 512;
 }
 
 /** FNV-1a of the name and prefix fields (where ustar keeps the entry's path). */
