@@ -16,7 +16,7 @@ import { runProcess, spawnStreamed } from "../util/run-process.js";
 import { BUILD_DIR, BUILD_UID } from "./container-exec.js";
 import { gitArchive, readPushedCommit, type PushedCommit } from "./git-source.js";
 import { sourceTimes, stamped } from "./source-times.js";
-import { filterSource } from "./steps/source.js";
+import { filterSource, hasAttributesFile } from "./steps/source.js";
 import type { LaidSource, SourceRef } from "./types.js";
 
 /*
@@ -215,7 +215,7 @@ export async function laySource(upperDir: string, repo: SourceRef, commit: strin
     const links = new Set<string>();
     const filtered = filterSource(archive.stream, ignore, (h) => stamped(checkedEntry(h, links), times));
     await Promise.all([untarIntoLayer(filtered.tar, app, "the source", signal), archive.done]);
-    return { commit, tree: pushed.tree, slugignore, ignored: filtered.ignored() };
+    return { commit, tree: pushed.tree, slugignore, ignored: filtered.ignored(), attributes: hasAttributesFile(times) };
   } catch (err) {
     await rm(app, { recursive: true, force: true });
     throw err;

@@ -22,6 +22,8 @@ export interface LaidSource {
   readonly slugignore: string | undefined;
   /** Files that `.slugignore` kept out. */
   readonly ignored: number;
+  /** Its tree holds a `.gitattributes` file (in any folder): worked out as it is laid, off the next push's path. */
+  readonly attributes: boolean;
   /** Its slug tar, read once the container was started (laid-source.ts recordLaidSlug); undefined when it could not be read. */
   readonly slug?: Promise<LaidSlug | undefined>;
 }

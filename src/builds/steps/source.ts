@@ -147,9 +147,9 @@ async function updateLaid(
     if (!wasFolder && c.status === "D" && ignore?.ignores(c.path, false)) ignored -= 1;
   }
   // The changed paths' archive begins now, while the commit's times are still worked out (it waits
-  // in its pipe until they are). The new tree holds a .gitattributes where the laid one did or a
-  // change has one.
-  const treeAttributes = hasAttributesFile(before) || changes.some((c) => isAttributesFile(c.path));
+  // in its pipe until they are). The new tree holds a .gitattributes where the laid one did (found
+  // as it was laid) or a change has one.
+  const treeAttributes = laid.attributes || changes.some((c) => isAttributesFile(c.path));
   const stopArchive = new AbortController();
   const archive = add.length > 0 ? gitArchive(source, step.commit, AbortSignal.any([step.signal, stopArchive.signal]), add, !treeAttributes) : undefined;
   const dropArchive = (): undefined => {
@@ -205,7 +205,7 @@ function isAttributesFile(p: string): boolean {
 }
 
 /** Whether a commit's tree (every path of it has a time) holds a `.gitattributes` file, in any folder. */
-function hasAttributesFile(times: SourceTimes): boolean {
+export function hasAttributesFile(times: SourceTimes): boolean {
   for (const p of times.times.keys()) if (isAttributesFile(p)) return true;
   return false;
 }
