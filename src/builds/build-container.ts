@@ -298,6 +298,11 @@ export function laidSlugOf(cache: CacheState): Promise<LaidSlug | undefined> | u
   return cache.mode === "layer" ? cache.source?.slug : undefined;
 }
 
+/** Whether, and where, a prepared container's /app lies beneath its upper layer (LaidSource.below). */
+export function laidBelowOf(cache: CacheState): LaidSource["below"] {
+  return cache.mode === "layer" ? cache.source?.below : undefined;
+}
+
 /** The build container's writable layer as the host sees it (layer mode on a local overlay2 engine). */
 export function upperDirOf(cache: CacheState): string | undefined {
   return cache.mode === "layer" && cache.layerDir ? path.dirname(path.dirname(cache.layerDir)) : undefined;
@@ -592,9 +597,11 @@ async function prepareNext(
     if (!created.upperDir) throw new Error("the engine gave no writable layer");
     const upperDir = created.upperDir;
     const root = await cacheRootIn(upperDir);
+    // Beneath the upper layer where the engine has a layer there of the container's own: the upper one then holds only what the build changes.
+    const appLayer = created.initDir ?? upperDir;
     // The last built commit goes into /app while the caches go in.
     const laying = source
-      ? laySource(upperDir, source.repo, source.commit, signal).catch((err: unknown) => {
+      ? laySource(appLayer, source.repo, source.commit, signal).catch((err: unknown) => {
           if (signal.aborted) throw err;
           log.warn({ err, commit: source.commit }, "could not unpack the last built commit into the prepared container; the next build unpacks its source whole");
           return undefined;
@@ -638,7 +645,7 @@ async function prepareNext(
     const [buildpacksKey, env] = inputsResult.value;
     inputs = { buildpacks: buildpacksKey, env };
     signal.throwIfAborted();
-    const folders = laid && deps.config.laidSlug !== false && (await laidFolders(upperDir).catch((err: unknown) => void log.warn({ err }, "could not read the laid /app's folders; the next slug reads /app whole")));
+    const folders = laid && deps.config.laidSlug !== false && (await laidFolders(appLayer).catch((err: unknown) => void log.warn({ err }, "could not read the laid /app's folders; the next slug reads /app whole")));
     // Nothing changes the laid /app after this but the build, which begins once the container is
     // offered, 20 ms or more later: whatever the clock's tick, a change it makes has a later ctime (laid-slug.ts).
     const since = Date.now() + 1;
@@ -647,9 +654,10 @@ async function prepareNext(
     running = await created.start();
     mark("started");
     signal.throwIfAborted();
+    if (laid && created.initDir) laid = { ...laid, below: await belowAt(created.mergedDir, log) };
     if (folders) await sleep(Math.max(0, since + 20 - Date.now()), undefined, { signal });
     if (laid && folders) {
-      const slug = recordLaidSlug(upperDir, since, folders, AbortSignal.any([signal, recording.signal]), { minFreeBytes: deps.config.minFreeBytes }).catch((err: unknown) => {
+      const slug = recordLaidSlug(appLayer, since, folders, AbortSignal.any([signal, recording.signal]), { minFreeBytes: deps.config.minFreeBytes }, path.dirname(upperDir)).catch((err: unknown) => {
         if (recording.signal.aborted) log.debug("the next build took the prepared container before its laid /app was read as a slug tar; its slug reads /app whole");
         else if (!signal.aborted) log.warn({ err }, "could not read the laid /app as a slug tar; the next slug reads /app whole");
         return undefined;
@@ -669,6 +677,16 @@ async function prepareNext(
   log.debug({ ms }, "the app's next container made");
   // The app's background work ends once the laid slug tar is read (a build may take the container before).
   await laid?.slug;
+}
+
+/**
+ * Where /app laid beneath the upper layer is read whole: the container's mounted root, when this
+ * host sees it there (an engine in a mount namespace of its own would keep it from the host's view).
+ */
+async function belowAt(mergedDir: string | undefined, log: Logger): Promise<{ readonly merged?: string }> {
+  if (mergedDir && (await isRealDirBeneath(mergedDir, BUILD_DIR.slice(1)))) return { merged: mergedDir };
+  log.warn({ mergedDir }, "the prepared container's root is not seen mounted on this host: its /app is read through the engine");
+  return {};
 }
 
 /** What must be equal for a prepared container to serve a build: the spec but its name and labels. */

@@ -13,6 +13,7 @@ import { statfsFree, underReserve, type FreeBytes } from "../util/disk-space.js"
 import { formatBytes } from "../util/format-size.js";
 import { killChildGroup } from "../util/process-group.js";
 import { runProcess, spawnStreamed } from "../util/run-process.js";
+import type { ChangesBelow } from "./changes-below.js";
 import { BUILD_DIR, BUILD_UID } from "./container-exec.js";
 import { gitArchive, readPushedCommit, type PushedCommit } from "./git-source.js";
 import { sourceTimes, stamped } from "./source-times.js";
@@ -40,13 +41,13 @@ const LAID_SLUG_FILE = "slugforge-laid-app.tar";
  * folder's reserve), so that it never takes what a build or a slug needs.
  */
 export async function recordLaidSlug(
-  upperDir: string,
+  layerDir: string,
   since: number,
   folders: ReadonlyMap<string, string>,
   signal: AbortSignal,
   disk: { readonly minFreeBytes?: number; readonly freeBytes?: FreeBytes } = {},
+  dir = path.dirname(layerDir),
 ): Promise<LaidSlug> {
-  const dir = path.dirname(upperDir);
   const file = path.join(dir, LAID_SLUG_FILE);
   const { minFreeBytes = 0, freeBytes = statfsFree } = disk;
   const room = async (written: number): Promise<void> => {
@@ -63,7 +64,7 @@ export async function recordLaidSlug(
   let app: Readable;
   try {
     // 1: a file changed while it was read (the build began meanwhile): it is read again at the slug.
-    app = layerAppTar(upperDir, undefined, signal, async (code, stderr) =>
+    app = layerAppTar(layerDir, undefined, signal, async (code, stderr) =>
       code === 0 || code === 1 ? undefined : new Error(`reading the laid /app for its slug tar failed (tar exited with ${code ?? "a signal"}): ${stderr}`),
     );
   } catch (err) {
@@ -92,7 +93,7 @@ export function layerAppTar(
   upperDir: string,
   changedAfter: LaidSlug | undefined,
   signal: AbortSignal,
-  settle: (code: number | null, stderr: string) => Promise<Error | undefined>,
+  settle: TarSettle,
 ): Readable {
   const run = changedAfter
     ? // --norc: with its stdin a socket (the process helper's pipes) and no SHLVL in the server's
@@ -100,9 +101,25 @@ export function layerAppTar(
       // (150-250 ms on this machine, and whatever it does).
       { file: "bash", args: ["--norc", "--noprofile", "-c", CHANGED_SCRIPT, "changed", upperDir, changedSinceOptions(changedAfter)[0]!, BUILD_DIR.slice(1)] }
     : { file: "tar", args: ["-c", "--sort=name", "--numeric-owner", "-f", "-", "-C", upperDir, BUILD_DIR.slice(1)] };
+  return hostTar(run, signal, settle);
+}
+
+/** What changed in an /app laid beneath the upper layer, read in the container's mounted root: the names ChangesBelow gives, in their order. */
+export function changedBelowTar(mergedDir: string, names: readonly string[], signal: AbortSignal, settle: TarSettle): Readable {
+  // Names as they are (no option, no quoting), each ended by a NUL.
+  const args = ["-c", "--no-recursion", "--numeric-owner", "-f", "-", "-C", mergedDir, "--null", "--verbatim-files-from", "--no-unquote", "-T", "-"];
+  return hostTar({ file: "tar", args }, signal, settle, Buffer.from(names.map((n) => `${n}\0`).join("")));
+}
+
+type TarSettle = (code: number | null, stderr: string) => Promise<Error | undefined>;
+
+/** A tar on the host, its output as a stream that ends or fails as `settle` says once it has exited (layerAppTar). */
+function hostTar(run: { readonly file: string; readonly args: readonly string[] }, signal: AbortSignal, settle: TarSettle, input?: Buffer): Readable {
   // In a group of its own: stopped (the reader gone, or the build), both of CHANGED_SCRIPT's tars go with it.
   const child = spawnStreamed({ ...run, env: process.env, detached: true }, signal);
-  child.stdin.end();
+  // A tar gone early (the build stopped) leaves the write to fail: that is for settle to say.
+  child.stdin.on("error", () => undefined);
+  child.stdin.end(input);
   const stderr = stderrHead(child.stderr);
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
   pipeChildOutput(child.stdout, out, { end: false });
@@ -161,7 +178,16 @@ export function changedSinceOptions(laid: LaidSlug): string[] {
  * /app's slug tar from the laid one and `changed`, GNU tar's read of `<upperDir>/app` with
  * changedSinceOptions (slug/laid-slug.ts); the same bytes as slugTar of a whole read.
  */
-export function slugFromLaid(changed: Readable, upperDir: string, laid: LaidSlug, clampMtime: Date, onFile: (name: string, bytes: number) => void): ReturnType<typeof mergeLaid> {
+export function slugFromLaid(
+  changed: Readable,
+  upperDir: string,
+  laid: LaidSlug,
+  clampMtime: Date,
+  onFile: (name: string, bytes: number) => void,
+  below?: ChangesBelow,
+): ReturnType<typeof mergeLaid> {
+  // Laid beneath the upper layer: `changed` is changedBelowTar's read of what `below` names, and `below` says what each folder holds.
+  if (below) return mergeLaid(slugTar(changed, { clampMtime }, onFile), laid, (name) => below.folder(name), async () => undefined, onFile);
   const since = BigInt(laid.since) * 1_000_000n;
   const laidIds = new Set(laid.folders.values());
   // Each folder read, and whether a name in it was added, removed or renamed since the laying (its ctime says).

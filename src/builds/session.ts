@@ -6,7 +6,7 @@ import { SlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { SlugStore } from "../slug/slug-store.js";
 import type { DiskGuard } from "../util/disk-space.js";
-import { closeBuildContainer, keepMountedCaches, laidSlugOf, openBuildContainer, restoreCaches, upperDirOf, type CacheState, type ContainerDeps, type NextBuildInputs } from "./build-container.js";
+import { closeBuildContainer, keepMountedCaches, laidBelowOf, laidSlugOf, openBuildContainer, restoreCaches, upperDirOf, type CacheState, type ContainerDeps, type NextBuildInputs } from "./build-container.js";
 import type { BuildPrinter } from "./build-printer.js";
 import type { InContainer } from "./container-exec.js";
 import { formatDuration } from "./format-duration.js";
@@ -329,6 +329,7 @@ export class BuildSession {
         },
         upperDir: this.opened && upperDirOf(this.opened.cache),
         laidSlug: this.opened && laidSlugOf(this.opened.cache),
+        laidBelow: this.opened && laidBelowOf(this.opened.cache),
         signal: stepSignal,
         out,
         log,

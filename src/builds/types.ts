@@ -24,6 +24,12 @@ export interface LaidSource {
   readonly ignored: number;
   /** Its tree holds a `.gitattributes` file (in any folder): worked out as it is laid, off the next push's path. */
   readonly attributes: boolean;
+  /**
+   * Set when it was laid beneath the container's upper layer (CreatedContainer.initDir), not in it:
+   * the upper layer then holds only what the build changed, and /app whole is read at `merged` (the
+   * container's mounted root), or through the engine when this host does not see that.
+   */
+  readonly below?: { readonly merged?: string };
   /** Its slug tar, read once the container was started (laid-source.ts recordLaidSlug); undefined when it could not be read. */
   readonly slug?: Promise<LaidSlug | undefined>;
 }

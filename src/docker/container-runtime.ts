@@ -140,6 +140,15 @@ export interface CreatedContainer {
    * layer access: files put there before start appear in the container as if it had written them.
    */
   readonly upperDir?: string;
+  /**
+   * With upperDir: the layer just beneath it (the engine's init layer, made for this container
+   * alone and removed with it), when the kernel's overlayfs moves no folder by redirect. Files put
+   * there before start are in the container's root but not in its upper layer, which then holds
+   * only what the container changes: a changed file copied up whole, a removed one as a whiteout.
+   */
+  readonly initDir?: string;
+  /** With initDir: where the started container's root is mounted (the host sees it while the container runs). */
+  readonly mergedDir?: string;
   start(): Promise<Container>;
   remove(): Promise<void>;
 }

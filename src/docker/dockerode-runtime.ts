@@ -51,10 +51,10 @@ export function createDockerRuntime(options: { dockerHost?: string; env?: NodeJS
       if (statusOf(err) === 400) throw new SlugforgeError("INTERNAL", `the engine refused the container: ${errorText(err)}`, { cause: err });
       throw unavailable(err);
     }
-    let upperDir: string | undefined;
+    let layers: Layers | undefined;
     let lifeline: Socket | undefined;
     try {
-      [upperDir, lifeline] = await Promise.all([upperDirOf(docker, raw), spec.cmd ? undefined : attachLifeline(raw)]);
+      [layers, lifeline] = await Promise.all([layersOf(docker, raw), spec.cmd ? undefined : attachLifeline(raw)]);
     } catch (err) {
       await removeQuietly(raw);
       throw unavailable(err);
@@ -62,7 +62,7 @@ export function createDockerRuntime(options: { dockerHost?: string; env?: NodeJS
     const container = wrapContainer(docker, raw, lifeline);
     return {
       id: raw.id,
-      upperDir,
+      ...layers,
       remove: container.remove,
       async start() {
         try {
@@ -410,12 +410,36 @@ function localOverlayEngine(docker: Docker): Promise<boolean> {
   return known;
 }
 
-/** The container's writable layer on this host, when slugforge can use it (localOverlayEngine). */
-async function upperDirOf(docker: Docker, raw: Docker.Container): Promise<string | undefined> {
+interface Layers {
+  readonly upperDir: string;
+  readonly initDir?: string;
+  readonly mergedDir?: string;
+}
+
+/** The container's writable layer on this host, and the init layer beneath it, when slugforge can use them (localOverlayEngine). */
+async function layersOf(docker: Docker, raw: Docker.Container): Promise<Layers | undefined> {
   if (!(await localOverlayEngine(docker))) return undefined;
   const inspected = await raw.inspect();
-  const data = inspected.GraphDriver?.Data as { UpperDir?: string } | undefined;
-  return inspected.GraphDriver?.Name === "overlay2" && data?.UpperDir && isDirectory(data.UpperDir) ? data.UpperDir : undefined;
+  const data = inspected.GraphDriver?.Data as { UpperDir?: string; LowerDir?: string; MergedDir?: string } | undefined;
+  if (inspected.GraphDriver?.Name !== "overlay2" || !data?.UpperDir || !isDirectory(data.UpperDir)) return undefined;
+  // The engine's init layer is the first lower one, and the container's own: `<layer>-init/diff` beside `<layer>/diff`.
+  const initDir = data.LowerDir?.split(":")[0];
+  const own = initDir === `${path.dirname(data.UpperDir)}-init/diff` && isDirectory(initDir) && data.MergedDir && !overlayRedirects();
+  return own ? { upperDir: data.UpperDir, initDir, mergedDir: data.MergedDir } : { upperDir: data.UpperDir };
+}
+
+/**
+ * Whether this kernel's overlayfs renames a folder of a lower layer by redirect (a folder in the
+ * upper layer that points at the lower one, its files left there under the old name) rather than
+ * refusing it (EXDEV: a program then copies the folder and removes the old one). The engine mounts
+ * with the kernel's default, which this says; unknown is taken for yes.
+ */
+function overlayRedirects(): boolean {
+  try {
+    return readFileSync("/sys/module/overlay/parameters/redirect_dir", "utf8").trim() !== "N";
+  } catch {
+    return true;
+  }
 }
 
 function writableHere(dir: string): boolean {

@@ -7,7 +7,8 @@ import { formatSize } from "../../util/format-size.js";
 import type { SlugStore } from "../../slug/slug-store.js";
 import { LaidSlugUnusable, type LaidSlug } from "../../slug/laid-slug.js";
 import { storeSlug, type SlugMemberIndex, type SlugTarMaker } from "../../slug/slug-writer.js";
-import { layerAppTar, slugFromLaid } from "../laid-source.js";
+import { ChangesBelow } from "../changes-below.js";
+import { changedBelowTar, layerAppTar, slugFromLaid } from "../laid-source.js";
 import type { DiskGuard } from "../../util/disk-space.js";
 import { holdStream } from "../../util/failpoints.js";
 import { isRealDirBeneath } from "../../util/real-dir.js";
@@ -53,8 +54,10 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
   );
   const reading = previousIndexes(step, deps);
   // /app from the layer on the host; from what was laid before the build and what changed since, where that was kept.
-  const laid = step.upperDir ? await laidFrom(step, step.upperDir, sourceDate, reading) : undefined;
-  const app = step.upperDir && !laid ? await appFromLayer(step, step.upperDir) : undefined;
+  // Where the host reads /app whole: the upper layer, which holds it all, or the mounted root where /app was laid beneath it.
+  const root = step.laidBelow ? step.laidBelow.merged : step.upperDir;
+  const laid = step.upperDir && root ? await laidFrom(step, step.upperDir, sourceDate, reading) : undefined;
+  const app = root && !laid ? await appFromLayer(step, root) : undefined;
   mark("reader");
   const previous = (await reading).map((p) => p.index);
   mark("indexes");
@@ -72,10 +75,10 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
       });
     } catch (err) {
       // The laid tar is only a quicker way: a failure of its own (not the build's, not the slug's size) reads /app whole.
-      if (step.signal.aborted || (err instanceof SlugforgeError && err.code !== "INTERNAL") || !step.upperDir) throw err;
-      if (err instanceof LaidSlugUnusable) step.log.info({ why: err.message }, "the build moved a laid folder: the slug reads /app whole");
+      if (step.signal.aborted || (err instanceof SlugforgeError && err.code !== "INTERNAL") || !root) throw err;
+      if (err instanceof LaidSlugUnusable) step.log.info({ why: err.message }, "the laid tar cannot follow what the build did: the slug reads /app whole");
       else step.log.warn({ err }, "could not make the slug from the laid tar; reading /app whole");
-      const whole = await appFromLayer(step, step.upperDir);
+      const whole = await appFromLayer(step, root);
       from = whole ? "layer" : "engine";
       stored = await store(gated(holdStream(whole ?? archiveFromBuild(step, BUILD_DIR), "slug-compress", step.app, step.signal)));
     }
@@ -99,20 +102,39 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
 }
 
 /**
- * /app as a tar read by the host's GNU tar from the container's upper layer (layerAppTar), named as
- * the engine's would be (`app/...`, sorted). Undefined when /app there is not a real folder: the
- * engine's view is read instead (and says what is wrong).
+ * /app as a tar read by the host's GNU tar from the container's upper layer, or its mounted root
+ * (layerAppTar), named as the engine's would be (`app/...`, sorted). Undefined when /app there is
+ * not a real folder: the engine's view is read instead (and says what is wrong).
  */
-async function appFromLayer(step: StepContext, upperDir: string, changedAfter?: LaidSlug): Promise<Readable | undefined> {
-  if (!(await isRealDirBeneath(upperDir, BUILD_DIR.slice(1)))) return undefined;
-  return layerAppTar(upperDir, changedAfter, step.signal, async (code, stderr) => {
-    // The layer is read whole only if the container still stands: one killed or removed meanwhile
-    // (its layer going as tar read it) fails the build as an exec into it would. 1: a file changed
-    // while it was read (a process the build left behind); as with the engine's tar, not fatal.
+async function appFromLayer(step: StepContext, root: string, changedAfter?: LaidSlug): Promise<Readable | undefined> {
+  if (!(await isRealDirBeneath(root, BUILD_DIR.slice(1)))) return undefined;
+  return layerAppTar(root, changedAfter, step.signal, settleLayerRead(step));
+}
+
+/**
+ * Whether a host tar's read of the build's /app stands once it has exited. The layer is read only
+ * if the container still stands: one killed or removed meanwhile (its layer going as tar read it)
+ * fails the build as an exec into it would. 1: a file changed while it was read (a process the
+ * build left behind); as with the engine's tar, not fatal.
+ */
+function settleLayerRead(step: StepContext): (code: number | null, stderr: string) => Promise<Error | undefined> {
+  return async (code, stderr) => {
     if (!(await step.container.isRunning())) return new SlugforgeError("BUILD_CONTAINER_LOST", `the build container ${step.container.id.slice(0, 12)} was stopped or removed while its /app was read`);
     if (code === null || code > 1) return new SlugforgeError("INTERNAL", `reading ${BUILD_DIR} from the build container's layer failed (tar exited with ${code ?? "a signal"}): ${stderr}`);
     return undefined;
-  });
+  };
+}
+
+/**
+ * What the build changed in an /app laid beneath the upper layer (changes-below.ts): the upper
+ * layer's /app listed, and tar's read of those names and of every folder in the mounted root.
+ */
+async function changedBelow(step: StepContext, upperDir: string, mergedDir: string, laid: LaidSlug): Promise<{ tar: Readable; below: ChangesBelow } | undefined> {
+  if (!(await isRealDirBeneath(mergedDir, BUILD_DIR.slice(1)))) return undefined;
+  const below = await ChangesBelow.read(upperDir, mergedDir);
+  const names = await below.names(laid);
+  step.log.debug({ upper: below.size, read: names.length }, "what the build changed beneath the laid /app, listed from the upper layer");
+  return { tar: changedBelowTar(mergedDir, names, step.signal, settleLayerRead(step)), below };
 }
 
 /**
@@ -168,8 +190,16 @@ async function laidFrom(step: StepContext, upperDir: string, sourceDate: Date | 
   if (!laid) return skip("it is not read yet, or could not be read");
   if (!sourceDate || laid.maxMtime * 1000 >= sourceDate.getTime()) return skip("the commit's time clamps a laid time");
   // The read of what changed is the step's longest wait: begun while the last slug's size is looked up.
-  const reading = appFromLayer(step, upperDir, laid);
-  let changed: Readable | undefined;
+  const merged = step.laidBelow?.merged;
+  const reading = merged
+    ? changedBelow(step, upperDir, merged, laid).catch((err: unknown) => {
+        // A tree the listing cannot follow (a name not UTF-8, /app no longer a folder): read whole.
+        if (!(err instanceof LaidSlugUnusable)) throw err;
+        step.log.info({ why: err.message }, "the laid tar cannot follow what the build did: the slug reads /app whole");
+        return undefined;
+      })
+    : appFromLayer(step, upperDir, laid).then((tar) => tar && { tar, below: undefined });
+  let changed: { tar: Readable; below: ChangesBelow | undefined } | undefined;
   try {
     // Worth it where the laid tar is most of the app's last slug (a large source tree), not where the
     // build makes most of /app anew (an interpreter and packages copied in from the cache).
@@ -177,15 +207,16 @@ async function laidFrom(step: StepContext, upperDir: string, sourceDate: Date | 
     const lastBytes = last?.index.members.reduce((n, m) => n + m.rawBytes, 0) ?? 0;
     changed = await reading;
     if (laid.bytes * 2 < lastBytes) {
-      changed?.destroy();
+      changed?.tar.destroy();
       return skip("it holds less than half of the last slug");
     }
   } catch (err) {
-    void reading.then((r) => r?.destroy(), () => undefined);
+    void reading.then((r) => r?.tar.destroy(), () => undefined);
     throw err;
   }
   if (!changed) return undefined;
-  return (onFile) => slugFromLaid(holdStream(changed, "slug-compress", step.app, step.signal), upperDir, laid, sourceDate, onFile);
+  const { tar, below } = changed;
+  return (onFile) => slugFromLaid(holdStream(tar, "slug-compress", step.app, step.signal), upperDir, laid, sourceDate, onFile, below);
 }
 
 function appIndexFile(deps: SlugDeps, app: string): string {

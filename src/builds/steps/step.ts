@@ -11,9 +11,15 @@ export interface StepContext extends InContainer {
   /**
    * The container's writable layer as this host sees it (layer mode on a local engine), for reads
    * that need no round trip through the engine. The stack images' /app is empty, so the layer
-   * holds all of the build's /app.
+   * holds all of the build's /app, unless it was laid beneath it (laidBelow).
    */
   readonly upperDir?: string;
+  /**
+   * Set when a prepared container's /app was laid beneath upperDir (LaidSource.below): upperDir
+   * then holds only what the build changed in it, and /app whole is read at `merged`, the
+   * container's mounted root (through the engine without it).
+   */
+  readonly laidBelow?: { readonly merged?: string };
   /** /app's slug tar as the host laid it before the build (layer mode, a prepared container), once it is read. */
   readonly laidSlug?: Promise<LaidSlug | undefined>;
 }

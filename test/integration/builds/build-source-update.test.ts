@@ -97,6 +97,9 @@ describe("the source updated in the prepared container (real Docker, real git)",
     const fromNothing = await fresh("fresh", second);
     expect(updated.sha).toBe(fromNothing.sha);
     expect(slugsFrom()).toEqual(["layer", "laid"]);
+    // Laid beneath the container's upper layer (the engine's init layer): what changed was listed from the upper one, not walked.
+    const listed = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "what the build changed beneath the laid /app, listed from the upper layer");
+    expect(listed).toHaveLength(1);
     expect(updated.output).toContain(".slugignore removed 3 files");
     expect(fromNothing.output).toContain(".slugignore removed 3 files");
     // What changed (and the folders it is in) has the second commit's time; the rest, its last change's.

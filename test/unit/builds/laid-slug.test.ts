@@ -8,7 +8,8 @@ import { buffer } from "node:stream/consumers";
 import { crc32 } from "node:zlib";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { changedSinceOptions, laidFolders, layerAppTar, recordLaidSlug, slugFromLaid } from "../../../src/builds/laid-source.js";
+import { ChangesBelow } from "../../../src/builds/changes-below.js";
+import { changedBelowTar, changedSinceOptions, laidFolders, layerAppTar, recordLaidSlug, slugFromLaid } from "../../../src/builds/laid-source.js";
 import { compareTarOrder, LaidSlugUnusable, ROOM_CHECK_BYTES } from "../../../src/slug/laid-slug.js";
 import { createParallelGzip, type GzipMember, type KnownBlock, type MemberLookup, type Piece } from "../../../src/slug/parallel-gzip.js";
 import { slugTar } from "../../../src/slug/slug-writer.js";
@@ -282,6 +283,95 @@ describe("a slug from the laid tar and what changed since", () => {
     const differ = [...quick.keys()].filter((i) => quick[i] !== whole[i]);
     expect(differ).toHaveLength(1);
     expect(String.fromCharCode(quick[differ[0]!]!)).toBe("Q");
+  });
+});
+
+/*
+ * Laid beneath an overlay's upper layer (the engine's init layer, as the build service lays it):
+ * what changed is listed from the upper layer (ChangesBelow) and read in the mounted root. A real
+ * overlayfs mount, as the engine makes one (the kernel's redirect_dir off, as the runtime checks).
+ */
+interface LaidBelow {
+  dir: string;
+  upper: string;
+  merged: string;
+  app: string;
+  laid: Awaited<ReturnType<typeof recordLaidSlug>>;
+}
+
+async function laidBelow(name: string): Promise<LaidBelow> {
+  const dir = path.join(root, "below", name);
+  const [lower, upper, work, merged] = ["init", "diff", "work", "merged"].map((d) => path.join(dir, d)) as [string, string, string, string];
+  for (const d of [lower, upper, work, merged]) await mkdir(d, { recursive: true });
+  await layApp(lower);
+  const folders = await laidFolders(lower);
+  const laid = await recordLaidSlug(lower, Date.now() + 1, folders, new AbortController().signal);
+  const mounted = spawnSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${lower},upperdir=${upper},workdir=${work}`, merged], { encoding: "utf8" });
+  if (mounted.status !== 0) throw new Error(`mounting an overlay failed (this test needs root, as the build service's layer mode does): ${mounted.stderr}`);
+  return { dir, upper, merged, app: path.join(merged, "app"), laid };
+}
+
+function unmount(l: LaidBelow): void {
+  spawnSync("umount", [l.merged]);
+}
+
+async function bothWaysBelow(l: LaidBelow): Promise<{ whole: Buffer; quick: Buffer; wholeFiles: string[]; quickFiles: string[]; names: string[] }> {
+  const wholeFiles: string[] = [];
+  const quickFiles: string[] = [];
+  const whole = await collect(slugTar(tarOf(l.merged), { clampMtime: CLAMP }, (n, b) => wholeFiles.push(`${n} ${b}`)));
+  const below = await ChangesBelow.read(l.upper, l.merged);
+  const names = await below.names(l.laid);
+  const changed = changedBelowTar(l.merged, names, new AbortController().signal, async (code, stderr) => (code === 0 ? undefined : new Error(`the changed read exited with ${code}: ${stderr}`)));
+  const quick = await collect(slugFromLaid(changed, l.upper, l.laid, CLAMP, (n, b) => quickFiles.push(`${n} ${b}`), below).tar);
+  return { whole, quick, wholeFiles: wholeFiles.sort(), quickFiles: quickFiles.sort(), names };
+}
+
+describe("a slug from a laid tar laid beneath the upper layer", () => {
+  const moves: [string, (app: string) => Promise<void>][] = [
+    ["a folder renamed", async (app) => void spawnSync("mv", [path.join(app, "src/a.b"), path.join(app, "src/c")])],
+    ["a folder's parent renamed", async (app) => void spawnSync("mv", [path.join(app, "src"), path.join(app, "source")])],
+    [
+      "two folders swapped",
+      async (app) => {
+        spawnSync("mv", [path.join(app, "src/a.b"), path.join(app, "src/tmp")]);
+        spawnSync("mv", [path.join(app, "src/b"), path.join(app, "src/a.b")]);
+        spawnSync("mv", [path.join(app, "src/tmp"), path.join(app, "src/b")]);
+      },
+    ],
+  ];
+  it.each([...changes, ...moves])("is the whole read's bytes after: %s", async (what, change) => {
+    const l = await laidBelow(what.replace(/\W+/g, "-"));
+    try {
+      await change(l.app);
+      const { whole, quick, wholeFiles, quickFiles, names } = await bothWaysBelow(l);
+      expect(quick.length).toBe(whole.length);
+      expect(quick.equals(whole)).toBe(true);
+      expect(quickFiles).toEqual(wholeFiles);
+      // Folders and what changed only, not every file (a folder moved is copied whole: all of it changed).
+      if (!moves.some(([m]) => m === what)) expect(names.length).toBeLessThan(l.laid.entries.length / 4);
+    } finally {
+      unmount(l);
+    }
+  });
+
+  it("cannot have a laid folder renamed (EXDEV: programs copy it, as mv did above)", async () => {
+    const l = await laidBelow("rename-refused");
+    try {
+      await expect(rename(path.join(l.app, "src/a.b"), path.join(l.app, "src/c"))).rejects.toThrow(/EXDEV/);
+    } finally {
+      unmount(l);
+    }
+  });
+
+  it("lists nothing but the folders when nothing changed, and refuses a name that is not UTF-8 (the slug is then read whole)", async () => {
+    const l = await laidBelow("not-utf8");
+    try {
+      expect((await bothWaysBelow(l)).names).toEqual([...l.laid.folders.keys()].map((f) => f.slice(2, -1)).sort(compareTarOrder));
+      await writeFile(Buffer.concat([Buffer.from(path.join(l.app, "lib")), Buffer.from([0x2f, 0x6c, 0xe9, 0x2e, 0x70, 0x79])]), "x\n");
+      await expect(ChangesBelow.read(l.upper, l.merged)).rejects.toThrow(LaidSlugUnusable);
+    } finally {
+      unmount(l);
+    }
   });
 });
 
