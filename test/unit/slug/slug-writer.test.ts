@@ -186,4 +186,16 @@ describe("storeSlug", () => {
       { path: "x", bytes: 10 },
     ]);
   });
+
+  it("adds up more names than it keeps at once, a folder's files split between two sums", async () => {
+    const { createDirectorySizes } = await import("../../../src/slug/directory-sizes.js");
+    const sizes = createDirectorySizes(2);
+    // 150 000 files in 3 folders of 2 levels: the sums are made three times as the names come (every 65 536), then when asked.
+    for (let i = 0; i < 150_000; i++) sizes.add(`./app/d${Math.floor(i / 50_000)}/s/f${i}.py`, 2);
+    expect(sizes.largest(2)).toEqual([
+      { path: "d0", bytes: 100_000 },
+      { path: "d0/s", bytes: 100_000 },
+    ]);
+    expect(sizes.largest(6).map((d) => d.path)).toEqual(["d0", "d0/s", "d1", "d1/s", "d2", "d2/s"]);
+  });
 });
