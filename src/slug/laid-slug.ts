@@ -327,8 +327,11 @@ export function mergeLaid(
     if (last && last.out + last.length === out && last.laid + last.length === laidAt) last.length += length;
     else runs.push({ out, laid: laidAt, length });
   };
-  let asked = 0; // the run the last question was in: questions come in order
+  let asked = 0; // the run the last question was in: questions come in order (one asked again from the start begins again)
+  let lastStart = 0;
   const known: KnownBlock = (start, end) => {
+    if (start < lastStart) asked = 0;
+    lastStart = start;
     while (asked < runs.length && runs[asked]!.out + runs[asked]!.length <= start) asked++;
     const r = runs[asked];
     if (!r || r.out > start || end > r.out + r.length) return undefined;
