@@ -19,6 +19,9 @@ import { BUILD_DIR } from "./container-exec.js";
 
 type Kind = "dir" | "whiteout" | "other";
 
+/** As many as the laid tar may hold (laid-slug.ts). */
+const MAX_CHANGES = 200_000;
+
 export class ChangesBelow {
   /** The names a folder of the upper layer shows in the mounted root, read once each. */
   private readonly shown = new Map<string, Promise<ReadonlySet<string>>>();
@@ -30,8 +33,8 @@ export class ChangesBelow {
     private readonly kinds: ReadonlyMap<string, Kind>,
   ) {}
 
-  /** The upper layer's /app read (a walk of what the build changed only). */
-  static async read(upperDir: string, mergedDir: string): Promise<ChangesBelow> {
+  /** The upper layer's /app read (a walk of what the build changed only); more than `most` entries there, the slug is read whole. */
+  static async read(upperDir: string, mergedDir: string, most = MAX_CHANGES): Promise<ChangesBelow> {
     const kinds = new Map<string, Kind>();
     const app = BUILD_DIR.slice(1);
     const top = await lstat(path.join(upperDir, app)).catch((err: NodeJS.ErrnoException) => {
@@ -42,6 +45,8 @@ export class ChangesBelow {
     const walk = async (rel: string): Promise<void> => {
       kinds.set(rel, "dir");
       const entries = await readdir(path.join(upperDir, rel), { withFileTypes: true });
+      // Held in memory, as the laid tar's entries are: bounded as they are.
+      if (kinds.size + entries.length > most) throw new LaidSlugUnusable(`the build changed more than ${most} entries of ${BUILD_DIR}`);
       await Promise.all(
         entries.map(async (d) => {
           // A name that is not UTF-8 does not come back as it is: such a tree is read whole.

@@ -193,9 +193,11 @@ async function laidFrom(step: StepContext, upperDir: string, sourceDate: Date | 
   const merged = step.laidBelow?.merged;
   const reading = merged
     ? changedBelow(step, upperDir, merged, laid).catch((err: unknown) => {
-        // A tree the listing cannot follow (a name not UTF-8, /app no longer a folder): read whole.
-        if (!(err instanceof LaidSlugUnusable)) throw err;
-        step.log.info({ why: err.message }, "the laid tar cannot follow what the build did: the slug reads /app whole");
+        // A tree the listing cannot follow (a name not UTF-8, too many changes, /app no longer a
+        // folder), or that changed as it was listed (a process the build left behind): read whole.
+        if (step.signal.aborted) throw err;
+        if (err instanceof LaidSlugUnusable) step.log.info({ why: err.message }, "the laid tar cannot follow what the build did: the slug reads /app whole");
+        else step.log.warn({ err }, "could not list what the build changed beneath the laid /app; reading /app whole");
         return undefined;
       })
     : appFromLayer(step, upperDir, laid).then((tar) => tar && { tar, below: undefined });

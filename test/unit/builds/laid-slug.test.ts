@@ -363,12 +363,17 @@ describe("a slug from a laid tar laid beneath the upper layer", () => {
     }
   });
 
-  it("lists nothing but the folders when nothing changed, and refuses a name that is not UTF-8 (the slug is then read whole)", async () => {
+  it("lists nothing but the folders when nothing changed, and refuses a name that is not UTF-8, or more changes than it keeps (the slug is then read whole)", async () => {
     const l = await laidBelow("not-utf8");
     try {
       expect((await bothWaysBelow(l)).names).toEqual([...l.laid.folders.keys()].map((f) => f.slice(2, -1)).sort(compareTarOrder));
       await writeFile(Buffer.concat([Buffer.from(path.join(l.app, "lib")), Buffer.from([0x2f, 0x6c, 0xe9, 0x2e, 0x70, 0x79])]), "x\n");
       await expect(ChangesBelow.read(l.upper, l.merged)).rejects.toThrow(LaidSlugUnusable);
+      await rm(Buffer.concat([Buffer.from(path.join(l.app, "lib")), Buffer.from([0x2f, 0x6c, 0xe9, 0x2e, 0x70, 0x79])]));
+      // Past as many changes as it keeps in memory: refused too.
+      for (let i = 0; i < 5; i++) await writeFile(path.join(l.app, "src/b", `more_${i}.py`), "m\n");
+      expect((await ChangesBelow.read(l.upper, l.merged, 12)).size).toBeLessThanOrEqual(12);
+      await expect(ChangesBelow.read(l.upper, l.merged, 6)).rejects.toThrow(/the build changed more than 6 entries of \/app/);
     } finally {
       unmount(l);
     }
