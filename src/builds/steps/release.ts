@@ -8,7 +8,7 @@ import { failpoint } from "../../util/failpoints.js";
 import { isRealDirBeneath } from "../../util/real-dir.js";
 import { BUILD_DIR, buildEnv, captureInBuild } from "../container-exec.js";
 import type { StandbyExec } from "../standby-exec.js";
-import type { InstalledBuildpack, StepContext } from "./step.js";
+import { appRootOf, type InstalledBuildpack, type StepContext } from "./step.js";
 
 const NO_PROCFILE = 3;
 
@@ -58,7 +58,8 @@ async function runRelease(step: StepContext, last: InstalledBuildpack | undefine
 const MAX_PROCFILE_BYTES = 256 * 1024;
 
 async function readProcfile(step: StepContext): Promise<Record<string, string> | undefined> {
-  const text = await procfileInLayer(step.upperDir).catch(() => undefined);
+  // Where /app was laid beneath the upper layer, an unchanged Procfile is not in that layer: it is read in the mounted root.
+  const text = await procfileInLayer(appRootOf(step)).catch(() => undefined);
   if (text === null) return undefined;
   if (text === undefined) {
     const script = `if [ -f ${BUILD_DIR}/Procfile ]; then cat ${BUILD_DIR}/Procfile; else exit ${NO_PROCFILE}; fi`;
@@ -74,12 +75,12 @@ async function readProcfile(step: StepContext): Promise<Record<string, string> |
  * when the host cannot say (no layer, or not a plain file: a link is followed inside the container
  * only).
  */
-async function procfileInLayer(upperDir: string | undefined): Promise<string | null | undefined> {
+async function procfileInLayer(root: string | undefined): Promise<string | null | undefined> {
   const app = BUILD_DIR.slice(1);
-  if (!upperDir || !(await isRealDirBeneath(upperDir, app))) return undefined;
+  if (!root || !(await isRealDirBeneath(root, app))) return undefined;
   let file;
   try {
-    file = await open(path.join(upperDir, app, "Procfile"), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    file = await open(path.join(root, app, "Procfile"), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "ENOENT" ? null : undefined;
   }

@@ -13,7 +13,7 @@ import type { DiskGuard } from "../../util/disk-space.js";
 import { holdStream } from "../../util/failpoints.js";
 import { isRealDirBeneath } from "../../util/real-dir.js";
 import { archiveFromBuild, BUILD_DIR } from "../container-exec.js";
-import type { StepContext } from "./step.js";
+import { appRootOf, type StepContext } from "./step.js";
 import { createMarks } from "../../util/step-timer.js";
 
 /** A slug a build made. */
@@ -54,8 +54,7 @@ export async function makeSlug(step: StepContext, deps: SlugDeps, sourceDate: Da
   );
   const reading = previousIndexes(step, deps);
   // /app from the layer on the host; from what was laid before the build and what changed since, where that was kept.
-  // Where the host reads /app whole: the upper layer, which holds it all, or the mounted root where /app was laid beneath it.
-  const root = step.laidBelow ? step.laidBelow.merged : step.upperDir;
+  const root = appRootOf(step);
   const laid = step.upperDir && root ? await laidFrom(step, step.upperDir, sourceDate, reading) : undefined;
   const app = root && !laid ? await appFromLayer(step, root) : undefined;
   mark("reader");

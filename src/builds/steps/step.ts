@@ -24,6 +24,14 @@ export interface StepContext extends InContainer {
   readonly laidSlug?: Promise<LaidSlug | undefined>;
 }
 
+/**
+ * Where the host reads the build's /app as it is now: the upper layer, which holds all of it, or
+ * the mounted root where /app was laid beneath that layer (undefined: through the engine only).
+ */
+export function appRootOf(step: StepContext): string | undefined {
+  return step.laidBelow ? step.laidBelow.merged : step.upperDir;
+}
+
 /** A buildpack copied into the build container. */
 export interface InstalledBuildpack extends ResolvedBuildpack {
   /** `/tmp/buildpacks/<index>-<name>` inside the container. */

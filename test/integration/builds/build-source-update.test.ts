@@ -37,6 +37,7 @@ describe("the source updated in the prepared container (real Docker, real git)",
     const t0 = Math.floor(Date.now() / 1000) - 86_400;
     const repo = await bareRepoWithCommit(`${root.dir}/app`, {
       ".slugignore": "ignored/\n*.log\n",
+      Procfile: "web: ./exec.sh\n",
       "keep.txt": "same\n",
       "change.txt": "one\n",
       "gone.txt": "bye\n",
@@ -62,7 +63,7 @@ describe("the source updated in the prepared container (real Docker, real git)",
       expect(result.error, out.text()).toBeUndefined();
       await on.idle();
       const file = slugFile(on === service ? `${root.dir}/data` : `${root.dir}/data-${app}`, result);
-      return { sha: result.slug!.sha256, output: out.text(), times: await slugTimes(file) };
+      return { sha: result.slug!.sha256, output: out.text(), times: await slugTimes(file), processTypes: result.processTypes };
     };
     // A build from nothing, in another server that has not worked out any commit's times.
     const fresh = (app: string, commitId: string) => {
@@ -100,6 +101,9 @@ describe("the source updated in the prepared container (real Docker, real git)",
     // Laid beneath the container's upper layer (the engine's init layer): what changed was listed from the upper one, not walked.
     const listed = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "what the build changed beneath the laid /app, listed from the upper layer");
     expect(listed).toHaveLength(1);
+    // The Procfile did not change, so it is not in the upper layer: it is read where /app is whole.
+    expect(updated.processTypes).toEqual({ web: "./exec.sh" });
+    expect(fromNothing.processTypes).toEqual({ web: "./exec.sh" });
     expect(updated.output).toContain(".slugignore removed 3 files");
     expect(fromNothing.output).toContain(".slugignore removed 3 files");
     // What changed (and the folders it is in) has the second commit's time; the rest, its last change's.
