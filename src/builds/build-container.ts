@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmod, chown, lstat, mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "../config/parse-config.js";
@@ -8,7 +8,7 @@ import { SlugforgeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { failpoint } from "../util/failpoints.js";
 import { runProcess } from "../util/run-process.js";
-import { isRealDirBeneath } from "../util/real-dir.js";
+import { isRealDir, isRealDirBeneath } from "../util/real-dir.js";
 import { clearSetId, removePrepared, type BuildCaches, type CacheModeChoice } from "./build-caches.js";
 import { layBuildpacks, layEnv, type BuildpackCopy } from "./laid-inputs.js";
 import { laidFolders, laySource, recordLaidSlug } from "./laid-source.js";
@@ -331,7 +331,7 @@ export async function restoreCaches(build: InContainer, cache: CacheState, slots
     await cache.copying;
     for (const slot of slots) {
       const dir = path.join(cache.workDir, slot.key);
-      if (await lstat(dir).then((s) => s.isDirectory(), () => false)) continue;
+      if (await isRealDir(dir)) continue;
       await mkdir(dir, { mode: 0o700 });
       await chown(dir, BUILD_UID, BUILD_UID);
     }

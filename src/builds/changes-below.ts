@@ -1,6 +1,7 @@
 import { lstat, readdir } from "node:fs/promises";
 import path from "node:path";
 import { compareTarOrder, LaidSlugUnusable, type FolderNow, type LaidSlug } from "../slug/laid-slug.js";
+import { isRealDir } from "../util/real-dir.js";
 import { BUILD_DIR } from "./container-exec.js";
 
 /*
@@ -105,7 +106,7 @@ export class ChangesBelow {
     if (at < 0) return true;
     const parent = rel.slice(0, at);
     // In a folder of the upper layer (it may be one made again): whether the root shows it; beneath a laid folder left alone: whether that one is there.
-    if (this.kinds.get(parent) === "dir") return (await this.shownIn(parent)).has(rel.slice(at + 1)) && (await isFolder(path.join(this.mergedDir, rel)));
+    if (this.kinds.get(parent) === "dir") return (await this.shownIn(parent)).has(rel.slice(at + 1)) && (await isRealDir(path.join(this.mergedDir, rel)));
     return this.isPresent(parent);
   }
 
@@ -125,11 +126,4 @@ export class ChangesBelow {
 /** `./app/x/` as `app/x`. */
 function folderName(name: string): string {
   return name.slice(2, name.endsWith("/") ? -1 : undefined);
-}
-
-async function isFolder(file: string): Promise<boolean> {
-  return lstat(file).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
 }

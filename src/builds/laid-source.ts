@@ -111,7 +111,8 @@ export function changedBelowTar(mergedDir: string, names: readonly string[], sig
   return hostTar({ file: "tar", args }, signal, settle, Buffer.from(names.map((n) => `${n}\0`).join("")));
 }
 
-type TarSettle = (code: number | null, stderr: string) => Promise<Error | undefined>;
+/** Says, once a host tar has exited, whether what it read stands (undefined) or the error its stream fails with. */
+export type TarSettle = (code: number | null, stderr: string) => Promise<Error | undefined>;
 
 /** A tar on the host, its output as a stream that ends or fails as `settle` says once it has exited (layerAppTar). */
 function hostTar(run: { readonly file: string; readonly args: readonly string[] }, signal: AbortSignal, settle: TarSettle, input?: Buffer): Readable {

@@ -10,7 +10,15 @@ export async function isRealDirBeneath(top: string, rel: string): Promise<boolea
   for (const part of rel.split("/")) {
     if (part === "" || part === "." || part === "..") return false;
     at = path.join(at, part);
-    if (!(await lstat(at).then((s) => s.isDirectory(), () => false))) return false;
+    if (!(await isRealDir(at))) return false;
   }
   return true;
+}
+
+/** Whether `file` is a folder itself (lstat: a symbolic link to one is not). */
+export function isRealDir(file: string): Promise<boolean> {
+  return lstat(file).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }

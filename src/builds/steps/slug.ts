@@ -8,7 +8,7 @@ import type { SlugStore } from "../../slug/slug-store.js";
 import { LaidSlugUnusable, type LaidSlug } from "../../slug/laid-slug.js";
 import { storeSlug, type SlugMemberIndex, type SlugTarMaker } from "../../slug/slug-writer.js";
 import { ChangesBelow } from "../changes-below.js";
-import { changedBelowTar, layerAppTar, slugFromLaid } from "../laid-source.js";
+import { changedBelowTar, layerAppTar, slugFromLaid, type TarSettle } from "../laid-source.js";
 import type { DiskGuard } from "../../util/disk-space.js";
 import { holdStream } from "../../util/failpoints.js";
 import { isRealDirBeneath } from "../../util/real-dir.js";
@@ -116,7 +116,7 @@ async function appFromLayer(step: StepContext, root: string, changedAfter?: Laid
  * fails the build as an exec into it would. 1: a file changed while it was read (a process the
  * build left behind); as with the engine's tar, not fatal.
  */
-function settleLayerRead(step: StepContext): (code: number | null, stderr: string) => Promise<Error | undefined> {
+function settleLayerRead(step: StepContext): TarSettle {
   return async (code, stderr) => {
     if (!(await step.container.isRunning())) return new SlugforgeError("BUILD_CONTAINER_LOST", `the build container ${step.container.id.slice(0, 12)} was stopped or removed while its /app was read`);
     if (code === null || code > 1) return new SlugforgeError("INTERNAL", `reading ${BUILD_DIR} from the build container's layer failed (tar exited with ${code ?? "a signal"}): ${stderr}`);
